@@ -1,0 +1,42 @@
+/**
+ * The typed events a box emits. Features talk to each other only through
+ * these: the ACME agent installs a certificate and the box emits
+ * `web-certificate-changed` (the web server swaps) and `certificate-issued`
+ * (the notifier traps).
+ */
+import type { AcmeRequestStatus } from './model.js';
+import type { Actor } from './roles.js';
+
+/** Facts carried by every certificate event. */
+export interface CertificateEvent {
+  boxId: number;
+  hostname: string;
+  domain: string;
+  /** Serial (upper-case hex) of the certificate the event is about. */
+  serial: string;
+  expiresMs: number;
+  /** Why (renewal failures, revocation reason, clear). */
+  reason?: string;
+}
+
+export interface DeviceEvents {
+  /** The HTTPS server must present this certificate from the next handshake on. */
+  'web-certificate-changed': { boxId: number; certName: string; certPem: string; keyPem: string };
+  'certificate-issued': CertificateEvent;
+  'certificate-renewed': CertificateEvent & { previousSerial: string };
+  'certificate-renewal-failed': CertificateEvent;
+  /** The old certificate was revoked at the CA (seed: a trap goes to the manager). */
+  'certificate-revoked': CertificateEvent;
+  'certificate-cleared': CertificateEvent;
+  'certificate-expiring-soon': CertificateEvent & { daysLeft: number };
+  /** An ACME request reached Success or Failed. */
+  'acme-request-finished': { boxId: number; request: AcmeRequestStatus };
+  /** The box finished booting: cold = process start, warm = reload. */
+  booted: { boxId: number; kind: 'cold' | 'warm'; version: string };
+  /** A part of the running config changed (features re-read it). */
+  'config-changed': { boxId: number; section: 'system' | 'snmp' | 'users' | 'crypto' };
+  /** `reload` was accepted; the host restarts the box. */
+  'reload-requested': { boxId: number };
+  /** A change made by someone, for the audit log. */
+  audit: { boxId: number; actor: Actor; action: string };
+}

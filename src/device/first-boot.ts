@@ -1,0 +1,106 @@
+/**
+ * The document of a box that boots for the first time: identity, the admin
+ * user, the default self-signed certificate and an SSH host key.
+ */
+import { createHash, generateKeyPairSync } from 'node:crypto';
+import { generateKeyPair } from '../pki/keys.js';
+import { createSelfSigned } from '../pki/self-signed.js';
+import { DeviceError } from './errors.js';
+import { defaultSnmpConfig, DEFAULT_CERT_NAME, type BoxDocument, type BoxIdentity, type CryptoMode } from './model.js';
+import { hashPassword } from './passwords.js';
+import { validateHostname } from './validate.js';
+
+export interface FirstBootOptions {
+  boxId: number;
+  hostname: string;
+  model: string;
+  firmware: string;
+  cryptoMode: CryptoMode;
+  adminPassword: string;
+  /** The management address (a SAN of the default certificate). */
+  address: string;
+  nowMs: number;
+  /** Seed of the identity (serial, host id); the same seed gives the same box. */
+  seed: string;
+}
+
+/** Identity derived from a seed and the box-id, so a lab is reproducible. */
+export function deriveIdentity(seed: string, boxId: number, model: string): BoxIdentity {
+  const h = createHash('sha256').update(`${seed}/${boxId}`).digest();
+  const serial = h.subarray(0, 4).toString('hex').toUpperCase();
+  // A locally administered unicast MAC (second-lowest bit of the first octet set).
+  const mac = [0x02, ...h.subarray(4, 9)].map((b) => b.toString(16).padStart(2, '0')).join(':');
+  return { boxId, serial, hostId: mac, model };
+}
+
+/** Build the document of a fresh box. The default certificate is RSA-2048 in classic mode, P-256 otherwise. */
+export async function createFirstBootDocument(o: FirstBootOptions): Promise<BoxDocument> {
+  if (!o.adminPassword) {
+    throw new DeviceError('bad-input', 'An admin password is needed on first boot (--admin-password or GVOS_ADMIN_PASSWORD).');
+  }
+  validateHostname(o.hostname);
+  const alg = o.cryptoMode === 'classic' ? 'rsa-2048' : 'prime256v1';
+  const key = await generateKeyPair(alg);
+  const certPem = await createSelfSigned({
+    privateKeyPem: key.privateKeyPem,
+    keyAlgorithm: alg,
+    commonName: o.hostname,
+    altNames: [o.hostname, o.address],
+    notBeforeMs: o.nowMs,
+    validDays: 3650,
+  });
+  // ECDSA P-256 host key in SEC1 PEM: ssh2 parses it, node:crypto makes it in ~1 ms.
+  const hostKey = generateKeyPairSync('ec', {
+    namedCurve: 'prime256v1',
+    privateKeyEncoding: { type: 'sec1', format: 'pem' },
+    publicKeyEncoding: { type: 'spki', format: 'pem' },
+  }).privateKey;
+  return {
+    schema: 1,
+    identity: deriveIdentity(o.seed, o.boxId, o.model),
+    config: {
+      hostname: o.hostname,
+      nameServers: [],
+      domainList: [],
+      users: { admin: { role: 'admin', passwordHash: hashPassword(o.adminPassword) } },
+      cryptoMode: o.cryptoMode,
+      snmp: defaultSnmpConfig(),
+    },
+    crypto: {
+      certificates: {
+        [DEFAULT_CERT_NAME]: {
+          name: DEFAULT_CERT_NAME,
+          certPem,
+          keyPem: key.privateKeyPem,
+          origin: 'default',
+          addedAtMs: o.nowMs,
+        },
+      },
+      caList: [],
+      webCert: DEFAULT_CERT_NAME,
+    },
+    acme: { issued: null, lastRequest: null, accounts: [] },
+    firmware: { running: o.firmware, fetched: [o.firmware], installed: null, nextBoot: null },
+    snmpEngine: { boots: 0 },
+    sshHostKey: hostKey,
+  };
+}
+
+/**
+ * Prepare a stored document for a boot: apply a pending firmware and count
+ * the engine boot; an operation that was running when the box went down is
+ * marked failed (ACME issue: "Failed: interrupted by restart"). Pure.
+ */
+export function prepareBoot(doc: BoxDocument, nowMs: number): BoxDocument {
+  const d = structuredClone(doc);
+  if (d.firmware.nextBoot) {
+    d.firmware.running = d.firmware.nextBoot;
+    d.firmware.nextBoot = null;
+    d.firmware.installed = null;
+  }
+  d.snmpEngine.boots += 1;
+  if (d.acme.lastRequest?.status === 'In Progress') {
+    d.acme.lastRequest = { ...d.acme.lastRequest, status: 'Failed', reason: 'interrupted by restart', finishedMs: nowMs };
+  }
+  return d;
+}

@@ -1,0 +1,199 @@
+/**
+ * The data of a box: what the store keeps (BoxDocument) and the configuration
+ * types. Plain JSON-able objects, no behaviour.
+ *
+ * Persistence rules (foundation issue): certificates, keys, the CA list, the
+ * web mapping and the ACME state are written at once; the running config
+ * (hostname, name servers, users, SNMP, crypto mode) only on `write memory`.
+ */
+import type { KeyAlgorithm } from '../pki/keys.js';
+import type { Role } from './roles.js';
+
+export type { KeyAlgorithm };
+
+export type CryptoMode = 'classic' | 'secure-crypto' | 'fips';
+export const CRYPTO_MODES: readonly CryptoMode[] = ['classic', 'secure-crypto', 'fips'];
+
+/** What makes one box unlike another; fixed at first boot. */
+export interface BoxIdentity {
+  boxId: number;
+  /** Serial number, e.g. "1A4B0023". */
+  serial: string;
+  /** MAC-like host id, e.g. "52:54:00:12:34:56". */
+  hostId: string;
+  /** Product model, e.g. "GigaVUE-HC2". */
+  model: string;
+}
+
+export interface UserRecord {
+  role: Role;
+  /** scrypt hash (device/passwords.ts); never shown. */
+  passwordHash: string;
+}
+
+export type SnmpAuthProtocol = 'md5' | 'sha' | 'sha256' | 'sha512';
+export type SnmpPrivProtocol = 'des' | 'aes-128' | 'aes-256';
+
+/** An SNMPv3 user (USM). No auth = noAuthNoPriv; auth only = authNoPriv; both = authPriv. */
+export interface SnmpUser {
+  name: string;
+  auth?: { protocol: SnmpAuthProtocol; password: string };
+  priv?: { protocol: SnmpPrivProtocol; password: string };
+}
+
+/** A notification receiver (`snmp-server host ...`). */
+export interface SnmpTarget {
+  host: string;
+  port: number;
+  kind: 'traps' | 'informs';
+  version: '1' | '2c' | '3';
+  /** v1/v2c community. */
+  community?: string;
+  /** v3 user name (an SnmpUser). */
+  user?: string;
+  /** Pace of notifications to this target, per second (traps over UDP are lost in bursts). */
+  ratePerSec: number;
+}
+
+/** Names of the notifications a box can send (`snmp-server notify event <name>`). */
+export const SNMP_EVENTS = [
+  'cert-issued',
+  'cert-renewed',
+  'cert-renewal-failed',
+  'cert-revoked',
+  'cert-cleared',
+  'cert-expiring-soon',
+  'cold-start',
+  'warm-start',
+] as const;
+export type SnmpEventName = (typeof SNMP_EVENTS)[number];
+
+export interface SnmpConfig {
+  enabled: boolean;
+  notifyEnabled: boolean;
+  targets: SnmpTarget[];
+  users: SnmpUser[];
+  /** Enabled notification events. */
+  events: SnmpEventName[];
+  /** How many days before expiry, with no renewal in sight, the expiring-soon notification is sent. */
+  expiringSoonDays: number;
+}
+
+/** The running configuration; what `show running-config` prints and `write memory` saves. */
+export interface RunningConfig {
+  hostname: string;
+  /** Resolvers, "ip" or "ip:port" (the port form is an EMULATION for labs). */
+  nameServers: string[];
+  domainList: string[];
+  users: Record<string, UserRecord>;
+  /** The configured mode; the box runs in it after the next reload. */
+  cryptoMode: CryptoMode;
+  snmp: SnmpConfig;
+}
+
+/** A certificate (with its key when the box has one) in the certificate store. */
+export interface CertificateRecord {
+  name: string;
+  /** Leaf first, then any chain. */
+  certPem: string;
+  /** PKCS#8/PKCS#1/SEC1 PEM; secret: stored 0600, never shown. */
+  keyPem?: string;
+  origin: 'default' | 'user' | 'acme';
+  addedAtMs: number;
+}
+
+/** The name of the default self-signed certificate (`web https certificate default-cert`). */
+export const DEFAULT_CERT_NAME = 'default-cert';
+/** The name the ACME certificate is stored under (seed: Cert Name : acme-https.crt). */
+export const ACME_CERT_NAME = 'acme-https.crt';
+
+export type AcmeRequestType = 'Issue' | 'Renew' | 'Revoke' | 'Clear' | 'Auto-Renew';
+
+/** The ACME certificate currently issued to the box (status block 1). */
+export interface AcmeIssued {
+  domain: string;
+  directoryUrl: string;
+  keyAlgorithm: KeyAlgorithm;
+  certName: string;
+  firstIssuedMs: number;
+  /** Validity of the current certificate. */
+  notBeforeMs: number;
+  expiresMs: number;
+  serial: string;
+  /** null = system computed (a third of the lifetime left). */
+  renewDays: number | null;
+  nextRenewalMs: number;
+  lastSuccessfulRenewalMs: number | null;
+  lastFailedRenewalMs: number | null;
+  lastFailureReason: string | null;
+  /** Consecutive failed renewals (drives the retry backoff). */
+  failedAttempts: number;
+}
+
+/** The last ACME request (status block 2, "Last Request Status Since Bootup"). */
+export interface AcmeRequestStatus {
+  domain: string;
+  directoryUrl: string;
+  type: AcmeRequestType;
+  status: 'In Progress' | 'Success' | 'Failed';
+  reason: string | null;
+  startedMs: number;
+  finishedMs: number | null;
+}
+
+/** An ACME account: one per box and directory, kept across issues. */
+export interface AcmeAccountRecord {
+  directoryUrl: string;
+  /** Account private key PEM; secret. */
+  accountKeyPem: string;
+  accountUrl: string | null;
+}
+
+export interface AcmeState {
+  issued: AcmeIssued | null;
+  lastRequest: AcmeRequestStatus | null;
+  accounts: AcmeAccountRecord[];
+}
+
+export interface FirmwareState {
+  /** Version the box runs. */
+  running: string;
+  /** Images fetched to the box (versions). */
+  fetched: string[];
+  /** Installed image that boots on the next reload, if any. */
+  nextBoot: string | null;
+  /** Installed but not (yet) selected for boot. */
+  installed: string | null;
+}
+
+/** Everything a box persists, in one document (one owner: store/). */
+export interface BoxDocument {
+  schema: 1;
+  identity: BoxIdentity;
+  /** The saved (startup) configuration. */
+  config: RunningConfig;
+  crypto: {
+    certificates: Record<string, CertificateRecord>;
+    /** Names of certificates trusted as CAs (`crypto certificate ca-list default-ca-list name`). */
+    caList: string[];
+    /** The certificate the HTTPS server presents. */
+    webCert: string;
+  };
+  acme: AcmeState;
+  firmware: FirmwareState;
+  snmpEngine: { boots: number };
+  /** SSH host key, OpenSSH format; secret. */
+  sshHostKey: string;
+}
+
+/** The SNMP configuration of a fresh box. */
+export function defaultSnmpConfig(): SnmpConfig {
+  return {
+    enabled: false,
+    notifyEnabled: false,
+    targets: [],
+    users: [],
+    events: [...SNMP_EVENTS],
+    expiringSoonDays: 7,
+  };
+}

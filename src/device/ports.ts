@@ -1,0 +1,58 @@
+/**
+ * What the device needs from the outside, as interfaces it owns (the device
+ * imports no feature; main.ts plugs the implementations in).
+ */
+import type { BoxDocument, AcmeRequestType, KeyAlgorithm, SnmpTarget } from './model.js';
+
+/** Persists a box's document (store/ implements it). save() is atomic: old or new, never half. */
+export interface BoxPersistence {
+  save(doc: BoxDocument): Promise<void>;
+}
+
+/** An ACME request after the device's own checks passed. */
+export interface AcmeRequest {
+  type: Exclude<AcmeRequestType, 'Clear'>;
+  domain: string;
+  directoryUrl: string;
+  keyAlgorithm: KeyAlgorithm;
+  renewDays: number | null;
+  /** Revocation reason code (RFC 5280): 4 superseded (default), 1 keyCompromise. */
+  revocationReason?: number;
+}
+
+/** The ACME agent as the device drives it (acme/ implements it). */
+export interface AcmeController {
+  /**
+   * Check what needs the network (the ACME server's TLS against the CA list),
+   * mark the request In Progress and run it in the background. Resolves once
+   * started; rejects with a DeviceError when a prerequisite fails (nothing
+   * started then).
+   */
+  start(request: AcmeRequest): Promise<void>;
+  /** Cancel timers and any running work; map web back to the default certificate. */
+  clear(): Promise<void>;
+  /** Stop timers and work without changing state (shutdown, reload). */
+  stop(): void;
+}
+
+/** Counters of one notification target (`show snmp host`). */
+export interface SnmpTargetCounters {
+  target: SnmpTarget;
+  sent: number;
+  acknowledged: number;
+  retried: number;
+  timedOut: number;
+  dropped: number;
+}
+
+/** The SNMP notifier as the device reads it (snmp/ implements it). */
+export interface SnmpController {
+  /** The SNMPv3 engine ID, hex without 0x. */
+  engineId(): string;
+  engineBoots(): number;
+  /** Seconds since the engine booted. */
+  engineTime(): number;
+  counters(): SnmpTargetCounters[];
+  /** Send the test notification to every target; resolves when handed over (informs: when answered or timed out). */
+  sendTest(): Promise<void>;
+}

@@ -1,0 +1,72 @@
+/**
+ * A small structured logger. Lines are JSON on the given sink (stderr by
+ * default, because stdout carries the box's machine-readable "ready" line).
+ *
+ * Secrets: any field whose name looks like a secret (key, password, pem,
+ * secret, token, community, hash) is replaced by "[redacted]" before the line
+ * is written, so a private key can never reach a log by accident.
+ */
+export type LogLevel = 'debug' | 'info' | 'warn' | 'error' | 'silent';
+
+const ORDER: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40, silent: 100 };
+const SECRET_FIELD = /(key|password|passwd|pem|secret|token|community|hash|priv|auth)/i;
+
+export interface Logger {
+  debug(msg: string, fields?: Record<string, unknown>): void;
+  info(msg: string, fields?: Record<string, unknown>): void;
+  warn(msg: string, fields?: Record<string, unknown>): void;
+  error(msg: string, fields?: Record<string, unknown>): void;
+  /** A logger that adds `fields` to every line (e.g. the box-id). */
+  child(fields: Record<string, unknown>): Logger;
+}
+
+/** Replace secret-looking fields (recursively, one level of objects deep is enough for our events). */
+export function redact(fields: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(fields)) {
+    if (SECRET_FIELD.test(k) && k !== 'keyAlgorithm' && k !== 'keyType') out[k] = '[redacted]';
+    else if (v instanceof Error) out[k] = v.message;
+    else out[k] = v;
+  }
+  return out;
+}
+
+/** JSON-lines logger. */
+export class JsonLogger implements Logger {
+  constructor(
+    private readonly level: LogLevel = 'info',
+    private readonly base: Record<string, unknown> = {},
+    private readonly sink: (line: string) => void = (l) => process.stderr.write(l + '\n'),
+  ) {}
+
+  private write(level: Exclude<LogLevel, 'silent'>, msg: string, fields?: Record<string, unknown>): void {
+    if (ORDER[level] < ORDER[this.level]) return;
+    const line = { t: new Date().toISOString(), level, msg, ...redact({ ...this.base, ...(fields ?? {}) }) };
+    this.sink(JSON.stringify(line));
+  }
+
+  debug(msg: string, fields?: Record<string, unknown>): void {
+    this.write('debug', msg, fields);
+  }
+  info(msg: string, fields?: Record<string, unknown>): void {
+    this.write('info', msg, fields);
+  }
+  warn(msg: string, fields?: Record<string, unknown>): void {
+    this.write('warn', msg, fields);
+  }
+  error(msg: string, fields?: Record<string, unknown>): void {
+    this.write('error', msg, fields);
+  }
+  child(fields: Record<string, unknown>): Logger {
+    return new JsonLogger(this.level, { ...this.base, ...fields }, this.sink);
+  }
+}
+
+/** A logger that drops everything (unit tests). */
+export const silentLogger: Logger = new JsonLogger('silent');
+
+/** Parse a log level name, or throw with the accepted names. */
+export function parseLogLevel(s: string): LogLevel {
+  if (s in ORDER) return s as LogLevel;
+  throw new Error(`unknown log level "${s}" (use ${Object.keys(ORDER).join(', ')})`);
+}
