@@ -1,0 +1,256 @@
+/**
+ * Runs one box: loads (or creates) its state, builds the Box, plugs in the
+ * ACME agent and the SNMP notifier, and opens its listeners (SSH CLI, TCP
+ * CLI, HTTPS, HTTP). Part of the composition root with main.ts and the lab:
+ * the only place besides them and the test harnesses that constructs
+ * concrete classes.
+ *
+ * Guarantees:
+ * - start() is all or nothing: if one listener cannot open, the others are
+ *   closed again and the error names the address and port;
+ * - reload() restarts the box in this process from its saved state (unsaved
+ *   running-config changes are lost, a pending firmware boots), on the same
+ *   ports, while other boxes of the cluster keep serving;
+ * - stop() closes every listener and session and flushes the state.
+ */
+import { join } from 'node:path';
+import { Box } from '../device/box.js';
+import type { Cluster } from '../device/cluster.js';
+import { createFirstBootDocument, prepareBoot } from '../device/first-boot.js';
+import type { FirmwareCatalog } from '../device/firmware.js';
+import type { BoxDocument, CryptoMode } from '../device/model.js';
+import type { Clock } from '../lib/clock.js';
+import type { Logger } from '../lib/logger.js';
+import { AcmeAgent, type AcmeAgentSettings } from '../acme/agent.js';
+import { SshCliServer } from '../cli/transports/ssh.js';
+import { TcpCliServer } from '../cli/transports/tcp.js';
+import { SnmpNotifier } from '../snmp/notifier.js';
+import type { Store } from '../store/store.js';
+import { LowdbStore } from '../store/lowdb-store.js';
+import { WebServer } from '../web/server.js';
+
+/** The four listening ports of a box (0 = any free port). */
+export interface BoxPorts {
+  ssh: number;
+  cli: number;
+  https: number;
+  http: number;
+}
+
+export interface BoxHostOptions {
+  boxId: number;
+  /** Hostname on first boot (later boots keep the saved one). */
+  hostname: string;
+  address: string;
+  ports: BoxPorts;
+  /** The box's own state directory (holds state.json). */
+  dataDir: string;
+  /** Needed on first boot only. */
+  adminPassword?: string;
+  /** First boot only: firmware version, model and crypto mode. */
+  firmware: string;
+  model: string;
+  cryptoMode: CryptoMode;
+  /** Identity seed (serial, host id); the same seed and box-id give the same box. */
+  seed: string;
+  clock: Clock;
+  logger: Logger;
+  cluster: Cluster;
+  catalog: FirmwareCatalog;
+  /** Store override (tests); LowdbStore in dataDir by default. */
+  store?: Store;
+  acmeSettings?: AcmeAgentSettings;
+}
+
+/** What a box reports when it is up (the "ready" line). */
+export interface BoxReady {
+  boxId: number;
+  address: string;
+  ports: BoxPorts;
+}
+
+export class BoxHost {
+  private current: Box | undefined;
+  private web: WebServer | undefined;
+  private ssh: SshCliServer | undefined;
+  private tcp: TcpCliServer | undefined;
+  private acme: AcmeAgent | undefined;
+  private snmp: SnmpNotifier | undefined;
+  private bound: BoxPorts;
+  private readonly store: Store;
+  private readonly log: Logger;
+  private reloading: Promise<void> | undefined;
+  private stopped = false;
+
+  private constructor(private readonly o: BoxHostOptions) {
+    this.store = o.store ?? new LowdbStore(o.dataDir);
+    this.bound = { ...o.ports };
+    this.log = o.logger.child({ boxId: o.boxId });
+  }
+
+  /** Boot a box and open its listeners. See the class contract. */
+  static async start(o: BoxHostOptions): Promise<BoxHost> {
+    const host = new BoxHost(o);
+    await host.boot('cold');
+    return host;
+  }
+
+  /** The running box (replaced on reload: do not keep it). */
+  get box(): Box {
+    if (!this.current) throw new Error(`box ${this.o.boxId} is not running`);
+    return this.current;
+  }
+
+  get running(): boolean {
+    return !!this.current;
+  }
+
+  get boxId(): number {
+    return this.o.boxId;
+  }
+
+  get address(): string {
+    return this.o.address;
+  }
+
+  /** The bound ports (real numbers once started). */
+  get ports(): BoxPorts {
+    return { ...this.bound };
+  }
+
+  get ready(): BoxReady {
+    return { boxId: this.o.boxId, address: this.o.address, ports: this.ports };
+  }
+
+  /** Number of open CLI sessions (SSH + TCP). */
+  get sessionCount(): number {
+    return (this.ssh?.sessionCount ?? 0) + (this.tcp?.sessionCount ?? 0);
+  }
+
+  private async loadOrCreate(): Promise<BoxDocument> {
+    const saved = await this.store.load();
+    if (saved) return saved;
+    if (!this.o.adminPassword) {
+      throw new Error('first boot needs an admin password: --admin-password or GVOS_ADMIN_PASSWORD (it may not be empty)');
+    }
+    const doc = await createFirstBootDocument({
+      boxId: this.o.boxId,
+      hostname: this.o.hostname,
+      model: this.o.model,
+      firmware: this.o.firmware,
+      cryptoMode: this.o.cryptoMode,
+      adminPassword: this.o.adminPassword,
+      address: this.o.address,
+      nowMs: this.o.clock.now(),
+      seed: this.o.seed,
+    });
+    this.log.info('first boot: identity, default certificate and host key created', { store: this.store.location });
+    return doc;
+  }
+
+  private async boot(kind: 'cold' | 'warm'): Promise<void> {
+    const doc = prepareBoot(await this.loadOrCreate(), this.o.clock.now());
+    if (!this.o.catalog.get(doc.firmware.running)) {
+      throw new Error(`box ${this.o.boxId}: firmware ${doc.firmware.running} is not in firmware-sim/`);
+    }
+    await this.store.save(doc);
+    const box = new Box({
+      doc,
+      persistence: this.store,
+      clock: this.o.clock,
+      logger: this.log,
+      firmware: this.o.catalog,
+      address: this.o.address,
+      bootKind: kind,
+      clusterName: this.o.cluster.name,
+    });
+    box.events.on('audit', (a) => this.log.info('audit', { user: a.actor.user, source: a.actor.source, action: a.action }));
+    box.events.on('reload-requested', () => void this.reload());
+
+    const acme = new AcmeAgent({ box, clock: this.o.clock, logger: this.log, settings: this.o.acmeSettings });
+    const snmp = new SnmpNotifier({ box, clock: this.o.clock, logger: this.log });
+    box.attachAcme(acme);
+    box.attachSnmp(snmp);
+    this.o.cluster.set(box);
+
+    const web = new WebServer({
+      box,
+      address: this.o.address,
+      httpsPort: this.bound.https,
+      httpPort: this.bound.http,
+      logger: this.log,
+    });
+    const cliOpts = { address: this.o.address, cluster: this.o.cluster, boxId: this.o.boxId, logger: this.log };
+    const ssh = new SshCliServer({ ...cliOpts, port: this.bound.ssh, hostKeyPem: box.sshHostKey });
+    const tcp = new TcpCliServer({ ...cliOpts, port: this.bound.cli });
+    const opened: { close(): Promise<void> }[] = [];
+    try {
+      const w = await web.listen();
+      opened.push(web);
+      const sshPort = await ssh.listen();
+      opened.push(ssh);
+      const cliPort = await tcp.listen();
+      opened.push(tcp);
+      this.bound = { ssh: sshPort, cli: cliPort, https: w.https, http: w.http };
+    } catch (err) {
+      await Promise.all(opened.map((s) => s.close()));
+      this.o.cluster.delete(this.o.boxId);
+      throw err;
+    }
+    this.current = box;
+    this.web = web;
+    this.ssh = ssh;
+    this.tcp = tcp;
+    this.acme = acme;
+    this.snmp = snmp;
+    snmp.start();
+    acme.resume();
+    box.events.emit('booted', { boxId: box.boxId, kind, version: doc.firmware.running });
+    this.log.info('box up', { kind, ports: this.bound, version: doc.firmware.running });
+  }
+
+  /** Close listeners and stop the agents; the Box stays in the cluster until replaced or removed. */
+  private async shutdown(): Promise<void> {
+    this.acme?.stop();
+    this.snmp?.stop();
+    await Promise.all([this.web?.close(), this.ssh?.close(), this.tcp?.close()]);
+    await this.current?.flush();
+    this.current?.events.clear();
+    this.web = this.ssh = this.tcp = this.acme = this.snmp = undefined;
+  }
+
+  /** Restart the box in this process from its saved state (see the class contract). Concurrent calls share one reload. */
+  reload(): Promise<void> {
+    if (this.reloading) return this.reloading;
+    this.reloading = (async () => {
+      // Let the session that asked print its last line before its socket closes.
+      await new Promise((r) => setTimeout(r, 100));
+      await this.shutdown();
+      this.current = undefined;
+      if (this.stopped) return;
+      await this.boot('warm');
+    })()
+      .catch((err) => {
+        this.log.error('reload failed', { err: (err as Error).message });
+        this.o.cluster.delete(this.o.boxId);
+      })
+      .finally(() => {
+        this.reloading = undefined;
+      });
+    return this.reloading;
+  }
+
+  /** Stop the box: close listeners and sessions, flush the state, leave the cluster. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    await this.reloading;
+    await this.shutdown();
+    this.current = undefined;
+    this.o.cluster.delete(this.o.boxId);
+  }
+}
+
+/** The data directory of box `boxId` inside a cluster's data directory. */
+export function boxDataDir(clusterDataDir: string, boxId: number): string {
+  return join(clusterDataDir, `box-${boxId}`);
+}

@@ -1,0 +1,73 @@
+/**
+ * In-process boxes for unit and integration tests: a Box on a MemoryStore
+ * with the real firmware catalog. No listeners; see box-process.ts for a real
+ * box process.
+ */
+import { Box } from '../../src/device/box.js';
+import { Cluster } from '../../src/device/cluster.js';
+import { createFirstBootDocument, prepareBoot } from '../../src/device/first-boot.js';
+import type { CryptoMode } from '../../src/device/model.js';
+import type { Actor } from '../../src/device/roles.js';
+import { FileFirmwareCatalog } from '../../src/firmware/catalog.js';
+import { ManualClock, type Clock } from '../../src/lib/clock.js';
+import { silentLogger } from '../../src/lib/logger.js';
+import { MemoryStore } from '../../src/store/memory-store.js';
+
+export const ADMIN: Actor = { user: 'admin', role: 'admin', source: 'test' };
+export const OPERATOR: Actor = { user: 'op', role: 'operator', source: 'test' };
+export const MONITOR: Actor = { user: 'mon', role: 'monitor', source: 'test' };
+export const TEST_PASSWORD = 'Adm1n-test-pw';
+
+export interface TestBoxOptions {
+  boxId?: number;
+  hostname?: string;
+  cryptoMode?: CryptoMode;
+  firmware?: string;
+  model?: string;
+  clock?: Clock;
+  address?: string;
+  cluster?: Cluster;
+}
+
+export interface TestBox {
+  box: Box;
+  store: MemoryStore;
+  clock: Clock;
+  cluster: Cluster;
+}
+
+const catalog = new FileFirmwareCatalog();
+
+/** A booted box on a MemoryStore, added to `cluster` (a new one by default). */
+export async function makeTestBox(o: TestBoxOptions = {}): Promise<TestBox> {
+  const clock = o.clock ?? new ManualClock();
+  const boxId = o.boxId ?? 1;
+  const address = o.address ?? '127.0.0.1';
+  const doc = await createFirstBootDocument({
+    boxId,
+    hostname: o.hostname ?? `box${boxId}`,
+    model: o.model ?? 'GigaVUE-HC2',
+    firmware: o.firmware ?? catalog.latest().version,
+    cryptoMode: o.cryptoMode ?? 'secure-crypto',
+    adminPassword: TEST_PASSWORD,
+    address,
+    nowMs: clock.now(),
+    seed: 'test',
+  });
+  const store = new MemoryStore();
+  const booted = prepareBoot(doc, clock.now());
+  await store.save(booted);
+  const cluster = o.cluster ?? new Cluster('test');
+  const box = new Box({
+    doc: booted,
+    persistence: store,
+    clock,
+    logger: silentLogger,
+    firmware: catalog,
+    address,
+    bootKind: 'cold',
+    clusterName: cluster.name,
+  });
+  cluster.set(box);
+  return { box, store, clock, cluster };
+}
