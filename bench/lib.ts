@@ -1,0 +1,98 @@
+/**
+ * Shared helpers of the benchmarks: machine facts, medians and percentiles,
+ * a table printer, and the JSON result writer (bench/results/<name>.json).
+ * Timings live here and in the results, never in test assertions.
+ */
+import { cpus, totalmem } from 'node:os';
+import { mkdirSync, writeFileSync, readFileSync } from 'node:fs';
+import { join, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** The repository root (bench files run from dist/bench/). */
+export const ROOT = (() => {
+  let d = dirname(fileURLToPath(import.meta.url));
+  for (let i = 0; i < 4; i++) {
+    try {
+      readFileSync(join(d, 'package.json'));
+      return d;
+    } catch {
+      d = dirname(d);
+    }
+  }
+  throw new Error('package.json not found above ' + d);
+})();
+
+/** A target of the issue, computed from the run. */
+export interface Target {
+  name: string;
+  target: string;
+  measured: string;
+  met: boolean;
+}
+
+export interface BenchResult {
+  name: string;
+  full: boolean;
+  machine: { cores: number; cpuModel: string; memoryGiB: number; node: string; platform: string };
+  startedAt: string;
+  figures: Record<string, unknown>;
+  targets: Target[];
+  table: string;
+}
+
+export function machine(): BenchResult['machine'] {
+  return {
+    cores: cpus().length,
+    cpuModel: cpus()[0]?.model ?? 'unknown',
+    memoryGiB: Math.round((totalmem() / 2 ** 30) * 10) / 10,
+    node: process.version,
+    platform: `${process.platform}-${process.arch}`,
+  };
+}
+
+export function median(xs: number[]): number {
+  return percentile(xs, 50);
+}
+
+/** Nearest-rank percentile (p in 0..100) of a non-empty list. */
+export function percentile(xs: number[], p: number): number {
+  if (xs.length === 0) return NaN;
+  const s = [...xs].sort((a, b) => a - b);
+  const rank = Math.max(1, Math.ceil((p / 100) * s.length));
+  return s[Math.min(s.length, rank) - 1]!;
+}
+
+/** Render rows as an aligned text table (also valid Markdown). */
+export function table(header: string[], rows: (string | number)[][]): string {
+  const all = [header, ...rows.map((r) => r.map(String))];
+  const w = header.map((_, i) => Math.max(...all.map((r) => (r[i] ?? '').length)));
+  const line = (r: string[]) => '| ' + r.map((c, i) => c.padEnd(w[i]!)).join(' | ') + ' |';
+  return [line(header), '|' + w.map((n) => '-'.repeat(n + 2)).join('|') + '|', ...all.slice(1).map(line)].join('\n');
+}
+
+/** Print the table and write bench/results/<name>.json. */
+export function writeResult(r: Omit<BenchResult, 'machine' | 'startedAt'> & { startedAt?: string }): BenchResult {
+  const full: BenchResult = { ...r, machine: machine(), startedAt: r.startedAt ?? new Date().toISOString() };
+  const dir = join(ROOT, 'bench', 'results');
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, `${r.name}.json`), JSON.stringify(full, null, 2) + '\n');
+  console.log(`\n## ${r.name}${r.full ? ' (full)' : ' (small)'}\n\n${r.table}\n`);
+  if (r.targets.length) {
+    console.log(table(['target', 'wanted', 'measured', 'met'], r.targets.map((x) => [x.name, x.target, x.measured, x.met ? 'yes' : 'NO'])));
+  }
+  return full;
+}
+
+/** CPU seconds (user+system) of a process from /proc/<pid>/stat. */
+export function procCpuSeconds(pid: number | 'self'): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const ticks = Number(fields[11]) + Number(fields[12]);
+  return ticks / 100; // USER_HZ is 100 on Linux x86_64
+}
+
+/** Resident memory of a process in bytes from /proc/<pid>/status. */
+export function procRssBytes(pid: number | 'self'): number {
+  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Number(m[1]) * 1024 : NaN;
+}
