@@ -27,6 +27,7 @@ import { ACME_MIN_VERSION, compareVersions, type FirmwareCatalog, type FirmwareI
 import {
   ACME_CERT_NAME,
   DEFAULT_CERT_NAME,
+  MAX_SNMP_RATE_PER_SEC,
   SNMP_EVENTS,
   type AcmeAccountRecord,
   type AcmeIssued,
@@ -832,6 +833,10 @@ export class Box {
     if (t.version !== '3' && !t.community) throw new DeviceError('bad-input', 'An SNMPv1/v2c target needs a community.');
     if (t.kind === 'informs' && t.version === '1') throw new DeviceError('bad-input', 'SNMPv1 has no informs; use version 2c or 3.');
     validateInt('port', t.port, 1, 65535);
+    validateInt('rate', t.ratePerSec, 1, MAX_SNMP_RATE_PER_SEC);
+    if (t.version === '3' && !this.running.snmp.users.some((u) => u.name === t.user)) {
+      throw new DeviceError('not-found', `SNMPv3 user "${clip(t.user ?? '')}" does not exist; create it with "snmp-server user ${clip(t.user ?? '')} v3 ..." first.`);
+    }
     const others = this.running.snmp.targets.filter((x) => !(x.host === t.host && x.port === t.port && x.kind === t.kind));
     if (others.length >= MAX_SNMP_TARGETS) throw new DeviceError('bad-input', `At most ${MAX_SNMP_TARGETS} SNMP hosts.`);
     this.running.snmp.targets = [...others, t];
