@@ -5,9 +5,11 @@
  */
 import { parseArgs } from 'node:util';
 import { hotSwapBench } from './hot-swap.js';
+import { notificationsBench } from './notifications.js';
 
 const BENCHES: Record<string, (full: boolean) => Promise<void>> = {
   'hot-swap': hotSwapBench,
+  notifications: notificationsBench,
 };
 
 async function main(): Promise<void> {
