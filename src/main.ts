@@ -131,8 +131,10 @@ export function parseBoxArgs(argv: string[], env: NodeJS.ProcessEnv): BoxCommand
   } catch (err) {
     throw new UsageError(`--log-level: ${(err as Error).message}`);
   }
-  const password = (values['admin-password'] as string | undefined) ?? env.GVOS_ADMIN_PASSWORD;
-  if (password !== undefined && password.length === 0) throw new UsageError('the admin password may not be empty');
+  // An empty GVOS_ADMIN_PASSWORD counts as unset (later boots need none); an empty --admin-password is an error.
+  const flag = values['admin-password'] as string | undefined;
+  if (flag !== undefined && flag.length === 0) throw new UsageError('--admin-password may not be empty');
+  const password = flag ?? (env.GVOS_ADMIN_PASSWORD || undefined);
   const hostname = (values.hostname as string | undefined) ?? `gigavue-${boxId}`;
   if (!/^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$/.test(hostname)) {
     throw new UsageError(`--hostname must be 1-63 letters, digits or hyphens, got "${hostname}"`);

@@ -15,6 +15,7 @@
  * concurrently from many sessions.
  */
 import { X509Certificate } from 'node:crypto';
+import { isIP } from 'node:net';
 import type { Clock } from '../lib/clock.js';
 import type { Logger } from '../lib/logger.js';
 import { TypedEmitter } from '../lib/emitter.js';
@@ -829,6 +830,7 @@ export class Box {
   /** Add or replace the target with the same host, port and kind. */
   snmpSetTarget(actor: Actor, t: SnmpTarget): void {
     requireRole(actor, 'operator');
+    if (!isIP(t.host)) throw new DeviceError('bad-input', `Invalid SNMP host "${clip(t.host)}": give an IPv4 or IPv6 address.`);
     if (t.version === '3' && !t.user) throw new DeviceError('bad-input', 'An SNMPv3 target needs a user ("... version 3 user <name>").');
     if (t.version !== '3' && !t.community) throw new DeviceError('bad-input', 'An SNMPv1/v2c target needs a community.');
     if (t.kind === 'informs' && t.version === '1') throw new DeviceError('bad-input', 'SNMPv1 has no informs; use version 2c or 3.');

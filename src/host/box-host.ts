@@ -175,6 +175,7 @@ export class BoxHost {
 
     const web = new WebServer({
       box,
+      cluster: this.o.cluster,
       address: this.o.address,
       httpsPort: this.bound.https,
       httpPort: this.bound.http,

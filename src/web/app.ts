@@ -1,60 +1,87 @@
 /**
  * The koa apps of a box, built apart from any socket so they can be tested
  * without one (koa/hono style):
- * - the HTTPS app: a small landing page (the REST API and GUI have their own issue);
+ * - the HTTPS app: the REST API under /api/v1 (api/router.ts), the web GUI
+ *   at / (gui/), and /health;
  * - the HTTP app: answers ACME http-01 tokens from the box's ChallengeTokens
  *   (RFC 8555 §8.3) and redirects everything else to HTTPS.
  */
 import Koa from 'koa';
 import { Router } from '@koa/router';
 import type { Box } from '../device/box.js';
+import { silentLogger, type Logger } from '../lib/logger.js';
+import {
+  DEFAULT_MAX_SESSIONS,
+  DEFAULT_SESSION_IDLE_MS,
+  DEFAULT_SESSION_MAX_AGE_MS,
+  SessionStore,
+  type SessionOptions,
+} from './api/auth.js';
+import { createApiMiddleware } from './api/router.js';
+import { createGuiRouter } from './gui/gui-router.js';
 
 /** Key authorizations are base64url tokens (RFC 8555 §8.1); anything else is not ours. */
 const TOKEN = /^[A-Za-z0-9_-]{1,256}$/;
 
-const HTML_ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
-function esc(s: string): string {
-  return s.replace(/[&<>"']/g, (c) => HTML_ESCAPES[c]!);
-}
+/**
+ * The policy of every HTTPS answer. The GUI has no inline script or style
+ * and loads nothing from elsewhere, so 'self' is all it needs.
+ */
+export const CONTENT_SECURITY_POLICY = [
+  "default-src 'none'",
+  "script-src 'self'",
+  "style-src 'self'",
+  "img-src 'self'",
+  "connect-src 'self'",
+  "form-action 'self'",
+  "frame-ancestors 'none'",
+  "base-uri 'none'",
+].join('; ');
 
-/** Security headers on every HTTPS answer. */
+/** Security headers on every HTTPS answer (set before the handlers, so errors carry them too). */
 function securityHeaders(): Koa.Middleware {
   return async (ctx, next) => {
-    await next();
     ctx.set('Strict-Transport-Security', 'max-age=31536000');
     ctx.set('X-Content-Type-Options', 'nosniff');
     ctx.set('X-Frame-Options', 'DENY');
-    ctx.set('Content-Security-Policy', "default-src 'self'");
+    ctx.set('Referrer-Policy', 'no-referrer');
+    ctx.set('Content-Security-Policy', CONTENT_SECURITY_POLICY);
+    await next();
   };
 }
 
-/** The HTTPS app. `getBox` is called per request: the host may replace the box on reload. */
-export function createHttpsApp(getBox: () => Box): Koa {
+/** Options of the HTTPS app; everything has a default. */
+export interface HttpsAppOptions {
+  logger?: Logger;
+  /** The boxes of the cluster (for /api/v1/system/chassis); just this box when absent. */
+  clusterBoxes?: () => Box[];
+  /** Session expiry and limits (times on the box's clock). */
+  sessions?: Partial<Omit<SessionOptions, 'now'>>;
+}
+
+/**
+ * The HTTPS app. `getBox` is called per request: the host may replace the
+ * box on reload. Sessions live in this app (one per box), in memory.
+ * Throws at construction when the REST routes and the OpenAPI document
+ * disagree or the GUI files are missing.
+ */
+export function createHttpsApp(getBox: () => Box, o: HttpsAppOptions = {}): Koa {
   const app = new Koa();
-  const router = new Router();
-  app.use(securityHeaders());
-  router.get('/', (ctx) => {
-    const box = getBox();
-    const img = box.image;
-    const web = box.certificate(box.webCertificateName);
-    ctx.type = 'text/html; charset=utf-8';
-    ctx.body = `<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>${esc(box.hostname)} - GigaVUE-OS</title></head>
-<body>
-<h1>GigaVUE-OS ${esc(img.version)} (simulated)</h1>
-<table>
-<tr><th>Hostname</th><td id="hostname">${esc(box.hostname)}</td></tr>
-<tr><th>Box ID</th><td id="box-id">${box.boxId}</td></tr>
-<tr><th>Model</th><td>${esc(box.identity.model)}</td></tr>
-<tr><th>Serial</th><td>${esc(box.identity.serial)}</td></tr>
-<tr><th>Web certificate</th><td id="web-cert">${esc(web.name)} (serial ${esc(web.facts.serial)})</td></tr>
-</table>
-</body></html>
-`;
+  const logger = o.logger ?? silentLogger;
+  const sessions = new SessionStore({
+    idleMs: o.sessions?.idleMs ?? DEFAULT_SESSION_IDLE_MS,
+    maxAgeMs: o.sessions?.maxAgeMs ?? DEFAULT_SESSION_MAX_AGE_MS,
+    maxSessions: o.sessions?.maxSessions ?? DEFAULT_MAX_SESSIONS,
+    now: () => getBox().clock.now(),
   });
+  const gui = createGuiRouter(getBox);
+  const router = new Router();
   router.get('/health', (ctx) => {
     ctx.body = { status: 'ok', boxId: getBox().boxId };
   });
+  app.use(securityHeaders());
+  app.use(createApiMiddleware({ getBox, clusterBoxes: o.clusterBoxes, sessions, logger }));
+  app.use(gui.routes()).use(gui.allowedMethods());
   app.use(router.routes()).use(router.allowedMethods());
   return app;
 }

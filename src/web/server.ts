@@ -7,10 +7,14 @@
  */
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
+import type { Server as NetServer } from 'node:net';
 import type { SecureContextOptions } from 'node:tls';
 import type { Box } from '../device/box.js';
+import type { Cluster } from '../device/cluster.js';
 import type { Logger } from '../lib/logger.js';
+import type { SessionOptions } from './api/auth.js';
 import { createHttpApp, createHttpsApp } from './app.js';
+import { HelloRouter } from './tls-alpn.js';
 
 /**
  * TLS 1.2 and 1.3 only. TLS 1.2 ciphers are ECDHE with AEAD (forward secrecy,
@@ -43,17 +47,37 @@ export const FIPS_CIPHERS = [
   'ECDHE-RSA-AES128-GCM-SHA256',
 ].join(':');
 
+/** What a box's web server is built from; ports may be 0 (any free port). */
 export interface WebServerOptions {
   box: Box;
   address: string;
+  /** 0 = any free port (listen() resolves the bound one). */
   httpsPort: number;
+  /** 0 = any free port. For ACME http-01 it must be the port the CA validates on (80, or Pebble's httpPort). */
   httpPort: number;
   logger: Logger;
+  /** The cluster, for /api/v1/system/chassis; without it the API lists this box alone. */
+  cluster?: Cluster;
+  /** REST session expiry and limits (defaults: 30 min idle, 12 h at most, 256 sessions). */
+  sessions?: Partial<Omit<SessionOptions, 'now'>>;
+  /**
+   * Answer ACME tls-alpn-01 validations on the https port (default true).
+   * While listening, the box's challenges.responders['tls-alpn-01'] says so,
+   * and the ACME agent may choose that challenge.
+   */
+  tlsAlpn01?: boolean;
 }
 
+/**
+ * The HTTPS server (REST API, GUI) and the HTTP server (http-01, redirect)
+ * of one box. Not reusable after close(). REST sessions live as long as this
+ * server: a reload builds a new one and so logs everybody out.
+ */
 export class WebServer {
   private readonly https: HttpsServer;
   private readonly http: HttpServer;
+  /** Listens on the https port and hands each connection to `https` or answers it as tls-alpn-01. */
+  private readonly front: HelloRouter;
   private readonly box: Box;
   private readonly log: Logger;
   private unsubscribe: (() => void) | undefined;
@@ -68,9 +92,18 @@ export class WebServer {
     const ciphers = o.box.activeCryptoMode === 'fips' ? FIPS_CIPHERS : TLS_OPTIONS.ciphers;
     this.https = createHttpsServer(
       { ...TLS_OPTIONS, ciphers, cert: creds.certPem, key: creds.keyPem },
-      createHttpsApp(() => this.box).callback(),
+      createHttpsApp(() => this.box, {
+        logger: o.logger,
+        clusterBoxes: o.cluster ? () => o.cluster!.list() : undefined,
+        sessions: o.sessions,
+      }).callback(),
     );
-    this.http = createHttpServer(createHttpApp(() => this.box, () => this.ports.https).callback());
+    this.http = createHttpServer(
+      createHttpApp(
+        () => this.box,
+        () => this.ports.https,
+      ).callback(),
+    );
     for (const s of [this.https, this.http]) {
       // Bounded: slow or idle clients are cut off instead of holding sockets forever.
       s.headersTimeout = 10_000;
@@ -79,18 +112,33 @@ export class WebServer {
       s.maxHeadersCount = 100;
     }
     this.https.on('tlsClientError', (err) => this.log.debug('TLS client error', { err: err.message }));
+    this.front = new HelloRouter({
+      https: this.https,
+      challenges: () => this.box.challenges,
+      logger: o.logger,
+    });
+  }
+
+  /** tls-alpn-01 handshakes answered so far (for tests). */
+  get alpnHandshakes(): number {
+    return this.front.alpnHandshakes;
   }
 
   /** Bind both ports (0 = any free port); resolves with the bound ports, rejects naming the address and port. */
   async listen(): Promise<{ https: number; http: number }> {
-    this.ports.https = await listenOn(this.https, this.o.address, this.o.httpsPort, 'https');
+    this.ports.https = await listenOn(this.front.server, this.o.address, this.o.httpsPort, 'https');
+    // Once listening, an accept error (e.g. out of file descriptors) is logged, not thrown: the port keeps serving.
+    this.front.server.on('error', (err) => this.log.error('https port error', { err: err.message }));
     try {
       this.ports.http = await listenOn(this.http, this.o.address, this.o.httpPort, 'http');
     } catch (err) {
-      await closeServer(this.https);
+      await this.closeHttps();
       throw err;
     }
-    this.unsubscribe = this.box.events.on('web-certificate-changed', (e) => this.swap({ cert: e.certPem, key: e.keyPem }));
+    this.unsubscribe = this.box.events.on('web-certificate-changed', (e) =>
+      this.swap({ cert: e.certPem, key: e.keyPem }),
+    );
+    if (this.o.tlsAlpn01 !== false) this.box.challenges.responders['tls-alpn-01'] = true;
     return { ...this.ports };
   }
 
@@ -105,17 +153,24 @@ export class WebServer {
   /** Close both listeners and every open connection. */
   async close(): Promise<void> {
     this.unsubscribe?.();
-    await Promise.all([closeServer(this.https), closeServer(this.http)]);
+    if (this.o.tlsAlpn01 !== false) this.box.challenges.responders['tls-alpn-01'] = false;
+    await Promise.all([this.closeHttps(), closeServer(this.http)]);
+  }
+
+  /** Stop accepting on the https port and end its connections (the HTTPS server itself never listens). */
+  private async closeHttps(): Promise<void> {
+    const server = this.front.server;
+    const closed = server.listening
+      ? new Promise<void>((resolve) => server.close(() => resolve()))
+      : Promise.resolve();
+    this.front.closeConnections();
+    this.https.closeAllConnections();
+    await closed;
   }
 }
 
 /** listen() with a clear error; resolves the bound port. */
-export function listenOn(
-  server: { listen: HttpServer['listen']; once: HttpServer['once']; off: HttpServer['off']; address: HttpServer['address'] },
-  address: string,
-  port: number,
-  what: string,
-): Promise<number> {
+export function listenOn(server: NetServer, address: string, port: number, what: string): Promise<number> {
   return new Promise((resolve, reject) => {
     const onError = (err: NodeJS.ErrnoException) => {
       const why =

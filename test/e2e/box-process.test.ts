@@ -82,7 +82,7 @@ t.test('a port in use: one clear line, exit 1, no listener left open', async (t)
     { GVOS_ADMIN_PASSWORD: 'x-pass-1' },
   );
   t.equal(r.code, 1);
-  t.match(r.stderr, new RegExp(`cannot listen for .* on 127\\.0\\.0\\.1:${port}: the port is in use`));
+  t.match(r.stderr, new RegExp(`cannot listen .*on 127\\.0\\.0\\.1:${port}: the port is (already )?in use`));
   t.equal(r.stderr.trim().split('\n').filter((l) => !l.startsWith('{')).length, 1, 'one line besides JSON logs');
 });
 

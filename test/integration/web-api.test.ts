@@ -1,0 +1,1083 @@
+/**
+ * The REST API of a box through a real HTTPS client that verifies the box's
+ * certificate (the client trusts exactly the box's current web certificate
+ * and checks its IP SAN). Every route's happy path, each validation error,
+ * each role, the audit source, and every answer checked against the
+ * OpenAPI document the box serves.
+ *
+ * The ACME agent is replaced by a fake AcmeController at the device's port:
+ * this file tests the REST edge; test/e2e/web-gui.test.ts runs the real
+ * agent against Pebble.
+ */
+import t from 'tap';
+import { request } from 'node:https';
+import { connect } from 'node:tls';
+import { X509Certificate } from 'node:crypto';
+import type { Box } from '../../src/device/box.js';
+import { isDeviceError } from '../../src/device/errors.js';
+import { ACME_CERT_NAME, DEFAULT_SNMP_RATE_PER_SEC, type AcmeIssued } from '../../src/device/model.js';
+import type { AcmeController, AcmeRequest } from '../../src/device/ports.js';
+import type { Actor, Role } from '../../src/device/roles.js';
+import { ManualClock, SystemClock, type Clock } from '../../src/lib/clock.js';
+import { silentLogger } from '../../src/lib/logger.js';
+import { generateKeyPair } from '../../src/pki/keys.js';
+import { createSelfSigned } from '../../src/pki/self-signed.js';
+import type { OpenApiDocument, Operation } from '../../src/web/api/openapi.js';
+import { SchemaValidator, type JsonSchema } from '../../src/web/api/schema.js';
+import { WebServer } from '../../src/web/server.js';
+import { ADMIN, makeTestBox, TEST_PASSWORD } from '../harness/boxes.js';
+
+/** The type of a tap test object (plugins included). */
+type TapTest = Parameters<Parameters<typeof t.test>[0]>[0];
+
+const OP_PW = 'Op3rator-pw';
+const MON_PW = 'M0nitor-pw';
+const CREDS: Record<Role, [string, string]> = {
+  admin: ['admin', TEST_PASSWORD],
+  operator: ['op', OP_PW],
+  monitor: ['mon', MON_PW],
+};
+
+// ------------------------------------------------------------------ fake ACME agent
+
+/**
+ * The device's ACME port, driven by the test: start() marks the request In
+ * Progress (as the real agent does) and waits until finish() or fail().
+ */
+class FakeAcme implements AcmeController {
+  pending: AcmeRequest | undefined;
+  cleared = 0;
+  constructor(private readonly box: () => Box) {}
+
+  async start(r: AcmeRequest): Promise<void> {
+    await this.box().acmeBegin(r.type, r.domain, r.directoryUrl);
+    this.pending = r;
+  }
+
+  /** Install a certificate for the pending request and mark it Success. */
+  async finish(): Promise<string> {
+    const r = this.pending!;
+    const box = this.box();
+    const k = await generateKeyPair(r.keyAlgorithm);
+    const now = box.clock.now();
+    const cert = await createSelfSigned({
+      privateKeyPem: k.privateKeyPem,
+      keyAlgorithm: r.keyAlgorithm,
+      commonName: r.domain,
+      altNames: [r.domain],
+      notBeforeMs: now,
+      validDays: 90,
+    });
+    const prev = box.acmeState().issued;
+    const issued: AcmeIssued = {
+      domain: r.domain,
+      directoryUrl: r.directoryUrl,
+      keyAlgorithm: r.keyAlgorithm,
+      certName: ACME_CERT_NAME,
+      firstIssuedMs: prev?.firstIssuedMs ?? now,
+      notBeforeMs: now,
+      expiresMs: now + 90 * 86_400_000,
+      serial: new X509Certificate(cert).serialNumber,
+      renewDays: r.renewDays,
+      nextRenewalMs: now + 60 * 86_400_000,
+      lastSuccessfulRenewalMs: r.type === 'Issue' ? null : now,
+      lastFailedRenewalMs: null,
+      lastFailureReason: null,
+      failedAttempts: 0,
+    };
+    await box.installAcmeCertificate(cert, k.privateKeyPem, issued);
+    await box.acmeFinish('Success');
+    this.pending = undefined;
+    return cert;
+  }
+
+  async fail(reason: string): Promise<void> {
+    await this.box().acmeFinish('Failed', reason);
+    this.pending = undefined;
+  }
+
+  async clear(): Promise<void> {
+    this.cleared++;
+    await this.box().removeAcmeCertificate();
+  }
+
+  stop(): void {}
+}
+
+// ------------------------------------------------------------------ HTTPS client
+
+interface Reply {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  text: string;
+  json: any; // eslint-disable-line @typescript-eslint/no-explicit-any
+}
+
+interface CallOptions {
+  /** HTTP Basic as this role, or a session token, or nothing. */
+  as?: Role | { token: string } | { user: string; password: string };
+  body?: unknown;
+  /** Sent as is (malformed input tests). */
+  raw?: string | Buffer;
+  contentType?: string;
+  params?: Record<string, string>;
+  query?: string;
+  headers?: Record<string, string>;
+}
+
+/** A box on real sockets with users of every role and the fake ACME agent. */
+async function startBox(
+  t: TapTest,
+  o: { clock?: Clock; sessions?: { idleMs?: number; maxAgeMs?: number; maxSessions?: number } } = {},
+) {
+  const { box } = await makeTestBox({ clock: o.clock ?? new SystemClock() });
+  const acme = new FakeAcme(() => box);
+  box.attachAcme(acme);
+  box.setUserPassword(ADMIN, 'op', OP_PW);
+  box.setUserCapability(ADMIN, 'op', 'operator');
+  box.setUserPassword(ADMIN, 'mon', MON_PW);
+  box.setUserCapability(ADMIN, 'mon', 'monitor');
+  const web = new WebServer({
+    box,
+    address: '127.0.0.1',
+    httpsPort: 0,
+    httpPort: 0,
+    logger: silentLogger,
+    sessions: o.sessions,
+  });
+  const { https } = await web.listen();
+  t.teardown(() => web.close());
+  const audits: { actor: Actor; action: string }[] = [];
+  box.events.on('audit', (a) => audits.push({ actor: a.actor, action: a.action }));
+
+  /**
+   * One request on a fresh TLS connection that trusts exactly the box's
+   * current web certificate; the default name check verifies the IP SAN.
+   */
+  const call = (method: string, template: string, c: CallOptions = {}): Promise<Reply> => {
+    let path =
+      '/api/v1' + template.replace(/\{(\w+)\}/g, (_, k: string) => encodeURIComponent(c.params?.[k] ?? ''));
+    if (c.query) path += '?' + c.query;
+    const headers: Record<string, string> = { ...(c.headers ?? {}) };
+    const as = c.as;
+    if (typeof as === 'string') headers.Authorization = basic(...CREDS[as]);
+    else if (as && 'token' in as) headers.Authorization = `Bearer ${as.token}`;
+    else if (as) headers.Authorization = basic(as.user, as.password);
+    let payload: string | Buffer | undefined = c.raw;
+    if (c.body !== undefined) payload = JSON.stringify(c.body);
+    if (payload !== undefined) {
+      headers['Content-Type'] = c.contentType ?? 'application/json';
+      headers['Content-Length'] = String(Buffer.byteLength(payload));
+    }
+    return new Promise((resolve, reject) => {
+      const req = request(
+        {
+          host: '127.0.0.1',
+          port: https,
+          method,
+          path,
+          headers,
+          ca: box.webCredentials().certPem,
+          agent: false,
+        },
+        (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (d: Buffer) => chunks.push(d));
+          res.on('end', () => {
+            const text = Buffer.concat(chunks).toString('utf8');
+            let json: unknown;
+            try {
+              json = text ? JSON.parse(text) : undefined;
+            } catch {
+              json = undefined;
+            }
+            resolve({ status: res.statusCode!, headers: res.headers, text, json });
+          });
+        },
+      );
+      req.once('error', reject);
+      req.end(payload);
+    });
+  };
+  return { box, acme, web, https, call, audits };
+}
+
+function basic(user: string, password: string): string {
+  return 'Basic ' + Buffer.from(`${user}:${password}`).toString('base64');
+}
+
+/** The message a Box call throws (what the CLI prints after "% "). */
+async function boxMessage(fn: () => unknown): Promise<string> {
+  try {
+    await fn();
+  } catch (e) {
+    if (isDeviceError(e)) return e.message;
+    throw e;
+  }
+  throw new Error('expected the Box to refuse');
+}
+
+// ------------------------------------------------------------------ the document as oracle
+
+/**
+ * Checks every answer against the OpenAPI document the box serves: the
+ * status must be documented for the operation, and the body must match its
+ * schema. Remembers which operations answered 2xx, for the coverage check.
+ */
+class DocChecker {
+  readonly covered = new Set<string>();
+  private readonly validator: SchemaValidator;
+  constructor(readonly doc: OpenApiDocument) {
+    this.validator = new SchemaValidator(doc.components.schemas);
+  }
+
+  op(method: string, template: string): Operation {
+    const op = this.doc.paths[template]?.[method.toLowerCase() as 'get'];
+    if (!op) throw new Error(`${method} ${template} is not in the document`);
+    return op;
+  }
+
+  check(t: TapTest, method: string, template: string, r: Reply): void {
+    const op = this.op(method, template);
+    const documented = op.responses[String(r.status)];
+    t.ok(documented, `${method} ${template}: status ${r.status} is documented`);
+    if (!documented) return;
+    const resp =
+      '$ref' in documented ? this.doc.components.responses[documented.$ref.split('/').pop()!]! : documented;
+    const [mediaType, media] = Object.entries(resp.content ?? {})[0] ?? [];
+    if (!media) {
+      t.equal(r.text, '', `${method} ${template} ${r.status}: no body`);
+    } else {
+      t.match(
+        String(r.headers['content-type']),
+        mediaType!,
+        `${method} ${template} ${r.status}: ${mediaType}`,
+      );
+      t.same(
+        this.validator.validate(media.schema as JsonSchema, r.json),
+        [],
+        `${method} ${template} ${r.status}: body matches the document`,
+      );
+    }
+    if (r.status < 300) this.covered.add(op.operationId);
+  }
+}
+
+// ------------------------------------------------------------------ tests
+
+t.test('the REST API, route by route', async (t) => {
+  const { box, acme, call, audits } = await startBox(t);
+  const docReply = await call('GET', '/openapi.json');
+  t.equal(docReply.status, 200);
+  const doc = new DocChecker(docReply.json as OpenApiDocument);
+  doc.check(t, 'GET', '/openapi.json', docReply);
+
+  /** call + check against the document. */
+  const api = async (method: string, template: string, c: CallOptions = {}) => {
+    const r = await call(method, template, c);
+    doc.check(t, method, template, r);
+    return r;
+  };
+  /** Expect a problem with this status, code and (when given) exactly this detail. */
+  const refused = async (r: Reply, status: number, code: string, detail?: string | RegExp) => {
+    t.equal(r.status, status, `status ${status} (${r.json?.detail})`);
+    t.equal(r.json?.code, code);
+    t.match(String(r.headers['content-type']), 'application/problem+json');
+    t.equal(r.json?.type, `urn:gvos-sim:problem:${code}`);
+    if (typeof detail === 'string') t.equal(r.json?.detail, detail);
+    else if (detail) t.match(r.json?.detail, detail);
+  };
+
+  await t.test('session: login, token use, logout', async (t) => {
+    const login = await api('POST', '/login', { body: { username: 'op', password: OP_PW } });
+    t.equal(login.status, 200);
+    t.equal(login.json.role, 'operator');
+    t.equal(login.json.tokenType, 'Bearer');
+    t.ok(login.json.token.length >= 43, 'a 256-bit token');
+    const token = { token: login.json.token as string };
+    const s = await api('GET', '/session', { as: token });
+    t.same(
+      { user: s.json.user, role: s.json.role, by: s.json.authenticatedBy },
+      { user: 'op', role: 'operator', by: 'token' },
+    );
+    const sb = await api('GET', '/session', { as: 'monitor' });
+    t.same(
+      { user: sb.json.user, by: sb.json.authenticatedBy, exp: sb.json.expiresAt },
+      { user: 'mon', by: 'basic', exp: null },
+    );
+    t.equal((await api('POST', '/logout', { as: token })).status, 204);
+    const after = await api('GET', '/session', { as: token });
+    await refused(after, 401, 'unauthenticated', /log in again/);
+    t.equal(
+      after.headers['www-authenticate'],
+      'Bearer realm="gvos-sim", charset="UTF-8"',
+      'no Basic challenge for a token client (no browser dialog)',
+    );
+
+    await refused(
+      await api('POST', '/login', { body: { username: 'op', password: 'nope' } }),
+      401,
+      'unauthenticated',
+      'Wrong user name or password.',
+    );
+    await refused(
+      await api('POST', '/login', { body: { username: 'ghost', password: OP_PW } }),
+      401,
+      'unauthenticated',
+    );
+    await refused(
+      await api('POST', '/login', { body: { username: 'op' } }),
+      400,
+      'bad-input',
+      'Missing required field "password".',
+    );
+    await refused(
+      await api('POST', '/login', { body: { username: 'op', password: 5 } }),
+      400,
+      'bad-input',
+      'Field "password" must be a string, not an integer.',
+    );
+    const none = await api('GET', '/system');
+    await refused(none, 401, 'unauthenticated', /Authentication required/);
+    t.match(String(none.headers['www-authenticate']), /^Basic realm="gvos-sim"/);
+    await refused(
+      await api('GET', '/system', { as: { user: 'admin', password: 'wrong' } }),
+      401,
+      'unauthenticated',
+      'Wrong user name or password.',
+    );
+    await refused(await api('GET', '/system', { as: { token: 'x'.repeat(43) } }), 401, 'unauthenticated');
+  });
+
+  await t.test('system', async (t) => {
+    const sys = await api('GET', '/system', { as: 'monitor' });
+    t.equal(sys.status, 200);
+    t.same(
+      { id: sys.json.boxId, host: sys.json.hostname, v: sys.json.version },
+      { id: 1, host: 'box1', v: box.image.version },
+    );
+    const v = await api('GET', '/system/version', { as: 'monitor' });
+    t.same(
+      [v.json.productName, v.json.productRelease, v.json.buildId],
+      ['GigaVUE-OS', box.image.version, box.image.buildId],
+    );
+    const ch = await api('GET', '/system/chassis', { as: 'monitor' });
+    t.same(
+      ch.json.map((c: { boxId: number; local: boolean }) => [c.boxId, c.local]),
+      [[1, true]],
+    );
+
+    const cm = await api('GET', '/system/crypto-mode', { as: 'monitor' });
+    t.same(cm.json, {
+      active: 'secure-crypto',
+      configured: 'secure-crypto',
+      reloadNeeded: false,
+      algorithms: ['ec-prime256v1', 'ec-secp384r1'],
+    });
+    await refused(
+      await api('PUT', '/system/crypto-mode', { as: 'operator', body: { mode: 'fips' } }),
+      403,
+      'permission-denied',
+      'Permission denied.',
+    );
+    await refused(
+      await api('PUT', '/system/crypto-mode', { as: 'admin', body: { mode: 'paranoid' } }),
+      400,
+      'bad-input',
+      'Field "mode" must be one of classic, secure-crypto, fips.',
+    );
+    const set = await api('PUT', '/system/crypto-mode', { as: 'admin', body: { mode: 'fips' } });
+    t.same(
+      [set.json.active, set.json.configured, set.json.reloadNeeded],
+      ['secure-crypto', 'fips', true],
+      'effective after reload',
+    );
+    t.equal((await api('GET', '/system', { as: 'admin' })).json.unsavedChanges, true);
+    await refused(await api('POST', '/system/write-memory', { as: 'monitor' }), 403, 'permission-denied');
+    t.equal((await api('POST', '/system/write-memory', { as: 'operator' })).status, 204);
+    t.equal(box.savedConfig.cryptoMode, 'fips', 'saved');
+    t.equal((await api('GET', '/system', { as: 'admin' })).json.unsavedChanges, false);
+  });
+
+  await t.test('certificates, CA list and the web mapping', async (t) => {
+    const k = await generateKeyPair('prime256v1');
+    const other = await generateKeyPair('prime256v1');
+    const pem = await createSelfSigned({
+      privateKeyPem: k.privateKeyPem,
+      keyAlgorithm: 'prime256v1',
+      commonName: 'lab-ca',
+      altNames: ['127.0.0.1'],
+      notBeforeMs: Date.now(),
+      validDays: 30,
+    });
+    const list = await api('GET', '/certificates', { as: 'monitor' });
+    t.same(
+      list.json.map((c: { name: string }) => c.name),
+      ['default-cert'],
+    );
+
+    await refused(
+      await api('POST', '/certificates', { as: 'monitor', body: { name: 'lab', pem } }),
+      403,
+      'permission-denied',
+      'Permission denied.',
+    );
+    const add = await api('POST', '/certificates', { as: 'operator', body: { name: 'lab', pem } });
+    t.equal(add.status, 201);
+    t.equal(add.headers.location, '/api/v1/certificates/lab');
+    t.same(
+      [add.json.name, add.json.hasPrivateKey, add.json.serial],
+      ['lab', false, new X509Certificate(pem).serialNumber.toUpperCase()],
+    );
+    await refused(
+      await api('POST', '/certificates', { as: 'operator', body: { name: 'lab', pem } }),
+      409,
+      'exists',
+      await boxMessage(() => box.addPublicCertificate(ADMIN, 'lab', pem)),
+    );
+    await refused(
+      await api('POST', '/certificates', { as: 'operator', body: { name: 'bad', pem: 'hello' } }),
+      400,
+      'bad-input',
+      /^Invalid certificate PEM: /,
+    );
+    await refused(
+      await api('POST', '/certificates', {
+        as: 'operator',
+        body: { name: 'big', pem: pem + 'x'.repeat(64 * 1024) },
+      }),
+      400,
+      'bad-input',
+      'PEM value too long: at most 64 KiB.',
+    );
+    await refused(
+      await api('POST', '/certificates', { as: 'operator', body: { name: 'no spaces', pem } }),
+      400,
+      'bad-input',
+      /^Invalid certificate name "no spaces"/,
+    );
+    await refused(
+      await api('POST', '/certificates', { as: 'operator', body: { name: 'x', pem, key: 'k' } }),
+      400,
+      'bad-input',
+      /^Unknown field "key"; allowed fields: name, pem\.$/,
+    );
+
+    await refused(
+      await api('PUT', '/certificates/{name}/private-key', {
+        as: 'operator',
+        params: { name: 'lab' },
+        body: { pem: other.privateKeyPem },
+      }),
+      400,
+      'bad-input',
+      'The private key does not match certificate "lab"; nothing was changed.',
+    );
+    const key = await api('PUT', '/certificates/{name}/private-key', {
+      as: 'operator',
+      params: { name: 'lab' },
+      body: { pem: k.privateKeyPem },
+    });
+    t.equal(key.status, 200);
+    t.equal(key.json.hasPrivateKey, true);
+    t.notMatch(key.text, /PRIVATE KEY/, 'the key is not echoed');
+    await refused(
+      await api('PUT', '/certificates/{name}/private-key', {
+        as: 'operator',
+        params: { name: 'nope' },
+        body: { pem: k.privateKeyPem },
+      }),
+      404,
+      'not-found',
+    );
+    const one = await api('GET', '/certificates/{name}', { as: 'monitor', params: { name: 'lab' } });
+    t.same(one.json.subjectAltNames, ['IP:127.0.0.1']);
+    await refused(
+      await api('GET', '/certificates/{name}', { as: 'monitor', params: { name: 'nope' } }),
+      404,
+      'not-found',
+      'Certificate "nope" not found.',
+    );
+
+    // CA list
+    t.same((await api('GET', '/ca-list', { as: 'monitor' })).json, []);
+    const ca = await api('POST', '/ca-list', { as: 'operator', body: { name: 'lab' } });
+    t.same(
+      ca.json.map((c: { name: string }) => c.name),
+      ['lab'],
+    );
+    await refused(
+      await api('POST', '/ca-list', { as: 'operator', body: { name: 'nope' } }),
+      404,
+      'not-found',
+    );
+    await refused(
+      await api('DELETE', '/certificates/{name}', { as: 'operator', params: { name: 'lab' } }),
+      409,
+      'in-use',
+      /is in the CA list/,
+    );
+    t.equal(
+      (await api('DELETE', '/ca-list/{name}', { as: 'operator', params: { name: 'lab' } })).status,
+      204,
+    );
+    await refused(
+      await api('DELETE', '/ca-list/{name}', { as: 'operator', params: { name: 'lab' } }),
+      404,
+      'not-found',
+      'Certificate "lab" is not in the CA list.',
+    );
+
+    // Web mapping: the next handshake presents the new certificate.
+    const w0 = await api('GET', '/web/certificate', { as: 'monitor' });
+    t.same([w0.json.certName, w0.json.acmeManaged], ['default-cert', false]);
+    const w1 = await api('PUT', '/web/certificate', { as: 'operator', body: { name: 'lab' } });
+    t.same([w1.json.certName, w1.json.certificate.usedByWeb], ['lab', true]);
+    t.equal(box.webCredentials().certName, 'lab');
+    t.equal(
+      (await api('GET', '/system', { as: 'monitor' })).status,
+      200,
+      'the client now trusts (only) the lab certificate and still gets in',
+    );
+    await refused(
+      await api('DELETE', '/certificates/{name}', { as: 'operator', params: { name: 'lab' } }),
+      409,
+      'in-use',
+      /in use by web https/,
+    );
+    await refused(
+      await api('PUT', '/web/certificate', { as: 'operator', body: { name: 'ghost' } }),
+      404,
+      'not-found',
+    );
+    t.equal(
+      (await api('PUT', '/web/certificate', { as: 'operator', body: { name: 'default-cert' } })).json
+        .certName,
+      'default-cert',
+    );
+    t.equal(
+      (await api('DELETE', '/certificates/{name}', { as: 'operator', params: { name: 'lab' } })).status,
+      204,
+    );
+    await refused(
+      await api('DELETE', '/certificates/{name}', { as: 'operator', params: { name: 'default-cert' } }),
+      409,
+      'in-use',
+    );
+  });
+
+  await t.test('SNMP targets', async (t) => {
+    t.same((await api('GET', '/snmp/targets', { as: 'monitor' })).json, []);
+    const add = await api('POST', '/snmp/targets', {
+      as: 'operator',
+      body: { host: '127.0.0.1', port: 16200, kind: 'traps', version: '2c', community: 's3cret-community' },
+    });
+    t.equal(add.status, 201);
+    t.same(add.json, {
+      host: '127.0.0.1',
+      port: 16200,
+      kind: 'traps',
+      version: '2c',
+      ratePerSec: DEFAULT_SNMP_RATE_PER_SEC,
+    });
+    const v6 = await api('POST', '/snmp/targets', {
+      as: 'operator',
+      body: { host: '::1', kind: 'informs', version: '2c', community: 'c2', ratePerSec: 5 },
+    });
+    t.same([v6.json.port, v6.json.ratePerSec, v6.headers.location], [162, 5, '/api/v1/snmp/targets/%3A%3A1']);
+    await refused(
+      await api('POST', '/snmp/targets', {
+        as: 'operator',
+        body: { host: '::1', kind: 'informs', version: '3', user: 'informuser' },
+      }),
+      404,
+      'not-found',
+      await boxMessage(() =>
+        box.snmpSetTarget(ADMIN, {
+          host: '::1',
+          port: 162,
+          kind: 'informs',
+          version: '3',
+          user: 'informuser',
+          ratePerSec: 1,
+        }),
+      ),
+    );
+    await refused(
+      await api('POST', '/snmp/targets', {
+        as: 'operator',
+        body: { host: '::1', kind: 'traps', version: '2c', community: 'c', ratePerSec: 0 },
+      }),
+      400,
+      'bad-input',
+      /^Invalid rate "0": give a whole number from 1 to /,
+    );
+    const list = await api('GET', '/snmp/targets', { as: 'monitor' });
+    t.equal(list.json.length, 2);
+    t.notMatch(list.text, /s3cret-community/, 'communities are never shown');
+    await refused(
+      await api('POST', '/snmp/targets', {
+        as: 'operator',
+        body: { host: '127.0.0.1', kind: 'traps', version: '2c' },
+      }),
+      400,
+      'bad-input',
+      'An SNMPv1/v2c target needs a community.',
+    );
+    await refused(
+      await api('POST', '/snmp/targets', {
+        as: 'operator',
+        body: { host: '127.0.0.1', port: 70000, kind: 'traps', version: '1', community: 'c' },
+      }),
+      400,
+      'bad-input',
+      'Invalid port "70000": give a whole number from 1 to 65535.',
+    );
+    await refused(
+      await api('POST', '/snmp/targets', {
+        as: 'operator',
+        body: { host: 'trapd.lab.test', kind: 'traps', version: '2c', community: 'c' },
+      }),
+      400,
+      'bad-input',
+      'Field "host" must be an IPv4 address.',
+    );
+    await refused(await api('POST', '/snmp/targets', { as: 'monitor', body: {} }), 403, 'permission-denied');
+    await refused(
+      await api('DELETE', '/snmp/targets/{host}', {
+        as: 'operator',
+        params: { host: '127.0.0.1' },
+        query: 'port=x',
+      }),
+      400,
+      'bad-input',
+      'Invalid port "x": give a whole number from 1 to 65535.',
+    );
+    await refused(
+      await api('DELETE', '/snmp/targets/{host}', {
+        as: 'operator',
+        params: { host: '127.0.0.1' },
+        query: 'prot=1',
+      }),
+      400,
+      'bad-input',
+      'Unknown query parameter "prot"; allowed: port.',
+    );
+    t.equal(
+      (
+        await api('DELETE', '/snmp/targets/{host}', {
+          as: 'operator',
+          params: { host: '127.0.0.1' },
+          query: 'port=16200',
+        })
+      ).status,
+      204,
+    );
+    t.equal(
+      (await api('DELETE', '/snmp/targets/{host}', { as: 'operator', params: { host: '::1' } })).status,
+      204,
+    );
+    await refused(
+      await api('DELETE', '/snmp/targets/{host}', { as: 'operator', params: { host: '::1' } }),
+      404,
+      'not-found',
+      'SNMP host "::1" is not configured.',
+    );
+  });
+
+  await t.test(
+    "ACME: every operation, the status with the manager's field names, each validation error",
+    async (t) => {
+      const empty = await api('GET', '/acme', { as: 'monitor' });
+      t.same(empty.json, { boxId: 1, clusterName: 'test', issuedCert: null, lastAcmeRequest: null });
+      const issue = {
+        domain: '127.0.0.1',
+        acmeServerUrl: 'https://127.0.0.1:14000/dir',
+        algorithm: 'ec-secp384r1',
+        renewDays: 30,
+      };
+
+      await refused(
+        await api('POST', '/acme/issue', { as: 'operator', body: issue }),
+        403,
+        'permission-denied',
+        'Permission denied.',
+      );
+      await refused(
+        await api('POST', '/acme/issue', { as: 'monitor', body: issue }),
+        403,
+        'permission-denied',
+        'Permission denied.',
+      );
+      const noDns = await api('POST', '/acme/issue', { as: 'admin', body: issue });
+      await refused(
+        noDns,
+        412,
+        'precondition',
+        await boxMessage(() =>
+          box.acmeIssue(ADMIN, { domain: '127.0.0.1', directoryUrl: issue.acmeServerUrl }),
+        ),
+      );
+      box.addNameServer(ADMIN, '127.0.0.1:8053');
+
+      // Shape errors come from the document; value errors from the Box, in the CLI's words.
+      const cases: [string, unknown, string | RegExp][] = [
+        ['missing domain', { acmeServerUrl: issue.acmeServerUrl }, 'Missing required field "domain".'],
+        [
+          'unknown field',
+          { ...issue, domains: ['a'] },
+          /^Unknown field "domains"; allowed fields: domain, acmeServerUrl, algorithm, renewDays\.$/,
+        ],
+        [
+          'algorithm not a word we know',
+          { ...issue, algorithm: 'dsa-1024' },
+          'Field "algorithm" must be one of rsa-2048, rsa-4096, ec-prime256v1, ec-secp384r1.',
+        ],
+        [
+          'renewDays as text',
+          { ...issue, renewDays: '30' },
+          'Field "renewDays" must be an integer or null, not a string.',
+        ],
+        [
+          'renewDays fraction',
+          { ...issue, renewDays: 1.5 },
+          'Field "renewDays" must be an integer or null, not a number.',
+        ],
+        ['body not an object', [issue], 'The request body must be an object, not an array.'],
+        [
+          'algorithm not allowed in the mode',
+          { ...issue, algorithm: 'rsa-2048' },
+          'Key algorithm rsa-2048 is not allowed in secure-crypto mode; use prime256v1 or secp384r1.',
+        ],
+        [
+          'renewDays out of range',
+          { ...issue, renewDays: 400 },
+          'Invalid renew-days "400": give a whole number from 1 to 365.',
+        ],
+        [
+          'wildcard',
+          { ...issue, domain: '*.lab.test' },
+          'Wildcard domain "*.lab.test" is not supported: give one host name or IP address.',
+        ],
+        ['two names', { ...issue, domain: 'a.lab.test,b.lab.test' }, /^Only one domain is allowed/],
+        [
+          'plain http server',
+          { ...issue, acmeServerUrl: 'http://127.0.0.1:14000/dir' },
+          /must be an https:\/\/ URL/,
+        ],
+      ];
+      for (const [name, body, detail] of cases) {
+        const r = await api('POST', '/acme/issue', { as: 'admin', body });
+        t.equal(r.status, 400, name);
+        t.match(r.json.detail, detail, name);
+      }
+      // The same words as the Box gives the CLI.
+      t.equal(
+        (await api('POST', '/acme/issue', { as: 'admin', body: { ...issue, renewDays: 0 } })).json.detail,
+        await boxMessage(() =>
+          box.acmeIssue(ADMIN, { domain: '127.0.0.1', directoryUrl: issue.acmeServerUrl, renewDays: 0 }),
+        ),
+      );
+      await refused(
+        await api('POST', '/acme/renew', { as: 'admin', body: { domain: '127.0.0.1' } }),
+        412,
+        'precondition',
+        'No ACME issued certificate to renew; issue one first.',
+      );
+      await refused(
+        await api('POST', '/acme/clear', { as: 'admin' }),
+        412,
+        'precondition',
+        'No ACME issued certificate to clear.',
+      );
+
+      const started = await api('POST', '/acme/issue', { as: 'admin', body: issue });
+      t.equal(started.status, 202);
+      t.equal(started.headers.location, '/api/v1/acme');
+      t.same(started.json, { operation: 'issue', statusUrl: '/api/v1/acme' });
+      t.same(
+        acme.pending,
+        {
+          type: 'Issue',
+          domain: '127.0.0.1',
+          directoryUrl: issue.acmeServerUrl,
+          keyAlgorithm: 'secp384r1',
+          renewDays: 30,
+        },
+        "FM name mapped to the Box's",
+      );
+      const running = await api('GET', '/acme', { as: 'monitor' });
+      t.same(running.json.lastAcmeRequest, {
+        domainName: '127.0.0.1',
+        acmeCaUrl: issue.acmeServerUrl,
+        type: 'Issue',
+        status: 'In Progress',
+        startedAt: running.json.lastAcmeRequest.startedAt,
+        finishedAt: null,
+      });
+      await refused(
+        await api('POST', '/acme/issue', { as: 'admin', body: issue }),
+        409,
+        'busy',
+        /^An ACME issue is already in progress on box 1/,
+      );
+
+      await acme.finish();
+      const done = await api('GET', '/acme', { as: 'monitor' });
+      const ic = done.json.issuedCert;
+      t.same(
+        [ic.domain, ic.acmeCaUrl, ic.algorithm, ic.certName, ic.renewDays, ic.status, ic.lastSuccessRenew],
+        ['127.0.0.1', issue.acmeServerUrl, 'ec-secp384r1', 'acme-https.crt', 30, 'Active', null],
+      );
+      t.ok(Date.parse(ic.expiry) > Date.parse(ic.firstIssued), 'dates are RFC 3339');
+      t.equal(done.json.lastAcmeRequest.status, 'Success');
+      t.same((await api('GET', '/web/certificate', { as: 'monitor' })).json.acmeManaged, true);
+      await refused(
+        await api('PUT', '/web/certificate', { as: 'operator', body: { name: 'default-cert' } }),
+        409,
+        'in-use',
+        'The web certificate is managed by ACME; clear it first with "crypto certificate acme clear".',
+      );
+
+      await refused(
+        await api('POST', '/acme/renew', { as: 'admin', body: { domain: 'other.lab.test' } }),
+        400,
+        'bad-input',
+        'Domain "other.lab.test" does not match the ACME certificate\'s domain "127.0.0.1".',
+      );
+      const renew = await api('POST', '/acme/renew', { as: 'admin', body: { ...issue, renewDays: 5 } });
+      t.equal(renew.status, 202);
+      t.equal(acme.pending?.renewDays, 30, 'renewal keeps the issued renew days (seed limitation)');
+      await acme.fail('CA said no');
+      t.equal(
+        (await api('GET', '/acme', { as: 'monitor' })).json.lastAcmeRequest.status,
+        'Failed: CA said no',
+      );
+
+      t.equal(
+        (await api('POST', '/acme/revoke', { as: 'admin', body: { domain: '127.0.0.1' } })).status,
+        202,
+      );
+      t.equal(acme.pending?.type, 'Revoke');
+      await acme.finish();
+      t.equal((await api('GET', '/acme', { as: 'monitor' })).json.lastAcmeRequest.type, 'Revoke');
+
+      const clear = await api('POST', '/acme/clear', { as: 'admin' });
+      t.same([clear.status, clear.json.operation], [202, 'clear']);
+      t.equal(acme.cleared, 1);
+      t.equal((await api('GET', '/acme', { as: 'monitor' })).json.issuedCert, null);
+      t.equal(box.webCertificateName, 'default-cert');
+      const clear2 = await api('POST', '/acme/clear', { as: 'admin', body: { domain: '127.0.0.1' } });
+      await refused(clear2, 412, 'precondition');
+    },
+  );
+
+  await t.test('malformed requests get a clear 4xx, never a 5xx', async (t) => {
+    await refused(
+      await call('POST', '/login', { raw: '{"username": "admin", ' }),
+      400,
+      'bad-input',
+      /^Malformed JSON in the request body/,
+    );
+    await refused(
+      await call('POST', '/login', { raw: Buffer.from([0x7b, 0xff, 0xfe, 0x7d]) }),
+      400,
+      'bad-input',
+      'The request body is not valid UTF-8 text.',
+    );
+    await refused(
+      await call('POST', '/login', {
+        raw: 'username=admin',
+        contentType: 'application/x-www-form-urlencoded',
+      }),
+      415,
+      'unsupported-media-type',
+      /send "Content-Type: application\/json"/,
+    );
+    await refused(
+      await call('POST', '/certificates', {
+        as: 'operator',
+        raw: JSON.stringify({ name: 'x', pem: 'y'.repeat(200 * 1024) }),
+      }),
+      413,
+      'payload-too-large',
+      'The request body is too large: at most 128 KiB of JSON.',
+    );
+    await refused(
+      await call('POST', '/system/write-memory', { as: 'operator', body: { now: true } }),
+      400,
+      'bad-input',
+      /takes no request body/,
+    );
+    await refused(
+      await call('POST', '/acme/issue', { as: 'admin' }),
+      400,
+      'bad-input',
+      'A JSON object is required as the request body.',
+    );
+    await refused(
+      await call('GET', '/nothing/here', { as: 'admin' }),
+      404,
+      'not-found',
+      /No API resource at \/api\/v1\/nothing\/here/,
+    );
+    const wrong = await call('DELETE', '/system', { as: 'admin' });
+    await refused(wrong, 405, 'method-not-allowed');
+    t.match(String(wrong.headers.allow), /GET/);
+    await refused(await call('PATCH', '/acme', { as: 'admin' }), 405, 'method-not-allowed');
+    await refused(
+      await call('GET', '/acme', { as: 'admin', query: 'boxId=2' }),
+      400,
+      'bad-input',
+      'Unknown query parameter "boxId"; this resource takes none.',
+    );
+    const proto = await call('POST', '/login', {
+      raw: '{"__proto__": {"admin": true}, "username": "a", "password": "b"}',
+    });
+    await refused(proto, 400, 'bad-input', /^Unknown field "__proto__"/);
+
+    // A small fuzz: odd JSON values into every route that takes a body.
+    const values: unknown[] = [
+      null,
+      true,
+      0,
+      -1,
+      1e308,
+      '',
+      'x'.repeat(5000),
+      [],
+      {},
+      { a: { b: [1, { c: null }] } },
+      { domain: null },
+      { name: {} },
+      { pem: [] },
+    ];
+    for (const [path, item] of Object.entries(doc.doc.paths)) {
+      for (const [method, op] of Object.entries(item)) {
+        if (!op.requestBody || path === '/login') continue;
+        for (const v of values) {
+          const r = await call(method.toUpperCase(), path, {
+            as: 'admin',
+            raw: JSON.stringify(v),
+            params: { name: 'default-cert' },
+          });
+          t.ok(
+            r.status >= 400 && r.status < 500,
+            `${method} ${path} ${JSON.stringify(v).slice(0, 30)} -> ${r.status}`,
+          );
+        }
+      }
+    }
+  });
+
+  await t.test('roles: each operation refuses the roles below its own, as the CLI does', async (t) => {
+    const ranks: Role[] = ['monitor', 'operator', 'admin'];
+    for (const [path, item] of Object.entries(doc.doc.paths)) {
+      for (const [method, op] of Object.entries(item)) {
+        const min = op['x-min-role'];
+        if (!min) continue;
+        for (const role of ranks.slice(0, ranks.indexOf(min))) {
+          const before = audits.length;
+          const r = await call(method.toUpperCase(), path, {
+            as: role,
+            body: {},
+            params: { name: 'default-cert', host: '127.0.0.1' },
+          });
+          t.same(
+            [r.status, r.json?.detail],
+            [403, 'Permission denied.'],
+            `${role} may not ${op.operationId}`,
+          );
+          t.equal(audits.length, before, 'and nothing changed');
+        }
+      }
+    }
+  });
+
+  await t.test('audit: every change over REST names the user and "rest <ip>:<port>"', async (t) => {
+    // The test's own direct Box calls (source "test") are not REST changes.
+    const rest = audits.filter((a) => a.actor.source !== ADMIN.source);
+    t.ok(rest.length > 10);
+    for (const a of rest) t.match(a.actor.source, /^rest 127\.0\.0\.1:\d+$/, a.action);
+    const byAction = (re: RegExp) => audits.find((a) => re.test(a.action));
+    t.same(byAction(/^crypto certificate acme issue/)?.actor.user, 'admin');
+    t.same(byAction(/^crypto certificate name lab public-cert/)?.actor.user, 'op');
+    t.same(byAction(/^crypto mode fips/)?.actor.user, 'admin');
+  });
+
+  await t.test('no private key ever leaves the box', async (t) => {
+    for (const template of ['/certificates', '/ca-list', '/web/certificate', '/acme', '/system']) {
+      t.notMatch((await call('GET', template, { as: 'admin' })).text, /PRIVATE KEY|keyPem/, template);
+    }
+  });
+
+  t.test('every operation of the document answered 2xx somewhere above', async (t) => {
+    const all = Object.values(doc.doc.paths).flatMap((item) =>
+      Object.values(item).map((op) => op.operationId),
+    );
+    t.same(
+      all.filter((id) => !doc.covered.has(id)),
+      [],
+    );
+  });
+});
+
+t.test('sessions expire (idle and absolute), follow role changes, and end with the user', async (t) => {
+  const clock = new ManualClock(Date.now());
+  const { box, call } = await startBox(t, { clock, sessions: { idleMs: 60_000, maxAgeMs: 150_000 } });
+  const login = async (user: string, password: string) => ({
+    token: (await call('POST', '/login', { body: { username: user, password } })).json.token as string,
+  });
+
+  const a = await login('op', OP_PW);
+  clock.advance(59_000);
+  t.equal((await call('GET', '/session', { as: a })).status, 200, 'used within the idle time');
+  clock.advance(59_000);
+  t.equal((await call('GET', '/session', { as: a })).status, 200, 'idle time slides');
+  clock.advance(40_000);
+  t.equal(
+    (await call('GET', '/session', { as: a })).status,
+    401,
+    'gone after the absolute limit, used or not',
+  );
+
+  const b = await login('op', OP_PW);
+  clock.advance(61_000);
+  t.equal((await call('GET', '/session', { as: b })).status, 401, 'gone after the idle time');
+
+  const c = await login('op', OP_PW);
+  box.setUserCapability(ADMIN, 'op', 'monitor');
+  t.equal(
+    (await call('POST', '/system/write-memory', { as: c })).status,
+    403,
+    'a demotion applies to the next request',
+  );
+  box.removeUser(ADMIN, 'op');
+  t.equal((await call('GET', '/session', { as: c })).status, 401, "a removed user's session ends");
+});
+
+t.test('at most maxSessions live sessions per box: the oldest goes', async (t) => {
+  const { call } = await startBox(t, { sessions: { maxSessions: 2 } });
+  const login = async () => ({
+    token: (await call('POST', '/login', { body: { username: 'mon', password: MON_PW } })).json
+      .token as string,
+  });
+  const [s1, s2, s3] = [await login(), await login(), await login()];
+  t.equal((await call('GET', '/session', { as: s1 })).status, 401);
+  t.equal((await call('GET', '/session', { as: s2 })).status, 200);
+  t.equal((await call('GET', '/session', { as: s3 })).status, 200);
+});
+
+t.test(
+  'HTTP Basic is only ever sent over verified TLS: a client that does not trust the box stops before sending it',
+  async (t) => {
+    const { https } = await startBox(t);
+    const err = await new Promise<Error>((resolve) => {
+      const s = connect({ host: '127.0.0.1', port: https }, () =>
+        resolve(new Error('connected without trust')),
+      );
+      s.once('error', resolve);
+    });
+    t.match(err.message, /self[- ]signed/i);
+  },
+);
