@@ -217,3 +217,24 @@ t.test(
     t.equal(await queue.enqueue(n), 'dropped', 'a closed queue drops');
   },
 );
+
+t.test('a clock moved backwards does not hold traps for the size of the jump', async (t) => {
+  const clock = new ManualClock(3_600_000);
+  const sender = new FakeSender(clock);
+  const counters = zeroCounters();
+  const q = new TargetQueue({
+    kind: 'traps',
+    sender,
+    clock,
+    logger: silentLogger,
+    settings: { ...DEFAULT_QUEUE_SETTINGS, ratePerSec: 100 },
+    counters,
+  });
+  void q.enqueue(n);
+  void q.enqueue(n);
+  clock.jumpTo(0); // one hour back while the second trap waits its turn
+  clock.advance(20);
+  await new Promise((r) => setImmediate(r));
+  t.equal(sender.trapTimes.length, 2, 'the second trap left within one interval, not an hour later');
+  q.close();
+});

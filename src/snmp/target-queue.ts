@@ -120,6 +120,7 @@ export class TargetQueue {
   private timer: TimerHandle | undefined;
   private inFlight = 0;
   private closed = false;
+  private readonly offJump: () => void;
   /** Informs waiting out a backoff pause: cancel functions, so close() can finish them. */
   private readonly pauses = new Set<() => void>();
 
@@ -138,6 +139,13 @@ export class TargetQueue {
       o.settings.ratePerSec > 0 ? o.settings.ratePerSec : DEFAULT_QUEUE_SETTINGS.ratePerSec,
     );
     this.intervalMs = 1000 / rate;
+    // After a manual clock jump, re-plan the waiting timer against the new now().
+    this.offJump = o.clock.onJump(() => {
+      if (!this.timer) return;
+      this.o.clock.clearTimer(this.timer);
+      this.timer = undefined;
+      this.pump();
+    });
   }
 
   /** Notifications waiting to leave. */
@@ -178,6 +186,7 @@ export class TargetQueue {
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    this.offJump();
     this.o.clock.clearTimer(this.timer);
     this.timer = undefined;
     for (const item of this.items.splice(0)) {
@@ -193,6 +202,8 @@ export class TargetQueue {
     while (this.items.length > 0) {
       if (this.o.kind === 'informs' && this.inFlight >= this.o.settings.maxInformsInFlight) return; // an answer resumes us
       const now = this.o.clock.now();
+      // A clock moved backwards (lab time control, tests) must not hold traps for the size of the jump.
+      if (this.nextAtMs > now + this.intervalMs) this.nextAtMs = now + this.intervalMs;
       if (now < this.nextAtMs) {
         this.timer = this.o.clock.setTimer(() => {
           this.timer = undefined;
