@@ -244,3 +244,12 @@ t.test('a request in progress when the box went down is marked failed at boot', 
   const d = prepareBoot((await store.load())!, clock.now());
   t.match(d.acme.lastRequest, { status: 'Failed', reason: 'interrupted by restart' });
 });
+
+t.test('acmeBegin lets only one of two concurrent callers in', async (t) => {
+  const { box } = await makeTestBox();
+  const results = await Promise.allSettled([
+    box.acmeBegin('Issue', 'a.lab.test', 'https://127.0.0.1:14000/dir'),
+    box.acmeBegin('Issue', 'a.lab.test', 'https://127.0.0.1:14000/dir'),
+  ]);
+  t.same(results.map((r) => r.status).sort(), ['fulfilled', 'rejected']);
+});

@@ -126,6 +126,7 @@ export class Box {
   private commitQueue: Promise<unknown> = Promise.resolve();
   private acme: AcmeController | undefined;
   private snmp: SnmpController | undefined;
+  private acmeStarting = false;
 
   constructor(o: BoxOptions) {
     this.doc = structuredClone(o.doc);
@@ -712,10 +713,10 @@ export class Box {
   }
 
   private busyError(): DeviceError {
-    const r = this.doc.acme.lastRequest!;
+    const what = this.acmeBusy ? `ACME ${this.doc.acme.lastRequest!.type.toLowerCase()}` : 'ACME operation';
     return new DeviceError(
       'busy',
-      `An ACME ${r.type.toLowerCase()} is already in progress on box ${this.boxId}; wait for it ("show crypto acme client info box-id ${this.boxId}").`,
+      `An ${what} is already in progress on box ${this.boxId}; wait for it ("show crypto acme client info box-id ${this.boxId}").`,
     );
   }
 
@@ -723,7 +724,9 @@ export class Box {
 
   /** Record a new request as In Progress. Throws 'busy' if one runs (the agent's lock). */
   async acmeBegin(type: AcmeRequestType, domain: string, directoryUrl: string): Promise<void> {
-    if (this.acmeBusy) throw this.busyError();
+    // The in-memory flag closes the window before the commit below lands (two callers at once).
+    if (this.acmeBusy || this.acmeStarting) throw this.busyError();
+    this.acmeStarting = true;
     const req: AcmeRequestStatus = {
       domain,
       directoryUrl,
@@ -733,9 +736,13 @@ export class Box {
       startedMs: this.clock.now(),
       finishedMs: null,
     };
-    await this.commit((d) => {
-      d.acme.lastRequest = req;
-    });
+    try {
+      await this.commit((d) => {
+        d.acme.lastRequest = req;
+      });
+    } finally {
+      this.acmeStarting = false;
+    }
   }
 
   /** Mark the running request Success or Failed (with a one-line reason) and emit acme-request-finished. */

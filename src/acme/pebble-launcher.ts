@@ -1,0 +1,295 @@
+/**
+ * Launching Pebble (letsencrypt's ACME test server, Debian package
+ * `pebble`) and pebble-challtestsrv (its mock DNS) as child processes, for
+ * the integration tests (test/harness/pebble.ts) and the lab (src/lab/).
+ * Everything here follows ../shared/reference/peers.md §1:
+ * - Pebble's own listeners need a TLS certificate; the Debian package ships
+ *   none, so {@link createListenerCertificate} makes a small CA and a leaf
+ *   with openssl. Clients add that CA to their CA list. It is NOT the root
+ *   that signs issued certificates: Pebble makes a new one on every start
+ *   (management port /roots/0).
+ * - PEBBLE_VA_NOSLEEP=1 (no 0-15 s random sleep), PEBBLE_WFE_NONCEREJECT
+ *   (default 0 here; Pebble's own default is 5 %), PEBBLE_AUTHZREUSE=0.
+ * - challtestsrv: its http/tls challenge servers are disabled (they would
+ *   hold the box's ports) and -defaultIPv6 "" (else Pebble's VA dials [::1]
+ *   and never falls back to IPv4).
+ * - Ready when the log shows "ACME directory available at" (Pebble) or
+ *   "Starting management server" (challtestsrv); stopped by PID only.
+ */
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { createSocket } from 'node:dgram';
+import { readFile, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+
+const run = promisify(execFile);
+
+/** Pebble's configuration file (keys Pebble 2.4.0 reads; unknown keys are silently ignored by Go). */
+export interface PebbleConfigOptions {
+  /** host:port of the ACME API. */
+  listenAddress: string;
+  /** host:port of the management API (/roots/0, /cert-status-by-serial/...). */
+  managementListenAddress: string;
+  certificatePath: string;
+  privateKeyPath: string;
+  /** The port Pebble's VA fetches http-01 from: the box's http port. */
+  httpPort: number;
+  /** The port Pebble's VA uses for tls-alpn-01: the box's https port. */
+  tlsPort: number;
+  /** Lifetime of issued certificates in seconds (Pebble's default: 5 years). */
+  certificateValidityPeriodSec?: number;
+}
+
+/** The JSON Pebble reads with -config. */
+export function pebbleConfig(o: PebbleConfigOptions): { pebble: Record<string, unknown> } {
+  const pebble: Record<string, unknown> = {
+    listenAddress: o.listenAddress,
+    managementListenAddress: o.managementListenAddress,
+    certificate: o.certificatePath,
+    privateKey: o.privateKeyPath,
+    httpPort: o.httpPort,
+    tlsPort: o.tlsPort,
+    ocspResponderURL: '',
+    externalAccountBindingRequired: false,
+  };
+  if (o.certificateValidityPeriodSec !== undefined)
+    pebble['certificateValidityPeriod'] = o.certificateValidityPeriodSec;
+  return { pebble };
+}
+
+/** Fault and speed knobs of Pebble, read from its environment. */
+export interface PebbleKnobs {
+  /** Percent of good nonces rejected with badNonce (PEBBLE_WFE_NONCEREJECT). Default 0. */
+  nonceRejectPercent?: number;
+  /** Percent of orders that reuse a valid authorization (PEBBLE_AUTHZREUSE). Default 0. */
+  authzReusePercent?: number;
+  /** Skip the VA's random 0-15 s sleep (PEBBLE_VA_NOSLEEP). Default true. */
+  vaNoSleep?: boolean;
+}
+
+/** The environment for a Pebble process. */
+export function pebbleEnv(k: PebbleKnobs = {}): Record<string, string> {
+  const env: Record<string, string> = {
+    PEBBLE_WFE_NONCEREJECT: String(k.nonceRejectPercent ?? 0),
+    PEBBLE_AUTHZREUSE: String(k.authzReusePercent ?? 0),
+  };
+  if (k.vaNoSleep ?? true) env['PEBBLE_VA_NOSLEEP'] = '1';
+  return env;
+}
+
+/** Pebble's arguments: the config file and the mock DNS it resolves names with. */
+export function pebbleArgs(configPath: string, dnsServer: string): string[] {
+  return ['-config', configPath, '-dnsserver', dnsServer, '-strict=false'];
+}
+
+/** pebble-challtestsrv's arguments: DNS only, answering A queries with `defaultIPv4`, no AAAA. */
+export function challtestsrvArgs(o: {
+  dnsAddress: string;
+  managementAddress: string;
+  defaultIPv4: string;
+}): string[] {
+  return [
+    '-dns01',
+    o.dnsAddress,
+    '-http01',
+    '',
+    '-https01',
+    '',
+    '-tlsalpn01',
+    '',
+    '-management',
+    o.managementAddress,
+    '-defaultIPv4',
+    o.defaultIPv4,
+    '-defaultIPv6',
+    '',
+  ];
+}
+
+/** The log line that says Pebble is ready. */
+export const PEBBLE_READY = /ACME directory available at: (\S+)/;
+/** The log line that says challtestsrv is ready. */
+export const CHALLTESTSRV_READY = /Starting management server on/;
+/** Log lines that mean a port was taken between choosing and binding it. */
+export const PORT_TAKEN = /address already in use/i;
+
+/** A started daemon: its PID, its output so far, and a stop by PID. */
+export interface Daemon {
+  readonly pid: number;
+  readonly proc: ChildProcess;
+  output(): string;
+  /** SIGTERM, then SIGKILL after `graceMs`; resolves when it has exited. */
+  stop(graceMs?: number): Promise<void>;
+}
+
+/** Thrown when a daemon could not bind a port it was given (choose new ports and retry). */
+export class PortTakenError extends Error {}
+
+/**
+ * Spawn `command` and resolve once its output matches `ready`; reject with
+ * its output if it exits first, reports a taken port (PortTakenError), or
+ * `timeoutMs` passes (the process is killed then).
+ */
+export function spawnDaemon(
+  command: string,
+  args: string[],
+  o: { env?: Record<string, string>; cwd?: string; ready: RegExp; timeoutMs?: number; logFile?: string },
+): Promise<Daemon> {
+  const proc = spawn(command, args, {
+    cwd: o.cwd,
+    env: { ...process.env, ...(o.env ?? {}) },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  const exited = new Promise<void>((r) =>
+    proc.once('exit', (code, signal) => {
+      out += `\n[${command} exited: code ${code}, signal ${signal}]\n`;
+      r();
+    }),
+  );
+  const daemon: Daemon = {
+    pid: proc.pid ?? -1,
+    proc,
+    output: () => out,
+    stop: async (graceMs = 3000) => {
+      if (proc.exitCode !== null || proc.signalCode !== null) return;
+      proc.kill('SIGTERM');
+      const t = setTimeout(() => proc.kill('SIGKILL'), graceMs);
+      await exited;
+      clearTimeout(t);
+      if (o.logFile) await writeFile(o.logFile, out).catch(() => undefined);
+    },
+  };
+  return new Promise((resolve, reject) => {
+    let settled = false;
+    const settle = (err?: Error) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      if (err) {
+        void daemon.stop(500).then(() => reject(err));
+      } else resolve(daemon);
+    };
+    const onData = (d: Buffer) => {
+      out += d.toString();
+      if (PORT_TAKEN.test(out)) settle(new PortTakenError(`${command}: a port was taken:\n${out}`));
+      else if (o.ready.test(out)) settle();
+    };
+    proc.stdout!.on('data', onData);
+    proc.stderr!.on('data', onData);
+    proc.once('error', (e) =>
+      settle(new Error(`${command} could not start: ${e.message} (is the Debian package installed?)`)),
+    );
+    proc.once('exit', (code, sig) =>
+      settle(new Error(`${command} exited (${code ?? sig}) before it was ready:\n${out}`)),
+    );
+    const timer = setTimeout(
+      () => settle(new Error(`${command} not ready after ${o.timeoutMs ?? 10_000} ms:\n${out}`)),
+      o.timeoutMs ?? 10_000,
+    );
+  });
+}
+
+/** A free TCP port on `host` (and free for UDP too when `udp`: the mock DNS binds both). */
+export async function freePort(host = '127.0.0.1', udp = false): Promise<number> {
+  for (let i = 0; i < 20; i++) {
+    const port = await new Promise<number>((resolve, reject) => {
+      const s = createServer();
+      s.once('error', reject);
+      s.listen(0, host, () => {
+        const a = s.address();
+        s.close(() => resolve(typeof a === 'object' && a ? a.port : 0));
+      });
+    });
+    if (!udp) return port;
+    const ok = await new Promise<boolean>((resolve) => {
+      const u = createSocket('udp4');
+      u.once('error', () => resolve(false));
+      u.bind(port, host, () => u.close(() => resolve(true)));
+    });
+    if (ok) return port;
+  }
+  throw new Error(`no free port on ${host}`);
+}
+
+/** The files of Pebble's listener certificate. */
+export interface ListenerCertificate {
+  /** The CA that signed the listener certificate: what ACME clients must trust. */
+  caPem: string;
+  caName: string;
+  certPath: string;
+  keyPath: string;
+}
+
+/**
+ * A CA named `caName` and a P-256 server certificate for `names` (DNS names
+ * and IPs) signed by it, written into `dir` with the openssl CLI; valid
+ * 30 days.
+ */
+export async function createListenerCertificate(
+  dir: string,
+  names: string[],
+  caName = 'gvos-sim pebble listener CA',
+): Promise<ListenerCertificate> {
+  const p = (f: string) => join(dir, f);
+  const san = names.map((n) => (/^[0-9.]+$|:/.test(n) ? `IP:${n}` : `DNS:${n}`)).join(',');
+  await run('openssl', [
+    'req',
+    '-x509',
+    '-newkey',
+    'ec',
+    '-pkeyopt',
+    'ec_paramgen_curve:P-256',
+    '-nodes',
+    '-days',
+    '30',
+    '-subj',
+    `/CN=${caName}`,
+    '-keyout',
+    p('ca.key'),
+    '-out',
+    p('ca.pem'),
+  ]);
+  await run('openssl', [
+    'req',
+    '-newkey',
+    'ec',
+    '-pkeyopt',
+    'ec_paramgen_curve:P-256',
+    '-nodes',
+    '-subj',
+    `/CN=${names[0] ?? 'localhost'}`,
+    '-keyout',
+    p('key.pem'),
+    '-out',
+    p('srv.csr'),
+  ]);
+  await writeFile(
+    p('ext.cnf'),
+    `subjectAltName=${san}\nbasicConstraints=CA:FALSE\nkeyUsage=digitalSignature\nextendedKeyUsage=serverAuth\n`,
+  );
+  await run('openssl', [
+    'x509',
+    '-req',
+    '-in',
+    p('srv.csr'),
+    '-CA',
+    p('ca.pem'),
+    '-CAkey',
+    p('ca.key'),
+    '-CAcreateserial',
+    '-days',
+    '30',
+    '-extfile',
+    p('ext.cnf'),
+    '-out',
+    p('cert.pem'),
+  ]);
+  return {
+    caPem: await readFile(p('ca.pem'), 'utf8'),
+    caName,
+    certPath: p('cert.pem'),
+    keyPath: p('key.pem'),
+  };
+}

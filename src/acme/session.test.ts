@@ -1,0 +1,213 @@
+/**
+ * AcmeSession's request rules against a scripted fake ACME server (Pebble
+ * cannot answer 429/503): retries of 429/5xx carry a fresh nonce
+ * (node-acme-client#103), Retry-After is honoured (RFC 8555 §6.6) or fails
+ * fast when too long, badNonce is retried with the nonce of the error
+ * response (RFC 8555 §6.5), and unsigned GETs are retried as they are.
+ */
+import t from 'tap';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createServer, type Server } from 'node:https';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { generateKeyPair } from '../pki/keys.js';
+import { createListenerCertificate } from './pebble-launcher.js';
+import { AcmeSession, type SessionTuning } from './session.js';
+import { BoxTransport } from './transport.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'gvos-fake-acme-'));
+t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+const listener = await createListenerCertificate(dir, ['127.0.0.1']);
+const certPem = readFileSync(listener.certPath, 'utf8');
+
+type Answer = { status: number; headers?: Record<string, string>; body?: unknown };
+
+/** A fake ACME server: valid nonces are single-use; scripted answers per path, then 200. */
+class FakeAcme {
+  server: Server;
+  base = '';
+  private n = 0;
+  private readonly valid = new Set<string>();
+  readonly posts: { path: string; nonce: string; at: number }[] = [];
+  readonly gets: { path: string; at: number }[] = [];
+  readonly script = new Map<string, Answer[]>();
+
+  constructor() {
+    this.server = createServer({ cert: certPem, key: readFileSync(listener.keyPath) }, (req, res) => {
+      let body = '';
+      req.on('data', (d: Buffer) => (body += d.toString()));
+      req.on('end', () =>
+        this.handle(req.method ?? 'GET', req.url ?? '/', body, (a) => {
+          res.writeHead(a.status, {
+            'Replay-Nonce': this.fresh(),
+            'Content-Type': 'application/json',
+            ...(a.headers ?? {}),
+          });
+          res.end(a.body === undefined ? '' : JSON.stringify(a.body));
+        }),
+      );
+    });
+  }
+
+  async listen(): Promise<void> {
+    await new Promise<void>((r) => this.server.listen(0, '127.0.0.1', r));
+    const a = this.server.address();
+    this.base = `https://127.0.0.1:${typeof a === 'object' && a ? a.port : 0}`;
+  }
+
+  fresh(): string {
+    const v = `nonce-${++this.n}`;
+    this.valid.add(v);
+    return v;
+  }
+
+  private handle(method: string, path: string, body: string, send: (a: Answer) => void): void {
+    const scripted = this.script.get(path)?.shift();
+    if (method === 'GET' || method === 'HEAD') {
+      this.gets.push({ path, at: Date.now() });
+      if (scripted) return send(scripted);
+      if (path === '/dir') {
+        return send({
+          status: 200,
+          body: {
+            newNonce: `${this.base}/nonce`,
+            newAccount: `${this.base}/acct`,
+            newOrder: `${this.base}/order`,
+            revokeCert: `${this.base}/revoke`,
+          },
+        });
+      }
+      return send({ status: 200 });
+    }
+    const jws = JSON.parse(body) as { protected: string };
+    const header = JSON.parse(Buffer.from(jws.protected, 'base64url').toString()) as { nonce: string };
+    this.posts.push({ path, nonce: header.nonce, at: Date.now() });
+    // RFC 8555 §6.5: a nonce is good once.
+    if (!this.valid.delete(header.nonce)) {
+      return send({
+        status: 400,
+        headers: { 'Content-Type': 'application/problem+json' },
+        body: { type: 'urn:ietf:params:acme:error:badNonce', detail: 'stale nonce' },
+      });
+    }
+    if (scripted) return send(scripted);
+    if (path === '/acct')
+      return send({ status: 201, headers: { Location: `${this.base}/acct/1` }, body: { status: 'valid' } });
+    return send({ status: 200 });
+  }
+}
+
+const tuning: SessionTuning = {
+  pollMinMs: 10,
+  pollMaxMs: 50,
+  pollAttempts: 5,
+  serverErrorRetries: 3,
+  serverErrorDelayMs: 50,
+  maxRetryAfterMs: 5_000,
+  badNonceRetries: 5,
+};
+
+async function open(fake: FakeAcme, over: Partial<SessionTuning> = {}) {
+  const transport = new BoxTransport({
+    caPems: [listener.caPem],
+    nameServers: ['127.0.0.1'],
+    requestTimeoutMs: 5000,
+    dnsTimeoutMs: 500,
+    userAgent: 'test',
+  });
+  const { session } = await AcmeSession.open({
+    directoryUrl: `${fake.base}/dir`,
+    account: { keyPem: (await generateKeyPair('prime256v1')).privateKeyPem, url: null },
+    transport,
+    tuning: { ...tuning, ...over },
+  });
+  return { session, transport };
+}
+
+t.test(
+  '503 with Retry-After, then 429, then badNonce, then success: every retry with a fresh, unused nonce',
+  async (t) => {
+    const fake = new FakeAcme();
+    await fake.listen();
+    t.teardown(() => fake.server.close());
+    const { session, transport } = await open(fake);
+    t.teardown(() => transport.close());
+    fake.script.set('/revoke', [
+      {
+        status: 503,
+        headers: { 'Retry-After': '1' },
+        body: { type: 'urn:ietf:params:acme:error:serverInternal' },
+      },
+      { status: 429, body: { type: 'urn:ietf:params:acme:error:rateLimited' } },
+      {
+        status: 400,
+        headers: { 'Replay-Nonce': 'nonce-from-badNonce' },
+        body: { type: 'urn:ietf:params:acme:error:badNonce' },
+      },
+    ]);
+    // The scripted badNonce carries its own nonce; make it one the server will accept.
+    (fake as unknown as { valid: Set<string> }).valid.add('nonce-from-badNonce');
+    await session.revoke(certPem, 4);
+    const revokes = fake.posts.filter((p) => p.path === '/revoke');
+    t.equal(revokes.length, 4, 'three retries');
+    t.equal(
+      new Set(revokes.map((p) => p.nonce)).size,
+      4,
+      'never the same nonce twice (node-acme-client#103)',
+    );
+    t.ok(revokes[1]!.at - revokes[0]!.at >= 950, 'Retry-After: 1 was honoured');
+    t.ok(revokes[2]!.at - revokes[1]!.at >= 90, 'without Retry-After: the doubled default delay');
+    t.equal(
+      revokes[3]!.nonce,
+      'nonce-from-badNonce',
+      "badNonce: retried with the error response's nonce (RFC 8555 §6.5)",
+    );
+    const heads = fake.gets.filter((g) => g.path === '/nonce').length;
+    t.ok(heads <= 1, `nonces come from earlier responses, not a newNonce request each time (${heads} HEAD)`);
+  },
+);
+
+t.test('a Retry-After longer than the cap fails at once with the wait in the message', async (t) => {
+  const fake = new FakeAcme();
+  await fake.listen();
+  t.teardown(() => fake.server.close());
+  const { session, transport } = await open(fake, { maxRetryAfterMs: 1000 });
+  t.teardown(() => transport.close());
+  fake.script.set('/revoke', [
+    {
+      status: 429,
+      headers: { 'Retry-After': '3600' },
+      body: { type: 'urn:ietf:params:acme:error:rateLimited', detail: 'too many revocations' },
+    },
+  ]);
+  const t0 = Date.now();
+  await t.rejects(session.revoke(certPem, 4), {
+    message: /asks to retry after 3600 s \(HTTP 429: too many revocations\)/,
+  });
+  t.ok(Date.now() - t0 < 1000, 'no waiting');
+});
+
+t.test('5xx on every attempt: gives up after the configured retries with the server problem', async (t) => {
+  const fake = new FakeAcme();
+  await fake.listen();
+  t.teardown(() => fake.server.close());
+  const { session, transport } = await open(fake, { serverErrorRetries: 2, serverErrorDelayMs: 10 });
+  t.teardown(() => transport.close());
+  const down = {
+    status: 503,
+    body: { type: 'urn:ietf:params:acme:error:serverInternal', detail: 'the CA is down' },
+  };
+  fake.script.set('/revoke', [down, down, down, down]);
+  await t.rejects(session.revoke(certPem, 4), { message: /the CA is down/ });
+  t.equal(fake.posts.filter((p) => p.path === '/revoke').length, 3, 'one try and two retries');
+});
+
+t.test('an unsigned GET answered 503 is retried as it is', async (t) => {
+  const fake = new FakeAcme();
+  await fake.listen();
+  t.teardown(() => fake.server.close());
+  fake.script.set('/dir', [{ status: 503 }]);
+  const { transport } = await open(fake);
+  t.teardown(() => transport.close());
+  t.equal(fake.gets.filter((g) => g.path === '/dir').length, 2, 'the directory was fetched twice');
+});

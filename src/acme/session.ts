@@ -1,0 +1,317 @@
+/**
+ * One conversation of a box with its ACME server (RFC 8555) over acme-client
+ * 5.4.0, the only file that imports acme-client.
+ *
+ * What this adds to acme-client, and why:
+ * - Every request goes through the box's own {@link BoxTransport} (trust and
+ *   DNS per box; see transport.ts), by replacing `http.request` on this
+ *   client's own HttpClient. acme.axios is never touched.
+ * - Nonces: acme-client asks newNonce before every signed request; we keep
+ *   the Replay-Nonce of the last response instead (RFC 8555 §7.2 allows it),
+ *   which halves the round trips.
+ * - badNonce: acme-client 5.4.0 already retries with the nonce of the error
+ *   response (RFC 8555 §6.5, checked in its http.js); we only raise its retry
+ *   count, because Pebble can reject half of all nonces.
+ * - 429 and 5xx: acme-client's axios interceptor re-sends the very same JWS,
+ *   with its already used nonce (publishlab/node-acme-client#103), and it is
+ *   bypassed here anyway. We retry the signed request with a fresh nonce,
+ *   honouring Retry-After (RFC 8555 §6.6), a bounded number of times.
+ * - The account is looked up with newAccount on every session (RFC 8555
+ *   §7.3.1: the same key gives back the existing account), so a CA that has
+ *   forgotten it (Pebble forgets on restart) gets it registered again
+ *   without a special error path.
+ * - The order flow is manual, not auto(): auto() hardcodes DNS identifiers
+ *   and pre-checks through the host's resolver; IP identifiers (RFC 8738)
+ *   need createOrder with {type:'ip'}.
+ */
+import * as acme from 'acme-client';
+import { isIP } from 'node:net';
+import type { AcmeHttpResponse, BoxTransport } from './transport.js';
+import { retryAfterMs, TransportError } from './transport.js';
+
+/** How hard to poll and retry. All delays in ms. */
+export interface SessionTuning {
+  /** Status polling of challenges and orders (acme-client backoff): first delay, cap, attempts. */
+  pollMinMs: number;
+  pollMaxMs: number;
+  pollAttempts: number;
+  /** Retries of a request answered 429 or 5xx. */
+  serverErrorRetries: number;
+  /** Wait before such a retry when the server gives no Retry-After; doubles each time. */
+  serverErrorDelayMs: number;
+  /** Longest wait honoured from a Retry-After header; a longer one fails the request instead. */
+  maxRetryAfterMs: number;
+  /** badNonce retries per request (acme-client's maxBadNonceRetries). */
+  badNonceRetries: number;
+}
+
+/** A challenge type the box can answer. */
+export type ChallengeType = 'http-01' | 'tls-alpn-01';
+
+/** An authorization's identifier and the chosen challenge, as the responder sees them. */
+export interface ChallengeToAnswer {
+  type: ChallengeType;
+  identifier: { type: 'dns' | 'ip'; value: string };
+  token: string;
+  keyAuthorization: string;
+}
+
+/** Answers challenges for the box (the agent implements it over box.challenges). */
+export interface ChallengeResponder {
+  /** Types the box can answer now, in order of preference. */
+  types(): ChallengeType[];
+  /** Start answering; resolves when the answer is being served. */
+  present(c: ChallengeToAnswer): Promise<void>;
+  /** Stop answering (called once the challenge is valid or failed). */
+  remove(c: ChallengeToAnswer): void;
+}
+
+/** Where the session keeps the account (the box's store). */
+export interface AccountSlot {
+  keyPem: string;
+  url: string | null;
+}
+
+type Raw = AcmeHttpResponse;
+
+interface HttpClientInternals {
+  request(
+    url: string,
+    method: string,
+    opts?: { headers?: Record<string, string>; data?: unknown },
+  ): Promise<Raw>;
+  signedRequest(
+    url: string,
+    payload: unknown,
+    opts?: { kid?: string | null; nonce?: string | null; includeExternalAccountBinding?: boolean },
+    attempts?: number,
+  ): Promise<Raw>;
+  getNonce(): Promise<string>;
+  getDirectory(): Promise<Record<string, unknown>>;
+  maxBadNonceRetries: number;
+}
+
+/** An ACME problem document's type and detail (RFC 8555 §6.7), when the body is one. */
+function problemOf(r: Raw): { type: string; detail: string } | undefined {
+  const d = r.data as { type?: unknown; detail?: unknown } | undefined;
+  if (d && typeof d === 'object' && typeof d.type === 'string')
+    return { type: d.type, detail: typeof d.detail === 'string' ? d.detail : '' };
+  return undefined;
+}
+
+const sleep = (ms: number, signal?: AbortSignal) =>
+  new Promise<void>((resolve, reject) => {
+    if (signal?.aborted) return reject(new TransportError('aborted', 'the operation was cancelled'));
+    const t = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    const onAbort = () => {
+      clearTimeout(t);
+      reject(new TransportError('aborted', 'the operation was cancelled'));
+    };
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+
+/**
+ * A logged-in ACME client of one box for one directory. Create with
+ * {@link AcmeSession.open}; not shared between boxes; one operation at a
+ * time (the agent's lock guarantees it).
+ */
+export class AcmeSession {
+  private lastNonce: string | undefined;
+
+  private constructor(
+    private readonly client: acme.Client,
+    private readonly http: HttpClientInternals,
+    readonly directoryUrl: string,
+    private readonly tuning: SessionTuning,
+    private readonly signal: AbortSignal | undefined,
+  ) {}
+
+  /**
+   * Build the client over `transport`, then find or create the account of
+   * `account.keyPem` (newAccount, RFC 8555 §7.3 and §7.3.1). Resolves with
+   * the session and the account URL (which the caller stores when it
+   * changed). Rejects with the server's problem or a TransportError.
+   */
+  static async open(o: {
+    directoryUrl: string;
+    account: AccountSlot;
+    transport: BoxTransport;
+    tuning: SessionTuning;
+    signal?: AbortSignal;
+    /** The directory already fetched (RFC 8555 §7.1.1), to save a round trip. */
+    directory?: Record<string, unknown>;
+  }): Promise<{ session: AcmeSession; accountUrl: string }> {
+    const client = new acme.Client({
+      directoryUrl: o.directoryUrl,
+      accountKey: o.account.keyPem,
+      backoffAttempts: o.tuning.pollAttempts,
+      backoffMin: o.tuning.pollMinMs,
+      backoffMax: o.tuning.pollMaxMs,
+    });
+    const http = (client as unknown as { http: HttpClientInternals }).http;
+    const session = new AcmeSession(client, http, o.directoryUrl, o.tuning, o.signal);
+    session.install(o.transport);
+    if (o.directory) {
+      const cache = http as unknown as { directoryCache: unknown; directoryTimestamp: number };
+      cache.directoryCache = o.directory;
+      cache.directoryTimestamp = Math.floor(Date.now() / 1000);
+    }
+    // Always newAccount with the stored key: 200 = the CA still knows it, 201 = registered (again).
+    // Through acme-client's api layer: Client.createAccount() follows a 200 with an account update
+    // that Pebble refuses as an "empty update" (one extra round trip for nothing anyway).
+    const api = (client as unknown as { api: { createAccount(d: object): Promise<Raw> } }).api;
+    await api.createAccount({ termsOfServiceAgreed: true });
+    return { session, accountUrl: client.getAccountUrl() };
+  }
+
+  /** Route this client's HTTP through the box's transport, with our nonce and retry rules. */
+  private install(transport: BoxTransport): void {
+    const http = this.http;
+    http.maxBadNonceRetries = this.tuning.badNonceRetries;
+    const originalSigned = Object.getPrototypeOf(http).signedRequest as HttpClientInternals['signedRequest'];
+    const originalGetNonce = Object.getPrototypeOf(http).getNonce as HttpClientInternals['getNonce'];
+
+    http.request = async (url, method, opts = {}) => {
+      const signed = method.toLowerCase() === 'post';
+      // What acme-client's own request() would add: JWS bodies are application/jose+json (RFC 8555 §6.2).
+      if (signed)
+        opts = { ...opts, headers: { ...(opts.headers ?? {}), 'Content-Type': 'application/jose+json' } };
+      // Unsigned GET/HEAD carry no nonce: retrying them as they are is safe.
+      for (let attempt = 0; ; attempt++) {
+        const resp = await transport.request(url, method, opts);
+        const nonce = resp.headers['replay-nonce'];
+        // A badNonce answer's nonce is used by acme-client's own retry (http.js); keep it out of the pool.
+        if (nonce && problemOf(resp)?.type !== 'urn:ietf:params:acme:error:badNonce') this.lastNonce = nonce;
+        if (signed || !this.retryable(resp) || attempt >= this.tuning.serverErrorRetries) return resp;
+        await sleep(this.retryDelay(resp, attempt), this.signal);
+      }
+    };
+
+    http.getNonce = async () => {
+      const n = this.lastNonce;
+      this.lastNonce = undefined;
+      return n ?? originalGetNonce.call(http);
+    };
+
+    http.signedRequest = async (url, payload, opts = {}, attempts = 0) => {
+      let o = opts;
+      for (let attempt = 0; ; attempt++) {
+        const resp = await originalSigned.call(http, url, payload, o, attempts);
+        if (!this.retryable(resp) || attempt >= this.tuning.serverErrorRetries) return resp;
+        await sleep(this.retryDelay(resp, attempt), this.signal);
+        // A fresh nonce for the retry: the old one was spent (node-acme-client#103).
+        o = { ...o, nonce: null };
+      }
+    };
+  }
+
+  private retryable(r: Raw): boolean {
+    return r.status === 429 || (r.status >= 500 && r.status <= 599);
+  }
+
+  /** Retry-After when given (RFC 8555 §6.6), else a doubling default; a Retry-After beyond the cap fails fast. */
+  private retryDelay(r: Raw, attempt: number): number {
+    const after = retryAfterMs(r.headers['retry-after'], Date.now());
+    if (after !== undefined) {
+      if (after > this.tuning.maxRetryAfterMs) {
+        const p = problemOf(r);
+        throw new Error(
+          `the ACME server asks to retry after ${Math.ceil(after / 1000)} s (HTTP ${r.status}${p?.detail ? `: ${p.detail}` : ''})`,
+        );
+      }
+      return after;
+    }
+    return this.tuning.serverErrorDelayMs * 2 ** attempt;
+  }
+
+  /**
+   * Issue a certificate for one identifier (a DNS name or an IP address,
+   * RFC 8738) with the CSR of `keyPem`: new order, answer every pending
+   * authorization (already valid ones are skipped: authz reuse), wait for
+   * the order to be ready, finalize, download. Resolves with the PEM chain
+   * as the CA sent it (leaf first). The caller verifies it.
+   */
+  async obtain(domain: string, keyPem: string, responder: ChallengeResponder): Promise<string> {
+    const identifier = { type: isIP(domain) ? ('ip' as const) : ('dns' as const), value: domain };
+    let order = await this.client.createOrder({ identifiers: [identifier] });
+    const authzs = await this.client.getAuthorizations(order);
+    for (const authz of authzs) {
+      if (authz.status === 'valid') continue; // reused authorization (RFC 8555 §7.1.4)
+      if (authz.status !== 'pending')
+        throw new Error(`the authorization for ${authz.identifier.value} is ${authz.status}`);
+      await this.answer(authz, responder);
+    }
+    // RFC 8555 §7.4: finalize only once the order is "ready".
+    // waitForValidStatus returns the bare resource: keep the order URL that finalize and download need.
+    order = { ...(await this.client.waitForValidStatus(order)), url: order.url };
+    // Subject: the CN is the DNS name; IP certificates get the IP as a SAN only (RFC 8738 §3).
+    const [, csr] = await acme.crypto.createCsr(
+      identifier.type === 'dns' ? { commonName: domain, altNames: [domain] } : { altNames: [domain] },
+      keyPem,
+    );
+    const finalized = await this.client.finalizeOrder(order, csr);
+    return this.client.getCertificate(finalized);
+  }
+
+  private async answer(authz: acme.Authorization, responder: ChallengeResponder): Promise<void> {
+    const offered = authz.challenges.map((c) => c.type as string).sort();
+    const type = responder.types().find((t) => offered.includes(t));
+    if (!type) {
+      throw new Error(
+        `the CA offers ${offered.join(', ') || 'no challenge'} for ${authz.identifier.value}, but the box can answer only ${responder.types().join(', ') || 'none'}`,
+      );
+    }
+    const challenge = authz.challenges.find((c) => (c.type as string) === type)!;
+    const keyAuthorization = await this.client.getChallengeKeyAuthorization(challenge);
+    const c: ChallengeToAnswer = {
+      type,
+      identifier: { type: authz.identifier.type as 'dns' | 'ip', value: authz.identifier.value },
+      token: challenge.token,
+      keyAuthorization,
+    };
+    await responder.present(c);
+    try {
+      await this.client.completeChallenge(challenge);
+      // Keep answering until the challenge is valid: the VA fetches several times (peers.md §1).
+      await this.client.waitForValidStatus(challenge);
+    } catch (e) {
+      throw new Error(`${type} challenge for ${authz.identifier.value} failed: ${messageOf(e)}`);
+    } finally {
+      responder.remove(c);
+    }
+  }
+
+  /**
+   * Revoke `certPem` (its leaf), signed with the account key (RFC 8555
+   * §7.6), with an RFC 5280 reason code (4 superseded, 1 keyCompromise).
+   */
+  async revoke(certPem: string, reason: number): Promise<void> {
+    const leaf = acme.crypto.splitPemChain(certPem)[0]!;
+    await this.client.revokeCertificate(leaf, { reason });
+  }
+}
+
+/** A one-line message from anything thrown by acme-client or the transport. */
+export function messageOf(e: unknown): string {
+  const m = e instanceof Error ? e.message : String(e);
+  return m.replace(/\s+/g, ' ').trim() || 'unknown error';
+}
+
+/**
+ * The self-signed certificate a box presents for a tls-alpn-01 challenge
+ * (RFC 8737 §3): SAN = the identifier (an IP SAN for IP identifiers,
+ * RFC 8738 §6), and the critical acmeIdentifier extension holding the
+ * SHA-256 of the key authorization. Built by acme-client with `keyPem`.
+ */
+export async function createTlsAlpnCertificate(
+  identifier: { type: 'dns' | 'ip'; value: string },
+  keyAuthorization: string,
+  keyPem: string,
+): Promise<string> {
+  const authz = { identifier, status: 'pending', challenges: [], url: '' } as unknown as acme.Authorization;
+  const [, cert] = await acme.crypto.createAlpnCertificate(authz, keyAuthorization, keyPem);
+  return cert.toString();
+}

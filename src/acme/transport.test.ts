@@ -1,0 +1,125 @@
+/**
+ * BoxTransport: trust is exactly the box's CA list (nothing from Node's
+ * bundled roots, nothing from another box), names go only to the box's name
+ * servers, and failures come back as one-line TransportErrors.
+ */
+import t from 'tap';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createServer } from 'node:https';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createListenerCertificate, freePort } from './pebble-launcher.js';
+import {
+  BoxTransport,
+  createBoxLookup,
+  inspectServerChain,
+  isTrustFailure,
+  retryAfterMs,
+  TransportError,
+} from './transport.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'gvos-transport-'));
+const good = await createListenerCertificate(dir, ['localhost', '127.0.0.1'], 'transport test CA');
+const otherDir = mkdtempSync(join(tmpdir(), 'gvos-transport-other-'));
+t.teardown(() => [dir, otherDir].forEach((d) => rmSync(d, { recursive: true, force: true })));
+const other = await createListenerCertificate(otherDir, ['127.0.0.1'], 'some other CA');
+
+const server = createServer(
+  { cert: readFileSync(good.certPath), key: readFileSync(good.keyPath) },
+  (_req, res) => {
+    res.writeHead(200, { 'Content-Type': 'application/json' });
+    res.end('{"ok":true}');
+  },
+);
+await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+t.teardown(() => server.close());
+const port = (server.address() as { port: number }).port;
+const url = `https://127.0.0.1:${port}/dir`;
+
+const transport = (caPems: string[], nameServers = ['127.0.0.1']) =>
+  new BoxTransport({ caPems, nameServers, requestTimeoutMs: 2000, dnsTimeoutMs: 300, userAgent: 'test' });
+
+t.test(
+  'trust is per transport: concurrently, the box with the CA succeeds and the others are refused',
+  async (t) => {
+    const a = transport([good.caPem]);
+    const b = transport([]);
+    const c = transport([other.caPem]);
+    t.teardown(() => [a, b, c].forEach((x) => x.close()));
+    const [ra, rb, rc] = await Promise.allSettled([
+      a.request(url, 'get'),
+      b.request(url, 'get'),
+      c.request(url, 'get'),
+    ]);
+    t.match(ra, { status: 'fulfilled', value: { status: 200, data: { ok: true } } });
+    t.match(rb, { status: 'rejected', reason: { kind: 'tls', code: 'UNABLE_TO_VERIFY_LEAF_SIGNATURE' } });
+    t.match(rc, { status: 'rejected', reason: { kind: 'tls' } });
+    t.ok(isTrustFailure((rb as PromiseRejectedResult).reason));
+    // And again after A's connection is open and kept alive.
+    await t.rejects(b.request(url, 'get'), { name: 'TransportError', kind: 'tls' }, 'no trust leaks from A');
+  },
+);
+
+t.test('the diagnostic handshake names the CA the server chains to', async (t) => {
+  const lookup = createBoxLookup(['127.0.0.1'], 300);
+  const r = await inspectServerChain(url, [], lookup, 2000);
+  t.equal(r.authorizationError, 'UNABLE_TO_VERIFY_LEAF_SIGNATURE');
+  t.same(r.chain, [{ subject: 'localhost', issuer: 'transport test CA' }]);
+  const ok = await inspectServerChain(url, [good.caPem], lookup, 2000);
+  t.equal(ok.authorizationError, null);
+});
+
+t.test("names are looked up only at the box's name servers", async (t) => {
+  const dead = `127.0.0.1:${await freePort('127.0.0.1', true)}`;
+  const x = transport([good.caPem], [dead]);
+  t.teardown(() => x.close());
+  // "localhost" is in /etc/hosts, but the box must not use the host's resolver.
+  await t.rejects(x.request(`https://localhost:${port}/dir`, 'get'), {
+    kind: 'dns',
+    message: new RegExp(`cannot resolve localhost through the box's name server\\(s\\) ${dead}`),
+  });
+  const none = transport([good.caPem], []);
+  t.teardown(() => none.close());
+  await t.rejects(none.request(`https://localhost:${port}/dir`, 'get'), {
+    kind: 'dns',
+    code: 'ENONAMESERVER',
+  });
+  t.match(await none.request(url, 'get'), { status: 200 }, 'IP literals need no lookup');
+});
+
+t.test('connection failures and non-https URLs', async (t) => {
+  const x = transport([good.caPem]);
+  t.teardown(() => x.close());
+  const closed = await freePort();
+  await t.rejects(x.request(`https://127.0.0.1:${closed}/dir`, 'get'), {
+    kind: 'connect',
+    code: 'ECONNREFUSED',
+    message: `cannot connect to 127.0.0.1:${closed} (ECONNREFUSED)`,
+  });
+  await t.rejects(x.request(`http://127.0.0.1:${port}/dir`, 'get'), {
+    name: 'TransportError',
+    kind: 'protocol',
+  });
+  const ac = new AbortController();
+  const y = new BoxTransport({
+    caPems: [good.caPem],
+    nameServers: [],
+    requestTimeoutMs: 2000,
+    dnsTimeoutMs: 300,
+    signal: ac.signal,
+    userAgent: 'test',
+  });
+  ac.abort();
+  await t.rejects(y.request(url, 'get'), { name: 'TransportError', kind: 'aborted' });
+  t.ok(new TransportError('tls', 'x', 'CERT_HAS_EXPIRED') instanceof Error);
+});
+
+t.test('retryAfterMs: seconds, HTTP dates, garbage', async (t) => {
+  const now = Date.UTC(2026, 0, 1);
+  t.equal(retryAfterMs('120', now), 120_000);
+  t.equal(retryAfterMs('0', now), 0);
+  t.equal(retryAfterMs(new Date(now + 30_000).toUTCString(), now), 30_000);
+  t.equal(retryAfterMs(new Date(now - 30_000).toUTCString(), now), 0, 'a date in the past: retry now');
+  t.equal(retryAfterMs('soon', now), undefined);
+  t.equal(retryAfterMs(undefined, now), undefined);
+});

@@ -1,0 +1,411 @@
+/**
+ * The network path of one box to its ACME server: HTTPS verified against the
+ * box's CA list only, names resolved through the box's name servers only.
+ *
+ * Why not acme-client's axios: acme-client 5.4.0 sends everything through
+ * one process-wide axios instance (acme.axios) whose defaults and retry
+ * interceptor are shared by every box in the process. Setting a CA there
+ * would let one box's trust leak to all others, and its interceptor retries
+ * TLS errors for ~75 s and then throws a misleading TypeError
+ * (peers.md §2). So each AcmeSession replaces its own client's
+ * `http.request` with {@link BoxTransport.request}: a per-box https.Agent,
+ * nothing global is read or written, and acme.axios is never used.
+ *
+ * Verification is never disabled for a request. The only handshake made
+ * with rejectUnauthorized:false is {@link inspectServerChain}, a diagnostic
+ * that sends no byte of application data and exists only so that a refusal
+ * can name the CA to add to the CA list.
+ */
+import { promises as dnsPromises } from 'node:dns';
+import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
+import { isIP, type LookupFunction } from 'node:net';
+import { connect as tlsConnect, type PeerCertificate, type DetailedPeerCertificate } from 'node:tls';
+
+/** What {@link BoxTransport} needs from the box. */
+export interface BoxTransportOptions {
+  /** PEMs the server's chain must lead to (the box's CA list). Empty: nothing is trusted. */
+  caPems: string[];
+  /** The box's name servers: "ip", "ipv4:port" or "[ipv6]:port" (`ip name-server`). */
+  nameServers: string[];
+  /** Per request, from connect to the last byte. */
+  requestTimeoutMs: number;
+  /** Per DNS query (the resolver tries each server twice). */
+  dnsTimeoutMs: number;
+  /** Aborts every request of the transport (clear, shutdown). */
+  signal?: AbortSignal;
+  /** RFC 8555 §6.1: clients MUST send a User-Agent. */
+  userAgent: string;
+}
+
+/** A response as acme-client's HttpClient expects it from axios: lower-case headers, parsed JSON body. */
+export interface AcmeHttpResponse {
+  status: number;
+  headers: Record<string, string>;
+  data: unknown;
+}
+
+/** What failed on the way to the ACME server. `message` is one line for the status. */
+export type TransportFailure = 'dns' | 'connect' | 'tls' | 'timeout' | 'aborted' | 'protocol';
+
+export class TransportError extends Error {
+  constructor(
+    readonly kind: TransportFailure,
+    message: string,
+    /** The Node/OpenSSL error code, e.g. UNABLE_TO_VERIFY_LEAF_SIGNATURE, ECONNREFUSED. */
+    readonly code?: string,
+  ) {
+    super(message);
+    this.name = 'TransportError';
+  }
+}
+
+/** A response body larger than this is refused (a certificate chain is a few KiB). */
+const MAX_BODY_BYTES = 1024 * 1024;
+
+/** OpenSSL/Node codes that mean "the server's certificate is not trusted by the CA list". */
+const TLS_TRUST_CODES = new Set([
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_GET_ISSUER_CERT',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'CERT_UNTRUSTED',
+  'CERT_SIGNATURE_FAILURE',
+  'CERT_HAS_EXPIRED',
+  'CERT_NOT_YET_VALID',
+  'ERR_TLS_CERT_ALTNAME_INVALID',
+  'INVALID_CA',
+]);
+
+/** True for a TransportError that says the server's chain or name was not accepted. */
+export function isTrustFailure(e: unknown): e is TransportError {
+  return e instanceof TransportError && e.kind === 'tls' && TLS_TRUST_CODES.has(e.code ?? '');
+}
+
+/**
+ * A `lookup` for net/tls that asks only the box's name servers (A, then
+ * AAAA), never the host's resolver or /etc/hosts. IP literals are returned
+ * as they are. Honours `all: true` (Node 20's autoSelectFamily asks for it).
+ */
+export function createBoxLookup(nameServers: string[], timeoutMs: number): LookupFunction {
+  const resolver = new dnsPromises.Resolver({ timeout: timeoutMs, tries: 2 });
+  if (nameServers.length > 0) resolver.setServers(nameServers);
+  return (hostname, options, callback) => {
+    const family = typeof options === 'number' ? options : (options?.family ?? 0);
+    const all = typeof options === 'object' && options !== null && options.all === true;
+    const answer = (addresses: { address: string; family: number }[]) => {
+      if (all)
+        (callback as unknown as (e: null, a: { address: string; family: number }[]) => void)(null, addresses);
+      else callback(null, addresses[0]!.address, addresses[0]!.family);
+    };
+    const fail = (err: NodeJS.ErrnoException) => callback(err, '', 0);
+    const literal = isIP(hostname);
+    if (nameServers.length === 0) {
+      fail(
+        Object.assign(new Error(`no name server configured to resolve ${hostname}`), {
+          code: 'ENONAMESERVER',
+          hostname,
+        }),
+      );
+      return;
+    }
+    if (literal) {
+      answer([{ address: hostname, family: literal }]);
+      return;
+    }
+    const want4 = family === 0 || family === 4 || (family as unknown) === 'IPv4';
+    const want6 = family === 0 || family === 6 || (family as unknown) === 'IPv6';
+    const v4 = want4 ? resolver.resolve4(hostname.toLowerCase()) : undefined;
+    void (async () => {
+      let firstErr: NodeJS.ErrnoException | undefined;
+      const out: { address: string; family: number }[] = [];
+      if (want4) {
+        try {
+          for (const a of await v4!) out.push({ address: a, family: 4 });
+        } catch (e) {
+          firstErr = e as NodeJS.ErrnoException;
+        }
+      }
+      if (want6 && (out.length === 0 || all)) {
+        try {
+          for (const a of await resolver.resolve6(hostname.toLowerCase()))
+            out.push({ address: a, family: 6 });
+        } catch (e) {
+          firstErr ??= e as NodeJS.ErrnoException;
+        }
+      }
+      if (out.length > 0) answer(out);
+      else
+        fail(
+          firstErr ?? Object.assign(new Error(`no address for ${hostname}`), { code: 'ENOTFOUND', hostname }),
+        );
+    })();
+  };
+}
+
+/**
+ * One box's HTTPS client for its ACME server. One instance per operation:
+ * it captures the CA list and name servers at creation (a CA-list change
+ * applies to the next operation) and must be closed.
+ *
+ * Concurrency: requests may run concurrently; close() ends them all.
+ */
+export class BoxTransport {
+  private readonly agent: HttpsAgent;
+  private readonly lookup: LookupFunction;
+
+  constructor(private readonly o: BoxTransportOptions) {
+    this.lookup = createBoxLookup(o.nameServers, o.dnsTimeoutMs);
+    this.agent = new HttpsAgent({
+      // An explicit (possibly empty) list replaces Node's bundled roots: only the CA list is trusted.
+      ca: o.caPems,
+      lookup: this.lookup,
+      keepAlive: true,
+      maxSockets: 4,
+      minVersion: 'TLSv1.2',
+    });
+  }
+
+  /** The name servers this transport asks, for messages. */
+  get nameServers(): string[] {
+    return [...this.o.nameServers];
+  }
+
+  /**
+   * One HTTP exchange, no retry (retries belong to the caller, who knows
+   * whether the request carries a nonce). Resolves with any HTTP status;
+   * rejects with a TransportError when no response arrived.
+   * The signature matches acme-client's HttpClient.request(url, method, opts).
+   */
+  request(
+    url: string,
+    method: string,
+    opts: { headers?: Record<string, string>; data?: unknown } = {},
+  ): Promise<AcmeHttpResponse> {
+    const u = new URL(url);
+    if (u.protocol !== 'https:')
+      return Promise.reject(
+        new TransportError('protocol', `refusing a non-https ACME URL ${url} (RFC 8555 §6.1)`),
+      );
+    const body =
+      opts.data === undefined || opts.data === null ? undefined : Buffer.from(JSON.stringify(opts.data));
+    const headers: Record<string, string | number> = {
+      'User-Agent': this.o.userAgent,
+      Accept: 'application/json, application/pem-certificate-chain, */*',
+      ...(opts.headers ?? {}),
+    };
+    if (body) headers['Content-Length'] = body.length;
+    else delete headers['Content-Type'];
+    return new Promise<AcmeHttpResponse>((resolve, reject) => {
+      if (this.o.signal?.aborted) {
+        reject(new TransportError('aborted', 'the operation was cancelled'));
+        return;
+      }
+      const req = httpsRequest(
+        {
+          protocol: 'https:',
+          hostname: u.hostname.replace(/^\[|\]$/g, ''),
+          port: u.port || 443,
+          path: u.pathname + u.search,
+          method: method.toUpperCase(),
+          headers,
+          agent: this.agent,
+          signal: this.o.signal,
+          timeout: this.o.requestTimeoutMs,
+        },
+        (res) => {
+          const chunks: Buffer[] = [];
+          let size = 0;
+          res.on('data', (c: Buffer) => {
+            size += c.length;
+            if (size > MAX_BODY_BYTES) {
+              req.destroy(
+                new TransportError('protocol', `response from ${u.host} larger than ${MAX_BODY_BYTES} bytes`),
+              );
+              return;
+            }
+            chunks.push(c);
+          });
+          res.on('end', () => {
+            const text = Buffer.concat(chunks).toString('utf8');
+            const flat: Record<string, string> = {};
+            for (const [k, v] of Object.entries(res.headers))
+              if (v !== undefined) flat[k] = Array.isArray(v) ? v.join(', ') : v;
+            resolve({
+              status: res.statusCode ?? 0,
+              headers: flat,
+              data: parseBody(text, flat['content-type']),
+            });
+          });
+          res.on('error', (e) => reject(toTransportError(e, u)));
+        },
+      );
+      // A whole-request deadline: the socket timeout alone only measures idle time.
+      const deadline = setTimeout(
+        () =>
+          req.destroy(
+            new TransportError(
+              'timeout',
+              `no answer from ${u.host} within ${this.o.requestTimeoutMs} ms`,
+              'ETIMEDOUT',
+            ),
+          ),
+        this.o.requestTimeoutMs,
+      );
+      deadline.unref();
+      req.on('timeout', () =>
+        req.destroy(
+          new TransportError(
+            'timeout',
+            `no answer from ${u.host} within ${this.o.requestTimeoutMs} ms`,
+            'ETIMEDOUT',
+          ),
+        ),
+      );
+      req.on('error', (e) => reject(toTransportError(e, u, this.o.nameServers)));
+      req.on('close', () => clearTimeout(deadline));
+      req.end(body);
+    });
+  }
+
+  /** Close idle keep-alive sockets and refuse new requests' reuse of them. */
+  close(): void {
+    this.agent.destroy();
+  }
+
+  /** The lookup of this box (tests, diagnostics). */
+  get boxLookup(): LookupFunction {
+    return this.lookup;
+  }
+}
+
+function parseBody(text: string, contentType: string | undefined): unknown {
+  if (text.length === 0) return '';
+  if (contentType && /json/i.test(contentType)) {
+    try {
+      return JSON.parse(text) as unknown;
+    } catch {
+      return text;
+    }
+  }
+  return text;
+}
+
+/** Map a Node error to a one-line TransportError for the status. */
+export function toTransportError(e: unknown, u: URL, nameServers: string[] = []): TransportError {
+  if (e instanceof TransportError) return e;
+  const err = e as NodeJS.ErrnoException & { reason?: string };
+  const code = err.code ?? '';
+  const host = u.host;
+  if (err.name === 'AbortError' || code === 'ABORT_ERR')
+    return new TransportError('aborted', 'the operation was cancelled', code);
+  if (
+    code === 'ENOTFOUND' ||
+    code === 'ENODATA' ||
+    code === 'ESERVFAIL' ||
+    code === 'EREFUSED' ||
+    code === 'ENONAMESERVER' ||
+    (code === 'ECONNREFUSED' && err.syscall?.startsWith('query'))
+  ) {
+    const via = nameServers.length ? ` through the box's name server(s) ${nameServers.join(', ')}` : '';
+    return new TransportError('dns', `cannot resolve ${u.hostname}${via} (${code})`, code);
+  }
+  if (code === 'ETIMEOUT' && err.syscall?.startsWith('query')) {
+    return new TransportError(
+      'dns',
+      `no answer from the box's name server(s) ${nameServers.join(', ')} for ${u.hostname} (${code})`,
+      code,
+    );
+  }
+  if (TLS_TRUST_CODES.has(code)) {
+    return new TransportError('tls', `TLS to ${host}: ${err.reason ?? err.message} (${code})`, code);
+  }
+  if (code.startsWith('ERR_SSL') || code.startsWith('ERR_TLS') || /SSL|TLS/.test(err.message)) {
+    return new TransportError('tls', `TLS to ${host} failed: ${err.message} (${code || 'tls'})`, code);
+  }
+  if (
+    code === 'ECONNREFUSED' ||
+    code === 'ECONNRESET' ||
+    code === 'EHOSTUNREACH' ||
+    code === 'ENETUNREACH' ||
+    code === 'EPIPE'
+  ) {
+    return new TransportError('connect', `cannot connect to ${host} (${code})`, code);
+  }
+  if (code === 'ETIMEDOUT') return new TransportError('timeout', `no answer from ${host} (${code})`, code);
+  return new TransportError(
+    'connect',
+    `request to ${host} failed: ${err.message}${code ? ` (${code})` : ''}`,
+    code,
+  );
+}
+
+/** What the server presented, for the refusal message. */
+export interface ServerChainReport {
+  /** Why Node/OpenSSL refused it with the box's CA list (e.g. UNABLE_TO_VERIFY_LEAF_SIGNATURE), or null if it is trusted. */
+  authorizationError: string | null;
+  /** Subjects and issuers of the presented certificates, leaf first (CN, or the whole subject). */
+  chain: { subject: string; issuer: string }[];
+}
+
+/**
+ * Connect once to `url`'s host, complete the TLS handshake with the box's
+ * CA list as `ca`, read what the server presents and close at once, without
+ * sending any application data. Diagnostic only (see the file comment):
+ * never use its socket for a request.
+ */
+export function inspectServerChain(
+  url: string,
+  caPems: string[],
+  lookup: LookupFunction,
+  timeoutMs: number,
+): Promise<ServerChainReport> {
+  const u = new URL(url);
+  const host = u.hostname.replace(/^\[|\]$/g, '');
+  return new Promise((resolve, reject) => {
+    const socket = tlsConnect({
+      host,
+      port: Number(u.port || 443),
+      servername: isIP(host) ? undefined : host,
+      ca: caPems,
+      lookup,
+      rejectUnauthorized: false,
+      timeout: timeoutMs,
+    });
+    socket.once('timeout', () => socket.destroy(new Error('timeout')));
+    socket.once('error', reject);
+    socket.once('secureConnect', () => {
+      const chain: { subject: string; issuer: string }[] = [];
+      let cur: DetailedPeerCertificate | PeerCertificate | undefined = socket.getPeerCertificate(true);
+      const seen = new Set<string>();
+      while (cur && cur.fingerprint256 && !seen.has(cur.fingerprint256)) {
+        seen.add(cur.fingerprint256);
+        chain.push({ subject: nameOf(cur.subject), issuer: nameOf(cur.issuer) });
+        const next: DetailedPeerCertificate | undefined = (cur as DetailedPeerCertificate).issuerCertificate;
+        cur = next;
+      }
+      const authErr = socket.authorized ? null : String(socket.authorizationError ?? 'not trusted');
+      socket.destroy();
+      resolve({ authorizationError: authErr, chain });
+    });
+  });
+}
+
+function nameOf(n: PeerCertificate['subject'] | undefined): string {
+  if (!n) return '?';
+  const cn = (n as unknown as Record<string, string | string[]>)['CN'];
+  if (cn) return Array.isArray(cn) ? cn.join('+') : cn;
+  return Object.entries(n)
+    .map(([k, v]) => `${k}=${String(v)}`)
+    .join(', ');
+}
+
+/** Seconds or HTTP-date of a Retry-After header (RFC 9110 §10.2.3), in ms from `nowMs`; undefined when absent or bad. */
+export function retryAfterMs(header: string | undefined, nowMs: number): number | undefined {
+  if (!header) return undefined;
+  const s = header.trim();
+  if (/^\d+$/.test(s)) return Number(s) * 1000;
+  const at = Date.parse(s);
+  if (Number.isNaN(at)) return undefined;
+  return Math.max(0, at - nowMs);
+}

@@ -1,0 +1,232 @@
+/**
+ * verifyIssuedCertificate: each check of its contract, on chains made with
+ * the openssl CLI (root -> intermediate -> leaf).
+ */
+import t from 'tap';
+import { execFile } from 'node:child_process';
+import { X509Certificate } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { generateKeyPair } from '../pki/keys.js';
+import { verifyIssuedCertificate } from './verify.js';
+
+const run = promisify(execFile);
+const dir = mkdtempSync(join(tmpdir(), 'gvos-verify-unit-'));
+t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+const p = (f: string) => join(dir, f);
+
+async function ca(name: string, cn: string, signer?: string, isCa = true): Promise<void> {
+  const ext = `basicConstraints=critical,CA:${isCa ? 'TRUE' : 'FALSE'}\nkeyUsage=critical,keyCertSign,cRLSign,digitalSignature\n`;
+  writeFileSync(p(`${name}.ext`), ext);
+  if (!signer) {
+    await run('openssl', [
+      'req',
+      '-x509',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:P-256',
+      '-nodes',
+      '-days',
+      '30',
+      '-subj',
+      `/CN=${cn}`,
+      '-keyout',
+      p(`${name}.key`),
+      '-out',
+      p(`${name}.pem`),
+      '-addext',
+      `basicConstraints=critical,CA:TRUE`,
+    ]);
+    return;
+  }
+  await run('openssl', [
+    'req',
+    '-newkey',
+    'ec',
+    '-pkeyopt',
+    'ec_paramgen_curve:P-256',
+    '-nodes',
+    '-subj',
+    `/CN=${cn}`,
+    '-keyout',
+    p(`${name}.key`),
+    '-out',
+    p(`${name}.csr`),
+  ]);
+  await run('openssl', [
+    'x509',
+    '-req',
+    '-in',
+    p(`${name}.csr`),
+    '-CA',
+    p(`${signer}.pem`),
+    '-CAkey',
+    p(`${signer}.key`),
+    '-CAcreateserial',
+    '-days',
+    '30',
+    '-extfile',
+    p(`${name}.ext`),
+    '-out',
+    p(`${name}.pem`),
+  ]);
+}
+
+async function leaf(name: string, san: string, keyPem: string, signer: string, days = 30): Promise<void> {
+  writeFileSync(p(`${name}.key`), keyPem);
+  writeFileSync(
+    p(`${name}.ext`),
+    `subjectAltName=${san}\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n`,
+  );
+  await run('openssl', [
+    'req',
+    '-new',
+    '-key',
+    p(`${name}.key`),
+    '-subj',
+    '/CN=leaf',
+    '-out',
+    p(`${name}.csr`),
+  ]);
+  await run('openssl', [
+    'x509',
+    '-req',
+    '-in',
+    p(`${name}.csr`),
+    '-CA',
+    p(`${signer}.pem`),
+    '-CAkey',
+    p(`${signer}.key`),
+    '-CAcreateserial',
+    '-days',
+    String(days),
+    '-extfile',
+    p(`${name}.ext`),
+    '-out',
+    p(`${name}.pem`),
+  ]);
+}
+
+const pem = (n: string) => readFileSync(p(`${n}.pem`), 'utf8');
+await ca('root', 'test root');
+await ca('inter', 'test intermediate', 'root');
+await ca('notca', 'not a CA', 'root', false);
+const key = (await generateKeyPair('prime256v1')).privateKeyPem;
+const otherKey = (await generateKeyPair('prime256v1')).privateKeyPem;
+await leaf('dns', 'DNS:box1.lab.test', key, 'inter');
+await leaf('ip', 'IP:127.0.0.9', key, 'inter');
+await leaf('two', 'DNS:box1.lab.test,DNS:extra.lab.test', key, 'inter');
+await leaf('bad-inter', 'DNS:box1.lab.test', key, 'notca');
+const root = new X509Certificate(pem('root'));
+const inter = new X509Certificate(pem('inter'));
+const now = Date.now();
+
+const rows: {
+  name: string;
+  chain: string;
+  keyPem?: string;
+  domain: string;
+  anchors: X509Certificate[];
+  nowMs?: number;
+  error?: RegExp;
+}[] = [
+  {
+    name: 'a good DNS chain to a CA-list root',
+    chain: pem('dns') + pem('inter'),
+    domain: 'box1.lab.test',
+    anchors: [root],
+  },
+  {
+    name: 'a good IP chain (checkIP)',
+    chain: pem('ip') + pem('inter'),
+    domain: '127.0.0.9',
+    anchors: [root],
+  },
+  {
+    name: 'an intermediate in the CA list anchors too',
+    chain: pem('dns') + pem('inter'),
+    domain: 'box1.lab.test',
+    anchors: [inter],
+  },
+  {
+    name: 'not our key',
+    chain: pem('dns') + pem('inter'),
+    keyPem: otherKey,
+    domain: 'box1.lab.test',
+    anchors: [root],
+    error: /does not carry the box's new key/,
+  },
+  {
+    name: 'another name',
+    chain: pem('dns') + pem('inter'),
+    domain: 'box2.lab.test',
+    anchors: [root],
+    error: /does not name box2\.lab\.test/,
+  },
+  {
+    name: 'more than the one domain',
+    chain: pem('two') + pem('inter'),
+    domain: 'box1.lab.test',
+    anchors: [root],
+    error: /names more than box1\.lab\.test/,
+  },
+  {
+    name: 'nothing in the CA list',
+    chain: pem('dns') + pem('inter'),
+    domain: 'box1.lab.test',
+    anchors: [],
+    error: /does not chain to the CA list .*add the CA "test root" to the CA list/,
+  },
+  {
+    name: 'an intermediate that is not a CA',
+    chain: pem('bad-inter') + pem('notca'),
+    domain: 'box1.lab.test',
+    anchors: [root],
+    error: /certificate 2 of the chain \("not a CA"\) is not a CA/,
+  },
+  {
+    name: 'a chain in the wrong order',
+    chain: pem('inter') + pem('dns'),
+    domain: 'box1.lab.test',
+    anchors: [root],
+    error: /CA certificate instead of a server certificate/,
+  },
+  {
+    name: 'already expired',
+    chain: pem('dns') + pem('inter'),
+    domain: 'box1.lab.test',
+    anchors: [root],
+    nowMs: now + 40 * 86_400_000,
+    error: /already expired/,
+  },
+  {
+    name: 'garbage',
+    chain: 'not a pem',
+    domain: 'box1.lab.test',
+    anchors: [root],
+    error: /no usable certificate/,
+  },
+];
+
+for (const r of rows) {
+  t.test(`verifyIssuedCertificate: ${r.name}`, async (t) => {
+    const run = () =>
+      verifyIssuedCertificate({
+        chainPem: r.chain,
+        keyPem: r.keyPem ?? key,
+        domain: r.domain,
+        anchors: r.anchors,
+        nowMs: r.nowMs ?? now,
+      });
+    if (r.error) {
+      t.throws(run, { message: r.error });
+      return;
+    }
+    const v = run();
+    t.equal(v.facts.serial, new X509Certificate(r.chain).serialNumber.toUpperCase());
+    t.equal((v.certPem.match(/BEGIN CERTIFICATE/g) ?? []).length, 2, 'leaf and chain kept, leaf first');
+  });
+}
