@@ -34,10 +34,10 @@ class RecordingAcme implements AcmeController {
 
 t.test('first boot: admin can log in, wrong and empty passwords cannot, unknown users cannot', async (t) => {
   const { box } = await makeTestBox();
-  t.equal(box.authenticate('admin', 'Adm1n-test-pw'), 'admin');
-  t.equal(box.authenticate('admin', 'wrong'), null);
-  t.equal(box.authenticate('admin', ''), null);
-  t.equal(box.authenticate('nobody', 'Adm1n-test-pw'), null);
+  t.equal(await box.authenticate('admin', 'Adm1n-test-pw'), 'admin');
+  t.equal(await box.authenticate('admin', 'wrong'), null);
+  t.equal(await box.authenticate('admin', ''), null);
+  t.equal(await box.authenticate('nobody', 'Adm1n-test-pw'), null);
 });
 
 t.test('the default certificate is mapped to web, with the hostname and address as SANs', async (t) => {
@@ -150,10 +150,10 @@ t.test('users: the last admin cannot be deleted or demoted; you cannot delete yo
   t.throws(() => box.setUserCapability(ADMIN, 'admin', 'monitor'), { code: 'in-use' });
   box.setUserPassword(ADMIN, 'ops', 'Op3rator-pw');
   box.setUserCapability(ADMIN, 'ops', 'operator');
-  t.equal(box.authenticate('ops', 'Op3rator-pw'), 'operator');
+  t.equal(await box.authenticate('ops', 'Op3rator-pw'), 'operator');
   t.throws(() => box.removeUser({ ...ADMIN, user: 'ops' }, 'ops'), { message: /logged in as/ });
   box.removeUser(ADMIN, 'ops');
-  t.equal(box.authenticate('ops', 'Op3rator-pw'), null);
+  t.equal(await box.authenticate('ops', 'Op3rator-pw'), null);
 });
 
 const acmeRows: {
@@ -252,4 +252,24 @@ t.test('acmeBegin lets only one of two concurrent callers in', async (t) => {
     box.acmeBegin('Issue', 'a.lab.test', 'https://127.0.0.1:14000/dir'),
   ]);
   t.same(results.map((r) => r.status).sort(), ['fulfilled', 'rejected']);
+});
+
+const prototypeNames = ['__proto__', 'constructor', 'toString', 'hasOwnProperty', 'valueOf'];
+for (const name of prototypeNames) {
+  t.test(`names that are Object.prototype properties are refused: ${name}`, async (t) => {
+    const { box } = await makeTestBox();
+    t.throws(() => box.setUserPassword(ADMIN, name, 'abcdefgh1'), { code: 'bad-input' });
+    t.equal(await box.authenticate(name, 'abcdefgh1'), null, 'no hidden account');
+    await t.rejects(box.addCaListEntry(ADMIN, name), { code: 'not-found' });
+    await t.rejects(box.setWebCertificate(ADMIN, name), { code: 'not-found' });
+    t.throws(() => box.certificate(name), { code: 'not-found' });
+    t.equal(Object.prototype.hasOwnProperty.call(Object.prototype, 'role'), false, 'Object.prototype untouched');
+  });
+}
+
+t.test('acmeState() carries no account keys', async (t) => {
+  const { box } = await makeTestBox();
+  await box.saveAcmeAccount({ directoryUrl: 'https://ca/dir', accountKeyPem: 'SECRET-KEY', accountUrl: null });
+  t.notMatch(JSON.stringify(box.acmeState()), /SECRET-KEY/);
+  t.equal(box.acmeAccount('https://ca/dir')?.accountKeyPem, 'SECRET-KEY');
 });

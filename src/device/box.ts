@@ -44,7 +44,7 @@ import {
   type SnmpTarget,
   type SnmpUser,
 } from './model.js';
-import { hashPassword, MAX_PASSWORD_LENGTH, verifyPassword } from './passwords.js';
+import { hashPassword, MAX_PASSWORD_LENGTH, UNKNOWN_USER_HASH, verifyPasswordAsync } from './passwords.js';
 import type { AcmeController, BoxPersistence, SnmpController } from './ports.js';
 import { requireRole, type Actor, type Role } from './roles.js';
 import {
@@ -322,12 +322,16 @@ export class Box {
 
   // ---------------------------------------------------------------- users
 
-  /** Check a login. Returns the role, or null for an unknown user or a wrong password. */
-  authenticate(user: string, password: string): Role | null {
-    const rec = this.running.users[user];
+  /**
+   * Check a login. Resolves the role, or null for an unknown user or a wrong
+   * password. The hash runs off the main thread (libuv pool), so a burst of
+   * logins does not stall the other boxes of the process.
+   */
+  async authenticate(user: string, password: string): Promise<Role | null> {
+    const rec = own(this.running.users, user);
     // Hash anyway for unknown users so timing does not reveal which names exist.
-    const hash = rec?.passwordHash ?? 'scrypt$AAAAAAAAAAAAAAAAAAAAAA==$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=';
-    const ok = password.length > 0 && verifyPassword(password, hash);
+    const hash = rec?.passwordHash ?? UNKNOWN_USER_HASH;
+    const ok = password.length > 0 && (await verifyPasswordAsync(password, hash));
     return ok && rec && rec.passwordHash ? rec.role : null;
   }
 
@@ -338,7 +342,7 @@ export class Box {
     if (password.length > MAX_PASSWORD_LENGTH) {
       throw new DeviceError('bad-input', `Password too long: at most ${MAX_PASSWORD_LENGTH} characters.`);
     }
-    const existing = this.running.users[user];
+    const existing = own(this.running.users, user);
     if (!existing && Object.keys(this.running.users).length >= MAX_USERS) {
       throw new DeviceError('bad-input', `At most ${MAX_USERS} users.`);
     }
@@ -349,7 +353,7 @@ export class Box {
 
   setUserCapability(actor: Actor, user: string, role: Role): void {
     requireRole(actor, 'admin');
-    const rec = this.running.users[user];
+    const rec = own(this.running.users, user);
     if (!rec) throw new DeviceError('not-found', `User "${clip(user)}" does not exist; set a password first with "username ${clip(user)} password <p>".`);
     if (rec.role === 'admin' && role !== 'admin' && this.adminCount() === 1) {
       throw new DeviceError('in-use', 'Cannot demote the last admin user.');
@@ -361,7 +365,7 @@ export class Box {
 
   removeUser(actor: Actor, user: string): void {
     requireRole(actor, 'admin');
-    const rec = this.running.users[user];
+    const rec = own(this.running.users, user);
     if (!rec) throw new DeviceError('not-found', `User "${clip(user)}" does not exist.`);
     if (user === actor.user) throw new DeviceError('in-use', 'Cannot delete the user you are logged in as.');
     if (rec.role === 'admin' && this.adminCount() === 1) throw new DeviceError('in-use', 'Cannot delete the last admin user.');
@@ -386,7 +390,7 @@ export class Box {
     requireRole(actor, 'operator');
     this.checkUserCertName(name);
     checkPemSize(pem);
-    if (this.doc.crypto.certificates[name]) {
+    if (own(this.doc.crypto.certificates, name)) {
       throw new DeviceError('exists', `Certificate "${name}" already exists; remove it first with "no crypto certificate name ${name}".`);
     }
     if (Object.keys(this.doc.crypto.certificates).length >= MAX_CERTIFICATES) {
@@ -410,7 +414,7 @@ export class Box {
     requireRole(actor, 'operator');
     this.checkUserCertName(name);
     checkPemSize(pem);
-    const rec = this.doc.crypto.certificates[name];
+    const rec = own(this.doc.crypto.certificates, name);
     if (!rec) {
       throw new DeviceError('not-found', `Certificate "${name}" not found; add its public-cert first.`);
     }
@@ -439,7 +443,7 @@ export class Box {
     if (name === ACME_CERT_NAME) {
       throw new DeviceError('in-use', `Certificate "${name}" is managed by ACME; use "crypto certificate acme clear".`);
     }
-    if (!this.doc.crypto.certificates[name]) throw new DeviceError('not-found', `Certificate "${clip(name)}" not found.`);
+    if (!own(this.doc.crypto.certificates, name)) throw new DeviceError('not-found', `Certificate "${clip(name)}" not found.`);
     if (this.doc.crypto.webCert === name) {
       throw new DeviceError('in-use', `Certificate "${name}" is in use by web https; map another one first ("web https certificate default-cert").`);
     }
@@ -455,7 +459,7 @@ export class Box {
   /** `crypto certificate ca-list default-ca-list name <name>`. */
   async addCaListEntry(actor: Actor, name: string): Promise<void> {
     requireRole(actor, 'operator');
-    if (!this.doc.crypto.certificates[name]) {
+    if (!own(this.doc.crypto.certificates, name)) {
       throw new DeviceError('not-found', `Certificate "${clip(name)}" not found; add it with "crypto certificate name ${clip(name)} public-cert pem ..." first.`);
     }
     if (this.doc.crypto.caList.includes(name)) return;
@@ -487,7 +491,7 @@ export class Box {
       );
     }
     if (name === ACME_CERT_NAME) throw new DeviceError('bad-input', 'The ACME certificate is mapped by the ACME client itself.');
-    const rec = this.doc.crypto.certificates[name];
+    const rec = own(this.doc.crypto.certificates, name);
     if (!rec) throw new DeviceError('not-found', `Certificate "${clip(name)}" not found.`);
     if (!rec.keyPem) {
       throw new DeviceError('precondition', `Certificate "${name}" has no private key; add it with "crypto certificate name ${name} private-key pem ...".`);
@@ -502,7 +506,7 @@ export class Box {
 
   /** The certificate and key the HTTPS server must present. Secret: for the web feature only. */
   webCredentials(): { certName: string; certPem: string; keyPem: string } {
-    const rec = this.doc.crypto.certificates[this.doc.crypto.webCert] ?? this.doc.crypto.certificates[DEFAULT_CERT_NAME]!;
+    const rec = own(this.doc.crypto.certificates, this.doc.crypto.webCert) ?? own(this.doc.crypto.certificates, DEFAULT_CERT_NAME)!;
     return { certName: rec.name, certPem: rec.certPem, keyPem: rec.keyPem! };
   }
 
@@ -519,7 +523,7 @@ export class Box {
   }
 
   certificate(name: string): CertificateView {
-    const rec = this.doc.crypto.certificates[name];
+    const rec = own(this.doc.crypto.certificates, name);
     if (!rec) throw new DeviceError('not-found', `Certificate "${clip(name)}" not found.`);
     return this.view(rec);
   }
@@ -527,7 +531,7 @@ export class Box {
   /** PEMs of the CA list (trust anchors for the ACME server's TLS and chain). */
   caListPems(): { name: string; pem: string }[] {
     return this.doc.crypto.caList
-      .map((n) => this.doc.crypto.certificates[n])
+      .map((n) => own(this.doc.crypto.certificates, n))
       .filter((r): r is CertificateRecord => !!r)
       .map((r) => ({ name: r.name, pem: r.certPem }));
   }
@@ -610,9 +614,13 @@ export class Box {
 
   // ---------------------------------------------------------------- ACME (operator-facing)
 
-  /** The ACME state (read-only copy) for `show crypto acme client info`. */
-  acmeState(): AcmeState {
-    return structuredClone(this.doc.acme);
+  /**
+   * The ACME status (a copy) for `show crypto acme client info` and the REST
+   * API: the issued certificate and the last request. Account keys are not
+   * part of it (see acmeAccount()).
+   */
+  acmeState(): Pick<AcmeState, 'issued' | 'lastRequest'> {
+    return structuredClone({ issued: this.doc.acme.issued, lastRequest: this.doc.acme.lastRequest });
   }
 
   /** True while an issue, renew or revoke runs on this box. */
@@ -802,7 +810,7 @@ export class Box {
 
   /** The stored ACME certificate PEM and key, if any (agent only; secret). */
   acmeCertificate(): { certPem: string; keyPem: string } | undefined {
-    const r = this.doc.crypto.certificates[ACME_CERT_NAME];
+    const r = own(this.doc.crypto.certificates, ACME_CERT_NAME);
     return r && r.keyPem ? { certPem: r.certPem, keyPem: r.keyPem } : undefined;
   }
 
@@ -840,6 +848,9 @@ export class Box {
     if (!isIP(t.host)) throw new DeviceError('bad-input', `Invalid SNMP host "${clip(t.host)}": give an IPv4 or IPv6 address.`);
     if (t.version === '3' && !t.user) throw new DeviceError('bad-input', 'An SNMPv3 target needs a user ("... version 3 user <name>").');
     if (t.version !== '3' && !t.community) throw new DeviceError('bad-input', 'An SNMPv1/v2c target needs a community.');
+    if (t.community !== undefined && !/^[\x21-\x7e]{1,64}$/.test(t.community)) {
+      throw new DeviceError('bad-input', 'Invalid community: use 1-64 printable characters without spaces.');
+    }
     if (t.kind === 'informs' && t.version === '1') throw new DeviceError('bad-input', 'SNMPv1 has no informs; use version 2c or 3.');
     validateInt('port', t.port, 1, 65535);
     validateInt('rate', t.ratePerSec, 1, MAX_SNMP_RATE_PER_SEC);
@@ -929,6 +940,11 @@ export class Box {
   snmpStatus(): SnmpController | undefined {
     return this.snmp;
   }
+}
+
+/** An own property of a by-name record: names such as "__proto__" or "toString" never reach Object.prototype. */
+function own<T>(rec: Record<string, T>, key: string): T | undefined {
+  return Object.hasOwn(rec, key) ? rec[key] : undefined;
 }
 
 function checkPemSize(pem: string): void {

@@ -30,7 +30,10 @@ export class ChallengeTokens {
    * challenge type that is on. http-01 is on by default (the http port
    * always serves tokens); a server without an http port turns it off.
    */
-  readonly responders: { 'http-01': boolean; 'tls-alpn-01': boolean } = { 'http-01': true, 'tls-alpn-01': false };
+  readonly responders: { 'http-01': boolean; 'tls-alpn-01': boolean } = {
+    'http-01': true,
+    'tls-alpn-01': false,
+  };
 
   /** Serve `keyAuthorization` at /.well-known/acme-challenge/<token> until removed. */
   set(token: string, keyAuthorization: string): void {

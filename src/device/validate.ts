@@ -70,7 +70,8 @@ export function parseNameServer(spec: string): { address: string; port: number }
 
 /** A certificate or user name: 1-64 printable characters without spaces or quotes. */
 export function validateName(kind: string, name: string): string {
-  if (!/^[A-Za-z0-9._@-]{1,64}$/.test(name)) {
+  // Names key plain objects in the stored document: refuse Object.prototype's own names.
+  if (!/^[A-Za-z0-9._@-]{1,64}$/.test(name) || name in Object.prototype) {
     throw new DeviceError('bad-input', `Invalid ${kind} "${clip(name)}": use 1-64 letters, digits, dot, dash, underscore or @.`);
   }
   return name;

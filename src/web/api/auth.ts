@@ -135,7 +135,7 @@ function challenge(sentBearer: boolean): Record<string, string> {
  * expired or belongs to a user that no longer exists. The role is the
  * user's current role, so a demotion takes effect on the next request.
  */
-export function authenticate(ctx: Koa.Context, box: Box, sessions: SessionStore): AuthState {
+export async function authenticate(ctx: Koa.Context, box: Box, sessions: SessionStore): Promise<AuthState> {
   const header = ctx.get('Authorization');
   const source = restSource(ctx);
   const [scheme = '', value = ''] = header.split(/\s+/, 2);
@@ -144,7 +144,7 @@ export function authenticate(ctx: Koa.Context, box: Box, sessions: SessionStore)
       const decoded = Buffer.from(value, 'base64').toString('utf8');
       const colon = decoded.indexOf(':');
       const user = colon < 0 ? decoded : decoded.slice(0, colon);
-      const role = colon < 0 ? null : box.authenticate(user, decoded.slice(colon + 1));
+      const role = colon < 0 ? null : await box.authenticate(user, decoded.slice(colon + 1));
       if (!role) throw new WebError('unauthenticated', 'Wrong user name or password.', challenge(false));
       return { actor: { user, role, source }, via: { kind: 'basic' } };
     }

@@ -108,9 +108,9 @@ export const ROUTES: readonly RouteSpec[] = [
     method: 'post',
     path: '/login',
     role: undefined,
-    handler: (ctx, { box, body }, o) => {
+    handler: async (ctx, { box, body }, o) => {
       const { username, password } = body as { username: string; password: string };
-      const role = box.authenticate(username, password);
+      const role = await box.authenticate(username, password);
       if (!role) {
         o.logger.warn('REST login failed', { user: username.slice(0, 64), source: restSource(ctx) });
         // A Bearer challenge only: the GUI's login form must not trigger the browser's own dialog.
@@ -419,7 +419,7 @@ export function createApiRouter(o: ApiOptions): Router {
       const box = o.getBox();
       let auth: AuthState | undefined;
       if (r.role) {
-        auth = authenticate(ctx, box, o.sessions);
+        auth = await authenticate(ctx, box, o.sessions);
         if (!roleAllows(auth.actor.role, r.role))
           throw new DeviceError('permission-denied', 'Permission denied.');
       }

@@ -1,0 +1,35 @@
+/**
+ * Pieces shared by the command entries: the `box-id` option (cluster
+ * contract) and the help of words that many entries share.
+ */
+
+/**
+ * The `box-id <id>` option. The session resolves it with cluster.get(id) when
+ * the command runs (CommandContext.target), never before: a reload replaces
+ * the Box object.
+ */
+// EMULATION: box-ids are whole numbers 1-65535 on the command line; the cluster says which exist.
+export const BOX_ID = 'box-id <box-id:int:1-65535>';
+
+/** Help of keywords and parameters that several entries share. */
+export const COMMON_HELP: Readonly<Record<string, string>> = {
+  show: 'Display information',
+  no: 'Remove a setting or turn it off',
+  crypto: 'Certificates, ACME and the crypto mode',
+  certificate: 'Certificates of the box',
+  ip: 'IP settings: name servers, domain list',
+  'snmp-server': 'SNMP notifications',
+  web: 'The HTTPS management server',
+  https: 'The HTTPS server',
+  image: 'Firmware images',
+  username: 'Users who may log in',
+  '<user>': 'User name (1-64 letters, digits, dot, dash, underscore or @)',
+  'box-id': 'Target another box of the cluster',
+  '<box-id>': 'Box ID in the cluster (see "show chassis")',
+  acme: 'Certificates from an ACME CA (RFC 8555)',
+  domain: 'The domain the ACME certificate is for',
+  '<domain>': 'One host name (FQDN) or IP address',
+  name: 'A certificate by name',
+  '<name>': 'Certificate name (1-64 letters, digits, dot, dash, underscore or @)',
+  snmp: 'SNMP settings and counters',
+};

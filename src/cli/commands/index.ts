@@ -1,0 +1,39 @@
+/**
+ * Every command of the CLI, and the command trees built from them once for
+ * the whole process (immutable, shared by every session of every box).
+ */
+import { buildTrees, PRIVILEGED, type CommandSpec, type ModeTrees } from '../tree.js';
+import { ACME_COMMANDS } from './acme.js';
+import { CERTIFICATE_COMMANDS } from './certificates.js';
+import { COMMON_HELP } from './common.js';
+import { FIRMWARE_COMMANDS } from './firmware.js';
+import { MODE_COMMANDS } from './modes.js';
+import { renderRunningConfig } from './running-config.js';
+import { SNMP_COMMANDS } from './snmp.js';
+import { SYSTEM_COMMANDS } from './system.js';
+import { USER_COMMANDS } from './users.js';
+
+const CONFIG_COMMANDS: readonly CommandSpec[] = [
+  ...MODE_COMMANDS,
+  ...SYSTEM_COMMANDS,
+  ...USER_COMMANDS,
+  ...FIRMWARE_COMMANDS,
+  ...CERTIFICATE_COMMANDS,
+  ...ACME_COMMANDS,
+  ...SNMP_COMMANDS,
+];
+
+const SHOW_RUNNING_CONFIG: CommandSpec = {
+  // EMULATION: enable and config mode only (as in the Onyx family); every role may read it, secrets masked.
+  syntax: 'show running-config',
+  modes: PRIVILEGED,
+  role: 'monitor',
+  help: { 'running-config': 'The running configuration (secrets masked)' },
+  run: (ctx) => renderRunningConfig(ctx.box(), CONFIG_COMMANDS),
+};
+
+/** Every command entry, in running-config order. */
+export const ALL_COMMANDS: readonly CommandSpec[] = [...CONFIG_COMMANDS, SHOW_RUNNING_CONFIG];
+
+/** The command tree of each mode. */
+export const COMMAND_TREES: ModeTrees = buildTrees(ALL_COMMANDS, COMMON_HELP);

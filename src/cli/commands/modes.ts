@@ -1,0 +1,93 @@
+/**
+ * Modes and session settings (CLI contract, "Session and modes"): enable,
+ * configure terminal, exit, end, and the `cli session` settings, which
+ * belong to the session and are not part of the running config.
+ */
+import { ANY_MODE, CONFIG_ONLY, type CommandSpec } from '../tree.js';
+
+const CLI_HELP = {
+  cli: 'Settings of the CLI',
+  session: 'Settings of this CLI session only',
+  paging: 'Page long output with --More--',
+  enable: 'Turn it on',
+  terminal: 'Terminal settings of this session',
+  length: 'Lines per screen',
+  '<lines>': 'Lines per screen (0 or 999: no paging)',
+  type: 'Terminal type',
+  dumb: 'A terminal without cursor control',
+  vt100: 'A VT100-compatible terminal',
+  xterm: 'An xterm-compatible terminal',
+  ansi: 'An ANSI terminal',
+} as const;
+
+/** Mode changes and session settings; none of them is part of the running config. */
+export const MODE_COMMANDS: readonly CommandSpec[] = [
+  {
+    syntax: 'enable',
+    modes: ['standard'],
+    role: 'monitor',
+    help: { enable: 'Enter enable mode' },
+    run: (ctx) => ctx.terminal.enter('enable'),
+  },
+  {
+    // EMULATION: `disable` (enable -> standard) is not in the contract; the Onyx family has it.
+    syntax: 'disable',
+    modes: ['enable'],
+    role: 'monitor',
+    help: { disable: 'Leave enable mode' },
+    run: (ctx) => ctx.terminal.exit(),
+  },
+  {
+    syntax: 'configure terminal',
+    modes: ['enable'],
+    role: 'operator',
+    help: { configure: 'Enter configuration mode', terminal: 'Configure from this terminal' },
+    run: (ctx) => ctx.terminal.enter('config'),
+  },
+  {
+    syntax: 'exit',
+    modes: ANY_MODE,
+    role: 'monitor',
+    help: { exit: 'Leave this mode (in standard mode: log out)' },
+    run: (ctx) => ctx.terminal.exit(),
+  },
+  {
+    // EMULATION: `end` exists in config mode only (elsewhere there is nothing to end); Ctrl-Z likewise.
+    syntax: 'end',
+    modes: CONFIG_ONLY,
+    role: 'monitor',
+    help: { end: 'Return to enable mode' },
+    run: (ctx) => ctx.terminal.toEnable(),
+  },
+  {
+    // EMULATION: the session settings work in every mode and for every role (netmiko sends
+    // `no cli session paging enable` right after login, in standard mode).
+    syntax: 'cli session paging enable',
+    modes: ANY_MODE,
+    role: 'monitor',
+    help: CLI_HELP,
+    run: (ctx) => ctx.terminal.setPaging(true),
+  },
+  {
+    syntax: 'no cli session paging enable',
+    modes: ANY_MODE,
+    role: 'monitor',
+    help: { ...CLI_HELP, paging: 'Stop paging long output' },
+    run: (ctx) => ctx.terminal.setPaging(false),
+  },
+  {
+    syntax: 'cli session terminal length <lines:int:0-999>',
+    modes: ANY_MODE,
+    role: 'monitor',
+    help: CLI_HELP,
+    run: (ctx, a) => ctx.terminal.setLength(a.optInt('lines')!),
+  },
+  {
+    // EMULATION: the contract names `dumb`; vt100, xterm and ansi are accepted too. The type changes nothing.
+    syntax: 'cli session terminal type {dumb|vt100|xterm|ansi}',
+    modes: ANY_MODE,
+    role: 'monitor',
+    help: CLI_HELP,
+    run: (ctx, a) => ctx.terminal.setType(a.which(['dumb', 'vt100', 'xterm', 'ansi'])!),
+  },
+];

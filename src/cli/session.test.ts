@@ -1,0 +1,339 @@
+import t from 'tap';
+import type { Cluster } from '../device/cluster.js';
+import type { Role } from '../device/roles.js';
+import { MAX_PEM_BYTES } from '../device/validate.js';
+import { makeTestBox } from '../../test/harness/boxes.js';
+import { MAX_LINE_BYTES, MAX_PENDING_CHARS, Session, type SessionOptions } from './session.js';
+import { FakeAcme, garbage } from './test-helpers.js';
+
+interface Harness {
+  s: Session;
+  cluster: Cluster;
+  /** Everything written so far, then forget it. */
+  take(): string;
+  closed(): boolean;
+  /** Feed input and wait until the session is idle; returns what it wrote. */
+  send(input: string | Buffer): Promise<string>;
+}
+
+async function harness(o: Partial<SessionOptions> & { role?: Role } = {}): Promise<Harness> {
+  const { cluster } = o.cluster ? { cluster: o.cluster } : await makeTestBox();
+  let out = '';
+  let closed = false;
+  const s = new Session({
+    cluster,
+    boxId: 1,
+    user: 'admin',
+    role: 'admin',
+    source: 'test',
+    interactive: false,
+    write: (x) => (out += x),
+    close: () => (closed = true),
+    ...o,
+  });
+  const take = () => {
+    const x = out;
+    out = '';
+    return x;
+  };
+  s.start();
+  return {
+    s,
+    cluster,
+    take,
+    closed: () => closed,
+    send: async (input) => {
+      s.input(input);
+      await s.idle();
+      return take();
+    },
+  };
+}
+
+t.test('prompts follow the mode and the live hostname', async (t) => {
+  const h = await harness();
+  t.equal(h.take(), 'box1 > ', 'first prompt');
+  t.equal(await h.send('enable\n'), '\nbox1 # ');
+  t.equal(await h.send('configure terminal\n'), '\nbox1 (config) # ');
+  t.equal(await h.send('hostname edge-7\n'), '\nedge-7 (config) # ', 'hostname read from the box');
+  t.equal(await h.send('end\n'), '\nedge-7 # ');
+  t.equal(await h.send('conf t\n'), '\nedge-7 (config) # ');
+  t.equal(await h.send('exit\n'), '\nedge-7 # ', 'exit leaves config mode');
+  t.equal(await h.send('exit\n'), '\nedge-7 > ', 'exit leaves enable mode');
+  t.notOk(h.closed());
+  t.equal(await h.send('exit\n'), '\n', 'exit in standard mode closes');
+  t.ok(h.closed());
+  t.ok(h.s.ended);
+  t.equal(await h.send('show version\n'), '', 'nothing after close');
+});
+
+t.test('without a pty: no echo, LF only, ? at the end of a line', async (t) => {
+  const h = await harness();
+  h.take();
+  const out = await h.send('show ver\r\nshow ?\rsh?\n');
+  t.notMatch(out, /\r/, 'no CR in the output');
+  t.match(out, /^\nProduct name: +GigaVUE-OS\n/, 'output starts on its own line');
+  t.match(out, /\n {2}version +Firmware version/, 'show ? lists the words');
+  t.match(out, /box1 > \n {2}show +Display information\nbox1 > $/, 'sh? lists the matching words');
+});
+
+t.test('pty: echo, CR LF, ? at once, Tab, Ctrl-C, Ctrl-Z', async (t) => {
+  const h = await harness({ interactive: true });
+  h.take();
+  t.equal(await h.send('sho'), 'sho', 'echo');
+  t.equal(await h.send('\x7f\x7f\x7f'), '\b \b\b \b\b \b', 'backspace erases on the screen');
+  // The help is printed at once, then the prompt and the line typed so far.
+  const help = await h.send('show ?');
+  t.match(
+    help,
+    /^show \?\r\n {2}chassis +The boxes[\s\S]*\r\n {2}version +Firmware/,
+    'help follows the ? at once',
+  );
+  t.match(help, /\r\nbox1 > show $/, 'prompt and line again');
+  t.match(await h.send('\r'), /% Incomplete command\.\r\nbox1 > $/, 'the line is still there');
+  t.equal(await h.send('sh\t'), 'show ', 'Tab completes');
+  t.match(await h.send('c\t'), /c\r\n {2}chassis +crypto\r\nbox1 > show c$/, 'Tab lists the choices');
+  t.equal(await h.send('\x03'), '^C\r\nbox1 > ', 'Ctrl-C drops the line');
+  t.match(
+    await h.send('show version\x03show chassis\r'),
+    /\^C\r\nbox1 > show chassis\r\nBox ID/,
+    'only the line after Ctrl-C runs',
+  );
+  await h.send('enable\rconf t\r');
+  t.equal(await h.send('host\x1a'), 'host^Z\r\nbox1 # ', 'Ctrl-Z returns to enable mode');
+  t.equal(await h.send('\x1a'), '^Z\r\nbox1 # ', 'Ctrl-Z in enable mode stays');
+});
+
+t.test('paging', async (t) => {
+  const h = await harness({ interactive: true, rows: 5 });
+  h.take();
+  let out = await h.send('show images\r');
+  const body = out.split('\r\n');
+  t.equal(body.length, 6, '4 lines, then --More--');
+  t.equal(body[5], '--More--');
+  out = await h.send(' ');
+  t.match(out, /^\r {8}\r/, '--More-- is erased');
+  t.equal(out.split('\r\n').length, 5, 'space: the next page');
+  out = await h.send('\r');
+  t.equal(out.split('\r\n').length, 2, 'Enter: one more line');
+  out = await h.send('q');
+  t.match(out, /^\r {8}\rbox1 > $/, 'q stops paging');
+  t.match(await h.send('show version\r'), /Product name/, 'the session goes on');
+  await h.send('q');
+
+  await h.send('no cli session paging enable\r');
+  t.notMatch(await h.send('show images\r'), /--More--/, 'paging off');
+  await h.send('cli session paging enable\r');
+  t.match(await h.send('show images\r'), /--More--/, 'paging on again');
+  await h.send('q');
+  await h.send('cli session terminal length 999\r');
+  t.notMatch(await h.send('show images\r'), /--More--/, 'length 999: no paging');
+  await h.send('cli session terminal length 3\r');
+  out = await h.send('show images\r');
+  t.equal(out.split('\r\n').length, 4, 'length 3: two lines a page');
+  await h.send('q');
+  await h.send('cli session terminal type dumb\r');
+  t.equal(h.s.terminalType, 'dumb');
+
+  // Keys typed ahead (a paste, a script) answer the --More-- prompts in order.
+  out = await h.send('cli session terminal length 5\rshow images\r qshow web\r');
+  t.match(out, /--More--\r {8}\r(?:[^\r\n]*\r\n){4}--More--\r {8}\rbox1 > show web\r\nWeb HTTPS/);
+
+  const plain = await harness({ interactive: false, rows: 5 });
+  t.notMatch(await plain.send('show images\n'), /--More--/, 'never without a pty');
+  const resized = await harness({ interactive: true, rows: 100 });
+  t.notMatch(await resized.send('show images\r'), /--More--/);
+  resized.s.resize(80, 4);
+  t.match(await resized.send('show images\r'), /--More--/, 'window-change makes pages smaller');
+  resized.s.inputEnd();
+  await resized.s.idle();
+  t.ok(resized.closed(), 'end of input while paging prints the rest and closes');
+});
+
+t.test('bounded input', async (t) => {
+  const h = await harness();
+  h.take();
+  let out = await h.send('x'.repeat(MAX_LINE_BYTES + 1) + '\nshow version\n');
+  t.match(
+    out,
+    new RegExp(`^\\n% Line too long \\(max ${MAX_LINE_BYTES} bytes\\)\\.\\nbox1 > \\nProduct name`),
+    'an overlong line is refused, the next runs',
+  );
+  out = await h.send('y'.repeat(1024 * 1024) + '\r\n');
+  t.match(out, /% Line too long/, '1 MiB line');
+  t.ok(out.length < 200, 'nothing of the line comes back');
+  await h.send('enable\nconf t\n');
+  out = await h.send(
+    'crypto certificate name big public-cert pem "' + 'A\n'.repeat(40_000) + '"\nshow web\n',
+  );
+  t.match(
+    out,
+    /% PEM value too long \(max 65536 bytes\); the command was discarded\.\n[^\n]*\nWeb HTTPS certificate/,
+    'an overlong PEM is refused up to its closing quote',
+  );
+  out = await h.send(
+    'crypto certificate name big public-cert pem "' + 'B'.repeat(MAX_PEM_BYTES + 10) + '"\n',
+  );
+  t.match(out, /% PEM value too long: at most 64 KiB\./, 'just over 64 KiB: the box refuses');
+  out = await h.send('crypto certificate name c public-cert pem "-----BEGIN CERTIFICATE-----\nAAAA\n');
+  t.equal(out, '', 'an open quote waits for more lines');
+  out = await h.send('\x03show web\n');
+  t.match(out, /^\nbox1 \(config\) # \nWeb HTTPS/, 'Ctrl-C leaves an unterminated quote');
+});
+
+t.test('binary garbage never breaks a session', async (t) => {
+  const h = await harness();
+  for (let i = 0; i < 4; i++) h.s.input(garbage(64 * 1024, `chunk-${i}`));
+  h.s.input(Buffer.from([0xff, 0xfe, 0xc3]));
+  await h.s.idle();
+  const out = await h.send('\x03\nshow version\n');
+  t.match(out, /Product name: +GigaVUE-OS/, 'the session still works');
+  t.notOk(h.s.ended);
+});
+
+t.test('many kinds of garbage: the session either answers or has legitimately logged out', async (t) => {
+  const { cluster } = await makeTestBox();
+  let answered = 0;
+  for (let i = 0; i < 60; i++) {
+    const h = await harness({ cluster, interactive: i % 2 === 0 });
+    h.s.input(garbage(16 * 1024, `seed-${i}`));
+    const out = await h.send('\x03\rshow version\r');
+    if (h.s.ended) continue;
+    t.match(out, /Product name/, `seed ${i}`);
+    answered++;
+  }
+  t.ok(answered > 50, `${answered} of 60 sessions answered after the garbage`);
+});
+
+t.test('commands run one at a time, in order', async (t) => {
+  const { cluster, box } = await makeTestBox();
+  const acme = new FakeAcme(() => cluster.get(1));
+  acme.startDelayMs = 30;
+  box.attachAcme(acme);
+  const h = await harness({ cluster, startMode: 'enable' });
+  h.take();
+  const out = await h.send(
+    'configure terminal\nip name-server 10.0.0.53\ncrypto certificate acme issue domain a.lab.test acme-server https://ca.lab.test/dir\nshow crypto acme client info\nhostname after\n',
+  );
+  const issued = out.indexOf('Issuance in progress.');
+  const info = out.indexOf('Request-Status         : In Progress');
+  t.ok(issued > 0 && info > issued, 'the status shows after the issue answered');
+  t.match(out, /after \(config\) # $/, 'the last line ran last');
+
+  // Input typed while a command runs waits, and too much of it is dropped with a notice.
+  acme.startDelayMs = 50;
+  await cluster.get(1).acmeFinish('Success');
+  h.s.input('crypto certificate acme issue domain b.lab.test acme-server https://ca.lab.test/dir\n');
+  h.s.input('z'.repeat(MAX_PENDING_CHARS + 1));
+  h.s.input('\x03show version\n');
+  await h.s.idle();
+  const o2 = h.take();
+  t.match(o2, /% Input discarded: more than \d+ characters typed ahead\./);
+  t.match(o2, /Issuance in progress[\s\S]*Product name/, 'the session goes on');
+});
+
+t.test('end of input', async (t) => {
+  const h = await harness();
+  h.take();
+  h.s.input('show version');
+  h.s.inputEnd();
+  await h.s.idle();
+  t.match(h.take(), /Product name/, 'a last line without newline runs');
+  t.ok(h.closed(), 'then the session closes');
+
+  const q = await harness();
+  q.s.input('enable\nconf t\ncrypto certificate name c public-cert pem "abc\n');
+  q.s.inputEnd();
+  await q.s.idle();
+  t.match(q.take(), /% Missing closing quote: the command was discarded at the end of input\.\n$/);
+  t.ok(q.closed());
+  t.equal(q.s.failures, 1);
+});
+
+t.test('the peer leaving mid-command', async (t) => {
+  const { cluster, box } = await makeTestBox();
+  const acme = new FakeAcme(() => cluster.get(1));
+  acme.startDelayMs = 30;
+  box.attachAcme(acme);
+  await box.addNameServer({ user: 'admin', role: 'admin', source: 't' }, '10.0.0.53');
+  let writes = 0;
+  const s = new Session({
+    cluster,
+    boxId: 1,
+    user: 'admin',
+    role: 'admin',
+    source: 't',
+    interactive: false,
+    startMode: 'enable',
+    write: () => writes++,
+    close: () => undefined,
+  });
+  s.input('conf t\ncrypto certificate acme issue domain a.lab.test acme-server https://ca.lab.test/dir\n');
+  await new Promise((r) => setTimeout(r, 5));
+  s.end();
+  const before = writes;
+  await new Promise((r) => setTimeout(r, 60));
+  t.equal(writes, before, 'nothing is written after end()');
+  t.equal(acme.requests.length, 1, 'the command still completed');
+
+  let calls = 0;
+  const broken = new Session({
+    cluster,
+    boxId: 1,
+    user: 'admin',
+    role: 'admin',
+    source: 't',
+    interactive: false,
+    write: () => {
+      calls++;
+      throw new Error('EPIPE');
+    },
+    close: () => undefined,
+  });
+  broken.start();
+  broken.input('show version\n');
+  await broken.idle();
+  t.ok(broken.ended, 'a failing write ends the session quietly');
+  t.equal(calls, 1);
+});
+
+t.test('runOnce (exec channels)', async (t) => {
+  const h = await harness({ startMode: 'enable' });
+  h.take();
+  t.match(
+    await h.s.runOnce('show running-config'),
+    /^##\n## Running configuration of box-id 1/,
+    'starts in enable mode, no prompt',
+  );
+  t.equal(h.take(), '', 'nothing goes through write');
+  const out = await h.s.runOnce('configure terminal\nhostname ex1\nshow ?\nfoo');
+  t.match(
+    out,
+    /^ {2}chassis +The boxes[\s\S]*\n {2}version +Firmware[\s\S]*% Unrecognized command "foo"\.\nType "\?" for help\.\n$/,
+  );
+  t.equal(h.cluster.get(1).hostname, 'ex1');
+  t.equal(h.s.failures, 1);
+  t.match(await h.s.runOnce('x'.repeat(MAX_LINE_BYTES + 1)), /^% Line too long/);
+  const pty = await harness({ startMode: 'enable', interactive: true });
+  t.match(await pty.s.runOnce('show version'), /\r\nProduct model/, 'CR LF with a pty');
+  t.match(await pty.s.runOnce('exit\nexit\nshow version'), /^$/, 'stops after the session exits');
+});
+
+t.test('box-id is resolved when the command runs', async (t) => {
+  const { cluster } = await makeTestBox();
+  await makeTestBox({ boxId: 2, cluster, hostname: 'old2' });
+  const h = await harness({ cluster, startMode: 'enable' });
+  t.match(await h.s.runOnce('show chassis box-id 2'), /\n2 +old2 /);
+  // A reload replaces the Box object in the cluster: the next command sees the new one.
+  await makeTestBox({ boxId: 2, cluster, hostname: 'new2' });
+  t.match(await h.s.runOnce('show chassis box-id 2'), /\n2 +new2 /);
+  await makeTestBox({ boxId: 1, cluster, hostname: 'new1' });
+  t.equal(h.s.prompt(), 'new1 # ', 'the prompt reads the new box');
+  cluster.delete(1);
+  t.equal(h.s.prompt(), 'new1 # ', 'while the box is away the last name stays');
+  t.equal(await h.s.runOnce('show version'), '% No box with box-id 1 in the cluster (box-ids: 2).\n');
+  t.equal(
+    await h.s.runOnce('show chassis box-id 9'),
+    '% No box with box-id 9 in the cluster (box-ids: 2).\n',
+  );
+});

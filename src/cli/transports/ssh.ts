@@ -1,0 +1,293 @@
+/**
+ * The CLI over SSH (ssh2 lives only here). It adapts SSH channels to
+ * Sessions and does nothing else: password login against the box, a shell
+ * with or without a pty, exec channels (never paged), window-change and env.
+ *
+ * Bounds: sessions per server (maxSessions, refused with a message),
+ * connections (twice that), a login timeout and three password attempts.
+ * A client that goes away at any moment only ends its own session.
+ *
+ * The listener is our own net.Server; sockets are handed to ssh2 with
+ * injectSocket, so close() can end every connection at once (a reload must
+ * free the port promptly).
+ */
+import { createServer, type Server as NetServer, type Socket } from 'node:net';
+import ssh2 from 'ssh2';
+import type { ClientInfo, Connection, PseudoTtyInfo, ServerChannel, Session as SshChannel } from 'ssh2';
+import type { Role } from '../../device/roles.js';
+import { clip } from '../../device/validate.js';
+import type { Logger } from '../../lib/logger.js';
+import { Session } from '../session.js';
+import {
+  listenOn,
+  LOGIN_TIMEOUT_MS,
+  MAX_LOGIN_ATTEMPTS,
+  MAX_SESSIONS_PER_BOX,
+  tooManySessions,
+  type CliServerOptions,
+} from './listen.js';
+
+/** The options of a CLI server (see listen.ts). */
+export type { CliServerOptions } from './listen.js';
+
+const { Server: Ssh2Server, utils } = ssh2;
+
+/** How long close() lets clients take the SSH disconnect before their sockets are destroyed. */
+const CLOSE_GRACE_MS = 200;
+
+/**
+ * An SSH server for the CLI of one box. listen() resolves with the bound port
+ * or rejects naming the address and port; close() ends every session and the
+ * listener promptly. Sessions of one server are independent.
+ */
+export class SshCliServer {
+  private readonly o: CliServerOptions & { hostKeyPem: string };
+  private readonly log: Logger;
+  private readonly maxSessions: number;
+  private readonly ssh: InstanceType<typeof Ssh2Server>;
+  private readonly listener: NetServer;
+  private readonly sockets = new Set<Socket>();
+  private readonly clients = new Set<Connection>();
+  private readonly sessions = new Set<Session>();
+  private closing = false;
+
+  /** Throws Error when the host key is not a key ssh2 can use (an EC P-256 SEC1 PEM is). */
+  constructor(o: CliServerOptions & { hostKeyPem: string }) {
+    this.o = o;
+    this.log = o.logger.child({ boxId: o.boxId, transport: 'ssh' });
+    this.maxSessions = o.maxSessions ?? MAX_SESSIONS_PER_BOX;
+    const parsed = utils.parseKey(o.hostKeyPem);
+    if (parsed instanceof Error)
+      throw new Error(`SSH host key of box ${o.boxId} is not usable: ${parsed.message}`);
+    this.ssh = new Ssh2Server({ hostKeys: [o.hostKeyPem], ident: 'gvos-sim' }, (client, info) =>
+      this.onClient(client, info),
+    );
+    this.ssh.on('error', (err: Error) => this.log.error('ssh server error', { err: err.message }));
+    this.listener = createServer((sock) => this.onSocket(sock));
+  }
+
+  /** Start listening; resolves with the bound port. */
+  listen(): Promise<number> {
+    return listenOn(this.listener, this.o.address, this.o.port, `SSH CLI of box ${this.o.boxId}`, this.log);
+  }
+
+  /** End every session and connection and stop listening. Safe to call more than once. */
+  async close(): Promise<void> {
+    this.closing = true;
+    for (const s of this.sessions) s.end();
+    this.sessions.clear();
+    const closed = new Promise<void>((resolve) => this.listener.close(() => resolve()));
+    for (const c of this.clients) {
+      try {
+        c.end();
+      } catch {
+        // Already gone.
+      }
+    }
+    const drained = Promise.all(
+      [...this.sockets].map((s) => new Promise((r) => (s.destroyed ? r(null) : s.once('close', r)))),
+    );
+    await Promise.race([drained, new Promise((r) => setTimeout(r, CLOSE_GRACE_MS).unref())]);
+    for (const s of this.sockets) s.destroy();
+    await closed;
+  }
+
+  /** Sessions (shells and exec channels) running now. */
+  get sessionCount(): number {
+    return this.sessions.size;
+  }
+
+  private onSocket(sock: Socket): void {
+    // Connections that never log in still cost memory: bound them too.
+    if (this.closing || this.sockets.size >= this.maxSessions * 2) {
+      sock.destroy();
+      return;
+    }
+    this.sockets.add(sock);
+    sock.once('close', () => this.sockets.delete(sock));
+    sock.on('error', (err) => this.log.debug('ssh socket error', { err: err.message }));
+    this.ssh.injectSocket(sock);
+  }
+
+  private onClient(client: Connection, info: ClientInfo): void {
+    const source = `ssh ${info.ip}:${info.port}`;
+    this.clients.add(client);
+    let user = '';
+    let role: Role | undefined;
+    let failures = 0;
+    const timer = setTimeout(() => {
+      this.log.info('cli login timed out', { source });
+      client.end();
+    }, LOGIN_TIMEOUT_MS);
+    timer.unref();
+    client.on('error', (err: Error) => this.log.debug('ssh connection error', { source, err: err.message }));
+    client.on('close', () => {
+      clearTimeout(timer);
+      this.clients.delete(client);
+    });
+    client.on('authentication', (ctx) => {
+      if (this.closing) return ctx.reject();
+      if (ctx.method !== 'password') return ctx.reject(['password']);
+      const { username, password } = ctx;
+      void (async () => {
+        let r: Role | null = null;
+        try {
+          // Awaited so that an asynchronous password check (scrypt off the event loop) works as well.
+          r = await this.o.cluster.get(this.o.boxId).authenticate(username, password);
+        } catch {
+          // The box is being reloaded: no login now.
+          r = null;
+        }
+        try {
+          if (r) {
+            user = username;
+            role = r;
+            this.log.info('cli login', { source, user: clip(user), role: r });
+            ctx.accept();
+            return;
+          }
+          failures++;
+          this.log.warn('cli login failed', { source, user: clip(username) });
+          if (failures >= MAX_LOGIN_ATTEMPTS) {
+            ctx.reject();
+            client.end();
+            return;
+          }
+          ctx.reject(['password']);
+        } catch {
+          // The client left while its password was checked.
+        }
+      })();
+    });
+    client.on('ready', () => {
+      clearTimeout(timer);
+      client.on('session', (accept) => this.onChannel(accept(), user, role!, source));
+    });
+  }
+
+  private onChannel(ch: SshChannel, user: string, role: Role, source: string): void {
+    let pty: PseudoTtyInfo | undefined;
+    let session: Session | undefined;
+    ch.on('pty', (accept, _reject, info) => {
+      pty = info;
+      accept?.();
+    });
+    ch.on('window-change', (accept, _reject, info) => {
+      session?.resize(info.cols, info.rows);
+      accept?.();
+    });
+    // Accepted and ignored: the CLI takes nothing from the environment.
+    ch.on('env', (accept) => accept?.());
+    ch.on('shell', (accept) => {
+      session = this.startShell(accept(), user, role, source, pty);
+    });
+    ch.on('exec', (accept, _reject, info) => {
+      this.runExec(accept(), info.command, user, role, source, pty);
+    });
+  }
+
+  /** Refuse a channel when the box has too many sessions; true when refused. */
+  private refuse(stream: ServerChannel, crlf: boolean): boolean {
+    if (!this.closing && this.sessions.size < this.maxSessions) return false;
+    this.log.warn('cli session refused: too many sessions', { max: this.maxSessions });
+    safeWrite(stream, tooManySessions(this.o.boxId, this.maxSessions) + (crlf ? '\r\n' : '\n'));
+    finish(stream, 1);
+    return true;
+  }
+
+  private startShell(
+    stream: ServerChannel,
+    user: string,
+    role: Role,
+    source: string,
+    pty: PseudoTtyInfo | undefined,
+  ): Session | undefined {
+    stream.on('error', (err: Error) => this.log.debug('ssh channel error', { source, err: err.message }));
+    if (this.refuse(stream, !!pty)) return undefined;
+    const session: Session = new Session({
+      cluster: this.o.cluster,
+      boxId: this.o.boxId,
+      user,
+      role,
+      source,
+      interactive: !!pty,
+      ...(pty ? { cols: pty.cols, rows: pty.rows } : {}),
+      logger: this.log,
+      write: (s) => safeWrite(stream, s),
+      close: () => {
+        this.sessions.delete(session);
+        finish(stream, 0);
+      },
+    });
+    this.sessions.add(session);
+    stream.on('data', (d: Buffer) => session.input(d));
+    // EOF from the client (stdin closed): finish the typed lines, then close.
+    stream.on('end', () => session.inputEnd());
+    stream.on('close', () => {
+      this.sessions.delete(session);
+      session.end();
+    });
+    session.start();
+    return session;
+  }
+
+  private runExec(
+    stream: ServerChannel,
+    command: string,
+    user: string,
+    role: Role,
+    source: string,
+    pty: PseudoTtyInfo | undefined,
+  ): void {
+    stream.on('error', (err: Error) => this.log.debug('ssh channel error', { source, err: err.message }));
+    if (this.refuse(stream, !!pty)) return;
+    // EMULATION: an exec channel starts in enable mode and may hold several lines (one command each).
+    const session = new Session({
+      cluster: this.o.cluster,
+      boxId: this.o.boxId,
+      user,
+      role,
+      source,
+      interactive: !!pty,
+      startMode: 'enable',
+      logger: this.log,
+      write: () => undefined,
+      close: () => undefined,
+    });
+    this.sessions.add(session);
+    stream.on('close', () => {
+      this.sessions.delete(session);
+      session.end();
+    });
+    // The exec command takes no input; drain what the client sends so its window never fills.
+    stream.resume();
+    void session.runOnce(command).then((out) => {
+      this.sessions.delete(session);
+      if (session.ended) return;
+      safeWrite(stream, out);
+      // EMULATION: the exit status is 1 when any command of the exec line failed.
+      finish(stream, session.failures > 0 ? 1 : 0);
+    });
+  }
+}
+
+/** Write unless the channel is gone (the client may leave at any moment). */
+function safeWrite(stream: ServerChannel, s: string): void {
+  if (!stream.writable || stream.destroyed) return;
+  try {
+    stream.write(s);
+  } catch {
+    // The client went away between the check and the write.
+  }
+}
+
+/** Send the exit status and close the channel, unless the client already did. */
+function finish(stream: ServerChannel, code: number): void {
+  if (!stream.writable || stream.destroyed) return;
+  try {
+    stream.exit(code);
+    stream.end();
+  } catch {
+    // Already closed by the client.
+  }
+}

@@ -1,0 +1,410 @@
+/**
+ * Many boxes in one process: one Cluster (so a CLI session on any box reaches
+ * the others by box-id), one lab clock, and per box a BoxHost with its own
+ * address, data directory and identity (serial, host id, keys) derived from
+ * the lab's seed and the box-id, so a lab is reproducible.
+ *
+ * Addressing (issue 5): every box gets its own loopback address 127.0.0.N
+ * (N = box-id + offset) and listens on the standard ports 22/23/443/80, so
+ * `ssh admin@127.0.0.103` reaches box 3. Where that cannot be bound (not
+ * root, or an OS that has only 127.0.0.1, or a port taken on every address)
+ * the lab falls back to one address with port offsets: port = base + box-id.
+ *
+ * Contract:
+ * - add/start/stop/kill/reload/remove act on one box; the others keep
+ *   serving. They may run concurrently for different boxes; calls for the
+ *   same box are serialised.
+ * - kill is abrupt: from that moment no state write reaches the disk (as if
+ *   the power went), listeners and sessions close; start() boots the box
+ *   again from what was stored before.
+ * - stopAll() stops every running box and resolves when every port is free.
+ */
+import { createServer } from 'node:net';
+import { rm } from 'node:fs/promises';
+import { Cluster } from '../device/cluster.js';
+import type { Box } from '../device/box.js';
+import type { BoxDocument, CryptoMode } from '../device/model.js';
+import type { FirmwareCatalog } from '../device/firmware.js';
+import type { SystemClock } from '../lib/clock.js';
+import type { Logger } from '../lib/logger.js';
+import type { AcmeAgentSettings } from '../acme/agent.js';
+import { BoxHost, boxDataDir, type BoxPorts } from '../host/box-host.js';
+import type { Store } from '../store/store.js';
+import { LowdbStore } from '../store/lowdb-store.js';
+import { BoxClock } from './box-clock.js';
+
+/** What a box of the lab is made of (first boot; the stored state wins later). */
+export interface LabBoxSpec {
+  boxId: number;
+  hostname: string;
+  model: string;
+  firmware: string;
+  cryptoMode: CryptoMode;
+  /** Explicit address; default from the lab's addressing. */
+  address?: string;
+  /** Explicit ports (any subset); the rest from the lab's addressing. */
+  ports?: Partial<BoxPorts>;
+}
+
+/** How boxes get their address and ports. */
+export interface Addressing {
+  /**
+   * addresses: one loopback address per box, standard ports;
+   * ports: one shared address, port = base + box-id.
+   */
+  mode: 'addresses' | 'ports';
+  /** IPv4 base of per-box addresses: box N gets base + offset + N. */
+  addressBase: string;
+  addressOffset: number;
+  /** The shared address in ports mode. */
+  sharedAddress: string;
+  /** Standard ports (addresses mode). */
+  standardPorts: BoxPorts;
+  /** Port bases (ports mode): port = base + box-id. */
+  portBase: BoxPorts;
+}
+
+/** The default addressing: 127.0.0.(100+N) on 22/23/443/80; fallback 127.0.0.1 with 2200/2300/4400/8000 + N. */
+export const DEFAULT_ADDRESSING: Addressing = {
+  mode: 'addresses',
+  addressBase: '127.0.0.0',
+  addressOffset: 100,
+  sharedAddress: '127.0.0.1',
+  standardPorts: { ssh: 22, cli: 23, https: 443, http: 80 },
+  portBase: { ssh: 2200, cli: 2300, https: 4400, http: 8000 },
+};
+
+/** The state of one box as the runner sees it. */
+export type LabBoxState = 'starting' | 'running' | 'stopping' | 'stopped' | 'killed' | 'failed';
+
+/** One box of the lab: its spec, where it listens, its state and last error. */
+export interface LabBoxInfo {
+  spec: LabBoxSpec;
+  address: string;
+  ports: BoxPorts;
+  state: LabBoxState;
+  error?: string;
+}
+
+/** What a runner is built from; the same seed and box-id give the same box identity. */
+export interface ClusterRunnerOptions {
+  clusterName: string;
+  /** The lab's directory; box N keeps its state in <labDir>/box-N. */
+  labDir: string;
+  seed: string;
+  /** First boot only (every box of the lab gets the same admin password). */
+  adminPassword: string;
+  clock: SystemClock;
+  logger: Logger;
+  catalog: FirmwareCatalog;
+  addressing: Addressing;
+  acmeSettings?: AcmeAgentSettings;
+}
+
+/**
+ * The Cluster of a lab, which also tells the runner when a box object comes
+ * up (first boot, start, reload): the lab re-applies its faults and
+ * subscriptions to the new object, since a reload replaces it.
+ */
+export class LabCluster extends Cluster {
+  private readonly listeners = new Set<(box: Box) => void>();
+
+  override set(box: Box): void {
+    super.set(box);
+    for (const l of [...this.listeners]) l(box);
+  }
+
+  /** Call `listener` each time a box object joins (boot, start, reload); returns an unsubscribe function. */
+  onBoxUp(listener: (box: Box) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+}
+
+/** A Store that can lose power: after cut(), writes fail and nothing more reaches the disk. */
+class CuttableStore implements Store {
+  private cutOff = false;
+  constructor(private readonly inner: Store) {}
+  get location(): string {
+    return this.inner.location;
+  }
+  load(): Promise<BoxDocument | undefined> {
+    return this.inner.load();
+  }
+  async save(doc: BoxDocument): Promise<void> {
+    if (this.cutOff) throw new Error('the box was killed; the write was lost');
+    await this.inner.save(doc);
+  }
+  cut(): void {
+    this.cutOff = true;
+  }
+}
+
+interface Slot {
+  spec: LabBoxSpec;
+  address: string;
+  ports: BoxPorts;
+  state: LabBoxState;
+  error?: string;
+  host?: BoxHost;
+  store?: CuttableStore;
+  clock: BoxClock;
+  /** Serialises operations on this box. */
+  queue: Promise<unknown>;
+}
+
+/** The boxes of one lab in this process (see the file comment for the contract). */
+export class ClusterRunner {
+  readonly cluster: LabCluster;
+  private readonly slots = new Map<number, Slot>();
+  private readonly log: Logger;
+
+  constructor(private readonly o: ClusterRunnerOptions) {
+    this.cluster = new LabCluster(o.clusterName);
+    this.log = o.logger;
+  }
+
+  get addressing(): Addressing {
+    return this.o.addressing;
+  }
+
+  /** Box-ids of the lab (running or not), ascending. */
+  ids(): number[] {
+    return [...this.slots.keys()].sort((a, b) => a - b);
+  }
+
+  has(boxId: number): boolean {
+    return this.slots.has(boxId);
+  }
+
+  /** Where box `boxId` listens and in what state it is. Throws for an unknown box-id. */
+  info(boxId: number): LabBoxInfo {
+    const s = this.slot(boxId);
+    // A reload runs inside the host: between its stop and its boot the box is not running.
+    const state: LabBoxState = s.state === 'running' && s.host && !s.host.running ? 'starting' : s.state;
+    return {
+      spec: { ...s.spec },
+      address: s.address,
+      ports: { ...s.ports },
+      state,
+      ...(s.error ? { error: s.error } : {}),
+    };
+  }
+
+  /** Every box, by box-id. */
+  list(): LabBoxInfo[] {
+    return this.ids().map((id) => this.info(id));
+  }
+
+  /** The running Box object (replaced on reload: look it up each time), or undefined. */
+  box(boxId: number): Box | undefined {
+    const h = this.slots.get(boxId)?.host;
+    return h?.running ? h.box : undefined;
+  }
+
+  /** The host of a running box (tests: session counts). */
+  host(boxId: number): BoxHost | undefined {
+    return this.slots.get(boxId)?.host;
+  }
+
+  /** The clock of box `boxId` (kept across restarts). */
+  clock(boxId: number): BoxClock {
+    return this.slot(boxId).clock;
+  }
+
+  /** Add a box and start it. Rejects for a box-id in use or when it cannot start (nothing left running then). */
+  async add(spec: LabBoxSpec): Promise<LabBoxInfo> {
+    if (!Number.isInteger(spec.boxId) || spec.boxId < 1 || spec.boxId > 64) {
+      throw new Error(`box-id must be a whole number from 1 to 64, got ${spec.boxId}`);
+    }
+    if (this.slots.has(spec.boxId)) throw new Error(`box-id ${spec.boxId} is already in the lab`);
+    const { address, ports } = endpointFor(spec, this.o.addressing);
+    const slot: Slot = {
+      spec: { ...spec },
+      address,
+      ports,
+      state: 'stopped',
+      clock: new BoxClock(this.o.clock),
+      queue: Promise.resolve(),
+    };
+    this.slots.set(spec.boxId, slot);
+    try {
+      await this.enqueue(slot, () => this.boot(slot));
+    } catch (err) {
+      this.slots.delete(spec.boxId);
+      throw err;
+    }
+    return this.info(spec.boxId);
+  }
+
+  /** Start a stopped or killed box from its stored state (no-op when running). */
+  start(boxId: number): Promise<void> {
+    const slot = this.slot(boxId);
+    return this.enqueue(slot, async () => {
+      if (slot.state === 'running') return;
+      await this.boot(slot);
+    });
+  }
+
+  /** Stop a box cleanly: sessions and listeners close, the state is flushed (no-op when not running). */
+  stop(boxId: number): Promise<void> {
+    const slot = this.slot(boxId);
+    return this.enqueue(slot, async () => {
+      if (!slot.host) return;
+      slot.state = 'stopping';
+      await slot.host.stop();
+      slot.host = undefined;
+      slot.store = undefined;
+      slot.state = 'stopped';
+    });
+  }
+
+  /** Kill a box abruptly (see the class contract); start() brings it back from its stored state. */
+  kill(boxId: number): Promise<void> {
+    const slot = this.slot(boxId);
+    // Cut the power before queueing: writes already waiting behind a stop are lost too.
+    slot.store?.cut();
+    return this.enqueue(slot, async () => {
+      if (!slot.host) return;
+      slot.store?.cut();
+      await slot.host.stop();
+      slot.host = undefined;
+      slot.store = undefined;
+      slot.state = 'killed';
+    });
+  }
+
+  /** `reload` of one box (its host restarts it in place from the saved state); the others keep serving. */
+  reload(boxId: number): Promise<void> {
+    const slot = this.slot(boxId);
+    return this.enqueue(slot, async () => {
+      if (!slot.host) throw new Error(`box ${boxId} is not running; start it instead`);
+      await slot.host.reload();
+      if (!slot.host.running) {
+        slot.state = 'failed';
+        slot.error = 'reload failed; see the log';
+      }
+    });
+  }
+
+  /** Stop a box and delete its state directory: the box-id is free again. */
+  async remove(boxId: number): Promise<void> {
+    await this.stop(boxId);
+    this.slots.delete(boxId);
+    await rm(boxDataDir(this.o.labDir, boxId), { recursive: true, force: true });
+  }
+
+  /** Stop every box (concurrently); resolves when all listeners are closed. */
+  async stopAll(): Promise<void> {
+    await Promise.all(
+      this.ids().map((id) => this.stop(id).catch((err) => this.log.error('stop failed', { boxId: id, err }))),
+    );
+  }
+
+  private slot(boxId: number): Slot {
+    const s = this.slots.get(boxId);
+    if (!s)
+      throw new Error(`no box with box-id ${boxId} in the lab (box-ids: ${this.ids().join(', ') || 'none'})`);
+    return s;
+  }
+
+  private enqueue<T>(slot: Slot, fn: () => Promise<T>): Promise<T> {
+    const p = slot.queue.then(fn, fn);
+    slot.queue = p.catch(() => undefined);
+    return p;
+  }
+
+  private async boot(slot: Slot): Promise<void> {
+    slot.state = 'starting';
+    slot.error = undefined;
+    const dataDir = boxDataDir(this.o.labDir, slot.spec.boxId);
+    const store = new CuttableStore(new LowdbStore(dataDir));
+    try {
+      slot.host = await BoxHost.start({
+        boxId: slot.spec.boxId,
+        hostname: slot.spec.hostname,
+        address: slot.address,
+        ports: slot.ports,
+        dataDir,
+        adminPassword: this.o.adminPassword,
+        firmware: slot.spec.firmware,
+        model: slot.spec.model,
+        cryptoMode: slot.spec.cryptoMode,
+        seed: this.o.seed,
+        clock: slot.clock,
+        logger: this.o.logger,
+        cluster: this.cluster,
+        catalog: this.o.catalog,
+        store,
+        ...(this.o.acmeSettings ? { acmeSettings: this.o.acmeSettings } : {}),
+      });
+      slot.store = store;
+      slot.state = 'running';
+    } catch (err) {
+      slot.state = 'failed';
+      slot.error = (err as Error).message;
+      throw new Error(`box ${slot.spec.boxId}: ${(err as Error).message}`);
+    }
+  }
+}
+
+/** The address and ports of a box under `addressing`, explicit overrides first. Pure. */
+export function endpointFor(
+  spec: Pick<LabBoxSpec, 'boxId' | 'address' | 'ports'>,
+  a: Addressing,
+): { address: string; ports: BoxPorts } {
+  const byMode: BoxPorts =
+    a.mode === 'addresses'
+      ? { ...a.standardPorts }
+      : {
+          ssh: a.portBase.ssh + spec.boxId,
+          cli: a.portBase.cli + spec.boxId,
+          https: a.portBase.https + spec.boxId,
+          http: a.portBase.http + spec.boxId,
+        };
+  const address =
+    spec.address ??
+    (a.mode === 'addresses' ? ipv4Add(a.addressBase, a.addressOffset + spec.boxId) : a.sharedAddress);
+  return { address, ports: { ...byMode, ...(spec.ports ?? {}) } };
+}
+
+/** `base` + `n` as an IPv4 address (127.0.0.0 + 103 = 127.0.0.103). Throws past 255.255.255.255. */
+export function ipv4Add(base: string, n: number): string {
+  const parts = base.split('.').map(Number);
+  if (parts.length !== 4 || parts.some((p) => !Number.isInteger(p) || p < 0 || p > 255))
+    throw new Error(`not an IPv4 address: ${base}`);
+  const v = ((parts[0]! << 24) >>> 0) + (parts[1]! << 16) + (parts[2]! << 8) + parts[3]! + n;
+  if (v > 0xffffffff) throw new Error(`${base} + ${n} is past 255.255.255.255`);
+  return [v >>> 24, (v >>> 16) & 255, (v >>> 8) & 255, v & 255].join('.');
+}
+
+/** True when a TCP listener can be opened on address:port right now (closed again at once). */
+export function canListen(address: string, port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = createServer();
+    s.once('error', () => resolve(false));
+    s.listen({ host: address, port, exclusive: true }, () => s.close(() => resolve(true)));
+  });
+}
+
+/**
+ * Choose the lab's addressing mode for these box-ids: 'addresses' when every
+ * box's own address can listen on every standard port (root, Linux's whole
+ * 127/8 on lo), else 'ports'. Explicitly given addresses and ports are not
+ * probed (the user chose them). One mode for the lab: the ACME CA's http-01
+ * port is one port for all boxes.
+ */
+export async function chooseAddressing(
+  specs: Pick<LabBoxSpec, 'boxId' | 'address' | 'ports'>[],
+  base: Addressing = DEFAULT_ADDRESSING,
+): Promise<Addressing> {
+  const asAddresses: Addressing = { ...base, mode: 'addresses' };
+  for (const spec of specs) {
+    const { address, ports } = endpointFor(spec, asAddresses);
+    for (const k of ['ssh', 'cli', 'https', 'http'] as const) {
+      if (spec.ports?.[k] !== undefined) continue;
+      if (!(await canListen(address, ports[k]))) return { ...base, mode: 'ports' };
+    }
+  }
+  return asAddresses;
+}

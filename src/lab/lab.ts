@@ -1,0 +1,736 @@
+/**
+ * A running lab: the boxes of a topology in this process (ClusterRunner),
+ * the peers it started (CA and trap receiver), one fault proxy in front of
+ * the CA per box, and everything the control plane does with them.
+ *
+ * Contract:
+ * - Lab.up() starts the peers, then the boxes, configures each box through
+ *   its command layer (CA list, name server, SNMP target, write memory),
+ *   issues the certificates if the topology says so, and resolves with the
+ *   running lab. When any step before issuance fails it stops everything it
+ *   had started (boxes, proxies, peer processes by PID) and rejects: a lab
+ *   never stays half up. Failed issuances do not fail the lab; they show in
+ *   the status.
+ * - down() stops boxes, proxies and peers and resolves when every listener
+ *   is closed and every child process has exited. Idempotent.
+ * - Operations on different boxes may run concurrently.
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdir, readFile, rm, writeFile, readdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { ACME_CERT_NAME, type KeyAlgorithm } from '../device/model.js';
+import type { Box } from '../device/box.js';
+import { isDeviceError } from '../device/errors.js';
+import type { FirmwareCatalog } from '../device/firmware.js';
+import type { AcmeRequestStatus } from '../device/model.js';
+import { SystemClock } from '../lib/clock.js';
+import type { Logger } from '../lib/logger.js';
+import type { AcmeAgentSettings } from '../acme/agent.js';
+import { certificateFacts } from '../pki/certificate.js';
+import { ChallengeRouter } from './challenge-router.js';
+import {
+  chooseAddressing,
+  ClusterRunner,
+  DEFAULT_ADDRESSING,
+  type Addressing,
+  type LabBoxSpec,
+} from './cluster-runner.js';
+import { FaultProxy } from './fault-proxy.js';
+import { FaultBoard, LAB_ACTOR, type FaultName, type FaultState } from './faults.js';
+import {
+  externalCa,
+  externalTrapReceiver,
+  freeTcpPort,
+  startPebbleCa,
+  startSnmptrapd,
+  type LabCa,
+  type LabTrapReceiver,
+  type PeerProcessRecord,
+} from './peers.js';
+import type { Topology } from './topology.js';
+
+/** A box's certificate as `lab status` shows it. */
+export interface LabCertificateStatus {
+  /** none | in-progress | valid | expired | failed | unknown (box not running) */
+  status: 'none' | 'in-progress' | 'valid' | 'expired' | 'failed' | 'unknown';
+  /** Upper-case hex as `openssl x509 -noout -serial` prints it. */
+  serial: string | null;
+  /** ISO 8601. */
+  expires: string | null;
+  domain?: string;
+  /** Why the last request failed. */
+  reason?: string;
+}
+
+/** One row of `lab status --json`. */
+export interface LabBoxStatus {
+  boxId: number;
+  hostname: string;
+  address: string;
+  ports: { ssh: number; cli: number; https: number; http: number };
+  state: string;
+  certificate: LabCertificateStatus;
+}
+
+/** One row of the inventory a manager onboards the lab from. */
+export interface InventoryRow {
+  boxId: number;
+  hostname: string;
+  address: string;
+  ports: { ssh: number; cli: number; https: number; http: number };
+  serial: string;
+  hostId: string;
+  model: string;
+  firmware: string;
+  /** SNMPv3 engine ID in hex, or null while the box is not running. */
+  snmpEngineId: string | null;
+}
+
+/** The fleet ACME operations (GigaVUE-FM's global ACME configuration). */
+export const FLEET_OPS = ['issue', 'renew', 'revoke', 'clear'] as const;
+/** One of FLEET_OPS. */
+export type FleetOp = (typeof FLEET_OPS)[number];
+
+/** The outcome of one box in a fleet operation. */
+export interface FleetResult {
+  boxId: number;
+  hostname: string;
+  op: FleetOp;
+  /** Success, Failed: <reason>, or Refused: <the device's message>. */
+  result: string;
+  ok: boolean;
+  serial: string | null;
+  expires: string | null;
+  durationMs: number;
+}
+
+/** The lab's state file (lab.json, mode 0600): what `lab down/status/...` need without the topology. */
+export interface LabStateFile {
+  name: string;
+  /** The process running the lab (`lab up`). */
+  pid: number;
+  controlPlane: { url: string; token: string };
+  processes: PeerProcessRecord[];
+  trapLog: string | null;
+  startedAt: string;
+}
+
+/** How Lab.up reports progress (the live table or plain lines). */
+export interface LabProgress {
+  phase(message: string): void;
+  box(boxId: number, hostname: string, state: string): void;
+}
+
+/** What Lab.up takes. */
+export interface LabOptions {
+  topology: Topology;
+  /** Directory of all labs; this lab lives in <labsDir>/<name>. */
+  labsDir: string;
+  catalog: FirmwareCatalog;
+  logger: Logger;
+  progress?: LabProgress;
+  /** Reuse the boxes' stored state instead of starting fresh. */
+  keepState?: boolean;
+  /** Password when the topology and the environment give none. */
+  env?: NodeJS.ProcessEnv;
+  acmeSettings?: AcmeAgentSettings;
+  /** Issue timeout per box, ms. */
+  issueTimeoutMs?: number;
+  /** Told each time the lab has started peer processes (to record their PIDs before the lab is up). */
+  onProcesses?: (processes: PeerProcessRecord[]) => void;
+}
+
+const silentProgress: LabProgress = { phase: () => undefined, box: () => undefined };
+
+/** A running lab (see the file comment for the contract). */
+export class Lab {
+  readonly runner: ClusterRunner;
+  readonly faults: FaultBoard;
+  readonly clock = new SystemClock();
+  readonly dir: string;
+  /** The admin password of every box (first boot). Secret: shown once by `lab up`, kept 0600 in the lab dir. */
+  readonly adminPassword: string;
+  private ca: LabCa | undefined;
+  private traps: LabTrapReceiver | undefined;
+  private router: ChallengeRouter | undefined;
+  private readonly proxies = new Map<number, FaultProxy>();
+  private readonly progress: LabProgress;
+  private downing: Promise<void> | undefined;
+  private readonly rewinds = new Set<NodeJS.Timeout>();
+  /** Ports mode: the http-01 router's port (Pebble's httpPort). */
+  private challengePort = 80;
+
+  private constructor(
+    readonly topology: Topology,
+    private readonly o: LabOptions,
+    addressing: Addressing,
+    password: string,
+  ) {
+    this.dir = join(o.labsDir, topology.lab);
+    this.adminPassword = password;
+    this.progress = o.progress ?? silentProgress;
+    this.runner = new ClusterRunner({
+      clusterName: topology.cluster,
+      labDir: this.dir,
+      seed: topology.seed,
+      adminPassword: password,
+      clock: this.clock,
+      logger: o.logger,
+      catalog: o.catalog,
+      addressing,
+      ...(o.acmeSettings ? { acmeSettings: o.acmeSettings } : {}),
+    });
+    this.faults = new FaultBoard(
+      (id) => this.proxies.get(id),
+      (id) => this.runner.box(id),
+    );
+    this.runner.cluster.onBoxUp((box) => this.faults.onBoxUp(box));
+  }
+
+  /** Start a lab (see the class contract). */
+  static async up(o: LabOptions): Promise<Lab> {
+    const topo = o.topology;
+    const dir = join(o.labsDir, topo.lab);
+    await mkdir(dir, { recursive: true, mode: 0o700 });
+    if (!o.keepState) {
+      // A fresh lab: the CA is new on every start, so old certificates and CA entries would only confuse.
+      for (const f of await readdir(dir))
+        if (/^box-\d+$/.test(f)) await rm(join(dir, f), { recursive: true, force: true });
+    }
+    const password = await adminPassword(topo, dir, o.env ?? process.env);
+    const base: Addressing = {
+      ...DEFAULT_ADDRESSING,
+      addressBase: topo.network.addressBase,
+      addressOffset: topo.network.addressOffset,
+      sharedAddress: topo.network.sharedAddress,
+      portBase: topo.network.portBase,
+    };
+    const addressing =
+      topo.network.mode === 'auto'
+        ? await chooseAddressing(topo.boxes, base)
+        : { ...base, mode: topo.network.mode };
+    const lab = new Lab(topo, o, addressing, password);
+    try {
+      await lab.start();
+    } catch (err) {
+      await lab.down();
+      throw err;
+    }
+    return lab;
+  }
+
+  /** The lab's trap log (snmptrapd), if the lab runs the receiver. */
+  get trapLog(): string | null {
+    return this.traps?.logFile ?? null;
+  }
+
+  /** Child processes the lab started (by PID). */
+  get processes(): PeerProcessRecord[] {
+    return [...(this.ca?.processes ?? []), ...(this.traps?.processes ?? [])];
+  }
+
+  /** The CA's issuing root (PEM): the certificates of the boxes chain to it. */
+  get caRootPem(): string | undefined {
+    return this.ca?.issuingRootPem;
+  }
+
+  private async start(): Promise<void> {
+    const topo = this.topology;
+    const addressing = this.runner.addressing;
+    this.progress.phase(
+      addressing.mode === 'addresses'
+        ? `addressing: one address per box (${topo.network.addressBase} + ${topo.network.addressOffset} + box-id), standard ports`
+        : `addressing: ${addressing.sharedAddress} with port offsets (ssh ${addressing.portBase.ssh}+id, https ${addressing.portBase.https}+id); own addresses need root and 127/8`,
+    );
+    // --- peers
+    if (addressing.mode === 'ports') {
+      // One address for all boxes: the CA's http-01 requests reach each box through the router, by name.
+      this.router = new ChallengeRouter((host) => this.boxHttpByName(host));
+      const port =
+        topo.ca.type === 'pebble'
+          ? await freeTcpPort(loopbackOf(addressing.sharedAddress))
+          : topo.network.challengePort;
+      this.challengePort = await this.router.listen(addressing.sharedAddress, port);
+    }
+    if (topo.ca.type === 'pebble') {
+      this.progress.phase('starting Pebble and pebble-challtestsrv');
+      // tls-alpn-01 reaches a box only on its own address (port 443); in ports mode only http-01 (via the router) works.
+      const tlsPort = addressing.mode === 'addresses' ? addressing.standardPorts.https : await freeTcpPort();
+      this.ca = await startPebbleCa({
+        dir: join(this.dir, 'pebble'),
+        httpPort: this.challengePort,
+        tlsPort,
+        validityHours: topo.ca.validityHours,
+      });
+    } else {
+      this.ca = await externalCa(topo.ca.directoryUrl, topo.ca.rootFile, topo.nameServer);
+    }
+    this.o.onProcesses?.(this.processes);
+    if (topo.trapReceiver.type === 'snmptrapd') {
+      this.progress.phase('starting snmptrapd');
+      const logFile = join(this.dir, 'traps.log');
+      await rm(logFile, { force: true });
+      this.traps = await startSnmptrapd({
+        dir: join(this.dir, 'snmptrapd'),
+        community: topo.trapReceiver.community,
+        logFile,
+      });
+    } else {
+      this.traps = externalTrapReceiver(topo.trapReceiver.host, topo.trapReceiver.port);
+    }
+    this.o.onProcesses?.(this.processes);
+    // --- boxes
+    this.progress.phase(`starting ${topo.boxes.length} boxes`);
+    // allSettled, not all: a failed box must not leave the others half-configured while the lab goes down.
+    const started = await Promise.allSettled(topo.boxes.map((spec) => this.bringUp(spec)));
+    const failed = started.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed) throw failed.reason;
+    if (topo.onStart.issueCertificates) {
+      this.progress.phase('issuing certificates');
+      await this.fleet('issue', this.runner.ids());
+    }
+  }
+
+  /** Start one box, configure it, and (after lab up) issue its certificate when the topology says so. */
+  private async bringUp(spec: LabBoxSpec): Promise<void> {
+    this.progress.box(spec.boxId, spec.hostname, 'starting');
+    if (this.downing) throw new Error('the lab is going down');
+    await this.runner.add(spec);
+    if (this.ca && this.topology.ca.type === 'pebble') {
+      const proxy = new FaultProxy(...hostPort(this.ca.directoryUrl));
+      this.proxies.set(spec.boxId, proxy);
+      await proxy.listen();
+    }
+    if (this.downing) throw new Error('the lab is going down');
+    this.progress.box(spec.boxId, spec.hostname, 'configuring');
+    await this.configure(spec.boxId);
+    this.progress.box(spec.boxId, spec.hostname, 'running');
+  }
+
+  /** The ACME directory URL of a box: through its fault proxy when it has one. */
+  directoryUrlFor(boxId: number): string {
+    const url = new URL(this.ca!.directoryUrl);
+    const p = this.proxies.get(boxId);
+    if (p) {
+      url.hostname = p.address;
+      url.port = String(p.port);
+    }
+    return url.toString();
+  }
+
+  /** The domain box `boxId` gets its certificate for. */
+  domainFor(boxId: number): string {
+    const info = this.runner.info(boxId);
+    const box = this.runner.box(boxId);
+    const hostname = box?.hostname ?? info.spec.hostname;
+    return this.topology.onStart.domain === 'ip'
+      ? info.address
+      : `${hostname}.${this.topology.domain}`.toLowerCase();
+  }
+
+  private boxHttpByName(host: string): { address: string; port: number } | undefined {
+    for (const id of this.runner.ids()) {
+      const info = this.runner.info(id);
+      if (`${info.spec.hostname}.${this.topology.domain}`.toLowerCase() === host)
+        return { address: info.address, port: info.ports.http };
+    }
+    return undefined;
+  }
+
+  /** Configure a running box for the lab through its command layer, then write memory (a reload or kill keeps it). */
+  private async configure(boxId: number): Promise<void> {
+    const box = this.mustBox(boxId);
+    const ca = this.ca!;
+    for (const pem of ca.trustPems) {
+      const name = `lab-ca-${certificateFacts(pem).sha256Fingerprint.replace(/:/g, '').slice(0, 12).toLowerCase()}`;
+      if (!box.certificates().some((c) => c.name === name))
+        await box.addPublicCertificate(LAB_ACTOR, name, pem);
+      await box.addCaListEntry(LAB_ACTOR, name);
+    }
+    if (ca.nameServer) {
+      for (const ns of box.config.nameServers) if (ns !== ca.nameServer) box.removeNameServer(LAB_ACTOR, ns);
+      box.addNameServer(LAB_ACTOR, ca.nameServer);
+      const info = this.runner.info(boxId);
+      const answer =
+        this.runner.addressing.mode === 'addresses' || info.spec.address
+          ? info.address
+          : loopbackOf(this.runner.addressing.sharedAddress);
+      await ca.addHost(`${box.hostname}.${this.topology.domain}`.toLowerCase(), answer);
+    }
+    const tr = this.traps!;
+    box.snmpEnable(LAB_ACTOR, true);
+    box.snmpNotifyEnable(LAB_ACTOR, true);
+    box.snmpSetTarget(LAB_ACTOR, {
+      host: tr.host,
+      port: tr.port,
+      kind: 'traps',
+      version: '2c',
+      community: this.topology.trapReceiver.community,
+      // Paced: traps over UDP are lost in bursts (peers.md §5).
+      ratePerSec: 50,
+    });
+    await box.writeMemory(LAB_ACTOR);
+  }
+
+  private mustBox(boxId: number): Box {
+    const box = this.runner.box(boxId);
+    if (!box)
+      throw new Error(
+        `box ${boxId} is not running (${this.runner.has(boxId) ? this.runner.info(boxId).state : 'no such box-id'})`,
+      );
+    return box;
+  }
+
+  // ---------------------------------------------------------------- status
+
+  /** The status of every box (`lab status --json`). */
+  status(): LabBoxStatus[] {
+    return this.runner.ids().map((id) => this.boxStatus(id));
+  }
+
+  /** The status of one box. */
+  boxStatus(boxId: number): LabBoxStatus {
+    const info = this.runner.info(boxId);
+    const box = this.runner.box(boxId);
+    return {
+      boxId,
+      hostname: box?.hostname ?? info.spec.hostname,
+      address: info.address,
+      ports: { ...info.ports },
+      state: info.state,
+      certificate: box ? certificateStatus(box) : { status: 'unknown', serial: null, expires: null },
+    };
+  }
+
+  /** Inventory rows for a manager (JSON or CSV via inventoryCsv). */
+  inventory(): InventoryRow[] {
+    return this.runner.ids().map((id) => {
+      const info = this.runner.info(id);
+      const box = this.runner.box(id);
+      return {
+        boxId: id,
+        hostname: box?.hostname ?? info.spec.hostname,
+        address: info.address,
+        ports: { ...info.ports },
+        serial: box?.identity.serial ?? '',
+        hostId: box?.identity.hostId ?? '',
+        model: box?.identity.model ?? info.spec.model,
+        firmware: box?.image.version ?? info.spec.firmware,
+        snmpEngineId: box?.snmpStatus()?.engineId() ?? null,
+      };
+    });
+  }
+
+  // ---------------------------------------------------------------- boxes
+
+  /** Add a box (the next free box-id unless given) with the topology's template, configure it, and issue its certificate if on-start says so. */
+  async addBox(p: Partial<LabBoxSpec> = {}): Promise<LabBoxStatus> {
+    const ids = this.runner.ids();
+    const boxId = p.boxId ?? (ids.length ? Math.max(...ids) + 1 : 1);
+    const tpl = this.topology.template;
+    const spec: LabBoxSpec = {
+      boxId,
+      hostname: p.hostname ?? tpl.hostname.replaceAll('{id}', String(boxId)),
+      model: p.model ?? tpl.model,
+      firmware: p.firmware ?? (tpl.firmware || this.o.catalog.list().at(-1)!.version),
+      cryptoMode: p.cryptoMode ?? tpl.cryptoMode,
+      ...(p.address ? { address: p.address } : {}),
+      ...(p.ports ? { ports: p.ports } : {}),
+    };
+    if (this.runner.ids().some((id) => this.runner.info(id).spec.hostname === spec.hostname)) {
+      throw new Error(`hostname ${spec.hostname} is taken; give another with --hostname`);
+    }
+    try {
+      await this.bringUp(spec);
+    } catch (err) {
+      if (this.runner.has(boxId)) await this.removeBox(boxId);
+      throw err;
+    }
+    if (this.topology.onStart.issueCertificates) await this.fleet('issue', [boxId]);
+    return this.boxStatus(boxId);
+  }
+
+  /** Stop a box, delete its state and its proxy. */
+  async removeBox(boxId: number): Promise<void> {
+    await this.runner.remove(boxId);
+    await this.proxies.get(boxId)?.close();
+    this.proxies.delete(boxId);
+    this.faults.forget(boxId);
+  }
+
+  // ---------------------------------------------------------------- faults
+
+  /** Turn a fault on or off on these boxes; returns their fault states. */
+  setFault(fault: FaultName, on: boolean, boxIds: number[], delayMs?: number): FaultState[] {
+    for (const id of boxIds) this.runner.info(id);
+    for (const id of boxIds) this.faults.set(id, fault, on, delayMs);
+    return this.faults.list(boxIds);
+  }
+
+  // ---------------------------------------------------------------- time
+
+  /**
+   * Move the clocks of these boxes forward by `ms`: every timer re-checks its
+   * deadline at once, so a renewal (or expiry warning) that falls due inside
+   * the jump starts. Unless `keep`, each box comes back to the lab's time
+   * 20 ms later, once those timers have fired and the work has begun:
+   * - the CA issues from real time, so a box left ahead would see each new
+   *   certificate as already due and renew again and again;
+   * - coming back before the work ends means nothing the box schedules or
+   *   sends afterwards (next renewal, trap pacing) is stamped with the
+   *   jumped time.
+   * Returns each box's offset right after the jump.
+   */
+  advanceTime(ms: number, boxIds: number[], keep = false): { boxId: number; offsetMs: number }[] {
+    for (const id of boxIds) this.runner.info(id);
+    const out = boxIds.map((id) => {
+      const clock = this.runner.clock(id);
+      clock.advance(ms);
+      return { boxId: id, offsetMs: clock.offset };
+    });
+    if (!keep) {
+      // After the timers the jump armed (0 ms, fired in order of arming): their work has started by then.
+      const t = setTimeout(() => {
+        this.rewinds.delete(t);
+        for (const id of boxIds) if (this.runner.has(id)) this.runner.clock(id).rewind();
+      }, 20);
+      this.rewinds.add(t);
+    }
+    return out;
+  }
+
+  // ---------------------------------------------------------------- fleet ACME
+
+  /**
+   * Run an ACME operation on these boxes (concurrently, at most `parallel`
+   * at a time) and wait for each to finish. A box that refuses (DeviceError,
+   * e.g. nothing to renew) or is not running gets a Refused row; the others
+   * run on. `onResult` sees each row as it completes.
+   */
+  async fleet(
+    op: FleetOp,
+    boxIds: number[],
+    onResult?: (r: FleetResult) => void,
+    parallel = 25,
+  ): Promise<FleetResult[]> {
+    const results: FleetResult[] = [];
+    const queue = [...boxIds];
+    const worker = async () => {
+      for (let id = queue.shift(); id !== undefined; id = queue.shift()) {
+        const r = await this.acmeOne(op, id);
+        results.push(r);
+        onResult?.(r);
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(parallel, boxIds.length) }, worker));
+    return results.sort((a, b) => a.boxId - b.boxId);
+  }
+
+  private async acmeOne(op: FleetOp, boxId: number): Promise<FleetResult> {
+    const t0 = Date.now();
+    const hostname = this.runner.has(boxId)
+      ? (this.runner.box(boxId)?.hostname ?? this.runner.info(boxId).spec.hostname)
+      : `box-${boxId}`;
+    const row = (result: string, ok: boolean, box?: Box): FleetResult => {
+      const c = box ? certificateStatus(box) : undefined;
+      this.progress.box(boxId, hostname, ok ? `${op}: ok` : `${op}: ${result}`);
+      return {
+        boxId,
+        hostname,
+        op,
+        result,
+        ok,
+        serial: c?.serial ?? null,
+        expires: c?.expires ?? null,
+        durationMs: Date.now() - t0,
+      };
+    };
+    const box = this.runner.has(boxId) ? this.runner.box(boxId) : undefined;
+    if (!box)
+      return row(
+        `Refused: box ${boxId} is ${this.runner.has(boxId) ? this.runner.info(boxId).state : 'not in the lab'}`,
+        false,
+      );
+    this.progress.box(boxId, hostname, `${op}...`);
+    try {
+      if (op === 'clear') {
+        await box.acmeClear(LAB_ACTOR);
+        return row('Success', true, box);
+      }
+      const finished = this.nextFinished(box, this.o.issueTimeoutMs ?? 120_000);
+      try {
+        if (op === 'issue') {
+          await box.acmeIssue(LAB_ACTOR, {
+            domain: this.domainFor(boxId),
+            directoryUrl: this.directoryUrlFor(boxId),
+            ...(this.topology.onStart.keyAlgorithm
+              ? { keyAlgorithm: this.topology.onStart.keyAlgorithm as KeyAlgorithm }
+              : {}),
+            ...(this.topology.onStart.renewDays ? { renewDays: this.topology.onStart.renewDays } : {}),
+          });
+        } else {
+          const domain = box.acmeState().issued?.domain ?? this.domainFor(boxId);
+          if (op === 'renew') await box.acmeRenew(LAB_ACTOR, domain);
+          else await box.acmeRevoke(LAB_ACTOR, domain);
+        }
+      } catch (err) {
+        finished.cancel();
+        throw err;
+      }
+      const req = await finished.promise;
+      const now = this.runner.box(boxId) ?? box;
+      return req.status === 'Success'
+        ? row('Success', true, now)
+        : row(`Failed: ${req.reason ?? 'unknown reason'}`, false, now);
+    } catch (err) {
+      const msg = err instanceof Error ? err.message : String(err);
+      return row(isDeviceError(err) ? `Refused: ${msg}` : `Failed: ${msg}`, false, box);
+    }
+  }
+
+  /** The next acme-request-finished of `box` (or a timeout failure). */
+  private nextFinished(
+    box: Box,
+    timeoutMs: number,
+  ): { promise: Promise<AcmeRequestStatus>; cancel: () => void } {
+    let off: () => void = () => undefined;
+    let timer: NodeJS.Timeout | undefined;
+    const promise = new Promise<AcmeRequestStatus>((resolve) => {
+      off = box.events.on('acme-request-finished', (e) => {
+        off();
+        clearTimeout(timer);
+        resolve(e.request);
+      });
+      timer = setTimeout(() => {
+        off();
+        resolve({
+          ...(box.acmeState().lastRequest as AcmeRequestStatus),
+          status: 'Failed',
+          reason: `no result within ${timeoutMs / 1000} s`,
+        });
+      }, timeoutMs);
+    });
+    return {
+      promise,
+      cancel: () => {
+        off();
+        clearTimeout(timer);
+      },
+    };
+  }
+
+  // ---------------------------------------------------------------- down
+
+  /** Stop everything the lab started (see the class contract). */
+  down(): Promise<void> {
+    if (!this.downing) {
+      this.downing = (async () => {
+        for (const t of this.rewinds) clearTimeout(t);
+        await this.runner.stopAll();
+        await Promise.all([...this.proxies.values()].map((p) => p.close()));
+        await this.router?.close();
+        await Promise.all([this.ca?.stop(), this.traps?.stop()]);
+      })();
+    }
+    return this.downing;
+  }
+}
+
+/** The certificate status of a running box. */
+export function certificateStatus(box: Box): LabCertificateStatus {
+  const st = box.acmeState();
+  const issued = st.issued;
+  const req = st.lastRequest;
+  let serial: string | null = null;
+  let expires: string | null = null;
+  const acme = box.certificates().find((c) => c.name === ACME_CERT_NAME);
+  if (acme) {
+    serial = acme.facts.serial;
+    expires = new Date(acme.facts.notAfter).toISOString();
+  } else if (issued) {
+    serial = issued.serial;
+    expires = new Date(issued.expiresMs).toISOString();
+  }
+  const base = {
+    serial,
+    expires,
+    ...(issued ? { domain: issued.domain } : req ? { domain: req.domain } : {}),
+  };
+  if (req?.status === 'In Progress') return { status: 'in-progress', ...base };
+  if (issued) return { status: issued.expiresMs < box.clock.now() ? 'expired' : 'valid', ...base };
+  if (req?.status === 'Failed')
+    return { status: 'failed', ...base, ...(req.reason ? { reason: req.reason } : {}) };
+  return { status: 'none', ...base };
+}
+
+/** CSV of the inventory (RFC 4180 quoting), with a header line. */
+export function inventoryCsv(rows: InventoryRow[]): string {
+  const q = (v: string | number | null) => {
+    const s = v === null ? '' : String(v);
+    return /[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
+  };
+  const head = [
+    'box-id',
+    'hostname',
+    'address',
+    'ssh-port',
+    'cli-port',
+    'https-port',
+    'http-port',
+    'serial',
+    'host-id',
+    'model',
+    'firmware',
+    'snmp-engine-id',
+  ];
+  const lines = rows.map((r) =>
+    [
+      r.boxId,
+      r.hostname,
+      r.address,
+      r.ports.ssh,
+      r.ports.cli,
+      r.ports.https,
+      r.ports.http,
+      r.serial,
+      r.hostId,
+      r.model,
+      r.firmware,
+      r.snmpEngineId,
+    ]
+      .map(q)
+      .join(','),
+  );
+  return [head.join(','), ...lines].join('\r\n') + '\r\n';
+}
+
+/**
+ * The admin password of the lab's boxes: the topology's, else the
+ * environment variable it names, else the one kept in the lab directory from
+ * an earlier run, else a new random one (kept there, mode 0600).
+ */
+async function adminPassword(topo: Topology, dir: string, env: NodeJS.ProcessEnv): Promise<string> {
+  if (topo.adminPassword) return topo.adminPassword;
+  const fromEnv = env[topo.adminPasswordEnv];
+  if (fromEnv) return fromEnv;
+  const file = join(dir, 'admin-password');
+  try {
+    const kept = (await readFile(file, 'utf8')).trim();
+    if (kept) return kept;
+  } catch {
+    // none yet
+  }
+  const made = randomBytes(12).toString('base64url');
+  await writeFile(file, made + '\n', { mode: 0o600 });
+  return made;
+}
+
+/** A wildcard listen address is reached at loopback. */
+function loopbackOf(address: string): string {
+  return address === '0.0.0.0' ? '127.0.0.1' : address === '::' ? '::1' : address;
+}
+
+function hostPort(url: string): [string, number] {
+  const u = new URL(url);
+  return [u.hostname.replace(/^\[|\]$/g, ''), Number(u.port || 443)];
+}

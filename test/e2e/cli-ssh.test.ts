@@ -1,0 +1,489 @@
+/**
+ * The CLI over SSH, end to end: the real OpenSSH client (through sshpass,
+ * host key checked against a known_hosts line built from the box's key)
+ * against SshCliServer on 127.0.0.1, port 0, serving in-process boxes.
+ */
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import ssh2, { type ClientChannel } from 'ssh2';
+import t, { type Test } from 'tap';
+import { completeIssue, garbage } from '../../src/cli/test-helpers.js';
+import { SshCliServer } from '../../src/cli/transports/ssh.js';
+import { silentLogger } from '../../src/lib/logger.js';
+import { generateKeyPair } from '../../src/pki/keys.js';
+import { createSelfSigned } from '../../src/pki/self-signed.js';
+import { REPO_ROOT, startBoxProcess } from '../harness/box-process.js';
+import {
+  acmeLifecycleScript,
+  checkTranscript,
+  errorScript,
+  happyScript,
+  Reader,
+  runSsh,
+  spawnSsh,
+  startLab,
+  TcpClient,
+  type CliLab,
+  type Step,
+  type TestPems,
+  TEST_PASSWORD,
+} from './cli-helpers.js';
+
+const script = (steps: readonly Step[]) => steps.map((s) => s.line).join('\n') + '\n';
+
+async function pems(): Promise<TestPems> {
+  const k = await generateKeyPair('prime256v1');
+  const cert = await createSelfSigned({
+    privateKeyPem: k.privateKeyPem,
+    keyAlgorithm: 'prime256v1',
+    commonName: 'e2e-ca',
+    altNames: ['e2e-ca'],
+    notBeforeMs: Date.now(),
+    validDays: 30,
+  });
+  return { cert, key: k.privateKeyPem };
+}
+
+async function withLab(t: Test, o: { maxSessions?: number } = {}): Promise<CliLab> {
+  const lab = await startLab(o);
+  t.teardown(() => lab.close());
+  return lab;
+}
+
+t.test('login and host key', async (t) => {
+  const lab = await withLab(t);
+  const ok = await runSsh(lab, { command: 'show version' });
+  t.equal(ok.code, 0);
+  t.match(ok.stdout, /^Product name: +GigaVUE-OS\n/);
+  const bad = await runSsh(lab, { password: 'wrong-password', command: 'show version' });
+  t.equal(bad.code, 5, 'sshpass: wrong password');
+  t.equal(bad.stdout, '');
+  const unknownUser = await runSsh(lab, { user: 'nobody', command: 'show version' });
+  t.equal(unknownUser.code, 5);
+  // A known_hosts line with another key: the client refuses to talk to the box.
+  const other = lab.cluster.get(2).sshHostKey;
+  const k = ssh2.utils.parseKey(other);
+  if (k instanceof Error) throw k;
+  const key = Array.isArray(k) ? k[0] : k;
+  writeFileSync(
+    lab.knownHosts,
+    `[127.0.0.1]:${lab.sshPort} ${key.type} ${key.getPublicSSH().toString('base64')}\n`,
+  );
+  const spoofed = await runSsh(lab, { command: 'show version' });
+  t.not(spoofed.code, 0, 'host key mismatch');
+  t.equal(spoofed.stdout, '');
+});
+
+t.test('every command: happy path, shell without pty', async (t) => {
+  const lab = await withLab(t);
+  const steps = happyScript(await pems());
+  const r = await runSsh(lab, { input: script(steps) });
+  t.equal(r.code, 0);
+  t.notMatch(r.stdout, /\r/, 'no pty: LF only');
+  t.same(checkTranscript(r.stdout, steps), [], 'every step answered as expected');
+  t.equal(lab.box().hostname, 'e2e-box');
+  t.equal(await lab.box().authenticate('e2e-op', 'op pass 1'), 'operator');
+  t.notOk(lab.box().hasUnsavedChanges, 'write memory saved');
+  t.equal(lab.acme.requests[0]?.keyAlgorithm, 'prime256v1');
+  t.equal(lab.snmp.tests, 1);
+  t.notMatch(r.stdout, /authpass1|privpass1|e2e-community|op pass 1|PRIVATE KEY/, 'no secret comes back');
+
+  await completeIssue(lab.box(), 'e2e.lab.test', 'https://ca.lab.test/dir', Date.now());
+  const life = acmeLifecycleScript();
+  const r2 = await runSsh(lab, { input: script(life) });
+  t.same(checkTranscript(r2.stdout, life), []);
+  await lab.box().acmeFinish('Success');
+  const revoke = await runSsh(lab, {
+    command: 'configure terminal\ncrypto certificate acme revoke domain e2e.lab.test key-compromise',
+  });
+  t.equal(
+    revoke.stdout,
+    'Revocation in progress. Check status using "show crypto acme client info box-id 1".\n',
+  );
+  t.equal(lab.acme.requests.at(-1)?.revocationReason, 1);
+  await lab.box().acmeFinish('Success');
+  const clear = await runSsh(lab, { command: 'configure terminal\ncrypto certificate acme clear box-id 1' });
+  t.equal(
+    clear.stdout,
+    'ACME certificate cleared on box-id 1; the web server uses the default certificate.\n',
+  );
+  t.equal(clear.code, 0);
+});
+
+t.test('errors of every command group', async (t) => {
+  const lab = await withLab(t);
+  const steps = errorScript();
+  const r = await runSsh(lab, { input: script(steps) });
+  t.same(checkTranscript(r.stdout, steps), []);
+  t.equal(r.code, 0, 'the session ends normally after errors');
+});
+
+t.test('shell with a pty (-tt): echo, CR LF, ?, Tab, Ctrl-C, paging', async (t) => {
+  const lab = await withLab(t);
+  const input = [
+    'show ?',
+    '\r',
+    'sh\tver\t\r',
+    'show version\x03show chassis\r',
+    'cli session terminal length 5\r',
+    'show images\r',
+    ' ',
+    'q',
+    'no cli session paging enable\r',
+    'show images\r',
+    'exit\r',
+  ].join('');
+  const r = await runSsh(lab, { tty: true, input });
+  t.equal(r.code, 0);
+  const out = r.stdout;
+  t.match(
+    out,
+    /^box1 > show \?\r\n {2}chassis +The boxes of the cluster[^\r\n]*\r\n {2}crypto /,
+    'the ? is answered at once, with CR LF',
+  );
+  t.match(out, /\r\nbox1 > show \r\n% Incomplete command\.\r\n/, 'the line stays after ?');
+  t.match(out, /box1 > show version \r\nProduct name/, 'Tab completed both words');
+  t.match(out, /box1 > show version\^C\r\nbox1 > show chassis\r\nBox ID/, 'Ctrl-C dropped the line');
+  t.match(
+    out,
+    /box1 > show images\r\n(?:[^\r\n]*\r\n){4}--More--\r {8}\r(?:[^\r\n]*\r\n){4}--More--\r {8}\rbox1 > /,
+    'paged by 4 lines; space, then q',
+  );
+  const last = out.slice(out.lastIndexOf('no cli session paging enable'));
+  t.notMatch(last, /--More--/, 'paging off');
+  t.match(last, /Images available to fetch:/);
+});
+
+t.test('paging is on by default on a pty and never on exec', async (t) => {
+  const lab = await withLab(t);
+  for (const name of ['c1', 'c2'])
+    await lab
+      .box()
+      .addPublicCertificate({ user: 'admin', role: 'admin', source: 't' }, name, (await pems()).cert);
+  // The client has no terminal to measure: the box assumes 24 rows.
+  const paged = await runSsh(lab, { tty: true, input: 'enable\rshow crypto certificate\rq' });
+  t.match(paged.stdout, /(?:[^\r\n]*\r\n){23}--More--/, 'a pty pages after 23 lines');
+  const exec = await runSsh(lab, {
+    tty: true,
+    command: 'show crypto certificate\nshow version\nshow images',
+  });
+  t.notMatch(exec.stdout, /--More--/, 'exec never pages');
+  t.match(exec.stdout, /\r\nProduct name/, 'exec with a pty: CR LF');
+  const plain = await runSsh(lab, { input: 'enable\nshow crypto certificate\nshow version\nshow images\n' });
+  t.notMatch(plain.stdout, /--More--/, 'no pty: no paging');
+});
+
+t.test('exec channel', async (t) => {
+  const lab = await withLab(t);
+  const r = await runSsh(lab, { command: 'show running-config' });
+  t.equal(r.code, 0);
+  t.match(
+    r.stdout,
+    /^##\n## Running configuration of box-id 1 \(box1\)/,
+    'starts in enable mode, no prompt, LF',
+  );
+  const failed = await runSsh(lab, { command: 'foo' });
+  t.equal(failed.code, 1, 'an error gives exit status 1');
+  t.equal(failed.stdout, '% Unrecognized command "foo".\nType "?" for help.\n');
+  const multi = await runSsh(lab, {
+    command: 'configure terminal\nhostname exec-box\nshow chassis box-id 1',
+  });
+  t.match(multi.stdout, /^Box ID[^\n]*\n-[^\n]*\n1\* +exec-box /);
+  t.equal(lab.box().hostname, 'exec-box');
+  const env = await runSsh(lab, { command: 'show version', options: ['SetEnv=LANG=C GVOS_TEST=1'] });
+  t.equal(env.code, 0, 'env requests are accepted');
+  const envShell = await runSsh(lab, {
+    tty: true,
+    input: 'show version\rexit\r',
+    options: ['SetEnv=LANG=C'],
+  });
+  t.match(envShell.stdout, /Product name/);
+});
+
+t.test('pty size and window-change (ssh2 client)', async (t) => {
+  const lab = await withLab(t);
+  const parsed = ssh2.utils.parseKey(lab.box().sshHostKey);
+  if (parsed instanceof Error) throw parsed;
+  const blob = (Array.isArray(parsed) ? parsed[0] : parsed).getPublicSSH();
+  const conn = new ssh2.Client();
+  t.teardown(() => conn.end());
+  await new Promise<void>((resolve, reject) => {
+    conn.on('ready', () => resolve()).on('error', reject);
+    conn.connect({
+      host: '127.0.0.1',
+      port: lab.sshPort,
+      username: 'admin',
+      password: TEST_PASSWORD,
+      hostVerifier: (key: Buffer) => key.equals(blob),
+    });
+  });
+  const stream = await new Promise<ClientChannel>((resolve, reject) =>
+    conn.shell({ rows: 5, cols: 80, term: 'vt100' }, (err, s) => (err ? reject(err) : resolve(s))),
+  );
+  const out = new Reader();
+  stream.on('data', (d: Buffer) => out.push(d.toString()));
+  await out.until('box1 > ');
+  stream.write('show images\r');
+  t.match(
+    await out.until('--More--'),
+    /show images\r\n(?:[^\r\n]*\r\n){4}--More--$/,
+    'pages of rows - 1 lines',
+  );
+  stream.write('q');
+  await out.until('box1 > ');
+  stream.setWindow(60, 120, 0, 0);
+  stream.write('show images\r');
+  t.notMatch(
+    await out.until(/Images available to fetch:[\s\S]*box1 > $/),
+    /--More--/,
+    'a taller window: no paging',
+  );
+  stream.write('exit\r');
+  await new Promise((r) => stream.once('close', r));
+});
+
+t.test('roles: operator and monitor users made with the CLI', async (t) => {
+  const lab = await withLab(t);
+  const mk = await runSsh(lab, {
+    command:
+      'configure terminal\nusername op1 password op-pass-1\nusername op1 capability operator\nusername mon1 password mon-pass-1',
+  });
+  t.equal(mk.stdout, '');
+  const op = await runSsh(lab, {
+    user: 'op1',
+    password: 'op-pass-1',
+    input:
+      'enable\nconfigure terminal\nhostname op-box\nusername x password y\ncrypto certificate acme clear\nimage fetch image-gvos-6.5.00.img\nwrite memory\nexit\nexit\nexit\n',
+  });
+  t.match(
+    op.stdout,
+    /op-box \(config\) # \n% Permission denied\.\nop-box \(config\) # \n% Permission denied\.\nop-box \(config\) # \n% Permission denied\.\nop-box \(config\) # \nop-box \(config\) # /,
+    'operator: config yes, users/ACME/images no',
+  );
+  const mon = await runSsh(lab, {
+    user: 'mon1',
+    password: 'mon-pass-1',
+    input:
+      'show version\nenable\nconfigure terminal\nwrite memory\nreload\nshow running-config\nshow crypto acme client info box-id 2\nexit\nexit\n',
+  });
+  t.match(mon.stdout, /Product name/);
+  t.match(
+    mon.stdout,
+    /op-box # \n% Permission denied\.\nop-box # \n% Permission denied\.\nop-box # \n% Permission denied\.\nop-box # \n##/,
+    'monitor: read-only',
+  );
+  t.match(mon.stdout, /Box Id 2:/);
+  t.match(mon.stdout, /username op1 password \*{8}/, 'monitor reads the running config, masked');
+  t.equal(await lab.box().authenticate('mon1', 'mon-pass-1'), 'monitor');
+  const execMon = await runSsh(lab, { user: 'mon1', password: 'mon-pass-1', command: 'configure terminal' });
+  t.equal(execMon.stdout, '% Permission denied.\n');
+  t.equal(execMon.code, 1);
+});
+
+t.test('bad input', async (t) => {
+  const lab = await withLab(t);
+  const long = await runSsh(lab, { input: 'x'.repeat(1024 * 1024) + '\nshow version\nexit\n' });
+  t.match(
+    long.stdout,
+    /% Line too long \(max \d+ bytes\)\.\nbox1 > \nProduct name/,
+    '1 MiB line refused, next line runs',
+  );
+  const junk = Buffer.concat([garbage(256 * 1024), Buffer.from('\x03\nshow version\nexit\n')]);
+  const g = await runSsh(lab, { input: junk });
+  t.match(g.stdout, /Product name: +GigaVUE-OS/, 'binary garbage: the session still works');
+  const open = await runSsh(lab, {
+    input: 'enable\nconf t\ncrypto certificate name c public-cert pem "-----BEGIN CERTIFICATE-----\nMIIB\n',
+  });
+  t.match(
+    open.stdout,
+    /% Missing closing quote: the command was discarded at the end of input\.\n$/,
+    'unterminated PEM quote at end of input',
+  );
+  t.equal(open.code, 0);
+  const pty = await runSsh(lab, {
+    tty: true,
+    input:
+      'enable\rconf t\rcrypto certificate name c public-cert pem "-----BEGIN\rMIIB\r\x03show web\rexit\rexit\rexit\r',
+  });
+  t.match(
+    pty.stdout,
+    /MIIB\r\n\^C\r\nbox1 \(config\) # show web\r\nWeb HTTPS certificate/,
+    'Ctrl-C leaves an unterminated quote',
+  );
+  const big = await runSsh(lab, {
+    input:
+      'enable\nconf t\ncrypto certificate name big public-cert pem "' +
+      'QUJD\n'.repeat(20_000) +
+      '"\nshow web\n',
+  });
+  t.match(
+    big.stdout,
+    /% PEM value too long \(max 65536 bytes\); the command was discarded\.\nbox1 \(config\) # \nWeb HTTPS/,
+    'a PEM over 64 KiB is refused, the session goes on',
+  );
+  t.equal(lab.ssh.sessionCount, 0, 'every session ended');
+});
+
+t.test('a client that disconnects mid-command', async (t) => {
+  const lab = await withLab(t);
+  lab.box().addNameServer({ user: 'admin', role: 'admin', source: 't' }, '10.0.0.53');
+  lab.acme.startDelayMs = 400;
+  const child = spawnSsh(lab);
+  const out = new Reader();
+  child.stdout!.on('data', (d: Buffer) => out.push(d.toString()));
+  child.stdin!.write(
+    'enable\nconf t\ncrypto certificate acme issue domain gone.lab.test acme-server https://ca.lab.test/dir\n',
+  );
+  await out.until('box1 (config) # ');
+  await new Promise((r) => setTimeout(r, 100));
+  child.kill('SIGKILL');
+  await new Promise((r) => child.once('close', r));
+  await new Promise((r) => setTimeout(r, 500));
+  t.equal(lab.acme.requests.length, 1, 'the command completed on the box');
+  t.equal(lab.ssh.sessionCount, 0, 'the session is gone');
+  const after = await runSsh(lab, { command: 'show crypto acme client info' });
+  t.match(after.stdout, /Request-Status +: In Progress/, 'the server goes on');
+});
+
+t.test('50 sessions at once', async (t) => {
+  const lab = await withLab(t);
+  const runs = Array.from({ length: 50 }, (_, i) =>
+    i % 10 === 0
+      ? runSsh(lab, {
+          input: Buffer.concat([garbage(4096, `session-${i}`), Buffer.from('\x03\nshow chassis\nexit\n')]),
+        })
+      : runSsh(lab, { input: `show version\nshow chassis box-id ${1 + (i % 2)}\nexit\n` }),
+  );
+  // One more that leaves at once.
+  const quitter = spawnSsh(lab);
+  setTimeout(() => quitter.kill('SIGKILL'), 200);
+  const results = await Promise.all(runs);
+  const good = results.filter(
+    (r, i) =>
+      r.code === 0 && (i % 10 === 0 ? /Box ID/.test(r.stdout) : /Product name[\s\S]*Box ID/.test(r.stdout)),
+  );
+  t.equal(good.length, 50, 'every session worked');
+  t.equal(lab.ssh.sessionCount, 0);
+});
+
+t.test('session limit', async (t) => {
+  const lab = await withLab(t, { maxSessions: 2 });
+  const held = [spawnSsh(lab), spawnSsh(lab)];
+  const readers = held.map((c) => {
+    const r = new Reader();
+    c.stdout!.on('data', (d: Buffer) => r.push(d.toString()));
+    return r;
+  });
+  await Promise.all(readers.map((r) => r.until('box1 > ')));
+  t.equal(lab.ssh.sessionCount, 2);
+  const refused = await runSsh(lab, { command: 'show version' });
+  t.equal(refused.stdout, '% Too many CLI sessions on box 1 (at most 2); close one and try again.\n');
+  t.equal(refused.code, 1);
+  for (const c of held) c.stdin!.end('exit\n');
+  await Promise.all(held.map((c) => new Promise((r) => c.once('close', r))));
+  const ok = await runSsh(lab, { command: 'show version' });
+  t.equal(ok.code, 0, 'room again after the others left');
+});
+
+t.test('listen errors and close', async (t) => {
+  const lab = await withLab(t);
+  const clash = new SshCliServer({
+    address: '127.0.0.1',
+    port: lab.sshPort,
+    cluster: lab.cluster,
+    boxId: 1,
+    logger: silentLogger,
+    hostKeyPem: lab.box().sshHostKey,
+  });
+  await t.rejects(clash.listen(), {
+    message: new RegExp(
+      `SSH CLI of box 1: cannot listen on 127\\.0\\.0\\.1:${lab.sshPort}: the port is already in use \\(EADDRINUSE\\)`,
+    ),
+  });
+  const badAddr = new SshCliServer({
+    address: '192.0.2.1',
+    port: 0,
+    cluster: lab.cluster,
+    boxId: 1,
+    logger: silentLogger,
+    hostKeyPem: lab.box().sshHostKey,
+  });
+  await t.rejects(badAddr.listen(), {
+    message: /cannot listen on 192\.0\.2\.1:0: the address is not configured on this host \(EADDRNOTAVAIL\)/,
+  });
+  t.throws(
+    () =>
+      new SshCliServer({
+        address: '127.0.0.1',
+        port: 0,
+        cluster: lab.cluster,
+        boxId: 1,
+        logger: silentLogger,
+        hostKeyPem: 'not a key',
+      }),
+    /SSH host key of box 1 is not usable/,
+  );
+
+  const child = spawnSsh(lab);
+  const out = new Reader();
+  child.stdout!.on('data', (d: Buffer) => out.push(d.toString()));
+  await out.until('box1 > ');
+  const started = Date.now();
+  await lab.ssh.close();
+  await new Promise((r) => child.once('close', r));
+  t.ok(Date.now() - started < 2000, 'close() ends sessions promptly');
+  t.equal(lab.ssh.sessionCount, 0);
+  const again = new SshCliServer({
+    address: '127.0.0.1',
+    port: lab.sshPort,
+    cluster: lab.cluster,
+    boxId: 1,
+    logger: silentLogger,
+    hostKeyPem: lab.box().sshHostKey,
+  });
+  t.equal(await again.listen(), lab.sshPort, 'the port is free again at once (reload)');
+  await again.close();
+});
+
+t.test(
+  'the real box process (built): SSH, TCP, and a reload',
+  { skip: !existsSync(join(REPO_ROOT, 'dist', 'src', 'main.js')) && 'not built (npm run build)' },
+  async (t) => {
+    const b = await startBoxProcess({ args: ['--hostname', 'real-box'] });
+    t.teardown(() => b.stop());
+    const doc = JSON.parse(readFileSync(join(b.dataDir, 'state.json'), 'utf8')) as { sshHostKey: string };
+    const parsed = ssh2.utils.parseKey(doc.sshHostKey);
+    if (parsed instanceof Error) throw parsed;
+    const key = Array.isArray(parsed) ? parsed[0] : parsed;
+    // A lab-shaped object is all runSsh needs: the port and a known_hosts file.
+    const lab = await startLab();
+    t.teardown(() => lab.close());
+    writeFileSync(
+      lab.knownHosts,
+      `[127.0.0.1]:${b.ready.ports.ssh} ${key.type} ${key.getPublicSSH().toString('base64')}\n`,
+    );
+    const real = { ...lab, sshPort: b.ready.ports.ssh };
+    const v = await runSsh(real, { command: 'show version' });
+    t.equal(v.code, 0);
+    t.match(v.stdout, /^Product name: +GigaVUE-OS\n/);
+    const shell = await runSsh(real, { tty: true, input: 'show chassis\rexit\r' });
+    t.match(shell.stdout, /^real-box > show chassis\r\nBox ID[^\r]*\r\n-[^\r]*\r\n1\* +real-box /);
+    const tcp = await TcpClient.login(b.ready.ports.cli);
+    t.match(await tcp.cmd('show crypto acme client info'), /Box Id 1:\n/);
+    await tcp.cmd('enable');
+    tcp.send('reload\n');
+    t.match(
+      await tcp.out.until('...\n'),
+      /Rebooting box-id 1 \(real-box\)\.\.\.\n$/,
+      'the line comes before the reload',
+    );
+    await tcp.closed;
+    // The box comes back on the same ports.
+    let back = '';
+    for (let i = 0; i < 50 && !/Uptime/.test(back); i++) {
+      await new Promise((r) => setTimeout(r, 200));
+      back = (await runSsh(real, { command: 'show version', timeoutMs: 5000 })).stdout;
+    }
+    t.match(back, /Uptime: +0d 0h 0m \d+s/, 'logged in again after the reload');
+  },
+);

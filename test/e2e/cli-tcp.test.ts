@@ -1,0 +1,306 @@
+/**
+ * The CLI over raw TCP, end to end: a node:net client against TcpCliServer
+ * on 127.0.0.1, port 0, serving in-process boxes.
+ */
+import t, { type Test } from 'tap';
+import { completeIssue, garbage } from '../../src/cli/test-helpers.js';
+import { TcpCliServer } from '../../src/cli/transports/tcp.js';
+import { silentLogger } from '../../src/lib/logger.js';
+import { generateKeyPair } from '../../src/pki/keys.js';
+import { createSelfSigned } from '../../src/pki/self-signed.js';
+import {
+  acmeLifecycleScript,
+  checkTranscript,
+  errorScript,
+  happyScript,
+  PROMPT,
+  startLab,
+  TcpClient,
+  TEST_PASSWORD,
+  type CliLab,
+  type Step,
+} from './cli-helpers.js';
+
+const script = (steps: readonly Step[]) => steps.map((s) => s.line).join('\n') + '\n';
+
+async function withLab(t: Test, o: { maxSessions?: number } = {}): Promise<CliLab> {
+  const lab = await startLab(o);
+  t.teardown(() => lab.close());
+  return lab;
+}
+
+/** Log in, send a whole script, and return everything until the box closes the connection. */
+async function runScript(
+  lab: CliLab,
+  text: string | Buffer,
+  user = 'admin',
+  password = TEST_PASSWORD,
+): Promise<string> {
+  const c = await TcpClient.login(lab.tcpPort, user, password);
+  c.send(text);
+  await c.closed;
+  return c.out.data;
+}
+
+t.test('login', async (t) => {
+  const lab = await withLab(t);
+  const c = await TcpClient.connect(lab.tcpPort);
+  t.equal(await c.out.until('login: '), 'login: ');
+  c.send('admin\r\n');
+  t.equal(await c.out.until('Password: '), 'Password: ', 'the password is asked for; nothing is echoed');
+  c.send(TEST_PASSWORD + '\r\n');
+  t.equal(await c.out.until(PROMPT), 'box1 > ');
+  t.equal(lab.tcp.sessionCount, 1);
+  c.send('exit\n');
+  await c.closed;
+  t.match(c.out.data, /box1 > \n$/, 'exit in standard mode logs out');
+  t.equal(lab.tcp.sessionCount, 0);
+
+  const bad = await TcpClient.connect(lab.tcpPort);
+  for (let i = 0; i < 3; i++) {
+    await bad.out.until('login: ');
+    bad.send('admin\n');
+    await bad.out.until('Password: ');
+    bad.send(`wrong-${i}\n`);
+    t.equal(await bad.out.until('% Login incorrect\n'), '\n% Login incorrect\n', `wrong password ${i + 1}`);
+  }
+  await bad.closed;
+  t.notMatch(
+    bad.out.data.slice(bad.out.data.lastIndexOf('incorrect')),
+    /login: /,
+    'closed after the third wrong password',
+  );
+
+  const retry = await TcpClient.connect(lab.tcpPort);
+  await retry.out.until('login: ');
+  retry.send('\nnobody\nx\n');
+  await retry.out.until('% Login incorrect\nlogin: ');
+  retry.send('admin\n' + TEST_PASSWORD + '\nshow version\n');
+  t.match(await retry.out.until(/\nbox1 > $/), /Product name/, 'a second try works, typed-ahead lines run');
+  retry.destroy();
+});
+
+t.test('every command: happy path', async (t) => {
+  const lab = await withLab(t);
+  const k = await generateKeyPair('prime256v1');
+  const cert = await createSelfSigned({
+    privateKeyPem: k.privateKeyPem,
+    keyAlgorithm: 'prime256v1',
+    commonName: 'e2e-ca',
+    altNames: ['e2e-ca'],
+    notBeforeMs: Date.now(),
+    validDays: 30,
+  });
+  const steps = happyScript({ cert, key: k.privateKeyPem });
+  const out = await runScript(lab, script(steps));
+  t.notMatch(out, /\r/, 'LF only');
+  t.same(checkTranscript(out, steps), []);
+  t.equal(lab.box().hostname, 'e2e-box');
+  t.notMatch(out, /authpass1|privpass1|e2e-community|op pass 1|PRIVATE KEY/, 'no secret comes back');
+
+  await completeIssue(lab.box(), 'e2e.lab.test', 'https://ca.lab.test/dir', Date.now());
+  const life = [...acmeLifecycleScript(), { line: 'exit' }, { line: 'exit' }, { line: 'exit' }];
+  t.same(checkTranscript(await runScript(lab, script(life)), life), []);
+});
+
+t.test('errors of every command group', async (t) => {
+  const lab = await withLab(t);
+  const steps = errorScript();
+  t.same(checkTranscript(await runScript(lab, script(steps)), steps), []);
+});
+
+t.test('modes, ? and Tab without a pty', async (t) => {
+  const lab = await withLab(t);
+  const c = await TcpClient.login(lab.tcpPort);
+  t.equal(await c.cmd('enable'), '\nbox1 # ');
+  t.equal(await c.cmd('conf t'), '\nbox1 (config) # ');
+  t.match(
+    await c.cmd('show ?'),
+    /^\n {2}chassis +The boxes[\s\S]*\n {2}running-config +The running configuration[\s\S]*\n {2}web +The HTTPS server[^\n]*\nbox1 \(config\) # $/,
+    '? at the end of a line',
+  );
+  t.match(
+    await c.cmd('crypto certificate acme issue ?'),
+    /^\n {2}box-id +Target another box of the cluster\n {2}domain +The domain[^\n]*\nbox1 \(config\) # $/,
+  );
+  c.send('sh\tver\t\n');
+  t.match(await c.out.until(PROMPT), /^ow sion \nProduct name/, 'Tab completes and says what it added');
+  t.equal(await c.cmd('end'), '\nbox1 # ');
+  await c.cmd('conf t');
+  c.send('\x1a');
+  t.equal(await c.out.until(PROMPT), '\nbox1 # ', 'Ctrl-Z returns to enable mode');
+  t.equal(await c.cmd('exit'), '\nbox1 > ');
+  c.send('show version\x03show chassis\n');
+  t.match(await c.out.until(/Box ID[\s\S]*\nbox1 > $/), /^\nbox1 > \nBox ID/, 'Ctrl-C drops the line');
+  c.end();
+  await c.closed;
+});
+
+t.test('roles: operator and monitor users made with the CLI', async (t) => {
+  const lab = await withLab(t);
+  await runScript(
+    lab,
+    'enable\nconf t\nusername op1 password op-pass-1\nusername op1 capability operator\nusername mon1 password mon-pass-1\nexit\nexit\nexit\n',
+  );
+  const op = await TcpClient.login(lab.tcpPort, 'op1', 'op-pass-1');
+  await op.cmd('enable');
+  t.equal(await op.cmd('configure terminal'), '\nbox1 (config) # ');
+  t.equal(await op.cmd('hostname op-box'), '\nop-box (config) # ');
+  t.equal(await op.cmd('no username mon1'), '\n% Permission denied.\nop-box (config) # ');
+  t.equal(await op.cmd('crypto mode fips'), '\n% Permission denied.\nop-box (config) # ');
+  op.destroy();
+  const mon = await TcpClient.login(lab.tcpPort, 'mon1', 'mon-pass-1');
+  t.match(await mon.cmd('show chassis'), /1\* +op-box/);
+  await mon.cmd('enable');
+  t.equal(await mon.cmd('configure terminal'), '\n% Permission denied.\nop-box # ');
+  t.equal(await mon.cmd('reload'), '\n% Permission denied.\nop-box # ');
+  t.match(
+    await mon.cmd('show running-config'),
+    /username mon1 password \*{8}\nusername mon1 capability monitor/,
+  );
+  t.match(await mon.cmd('?'), /^\n {2}cli +Settings of the CLI\n {2}disable[\s\S]*\n {2}show /);
+  t.notMatch(await mon.cmd('?'), /configure|write|reload/, 'a monitor does not see what it may not do');
+  mon.destroy();
+});
+
+t.test('bad input', async (t) => {
+  const lab = await withLab(t);
+  const c = await TcpClient.login(lab.tcpPort);
+  c.send('z'.repeat(1024 * 1024) + '\n');
+  t.match(await c.out.until(PROMPT), /^\n% Line too long \(max \d+ bytes\)\.\nbox1 > $/, '1 MiB line');
+  c.send(garbage(256 * 1024));
+  c.send('\x03\nshow version\n');
+  t.match(await c.out.until(/Uptime[^\n]*\nbox1 > $/), /Product name/, 'binary garbage');
+  await c.cmd('enable');
+  await c.cmd('conf t');
+  c.send('crypto certificate name c public-cert pem "-----BEGIN CERTIFICATE-----\nMIIB\n');
+  await new Promise((r) => setTimeout(r, 100));
+  t.notMatch(c.out.data.slice(-30), /% /, 'an open quote waits');
+  c.send('\x03show web\n');
+  t.match(
+    await c.out.until(/Management address[^\n]*\n[^\n]*# $/),
+    /^\nbox1 \(config\) # \nWeb HTTPS certificate/,
+    'Ctrl-C ends the open quote',
+  );
+  c.send('crypto certificate name big public-cert pem "' + 'QUJD\n'.repeat(20_000) + '"\n');
+  t.match(await c.out.until(PROMPT), /% PEM value too long \(max 65536 bytes\); the command was discarded\./);
+  c.send('crypto certificate name c public-cert pem "-----BEGIN CERTIFICATE-----\nMIIB\n');
+  c.end();
+  await c.closed;
+  t.match(
+    c.out.data,
+    /% Missing closing quote: the command was discarded at the end of input\.\n$/,
+    'unterminated quote at end of input',
+  );
+  t.equal(lab.tcp.sessionCount, 0);
+});
+
+t.test('half-close: typed lines still run', async (t) => {
+  const lab = await withLab(t);
+  const c = await TcpClient.connect(lab.tcpPort);
+  c.send(`admin\n${TEST_PASSWORD}\nshow version\nshow chassis`);
+  c.end();
+  await c.closed;
+  t.match(
+    c.out.data,
+    /Product name[\s\S]*Box ID[\s\S]*2 +box2/,
+    'output arrives before the box closes, a last line without LF runs',
+  );
+});
+
+t.test('a client that disconnects mid-command', async (t) => {
+  const lab = await withLab(t);
+  lab.box().addNameServer({ user: 'admin', role: 'admin', source: 't' }, '10.0.0.53');
+  lab.acme.startDelayMs = 300;
+  const c = await TcpClient.login(lab.tcpPort);
+  c.send(
+    'enable\nconf t\ncrypto certificate acme issue domain gone.lab.test acme-server https://ca.lab.test/dir\n',
+  );
+  await c.out.until('(config) # ');
+  c.destroy();
+  await new Promise((r) => setTimeout(r, 500));
+  t.equal(lab.acme.requests.length, 1, 'the command completed');
+  t.equal(lab.tcp.sessionCount, 0);
+  const d = await TcpClient.login(lab.tcpPort);
+  t.match(await d.cmd('show crypto acme client info'), /Request-Status +: In Progress/, 'the server goes on');
+  d.destroy();
+});
+
+t.test('50 sessions at once', async (t) => {
+  const lab = await withLab(t);
+  const clients = await Promise.all(Array.from({ length: 50 }, () => TcpClient.login(lab.tcpPort)));
+  t.equal(lab.tcp.sessionCount, 50);
+  // Some misbehave: garbage, a 1 MiB line, leaving mid-line.
+  clients[0]!.send(garbage(64 * 1024));
+  clients[1]!.send('x'.repeat(1024 * 1024));
+  clients[2]!.send('show ver');
+  clients[2]!.destroy();
+  const rest = clients.slice(3);
+  const outs = await Promise.all(rest.map((c, i) => c.cmd(i % 2 ? 'show version' : 'show chassis')));
+  t.equal(
+    outs.filter((o, i) => (i % 2 ? /Product name/ : /Box ID/).test(o)).length,
+    rest.length,
+    'every other session works',
+  );
+  for (const c of clients) c.destroy();
+  await Promise.all(clients.map((c) => c.closed));
+  await new Promise((r) => setTimeout(r, 50));
+  t.equal(lab.tcp.sessionCount, 0);
+});
+
+t.test('session limit', async (t) => {
+  const lab = await withLab(t, { maxSessions: 2 });
+  const a = await TcpClient.login(lab.tcpPort);
+  const b = await TcpClient.connect(lab.tcpPort);
+  await b.out.until('login: ');
+  const c = await TcpClient.connect(lab.tcpPort);
+  await c.closed;
+  t.equal(c.out.data, '% Too many CLI sessions on box 1 (at most 2); close one and try again.\n');
+  a.destroy();
+  b.destroy();
+  await Promise.all([a.closed, b.closed]);
+  await new Promise((r) => setTimeout(r, 20));
+  const d = await TcpClient.login(lab.tcpPort);
+  t.equal(await d.cmd('enable'), '\nbox1 # ', 'room again');
+  d.destroy();
+});
+
+t.test('listen errors and close', async (t) => {
+  const lab = await withLab(t);
+  const clash = new TcpCliServer({
+    address: '127.0.0.1',
+    port: lab.tcpPort,
+    cluster: lab.cluster,
+    boxId: 1,
+    logger: silentLogger,
+  });
+  await t.rejects(clash.listen(), {
+    message: `TCP CLI of box 1: cannot listen on 127.0.0.1:${lab.tcpPort}: the port is already in use (EADDRINUSE).`,
+  });
+  const badAddr = new TcpCliServer({
+    address: '192.0.2.1',
+    port: 0,
+    cluster: lab.cluster,
+    boxId: 1,
+    logger: silentLogger,
+  });
+  await t.rejects(badAddr.listen(), {
+    message: /cannot listen on 192\.0\.2\.1:0: the address is not configured on this host \(EADDRNOTAVAIL\)/,
+  });
+  const c = await TcpClient.login(lab.tcpPort);
+  const pending = await TcpClient.connect(lab.tcpPort);
+  const started = Date.now();
+  await lab.tcp.close();
+  await Promise.all([c.closed, pending.closed]);
+  t.ok(Date.now() - started < 1000, 'close() ends sessions and logins promptly');
+  t.equal(lab.tcp.sessionCount, 0);
+  const again = new TcpCliServer({
+    address: '127.0.0.1',
+    port: lab.tcpPort,
+    cluster: lab.cluster,
+    boxId: 1,
+    logger: silentLogger,
+  });
+  t.equal(await again.listen(), lab.tcpPort, 'the port is free again at once (reload)');
+  await again.close();
+});

@@ -1,0 +1,86 @@
+/**
+ * Helpers of the lab's end-to-end tests: run `gvos-sim lab ...` as a user
+ * does (the built CLI), build first when dist/ is older than the sources.
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { existsSync, statSync, readdirSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** The repository root (the lab's commands run from here). */
+export const REPO_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const BIN = join(REPO_ROOT, 'bin', 'gvos-sim.js');
+const LAB_JS = join(REPO_ROOT, 'dist', 'src', 'lab', 'lab-command.js');
+
+/** Build with tsc when dist/ misses the lab or is older than src/lab (tsc emits even when other folders have type errors). */
+export function ensureBuilt(): void {
+  const newestSrc = Math.max(
+    ...readdirSync(join(REPO_ROOT, 'src', 'lab')).map(
+      (f) => statSync(join(REPO_ROOT, 'src', 'lab', f)).mtimeMs,
+    ),
+  );
+  if (existsSync(LAB_JS) && statSync(LAB_JS).mtimeMs >= newestSrc) return;
+  spawnSync(
+    process.execPath,
+    [join(REPO_ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(REPO_ROOT, 'tsconfig.json')],
+    { stdio: 'ignore' },
+  );
+  if (!existsSync(LAB_JS)) throw new Error('npm run build did not produce dist/src/lab/lab-command.js');
+}
+
+/**
+ * The command line of `gvos-sim lab <args>`: bin/gvos-sim.js once main.ts
+ * has the lab command, else the built lab module directly (same code path).
+ */
+export function labCommand(args: string[]): string[] {
+  const probe = spawnSync(process.execPath, [BIN, 'lab', '--help'], { encoding: 'utf8' });
+  if (probe.status === 0 && probe.stdout.includes('gvos-sim lab')) return [BIN, 'lab', ...args];
+  const code = `import(${JSON.stringify(LAB_JS)}).then((m) => m.runLab(process.argv.slice(1))).catch((e) => { console.error('gvos-sim: ' + e.message); process.exit(1); });`;
+  return ['--input-type=module', '-e', code, ...args];
+}
+
+/** Run `gvos-sim lab <args>` to completion. */
+export function runLabCli(
+  args: string[],
+  env: NodeJS.ProcessEnv = {},
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const p = spawn(process.execPath, labCommand(args), {
+      cwd: REPO_ROOT,
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    p.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    p.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    p.once('exit', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+/** Start `gvos-sim lab up <args>` in the background; resolves once it printed "is up", with its output so far. */
+export async function startLabUp(
+  args: string[],
+  timeoutMs = 120_000,
+): Promise<{ proc: ChildProcess; stdout: () => string; exited: Promise<number | null> }> {
+  const proc = spawn(process.execPath, labCommand(['up', ...args]), {
+    cwd: REPO_ROOT,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  proc.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+  proc.stderr!.on('data', (d: Buffer) => (out += d.toString()));
+  const exited = new Promise<number | null>((r) => proc.once('exit', (c) => r(c)));
+  const until = Date.now() + timeoutMs;
+  while (!/lab \S+ is up:/.test(out)) {
+    if (proc.exitCode !== null) throw new Error(`lab up exited with ${proc.exitCode}:\n${out}`);
+    if (Date.now() > until) {
+      proc.kill('SIGTERM');
+      throw new Error(`lab up was not up within ${timeoutMs / 1000} s:\n${out}`);
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  // The lines after the table (login, CA root, trap log) follow at once.
+  await new Promise((r) => setTimeout(r, 200));
+  return { proc, stdout: () => out, exited };
+}
