@@ -1,6 +1,7 @@
 /**
  * Composition root: parses the command line, builds the boxes and their
- * transports, and handles signals. `gvos-sim box` runs one box.
+ * transports, and handles signals. `gvos-sim box` runs one box; `gvos-sim
+ * lab ...` runs a lab (src/lab/).
  *
  * Exit codes: 0 after a clean stop (SIGTERM/SIGINT), 2 for bad options, 1 for
  * a failure to start (one line on stderr, nothing left half-started).
@@ -49,6 +50,7 @@ const MAIN_HELP = `Usage: gvos-sim <command> [options]
 
 Commands:
   box       run one simulated box (gvos-sim box --help)
+  lab       run a lab of boxes with its CA and trap receiver (gvos-sim lab --help)
 
   -h, --help   this help
   --version    print the version`;
@@ -212,6 +214,11 @@ async function main(argv: string[]): Promise<void> {
   switch (cmd) {
     case 'box':
       return runBox(rest);
+    case 'lab': {
+      // Loaded on demand: `gvos-sim box` does not pay for the lab's imports.
+      const { runLab } = await import('./lab/lab-command.js');
+      return runLab(rest);
+    }
     case '--version':
       console.log(packageVersion());
       return;
@@ -221,7 +228,7 @@ async function main(argv: string[]): Promise<void> {
       console.log(MAIN_HELP);
       return;
     default:
-      throw new UsageError(`unknown command "${cmd}" (use box; gvos-sim --help)`);
+      throw new UsageError(`unknown command "${cmd}" (use box or lab; gvos-sim --help)`);
   }
 }
 
