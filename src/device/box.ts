@@ -848,8 +848,8 @@ export class Box {
     if (!isIP(t.host)) throw new DeviceError('bad-input', `Invalid SNMP host "${clip(t.host)}": give an IPv4 or IPv6 address.`);
     if (t.version === '3' && !t.user) throw new DeviceError('bad-input', 'An SNMPv3 target needs a user ("... version 3 user <name>").');
     if (t.version !== '3' && !t.community) throw new DeviceError('bad-input', 'An SNMPv1/v2c target needs a community.');
-    if (t.community !== undefined && !/^[\x21-\x7e]{1,64}$/.test(t.community)) {
-      throw new DeviceError('bad-input', 'Invalid community: use 1-64 printable characters without spaces.');
+    if (t.community !== undefined && !/^[\x20-\x7e]{1,64}$/.test(t.community)) {
+      throw new DeviceError('bad-input', 'Invalid community: use 1-64 printable characters.');
     }
     if (t.kind === 'informs' && t.version === '1') throw new DeviceError('bad-input', 'SNMPv1 has no informs; use version 2c or 3.');
     validateInt('port', t.port, 1, 65535);

@@ -5,6 +5,8 @@
  */
 import type { Box } from '../../device/box.js';
 import {
+  DEFAULT_SNMP_RATE_PER_SEC,
+  MAX_SNMP_RATE_PER_SEC,
   SNMP_EVENTS,
   type SnmpAuthProtocol,
   type SnmpPrivProtocol,
@@ -19,7 +21,7 @@ const AUTH: readonly SnmpAuthProtocol[] = ['md5', 'sha', 'sha256', 'sha512'];
 const PRIV: readonly SnmpPrivProtocol[] = ['des', 'aes-128', 'aes-256'];
 const DEFAULT_PORT = 162;
 /** EMULATION: the `rate` keyword (notifications per second to one target) and its default are ours. */
-const DEFAULT_RATE = 10;
+const DEFAULT_RATE = DEFAULT_SNMP_RATE_PER_SEC;
 const DEFAULT_EXPIRING_SOON_DAYS = 7;
 
 /**
@@ -182,7 +184,7 @@ const HOST_HELP = {
   '<community>': 'Community string',
   user: 'The SNMPv3 user (see "snmp-server user")',
   '<snmp-user>': 'SNMPv3 user name',
-  rate: 'Notifications per second to this host, at most (default 10)',
+  rate: `Notifications per second to this host, at most (default ${DEFAULT_SNMP_RATE_PER_SEC})`,
   '<rate>': 'Notifications per second',
 } as const;
 
@@ -214,7 +216,7 @@ const EVENT_HELP: Record<(typeof SNMP_EVENTS)[number], string> = {
   'warm-start': 'The box reloaded',
 };
 
-const RATE = '[rate <rate:int:1-1000>]';
+const RATE = `[rate <rate:int:1-${MAX_SNMP_RATE_PER_SEC}>]`;
 const HOST_PREFIX = 'snmp-server host <host> [port <port:int:1-65535>] {traps|informs} version';
 
 /** SNMP configuration (operator) and the SNMP show commands. */
