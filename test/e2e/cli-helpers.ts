@@ -342,7 +342,7 @@ export function happyScript(p: TestPems): Step[] {
       line: 'snmp-server notify send-test',
       expect: 'Test notification sent to 2 hosts; see "show snmp host" for the counters.',
     },
-    { line: 'show snmp host', expect: /127\.0\.0\.1 +1162 +informs +3 +user e2e-u +10 +10 +9 +2 +1 +0/ },
+    { line: 'show snmp host', expect: /127\.0\.0\.1 +1162 +informs +3 +user e2e-u +100 +10 +9 +2 +1 +0/ },
     {
       line: 'show snmp engineID',
       expect: /createUser -e 0x[0-9a-f]+ e2e-u SHA-256 <auth-passphrase> AES <priv-passphrase>/,
