@@ -296,6 +296,7 @@ export class Box {
   }
 
   /** `crypto mode`: takes effect after reload (and write memory). */
+  // EMULATION: `crypto mode` is a CLI command, effective after reload (the real box gets it from the manager).
   setCryptoMode(actor: Actor, mode: CryptoMode): void {
     requireRole(actor, 'admin');
     this.running.cryptoMode = mode;
@@ -346,6 +347,7 @@ export class Box {
     if (!existing && Object.keys(this.running.users).length >= MAX_USERS) {
       throw new DeviceError('bad-input', `At most ${MAX_USERS} users.`);
     }
+    // EMULATION: a new user is a monitor until given a capability (least privilege).
     this.running.users[user] = { role: existing?.role ?? 'monitor', passwordHash: hashPassword(password) };
     this.audit(actor, `username ${user} password ********`);
     this.configChanged('users');

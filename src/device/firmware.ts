@@ -38,4 +38,5 @@ export function compareVersions(a: string, b: string): number {
 }
 
 /** The first firmware with the ACME client (seed: "Starting in software version 5.13.01"). */
+// EMULATION: firmware images are JSON files in firmware-sim/; the ACME client from 5.13.01 (the seed's gate).
 export const ACME_MIN_VERSION = '5.13.01';

@@ -39,6 +39,7 @@ export async function createFirstBootDocument(o: FirstBootOptions): Promise<BoxD
     throw new DeviceError('bad-input', 'An admin password is needed on first boot (--admin-password or GVOS_ADMIN_PASSWORD).');
   }
   validateHostname(o.hostname);
+  // EMULATION: the default certificate: self-signed, CN = hostname, SANs hostname and address, 10 years.
   const alg = o.cryptoMode === 'classic' ? 'rsa-2048' : 'prime256v1';
   const key = await generateKeyPair(alg);
   const certPem = await createSelfSigned({
@@ -49,6 +50,7 @@ export async function createFirstBootDocument(o: FirstBootOptions): Promise<BoxD
     notBeforeMs: o.nowMs,
     validDays: 3650,
   });
+  // EMULATION: the SSH host key is ECDSA P-256, made on first boot and kept.
   // ECDSA P-256 host key in SEC1 PEM: ssh2 parses it, node:crypto makes it in ~1 ms.
   const hostKey = generateKeyPairSync('ec', {
     namedCurve: 'prime256v1',

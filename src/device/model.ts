@@ -172,6 +172,7 @@ export interface FirmwareState {
 }
 
 /** Everything a box persists, in one document (one owner: store/). */
+// EMULATION: certificates, keys, CA list, web mapping and ACME state persist at once; the rest of the running config on `write memory`.
 export interface BoxDocument {
   schema: 1;
   identity: BoxIdentity;

@@ -221,6 +221,7 @@ export class BoxHost {
   }
 
   /** Restart the box in this process from its saved state (see the class contract). Concurrent calls share one reload. */
+  // EMULATION: reload restarts the box in this process on the same ports; its sessions are closed.
   reload(): Promise<void> {
     if (this.reloading) return this.reloading;
     this.reloading = (async () => {
