@@ -13,7 +13,7 @@ import { generateKeyPair } from '../pki/keys.js';
 import { createSelfSigned } from '../pki/self-signed.js';
 import { makeTestBox, TEST_PASSWORD } from '../../test/harness/boxes.js';
 import { Session } from './session.js';
-import { completeIssue, FakeAcme, FakeSnmp } from './test-helpers.js';
+import { completeIssue, FakeAcme, FakeSnmp } from '../../test/harness/cli-fakes.js';
 
 interface Lab {
   cluster: Cluster;

@@ -4,7 +4,8 @@ import type { Role } from '../device/roles.js';
 import { MAX_PEM_BYTES } from '../device/validate.js';
 import { makeTestBox } from '../../test/harness/boxes.js';
 import { MAX_LINE_BYTES, MAX_PENDING_CHARS, Session, type SessionOptions } from './session.js';
-import { FakeAcme, garbage } from './test-helpers.js';
+import { FakeAcme } from '../../test/harness/cli-fakes.js';
+import { garbage } from '../../test/harness/garbage.js';
 
 interface Harness {
   s: Session;

@@ -1,8 +1,22 @@
 /**
- * Helpers of the CLI end-to-end tests: an in-process lab (boxes from
- * makeTestBox, fake ACME and SNMP ports, the real SSH and TCP servers on
- * 127.0.0.1 port 0), the real OpenSSH client through sshpass, and a raw TCP
- * client. Every process and server a test starts is stopped by lab.close().
+ * Helpers of the CLI end-to-end tests. Every peer is real:
+ *
+ * - the peers of a test file (startCliPeers): one Pebble with
+ *   pebble-challtestsrv as the boxes' name server, and one snmptrapd;
+ * - an in-process lab (startLab): two boxes in one cluster from
+ *   makeTestBox, each with the real AcmeAgent and SnmpNotifier plugged into
+ *   the device's ports (as src/host/box-host.ts does), box 1 serving HTTPS
+ *   and http-01 with the web feature's WebServer and the CLI with the real
+ *   SSH and TCP servers;
+ * - the clients: the OpenSSH client through sshpass (host key checked
+ *   against a known_hosts line built from the box's key) and a raw TCP
+ *   client.
+ *
+ * Each file gets its own loopback address (127.0.0.x) for the box's
+ * listeners: Pebble's VA dials the http-01 port on the identifier's address
+ * (challtestsrv answers every name with that address), so two files running
+ * at once must not share it. Every process and server a test starts is
+ * stopped by lab.close() or peers.stop(), by PID.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -10,46 +24,135 @@ import { connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import ssh2 from 'ssh2';
+import { AcmeAgent } from '../../src/acme/agent.js';
+import { freePort } from '../../src/acme/pebble-launcher.js';
 import type { Box } from '../../src/device/box.js';
 import type { Cluster } from '../../src/device/cluster.js';
-import { FakeAcme, FakeSnmp } from '../../src/cli/test-helpers.js';
 import { SshCliServer } from '../../src/cli/transports/ssh.js';
 import { TcpCliServer } from '../../src/cli/transports/tcp.js';
 import { silentLogger } from '../../src/lib/logger.js';
 import { SystemClock } from '../../src/lib/clock.js';
+import { SnmpNotifier } from '../../src/snmp/notifier.js';
+import { WebServer } from '../../src/web/server.js';
 import { makeTestBox, TEST_PASSWORD } from '../harness/boxes.js';
+import { FAST_ACME, startPebble, type Pebble } from '../harness/pebble.js';
+import { TrapReceiver } from '../harness/snmptrapd.js';
 
 export { TEST_PASSWORD };
 
-export interface CliLab {
+// ------------------------------------------------------------------ peers of a test file
+
+/** The v2c community and the v3 user (informs) the scripts configure and the receiver accepts. */
+export const TRAP_COMMUNITY = 'e2e-community';
+export const TRAP_USER = { name: 'e2e-u', authPass: 'authpass1', privPass: 'privpass1' } as const;
+
+/** The domain the scripts issue for: challtestsrv answers it (like any name) with the lab's address. */
+export const E2E_DOMAIN = 'e2e.lab.test';
+
+/** The real peers one test file shares between its labs. */
+export interface CliPeers {
+  /** The loopback address of this file's box listeners. */
+  address: string;
+  /** The http-01 port Pebble's VA dials on `address`: every lab's WebServer serves it. */
+  httpPort: number;
+  pebble: Pebble;
+  /** Pebble's issuing root, which the box must trust to accept the chain it gets (CA list). */
+  rootPem: string;
+  /** snmptrapd, accepting TRAP_COMMUNITY (v2c) and TRAP_USER (v3 informs: SHA-256, AES). */
+  trapd: TrapReceiver;
+  stop(): Promise<void>;
+}
+
+/**
+ * Pebble (its VA dialling `address` on a free port, challtestsrv answering
+ * every name with `address`) and snmptrapd, started together.
+ */
+export async function startCliPeers(address: string): Promise<CliPeers> {
+  const httpPort = await freePort(address);
+  const [pebble, trapd] = await Promise.all([
+    startPebble({ httpPort, defaultIPv4: address }),
+    TrapReceiver.start({
+      communities: [TRAP_COMMUNITY],
+      users: [
+        {
+          name: TRAP_USER.name,
+          auth: { protocol: 'SHA-256', password: TRAP_USER.authPass },
+          priv: { protocol: 'AES', password: TRAP_USER.privPass },
+        },
+      ],
+    }),
+  ]);
+  return {
+    address,
+    httpPort,
+    pebble,
+    rootPem: await pebble.root(),
+    trapd,
+    stop: async () => {
+      await Promise.all([pebble.stop(), trapd.stop()]);
+    },
+  };
+}
+
+// ------------------------------------------------------------------ the lab
+
+/** What the SSH helpers need to reach a box: its address, its SSH port and a known_hosts file with its key. */
+export interface SshTarget {
+  address: string;
+  sshPort: number;
+  knownHosts: string;
+}
+
+export interface CliLab extends SshTarget {
+  peers: CliPeers;
   cluster: Cluster;
   /** Box 1, looked up now. */
   box(): Box;
-  acme: FakeAcme;
-  snmp: FakeSnmp;
+  /** The ACME agent and SNMP notifier of box 1. */
+  agent: AcmeAgent;
+  notifier: SnmpNotifier;
   ssh: SshCliServer;
   tcp: TcpCliServer;
-  sshPort: number;
   tcpPort: number;
-  /** A known_hosts file with the [127.0.0.1]:port line of box 1's host key. */
-  knownHosts: string;
+  /** Box 1's HTTPS port (the web certificate the ACME commands replace is served there). */
+  httpsPort: number;
   dir: string;
   close(): Promise<void>;
 }
 
-/** Two boxes in one cluster; box 1 serves the CLI over SSH and TCP. */
-export async function startLab(o: { maxSessions?: number } = {}): Promise<CliLab> {
+/**
+ * Two boxes in one cluster on `peers.address`; box 1 serves the CLI over SSH
+ * and TCP and HTTPS/http-01 on the peers' http port. Labs of one file run one
+ * after the other (they share that port).
+ */
+export async function startLab(peers: CliPeers, o: { maxSessions?: number } = {}): Promise<CliLab> {
   const clock = new SystemClock();
-  const { cluster } = await makeTestBox({ boxId: 1, clock });
-  await makeTestBox({ boxId: 2, clock, cluster });
+  const address = peers.address;
+  const { cluster } = await makeTestBox({ boxId: 1, clock, address });
+  await makeTestBox({ boxId: 2, clock, cluster, address });
   const box = () => cluster.get(1);
-  const acme = new FakeAcme(box);
-  const snmp = new FakeSnmp(box);
-  box().attachAcme(acme);
-  box().attachSnmp(snmp);
-  cluster.get(2).attachAcme(new FakeAcme(() => cluster.get(2)));
+  // The device's ports, plugged in as the host plugs them: the real agent (fast polling against
+  // Pebble) and the real notifier. The CA list starts empty: the scripts add Pebble's CAs.
+  const agents = [1, 2].map((id) => {
+    const b = cluster.get(id);
+    const agent = new AcmeAgent({ box: b, clock, logger: silentLogger, settings: FAST_ACME });
+    b.attachAcme(agent);
+    agent.resume();
+    const notifier = new SnmpNotifier({ box: b, clock, logger: silentLogger });
+    b.attachSnmp(notifier);
+    notifier.start();
+    return { agent, notifier };
+  });
+  const web = new WebServer({
+    box: box(),
+    address,
+    httpsPort: 0,
+    httpPort: peers.httpPort,
+    logger: silentLogger,
+    cluster,
+  });
   const common = {
-    address: '127.0.0.1',
+    address,
     port: 0,
     cluster,
     boxId: 1,
@@ -58,37 +161,63 @@ export async function startLab(o: { maxSessions?: number } = {}): Promise<CliLab
   };
   const ssh = new SshCliServer({ ...common, hostKeyPem: box().sshHostKey });
   const tcp = new TcpCliServer(common);
-  const sshPort = await ssh.listen();
-  const tcpPort = await tcp.listen();
+  const [{ https: httpsPort }, sshPort, tcpPort] = await Promise.all([
+    web.listen(),
+    ssh.listen(),
+    tcp.listen(),
+  ]);
   const dir = mkdtempSync(join(tmpdir(), 'gvos-cli-'));
-  const parsed = ssh2.utils.parseKey(box().sshHostKey);
-  if (parsed instanceof Error) throw parsed;
-  const key = Array.isArray(parsed) ? parsed[0] : parsed;
   const knownHosts = join(dir, 'known_hosts');
-  writeFileSync(knownHosts, `[127.0.0.1]:${sshPort} ${key.type} ${key.getPublicSSH().toString('base64')}\n`);
-  const children = new Set<ChildProcess>();
-  trackedChildren.set(knownHosts, children);
+  writeKnownHosts(knownHosts, address, sshPort, box().sshHostKey);
+  const target = { address, sshPort, knownHosts };
   return {
+    ...target,
+    peers,
     cluster,
     box,
-    acme,
-    snmp,
+    agent: agents[0]!.agent,
+    notifier: agents[0]!.notifier,
     ssh,
     tcp,
-    sshPort,
     tcpPort,
-    knownHosts,
+    httpsPort,
     dir,
     close: async () => {
-      for (const c of children) if (c.exitCode === null && c.pid) c.kill('SIGKILL');
-      await Promise.all([ssh.close(), tcp.close()]);
+      killSshClients(target);
+      for (const a of agents) {
+        a.agent.stop();
+        a.notifier.stop();
+      }
+      await Promise.all([ssh.close(), tcp.close(), web.close()]);
       rmSync(dir, { recursive: true, force: true });
     },
   };
 }
 
-/** Children started per lab, so close() can stop any left running (by their own pid). */
+// ------------------------------------------------------------------ OpenSSH client
+
+/** The known_hosts line of a box's SSH host key (SEC1/PKCS#8 PEM, as state.json keeps it). */
+export function knownHostsLine(address: string, port: number, hostKeyPem: string): string {
+  const parsed = ssh2.utils.parseKey(hostKeyPem);
+  if (parsed instanceof Error) throw parsed;
+  const key = Array.isArray(parsed) ? parsed[0] : parsed;
+  return `[${address}]:${port} ${key.type} ${key.getPublicSSH().toString('base64')}\n`;
+}
+
+/** Write a known_hosts file with exactly that one line. */
+export function writeKnownHosts(path: string, address: string, port: number, hostKeyPem: string): void {
+  writeFileSync(path, knownHostsLine(address, port, hostKeyPem));
+}
+
+/** ssh children started per target (by known_hosts file), so a teardown can stop any left running, by PID. */
 const trackedChildren = new Map<string, Set<ChildProcess>>();
+
+/** SIGKILL every ssh client still running for `target` (each by its own PID). */
+export function killSshClients(target: SshTarget): void {
+  for (const c of trackedChildren.get(target.knownHosts) ?? [])
+    if (c.exitCode === null && c.pid) c.kill('SIGKILL');
+  trackedChildren.delete(target.knownHosts);
+}
 
 export interface SshOptions {
   user?: string;
@@ -101,6 +230,8 @@ export interface SshOptions {
   timeoutMs?: number;
   /** More -o options, e.g. SetEnv=LANG=C. */
   options?: string[];
+  /** ssh -b: the local (source) address, e.g. another 127.0.0.x. */
+  bindAddress?: string;
 }
 
 export interface RunResult {
@@ -109,17 +240,18 @@ export interface RunResult {
   stderr: string;
 }
 
-/** The ssh command line: OpenSSH through sshpass, checking the host key against the lab's known_hosts. */
-export function sshArgs(lab: CliLab, o: SshOptions): string[] {
+/** The ssh command line: OpenSSH through sshpass, checking the host key against the target's known_hosts. */
+export function sshArgs(target: SshTarget, o: SshOptions): string[] {
   return [
     '-p',
     o.password ?? TEST_PASSWORD,
     'ssh',
     ...(o.tty ? ['-tt'] : []),
+    ...(o.bindAddress ? ['-b', o.bindAddress] : []),
     '-o',
     'StrictHostKeyChecking=yes',
     '-o',
-    `UserKnownHostsFile=${lab.knownHosts}`,
+    `UserKnownHostsFile=${target.knownHosts}`,
     '-o',
     'PubkeyAuthentication=no',
     '-o',
@@ -128,24 +260,26 @@ export function sshArgs(lab: CliLab, o: SshOptions): string[] {
     'ConnectTimeout=10',
     ...(o.options ?? []).flatMap((x) => ['-o', x]),
     '-p',
-    String(lab.sshPort),
-    `${o.user ?? 'admin'}@127.0.0.1`,
+    String(target.sshPort),
+    `${o.user ?? 'admin'}@${target.address}`,
     ...(o.command !== undefined ? [o.command] : []),
   ];
 }
 
 /** Start ssh; the caller writes to stdin and reads stdout. */
-export function spawnSsh(lab: CliLab, o: SshOptions = {}): ChildProcess {
-  const child = spawn('sshpass', sshArgs(lab, o), { stdio: ['pipe', 'pipe', 'pipe'] });
-  const set = trackedChildren.get(lab.knownHosts);
-  set?.add(child);
-  child.once('exit', () => set?.delete(child));
+export function spawnSsh(target: SshTarget, o: SshOptions = {}): ChildProcess {
+  const child = spawn('sshpass', sshArgs(target, o), { stdio: ['pipe', 'pipe', 'pipe'] });
+  let set = trackedChildren.get(target.knownHosts);
+  if (!set) trackedChildren.set(target.knownHosts, (set = new Set()));
+  const tracked = set;
+  tracked.add(child);
+  child.once('exit', () => tracked.delete(child));
   return child;
 }
 
 /** Run ssh to the end with `input` on stdin (then EOF). */
-export function runSsh(lab: CliLab, o: SshOptions = {}): Promise<RunResult> {
-  const child = spawnSsh(lab, o);
+export function runSsh(target: SshTarget, o: SshOptions = {}): Promise<RunResult> {
+  const child = spawnSsh(target, o);
   let stdout = '';
   let stderr = '';
   child.stdout!.on('data', (d: Buffer) => (stdout += d.toString('utf8')));
@@ -160,6 +294,27 @@ export function runSsh(lab: CliLab, o: SshOptions = {}): Promise<RunResult> {
     });
   });
 }
+
+/**
+ * Run `command` over the exec channel until its output matches `done`
+ * (every 100 ms, for at most `timeoutMs`); resolves the last output. For a
+ * user polling `show crypto acme client info` after an ACME command.
+ */
+export async function pollSsh(
+  target: SshTarget,
+  command: string,
+  done: RegExp,
+  timeoutMs = 30_000,
+): Promise<string> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const r = await runSsh(target, { command, timeoutMs: 10_000 });
+    if (done.test(r.stdout) || Date.now() > deadline) return r.stdout;
+    await sleep(100);
+  }
+}
+
+// ------------------------------------------------------------------ reading output
 
 /** Output that keeps arriving; wait for a pattern. */
 export class Reader {
@@ -217,16 +372,25 @@ export class TcpClient {
     this.closed = new Promise((r) => sock.once('close', () => r()));
   }
 
-  static connect(port: number): Promise<TcpClient> {
+  /** `localAddress`: the source address (default: the kernel's choice, 127.0.0.1 on the loopback). */
+  static connect(port: number, host = '127.0.0.1', localAddress?: string): Promise<TcpClient> {
     return new Promise((resolve, reject) => {
-      const s = connect({ host: '127.0.0.1', port }, () => resolve(new TcpClient(s)));
+      const s = connect({ host, port, ...(localAddress ? { localAddress } : {}) }, () =>
+        resolve(new TcpClient(s)),
+      );
       s.once('error', reject);
     });
   }
 
   /** Connect and log in; resolves after the first prompt. */
-  static async login(port: number, user = 'admin', password = TEST_PASSWORD): Promise<TcpClient> {
-    const c = await TcpClient.connect(port);
+  static async login(
+    port: number,
+    user = 'admin',
+    password = TEST_PASSWORD,
+    host = '127.0.0.1',
+    localAddress?: string,
+  ): Promise<TcpClient> {
+    const c = await TcpClient.connect(port, host, localAddress);
     await c.out.until('login: ');
     c.send(user + '\n');
     await c.out.until('Password: ');
@@ -254,10 +418,137 @@ export class TcpClient {
   }
 }
 
+// ------------------------------------------------------------------ scripted sessions
+
 /** One line of a scripted session and what its output must contain (in order with the others). */
 export interface Step {
   line: string;
   expect?: string | RegExp;
+  /**
+   * Send this line again, one at a time, until the request it shows has
+   * finished (`show crypto acme client info` after an ACME command: the
+   * real agent answers at once and works on). The step before it must have
+   * an `expect` that covers its whole status block.
+   */
+  poll?: true;
+}
+
+/** A session the script driver talks to: its output, a way to type, and the end of input. */
+export interface Conversation {
+  out: Reader;
+  send(text: string): void;
+  /** No more input: end it and wait until the session is over. */
+  end(): Promise<void>;
+}
+
+export interface ScriptRun {
+  output: string;
+  /** Why the driver stopped early (an expectation before a poll never came, a request never finished). */
+  error?: string;
+}
+
+/** A `show crypto acme client info` polled until the request has finished; `expect` is the finished answer. */
+export function pollAcme(expect: RegExp, line = 'show crypto acme client info'): Step {
+  return { line, expect, poll: true };
+}
+
+/** The status line of `show crypto acme client info`. */
+const REQUEST_STATUS = /Request-Status +: ([^\n]*)\n/;
+
+/**
+ * Type a script the way a user pastes it: every line up to the next poll
+ * step in one write (type-ahead), then, once that part has answered, each
+ * poll line every 50 ms until the ACME request is no longer In Progress.
+ * The lines after the last poll step go in one write, then the input ends.
+ * Check the whole output with checkTranscript afterwards.
+ */
+export async function runScriptSteps(
+  c: Conversation,
+  steps: readonly Step[],
+  pollTimeoutMs = 30_000,
+): Promise<ScriptRun> {
+  let batch: Step[] = [];
+  let error: string | undefined;
+  const send = (b: readonly Step[]) => {
+    if (b.length > 0) c.send(b.map((s) => s.line).join('\n') + '\n');
+  };
+  try {
+    for (const s of steps) {
+      if (!s.poll) {
+        batch.push(s);
+        continue;
+      }
+      send(batch);
+      // Waiting for each expectation moves the reader past this part's answers, so the poll
+      // below reads only its own status lines.
+      for (const b of batch) if (b.expect !== undefined) await c.out.until(b.expect);
+      batch = [];
+      const deadline = Date.now() + pollTimeoutMs;
+      for (;;) {
+        c.send(s.line + '\n');
+        const status = REQUEST_STATUS.exec(await c.out.until(REQUEST_STATUS))![1]!;
+        if (status !== 'In Progress') break;
+        if (Date.now() > deadline)
+          throw new Error(`"${s.line}": still In Progress after ${pollTimeoutMs} ms`);
+        await sleep(50);
+      }
+    }
+    send(batch);
+  } catch (e) {
+    error = e instanceof Error ? e.message : String(e);
+  }
+  await c.end();
+  return { output: c.out.data, ...(error ? { error } : {}) };
+}
+
+/** An OpenSSH shell session (no pty) as a Conversation; `result` has the exit code once it is over. */
+export function sshConversation(
+  target: SshTarget,
+  o: SshOptions = {},
+): Conversation & { result(): RunResult } {
+  const child = spawnSsh(target, o);
+  const out = new Reader();
+  let stderr = '';
+  let code: number | null = null;
+  child.stdout!.on('data', (d: Buffer) => out.push(d.toString('utf8')));
+  child.stderr!.on('data', (d: Buffer) => (stderr += d.toString('utf8')));
+  child.stdin!.on('error', () => undefined);
+  const closed = new Promise<void>((r) =>
+    child.once('close', (c) => {
+      code = c;
+      r();
+    }),
+  );
+  return {
+    out,
+    send: (text) => void child.stdin!.write(text),
+    end: async () => {
+      child.stdin!.end();
+      const timer = setTimeout(() => child.kill('SIGKILL'), o.timeoutMs ?? 20_000);
+      await closed;
+      clearTimeout(timer);
+    },
+    result: () => ({ code, stdout: out.data, stderr }),
+  };
+}
+
+/**
+ * A logged-in raw TCP session as a Conversation; end() half-closes and waits
+ * for the box to close. Its reader starts at the first byte (login included),
+ * not where the login left c.out.
+ */
+export function tcpConversation(c: TcpClient): Conversation {
+  const out = new Reader();
+  out.push(c.out.data);
+  c.sock.on('data', (d: string) => out.push(d));
+  return {
+    out,
+    send: (text) => c.send(text),
+    end: async () => {
+      c.end();
+      await c.closed;
+    },
+  };
 }
 
 /** Check that `output` has every step's expectation, in the order of the steps. Returns the failures. */
@@ -288,13 +579,46 @@ export interface TestPems {
   key: string;
 }
 
+/** What the scripts need from the file's peers. */
+export interface ScriptEnv {
+  /** e2e-ca: a self-signed certificate and its key. */
+  pems: TestPems;
+  /** Pebble's directory URL. */
+  directoryUrl: string;
+  /** challtestsrv, "ip:port", for `ip name-server`. */
+  nameServer: string;
+  /** Pebble's listener CA (its TLS) and issuing root (the chain it issues): the box trusts both. */
+  listenerCaPem: string;
+  rootPem: string;
+  /** The snmptrapd port the SNMP hosts point at (127.0.0.1). */
+  trapdPort: number;
+}
+
+/** The ScriptEnv of a file's peers. */
+export function scriptEnv(peers: CliPeers, pems: TestPems): ScriptEnv {
+  return {
+    pems,
+    directoryUrl: peers.pebble.directoryUrl,
+    nameServer: peers.pebble.dnsServer,
+    listenerCaPem: peers.pebble.listenerCaPem,
+    rootPem: peers.rootPem,
+    trapdPort: peers.trapd.port,
+  };
+}
+
+const STATUS_HINT = 'Check status using "show crypto acme client info box-id 1".';
+const re = (s: string) => s.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
+
 /**
  * The happy path of every command, as one scripted session without a pty
  * (shared by the SSH and TCP tests). Starts in standard mode on box 1 of a
- * fresh lab; ends logged out.
+ * fresh lab; issues a certificate for E2E_DOMAIN from Pebble and polls until
+ * it is installed; sends a test notification to snmptrapd (an inform and a
+ * trap); ends logged out.
  */
-export function happyScript(p: TestPems): Step[] {
-  const issueHint = 'Check status using "show crypto acme client info box-id 1".';
+export function happyScript(env: ScriptEnv): Step[] {
+  const p = env.pems;
+  const port = env.trapdPort;
   return [
     { line: 'show version', expect: /box1 > \nProduct name: +GigaVUE-OS\nProduct release: +6\.5\.00\n/ },
     { line: 'sh chassis', expect: /\n1\* +box1 +HC2 [^\n]+up\n2 +box2 / },
@@ -304,7 +628,7 @@ export function happyScript(p: TestPems): Step[] {
     { line: 'show running-config', expect: '## Running configuration of box-id 1 (box1)' },
     { line: 'conf t', expect: '\nbox1 (config) # ' },
     { line: 'hostname e2e-box', expect: '\ne2e-box (config) # ' },
-    { line: 'ip name-server 10.0.0.53' },
+    { line: `ip name-server ${env.nameServer}` },
     { line: 'ip domain-list lab.test' },
     { line: 'username e2e-op password "op pass 1"' },
     { line: 'username e2e-op capability operator' },
@@ -319,35 +643,59 @@ export function happyScript(p: TestPems): Step[] {
     { line: 'web https certificate name e2e-ca' },
     { line: 'show web', expect: /Web HTTPS certificate: +e2e-ca/ },
     { line: 'web https certificate default-cert' },
+    // Pebble's CAs, as a user pastes them: its listener CA (the box talks TLS to it) and its
+    // issuing root (the box checks the chain it gets against the CA list).
+    { line: `crypto certificate name pebble-ca public-cert pem "${env.listenerCaPem.trim()}"` },
+    { line: 'crypto certificate ca-list default-ca-list name pebble-ca' },
+    { line: `crypto certificate name pebble-root public-cert pem "${env.rootPem.trim()}"` },
+    { line: 'crypto certificate ca-list default-ca-list name pebble-root' },
     {
-      line: 'crypto certificate acme issue domain e2e.lab.test acme-server https://ca.lab.test/dir key-algorithm ec-prime256v1 renew-days 30',
-      expect: `Issuance in progress. ${issueHint}`,
+      line: `crypto certificate acme issue domain ${E2E_DOMAIN} acme-server ${env.directoryUrl} key-algorithm ec-prime256v1 renew-days 30`,
+      expect: `Issuance in progress. ${STATUS_HINT}`,
     },
     {
       line: 'show crypto acme client info',
       expect: /Request-Status +: In Progress\n {2}Type of Request +: Issue/,
     },
+    pollAcme(
+      new RegExp(
+        `https:\\n {2}Domain +: ${re(E2E_DOMAIN)}\\n {2}Cert Name +: acme-https\\.crt\\n {2}Acme-Server +: ${re(env.directoryUrl)}\\n[\\s\\S]*? {2}Renewal Days +: 30\\n[\\s\\S]*?Request-Status +: Success\\n {2}Type of Request +: Issue`,
+      ),
+    ),
+    { line: 'show web', expect: /Web HTTPS certificate: +acme-https\.crt/ },
     {
       line: 'crypto certificate acme issue box-id 2 csr',
       expect: '% Issuing from a CSR is not supported; the box generates its own key.',
     },
     { line: 'snmp-server enable' },
     { line: 'snmp-server enable notify' },
-    { line: 'snmp-server user e2e-u v3 auth sha256 authpass1 priv aes-128 privpass1' },
-    { line: 'snmp-server host 127.0.0.1 port 1162 informs version 3 user e2e-u' },
-    { line: 'snmp-server host 127.0.0.1 traps version 2c e2e-community rate 20' },
+    {
+      line: `snmp-server user ${TRAP_USER.name} v3 auth sha256 ${TRAP_USER.authPass} priv aes-128 ${TRAP_USER.privPass}`,
+    },
+    { line: `snmp-server host 127.0.0.1 port ${port} informs version 3 user ${TRAP_USER.name}` },
+    { line: `snmp-server host 127.0.0.1 port ${port} traps version 2c ${TRAP_COMMUNITY} rate 20` },
     { line: 'no snmp-server notify event cold-start' },
     { line: 'snmp-server notify event cold-start' },
     {
       line: 'snmp-server notify send-test',
       expect: 'Test notification sent to 2 hosts; see "show snmp host" for the counters.',
     },
-    { line: 'show snmp host', expect: /127\.0\.0\.1 +1162 +informs +3 +user e2e-u +100 +10 +9 +2 +1 +0/ },
+    // snmptrapd answered the inform (acknowledged 1, nothing retried) and got the trap.
+    {
+      line: 'show snmp host',
+      expect: new RegExp(
+        `127\\.0\\.0\\.1 +${port} +informs +3 +user e2e-u +100 +1 +1 +0 +0 +0 *\\n *` +
+          `127\\.0\\.0\\.1 +${port} +traps +2c +\\*{8} +20 +1 +0 +0 +0 +0`,
+      ),
+    },
     {
       line: 'show snmp engineID',
       expect: /createUser -e 0x[0-9a-f]+ e2e-u SHA-256 <auth-passphrase> AES <priv-passphrase>/,
     },
-    { line: 'show running-config', expect: /snmp-server host 127\.0\.0\.1 traps version 2c \*{8} rate 20/ },
+    {
+      line: 'show running-config',
+      expect: new RegExp(`snmp-server host 127\\.0\\.0\\.1 port ${port} traps version 2c \\*{8} rate 20`),
+    },
     {
       line: 'image fetch image-gvos-5.13.01.img',
       expect: 'Fetched image-gvos-5.13.01.img (version 5.13.01).',
@@ -369,23 +717,59 @@ export function happyScript(p: TestPems): Step[] {
   ];
 }
 
-/** Renew, revoke and clear, once an ACME certificate is issued (domain e2e.lab.test). */
+/** A manual renewal of the certificate happyScript issued, polled until it succeeds. Ends in config mode. */
 export function acmeLifecycleScript(): Step[] {
-  const hint = 'Check status using "show crypto acme client info box-id 1".';
   return [
     { line: 'enable' },
     { line: 'configure terminal' },
     {
       line: 'show crypto acme client info',
-      expect: /https:\n {2}Domain +: e2e\.lab\.test\n {2}Cert Name +: acme-https\.crt/,
+      expect: new RegExp(`https:\\n {2}Domain +: ${re(E2E_DOMAIN)}\\n {2}Cert Name +: acme-https\\.crt`),
     },
-    { line: 'crypto certificate acme renew domain e2e.lab.test', expect: `Renewal in progress. ${hint}` },
-    { line: 'show crypto acme client info box-id 1', expect: /Type of Request +: Renew/ },
+    {
+      line: `crypto certificate acme renew domain ${E2E_DOMAIN}`,
+      expect: `Renewal in progress. ${STATUS_HINT}`,
+    },
+    {
+      line: 'show crypto acme client info box-id 1',
+      expect: /Request-Status +: In Progress\n {2}Type of Request +: Renew/,
+    },
+    pollAcme(
+      /Last Succesful Renewal +: \d{4}\/[\s\S]*?Request-Status +: Success\n {2}Type of Request +: Renew/,
+      'show crypto acme client info box-id 1',
+    ),
   ];
 }
 
-/** One error of each command group, with its message. Runs in config mode; ends logged out. */
-export function errorScript(): Step[] {
+/** Revoke (key compromise) and clear, in config mode after acmeLifecycleScript; ends logged out. */
+export function revokeAndClearScript(): Step[] {
+  return [
+    {
+      line: `crypto certificate acme revoke domain ${E2E_DOMAIN} key-compromise`,
+      expect: `Revocation in progress. ${STATUS_HINT}`,
+    },
+    pollAcme(/Request-Status +: Success\n {2}Type of Request +: Revoke/),
+    {
+      line: 'crypto certificate acme clear box-id 1',
+      expect: 'ACME certificate cleared on box-id 1; the web server uses the default certificate.',
+    },
+    {
+      line: 'show crypto acme client info',
+      expect: /No ACME issued certificate\.\n[\s\S]*?Request-Status +: Success\n {2}Type of Request +: Clear/,
+    },
+    { line: 'show web', expect: /Web HTTPS certificate: +default-cert/ },
+    { line: 'end' },
+    { line: 'exit' },
+    { line: 'exit' },
+  ];
+}
+
+/**
+ * One error of each command group, with its message; the ACME ones against
+ * the real Pebble (not trusted yet, then not reachable). Runs in config
+ * mode; ends logged out.
+ */
+export function errorScript(env: Pick<ScriptEnv, 'directoryUrl' | 'nameServer'>): Step[] {
   return [
     { line: 'foo', expect: '% Unrecognized command "foo".\nType "?" for help.' },
     { line: 'show', expect: '% Incomplete command.' },
@@ -402,8 +786,18 @@ export function errorScript(): Step[] {
     },
     { line: 'web https certificate name nope', expect: '% Certificate "nope" not found.' },
     {
-      line: 'crypto certificate acme issue domain a.lab.test acme-server https://ca/dir',
+      line: `crypto certificate acme issue domain a.lab.test acme-server ${env.directoryUrl}`,
       expect: '% No name server configured;',
+    },
+    { line: `ip name-server ${env.nameServer}` },
+    {
+      line: `crypto certificate acme issue domain a.lab.test acme-server ${env.directoryUrl}`,
+      expect: "% The ACME server's TLS certificate is not trusted by the CA list",
+    },
+    {
+      // Port 1 of the loopback: nothing listens, the connection is refused.
+      line: 'crypto certificate acme issue domain a.lab.test acme-server https://127.0.0.1:1/dir',
+      expect: '% Cannot reach the ACME server https://127.0.0.1:1/dir',
     },
     {
       line: 'crypto certificate acme renew domain x.lab.test',
@@ -427,4 +821,8 @@ export function errorScript(): Step[] {
     { line: 'exit' },
     { line: 'exit' },
   ];
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
 }

@@ -1,33 +1,60 @@
 /**
  * The CLI over SSH, end to end: the real OpenSSH client (through sshpass,
  * host key checked against a known_hosts line built from the box's key)
- * against SshCliServer on 127.0.0.1, port 0, serving in-process boxes.
+ * against SshCliServer on 127.0.0.71, port 0, serving in-process boxes with
+ * the real ACME agent and SNMP notifier. The ACME commands run against a
+ * real Pebble (one for the file, challtestsrv as the box's name server) and
+ * the SNMP commands against a real snmptrapd; the last test runs the real
+ * box process.
  */
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import ssh2, { type ClientChannel } from 'ssh2';
 import t, { type Test } from 'tap';
-import { completeIssue, garbage } from '../../src/cli/test-helpers.js';
 import { SshCliServer } from '../../src/cli/transports/ssh.js';
+import { FaultProxy } from '../../src/lab/fault-proxy.js';
 import { silentLogger } from '../../src/lib/logger.js';
 import { generateKeyPair } from '../../src/pki/keys.js';
 import { createSelfSigned } from '../../src/pki/self-signed.js';
 import { REPO_ROOT, startBoxProcess } from '../harness/box-process.js';
+import { ADMIN } from '../harness/boxes.js';
+import { garbage } from '../harness/garbage.js';
+import { opensslVerify, servedCertificate } from '../harness/pebble.js';
 import {
   acmeLifecycleScript,
   checkTranscript,
+  E2E_DOMAIN,
   errorScript,
   happyScript,
+  killSshClients,
+  pollSsh,
   Reader,
+  runScriptSteps,
   runSsh,
+  scriptEnv,
   spawnSsh,
+  sshConversation,
+  startCliPeers,
   startLab,
   TcpClient,
+  TEST_PASSWORD,
+  TRAP_COMMUNITY,
+  TRAP_USER,
+  writeKnownHosts,
   type CliLab,
+  type SshTarget,
   type Step,
   type TestPems,
-  TEST_PASSWORD,
 } from './cli-helpers.js';
+
+/** This file's loopback address: Pebble's VA and challtestsrv point at it (see cli-helpers.ts). */
+const ADDRESS = '127.0.0.71';
+const peers = await startCliPeers(ADDRESS);
+t.teardown(() => peers.stop());
+
+/** The answer of `show crypto acme client info` once the request is no longer running. */
+const FINISHED = /Request-Status +: (?!In Progress)/;
 
 const script = (steps: readonly Step[]) => steps.map((s) => s.line).join('\n') + '\n';
 
@@ -45,7 +72,7 @@ async function pems(): Promise<TestPems> {
 }
 
 async function withLab(t: Test, o: { maxSessions?: number } = {}): Promise<CliLab> {
-  const lab = await startLab(o);
+  const lab = await startLab(peers, o);
   t.teardown(() => lab.close());
   return lab;
 }
@@ -61,58 +88,109 @@ t.test('login and host key', async (t) => {
   const unknownUser = await runSsh(lab, { user: 'nobody', command: 'show version' });
   t.equal(unknownUser.code, 5);
   // A known_hosts line with another key: the client refuses to talk to the box.
-  const other = lab.cluster.get(2).sshHostKey;
-  const k = ssh2.utils.parseKey(other);
-  if (k instanceof Error) throw k;
-  const key = Array.isArray(k) ? k[0] : k;
-  writeFileSync(
-    lab.knownHosts,
-    `[127.0.0.1]:${lab.sshPort} ${key.type} ${key.getPublicSSH().toString('base64')}\n`,
-  );
+  writeKnownHosts(lab.knownHosts, lab.address, lab.sshPort, lab.cluster.get(2).sshHostKey);
   const spoofed = await runSsh(lab, { command: 'show version' });
   t.not(spoofed.code, 0, 'host key mismatch');
   t.equal(spoofed.stdout, '');
 });
 
-t.test('every command: happy path, shell without pty', async (t) => {
+t.test('every command: happy path, shell without pty; then renew, revoke and clear', async (t) => {
   const lab = await withLab(t);
-  const steps = happyScript(await pems());
-  const r = await runSsh(lab, { input: script(steps) });
+  const defaultServed = await servedCertificate(lab.address, lab.httpsPort);
+  const env = scriptEnv(peers, await pems());
+  const steps = happyScript(env);
+  const session = sshConversation(lab);
+  const run = await runScriptSteps(session, steps);
+  const r = session.result();
+  t.equal(run.error, undefined, 'the script ran to the end');
   t.equal(r.code, 0);
   t.notMatch(r.stdout, /\r/, 'no pty: LF only');
   t.same(checkTranscript(r.stdout, steps), [], 'every step answered as expected');
   t.equal(lab.box().hostname, 'e2e-box');
   t.equal(await lab.box().authenticate('e2e-op', 'op pass 1'), 'operator');
   t.notOk(lab.box().hasUnsavedChanges, 'write memory saved');
-  t.equal(lab.acme.requests[0]?.keyAlgorithm, 'prime256v1');
-  t.equal(lab.snmp.tests, 1);
   t.notMatch(r.stdout, /authpass1|privpass1|e2e-community|op pass 1|PRIVATE KEY/, 'no secret comes back');
 
-  await completeIssue(lab.box(), 'e2e.lab.test', 'https://ca.lab.test/dir', Date.now());
+  // What the issue did, seen from outside: Pebble's certificate on the HTTPS port.
+  const issued = lab.box().acmeState().issued!;
+  t.match(issued, {
+    domain: E2E_DOMAIN,
+    directoryUrl: env.directoryUrl,
+    keyAlgorithm: 'prime256v1',
+    renewDays: 30,
+  });
+  let served = await servedCertificate(lab.address, lab.httpsPort);
+  t.equal(served.serial, issued.serial, 'HTTPS serves the issued certificate');
+  t.match(
+    await opensslVerify(served.chainPem, peers.rootPem, E2E_DOMAIN),
+    /: OK$/,
+    "it verifies against Pebble's root",
+  );
+  // send-test reached snmptrapd as an inform (v3) and a trap (v2c).
+  const rx = peers.trapd;
+  t.ok(
+    await rx.waitFor((n) => n.name === 'gvosSimTest' && n.pdu === 'INFORM' && n.user === TRAP_USER.name),
+    'snmptrapd got the test inform',
+  );
+  t.ok(
+    await rx.waitFor((n) => n.name === 'gvosSimTest' && n.pdu === 'TRAP2' && n.community === TRAP_COMMUNITY),
+    'snmptrapd got the test trap',
+  );
+
   const life = acmeLifecycleScript();
-  const r2 = await runSsh(lab, { input: script(life) });
-  t.same(checkTranscript(r2.stdout, life), []);
-  await lab.box().acmeFinish('Success');
+  const lifeSession = sshConversation(lab);
+  const r2 = await runScriptSteps(lifeSession, life);
+  t.equal(r2.error, undefined);
+  t.same(checkTranscript(r2.output, life), []);
+  const renewed = lab.box().acmeState().issued!;
+  t.not(renewed.serial, issued.serial, 'a new serial');
+  served = await servedCertificate(lab.address, lab.httpsPort);
+  t.equal(served.serial, renewed.serial, 'HTTPS serves the renewed certificate');
+  await rx.waitFor((n) => n.name === 'gvosSimCertRenewed' && n.pdu === 'TRAP2');
+
+  // Revoke and clear over the exec channel: the exact answer, then the status polled as a user would.
   const revoke = await runSsh(lab, {
-    command: 'configure terminal\ncrypto certificate acme revoke domain e2e.lab.test key-compromise',
+    command: `configure terminal\ncrypto certificate acme revoke domain ${E2E_DOMAIN} key-compromise`,
   });
   t.equal(
     revoke.stdout,
     'Revocation in progress. Check status using "show crypto acme client info box-id 1".\n',
   );
-  t.equal(lab.acme.requests.at(-1)?.revocationReason, 1);
-  await lab.box().acmeFinish('Success');
+  t.match(
+    await pollSsh(lab, 'show crypto acme client info', FINISHED),
+    /Request-Status +: Success\n {2}Type of Request +: Revoke/,
+  );
+  t.match(
+    await peers.pebble.certStatus(renewed.serial),
+    { Status: 'Revoked', Reason: 1 },
+    'Pebble: revoked, keyCompromise',
+  );
+  const reissued = lab.box().acmeState().issued!;
+  t.equal(
+    (await servedCertificate(lab.address, lab.httpsPort)).serial,
+    reissued.serial,
+    'a new certificate is served',
+  );
+  t.not(reissued.serial, renewed.serial);
+  await rx.waitFor((n) => n.name === 'gvosSimCertRevoked');
+
   const clear = await runSsh(lab, { command: 'configure terminal\ncrypto certificate acme clear box-id 1' });
   t.equal(
     clear.stdout,
     'ACME certificate cleared on box-id 1; the web server uses the default certificate.\n',
   );
   t.equal(clear.code, 0);
+  t.equal(
+    (await servedCertificate(lab.address, lab.httpsPort)).serial,
+    defaultServed.serial,
+    'HTTPS serves the default certificate again',
+  );
+  await rx.waitFor((n) => n.name === 'gvosSimCertCleared');
 });
 
 t.test('errors of every command group', async (t) => {
   const lab = await withLab(t);
-  const steps = errorScript();
+  const steps = errorScript(scriptEnv(peers, await pems()));
   const r = await runSsh(lab, { input: script(steps) });
   t.same(checkTranscript(r.stdout, steps), []);
   t.equal(r.code, 0, 'the session ends normally after errors');
@@ -210,7 +288,7 @@ t.test('pty size and window-change (ssh2 client)', async (t) => {
   await new Promise<void>((resolve, reject) => {
     conn.on('ready', () => resolve()).on('error', reject);
     conn.connect({
-      host: '127.0.0.1',
+      host: lab.address,
       port: lab.sshPort,
       username: 'admin',
       password: TEST_PASSWORD,
@@ -326,33 +404,61 @@ t.test('bad input', async (t) => {
 
 t.test('a client that disconnects mid-command', async (t) => {
   const lab = await withLab(t);
-  lab.box().addNameServer({ user: 'admin', role: 'admin', source: 't' }, '10.0.0.53');
-  lab.acme.startDelayMs = 400;
+  const box = lab.box();
+  box.addNameServer(ADMIN, peers.pebble.dnsServer);
+  await box.addPublicCertificate(ADMIN, 'pebble-ca', peers.pebble.listenerCaPem);
+  await box.addCaListEntry(ADMIN, 'pebble-ca');
+  await box.addPublicCertificate(ADMIN, 'pebble-root', peers.rootPem);
+  await box.addCaListEntry(ADMIN, 'pebble-root');
+  // The lab's acme-slow fault: a proxy in front of Pebble holds back every chunk the CA sends, so
+  // the issue command (which fetches the directory before it answers) is still running when the
+  // client goes.
+  const proxy = new FaultProxy('127.0.0.1', peers.pebble.ports.acme);
+  const directoryUrl = `https://127.0.0.1:${await proxy.listen()}/dir`;
+  t.teardown(() => proxy.close());
+  proxy.setSlow(300);
   const child = spawnSsh(lab);
   const out = new Reader();
   child.stdout!.on('data', (d: Buffer) => out.push(d.toString()));
   child.stdin!.write(
-    'enable\nconf t\ncrypto certificate acme issue domain gone.lab.test acme-server https://ca.lab.test/dir\n',
+    `enable\nconf t\ncrypto certificate acme issue domain gone.lab.test acme-server ${directoryUrl}\n`,
   );
   await out.until('box1 (config) # ');
   await new Promise((r) => setTimeout(r, 100));
+  t.notMatch(out.data, /Issuance in progress/, 'no answer yet: the command is running');
   child.kill('SIGKILL');
   await new Promise((r) => child.once('close', r));
-  await new Promise((r) => setTimeout(r, 500));
-  t.equal(lab.acme.requests.length, 1, 'the command completed on the box');
+  for (let i = 0; i < 100 && box.acmeState().lastRequest?.domain !== 'gone.lab.test'; i++)
+    await new Promise((r) => setTimeout(r, 50));
+  t.match(
+    box.acmeState().lastRequest,
+    { type: 'Issue', domain: 'gone.lab.test' },
+    'the command completed on the box',
+  );
+  proxy.setSlow(0);
   t.equal(lab.ssh.sessionCount, 0, 'the session is gone');
-  const after = await runSsh(lab, { command: 'show crypto acme client info' });
-  t.match(after.stdout, /Request-Status +: In Progress/, 'the server goes on');
+  t.match(
+    await pollSsh(lab, 'show crypto acme client info', FINISHED),
+    /Domain +: gone\.lab\.test[\s\S]*Request-Status +: Success\n {2}Type of Request +: Issue/,
+    'the server goes on: the issuance finished',
+  );
 });
 
 t.test('50 sessions at once', async (t) => {
   const lab = await withLab(t);
+  // From five source addresses, ten each, as five managers would: the box bounds the password
+  // checks one source may run at once (lib/login-throttle.ts), which is not what this tests.
+  const bindAddress = (i: number) => `127.0.2.${1 + (i % 5)}`;
   const runs = Array.from({ length: 50 }, (_, i) =>
     i % 10 === 0
       ? runSsh(lab, {
+          bindAddress: bindAddress(i),
           input: Buffer.concat([garbage(4096, `session-${i}`), Buffer.from('\x03\nshow chassis\nexit\n')]),
         })
-      : runSsh(lab, { input: `show version\nshow chassis box-id ${1 + (i % 2)}\nexit\n` }),
+      : runSsh(lab, {
+          bindAddress: bindAddress(i),
+          input: `show version\nshow chassis box-id ${1 + (i % 2)}\nexit\n`,
+        }),
   );
   // One more that leaves at once.
   const quitter = spawnSsh(lab);
@@ -388,7 +494,7 @@ t.test('session limit', async (t) => {
 t.test('listen errors and close', async (t) => {
   const lab = await withLab(t);
   const clash = new SshCliServer({
-    address: '127.0.0.1',
+    address: lab.address,
     port: lab.sshPort,
     cluster: lab.cluster,
     boxId: 1,
@@ -397,7 +503,7 @@ t.test('listen errors and close', async (t) => {
   });
   await t.rejects(clash.listen(), {
     message: new RegExp(
-      `SSH CLI of box 1: cannot listen on 127\\.0\\.0\\.1:${lab.sshPort}: the port is already in use \\(EADDRINUSE\\)`,
+      `SSH CLI of box 1: cannot listen on 127\\.0\\.0\\.71:${lab.sshPort}: the port is already in use \\(EADDRINUSE\\)`,
     ),
   });
   const badAddr = new SshCliServer({
@@ -414,7 +520,7 @@ t.test('listen errors and close', async (t) => {
   t.throws(
     () =>
       new SshCliServer({
-        address: '127.0.0.1',
+        address: lab.address,
         port: 0,
         cluster: lab.cluster,
         boxId: 1,
@@ -434,7 +540,7 @@ t.test('listen errors and close', async (t) => {
   t.ok(Date.now() - started < 2000, 'close() ends sessions promptly');
   t.equal(lab.ssh.sessionCount, 0);
   const again = new SshCliServer({
-    address: '127.0.0.1',
+    address: lab.address,
     port: lab.sshPort,
     cluster: lab.cluster,
     boxId: 1,
@@ -449,26 +555,27 @@ t.test(
   'the real box process (built): SSH, TCP, and a reload',
   { skip: !existsSync(join(REPO_ROOT, 'dist', 'src', 'main.js')) && 'not built (npm run build)' },
   async (t) => {
-    const b = await startBoxProcess({ args: ['--hostname', 'real-box'] });
+    const b = await startBoxProcess({ args: ['--hostname', 'real-box', '--address', ADDRESS] });
     t.teardown(() => b.stop());
+    // known_hosts from the key the box keeps in its state (not trusted on first use).
     const doc = JSON.parse(readFileSync(join(b.dataDir, 'state.json'), 'utf8')) as { sshHostKey: string };
-    const parsed = ssh2.utils.parseKey(doc.sshHostKey);
-    if (parsed instanceof Error) throw parsed;
-    const key = Array.isArray(parsed) ? parsed[0] : parsed;
-    // A lab-shaped object is all runSsh needs: the port and a known_hosts file.
-    const lab = await startLab();
-    t.teardown(() => lab.close());
-    writeFileSync(
-      lab.knownHosts,
-      `[127.0.0.1]:${b.ready.ports.ssh} ${key.type} ${key.getPublicSSH().toString('base64')}\n`,
-    );
-    const real = { ...lab, sshPort: b.ready.ports.ssh };
+    const dir = mkdtempSync(join(tmpdir(), 'gvos-cli-real-'));
+    const real: SshTarget = {
+      address: ADDRESS,
+      sshPort: b.ready.ports.ssh,
+      knownHosts: join(dir, 'known_hosts'),
+    };
+    writeKnownHosts(real.knownHosts, ADDRESS, real.sshPort, doc.sshHostKey);
+    t.teardown(() => {
+      killSshClients(real);
+      rmSync(dir, { recursive: true, force: true });
+    });
     const v = await runSsh(real, { command: 'show version' });
     t.equal(v.code, 0);
     t.match(v.stdout, /^Product name: +GigaVUE-OS\n/);
     const shell = await runSsh(real, { tty: true, input: 'show chassis\rexit\r' });
     t.match(shell.stdout, /^real-box > show chassis\r\nBox ID[^\r]*\r\n-[^\r]*\r\n1\* +real-box /);
-    const tcp = await TcpClient.login(b.ready.ports.cli);
+    const tcp = await TcpClient.login(b.ready.ports.cli, 'admin', TEST_PASSWORD, ADDRESS);
     t.match(await tcp.cmd('show crypto acme client info'), /Box Id 1:\n/);
     await tcp.cmd('enable');
     tcp.send('reload\n');

@@ -1,30 +1,70 @@
 /**
  * The CLI over raw TCP, end to end: a node:net client against TcpCliServer
- * on 127.0.0.1, port 0, serving in-process boxes.
+ * on 127.0.0.72, port 0, serving in-process boxes with the real ACME agent
+ * and SNMP notifier. The ACME commands run against a real Pebble (one for
+ * the file, challtestsrv as the box's name server), the SNMP commands
+ * against a real snmptrapd.
  */
 import t, { type Test } from 'tap';
-import { completeIssue, garbage } from '../../src/cli/test-helpers.js';
 import { TcpCliServer } from '../../src/cli/transports/tcp.js';
+import { FaultProxy } from '../../src/lab/fault-proxy.js';
 import { silentLogger } from '../../src/lib/logger.js';
 import { generateKeyPair } from '../../src/pki/keys.js';
 import { createSelfSigned } from '../../src/pki/self-signed.js';
+import { ADMIN } from '../harness/boxes.js';
+import { garbage } from '../harness/garbage.js';
+import { opensslVerify, servedCertificate } from '../harness/pebble.js';
 import {
   acmeLifecycleScript,
   checkTranscript,
+  E2E_DOMAIN,
   errorScript,
   happyScript,
   PROMPT,
+  revokeAndClearScript,
+  runScriptSteps,
+  scriptEnv,
+  startCliPeers,
   startLab,
   TcpClient,
+  tcpConversation,
   TEST_PASSWORD,
+  TRAP_COMMUNITY,
+  TRAP_USER,
   type CliLab,
   type Step,
+  type TestPems,
 } from './cli-helpers.js';
+
+/** This file's loopback address: Pebble's VA and challtestsrv point at it (see cli-helpers.ts). */
+const ADDRESS = '127.0.0.72';
+const peers = await startCliPeers(ADDRESS);
+t.teardown(() => peers.stop());
+/** Client source addresses of the many-sessions test. */
+const SOURCES = ['127.0.2.1', '127.0.2.2', '127.0.2.3', '127.0.2.4', '127.0.2.5'];
 
 const script = (steps: readonly Step[]) => steps.map((s) => s.line).join('\n') + '\n';
 
+async function pems(): Promise<TestPems> {
+  const k = await generateKeyPair('prime256v1');
+  const cert = await createSelfSigned({
+    privateKeyPem: k.privateKeyPem,
+    keyAlgorithm: 'prime256v1',
+    commonName: 'e2e-ca',
+    altNames: ['e2e-ca'],
+    notBeforeMs: Date.now(),
+    validDays: 30,
+  });
+  return { cert, key: k.privateKeyPem };
+}
+
+/** Log in to the lab's TCP CLI. */
+const login = (lab: CliLab, user?: string, password?: string) =>
+  TcpClient.login(lab.tcpPort, user, password, lab.address);
+const connect = (lab: CliLab) => TcpClient.connect(lab.tcpPort, lab.address);
+
 async function withLab(t: Test, o: { maxSessions?: number } = {}): Promise<CliLab> {
-  const lab = await startLab(o);
+  const lab = await startLab(peers, o);
   t.teardown(() => lab.close());
   return lab;
 }
@@ -36,7 +76,7 @@ async function runScript(
   user = 'admin',
   password = TEST_PASSWORD,
 ): Promise<string> {
-  const c = await TcpClient.login(lab.tcpPort, user, password);
+  const c = await login(lab, user, password);
   c.send(text);
   await c.closed;
   return c.out.data;
@@ -44,7 +84,7 @@ async function runScript(
 
 t.test('login', async (t) => {
   const lab = await withLab(t);
-  const c = await TcpClient.connect(lab.tcpPort);
+  const c = await connect(lab);
   t.equal(await c.out.until('login: '), 'login: ');
   c.send('admin\r\n');
   t.equal(await c.out.until('Password: '), 'Password: ', 'the password is asked for; nothing is echoed');
@@ -56,7 +96,7 @@ t.test('login', async (t) => {
   t.match(c.out.data, /box1 > \n$/, 'exit in standard mode logs out');
   t.equal(lab.tcp.sessionCount, 0);
 
-  const bad = await TcpClient.connect(lab.tcpPort);
+  const bad = await connect(lab);
   for (let i = 0; i < 3; i++) {
     await bad.out.until('login: ');
     bad.send('admin\n');
@@ -71,7 +111,7 @@ t.test('login', async (t) => {
     'closed after the third wrong password',
   );
 
-  const retry = await TcpClient.connect(lab.tcpPort);
+  const retry = await connect(lab);
   await retry.out.until('login: ');
   retry.send('\nnobody\nx\n');
   await retry.out.until('% Login incorrect\nlogin: ');
@@ -80,38 +120,62 @@ t.test('login', async (t) => {
   retry.destroy();
 });
 
-t.test('every command: happy path', async (t) => {
+t.test('every command: happy path; then renew, revoke and clear', async (t) => {
   const lab = await withLab(t);
-  const k = await generateKeyPair('prime256v1');
-  const cert = await createSelfSigned({
-    privateKeyPem: k.privateKeyPem,
-    keyAlgorithm: 'prime256v1',
-    commonName: 'e2e-ca',
-    altNames: ['e2e-ca'],
-    notBeforeMs: Date.now(),
-    validDays: 30,
-  });
-  const steps = happyScript({ cert, key: k.privateKeyPem });
-  const out = await runScript(lab, script(steps));
-  t.notMatch(out, /\r/, 'LF only');
-  t.same(checkTranscript(out, steps), []);
+  const defaultServed = await servedCertificate(lab.address, lab.httpsPort);
+  const env = scriptEnv(peers, await pems());
+  const steps = happyScript(env);
+  const run = await runScriptSteps(tcpConversation(await login(lab)), steps);
+  t.equal(run.error, undefined, 'the script ran to the end');
+  t.notMatch(run.output, /\r/, 'LF only');
+  t.same(checkTranscript(run.output, steps), []);
   t.equal(lab.box().hostname, 'e2e-box');
-  t.notMatch(out, /authpass1|privpass1|e2e-community|op pass 1|PRIVATE KEY/, 'no secret comes back');
+  t.notMatch(run.output, /authpass1|privpass1|e2e-community|op pass 1|PRIVATE KEY/, 'no secret comes back');
+  const issued = lab.box().acmeState().issued!;
+  t.match(issued, {
+    domain: E2E_DOMAIN,
+    directoryUrl: env.directoryUrl,
+    keyAlgorithm: 'prime256v1',
+    renewDays: 30,
+  });
+  const served = await servedCertificate(lab.address, lab.httpsPort);
+  t.equal(served.serial, issued.serial, 'HTTPS serves the issued certificate');
+  t.match(
+    await opensslVerify(served.chainPem, peers.rootPem, E2E_DOMAIN),
+    /: OK$/,
+    "it verifies against Pebble's root",
+  );
+  const rx = peers.trapd;
+  t.ok(await rx.waitFor((n) => n.name === 'gvosSimTest' && n.pdu === 'INFORM' && n.user === TRAP_USER.name));
+  t.ok(
+    await rx.waitFor((n) => n.name === 'gvosSimTest' && n.pdu === 'TRAP2' && n.community === TRAP_COMMUNITY),
+  );
 
-  await completeIssue(lab.box(), 'e2e.lab.test', 'https://ca.lab.test/dir', Date.now());
-  const life = [...acmeLifecycleScript(), { line: 'exit' }, { line: 'exit' }, { line: 'exit' }];
-  t.same(checkTranscript(await runScript(lab, script(life)), life), []);
+  const life = [...acmeLifecycleScript(), ...revokeAndClearScript()];
+  const r2 = await runScriptSteps(tcpConversation(await login(lab)), life);
+  t.equal(r2.error, undefined);
+  t.same(checkTranscript(r2.output, life), []);
+  const revoked = await rx.waitFor((n) => n.name === 'gvosSimCertRevoked');
+  t.ok(revoked, 'snmptrapd got the revocation');
+  await rx.waitFor((n) => n.name === 'gvosSimCertRenewed');
+  await rx.waitFor((n) => n.name === 'gvosSimCertCleared');
+  t.equal(
+    (await servedCertificate(lab.address, lab.httpsPort)).serial,
+    defaultServed.serial,
+    'HTTPS serves the default certificate again',
+  );
+  t.equal(lab.box().acmeState().issued, null);
 });
 
 t.test('errors of every command group', async (t) => {
   const lab = await withLab(t);
-  const steps = errorScript();
+  const steps = errorScript(scriptEnv(peers, await pems()));
   t.same(checkTranscript(await runScript(lab, script(steps)), steps), []);
 });
 
 t.test('modes, ? and Tab without a pty', async (t) => {
   const lab = await withLab(t);
-  const c = await TcpClient.login(lab.tcpPort);
+  const c = await login(lab);
   t.equal(await c.cmd('enable'), '\nbox1 # ');
   t.equal(await c.cmd('conf t'), '\nbox1 (config) # ');
   t.match(
@@ -142,14 +206,14 @@ t.test('roles: operator and monitor users made with the CLI', async (t) => {
     lab,
     'enable\nconf t\nusername op1 password op-pass-1\nusername op1 capability operator\nusername mon1 password mon-pass-1\nexit\nexit\nexit\n',
   );
-  const op = await TcpClient.login(lab.tcpPort, 'op1', 'op-pass-1');
+  const op = await login(lab, 'op1', 'op-pass-1');
   await op.cmd('enable');
   t.equal(await op.cmd('configure terminal'), '\nbox1 (config) # ');
   t.equal(await op.cmd('hostname op-box'), '\nop-box (config) # ');
   t.equal(await op.cmd('no username mon1'), '\n% Permission denied.\nop-box (config) # ');
   t.equal(await op.cmd('crypto mode fips'), '\n% Permission denied.\nop-box (config) # ');
   op.destroy();
-  const mon = await TcpClient.login(lab.tcpPort, 'mon1', 'mon-pass-1');
+  const mon = await login(lab, 'mon1', 'mon-pass-1');
   t.match(await mon.cmd('show chassis'), /1\* +op-box/);
   await mon.cmd('enable');
   t.equal(await mon.cmd('configure terminal'), '\n% Permission denied.\nop-box # ');
@@ -165,7 +229,7 @@ t.test('roles: operator and monitor users made with the CLI', async (t) => {
 
 t.test('bad input', async (t) => {
   const lab = await withLab(t);
-  const c = await TcpClient.login(lab.tcpPort);
+  const c = await login(lab);
   c.send('z'.repeat(1024 * 1024) + '\n');
   t.match(await c.out.until(PROMPT), /^\n% Line too long \(max \d+ bytes\)\.\nbox1 > $/, '1 MiB line');
   c.send(garbage(256 * 1024));
@@ -197,7 +261,7 @@ t.test('bad input', async (t) => {
 
 t.test('half-close: typed lines still run', async (t) => {
   const lab = await withLab(t);
-  const c = await TcpClient.connect(lab.tcpPort);
+  const c = await connect(lab);
   c.send(`admin\n${TEST_PASSWORD}\nshow version\nshow chassis`);
   c.end();
   await c.closed;
@@ -210,25 +274,52 @@ t.test('half-close: typed lines still run', async (t) => {
 
 t.test('a client that disconnects mid-command', async (t) => {
   const lab = await withLab(t);
-  lab.box().addNameServer({ user: 'admin', role: 'admin', source: 't' }, '10.0.0.53');
-  lab.acme.startDelayMs = 300;
-  const c = await TcpClient.login(lab.tcpPort);
-  c.send(
-    'enable\nconf t\ncrypto certificate acme issue domain gone.lab.test acme-server https://ca.lab.test/dir\n',
-  );
+  const box = lab.box();
+  box.addNameServer(ADMIN, peers.pebble.dnsServer);
+  await box.addPublicCertificate(ADMIN, 'pebble-ca', peers.pebble.listenerCaPem);
+  await box.addCaListEntry(ADMIN, 'pebble-ca');
+  await box.addPublicCertificate(ADMIN, 'pebble-root', peers.rootPem);
+  await box.addCaListEntry(ADMIN, 'pebble-root');
+  // The lab's acme-slow fault: a proxy in front of Pebble holds back every chunk the CA sends, so
+  // the issue command (which fetches the directory before it answers) is still running when the
+  // client goes.
+  const proxy = new FaultProxy('127.0.0.1', peers.pebble.ports.acme);
+  const directoryUrl = `https://127.0.0.1:${await proxy.listen()}/dir`;
+  t.teardown(() => proxy.close());
+  proxy.setSlow(300);
+  const c = await login(lab);
+  c.send(`enable\nconf t\ncrypto certificate acme issue domain gone.lab.test acme-server ${directoryUrl}\n`);
   await c.out.until('(config) # ');
+  t.notMatch(c.out.data, /Issuance in progress/, 'no answer yet: the command is running');
   c.destroy();
-  await new Promise((r) => setTimeout(r, 500));
-  t.equal(lab.acme.requests.length, 1, 'the command completed');
+  for (let i = 0; i < 100 && box.acmeState().lastRequest?.domain !== 'gone.lab.test'; i++)
+    await new Promise((r) => setTimeout(r, 50));
+  t.match(box.acmeState().lastRequest, { type: 'Issue', domain: 'gone.lab.test' }, 'the command completed');
+  proxy.setSlow(0);
   t.equal(lab.tcp.sessionCount, 0);
-  const d = await TcpClient.login(lab.tcpPort);
-  t.match(await d.cmd('show crypto acme client info'), /Request-Status +: In Progress/, 'the server goes on');
+  const d = await login(lab);
+  let info = '';
+  for (let i = 0; i < 300 && !/Request-Status +: (?!In Progress)/.test(info); i++) {
+    if (i > 0) await new Promise((r) => setTimeout(r, 100));
+    info = await d.cmd('show crypto acme client info');
+  }
+  t.match(
+    info,
+    /Domain +: gone\.lab\.test[\s\S]*Request-Status +: Success\n {2}Type of Request +: Issue/,
+    'the server goes on: the issuance finished',
+  );
   d.destroy();
 });
 
 t.test('50 sessions at once', async (t) => {
   const lab = await withLab(t);
-  const clients = await Promise.all(Array.from({ length: 50 }, () => TcpClient.login(lab.tcpPort)));
+  // From five source addresses, ten each, as five managers would: the box bounds the password
+  // checks one source may run at once (lib/login-throttle.ts), which is not what this tests.
+  const clients = await Promise.all(
+    Array.from({ length: 50 }, (_, i) =>
+      TcpClient.login(lab.tcpPort, 'admin', TEST_PASSWORD, lab.address, SOURCES[i % SOURCES.length]),
+    ),
+  );
   t.equal(lab.tcp.sessionCount, 50);
   // Some misbehave: garbage, a 1 MiB line, leaving mid-line.
   clients[0]!.send(garbage(64 * 1024));
@@ -250,17 +341,17 @@ t.test('50 sessions at once', async (t) => {
 
 t.test('session limit', async (t) => {
   const lab = await withLab(t, { maxSessions: 2 });
-  const a = await TcpClient.login(lab.tcpPort);
-  const b = await TcpClient.connect(lab.tcpPort);
+  const a = await login(lab);
+  const b = await connect(lab);
   await b.out.until('login: ');
-  const c = await TcpClient.connect(lab.tcpPort);
+  const c = await connect(lab);
   await c.closed;
   t.equal(c.out.data, '% Too many CLI sessions on box 1 (at most 2); close one and try again.\n');
   a.destroy();
   b.destroy();
   await Promise.all([a.closed, b.closed]);
   await new Promise((r) => setTimeout(r, 20));
-  const d = await TcpClient.login(lab.tcpPort);
+  const d = await login(lab);
   t.equal(await d.cmd('enable'), '\nbox1 # ', 'room again');
   d.destroy();
 });
@@ -268,14 +359,14 @@ t.test('session limit', async (t) => {
 t.test('listen errors and close', async (t) => {
   const lab = await withLab(t);
   const clash = new TcpCliServer({
-    address: '127.0.0.1',
+    address: lab.address,
     port: lab.tcpPort,
     cluster: lab.cluster,
     boxId: 1,
     logger: silentLogger,
   });
   await t.rejects(clash.listen(), {
-    message: `TCP CLI of box 1: cannot listen on 127.0.0.1:${lab.tcpPort}: the port is already in use (EADDRINUSE).`,
+    message: `TCP CLI of box 1: cannot listen on ${lab.address}:${lab.tcpPort}: the port is already in use (EADDRINUSE).`,
   });
   const badAddr = new TcpCliServer({
     address: '192.0.2.1',
@@ -287,15 +378,15 @@ t.test('listen errors and close', async (t) => {
   await t.rejects(badAddr.listen(), {
     message: /cannot listen on 192\.0\.2\.1:0: the address is not configured on this host \(EADDRNOTAVAIL\)/,
   });
-  const c = await TcpClient.login(lab.tcpPort);
-  const pending = await TcpClient.connect(lab.tcpPort);
+  const c = await login(lab);
+  const pending = await connect(lab);
   const started = Date.now();
   await lab.tcp.close();
   await Promise.all([c.closed, pending.closed]);
   t.ok(Date.now() - started < 1000, 'close() ends sessions and logins promptly');
   t.equal(lab.tcp.sessionCount, 0);
   const again = new TcpCliServer({
-    address: '127.0.0.1',
+    address: lab.address,
     port: lab.tcpPort,
     cluster: lab.cluster,
     boxId: 1,

@@ -1,23 +1,27 @@
 /**
  * The REST API of a box through a real HTTPS client that verifies the box's
- * certificate (the client trusts exactly the box's current web certificate
- * and checks its IP SAN). Every route's happy path, each validation error,
+ * certificate (the client trusts exactly the box's current web certificate,
+ * or the root of the CA that issued it, and checks its IP SAN). Every route's happy path, each validation error,
  * each role, the audit source, and every answer checked against the
  * OpenAPI document the box serves.
  *
- * The ACME agent is replaced by a fake AcmeController at the device's port:
- * this file tests the REST edge; test/e2e/web-gui.test.ts runs the real
- * agent against Pebble.
+ * The ACME routes drive the real AcmeAgent against a real Pebble started by
+ * this file (its VA dials the box's http-01 port on 127.0.0.73, this file's
+ * own loopback address, so that files running at once do not collide):
+ * issue -> 202 -> poll GET /api/v1/acme until Success; renew; a renewal the
+ * CA refuses; revoke; clear.
  */
 import t from 'tap';
 import { request } from 'node:https';
 import { connect } from 'node:tls';
 import { X509Certificate } from 'node:crypto';
-import type { Box } from '../../src/device/box.js';
+import { AcmeAgent } from '../../src/acme/agent.js';
+import { freePort } from '../../src/acme/pebble-launcher.js';
 import { isDeviceError } from '../../src/device/errors.js';
-import { ACME_CERT_NAME, DEFAULT_SNMP_RATE_PER_SEC, type AcmeIssued } from '../../src/device/model.js';
-import type { AcmeController, AcmeRequest } from '../../src/device/ports.js';
+import { DEFAULT_SNMP_RATE_PER_SEC } from '../../src/device/model.js';
 import type { Actor, Role } from '../../src/device/roles.js';
+import { FaultBoard } from '../../src/lab/faults.js';
+import { FaultProxy } from '../../src/lab/fault-proxy.js';
 import { ManualClock, SystemClock, type Clock } from '../../src/lib/clock.js';
 import { silentLogger } from '../../src/lib/logger.js';
 import { generateKeyPair } from '../../src/pki/keys.js';
@@ -26,6 +30,7 @@ import type { OpenApiDocument, Operation } from '../../src/web/api/openapi.js';
 import { SchemaValidator, type JsonSchema } from '../../src/web/api/schema.js';
 import { WebServer } from '../../src/web/server.js';
 import { ADMIN, makeTestBox, TEST_PASSWORD } from '../harness/boxes.js';
+import { FAST_ACME, opensslVerify, servedCertificate, startPebble } from '../harness/pebble.js';
 
 /** The type of a tap test object (plugins included). */
 type TapTest = Parameters<Parameters<typeof t.test>[0]>[0];
@@ -38,71 +43,13 @@ const CREDS: Record<Role, [string, string]> = {
   monitor: ['mon', MON_PW],
 };
 
-// ------------------------------------------------------------------ fake ACME agent
+// ------------------------------------------------------------------ the CA
 
-/**
- * The device's ACME port, driven by the test: start() marks the request In
- * Progress (as the real agent does) and waits until finish() or fail().
- */
-class FakeAcme implements AcmeController {
-  pending: AcmeRequest | undefined;
-  cleared = 0;
-  constructor(private readonly box: () => Box) {}
-
-  async start(r: AcmeRequest): Promise<void> {
-    await this.box().acmeBegin(r.type, r.domain, r.directoryUrl);
-    this.pending = r;
-  }
-
-  /** Install a certificate for the pending request and mark it Success. */
-  async finish(): Promise<string> {
-    const r = this.pending!;
-    const box = this.box();
-    const k = await generateKeyPair(r.keyAlgorithm);
-    const now = box.clock.now();
-    const cert = await createSelfSigned({
-      privateKeyPem: k.privateKeyPem,
-      keyAlgorithm: r.keyAlgorithm,
-      commonName: r.domain,
-      altNames: [r.domain],
-      notBeforeMs: now,
-      validDays: 90,
-    });
-    const prev = box.acmeState().issued;
-    const issued: AcmeIssued = {
-      domain: r.domain,
-      directoryUrl: r.directoryUrl,
-      keyAlgorithm: r.keyAlgorithm,
-      certName: ACME_CERT_NAME,
-      firstIssuedMs: prev?.firstIssuedMs ?? now,
-      notBeforeMs: now,
-      expiresMs: now + 90 * 86_400_000,
-      serial: new X509Certificate(cert).serialNumber,
-      renewDays: r.renewDays,
-      nextRenewalMs: now + 60 * 86_400_000,
-      lastSuccessfulRenewalMs: r.type === 'Issue' ? null : now,
-      lastFailedRenewalMs: null,
-      lastFailureReason: null,
-      failedAttempts: 0,
-    };
-    await box.installAcmeCertificate(cert, k.privateKeyPem, issued);
-    await box.acmeFinish('Success');
-    this.pending = undefined;
-    return cert;
-  }
-
-  async fail(reason: string): Promise<void> {
-    await this.box().acmeFinish('Failed', reason);
-    this.pending = undefined;
-  }
-
-  async clear(): Promise<void> {
-    this.cleared++;
-    await this.box().removeAcmeCertificate();
-  }
-
-  stop(): void {}
-}
+/** The box's address: its listeners, its IP SAN, and the identifier Pebble's VA dials. */
+const ADDRESS = '127.0.0.73';
+const HTTP_PORT = await freePort(ADDRESS);
+const pebble = await startPebble({ httpPort: HTTP_PORT, defaultIPv4: ADDRESS });
+t.teardown(() => pebble.stop());
 
 // ------------------------------------------------------------------ HTTPS client
 
@@ -125,23 +72,33 @@ interface CallOptions {
   headers?: Record<string, string>;
 }
 
-/** A box on real sockets with users of every role and the fake ACME agent. */
+/** A box on real sockets with users of every role and the real ACME agent. */
 async function startBox(
   t: TapTest,
   o: { clock?: Clock; sessions?: { idleMs?: number; maxAgeMs?: number; maxSessions?: number } } = {},
 ) {
-  const { box } = await makeTestBox({ clock: o.clock ?? new SystemClock() });
-  const acme = new FakeAcme(() => box);
+  const clock = o.clock ?? new SystemClock();
+  const { box } = await makeTestBox({ clock, address: ADDRESS });
+  const acme = new AcmeAgent({
+    box,
+    clock,
+    logger: silentLogger,
+    // Fast polling against Pebble; a failed renewal is retried after an hour, not within the
+    // test (FAST_ACME's half second would start a renewal of its own under the revoke below).
+    settings: { ...FAST_ACME, renewalRetryDelaysMs: [3_600_000] },
+  });
   box.attachAcme(acme);
+  acme.resume();
+  t.teardown(() => acme.stop());
   box.setUserPassword(ADMIN, 'op', OP_PW);
   box.setUserCapability(ADMIN, 'op', 'operator');
   box.setUserPassword(ADMIN, 'mon', MON_PW);
   box.setUserCapability(ADMIN, 'mon', 'monitor');
   const web = new WebServer({
     box,
-    address: '127.0.0.1',
+    address: ADDRESS,
     httpsPort: 0,
-    httpPort: 0,
+    httpPort: HTTP_PORT,
     logger: silentLogger,
     sessions: o.sessions,
   });
@@ -150,9 +107,12 @@ async function startBox(
   const audits: { actor: Actor; action: string }[] = [];
   box.events.on('audit', (a) => audits.push({ actor: a.actor, action: a.action }));
 
+  /** CA roots the client trusts besides the box's web certificate (a CA that issued it). */
+  const roots: string[] = [];
   /**
    * One request on a fresh TLS connection that trusts exactly the box's
-   * current web certificate; the default name check verifies the IP SAN.
+   * current web certificate (and the roots given to trustRoot, for a
+   * certificate a CA issued); the default name check verifies the IP SAN.
    */
   const call = (method: string, template: string, c: CallOptions = {}): Promise<Reply> => {
     let path =
@@ -172,12 +132,12 @@ async function startBox(
     return new Promise((resolve, reject) => {
       const req = request(
         {
-          host: '127.0.0.1',
+          host: ADDRESS,
           port: https,
           method,
           path,
           headers,
-          ca: box.webCredentials().certPem,
+          ca: [box.webCredentials().certPem, ...roots],
           agent: false,
         },
         (res) => {
@@ -199,7 +159,7 @@ async function startBox(
       req.end(payload);
     });
   };
-  return { box, acme, web, https, call, audits };
+  return { box, acme, web, https, call, audits, trustRoot: (pem: string) => void roots.push(pem) };
 }
 
 function basic(user: string, password: string): string {
@@ -266,7 +226,7 @@ class DocChecker {
 // ------------------------------------------------------------------ tests
 
 t.test('the REST API, route by route', async (t) => {
-  const { box, acme, call, audits } = await startBox(t);
+  const { box, https, call, audits, trustRoot } = await startBox(t);
   const docReply = await call('GET', '/openapi.json');
   t.equal(docReply.status, 200);
   const doc = new DocChecker(docReply.json as OpenApiDocument);
@@ -286,6 +246,17 @@ t.test('the REST API, route by route', async (t) => {
     t.equal(r.json?.type, `urn:gvos-sim:problem:${code}`);
     if (typeof detail === 'string') t.equal(r.json?.detail, detail);
     else if (detail) t.match(r.json?.detail, detail);
+  };
+
+  /** Poll GET /acme (every 50 ms) until the last request is no longer In Progress; the final answer is checked against the document. */
+  const finished = async (timeoutMs = 30_000): Promise<Reply> => {
+    const deadline = Date.now() + timeoutMs;
+    while ((await call('GET', '/acme', { as: 'monitor' })).json?.lastAcmeRequest?.status === 'In Progress') {
+      if (Date.now() > deadline)
+        throw new Error(`the ACME request is still In Progress after ${timeoutMs} ms`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    return api('GET', '/acme', { as: 'monitor' });
   };
 
   await t.test('session: login, token use, logout', async (t) => {
@@ -406,7 +377,7 @@ t.test('the REST API, route by route', async (t) => {
       privateKeyPem: k.privateKeyPem,
       keyAlgorithm: 'prime256v1',
       commonName: 'lab-ca',
-      altNames: ['127.0.0.1'],
+      altNames: [ADDRESS],
       notBeforeMs: Date.now(),
       validDays: 30,
     });
@@ -491,7 +462,7 @@ t.test('the REST API, route by route', async (t) => {
       'not-found',
     );
     const one = await api('GET', '/certificates/{name}', { as: 'monitor', params: { name: 'lab' } });
-    t.same(one.json.subjectAltNames, ['IP:127.0.0.1']);
+    t.same(one.json.subjectAltNames, [`IP:${ADDRESS}`]);
     await refused(
       await api('GET', '/certificates/{name}', { as: 'monitor', params: { name: 'nope' } }),
       404,
@@ -690,9 +661,15 @@ t.test('the REST API, route by route', async (t) => {
     async (t) => {
       const empty = await api('GET', '/acme', { as: 'monitor' });
       t.same(empty.json, { boxId: 1, clusterName: 'test', issuedCert: null, lastAcmeRequest: null });
+      const defaultServed = await servedCertificate(ADDRESS, https);
+      // The lab's acme-slow fault between the box and Pebble (a TCP proxy that holds back every
+      // chunk the CA sends): the issue stays In Progress long enough to be seen and to refuse a
+      // second one, which a direct issue (about 60 ms) would not reliably allow.
+      const proxy = new FaultProxy('127.0.0.1', pebble.ports.acme);
+      t.teardown(() => proxy.close());
       const issue = {
-        domain: '127.0.0.1',
-        acmeServerUrl: 'https://127.0.0.1:14000/dir',
+        domain: ADDRESS,
+        acmeServerUrl: `https://127.0.0.1:${await proxy.listen()}/dir`,
         algorithm: 'ec-secp384r1',
         renewDays: 30,
       };
@@ -714,11 +691,9 @@ t.test('the REST API, route by route', async (t) => {
         noDns,
         412,
         'precondition',
-        await boxMessage(() =>
-          box.acmeIssue(ADMIN, { domain: '127.0.0.1', directoryUrl: issue.acmeServerUrl }),
-        ),
+        await boxMessage(() => box.acmeIssue(ADMIN, { domain: ADDRESS, directoryUrl: issue.acmeServerUrl })),
       );
-      box.addNameServer(ADMIN, '127.0.0.1:8053');
+      box.addNameServer(ADMIN, pebble.dnsServer);
 
       // Shape errors come from the document; value errors from the Box, in the CLI's words.
       const cases: [string, unknown, string | RegExp][] = [
@@ -775,11 +750,11 @@ t.test('the REST API, route by route', async (t) => {
       t.equal(
         (await api('POST', '/acme/issue', { as: 'admin', body: { ...issue, renewDays: 0 } })).json.detail,
         await boxMessage(() =>
-          box.acmeIssue(ADMIN, { domain: '127.0.0.1', directoryUrl: issue.acmeServerUrl, renewDays: 0 }),
+          box.acmeIssue(ADMIN, { domain: ADDRESS, directoryUrl: issue.acmeServerUrl, renewDays: 0 }),
         ),
       );
       await refused(
-        await api('POST', '/acme/renew', { as: 'admin', body: { domain: '127.0.0.1' } }),
+        await api('POST', '/acme/renew', { as: 'admin', body: { domain: ADDRESS } }),
         412,
         'precondition',
         'No ACME issued certificate to renew; issue one first.',
@@ -791,24 +766,40 @@ t.test('the REST API, route by route', async (t) => {
         'No ACME issued certificate to clear.',
       );
 
+      // The agent's own checks, against the real CA: its TLS is not trusted yet.
+      const untrusted = await api('POST', '/acme/issue', { as: 'admin', body: issue });
+      await refused(
+        untrusted,
+        412,
+        'precondition',
+        /^The ACME server's TLS certificate is not trusted by the CA list/,
+      );
+      t.match(
+        untrusted.json.detail,
+        `Add the root certificate "${pebble.listenerCaName}"`,
+        'naming the CA to add',
+      );
+      // Trust Pebble as an operator would, over REST: its listener CA (TLS to the CA) and its
+      // issuing root (the chain of what it issues).
+      for (const [name, pem] of [
+        ['pebble-ca', pebble.listenerCaPem],
+        ['pebble-root', await pebble.root()],
+      ] as const) {
+        t.equal((await api('POST', '/certificates', { as: 'operator', body: { name, pem } })).status, 201);
+        t.equal((await api('POST', '/ca-list', { as: 'operator', body: { name } })).status, 200);
+      }
+      // The client trusts Pebble's root too from now on: the certificate the box will serve is
+      // Pebble's (a leaf is no trust anchor for Node's TLS).
+      trustRoot(await pebble.root());
+
+      proxy.setSlow(150);
       const started = await api('POST', '/acme/issue', { as: 'admin', body: issue });
       t.equal(started.status, 202);
       t.equal(started.headers.location, '/api/v1/acme');
       t.same(started.json, { operation: 'issue', statusUrl: '/api/v1/acme' });
-      t.same(
-        acme.pending,
-        {
-          type: 'Issue',
-          domain: '127.0.0.1',
-          directoryUrl: issue.acmeServerUrl,
-          keyAlgorithm: 'secp384r1',
-          renewDays: 30,
-        },
-        "FM name mapped to the Box's",
-      );
       const running = await api('GET', '/acme', { as: 'monitor' });
       t.same(running.json.lastAcmeRequest, {
-        domainName: '127.0.0.1',
+        domainName: ADDRESS,
         acmeCaUrl: issue.acmeServerUrl,
         type: 'Issue',
         status: 'In Progress',
@@ -821,16 +812,24 @@ t.test('the REST API, route by route', async (t) => {
         'busy',
         /^An ACME issue is already in progress on box 1/,
       );
+      proxy.setSlow(0);
 
-      await acme.finish();
-      const done = await api('GET', '/acme', { as: 'monitor' });
+      const done = await finished();
       const ic = done.json.issuedCert;
       t.same(
         [ic.domain, ic.acmeCaUrl, ic.algorithm, ic.certName, ic.renewDays, ic.status, ic.lastSuccessRenew],
-        ['127.0.0.1', issue.acmeServerUrl, 'ec-secp384r1', 'acme-https.crt', 30, 'Active', null],
+        [ADDRESS, issue.acmeServerUrl, 'ec-secp384r1', 'acme-https.crt', 30, 'Active', null],
       );
       t.ok(Date.parse(ic.expiry) > Date.parse(ic.firstIssued), 'dates are RFC 3339');
       t.equal(done.json.lastAcmeRequest.status, 'Success');
+      const issued = await servedCertificate(ADDRESS, https);
+      t.equal(issued.serial, box.acmeState().issued?.serial, 'HTTPS serves the issued certificate');
+      t.equal(
+        new X509Certificate(issued.chainPem[0]!).publicKey.asymmetricKeyDetails?.namedCurve,
+        'secp384r1',
+        "FM name mapped to the Box's: an EC P-384 key",
+      );
+      t.match(await opensslVerify(issued.chainPem, await pebble.root(), ADDRESS), /: OK$/);
       t.same((await api('GET', '/web/certificate', { as: 'monitor' })).json.acmeManaged, true);
       await refused(
         await api('PUT', '/web/certificate', { as: 'operator', body: { name: 'default-cert' } }),
@@ -843,31 +842,57 @@ t.test('the REST API, route by route', async (t) => {
         await api('POST', '/acme/renew', { as: 'admin', body: { domain: 'other.lab.test' } }),
         400,
         'bad-input',
-        'Domain "other.lab.test" does not match the ACME certificate\'s domain "127.0.0.1".',
+        `Domain "other.lab.test" does not match the ACME certificate's domain "${ADDRESS}".`,
       );
       const renew = await api('POST', '/acme/renew', { as: 'admin', body: { ...issue, renewDays: 5 } });
       t.equal(renew.status, 202);
-      t.equal(acme.pending?.renewDays, 30, 'renewal keeps the issued renew days (seed limitation)');
-      await acme.fail('CA said no');
+      const renewed = await finished();
+      t.same([renewed.json.lastAcmeRequest.type, renewed.json.lastAcmeRequest.status], ['Renew', 'Success']);
+      t.equal(renewed.json.issuedCert.renewDays, 30, 'renewal keeps the issued renew days (seed limitation)');
+      t.ok(Date.parse(renewed.json.issuedCert.lastSuccessRenew), 'Last Succesful Renewal recorded');
+      const renewedServed = await servedCertificate(ADDRESS, https);
+      t.not(renewedServed.serial, issued.serial, 'HTTPS serves the renewed certificate');
+
+      // A renewal the CA refuses: the lab's challenge-wrong fault makes the box answer http-01
+      // with a wrong key authorization, and Pebble's VA rejects it.
+      const faults = new FaultBoard(
+        () => undefined,
+        () => box,
+      );
+      faults.set(1, 'challenge-wrong', true);
+      t.equal((await api('POST', '/acme/renew', { as: 'admin', body: { domain: ADDRESS } })).status, 202);
+      const failed = await finished();
+      faults.set(1, 'challenge-wrong', false);
+      t.match(failed.json.lastAcmeRequest.status, /^Failed: .*(?:unauthorized|key authorization)/i);
+      t.ok(Date.parse(failed.json.issuedCert.lastFailedRenew), 'Last Failed Renewal recorded');
       t.equal(
-        (await api('GET', '/acme', { as: 'monitor' })).json.lastAcmeRequest.status,
-        'Failed: CA said no',
+        (await servedCertificate(ADDRESS, https)).serial,
+        renewedServed.serial,
+        'a failed renewal leaves the served certificate alone',
       );
 
-      t.equal(
-        (await api('POST', '/acme/revoke', { as: 'admin', body: { domain: '127.0.0.1' } })).status,
-        202,
+      t.equal((await api('POST', '/acme/revoke', { as: 'admin', body: { domain: ADDRESS } })).status, 202);
+      const revoked = await finished();
+      t.same([revoked.json.lastAcmeRequest.type, revoked.json.lastAcmeRequest.status], ['Revoke', 'Success']);
+      t.match(await pebble.certStatus(renewedServed.serial), { Status: 'Revoked' }, 'Pebble: revoked');
+      t.not(
+        (await servedCertificate(ADDRESS, https)).serial,
+        renewedServed.serial,
+        'a new certificate is served',
       );
-      t.equal(acme.pending?.type, 'Revoke');
-      await acme.finish();
-      t.equal((await api('GET', '/acme', { as: 'monitor' })).json.lastAcmeRequest.type, 'Revoke');
 
       const clear = await api('POST', '/acme/clear', { as: 'admin' });
       t.same([clear.status, clear.json.operation], [202, 'clear']);
-      t.equal(acme.cleared, 1);
-      t.equal((await api('GET', '/acme', { as: 'monitor' })).json.issuedCert, null);
+      const cleared = await api('GET', '/acme', { as: 'monitor' });
+      t.same([cleared.json.lastAcmeRequest.type, cleared.json.lastAcmeRequest.status], ['Clear', 'Success']);
+      t.equal(cleared.json.issuedCert, null);
       t.equal(box.webCertificateName, 'default-cert');
-      const clear2 = await api('POST', '/acme/clear', { as: 'admin', body: { domain: '127.0.0.1' } });
+      t.equal(
+        (await servedCertificate(ADDRESS, https)).serial,
+        defaultServed.serial,
+        'the default certificate again',
+      );
+      const clear2 = await api('POST', '/acme/clear', { as: 'admin', body: { domain: ADDRESS } });
       await refused(clear2, 412, 'precondition');
     },
   );
@@ -1073,9 +1098,7 @@ t.test(
   async (t) => {
     const { https } = await startBox(t);
     const err = await new Promise<Error>((resolve) => {
-      const s = connect({ host: '127.0.0.1', port: https }, () =>
-        resolve(new Error('connected without trust')),
-      );
+      const s = connect({ host: ADDRESS, port: https }, () => resolve(new Error('connected without trust')));
       s.once('error', resolve);
     });
     t.match(err.message, /self[- ]signed/i);

@@ -1,28 +1,25 @@
 /**
- * Test doubles for the CLI tests (unit and end-to-end): an ACME controller
- * and an SNMP notifier that record what the device asks of them, plus a
- * helper that completes an issuance the way the real agent would (a real
- * self-signed certificate, installed through the Box's agent-facing API).
- * Not used by production code.
+ * Test doubles for the CLI's unit tests (src/cli/*.test.ts) only: an ACME
+ * controller and an SNMP notifier that record what the device asks of them,
+ * plus a helper that completes an issuance the way the real agent would (a
+ * real self-signed certificate, installed through the Box's agent-facing
+ * API). A unit test checks the command layer against the device's ports, so
+ * it may stand in for the agent; the end-to-end tests (test/e2e/) run the
+ * real AcmeAgent against Pebble and the real SnmpNotifier against snmptrapd
+ * and must not import this file. It lives under test/ so that no double
+ * ships with the sources.
  */
-import { createHash } from 'node:crypto';
-import type { Box } from '../device/box.js';
-import type { AcmeIssued } from '../device/model.js';
-import type { AcmeController, AcmeRequest, SnmpController, SnmpTargetCounters } from '../device/ports.js';
-import { generateKeyPair } from '../pki/keys.js';
-import { certificateFacts } from '../pki/certificate.js';
-import { createSelfSigned } from '../pki/self-signed.js';
-
-/**
- * `n` bytes of deterministic binary garbage (SHA-256 in counter mode), so a
- * test never fails by chance: random bytes can spell `ex` + Tab + CR, which
- * is `exit`.
- */
-export function garbage(n: number, seed = 'gvos-cli-garbage'): Buffer {
-  const out: Buffer[] = [];
-  for (let i = 0; out.length * 32 < n; i++) out.push(createHash('sha256').update(`${seed}/${i}`).digest());
-  return Buffer.concat(out).subarray(0, n);
-}
+import type { Box } from '../../src/device/box.js';
+import type { AcmeIssued } from '../../src/device/model.js';
+import type {
+  AcmeController,
+  AcmeRequest,
+  SnmpController,
+  SnmpTargetCounters,
+} from '../../src/device/ports.js';
+import { generateKeyPair } from '../../src/pki/keys.js';
+import { certificateFacts } from '../../src/pki/certificate.js';
+import { createSelfSigned } from '../../src/pki/self-signed.js';
 
 /** An AcmeController that marks the request In Progress (like the agent) and records it. */
 export class FakeAcme implements AcmeController {
