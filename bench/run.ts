@@ -4,12 +4,19 @@
  * per benchmark and writes bench/results/<name>.json.
  */
 import { parseArgs } from 'node:util';
+import { fleetIssuanceBench } from './fleet-issuance.js';
 import { hotSwapBench } from './hot-swap.js';
 import { notificationsBench } from './notifications.js';
+import { scaleBench } from './scale.js';
+import { soakBench } from './soak.js';
 
 const BENCHES: Record<string, (full: boolean) => Promise<void>> = {
+  'fleet-issuance': fleetIssuanceBench,
   'hot-swap': hotSwapBench,
   notifications: notificationsBench,
+  scale: scaleBench,
+  // --full only for the real soak (100 boxes, 200 SSH sessions, 5 min); without it a 100 s rehearsal.
+  soak: soakBench,
 };
 
 async function main(): Promise<void> {

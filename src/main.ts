@@ -14,7 +14,7 @@ import { fileURLToPath } from 'node:url';
 import { Cluster } from './device/cluster.js';
 import { CRYPTO_MODES, type CryptoMode } from './device/model.js';
 import { FileFirmwareCatalog } from './firmware/catalog.js';
-import { BoxHost } from './host/box-host.js';
+import { BoxHost, MAX_BOX_ID } from './host/box-host.js';
 import { SystemClock } from './lib/clock.js';
 import { JsonLogger, parseLogLevel } from './lib/logger.js';
 
@@ -25,7 +25,7 @@ raw TCP, ACME client, SNMP notifier. Prints one JSON "ready" line on stdout
 when every listener is up; SIGTERM or SIGINT stops it cleanly.
 
 Options (defaults in brackets):
-  --box-id <n>           box-id in the cluster, 1-64                    [1]
+  --box-id <n>           box-id in the cluster, 1-4096                  [1]
   --hostname <name>      hostname on first boot                         [gigavue-<box-id>]
   --address <ip>         IP address every listener binds                [127.0.0.1]
   --ssh-port <port>      SSH CLI port (0 = any free port)               [22]
@@ -120,8 +120,8 @@ export function parseBoxArgs(argv: string[], env: NodeJS.ProcessEnv): BoxCommand
   }
   if (values.help) return 'help';
   const s = (k: string) => values[k] as string;
-  if (!/^\d{1,2}$/.test(s('box-id')) || Number(s('box-id')) < 1 || Number(s('box-id')) > 64) {
-    throw new UsageError(`--box-id must be a number from 1 to 64, got "${s('box-id')}"`);
+  if (!/^\d{1,4}$/.test(s('box-id')) || Number(s('box-id')) < 1 || Number(s('box-id')) > MAX_BOX_ID) {
+    throw new UsageError(`--box-id must be a number from 1 to ${MAX_BOX_ID}, got "${s('box-id')}"`);
   }
   const boxId = Number(s('box-id'));
   if (!isIP(s('address'))) throw new UsageError(`--address must be an IPv4 or IPv6 address, got "${s('address')}"`);

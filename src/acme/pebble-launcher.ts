@@ -114,7 +114,10 @@ export const CHALLTESTSRV_READY = /Starting management server on/;
 /** Log lines that mean a port was taken between choosing and binding it. */
 export const PORT_TAKEN = /address already in use/i;
 
-/** A started daemon: its PID, its output so far, and a stop by PID. */
+/** How much of a daemon's output is kept (the most recent part), in characters. */
+export const MAX_DAEMON_OUTPUT = 1024 * 1024;
+
+/** A started daemon: its PID, its output so far (the last MAX_DAEMON_OUTPUT characters at least), and a stop by PID. */
 export interface Daemon {
   readonly pid: number;
   readonly proc: ChildProcess;
@@ -142,9 +145,14 @@ export function spawnDaemon(
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
+  // Bounded: Pebble logs several lines per request, and a lab or a benchmark runs it for long.
+  const append = (s: string) => {
+    out += s;
+    if (out.length > 2 * MAX_DAEMON_OUTPUT) out = out.slice(-MAX_DAEMON_OUTPUT);
+  };
   const exited = new Promise<void>((r) =>
     proc.once('exit', (code, signal) => {
-      out += `\n[${command} exited: code ${code}, signal ${signal}]\n`;
+      append(`\n[${command} exited: code ${code}, signal ${signal}]\n`);
       r();
     }),
   );
@@ -172,7 +180,10 @@ export function spawnDaemon(
       } else resolve(daemon);
     };
     const onData = (d: Buffer) => {
-      out += d.toString();
+      append(d.toString());
+      // Only until ready: scanning the whole output on every chunk is quadratic, and a
+      // slow reader stalls the daemon once its stdout pipe is full (seen with Pebble under load).
+      if (settled) return;
       if (PORT_TAKEN.test(out)) settle(new PortTakenError(`${command}: a port was taken:\n${out}`));
       else if (o.ready.test(out)) settle();
     };

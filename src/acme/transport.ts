@@ -19,12 +19,20 @@
 import { promises as dnsPromises } from 'node:dns';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { isIP, type LookupFunction } from 'node:net';
-import { connect as tlsConnect, type PeerCertificate, type DetailedPeerCertificate } from 'node:tls';
+import {
+  connect as tlsConnect,
+  createSecureContext,
+  type DetailedPeerCertificate,
+  type PeerCertificate,
+  type SecureContext,
+} from 'node:tls';
 
 /** What {@link BoxTransport} needs from the box. */
 export interface BoxTransportOptions {
   /** PEMs the server's chain must lead to (the box's CA list). Empty: nothing is trusted. */
   caPems: string[];
+  /** createTrustContext(caPems), when the caller keeps one (it must be made from the same caPems). */
+  trustContext?: SecureContext;
   /** The box's name servers: "ip", "ipv4:port" or "[ipv6]:port" (`ip name-server`). */
   nameServers: string[];
   /** Per request, from connect to the last byte. */
@@ -35,6 +43,14 @@ export interface BoxTransportOptions {
   signal?: AbortSignal;
   /** RFC 8555 §6.1: clients MUST send a User-Agent. */
   userAgent: string;
+}
+
+/**
+ * A TLS client context that trusts exactly `caPems` (none when empty: an
+ * explicit list replaces Node's bundled roots), TLS 1.2 or later.
+ */
+export function createTrustContext(caPems: string[]): SecureContext {
+  return createSecureContext({ ca: caPems, minVersion: 'TLSv1.2' });
 }
 
 /** A response as acme-client's HttpClient expects it from axios: lower-case headers, parsed JSON body. */
@@ -157,12 +173,12 @@ export class BoxTransport {
   constructor(private readonly o: BoxTransportOptions) {
     this.lookup = createBoxLookup(o.nameServers, o.dnsTimeoutMs);
     this.agent = new HttpsAgent({
-      // An explicit (possibly empty) list replaces Node's bundled roots: only the CA list is trusted.
-      ca: o.caPems,
+      // One context for every connection of this transport (the Agent would build one per socket).
+      // It trusts the CA list only: an explicit (possibly empty) list replaces Node's bundled roots.
+      secureContext: o.trustContext ?? createTrustContext(o.caPems),
       lookup: this.lookup,
       keepAlive: true,
-      maxSockets: 4,
-      minVersion: 'TLSv1.2',
+      maxSockets: 1,
     });
   }
 

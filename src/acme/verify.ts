@@ -20,7 +20,7 @@
  *    the box does not fail a good certificate.
  * Not checked: revocation (the CA just issued it) and CT.
  */
-import { X509Certificate } from 'node:crypto';
+import { X509Certificate, type KeyObject } from 'node:crypto';
 import { isIP } from 'node:net';
 import { certificateFacts, parseChain, verifyChain, type CertificateFacts } from '../pki/certificate.js';
 import { keyMatches } from '../pki/keys.js';
@@ -36,7 +36,8 @@ export interface VerifiedCertificate {
 /** See the file comment for the exact checks. */
 export function verifyIssuedCertificate(o: {
   chainPem: string;
-  keyPem: string;
+  /** The new private key (PEM, or the KeyObject to spare a parse). */
+  keyPem: string | KeyObject;
   domain: string;
   anchors: X509Certificate[];
   nowMs: number;

@@ -3,6 +3,7 @@ import { ROLES, roleAllows, type Role } from '../device/roles.js';
 import { ALL_COMMANDS, COMMAND_TREES } from './commands/index.js';
 import { complete, helpEntries, parseCommand, type ParseResult } from './parser.js';
 import { buildTrees, expandSyntax, MODES, type CommandSpec, type Mode, type SyntaxElement } from './tree.js';
+import { sampleLine } from '../../test/harness/cli-grammar.js';
 
 const UNRECOGNIZED = (w: string) => [`% Unrecognized command "${w}".`, 'Type "?" for help.'];
 const DENIED = ['% Permission denied.'];
@@ -294,19 +295,6 @@ t.test('parse: args', async (t) => {
   t.equal(r.args.optInt('rate'), 5);
   t.throws(() => r.args.get('nope'), /missing/);
 });
-
-/** A line that reaches `spec` along its shortest path, with sample values. */
-function sampleLine(spec: CommandSpec): string {
-  const paths = expandSyntax(spec.syntax).sort((a, b) => a.length - b.length);
-  return paths[0]!
-    .map((e) => {
-      if (e.kind === 'keyword') return e.word;
-      if (e.type.kind === 'int') return String(e.type.min);
-      if (e.type.kind === 'pem') return '"-----BEGIN X-----\nAA==\n-----END X-----"';
-      return 'x1';
-    })
-    .join(' ');
-}
 
 t.test('roles: every command, every role, every mode it exists in', async (t) => {
   let checked = 0;

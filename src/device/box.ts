@@ -213,9 +213,13 @@ export class Box {
   /**
    * Apply `mutate` to a copy of the document, write it, then make it current.
    * Serialised per box. On a write failure nothing changes and the caller
-   * gets DeviceError('storage').
+   * gets DeviceError('storage'), except with `keepInMemory`: then the change
+   * is made current anyway (and reaches the disk with the next write that
+   * succeeds). Only the end of an ACME request uses it: a request that has
+   * ended must not stay "In Progress" in memory, or the box would refuse
+   * every ACME operation until a restart even after its disk came back.
    */
-  private commit(mutate: (draft: BoxDocument) => void): Promise<void> {
+  private commit(mutate: (draft: BoxDocument) => void, o: { keepInMemory?: boolean } = {}): Promise<void> {
     const run = async () => {
       const draft = structuredClone(this.doc);
       mutate(draft);
@@ -224,6 +228,7 @@ export class Box {
       } catch (err) {
         const reason = err instanceof Error ? err.message : String(err);
         this.log.error('state write failed', { reason });
+        if (o.keepInMemory) this.doc = draft;
         throw new DeviceError(
           'storage',
           `Could not save the box state (${clip(reason, 120)}); nothing was changed. Check the data directory and retry.`,
@@ -755,15 +760,25 @@ export class Box {
     }
   }
 
-  /** Mark the running request Success or Failed (with a one-line reason) and emit acme-request-finished. */
+  /**
+   * Mark the running request Success or Failed (with a one-line reason) and
+   * emit acme-request-finished. If the state cannot be written, the status
+   * still changes in memory (see commit()) and the storage error is thrown.
+   */
   async acmeFinish(outcome: 'Success' | 'Failed', reason: string | null = null): Promise<void> {
     const cur = this.doc.acme.lastRequest;
     if (!cur) return;
     const done: AcmeRequestStatus = { ...cur, status: outcome, reason, finishedMs: this.clock.now() };
-    await this.commit((d) => {
-      d.acme.lastRequest = done;
-    });
-    this.events.emit('acme-request-finished', { boxId: this.boxId, request: done });
+    try {
+      await this.commit(
+        (d) => {
+          d.acme.lastRequest = done;
+        },
+        { keepInMemory: true },
+      );
+    } finally {
+      this.events.emit('acme-request-finished', { boxId: this.boxId, request: done });
+    }
   }
 
   /**

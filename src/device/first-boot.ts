@@ -3,11 +3,11 @@
  * user, the default self-signed certificate and an SSH host key.
  */
 import { createHash, generateKeyPairSync } from 'node:crypto';
-import { generateKeyPair } from '../pki/keys.js';
+import { generatePrivateKey, keyAlgorithmOf, parsePrivateKey } from '../pki/keys.js';
 import { createSelfSigned } from '../pki/self-signed.js';
 import { DeviceError } from './errors.js';
 import { defaultSnmpConfig, DEFAULT_CERT_NAME, type BoxDocument, type BoxIdentity, type CryptoMode } from './model.js';
-import { hashPassword } from './passwords.js';
+import { hashPasswordAsync } from './passwords.js';
 import { validateHostname } from './validate.js';
 
 export interface FirstBootOptions {
@@ -22,6 +22,19 @@ export interface FirstBootOptions {
   nowMs: number;
   /** Seed of the identity (serial, host id); the same seed gives the same box. */
   seed: string;
+  /**
+   * The stored form of adminPassword (hashPassword), when the caller already
+   * has it: a cluster hashes its one password once for all its boxes instead
+   * of spending ~50 ms of scrypt per box. Must be the hash of adminPassword.
+   */
+  adminPasswordHash?: string;
+  /**
+   * The PKCS#8 PEM key of the default certificate, when the caller supplies
+   * it (a cluster shares one RSA-2048 key among its classic-mode boxes: see
+   * ClusterRunner). Must be of the mode's algorithm (RSA-2048 in classic,
+   * P-256 otherwise). Default: a new key.
+   */
+  defaultKeyPem?: string;
 }
 
 /** Identity derived from a seed and the box-id, so a lab is reproducible. */
@@ -41,8 +54,19 @@ export async function createFirstBootDocument(o: FirstBootOptions): Promise<BoxD
   validateHostname(o.hostname);
   // EMULATION: the default certificate: self-signed, CN = hostname, SANs hostname and address, 10 years.
   const alg = o.cryptoMode === 'classic' ? 'rsa-2048' : 'prime256v1';
-  const key = await generateKeyPair(alg);
+  if (o.adminPasswordHash !== undefined && !o.adminPasswordHash.startsWith('scrypt$'))
+    throw new DeviceError('bad-input', 'adminPasswordHash is not a stored password hash (scrypt$...).');
+  // Both off the event loop: scrypt (~50 ms) and key generation (RSA-2048: ~90-190 ms) run on the libuv pool.
+  const [passwordHash, key] = await Promise.all([
+    o.adminPasswordHash ?? hashPasswordAsync(o.adminPassword),
+    o.defaultKeyPem !== undefined
+      ? { privateKeyPem: o.defaultKeyPem, key: parsePrivateKey(o.defaultKeyPem) }
+      : generatePrivateKey(alg),
+  ]);
+  if (keyAlgorithmOf(key.key) !== alg)
+    throw new DeviceError('bad-input', `The default certificate's key must be ${alg} in ${o.cryptoMode} mode.`);
   const certPem = await createSelfSigned({
+    privateKey: key.key,
     privateKeyPem: key.privateKeyPem,
     keyAlgorithm: alg,
     commonName: o.hostname,
@@ -64,7 +88,7 @@ export async function createFirstBootDocument(o: FirstBootOptions): Promise<BoxD
       hostname: o.hostname,
       nameServers: [],
       domainList: [],
-      users: { admin: { role: 'admin', passwordHash: hashPassword(o.adminPassword) } },
+      users: { admin: { role: 'admin', passwordHash } },
       cryptoMode: o.cryptoMode,
       snmp: defaultSnmpConfig(),
     },

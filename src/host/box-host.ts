@@ -20,14 +20,23 @@ import { createFirstBootDocument, prepareBoot } from '../device/first-boot.js';
 import type { FirmwareCatalog } from '../device/firmware.js';
 import type { BoxDocument, CryptoMode } from '../device/model.js';
 import type { Clock } from '../lib/clock.js';
+import { LoginThrottle } from '../lib/login-throttle.js';
 import type { Logger } from '../lib/logger.js';
 import { AcmeAgent, type AcmeAgentSettings } from '../acme/agent.js';
+import type { TrustCache } from '../acme/trust-cache.js';
 import { SshCliServer } from '../cli/transports/ssh.js';
 import { TcpCliServer } from '../cli/transports/tcp.js';
 import { SnmpNotifier } from '../snmp/notifier.js';
 import type { Store } from '../store/store.js';
 import { LowdbStore } from '../store/lowdb-store.js';
 import { WebServer } from '../web/server.js';
+
+/**
+ * The highest box-id (box-ids are 1..MAX_BOX_ID). A thousand boxes in one
+ * process is a benchmarked size (bench/scale.ts); 4096 leaves room above it
+ * while every box still gets its own 127.x address.
+ */
+export const MAX_BOX_ID = 4096;
 
 /** The four listening ports of a box (0 = any free port). */
 export interface BoxPorts {
@@ -60,6 +69,22 @@ export interface BoxHostOptions {
   /** Store override (tests); LowdbStore in dataDir by default. */
   store?: Store;
   acmeSettings?: AcmeAgentSettings;
+  /** Trust material shared by the ACME agents of a process (the cluster runner passes one to all its boxes). */
+  trustCache?: TrustCache;
+  /**
+   * First boot only: the admin password's stored hash (hashPassword /
+   * hashPasswordAsync), so that a cluster hashes its one password once
+   * instead of once per box (scrypt: ~50 ms of CPU each). Wins over
+   * adminPassword for the hash; adminPassword is still required.
+   */
+  adminPasswordHash?: string;
+  /**
+   * First boot in classic mode only: supplies the RSA-2048 private key
+   * (PKCS#8 PEM) of the default certificate, which the box then signs its
+   * own certificate with. A cluster shares one key this way (ClusterRunner);
+   * without it the box generates its own (~90-190 ms of CPU).
+   */
+  defaultRsaKeyPem?: () => Promise<string>;
 }
 
 /** What a box reports when it is up (the "ready" line). */
@@ -81,11 +106,15 @@ export class BoxHost {
   private readonly log: Logger;
   private reloading: Promise<void> | undefined;
   private stopped = false;
+  /** Failed logins per source over SSH, TCP and REST; kept across reloads, so a reload does not reset a lockout. */
+  private readonly loginThrottle: LoginThrottle;
 
   private constructor(private readonly o: BoxHostOptions) {
-    this.store = o.store ?? new LowdbStore(o.dataDir);
-    this.bound = { ...o.ports };
     this.log = o.logger.child({ boxId: o.boxId });
+    // A start from the last good copy (state.json was corrupt) must be visible in the log, never silent.
+    this.store = o.store ?? new LowdbStore(o.dataDir, { warn: (msg, fields) => this.log.warn(msg, fields) });
+    this.bound = { ...o.ports };
+    this.loginThrottle = new LoginThrottle({ clock: o.clock });
   }
 
   /** Boot a box and open its listeners. See the class contract. */
@@ -143,6 +172,10 @@ export class BoxHost {
       address: this.o.address,
       nowMs: this.o.clock.now(),
       seed: this.o.seed,
+      ...(this.o.adminPasswordHash ? { adminPasswordHash: this.o.adminPasswordHash } : {}),
+      ...(this.o.cryptoMode === 'classic' && this.o.defaultRsaKeyPem
+        ? { defaultKeyPem: await this.o.defaultRsaKeyPem() }
+        : {}),
     });
     this.log.info('first boot: identity, default certificate and host key created', { store: this.store.location });
     return doc;
@@ -167,7 +200,13 @@ export class BoxHost {
     box.events.on('audit', (a) => this.log.info('audit', { user: a.actor.user, source: a.actor.source, action: a.action }));
     box.events.on('reload-requested', () => void this.reload());
 
-    const acme = new AcmeAgent({ box, clock: this.o.clock, logger: this.log, settings: this.o.acmeSettings });
+    const acme = new AcmeAgent({
+      box,
+      clock: this.o.clock,
+      logger: this.log,
+      settings: this.o.acmeSettings,
+      ...(this.o.trustCache ? { trust: this.o.trustCache } : {}),
+    });
     const snmp = new SnmpNotifier({ box, clock: this.o.clock, logger: this.log });
     box.attachAcme(acme);
     box.attachSnmp(snmp);
@@ -180,8 +219,15 @@ export class BoxHost {
       httpsPort: this.bound.https,
       httpPort: this.bound.http,
       logger: this.log,
+      loginThrottle: this.loginThrottle,
     });
-    const cliOpts = { address: this.o.address, cluster: this.o.cluster, boxId: this.o.boxId, logger: this.log };
+    const cliOpts = {
+      address: this.o.address,
+      cluster: this.o.cluster,
+      boxId: this.o.boxId,
+      logger: this.log,
+      loginThrottle: this.loginThrottle,
+    };
     const ssh = new SshCliServer({ ...cliOpts, port: this.bound.ssh, hostKeyPem: box.sshHostKey });
     const tcp = new TcpCliServer({ ...cliOpts, port: this.bound.cli });
     const opened: { close(): Promise<void> }[] = [];

@@ -4,9 +4,10 @@
  * address, data directory and identity (serial, host id, keys) derived from
  * the lab's seed and the box-id, so a lab is reproducible.
  *
- * Addressing (issue 5): every box gets its own loopback address 127.0.0.N
- * (N = box-id + offset) and listens on the standard ports 22/23/443/80, so
- * `ssh admin@127.0.0.103` reaches box 3. Where that cannot be bound (not
+ * Addressing (issue 5): every box gets its own loopback address, base +
+ * offset + box-id (127.0.0.103 for box 3; carried into the third octet past
+ * .255, so box 1000 is 127.0.4.76) and listens on the standard ports
+ * 22/23/443/80, so `ssh admin@127.0.0.103` reaches box 3. Where that cannot be bound (not
  * root, or an OS that has only 127.0.0.1, or a port taken on every address)
  * the lab falls back to one address with port offsets: port = base + box-id.
  *
@@ -18,6 +19,17 @@
  *   the power went), listeners and sessions close; start() boots the box
  *   again from what was stored before.
  * - stopAll() stops every running box and resolves when every port is free.
+ *
+ * First boots at scale (bench/scale.ts, a thousand boxes in one process):
+ * - the admin password is hashed once for the lab (every box gets the same
+ *   stored hash, salt included) instead of ~50 ms of scrypt per box;
+ * - EMULATION: the classic-mode boxes of one lab share one RSA-2048 key for
+ *   their default certificates (each box still signs its own certificate:
+ *   its CN, SANs and serial). A fresh RSA-2048 key costs ~90 ms of CPU on
+ *   two cores: a thousand classic boxes would keep a person waiting 90 s for
+ *   placeholder certificates that ACME replaces anyway. A box alone
+ *   (`gvos-sim box`) still makes its own key. P-256 keys (secure-crypto,
+ *   fips: the lab's default) cost 0.4 ms and stay per box.
  */
 import { createServer } from 'node:net';
 import { rm } from 'node:fs/promises';
@@ -28,10 +40,13 @@ import type { FirmwareCatalog } from '../device/firmware.js';
 import type { SystemClock } from '../lib/clock.js';
 import type { Logger } from '../lib/logger.js';
 import type { AcmeAgentSettings } from '../acme/agent.js';
-import { BoxHost, boxDataDir, type BoxPorts } from '../host/box-host.js';
+import { BoxHost, boxDataDir, MAX_BOX_ID, type BoxPorts } from '../host/box-host.js';
 import type { Store } from '../store/store.js';
 import { LowdbStore } from '../store/lowdb-store.js';
 import { BoxClock } from './box-clock.js';
+import { TrustCache } from '../acme/trust-cache.js';
+import { hashPasswordAsync } from '../device/passwords.js';
+import { generateKeyPair } from '../pki/keys.js';
 
 /** What a box of the lab is made of (first boot; the stored state wins later). */
 export interface LabBoxSpec {
@@ -158,6 +173,15 @@ export class ClusterRunner {
   readonly cluster: LabCluster;
   private readonly slots = new Map<number, Slot>();
   private readonly log: Logger;
+  /** One for all boxes: the CA lists of a lab's boxes are the same, so the ACME trust material is built once. */
+  private readonly trustCache = new TrustCache();
+  /** The admin password hashed once for every first boot (scrypt costs ~50 ms per hash). */
+  private passwordHash: Promise<string> | undefined;
+  /**
+   * The RSA-2048 key of the default certificates of the lab's classic-mode
+   * boxes, made on the first such first boot. See the file comment.
+   */
+  private defaultRsaKey: Promise<string> | undefined;
 
   constructor(private readonly o: ClusterRunnerOptions) {
     this.cluster = new LabCluster(o.clusterName);
@@ -214,8 +238,8 @@ export class ClusterRunner {
 
   /** Add a box and start it. Rejects for a box-id in use or when it cannot start (nothing left running then). */
   async add(spec: LabBoxSpec): Promise<LabBoxInfo> {
-    if (!Number.isInteger(spec.boxId) || spec.boxId < 1 || spec.boxId > 64) {
-      throw new Error(`box-id must be a whole number from 1 to 64, got ${spec.boxId}`);
+    if (!Number.isInteger(spec.boxId) || spec.boxId < 1 || spec.boxId > MAX_BOX_ID) {
+      throw new Error(`box-id must be a whole number from 1 to ${MAX_BOX_ID}, got ${spec.boxId}`);
     }
     if (this.slots.has(spec.boxId)) throw new Error(`box-id ${spec.boxId} is already in the lab`);
     const { address, ports } = endpointFor(spec, this.o.addressing);
@@ -327,6 +351,9 @@ export class ClusterRunner {
         ports: slot.ports,
         dataDir,
         adminPassword: this.o.adminPassword,
+        adminPasswordHash: await (this.passwordHash ??= hashPasswordAsync(this.o.adminPassword)),
+        defaultRsaKeyPem: () => (this.defaultRsaKey ??= generateKeyPair('rsa-2048').then((k) => k.privateKeyPem)),
+        trustCache: this.trustCache,
         firmware: slot.spec.firmware,
         model: slot.spec.model,
         cryptoMode: slot.spec.cryptoMode,

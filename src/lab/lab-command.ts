@@ -14,6 +14,7 @@ import { request } from 'node:http';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { FileFirmwareCatalog } from '../firmware/catalog.js';
+import { MAX_BOX_ID } from '../host/box-host.js';
 import { JsonLogger, parseLogLevel } from '../lib/logger.js';
 import { parseTrapdLine, varbindValue } from '../snmp/trapd-launcher.js';
 import { ControlPlane } from './control-plane.js';
@@ -176,8 +177,8 @@ async function up(argv: string[]): Promise<void> {
   const dir = labsDir(v);
   let boxes: number | undefined;
   if (v.boxes !== undefined) {
-    if (!/^\d{1,2}$/.test(v.boxes as string) || Number(v.boxes) < 1 || Number(v.boxes) > 64)
-      throw new LabUsageError(`--boxes must be a number from 1 to 64, got "${v.boxes}"`);
+    if (!/^\d{1,4}$/.test(v.boxes as string) || Number(v.boxes) < 1 || Number(v.boxes) > MAX_BOX_ID)
+      throw new LabUsageError(`--boxes must be a number from 1 to ${MAX_BOX_ID}, got "${v.boxes}"`);
     boxes = Number(v.boxes);
   }
   const name = v.name as string | undefined;
@@ -544,8 +545,8 @@ async function add(argv: string[]): Promise<void> {
   const { state } = await target(v);
   const body: Record<string, unknown> = {};
   if (v['box-id'] !== undefined) {
-    if (!/^\d{1,2}$/.test(v['box-id'] as string))
-      throw new LabUsageError(`--box-id must be a number from 1 to 64, got "${v['box-id']}"`);
+    if (!/^\d{1,4}$/.test(v['box-id'] as string) || Number(v['box-id']) < 1 || Number(v['box-id']) > MAX_BOX_ID)
+      throw new LabUsageError(`--box-id must be a number from 1 to ${MAX_BOX_ID}, got "${v['box-id']}"`);
     body.boxId = Number(v['box-id']);
   }
   if (v.hostname) body.hostname = v.hostname;

@@ -36,11 +36,11 @@ const invalid: [string, string, RegExp][] = [
     'lab: a\nbogus: 1\n',
     /^topology\.yaml:2: bogus: unknown field; allowed here: lab, cluster/,
   ],
-  ['box count too big', 'boxes: 99\n', /^topology\.yaml:1: boxes: must be a whole number from 1 to 64/],
+  ['box count too big', 'boxes: 5000\n', /^topology\.yaml:1: boxes: must be a whole number from 1 to 4096/],
   [
     'count in mapping',
     'boxes:\n  count: 0\n',
-    /^topology\.yaml:2: boxes\.count: must be a whole number from 1 to 64/,
+    /^topology\.yaml:2: boxes\.count: must be a whole number from 1 to 4096/,
   ],
   [
     'crypto-mode of list item',
@@ -146,7 +146,7 @@ const invalid: [string, string, RegExp][] = [
   [
     'port base',
     'network:\n  port-base:\n    https: 65500\n',
-    /^topology\.yaml:3: network\.port-base\.https: must be a whole number from 1 to 65471/,
+    /^topology\.yaml:3: network\.port-base\.https: must be a whole number from 1 to 61439/,
   ],
   ['ca type', 'ca:\n  type: letsencrypt\n', /^topology\.yaml:2: ca\.type: must be one of pebble, external/],
   [

@@ -20,7 +20,7 @@ import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Node as YamlNo
 import { ALGORITHMS_BY_MODE } from '../device/box.js';
 import { ACME_MIN_VERSION, compareVersions } from '../device/firmware.js';
 import { CRYPTO_MODES, type CryptoMode, type KeyAlgorithm } from '../device/model.js';
-import type { BoxPorts } from '../host/box-host.js';
+import { MAX_BOX_ID, type BoxPorts } from '../host/box-host.js';
 import { KEY_ALGORITHMS } from '../pki/keys.js';
 import type { LabBoxSpec } from './cluster-runner.js';
 
@@ -348,8 +348,8 @@ export function parseTopology(text: string, file: string, ctx: TopologyContext =
   const portBaseMap = fields(net?.get('port-base'), 'network.port-base', 'network.port-base');
   const portBase: BoxPorts = { ssh: 2200, cli: 2300, https: 4400, http: 8000 };
   for (const k of PORT_KEYS) {
-    // Room for box-ids up to 64 above the base.
-    const v = int(portBaseMap, k, `network.port-base.${k}`, 1, 65535 - 64);
+    // Room for the highest box-id above the base.
+    const v = int(portBaseMap, k, `network.port-base.${k}`, 1, 65535 - MAX_BOX_ID);
     if (v !== undefined) portBase[k] = v;
   }
   const ipv4 = (v: string) => (isIP(v) === 4 ? undefined : 'must be an IPv4 address');
@@ -371,10 +371,10 @@ export function parseTopology(text: string, file: string, ctx: TopologyContext =
   let template: Map<string, YamlNode | null> | undefined;
   let listNode: YamlNode | null | undefined;
   if (boxesNode !== undefined && boxesNode !== null && isScalar(boxesNode)) {
-    count = int(top, 'boxes', 'boxes', 1, 64);
+    count = int(top, 'boxes', 'boxes', 1, MAX_BOX_ID);
   } else {
     const b = fields(boxesNode, 'boxes', 'boxes');
-    count = int(b, 'count', 'boxes.count', 1, 64);
+    count = int(b, 'count', 'boxes.count', 1, MAX_BOX_ID);
     template = fields(b?.get('template'), 'boxes.template', 'boxes.template');
     listNode = b?.get('list');
   }
@@ -407,8 +407,8 @@ export function parseTopology(text: string, file: string, ctx: TopologyContext =
         const path = `boxes.list[${i}]`;
         const m = fields(item as YamlNode, path, 'boxes.list[]');
         if (!m) return;
-        const boxId = int(m, 'box-id', `${path}.box-id`, 1, 64);
-        if (!m.has('box-id')) fail(item as YamlNode, `${path}.box-id`, 'is required (1-64)');
+        const boxId = int(m, 'box-id', `${path}.box-id`, 1, MAX_BOX_ID);
+        if (!m.has('box-id')) fail(item as YamlNode, `${path}.box-id`, `is required (1-${MAX_BOX_ID})`);
         const spec: Partial<LabBoxSpec> = {};
         const hostname = str(m, 'hostname', `${path}.hostname`, (v) =>
           HOSTNAME.test(v)

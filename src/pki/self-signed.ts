@@ -1,38 +1,43 @@
 /**
  * The box's default certificate: self-signed, CN = hostname, SANs = hostname
- * and address (foundation issue). Built with @peculiar/x509 over WebCrypto,
- * because node:crypto can parse but not build certificates.
+ * and address (foundation issue). Built directly in DER (der.ts) and signed
+ * with node:crypto, because node:crypto can parse but not build
+ * certificates; @peculiar/x509 did the same in 8-14 ms per certificate, most
+ * of a first boot's cost at a thousand boxes (bench/scale.ts).
+ *
+ * Content (RFC 5280): v3, a random positive 16-byte serial, subject = issuer
+ * = "CN=<hostname>, O=Gigamon (simulated)", valid from a minute before
+ * `notBeforeMs` for `validDays`, basicConstraints cA=false (critical),
+ * keyUsage digitalSignature+keyEncipherment (critical), extKeyUsage
+ * serverAuth, subjectAltName of the DNS names and IPs.
  */
-import 'reflect-metadata'; // @peculiar/x509 (tsyringe) needs the Reflect polyfill loaded first.
-import * as x509 from '@peculiar/x509';
-import { isIP } from 'node:net';
-import { webcrypto, randomBytes, createPrivateKey, createPublicKey } from 'node:crypto';
-import type { KeyAlgorithm } from './keys.js';
-
-x509.cryptoProvider.set(webcrypto as never);
-
-interface SigningAlgorithm {
-  name: string;
-  hash: string;
-  namedCurve?: string;
-}
-
-function signingAlgorithm(alg: KeyAlgorithm): SigningAlgorithm {
-  switch (alg) {
-    case 'rsa-2048':
-    case 'rsa-4096':
-      return { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256' };
-    case 'prime256v1':
-      return { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' };
-    case 'secp384r1':
-      return { name: 'ECDSA', namedCurve: 'P-384', hash: 'SHA-384' };
-  }
-}
+import { createPrivateKey, randomBytes, sign, type KeyObject } from 'node:crypto';
+import { signatureAlgorithm } from './csr.js';
+import {
+  bits,
+  explicit,
+  extension,
+  generalNames,
+  KEY_USAGE_SIGN_ENCIPHER,
+  OID,
+  oid,
+  pem,
+  seq,
+  set,
+  smallInteger,
+  spki,
+  time,
+  unsignedInteger,
+  utf8,
+} from './der.js';
+import { keyAlgorithmOf, type KeyAlgorithm } from './keys.js';
 
 /** Options of a self-signed certificate. */
 export interface SelfSignedOptions {
   /** PKCS#8 private key PEM of `keyAlgorithm`. */
   privateKeyPem: string;
+  /** The same key already parsed (spares a decode); must be the key of privateKeyPem. */
+  privateKey?: KeyObject;
   keyAlgorithm: KeyAlgorithm;
   commonName: string;
   /** DNS names and IP addresses; IPs become IP SANs. */
@@ -41,32 +46,35 @@ export interface SelfSignedOptions {
   validDays: number;
 }
 
-/** Build a self-signed server certificate; returns its PEM. */
+/** Build a self-signed server certificate; returns its PEM (with a trailing blank line, as before). */
 export async function createSelfSigned(o: SelfSignedOptions): Promise<string> {
-  const alg = signingAlgorithm(o.keyAlgorithm);
-  const der = createPrivateKey(o.privateKeyPem).export({ type: 'pkcs8', format: 'der' });
-  const privateKey = await webcrypto.subtle.importKey('pkcs8', der, alg, true, ['sign']);
-  const pubDer = createPublicKey(o.privateKeyPem).export({ type: 'spki', format: 'der' });
-  const publicKey = await webcrypto.subtle.importKey('spki', pubDer, alg, true, ['verify']);
+  const key = o.privateKey ?? createPrivateKey(o.privateKeyPem);
+  if (keyAlgorithmOf(key) !== o.keyAlgorithm) throw new Error(`the key is not a ${o.keyAlgorithm} key`);
+  const alg = signatureAlgorithm(key);
   // A positive 16-byte serial (RFC 5280 §4.1.2.2: up to 20 octets, positive).
   const serial = randomBytes(16);
   serial[0] = serial[0]! & 0x7f;
+  // The characters the name syntax would need escaped are replaced, so the subject reads back as given.
   const cn = o.commonName.replace(/[,=+<>#;"\\]/g, '_');
-  const cert = await x509.X509CertificateGenerator.createSelfSigned({
-    serialNumber: serial.toString('hex'),
-    name: `CN=${cn}, O=Gigamon (simulated)`,
-    notBefore: new Date(o.notBeforeMs - 60_000),
-    notAfter: new Date(o.notBeforeMs + o.validDays * 86_400_000),
-    keys: { privateKey, publicKey } as never,
-    signingAlgorithm: alg,
-    extensions: [
-      new x509.BasicConstraintsExtension(false, undefined, true),
-      new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature | x509.KeyUsageFlags.keyEncipherment, true),
-      new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth]),
-      new x509.SubjectAlternativeNameExtension(
-        [...new Set(o.altNames)].map((n) => (isIP(n) ? { type: 'ip', value: n } : { type: 'dns', value: n })),
-      ),
-    ],
-  });
-  return cert.toString('pem') + '\n';
+  const name = seq(
+    set(seq(oid(OID.commonName), utf8(cn))),
+    set(seq(oid(OID.organizationName), utf8('Gigamon (simulated)'))),
+  );
+  const extensions = seq(
+    extension(OID.basicConstraints, true, seq()),
+    extension(OID.keyUsage, true, KEY_USAGE_SIGN_ENCIPHER),
+    extension(OID.extKeyUsage, false, seq(oid(OID.serverAuth))),
+    extension(OID.subjectAltName, false, generalNames(o.altNames)),
+  );
+  const tbs = seq(
+    explicit(0, smallInteger(2)),
+    unsignedInteger(serial),
+    alg.id,
+    name,
+    seq(time(o.notBeforeMs - 60_000), time(o.notBeforeMs + o.validDays * 86_400_000)),
+    name,
+    spki(key),
+    explicit(3, extensions),
+  );
+  return pem('CERTIFICATE', seq(tbs, alg.id, bits(sign(alg.digest, tbs, key)))) + '\n';
 }

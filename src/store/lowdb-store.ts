@@ -5,63 +5,124 @@
  * state.json, fsync the directory. A crash at any point leaves state.json
  * (old or new) or, between the two renames, only the .bak (old), which load()
  * falls back to.
+ *
+ * The rename of the temporary file is the moment of commit: before it, a
+ * failure removes the temporary file and leaves the old document; after it,
+ * the new document is in place and the write has happened (a failed fsync of
+ * the directory only weakens durability against power loss, and is reported
+ * as a warning, not as a failed write). load() removes temporary files that a
+ * crash left behind: they never hold the truth.
  */
-import { mkdir, open, readFile, rename, rm, copyFile, chmod } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { copyFile, mkdir, open, readdir, readFile, rename, rm } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
 import { Low, type Adapter } from 'lowdb';
 import type { BoxDocument } from '../device/model.js';
 import { StoreCorruptError, type Store } from './store.js';
 
+/** What a LowdbStore may tell its owner that is not an error (recovery from a bad file, a failed fsync). */
+export type StoreWarning = (message: string, fields: Record<string, unknown>) => void;
+
 class AtomicJsonFile implements Adapter<BoxDocument> {
   private seq = 0;
-  constructor(private readonly file: string) {}
+  constructor(
+    private readonly file: string,
+    private readonly warn: StoreWarning,
+  ) {}
 
   async read(): Promise<BoxDocument | null> {
+    await this.removeStrayTemporaries();
+    const bakFile = this.file + '.bak';
     const main = await readIfExists(this.file);
-    if (main !== undefined) {
+    if (main === undefined) {
+      // A crash between the two renames of write(): the previous document is the .bak.
+      const bak = await readIfExists(bakFile);
+      if (bak === undefined) return null;
       try {
-        return parseDocument(main);
+        return parseDocument(bak);
       } catch (err) {
-        const bak = await readIfExists(this.file + '.bak');
-        await copyFile(this.file, this.file + '.corrupt');
-        if (bak !== undefined) {
-          try {
-            return parseDocument(bak);
-          } catch {
-            // fall through: both are bad
-          }
-        }
-        throw new StoreCorruptError(this.file, (err as Error).message);
+        await copyFile(bakFile, bakFile + '.corrupt');
+        throw new StoreCorruptError(bakFile, (err as Error).message);
       }
     }
-    const bak = await readIfExists(this.file + '.bak');
-    return bak === undefined ? null : parseDocument(bak);
+    try {
+      return parseDocument(main);
+    } catch (err) {
+      const reason = (err as Error).message;
+      const bak = await readIfExists(bakFile);
+      let good: BoxDocument | undefined;
+      try {
+        good = bak === undefined ? undefined : parseDocument(bak);
+      } catch {
+        // Both are bad: refuse below.
+      }
+      if (!good) {
+        // Copied, not moved: state.json stays in place, so the next boot refuses again instead of
+        // starting a fresh box over it.
+        await copyFile(this.file, this.file + '.corrupt');
+        throw new StoreCorruptError(this.file, reason);
+      }
+      // Moved aside, so that the next write keeps the good .bak as it is instead of renaming the bad file over it.
+      await rename(this.file, this.file + '.corrupt');
+      this.warn('state file is corrupt; started from the last good copy', {
+        file: this.file,
+        reason,
+        usedCopy: bakFile,
+        keptAs: this.file + '.corrupt',
+      });
+      return good;
+    }
   }
 
   async write(data: BoxDocument): Promise<void> {
     const dir = dirname(this.file);
     await mkdir(dir, { recursive: true, mode: 0o700 });
     const tmp = `${this.file}.tmp-${process.pid}-${this.seq++}`;
-    const fh = await open(tmp, 'w', 0o600);
     try {
-      await fh.writeFile(JSON.stringify(data));
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
-    try {
+      const fh = await open(tmp, 'w', 0o600);
+      try {
+        // 0600 even if a file of that name was left with another mode (the name repeats across boots).
+        await fh.chmod(0o600);
+        await fh.writeFile(JSON.stringify(data));
+        await fh.sync();
+      } finally {
+        await fh.close();
+      }
       try {
         await rename(this.file, this.file + '.bak');
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
       }
       await rename(tmp, this.file);
-      // 0600 even if the file existed with another mode (umask, older version).
-      await chmod(this.file, 0o600);
+    } catch (err) {
+      // Disk full or read-only: the partial temporary file must not stay (it would hold space and a half key).
+      await rm(tmp, { force: true }).catch(() => undefined);
+      throw err;
+    }
+    try {
       await syncDir(dir);
     } catch (err) {
-      await rm(tmp, { force: true });
+      this.warn('state written, but the directory could not be synced', {
+        dir,
+        err: (err as Error).message,
+      });
+    }
+  }
+
+  /** Remove `state.json.tmp-*` files: what a crash left behind before its rename. */
+  private async removeStrayTemporaries(): Promise<void> {
+    const prefix = basename(this.file) + '.tmp-';
+    let names: string[];
+    try {
+      names = await readdir(dirname(this.file));
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
       throw err;
+    }
+    for (const n of names) {
+      if (!n.startsWith(prefix)) continue;
+      await rm(join(dirname(this.file), n), { force: true }).catch((err: Error) =>
+        this.warn('could not remove a stray temporary state file', { file: n, err: err.message }),
+      );
     }
   }
 }
@@ -77,7 +138,8 @@ async function readIfExists(file: string): Promise<string | undefined> {
 
 function parseDocument(text: string): BoxDocument {
   const doc = JSON.parse(text) as BoxDocument;
-  if (!doc || doc.schema !== 1 || !doc.identity || !doc.config || !doc.crypto) throw new Error('not a gvos-sim box document');
+  if (!doc || doc.schema !== 1 || !doc.identity || !doc.config || !doc.crypto)
+    throw new Error('not a gvos-sim box document');
   return doc;
 }
 
@@ -90,14 +152,21 @@ async function syncDir(dir: string): Promise<void> {
   }
 }
 
+/** Options of a LowdbStore. */
+export interface LowdbStoreOptions {
+  /** Where recoveries and non-fatal problems are reported (default: nowhere). */
+  warn?: StoreWarning;
+}
+
 export class LowdbStore implements Store {
   readonly location: string;
   private readonly db: Low<BoxDocument | null>;
 
   /** `dataDir` holds state.json (and its .bak); created 0700 when missing. */
-  constructor(dataDir: string) {
+  constructor(dataDir: string, o: LowdbStoreOptions = {}) {
     this.location = join(dataDir, 'state.json');
-    this.db = new Low<BoxDocument | null>(new AtomicJsonFile(this.location) as Adapter<BoxDocument | null>, null);
+    const adapter = new AtomicJsonFile(this.location, o.warn ?? (() => undefined));
+    this.db = new Low<BoxDocument | null>(adapter as Adapter<BoxDocument | null>, null);
   }
 
   async load(): Promise<BoxDocument | undefined> {

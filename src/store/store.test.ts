@@ -1,4 +1,5 @@
 import t from 'tap';
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, statSync, writeFileSync, chmodSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -50,12 +51,60 @@ t.test('LowdbStore: a crash between the two renames leaves the old document load
   t.equal((await new LowdbStore(dir).load())!.config.hostname, 'box-2');
 });
 
-t.test('LowdbStore save fails cleanly on a read-only directory', { skip: process.getuid?.() === 0 ? 'root ignores directory permissions' : false }, async (t) => {
+/**
+ * Make `dir` read-only for this process, or say why not: root ignores directory permissions,
+ * so as root the directory is made immutable with chattr (which binds root too).
+ */
+function readOnly(dir: string, on: boolean): void {
+  if (process.getuid?.() === 0) execFileSync('chattr', [on ? '+i' : '-i', dir], { stdio: 'ignore' });
+  else chmodSync(dir, on ? 0o500 : 0o700);
+}
+const canReadOnly = (() => {
+  const dir = tmp();
+  try {
+    readOnly(dir, true);
+    readOnly(dir, false);
+    return true;
+  } catch {
+    return false;
+  }
+})();
+
+t.test('LowdbStore save fails cleanly on a read-only directory', { skip: canReadOnly ? false : 'running as root without chattr' }, async (t) => {
   const dir = tmp();
   const s = new LowdbStore(dir);
   await s.save(sampleDocument(1));
-  chmodSync(dir, 0o500);
+  readOnly(dir, true);
   await t.rejects(s.save(sampleDocument(2)));
-  chmodSync(dir, 0o700);
+  readOnly(dir, false);
   t.equal((await s.load())!.config.hostname, 'box-1');
+  t.same(readdirSync(dir).filter((f) => f.includes('.tmp-')), [], 'no temporary file left');
+});
+
+t.test('LowdbStore removes temporary files a crash left behind, on load', async (t) => {
+  const dir = tmp();
+  const s = new LowdbStore(dir);
+  await s.save(sampleDocument(1));
+  writeFileSync(join(dir, 'state.json.tmp-99999-7'), '{"half": ');
+  t.equal((await new LowdbStore(dir).load())!.config.hostname, 'box-1');
+  t.same(readdirSync(dir).filter((f) => f.includes('.tmp-')), []);
+});
+
+t.test('LowdbStore: after starting from the .bak, the next save keeps the .bak good', async (t) => {
+  const dir = tmp();
+  const warnings: string[] = [];
+  await new LowdbStore(dir).save(sampleDocument(1));
+  await new LowdbStore(dir).save(sampleDocument(2));
+  writeFileSync(join(dir, 'state.json'), 'garbage');
+  const s = new LowdbStore(dir, { warn: (m) => warnings.push(m) });
+  t.equal((await s.load())!.config.hostname, 'box-1');
+  t.match(warnings, [/started from the last good copy/], 'the recovery is reported');
+  await s.save(sampleDocument(3));
+  t.equal(JSON.parse(readFileSync(join(dir, 'state.json.bak'), 'utf8')).config.hostname, 'box-1', 'the .bak is the good copy, not the garbage');
+});
+
+t.test('LowdbStore refuses a corrupt .bak when state.json is missing, naming the .bak', async (t) => {
+  const dir = tmp();
+  writeFileSync(join(dir, 'state.json.bak'), '{');
+  await t.rejects(new LowdbStore(dir).load(), { name: 'StoreCorruptError', message: new RegExp(join(dir, 'state.json.bak') + ' is corrupt') });
 });

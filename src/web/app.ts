@@ -9,6 +9,7 @@
 import Koa from 'koa';
 import { Router } from '@koa/router';
 import type { Box } from '../device/box.js';
+import type { LoginThrottle } from '../lib/login-throttle.js';
 import { silentLogger, type Logger } from '../lib/logger.js';
 import {
   DEFAULT_MAX_SESSIONS,
@@ -57,6 +58,8 @@ export interface HttpsAppOptions {
   clusterBoxes?: () => Box[];
   /** Session expiry and limits (times on the box's clock). */
   sessions?: Partial<Omit<SessionOptions, 'now'>>;
+  /** Failed logins per source, shared with the box's CLI (default: the app's own, on the box's clock). */
+  loginThrottle?: LoginThrottle;
 }
 
 /**
@@ -80,7 +83,15 @@ export function createHttpsApp(getBox: () => Box, o: HttpsAppOptions = {}): Koa 
     ctx.body = { status: 'ok', boxId: getBox().boxId };
   });
   app.use(securityHeaders());
-  app.use(createApiMiddleware({ getBox, clusterBoxes: o.clusterBoxes, sessions, logger }));
+  app.use(
+    createApiMiddleware({
+      getBox,
+      clusterBoxes: o.clusterBoxes,
+      sessions,
+      loginThrottle: o.loginThrottle,
+      logger,
+    }),
+  );
   app.use(gui.routes()).use(gui.allowedMethods());
   app.use(router.routes()).use(router.allowedMethods());
   return app;

@@ -11,6 +11,7 @@ import type { Server as NetServer } from 'node:net';
 import type { SecureContextOptions } from 'node:tls';
 import type { Box } from '../device/box.js';
 import type { Cluster } from '../device/cluster.js';
+import type { LoginThrottle } from '../lib/login-throttle.js';
 import type { Logger } from '../lib/logger.js';
 import type { SessionOptions } from './api/auth.js';
 import { createHttpApp, createHttpsApp } from './app.js';
@@ -37,6 +38,11 @@ export const TLS_OPTIONS = {
   honorCipherOrder: true,
 } as const;
 
+/** A TLS handshake must be done this long after the connection's hello was routed. */
+export const HANDSHAKE_TIMEOUT_MS = 10_000;
+/** How often the HTTP deadlines (headers 10 s, request 30 s) are checked. */
+const DEADLINE_CHECK_MS = 1_000;
+
 /** FIPS mode: only FIPS 140 approved suites (AES-GCM; no ChaCha20). */
 export const FIPS_CIPHERS = [
   'TLS_AES_256_GCM_SHA384',
@@ -60,6 +66,8 @@ export interface WebServerOptions {
   cluster?: Cluster;
   /** REST session expiry and limits (defaults: 30 min idle, 12 h at most, 256 sessions). */
   sessions?: Partial<Omit<SessionOptions, 'now'>>;
+  /** Failed logins per source, shared with the box's CLI (default: the REST API's own). */
+  loginThrottle?: LoginThrottle;
   /**
    * Answer ACME tls-alpn-01 validations on the https port (default true).
    * While listening, the box's challenges.responders['tls-alpn-01'] says so,
@@ -91,14 +99,25 @@ export class WebServer {
     const creds = o.box.webCredentials();
     const ciphers = o.box.activeCryptoMode === 'fips' ? FIPS_CIPHERS : TLS_OPTIONS.ciphers;
     this.https = createHttpsServer(
-      { ...TLS_OPTIONS, ciphers, cert: creds.certPem, key: creds.keyPem },
+      {
+        ...TLS_OPTIONS,
+        ciphers,
+        cert: creds.certPem,
+        key: creds.keyPem,
+        // A handshake left half done is cut after this (Node's default is 2 minutes).
+        handshakeTimeout: HANDSHAKE_TIMEOUT_MS,
+        // The deadlines below are enforced by a check every this often (Node's default: 30 s late).
+        connectionsCheckingInterval: DEADLINE_CHECK_MS,
+      },
       createHttpsApp(() => this.box, {
         logger: o.logger,
         clusterBoxes: o.cluster ? () => o.cluster!.list() : undefined,
         sessions: o.sessions,
+        loginThrottle: o.loginThrottle,
       }).callback(),
     );
     this.http = createHttpServer(
+      { connectionsCheckingInterval: DEADLINE_CHECK_MS },
       createHttpApp(
         () => this.box,
         () => this.ports.https,
@@ -127,6 +146,10 @@ export class WebServer {
   /** Bind both ports (0 = any free port); resolves with the bound ports, rejects naming the address and port. */
   async listen(): Promise<{ https: number; http: number }> {
     this.ports.https = await listenOn(this.front.server, this.o.address, this.o.httpsPort, 'https');
+    // Node starts enforcing headersTimeout and requestTimeout when a server emits 'listening'.
+    // The HTTPS server never listens itself (the front hands it each connection), so without
+    // this, a client that trickles its headers (slowloris) would hold its connection forever.
+    this.https.emit('listening');
     // Once listening, an accept error (e.g. out of file descriptors) is logged, not thrown: the port keeps serving.
     this.front.server.on('error', (err) => this.log.error('https port error', { err: err.message }));
     try {
@@ -165,6 +188,9 @@ export class WebServer {
       : Promise.resolve();
     this.front.closeConnections();
     this.https.closeAllConnections();
+    // Stops the deadline checks started by the 'listening' above (the server itself never
+    // listened, so Node reports ERR_SERVER_NOT_RUNNING, which is expected here).
+    this.https.close(() => undefined);
     await closed;
   }
 }

@@ -32,7 +32,11 @@ export interface HelloRouterOptions {
   /** The box's challenges, looked up per connection (the lab may replace a lookup to inject faults). */
   challenges: () => ChallengeTokens;
   logger: Logger;
-  /** A connection that has not sent its whole hello after this long is closed (default 10 s). */
+  /**
+   * A connection that has not sent its whole hello this long after it
+   * connected is closed, however it trickles (default 10 s). The same
+   * deadline holds for a whole tls-alpn-01 handshake.
+   */
   helloTimeoutMs?: number;
 }
 
@@ -56,7 +60,10 @@ export class HelloRouter {
   private route(socket: Socket): void {
     this.sockets.add(socket);
     socket.once('close', () => this.sockets.delete(socket));
-    socket.setTimeout(this.o.helloTimeoutMs ?? 10_000, () => socket.destroy());
+    // A deadline, not an idle timeout: one byte every few seconds must not keep a socket forever.
+    const deadline = setTimeout(() => socket.destroy(), this.o.helloTimeoutMs ?? 10_000);
+    deadline.unref();
+    socket.once('close', () => clearTimeout(deadline));
     socket.on('error', () => socket.destroy());
     let hello: Buffer = Buffer.alloc(0);
     const onData = (chunk: Buffer) => {
@@ -66,8 +73,7 @@ export class HelloRouter {
       if (protocols === undefined && hello.length < MAX_HELLO_BYTES) return;
       socket.off('data', onData);
       socket.pause();
-      socket.setTimeout(0);
-      socket.removeAllListeners('timeout');
+      clearTimeout(deadline);
       socket.removeAllListeners('error');
       // Give the bytes back: the TLS layer reads what is buffered before the socket (Node's initRead).
       socket.unshift(hello);
@@ -101,7 +107,9 @@ export class HelloRouter {
       },
     });
     const done = () => tls.destroy();
-    tls.setTimeout(this.o.helloTimeoutMs ?? 10_000, done);
+    const deadline = setTimeout(done, this.o.helloTimeoutMs ?? 10_000);
+    deadline.unref();
+    tls.once('close', () => clearTimeout(deadline));
     tls.once('secure', () => {
       this.alpnHandshakes++;
       this.o.logger.debug('tls-alpn-01 handshake answered', { servername: tls.servername || undefined });

@@ -4,6 +4,7 @@
  */
 import type { AddressInfo, Server } from 'node:net';
 import type { Cluster } from '../../device/cluster.js';
+import { LoginThrottle } from '../../lib/login-throttle.js';
 import type { Logger } from '../../lib/logger.js';
 
 /** What a CLI server of one box is built from (the host's composition root passes these). */
@@ -17,13 +18,24 @@ export interface CliServerOptions {
   logger: Logger;
   /** Sessions at once on this server, at most (default MAX_SESSIONS_PER_BOX). */
   maxSessions?: number;
+  /**
+   * Failed logins per source and lockouts, shared with the box's other
+   * transports (the host passes one per box). Default: one for this server
+   * alone, on the box's clock.
+   */
+  loginThrottle?: LoginThrottle;
+}
+
+/** The throttle a server uses: the one given, else its own on the box's clock (the box must be in the cluster). */
+export function throttleOf(o: CliServerOptions): LoginThrottle {
+  return o.loginThrottle ?? new LoginThrottle({ clock: o.cluster.get(o.boxId).clock });
 }
 
 /** EMULATION: default bound of CLI sessions per box and transport; login timeout and attempts below. */
 export const MAX_SESSIONS_PER_BOX = 100;
 /** A connection must log in within this time. */
 export const LOGIN_TIMEOUT_MS = 60_000;
-/** Wrong passwords before the connection is closed. */
+/** Wrong passwords before the connection is closed (the per-source lockout is lib/login-throttle.ts). */
 export const MAX_LOGIN_ATTEMPTS = 3;
 
 /** The refusal a client gets when the box has too many sessions. */

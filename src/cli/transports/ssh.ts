@@ -5,7 +5,11 @@
  *
  * Bounds: sessions per server (maxSessions, refused with a message),
  * connections (twice that), a login timeout and three password attempts.
- * A client that goes away at any moment only ends its own session.
+ * Failed logins also count per source address in the box's LoginThrottle:
+ * a source locked out is refused before any password is checked, and a new
+ * connection from it is told why in the SSH banner (shown by OpenSSH before
+ * "Permission denied"). A client that goes away at any moment only ends its
+ * own session.
  *
  * The listener is our own net.Server; sockets are handed to ssh2 with
  * injectSocket, so close() can end every connection at once (a reload must
@@ -16,6 +20,7 @@ import ssh2 from 'ssh2';
 import type { ClientInfo, Connection, PseudoTtyInfo, ServerChannel, Session as SshChannel } from 'ssh2';
 import type { Role } from '../../device/roles.js';
 import { clip } from '../../device/validate.js';
+import { lockoutMessage, type LoginThrottle } from '../../lib/login-throttle.js';
 import type { Logger } from '../../lib/logger.js';
 import { Session } from '../session.js';
 import {
@@ -23,6 +28,7 @@ import {
   LOGIN_TIMEOUT_MS,
   MAX_LOGIN_ATTEMPTS,
   MAX_SESSIONS_PER_BOX,
+  throttleOf,
   tooManySessions,
   type CliServerOptions,
 } from './listen.js';
@@ -49,13 +55,19 @@ export class SshCliServer {
   private readonly sockets = new Set<Socket>();
   private readonly clients = new Set<Connection>();
   private readonly sessions = new Set<Session>();
+  private readonly throttle: LoginThrottle;
   private closing = false;
 
-  /** Throws Error when the host key is not a key ssh2 can use (an EC P-256 SEC1 PEM is). */
+  /**
+   * Throws Error when the host key is not a key ssh2 can use (an EC P-256
+   * SEC1 PEM is). The box `o.boxId` must be in the cluster (its clock times
+   * the default throttle).
+   */
   constructor(o: CliServerOptions & { hostKeyPem: string }) {
     this.o = o;
     this.log = o.logger.child({ boxId: o.boxId, transport: 'ssh' });
     this.maxSessions = o.maxSessions ?? MAX_SESSIONS_PER_BOX;
+    this.throttle = throttleOf(o);
     const parsed = utils.parseKey(o.hostKeyPem);
     if (parsed instanceof Error)
       throw new Error(`SSH host key of box ${o.boxId} is not usable: ${parsed.message}`);
@@ -104,6 +116,9 @@ export class SshCliServer {
       return;
     }
     this.sockets.add(sock);
+    // An interactive CLI writes a reply in pieces (end of line, output, prompt): with Nagle on,
+    // each piece after the first waits for the client's delayed ACK, 40 ms a command.
+    sock.setNoDelay(true);
     sock.once('close', () => this.sockets.delete(sock));
     sock.on('error', (err) => this.log.debug('ssh socket error', { err: err.message }));
     this.ssh.injectSocket(sock);
@@ -112,6 +127,8 @@ export class SshCliServer {
   private onClient(client: Connection, info: ClientInfo): void {
     const source = `ssh ${info.ip}:${info.port}`;
     this.clients.add(client);
+    const lockedMs = this.throttle.lockedFor(info.ip);
+    if (lockedMs > 0) setUserauthBanner(client, `% ${lockoutMessage(info.ip, lockedMs)}`);
     let user = '';
     let role: Role | undefined;
     let failures = 0;
@@ -129,15 +146,26 @@ export class SshCliServer {
       if (this.closing) return ctx.reject();
       if (ctx.method !== 'password') return ctx.reject(['password']);
       const { username, password } = ctx;
+      const attempt = this.throttle.begin(info.ip);
+      if (!attempt.allowed) {
+        this.log.warn('cli login refused', { source, why: attempt.message });
+        ctx.reject();
+        client.end();
+        return;
+      }
       void (async () => {
-        let r: Role | null = null;
+        /** undefined: no verdict on the password. */
+        let r: Role | null | undefined;
         try {
           // Awaited so that an asynchronous password check (scrypt off the event loop) works as well.
           r = await this.o.cluster.get(this.o.boxId).authenticate(username, password);
         } catch {
-          // The box is being reloaded: no login now.
-          r = null;
+          // The box is being reloaded: no login now, and the password was not judged.
+          r = undefined;
         }
+        if (r === undefined) attempt.abandon();
+        else if (r) attempt.succeeded();
+        const lockedOutMs = r === null ? attempt.failed().lockedOutMs : undefined;
         try {
           if (r) {
             user = username;
@@ -148,7 +176,8 @@ export class SshCliServer {
           }
           failures++;
           this.log.warn('cli login failed', { source, user: clip(username) });
-          if (failures >= MAX_LOGIN_ATTEMPTS) {
+          if (lockedOutMs !== undefined) this.log.warn('cli source locked out', { source, lockedOutMs });
+          if (failures >= MAX_LOGIN_ATTEMPTS || lockedOutMs !== undefined) {
             ctx.reject();
             client.end();
             return;
@@ -290,4 +319,16 @@ function finish(stream: ServerChannel, code: number): void {
   } catch {
     // Already closed by the client.
   }
+}
+
+/**
+ * Make the SSH userauth banner of this one connection say `text`. ssh2 has
+ * only a server-wide banner, so this sets the connection's own copy, which
+ * ssh2 sends when the client asks for the userauth service, right after the
+ * 'connection' event. If ssh2's internals ever change shape, nothing breaks:
+ * the client then sees only "Permission denied" (the box log still says why).
+ */
+function setUserauthBanner(client: Connection, text: string): void {
+  const proto = (client as unknown as { _protocol?: { _banner?: string } })._protocol;
+  if (proto && typeof proto === 'object') proto._banner = text + '\r\n';
 }

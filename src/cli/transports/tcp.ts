@@ -5,14 +5,17 @@
  *
  * Bounds: connections per server (maxSessions, refused with a message), a
  * login timeout, login lines of at most 256 characters, and three wrong
- * passwords close the connection. The server is half-open aware: when the
- * client shuts its side, the typed lines still run and their output is sent
- * before the socket closes.
+ * passwords close the connection. Failed logins also count per source
+ * address in the box's LoginThrottle: a source locked out is told so (one
+ * `% ` line with the wait) and disconnected before any password is checked.
+ * The server is half-open aware: when the client shuts its side, the typed
+ * lines still run and their output is sent before the socket closes.
  */
 import { createServer, type Server as NetServer, type Socket } from 'node:net';
 import { StringDecoder } from 'node:string_decoder';
 import type { Role } from '../../device/roles.js';
 import { clip } from '../../device/validate.js';
+import { lockoutMessage, type LoginThrottle } from '../../lib/login-throttle.js';
 import type { Logger } from '../../lib/logger.js';
 import { MAX_PENDING_CHARS, Session } from '../session.js';
 import {
@@ -20,6 +23,7 @@ import {
   LOGIN_TIMEOUT_MS,
   MAX_LOGIN_ATTEMPTS,
   MAX_SESSIONS_PER_BOX,
+  throttleOf,
   tooManySessions,
   type CliServerOptions,
 } from './listen.js';
@@ -42,12 +46,15 @@ export class TcpCliServer {
   private readonly listener: NetServer;
   private readonly sockets = new Set<Socket>();
   private readonly sessions = new Set<Session>();
+  private readonly throttle: LoginThrottle;
   private closing = false;
 
+  /** The box `o.boxId` must be in the cluster (its clock times the default throttle). */
   constructor(o: CliServerOptions) {
     this.o = o;
     this.log = o.logger.child({ boxId: o.boxId, transport: 'tcp' });
     this.maxSessions = o.maxSessions ?? MAX_SESSIONS_PER_BOX;
+    this.throttle = throttleOf(o);
     this.listener = createServer({ allowHalfOpen: true }, (sock) => this.onSocket(sock));
   }
 
@@ -83,9 +90,17 @@ export class TcpCliServer {
       sock.end(tooManySessions(this.o.boxId, this.maxSessions) + '\n');
       return;
     }
+    const address = sock.remoteAddress ?? '';
+    const source = `tcp ${address}:${sock.remotePort}`;
+    const lockedMs = this.throttle.lockedFor(address);
+    if (lockedMs > 0) {
+      const why = lockoutMessage(address, lockedMs);
+      this.log.warn('cli login refused', { source, why });
+      sock.end(`% ${why}\n`);
+      return;
+    }
     this.sockets.add(sock);
     sock.setNoDelay(true);
-    const source = `tcp ${sock.remoteAddress}:${sock.remotePort}`;
     const decoder = new StringDecoder('utf8');
     /** Decoded input the login has not read yet (lines typed ahead of the prompts). */
     let pending = '';
@@ -109,20 +124,42 @@ export class TcpCliServer {
       if (!sock.destroyed && sock.writable) sock.write(s);
     };
 
+    /** Refuse the rest of this connection (the source is locked out, or has too many logins at once). */
+    const refuse = (message: string) => {
+      this.log.warn('cli login refused', { source, why: message });
+      send(`% ${message}\n`);
+      pending = '';
+      sock.end();
+    };
+
     const onPassword = async (password: string): Promise<void> => {
-      let role: Role | null = null;
+      const attempt = this.throttle.begin(address);
+      if (!attempt.allowed) {
+        send('\n');
+        refuse(attempt.message);
+        return;
+      }
+      /** undefined: no verdict on the password. */
+      let role: Role | null | undefined;
       try {
         // Awaited so that an asynchronous password check (scrypt off the event loop) works as well.
         role = await this.o.cluster.get(this.o.boxId).authenticate(user, password);
       } catch {
-        // The box is being reloaded: no login now.
-        role = null;
+        // The box is being reloaded: no login now, and the password was not judged.
+        role = undefined;
       }
+      if (role === undefined) attempt.abandon();
+      else if (role) attempt.succeeded();
+      const lockedOutMs = role === null ? attempt.failed().lockedOutMs : undefined;
       if (sock.destroyed) return;
       if (!role) {
         failures++;
         this.log.warn('cli login failed', { source, user: clip(user) });
         send('\n% Login incorrect\n');
+        if (lockedOutMs !== undefined) {
+          refuse(lockoutMessage(address, lockedOutMs));
+          return;
+        }
         if (failures >= MAX_LOGIN_ATTEMPTS) {
           pending = '';
           sock.end();

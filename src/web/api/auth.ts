@@ -8,6 +8,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import type Koa from 'koa';
 import type { Box } from '../../device/box.js';
 import type { Actor, Role } from '../../device/roles.js';
+import { lockoutMessage, type LoginThrottle } from '../../lib/login-throttle.js';
 import { WebError } from './problem.js';
 
 /** How sessions expire. Times come from the box's clock, like every time of the simulator. */
@@ -111,11 +112,53 @@ export interface AuthState {
   via: { kind: 'basic' } | { kind: 'token'; token: string; expiresMs: number };
 }
 
+/** The client's address as the socket reports it (what failed logins are counted under). */
+export function remoteAddress(ctx: Koa.Context): string {
+  return ctx.req.socket.remoteAddress ?? 'unknown';
+}
+
 /** The audit source of a request: "rest <ip>:<port>" (IPv6 in brackets, IPv4-mapped shown as IPv4). */
 export function restSource(ctx: Koa.Context): string {
-  const sock = ctx.req.socket;
-  const ip = (sock.remoteAddress ?? 'unknown').replace(/^::ffff:(?=\d+\.\d+\.\d+\.\d+$)/, '');
-  return `rest ${ip.includes(':') ? `[${ip}]` : ip}:${sock.remotePort ?? 0}`;
+  const ip = remoteAddress(ctx).replace(/^::ffff:(?=\d+\.\d+\.\d+\.\d+$)/, '');
+  return `rest ${ip.includes(':') ? `[${ip}]` : ip}:${ctx.req.socket.remotePort ?? 0}`;
+}
+
+/** A 429 with Retry-After in seconds (RFC 6585 §4, RFC 9110 §10.2.3). */
+function tooMany(message: string, retryAfterMs: number): WebError {
+  return new WebError('too-many-attempts', message, { 'Retry-After': String(Math.ceil(retryAfterMs / 1000)) });
+}
+
+/**
+ * Check a user name and password from `ctx`'s client through `throttle`:
+ * resolves the role; throws WebError 429 when the source is locked out (also
+ * when this failure locks it out), or `wrong()` when the password is wrong.
+ * Shared by HTTP Basic and POST /login, so both count against one limit.
+ */
+export async function checkPassword(
+  ctx: Koa.Context,
+  box: Box,
+  throttle: LoginThrottle,
+  user: string,
+  password: string | undefined,
+  wrong: () => WebError,
+): Promise<Role> {
+  const address = remoteAddress(ctx);
+  const attempt = throttle.begin(address);
+  if (!attempt.allowed) throw tooMany(attempt.message, attempt.retryAfterMs);
+  let role: Role | null;
+  try {
+    role = password === undefined ? null : await box.authenticate(user, password);
+  } catch (err) {
+    attempt.abandon();
+    throw err;
+  }
+  if (role) {
+    attempt.succeeded();
+    return role;
+  }
+  const { lockedOutMs } = attempt.failed();
+  if (lockedOutMs !== undefined) throw tooMany(lockoutMessage(address, lockedOutMs), lockedOutMs);
+  throw wrong();
 }
 
 const REALM = 'realm="gvos-sim", charset="UTF-8"';
@@ -132,10 +175,18 @@ function challenge(sentBearer: boolean): Record<string, string> {
 /**
  * Authenticate a request against `box`'s users. Throws WebError 401 (with a
  * challenge) when there are no credentials, wrong ones, or a token that
- * expired or belongs to a user that no longer exists. The role is the
- * user's current role, so a demotion takes effect on the next request.
+ * expired or belongs to a user that no longer exists; 429 when the client's
+ * address is locked out after failed passwords (`throttle`; tokens are not
+ * counted: 256 random bits are not guessed, and an expired GUI session must
+ * not lock its user out). The role is the user's current role, so a
+ * demotion takes effect on the next request.
  */
-export async function authenticate(ctx: Koa.Context, box: Box, sessions: SessionStore): Promise<AuthState> {
+export async function authenticate(
+  ctx: Koa.Context,
+  box: Box,
+  sessions: SessionStore,
+  throttle: LoginThrottle,
+): Promise<AuthState> {
   const header = ctx.get('Authorization');
   const source = restSource(ctx);
   const [scheme = '', value = ''] = header.split(/\s+/, 2);
@@ -144,8 +195,15 @@ export async function authenticate(ctx: Koa.Context, box: Box, sessions: Session
       const decoded = Buffer.from(value, 'base64').toString('utf8');
       const colon = decoded.indexOf(':');
       const user = colon < 0 ? decoded : decoded.slice(0, colon);
-      const role = colon < 0 ? null : await box.authenticate(user, decoded.slice(colon + 1));
-      if (!role) throw new WebError('unauthenticated', 'Wrong user name or password.', challenge(false));
+      const password = colon < 0 ? undefined : decoded.slice(colon + 1);
+      const role = await checkPassword(
+        ctx,
+        box,
+        throttle,
+        user,
+        password,
+        () => new WebError('unauthenticated', 'Wrong user name or password.', challenge(false)),
+      );
       return { actor: { user, role, source }, via: { kind: 'basic' } };
     }
     case 'bearer': {

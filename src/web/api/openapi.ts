@@ -90,7 +90,11 @@ const dateTime = (description: string): JsonSchema => ({
 });
 
 /** Error answers every authenticated operation may give. */
-const AUTH_ERRORS = { '401': problemRef('Unauthenticated'), '403': problemRef('PermissionDenied') };
+const AUTH_ERRORS = {
+  '401': problemRef('Unauthenticated'),
+  '403': problemRef('PermissionDenied'),
+  '429': problemRef('TooManyAttempts'),
+};
 /** Error answers of an operation that reads a JSON body. */
 const BODY_ERRORS = {
   '400': problemRef('BadInput'),
@@ -192,6 +196,7 @@ export function openApiDocument(): OpenApiDocument {
             '200': json(ref('LoginResult'), 'Logged in.'),
             ...BODY_ERRORS,
             '401': problemRef('Unauthenticated'),
+            '429': problemRef('TooManyAttempts'),
           },
         },
       },
@@ -534,6 +539,9 @@ export function openApiDocument(): OpenApiDocument {
         Unauthenticated: problemResponse(
           'No credentials, wrong ones, or an expired session (code unauthenticated).',
         ),
+        TooManyAttempts: problemResponse(
+          'Too many failed logins from this address: locked out for a while; Retry-After says how long (code too-many-attempts).',
+        ),
         PermissionDenied: problemResponse(
           'The role is too low (code permission-denied, detail "Permission denied.").',
         ),
@@ -636,6 +644,7 @@ const SCHEMAS: Record<string, JsonSchema> = {
           'storage',
           'internal',
           'unauthenticated',
+          'too-many-attempts',
           'payload-too-large',
           'unsupported-media-type',
           'method-not-allowed',

@@ -13,7 +13,11 @@ import type { SchemaViolation } from './schema.js';
 
 /** Codes only the HTTP edge produces. */
 export type EdgeErrorCode =
-  'unauthenticated' | 'payload-too-large' | 'unsupported-media-type' | 'method-not-allowed';
+  | 'unauthenticated'
+  | 'too-many-attempts'
+  | 'payload-too-large'
+  | 'unsupported-media-type'
+  | 'method-not-allowed';
 
 /** Every `code` a problem can carry (stable: managers match on it). */
 export type ProblemCode = DeviceErrorCode | EdgeErrorCode;
@@ -43,6 +47,7 @@ const TITLES: Record<ProblemCode, string> = {
   storage: 'Storage failure',
   internal: 'Internal error',
   unauthenticated: 'Authentication required',
+  'too-many-attempts': 'Too many failed logins',
   'payload-too-large': 'Payload too large',
   'unsupported-media-type': 'Unsupported media type',
   'method-not-allowed': 'Method not allowed',
@@ -52,6 +57,7 @@ const TITLES: Record<ProblemCode, string> = {
 export const PROBLEM_STATUS: Record<ProblemCode, number> = {
   ...HTTP_STATUS,
   unauthenticated: 401,
+  'too-many-attempts': 429,
   'payload-too-large': 413,
   'unsupported-media-type': 415,
   'method-not-allowed': 405,

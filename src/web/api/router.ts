@@ -17,8 +17,9 @@ import { DeviceError } from '../../device/errors.js';
 import { DEFAULT_SNMP_RATE_PER_SEC, type CryptoMode, type SnmpTarget } from '../../device/model.js';
 import { roleAllows, type Actor, type Role } from '../../device/roles.js';
 import { clip, validateInt } from '../../device/validate.js';
+import { LoginThrottle } from '../../lib/login-throttle.js';
 import type { Logger } from '../../lib/logger.js';
-import { authenticate, restSource, type AuthState, type SessionStore } from './auth.js';
+import { authenticate, checkPassword, restSource, type AuthState, type SessionStore } from './auth.js';
 import { hasBody, readJsonBody } from './body.js';
 import {
   API_PREFIX,
@@ -50,8 +51,16 @@ export interface ApiOptions {
   /** The boxes of the cluster for /system/chassis; just this box when absent. */
   clusterBoxes?: () => Box[];
   sessions: SessionStore;
+  /**
+   * Failed passwords per source (HTTP Basic and POST /login), shared with the
+   * box's CLI transports. Default: the API's own, on the box's clock.
+   */
+  loginThrottle?: LoginThrottle;
   logger: Logger;
 }
+
+/** ApiOptions once the defaults are filled in. */
+type ResolvedApiOptions = ApiOptions & { loginThrottle: LoginThrottle };
 
 /** What a handler gets: the box, the caller (absent on public routes), the validated body and the path parameters. */
 interface Call {
@@ -69,7 +78,7 @@ export interface RouteSpec {
   /** Path under /api/v1 in koa syntax (":name"). */
   path: string;
   role: Role | undefined;
-  handler: (ctx: Koa.Context, call: Call, o: ApiOptions) => Promise<void> | void;
+  handler: (ctx: Koa.Context, call: Call, o: ResolvedApiOptions) => Promise<void> | void;
 }
 
 /** The status URL every ACME operation points to. */
@@ -110,14 +119,13 @@ export const ROUTES: readonly RouteSpec[] = [
     role: undefined,
     handler: async (ctx, { box, body }, o) => {
       const { username, password } = body as { username: string; password: string };
-      const role = await box.authenticate(username, password);
-      if (!role) {
+      const role = await checkPassword(ctx, box, o.loginThrottle, username, password, () => {
         o.logger.warn('REST login failed', { user: username.slice(0, 64), source: restSource(ctx) });
         // A Bearer challenge only: the GUI's login form must not trigger the browser's own dialog.
-        throw new WebError('unauthenticated', 'Wrong user name or password.', {
+        return new WebError('unauthenticated', 'Wrong user name or password.', {
           'WWW-Authenticate': 'Bearer realm="gvos-sim"',
         });
-      }
+      });
       const s = o.sessions.create(username);
       o.logger.info('REST login', { user: username, source: restSource(ctx) });
       send(ctx, 200, {
@@ -404,7 +412,12 @@ export function createApiMiddleware(o: ApiOptions): Koa.Middleware {
  * createApiMiddleware. Throws at construction if ROUTES and the OpenAPI
  * document disagree or a schema uses a keyword the validator does not know.
  */
-export function createApiRouter(o: ApiOptions): Router {
+export function createApiRouter(options: ApiOptions): Router {
+  const o: ResolvedApiOptions = {
+    ...options,
+    loginThrottle:
+      options.loginThrottle ?? new LoginThrottle({ clock: { now: () => options.getBox().clock.now() } }),
+  };
   const doc = openApiDocument();
   const validator = new SchemaValidator(doc.components.schemas);
   const router = new Router({ prefix: API_PREFIX });
@@ -419,7 +432,7 @@ export function createApiRouter(o: ApiOptions): Router {
       const box = o.getBox();
       let auth: AuthState | undefined;
       if (r.role) {
-        auth = await authenticate(ctx, box, o.sessions);
+        auth = await authenticate(ctx, box, o.sessions, o.loginThrottle);
         if (!roleAllows(auth.actor.role, r.role))
           throw new DeviceError('permission-denied', 'Permission denied.');
       }

@@ -1,0 +1,446 @@
+/**
+ * Fleet issuance: N boxes in this process issue certificates at once from
+ * one Pebble (PEBBLE_VA_NOSLEEP=1, no nonce rejection, no authz reuse). Each
+ * box listens on its own loopback address with its http port = Pebble's VA
+ * port, so every http-01 validation really goes through the box's web
+ * server; pebble-challtestsrv resolves fleet-<id>.fleet.test to the box's
+ * address. The path is the operator's: box.acmeIssue() (what `crypto
+ * certificate acme issue` calls) -> agent -> Pebble -> install -> hot swap;
+ * latency is measured until a new TLS connection to the box's https port is
+ * served the new serial (probed from a child process).
+ *
+ * Reference in the same run, against the same Pebble: lego (Debian package)
+ * issuing the same number of certificates with the same parallelism, one
+ * process per certificate with its own --path (so its own account, as every
+ * box has its own), http-01 through --http.webroot and one Node static
+ * server on Pebble's VA port (peers.md §3).
+ *
+ * CPU per certificate: user+system seconds from /proc of this process, of
+ * Pebble, and (for lego) of the lego processes, over the issuance window.
+ */
+import { execFileSync, spawn } from 'node:child_process';
+import { createServer, type Server } from 'node:http';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
+import { loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { KeyAlgorithm } from '../src/device/model.js';
+import { freePort } from '../src/acme/pebble-launcher.js';
+import { startPebble, type Pebble } from '../test/harness/pebble.js';
+import { BENCH_ACTOR, bootFleet, childPids, ServedProbe, watchPebble, type Fleet } from './fleet.js';
+import { percentile, procCpuSeconds, table, writeResult, type Target } from './lib.js';
+
+/** One issuance run's figures. */
+interface RunFigures {
+  client: string;
+  keyAlgorithm: KeyAlgorithm;
+  n: number;
+  parallelism: number;
+  ok: number;
+  failed: number;
+  seconds: number;
+  certsPerSec: number;
+  p50Ms: number;
+  p95Ms: number;
+  /** CPU seconds per certificate of the client side (this process for boxes; the lego processes for lego). */
+  clientCpuPerCertMs: number;
+  pebbleCpuPerCertMs: number;
+  errors: string[];
+  note?: string;
+  /** Attempts lost to a wedged Pebble (see pebbleRun). */
+  pebbleWedges?: number;
+}
+
+const round = (x: number, d = 1) => Math.round(x * 10 ** d) / 10 ** d;
+
+/** Pebble's CPU seconds, NaN once it is gone (stopped by watchPebble). */
+function pebbleCpu(pid: number): number {
+  try {
+    return procCpuSeconds(pid);
+  } catch {
+    return NaN;
+  }
+}
+
+/** Per box and step: a run never hangs; a box past it counts as failed with what it was doing. */
+const DEADLINE_MS = 180_000;
+
+function withDeadline<T>(p: Promise<T>, what: () => string): Promise<T> {
+  let t: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    t = setTimeout(() => reject(new Error(`${what()} after ${DEADLINE_MS / 1000} s`)), DEADLINE_MS);
+  });
+  return Promise.race([p, timeout]).finally(() => clearTimeout(t));
+}
+
+/** /proc/self/stat cutime+cstime: CPU of children that have been waited for (the lego processes). */
+function childrenCpuSeconds(): number {
+  const stat = readFileSync('/proc/self/stat', 'utf8');
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(f[13]) + Number(f[14])) / 100;
+}
+
+/**
+ * Point boxes `ids` at `pebble`: its listener CA and issuing root in the CA
+ * list (names tagged per run, so a new Pebble can be added later), its DNS as
+ * the only name server, an A record for each box's name; then write memory.
+ */
+export async function configureFleet(fleet: Fleet, pebble: Pebble, rootPem: string, tag: string, ids = fleet.ids): Promise<void> {
+  await Promise.all(
+    ids.map(async (id) => {
+      const box = fleet.box(id);
+      for (const [name, pem] of [[`pebble-ca-${tag}`, pebble.listenerCaPem], [`pebble-root-${tag}`, rootPem]] as const) {
+        await box.addPublicCertificate(BENCH_ACTOR, name, pem);
+        await box.addCaListEntry(BENCH_ACTOR, name);
+      }
+      for (const ns of box.config.nameServers) box.removeNameServer(BENCH_ACTOR, ns);
+      box.addNameServer(BENCH_ACTOR, pebble.dnsServer);
+      await box.writeMemory(BENCH_ACTOR);
+      await pebble.addA(domainOf(tag, id), fleet.address(id));
+    }),
+  );
+}
+
+/** Every box issues at once; resolves with the run's figures. */
+export async function issueAll(
+  fleet: Fleet,
+  pebble: Pebble,
+  pebblePid: number,
+  probe: ServedProbe,
+  keyAlgorithm: KeyAlgorithm,
+  httpsPort: number,
+  tag: string,
+  ids = fleet.ids,
+): Promise<RunFigures> {
+  const latencies: number[] = [];
+  const errors: string[] = [];
+  const cpu0 = procCpuSeconds('self');
+  const peb0 = pebbleCpu(pebblePid);
+  const t0 = performance.now();
+  await Promise.all(
+    ids.map(async (id) => {
+      const box = fleet.box(id);
+      const finished = new Promise<{ status: string; reason?: string | null }>((resolve) => {
+        const off = box.events.on('acme-request-finished', (e) => {
+          off();
+          resolve(e.request);
+        });
+      });
+      const start = performance.now();
+      try {
+        await box.acmeIssue(BENCH_ACTOR, {
+          domain: domainOf(tag, id),
+          directoryUrl: pebble.directoryUrl,
+          keyAlgorithm,
+        });
+        const r = await withDeadline(finished, () => `no result (status ${JSON.stringify(box.acmeState().lastRequest)})`);
+        if (r.status !== 'Success') throw new Error(`${r.status}: ${r.reason ?? ''}`);
+        await withDeadline(probe.served(fleet.address(id), httpsPort, box.acmeState().issued!.serial), () => 'not served');
+        latencies.push(performance.now() - start);
+      } catch (e) {
+        if (errors.length < 5) errors.push(`box ${id}: ${(e as Error).message}`);
+      }
+    }),
+  );
+  const seconds = (performance.now() - t0) / 1000;
+  const ok = latencies.length;
+  const cpu = procCpuSeconds('self') - cpu0;
+  const peb = pebbleCpu(pebblePid) - peb0;
+  return {
+    client: 'gvos-sim boxes',
+    keyAlgorithm,
+    n: ids.length,
+    parallelism: ids.length,
+    ok,
+    failed: ids.length - ok,
+    seconds: round(seconds, 2),
+    certsPerSec: round(ok / seconds),
+    p50Ms: Math.round(percentile(latencies, 50)),
+    p95Ms: Math.round(percentile(latencies, 95)),
+    clientCpuPerCertMs: round((cpu / Math.max(ok, 1)) * 1000),
+    pebbleCpuPerCertMs: round((peb / Math.max(ok, 1)) * 1000),
+    errors,
+  };
+}
+
+/** A static file server for lego's --http.webroot on Pebble's VA port (peers.md §3: python's http.server drops validations). */
+function webrootServer(root: string, address: string, port: number): Promise<Server> {
+  const s = createServer((req, res) => {
+    const m = /^\/\.well-known\/acme-challenge\/([A-Za-z0-9_-]+)$/.exec(req.url ?? '');
+    try {
+      if (!m) throw new Error('not a token');
+      const body = readFileSync(join(root, '.well-known', 'acme-challenge', m[1]!));
+      res.writeHead(200, { 'Content-Type': 'text/plain' }).end(body);
+    } catch {
+      res.writeHead(404).end();
+    }
+  });
+  return new Promise((resolve, reject) => {
+    s.once('error', reject);
+    s.listen(port, address, () => resolve(s));
+  });
+}
+
+/** lego issuing `n` certificates with `n` processes at once against `pebble`. */
+export async function legoRun(pebble: Pebble, pebblePid: number, n: number, keyType: 'ec256' | 'rsa2048'): Promise<RunFigures> {
+  const dir = mkdtempSync(join(tmpdir(), 'gvos-bench-lego-'));
+  const webroot = join(dir, 'webroot');
+  mkdirSync(join(webroot, '.well-known', 'acme-challenge'), { recursive: true });
+  const caFile = join(dir, 'pebble-listener-ca.pem');
+  writeFileSync(caFile, pebble.listenerCaPem);
+  // challtestsrv answers every other name with 127.0.0.1: lego's names reach this server.
+  const server = await webrootServer(webroot, '127.0.0.1', pebble.ports.http);
+  const latencies: number[] = [];
+  const errors: string[] = [];
+  const cpu0 = childrenCpuSeconds();
+  const peb0 = pebbleCpu(pebblePid);
+  const t0 = performance.now();
+  try {
+    await Promise.all(
+      Array.from({ length: n }, (_, i) => {
+        const start = performance.now();
+        const args = [
+          '--server', pebble.directoryUrl, '--email', 'bench@example.org', '--accept-tos',
+          '--key-type', keyType, '--http', '--http.webroot', webroot,
+          '--path', join(dir, `p${i}`), '-d', `lego-${i}.fleet.test`, 'run',
+        ];
+        return new Promise<void>((resolve) => {
+          const p = spawn('lego', args, {
+            env: { ...process.env, LEGO_CA_CERTIFICATES: caFile },
+            stdio: ['ignore', 'ignore', 'pipe'],
+          });
+          let err = '';
+          p.stderr!.on('data', (d: Buffer) => (err = (err + d.toString()).slice(-400)));
+          p.once('error', (e) => {
+            if (errors.length < 5) errors.push(e.message);
+            resolve();
+          });
+          p.once('exit', (code) => {
+            if (code === 0) latencies.push(performance.now() - start);
+            else if (errors.length < 5) errors.push(`lego ${i} exit ${code}: ${err.trim().split('\n').pop()}`);
+            resolve();
+          });
+        });
+      }),
+    );
+  } finally {
+    server.close();
+    await rm(dir, { recursive: true, force: true });
+  }
+  const seconds = (performance.now() - t0) / 1000;
+  const ok = latencies.length;
+  return {
+    client: 'lego',
+    keyAlgorithm: keyType === 'ec256' ? 'prime256v1' : 'rsa-2048',
+    n,
+    parallelism: n,
+    ok,
+    failed: n - ok,
+    seconds: round(seconds, 2),
+    certsPerSec: round(ok / seconds),
+    p50Ms: Math.round(percentile(latencies, 50)),
+    p95Ms: Math.round(percentile(latencies, 95)),
+    clientCpuPerCertMs: round(((childrenCpuSeconds() - cpu0) / Math.max(ok, 1)) * 1000),
+    pebbleCpuPerCertMs: round(((pebbleCpu(pebblePid) - peb0) / Math.max(ok, 1)) * 1000),
+    errors,
+  };
+}
+
+/** The name box `id` of run `tag` issues for (unique per run: challtestsrv keeps earlier A records). */
+export const domainOf = (tag: string, id: number) => `${tag}-${id}.fleet.test`;
+
+/** Boot a fleet of `n` boxes on base address `base`, configure it for `pebble`, issue, stop. */
+export async function fleetRun(
+  pebble: Pebble,
+  pebblePid: number,
+  probe: ServedProbe,
+  n: number,
+  keyAlgorithm: KeyAlgorithm,
+  base: string,
+): Promise<RunFigures> {
+  const httpsPort = 8443;
+  const fleet = await bootFleet({
+    n,
+    cryptoMode: keyAlgorithm.startsWith('rsa') ? 'classic' : 'secure-crypto',
+    addressBase: base,
+    ports: { ssh: 2222, cli: 2323, https: httpsPort, http: pebble.ports.http },
+  });
+  try {
+    const tag = base.replace(/\./g, '-');
+    await configureFleet(fleet, pebble, await pebble.root(), tag);
+    return await issueAll(fleet, pebble, pebblePid, probe, keyAlgorithm, httpsPort, tag);
+  } finally {
+    await fleet.destroy();
+  }
+}
+
+/**
+ * Every box of `fleet` gets a certificate: issue from a new Pebble, and when
+ * Pebble wedges (see pebbleRun) issue the boxes still without one from
+ * another new Pebble, at most three times. For figures that need every box
+ * issued (scale's memory); the first attempt's figures are returned.
+ */
+export async function issueEveryBox(
+  fleet: Fleet,
+  httpPort: number,
+  probe: ServedProbe,
+  httpsPort: number,
+): Promise<{ first: RunFigures; attempts: number; withoutCertificate: number }> {
+  let first: RunFigures | undefined;
+  let attempts = 0;
+  let missing = fleet.ids;
+  while (missing.length > 0 && attempts < 3) {
+    attempts++;
+    const pebble = await startPebble({ httpPort });
+    const watch = watchPebble(pebble);
+    try {
+      const pid = childPids('pebble')[0]!;
+      const tag = `every${attempts}`;
+      await configureFleet(fleet, pebble, await pebble.root(), tag, missing);
+      const r = await issueAll(fleet, pebble, pid, probe, 'prime256v1', httpsPort, tag, missing);
+      first ??= r;
+    } finally {
+      watch.stop();
+      await pebble.stop();
+    }
+    missing = fleet.ids.filter((id) => !fleet.box(id).acmeState().issued);
+  }
+  return { first: first!, attempts, withoutCertificate: missing.length };
+}
+
+/**
+ * Run `fn` against a Pebble of its own (same binary, config and knobs for
+ * every run). Why fresh per run: Pebble 2.4.0's memory store answers some
+ * requests with scans over everything stored, so a run after another would
+ * pay for it; and under a hundred or more concurrent clients it can wedge
+ * for good (every handler blocked on the store's RWMutex: the recursive read
+ * locking of letsencrypt/pebble#554; lego triggers it too). A wedged run
+ * (watchPebble) is repeated on a new Pebble, at most three attempts, and
+ * says so in its note.
+ */
+async function pebbleRun(httpPort: number, fn: (pebble: Pebble, pid: number) => Promise<RunFigures>): Promise<RunFigures> {
+  const wedges: string[] = [];
+  for (let attempt = 1; ; attempt++) {
+    const pebble = await startPebble({ httpPort });
+    const watch = watchPebble(pebble);
+    try {
+      // The previous Pebble has exited (stop() waits for it): this is the only one.
+      const pid = childPids('pebble')[0];
+      if (!pid) throw new Error('pebble PID not found among the children');
+      const r = await fn(pebble, pid);
+      if (!watch.wedged || attempt === 3) {
+        if (wedges.length) r.note = `Pebble wedged (letsencrypt/pebble#554) ${wedges.length}x; ${watch.wedged ? 'this attempt too' : 'repeated on a new Pebble'}; wedged attempts: ${wedges.join('; ')}`;
+        r.pebbleWedges = wedges.length + (watch.wedged ? 1 : 0);
+        return r;
+      }
+      wedges.push(`${r.ok}/${r.n} done after ${r.seconds} s`);
+    } finally {
+      watch.stop();
+      await pebble.stop();
+    }
+  }
+}
+
+export async function fleetIssuanceBench(full: boolean): Promise<void> {
+  const sizes = full ? [100, 1000] : [20, 100];
+  const rsaN = 100;
+  // lego runs one process per certificate (~20 MB each); 100 at once take ~7 s, 1000 would need
+  // ~20 GB and, at its 5 s poll floor, well over 5 minutes on two cores: it is capped at 100.
+  const legoCap = 100;
+  const load1 = loadavg()[0]!;
+  const httpPort = await freePort('127.0.0.1');
+  const probe = new ServedProbe();
+  const runs: RunFigures[] = [];
+  try {
+    let base = 0;
+    const boxRun = (n: number, alg: KeyAlgorithm) => {
+      const addressBase = `127.77.${(base += 16)}.0`;
+      return pebbleRun(httpPort, (pebble, pid) => fleetRun(pebble, pid, probe, n, alg, addressBase));
+    };
+    const legoRunOn = (n: number, keyType: 'ec256' | 'rsa2048') =>
+      pebbleRun(httpPort, (pebble, pid) => legoRun(pebble, pid, n, keyType));
+    // Not measured: the first issuances of a process run cold code (module loading, JIT).
+    await boxRun(5, 'prime256v1');
+    for (const n of sizes) {
+      runs.push(await boxRun(n, 'prime256v1'));
+      const ln = Math.min(n, legoCap);
+      if (ln < n) continue;
+      runs.push(await legoRunOn(ln, 'ec256'));
+    }
+    runs.push(await boxRun(rsaN, 'rsa-2048'));
+    runs.push(await legoRunOn(rsaN, 'rsa2048'));
+  } finally {
+    probe.close();
+  }
+
+  const boxes = (n: number, alg: KeyAlgorithm) => runs.find((r) => r.client !== 'lego' && r.n === n && r.keyAlgorithm === alg);
+  const lego = (n: number, alg: KeyAlgorithm) => runs.find((r) => r.client === 'lego' && r.n === n && r.keyAlgorithm === alg);
+  const eq = Math.max(...sizes.filter((n) => n <= legoCap));
+  const b = boxes(eq, 'prime256v1')!;
+  const l = lego(eq, 'prime256v1')!;
+  const ratio = b.certsPerSec / l.certsPerSec;
+  const big = boxes(Math.max(...sizes), 'prime256v1')!;
+  const cpuRatio = (r: RunFigures) => r.clientCpuPerCertMs / r.pebbleCpuPerCertMs;
+  const ecRuns = runs.filter((r) => r.client !== 'lego' && r.keyAlgorithm === 'prime256v1');
+  const worstCpu = ecRuns.reduce((w, r) => (cpuRatio(r) > cpuRatio(w) ? r : w));
+  const rsa = boxes(rsaN, 'rsa-2048')!;
+  const legoRsa = lego(rsaN, 'rsa-2048')!;
+  const targets: Target[] = [
+    {
+      name: `certificates/s vs lego at equal parallelism (${eq}, P-256)`,
+      target: '>= 3x',
+      measured: `${round(ratio, 2)}x (${b.certsPerSec} vs ${l.certsPerSec}/s)`,
+      met: ratio >= 3 && b.failed === 0,
+    },
+    {
+      name: `certificates/s at ${big.n} boxes (P-256)`,
+      target: full ? '>= 40/s' : '>= 40/s (full size: 1000 boxes)',
+      measured: `${big.certsPerSec}/s, ${big.failed} failed`,
+      met: big.certsPerSec >= 40 && big.failed === 0,
+    },
+    {
+      name: 'simulator CPU per certificate / Pebble CPU per certificate (P-256, worst run)',
+      target: '<= 2x',
+      measured: `${round(cpuRatio(worstCpu), 2)}x (${worstCpu.clientCpuPerCertMs} vs ${worstCpu.pebbleCpuPerCertMs} ms, N=${worstCpu.n})`,
+      met: ecRuns.every((r) => cpuRatio(r) <= 2),
+    },
+  ];
+  let pebbleVersion = 'unknown';
+  try {
+    pebbleVersion = execFileSync('dpkg-query', ['-W', '-f=${Version}', 'pebble']).toString();
+  } catch {
+    // Not Debian.
+  }
+  let legoVersion = 'unknown';
+  try {
+    legoVersion = execFileSync('dpkg-query', ['-W', '-f=${Version}', 'lego']).toString();
+  } catch {
+    // Not Debian.
+  }
+  writeResult({
+    name: 'fleet-issuance',
+    full,
+    figures: {
+      loadAvg1mAtStart: round(load1, 2),
+      loadAvg1mAtEnd: round(loadavg()[0]!, 2),
+      pebble: pebbleVersion,
+      lego: legoVersion,
+      pebbleKnobs: 'PEBBLE_VA_NOSLEEP=1 PEBBLE_WFE_NONCEREJECT=0 PEBBLE_AUTHZREUSE=0',
+      method:
+        'one fresh Pebble per measured run (same binary and config), after an unmeasured warm-up issuance of 5 boxes; boxes: box.acmeIssue() on every box at once, latency until a new TLS connection to the box is served the new serial; lego: one process per certificate at once, own --path, --http.webroot with a Node static server',
+      legoNote:
+        Math.max(...sizes) > legoCap
+          ? `lego measured up to ${legoCap} at once (one process per certificate; ${Math.max(...sizes)} would take over 5 minutes and ~20 GB)`
+          : undefined,
+      rsaNote: `RSA-2048: each box generates its new key (${rsa.clientCpuPerCertMs} ms CPU per certificate here, lego ${legoRsa.clientCpuPerCertMs}); key generation is ~90-190 ms of CPU per key in OpenSSL, so the CPU target is judged on P-256`,
+      runs,
+    },
+    targets,
+    table: table(
+      ['client', 'key', 'N (parallel)', 'ok', 'seconds', 'certs/s', 'p50 ms', 'p95 ms', 'client CPU ms/cert', 'Pebble CPU ms/cert'],
+      runs.map((r) => [
+        r.client, r.keyAlgorithm, r.n, r.ok, r.seconds, r.certsPerSec, r.p50Ms, r.p95Ms, r.clientCpuPerCertMs, r.pebbleCpuPerCertMs,
+      ]),
+    ),
+  });
+}

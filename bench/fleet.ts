@@ -1,0 +1,211 @@
+/**
+ * Shared by the fleet benchmarks (fleet-issuance, scale): many boxes in this
+ * process through the lab's ClusterRunner, each on its own loopback address
+ * (base + box-id, e.g. 127.77.0.1 ... 127.77.3.232) with the same four port
+ * numbers, a served-certificate probe in a child process, and /proc readers.
+ */
+import { execFile, fork, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { AcmeAgentSettings } from '../src/acme/agent.js';
+import type { Box } from '../src/device/box.js';
+import type { Pebble } from '../test/harness/pebble.js';
+import type { CryptoMode } from '../src/device/model.js';
+import { FileFirmwareCatalog } from '../src/firmware/catalog.js';
+import type { BoxPorts } from '../src/host/box-host.js';
+import { ClusterRunner, DEFAULT_ADDRESSING, ipv4Add } from '../src/lab/cluster-runner.js';
+import { SystemClock } from '../src/lib/clock.js';
+import { silentLogger } from '../src/lib/logger.js';
+
+/** The actor of every bench command (what the lab uses for its own configuration). */
+export const BENCH_ACTOR = { user: 'bench', role: 'admin' as const, source: 'bench' };
+export const BENCH_PASSWORD = 'Bench-pw-1';
+
+export interface FleetOptions {
+  n: number;
+  cryptoMode: CryptoMode;
+  /** Box N listens on addressBase + N. */
+  addressBase: string;
+  ports: BoxPorts;
+  /** Reuse this lab directory (a later boot); a new temporary one by default. */
+  labDir?: string;
+  acmeSettings?: AcmeAgentSettings;
+}
+
+export interface Fleet {
+  runner: ClusterRunner;
+  ids: number[];
+  labDir: string;
+  address(boxId: number): string;
+  box(boxId: number): Box;
+  /** Stop every box (the lab directory stays). */
+  stop(): Promise<void>;
+  /** Stop and delete the lab directory. */
+  destroy(): Promise<void>;
+}
+
+/** Boot `n` boxes concurrently; resolves when every listener of every box is up. */
+export async function bootFleet(o: FleetOptions): Promise<Fleet> {
+  const labDir = o.labDir ?? mkdtempSync(join(tmpdir(), 'gvos-bench-fleet-'));
+  const catalog = new FileFirmwareCatalog();
+  const runner = new ClusterRunner({
+    clusterName: 'bench',
+    labDir,
+    seed: 'bench',
+    adminPassword: BENCH_PASSWORD,
+    clock: new SystemClock(),
+    logger: silentLogger,
+    catalog,
+    addressing: { ...DEFAULT_ADDRESSING, mode: 'addresses', addressBase: o.addressBase, addressOffset: 0, standardPorts: o.ports },
+    // Defaults but a shorter request timeout: when Pebble wedges (letsencrypt/pebble#554, see
+    // fleet-issuance.ts) the run fails in 15 s instead of 30 s and is repeated.
+    acmeSettings: o.acmeSettings ?? { requestTimeoutMs: 15_000 },
+  });
+  const ids = Array.from({ length: o.n }, (_, i) => i + 1);
+  const firmware = catalog.latest().version;
+  const fleet: Fleet = {
+    runner,
+    ids,
+    labDir,
+    address: (id) => ipv4Add(o.addressBase, id),
+    box: (id) => {
+      const b = runner.box(id);
+      if (!b) throw new Error(`box ${id} is not running`);
+      return b;
+    },
+    stop: () => runner.stopAll(),
+    destroy: async () => {
+      await runner.stopAll();
+      await rm(labDir, { recursive: true, force: true });
+    },
+  };
+  try {
+    await Promise.all(
+      ids.map((boxId) =>
+        runner.add({ boxId, hostname: `fleet-${boxId}`, model: 'GigaVUE-HC2', firmware, cryptoMode: o.cryptoMode }),
+      ),
+    );
+  } catch (e) {
+    await fleet.destroy();
+    throw e;
+  }
+  return fleet;
+}
+
+/**
+ * A child process that makes fresh TLS connections to a box's https port
+ * until it presents the wanted serial ("served"), so the probe's own
+ * handshake CPU is not counted as the simulator's.
+ */
+export class ServedProbe {
+  private readonly child: ChildProcess;
+  private seq = 0;
+  private readonly waiting = new Map<number, { resolve: () => void; reject: (e: Error) => void }>();
+
+  constructor() {
+    this.child = fork(fileURLToPath(new URL('./served-probe.js', import.meta.url)), { stdio: 'inherit' });
+    this.child.on('message', (m: { id: number; ok: boolean; error?: string }) => {
+      const w = this.waiting.get(m.id);
+      if (!w) return;
+      this.waiting.delete(m.id);
+      if (m.ok) w.resolve();
+      else w.reject(new Error(m.error ?? 'probe failed'));
+    });
+  }
+
+  /** Resolves once a new connection to address:port is served `serial` (upper-case hex). */
+  served(address: string, port: number, serial: string): Promise<void> {
+    const id = ++this.seq;
+    return new Promise((resolve, reject) => {
+      this.waiting.set(id, { resolve, reject });
+      this.child.send({ id, address, port, serial });
+    });
+  }
+
+  close(): void {
+    this.child.kill();
+  }
+}
+
+/** PIDs of this process's children whose command name is `comm` (e.g. pebble). */
+export function childPids(comm: string): number[] {
+  const out: number[] = [];
+  for (const tid of readdirSync('/proc/self/task')) {
+    let children = '';
+    try {
+      children = readFileSync(`/proc/self/task/${tid}/children`, 'utf8');
+    } catch {
+      continue;
+    }
+    for (const p of children.trim().split(/\s+/).filter(Boolean)) {
+      try {
+        if (readFileSync(`/proc/${p}/comm`, 'utf8').trim() === comm) out.push(Number(p));
+      } catch {
+        // Exited meanwhile.
+      }
+    }
+  }
+  return out;
+}
+
+/** Open file descriptors of this process. */
+export function openFds(): number {
+  return readdirSync('/proc/self/fd').length;
+}
+
+/** What watchPebble returns. */
+export interface PebbleWatch {
+  /** True once the Pebble was found wedged (and stopped). */
+  readonly wedged: boolean;
+  stop(): void;
+}
+
+/**
+ * Watch a Pebble for the wedge of letsencrypt/pebble#554 (every handler
+ * blocked on its store's RWMutex for good, seen under hundreds of concurrent
+ * clients with Pebble 2.4.0): every 2 s a GET of /cert-status-by-serial on
+ * the management port (curl), a handler that read-locks the store; two in a
+ * row without an answer within 4 s means wedged, and the Pebble is stopped
+ * so that its clients fail at once instead of waiting for their timeouts.
+ */
+export function watchPebble(pebble: Pebble): PebbleWatch {
+  const url = pebble.rootUrl.replace(/\/roots\/0$/, '/cert-status-by-serial/01');
+  const caFile = join(mkdtempSync(join(tmpdir(), 'gvos-bench-watch-')), 'ca.pem');
+  writeFileSync(caFile, pebble.listenerCaPem);
+  let misses = 0;
+  let wedged = false;
+  let busy = false;
+  // curl, not a request from this process: with a thousand boxes this event loop can lag, and the
+  // probe must time out on Pebble's account only. Exit code 28 = no answer within --max-time.
+  const probe = () =>
+    new Promise<boolean>((resolve) => {
+      const p = execFile('curl', ['-s', '-o', '/dev/null', '--max-time', '4', '--cacert', caFile, url], (err) =>
+        resolve(!err || (err as { code?: unknown }).code !== 28),
+      );
+      p.on('error', () => resolve(true));
+    });
+  const timer = setInterval(() => {
+    if (busy || wedged) return;
+    busy = true;
+    void probe().then(async (ok) => {
+      misses = ok ? 0 : misses + 1;
+      if (misses >= 2) {
+        wedged = true;
+        await pebble.stopCa();
+      }
+      busy = false;
+    });
+  }, 2000);
+  return {
+    get wedged() {
+      return wedged;
+    },
+    stop: () => {
+      clearInterval(timer);
+      rmSync(dirname(caFile), { recursive: true, force: true });
+    },
+  };
+}
