@@ -209,3 +209,21 @@ export function watchPebble(pebble: Pebble): PebbleWatch {
     },
   };
 }
+
+/** CPU ms of this process's threads from /proc/self/task: the main thread and all the others (libuv pool, V8 helpers). */
+export function threadCpuMs(): { main: { user: number; sys: number }; other: { user: number; sys: number } } {
+  const out = { main: { user: 0, sys: 0 }, other: { user: 0, sys: 0 } };
+  for (const tid of readdirSync('/proc/self/task')) {
+    let stat: string;
+    try {
+      stat = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
+    } catch {
+      continue; // exited meanwhile
+    }
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const k = Number(tid) === process.pid ? out.main : out.other;
+    k.user += Number(f[11]) * 10; // USER_HZ 100
+    k.sys += Number(f[12]) * 10;
+  }
+  return out;
+}

@@ -23,13 +23,13 @@ interface ProfileNode {
   children?: number[];
 }
 
-interface Profile {
+export interface Profile {
   nodes: ProfileNode[];
   samples: number[];
   timeDeltas: number[];
 }
 
-/** ms of main-thread CPU per category, plus 'garbage collection', 'other' and the idle time. */
+/** ms of main-thread CPU per category, plus 'garbage collection', 'other', the profiler's own work and the idle time. */
 export type Breakdown = Record<string, number>;
 
 /** Run `fn` under the profiler; resolves with its result and the breakdown. */
@@ -49,7 +49,7 @@ export async function profiled<T>(categories: Category[], fn: () => Promise<T>):
   }
 }
 
-function breakdown(p: Profile, categories: Category[]): Breakdown {
+export function breakdown(p: Profile, categories: Category[]): Breakdown {
   const byId = new Map(p.nodes.map((n) => [n.id, n]));
   const parent = new Map<number, number>();
   for (const n of p.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
@@ -60,7 +60,14 @@ function breakdown(p: Profile, categories: Category[]): Breakdown {
     if (known !== undefined) return known;
     const f = byId.get(id)!.callFrame;
     const own = categories.find((c) => c.match.test(f.functionName) || c.match.test(f.url))?.name;
-    const special = f.functionName === '(garbage collector)' ? 'garbage collection' : f.functionName === '(idle)' ? 'idle' : undefined;
+    const special =
+      f.functionName === '(garbage collector)'
+        ? 'garbage collection'
+        : f.functionName === '(idle)'
+          ? 'idle'
+          : f.functionName === 'dispatch' && f.url === ''
+            ? 'profiler (inspector)'
+            : undefined;
     const up = parent.get(id);
     const v = own ?? special ?? (up === undefined ? '' : categoryOf(up));
     cat.set(id, v);

@@ -53,7 +53,7 @@ interface BootFigures {
 
 function sumCpu(b: Breakdown): number {
   return Object.entries(b)
-    .filter(([k]) => k !== 'idle')
+    .filter(([k]) => k !== 'idle' && k !== 'profiler (inspector)')
     .reduce((s, [, v]) => s + v, 0);
 }
 

@@ -200,7 +200,8 @@ export async function soakBench(full: boolean): Promise<void> {
   const fleet = await bootFleet({
     n: size.boxes,
     cryptoMode: 'secure-crypto',
-    addressBase: '127.74.0.0',
+    // Apart from the rehearsal's, so a full run and a rehearsal can run side by side.
+    addressBase: full ? '127.73.0.0' : '127.74.0.0',
     ports: { ...PORTS, http: httpPort },
     acmeSettings: {
       requestTimeoutMs: 15_000,
