@@ -319,9 +319,11 @@ export async function issueEveryBox(
  * pay for it; and under a hundred or more concurrent clients it can wedge
  * for good (every handler blocked on the store's RWMutex: the recursive read
  * locking of letsencrypt/pebble#554; lego triggers it too). A wedged run
- * (watchPebble) is repeated on a new Pebble, at most three attempts, and
- * says so in its note.
+ * (watchPebble) is repeated on a new Pebble, at most MAX_ATTEMPTS in all,
+ * and says so in its note.
  */
+const MAX_ATTEMPTS = 5;
+
 async function pebbleRun(httpPort: number, fn: (pebble: Pebble, pid: number) => Promise<RunFigures>): Promise<RunFigures> {
   const wedges: string[] = [];
   for (let attempt = 1; ; attempt++) {
@@ -332,7 +334,7 @@ async function pebbleRun(httpPort: number, fn: (pebble: Pebble, pid: number) => 
       const pid = childPids('pebble')[0];
       if (!pid) throw new Error('pebble PID not found among the children');
       const r = await fn(pebble, pid);
-      if (!watch.wedged || attempt === 3) {
+      if (!watch.wedged || attempt === MAX_ATTEMPTS) {
         if (wedges.length) r.note = `Pebble wedged (letsencrypt/pebble#554) ${wedges.length}x; ${watch.wedged ? 'this attempt too' : 'repeated on a new Pebble'}; wedged attempts: ${wedges.join('; ')}`;
         r.pebbleWedges = wedges.length + (watch.wedged ? 1 : 0);
         return r;

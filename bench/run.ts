@@ -1,8 +1,11 @@
 /**
  * `npm run bench [-- --full] [-- --only <name>]`: runs every benchmark (small
  * sizes by default, a few minutes; full sizes with --full), prints a table
- * per benchmark and writes bench/results/<name>.json.
+ * per benchmark and writes bench/results/<name>.json. Each benchmark runs
+ * in a process of its own when several are run.
  */
+import { fork } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { fleetIssuanceBench } from './fleet-issuance.js';
 import { hotSwapBench } from './hot-swap.js';
@@ -25,11 +28,27 @@ async function main(): Promise<void> {
   });
   const names = values.only?.length ? values.only : Object.keys(BENCHES);
   for (const n of names) {
-    const fn = BENCHES[n];
-    if (!fn) throw new Error(`unknown benchmark "${n}" (have ${Object.keys(BENCHES).join(', ')})`);
-    console.log(`running ${n}${values.full ? ' (full)' : ''}...`);
-    await fn(values.full ?? false);
+    if (!BENCHES[n]) throw new Error(`unknown benchmark "${n}" (have ${Object.keys(BENCHES).join(', ')})`);
   }
+  if (names.length === 1) {
+    console.log(`running ${names[0]}${values.full ? ' (full)' : ''}...`);
+    await BENCHES[names[0]!]!(values.full ?? false);
+    return;
+  }
+  // Several: each in a process of its own, so that none inherits another's heap, JIT or
+  // resident memory (scale's memory per box is a difference of RSS readings).
+  let failed = 0;
+  for (const n of names) {
+    const args = ['--only', n, ...(values.full ? ['--full'] : [])];
+    const code = await new Promise<number>((resolve) =>
+      fork(fileURLToPath(import.meta.url), args, { stdio: 'inherit' }).once('exit', (c) => resolve(c ?? 1)),
+    );
+    if (code !== 0) {
+      failed++;
+      console.error(`bench: ${n} failed (exit code ${code})`);
+    }
+  }
+  if (failed) throw new Error(`${failed} of ${names.length} benchmarks failed`);
 }
 
 main().then(

@@ -46,6 +46,8 @@ interface BootFigures {
   boxes: number;
   seconds: number;
   rssPerBoxMiB: number;
+  /** V8 heap in use after a full GC, minus before, per box. */
+  heapPerBoxMiB: number;
   fds: number;
   /** Main-thread CPU ms by category over the whole boot. */
   cpuMs: Breakdown;
@@ -58,7 +60,11 @@ function sumCpu(b: Breakdown): number {
 }
 
 /** Boot under the profiler; RSS measured after a full GC against `rssBefore`. */
-async function timedBoot(boot: () => Promise<Fleet>, rssBefore: number): Promise<{ fleet: Fleet; figures: BootFigures }> {
+async function timedBoot(
+  boot: () => Promise<Fleet>,
+  rssBefore: number,
+  heapBefore: number,
+): Promise<{ fleet: Fleet; figures: BootFigures }> {
   const t0 = performance.now();
   const { result: fleet, breakdown } = await profiled(BOOT_CATEGORIES, boot);
   const seconds = (performance.now() - t0) / 1000;
@@ -69,6 +75,7 @@ async function timedBoot(boot: () => Promise<Fleet>, rssBefore: number): Promise
       boxes: fleet.ids.length,
       seconds: round(seconds, 2),
       rssPerBoxMiB: round((procRssBytes('self') - rssBefore) / fleet.ids.length / MiB, 2),
+      heapPerBoxMiB: round((process.memoryUsage().heapUsed - heapBefore) / fleet.ids.length / MiB, 3),
       fds: openFds(),
       cpuMs: breakdown,
     },
@@ -146,22 +153,28 @@ export async function scaleBench(full: boolean): Promise<void> {
 
   collectGarbage();
   const rss0 = procRssBytes('self');
+  const heap0 = process.memoryUsage().heapUsed;
   const fds0 = openFds();
 
   // 1. First boot (secure-crypto, the lab's default).
-  const first = await timedBoot(() => bootFleet({ n, cryptoMode: 'secure-crypto', addressBase: base, ports }), rss0);
+  const first = await timedBoot(() => bootFleet({ n, cryptoMode: 'secure-crypto', addressBase: base, ports }), rss0, heap0);
   const labDir = first.fleet.labDir;
   await first.fleet.stop();
 
   // 2. Later boot from the same data directories. Memory against the first baseline: what the
   // stopped boxes left in the heap counts too (conservative).
-  const later = await timedBoot(() => bootFleet({ n, cryptoMode: 'secure-crypto', addressBase: base, ports, labDir }), rss0);
+  const later = await timedBoot(
+    () => bootFleet({ n, cryptoMode: 'secure-crypto', addressBase: base, ports, labDir }),
+    rss0,
+    heap0,
+  );
   const fleet = later.fleet;
   const rssLater = procRssBytes('self');
 
   let classic: BootFigures | undefined;
   let issued: (Awaited<ReturnType<typeof issueEveryBox>>['first'] & { attempts: number; boxesWithoutCertificate: number }) | undefined;
   let rssAfterIssuePerBox = NaN;
+  let heapAfterIssuePerBox = NaN;
   const latencies: number[] = [];
   let sampleOutput = '';
   const rsaRate = await rsaKeysPerSecond();
@@ -176,6 +189,7 @@ export async function scaleBench(full: boolean): Promise<void> {
     }
     collectGarbage();
     rssAfterIssuePerBox = round((procRssBytes('self') - rss0) / n / MiB, 2);
+    heapAfterIssuePerBox = round((process.memoryUsage().heapUsed - heap0) / n / MiB, 3);
 
     // 5. show crypto acme client info over SSH, boxes spread over the fleet.
     const targets = Array.from({ length: sessions }, (_, i) => fleet.ids[Math.floor(((i + 0.5) * n) / sessions)]!);
@@ -201,7 +215,7 @@ export async function scaleBench(full: boolean): Promise<void> {
   // 3. Classic-mode first boot (RSA-2048 default certificates), on its own addresses.
   {
     // Memory not measured here: the heap still holds what the earlier fleets left.
-    const c = await timedBoot(() => bootFleet({ n, cryptoMode: 'classic', addressBase: '127.75.0.0', ports }), NaN);
+    const c = await timedBoot(() => bootFleet({ n, cryptoMode: 'classic', addressBase: '127.75.0.0', ports }), NaN, NaN);
     classic = c.figures;
     await c.fleet.destroy();
   }
@@ -259,6 +273,7 @@ export async function scaleBench(full: boolean): Promise<void> {
       },
       issuance: issued,
       rssPerBoxAfterIssueMiB: rssAfterIssuePerBox,
+      heapPerBoxAfterIssueMiB: heapAfterIssuePerBox,
       show: {
         command: 'show crypto acme client info',
         client: `ssh2 Client, ${sessions} shell sessions (no pty) to boxes spread over the fleet, one after another, ${commandsPerSession} sequential commands each (plus one untimed first command)`,
@@ -267,17 +282,17 @@ export async function scaleBench(full: boolean): Promise<void> {
         maxMs: round(Math.max(...latencies), 2),
         sampleOutput: sampleOutput.split('\n').slice(0, 12),
       },
-      note: 'boot times are measured under the V8 sampling profiler (for the CPU breakdown); memory after a full GC',
+      note: 'boot times are measured under the V8 sampling profiler (for the CPU breakdown); memory after a full GC, against the baseline before the first box (the later boot and after-issue readings include what the stopped first fleet left in the heap)',
     },
     targets: targetsList,
     table: table(
-      ['phase', 'boxes', 'seconds', 'CPU ms/box (main thread)', 'RSS MiB/box', 'fds'],
+      ['phase', 'boxes', 'seconds', 'CPU ms/box (main thread)', 'RSS MiB/box', 'V8 heap MiB/box', 'fds'],
       [
-        ['first boot (secure-crypto)', n, first.figures.seconds, perBox(first.figures), first.figures.rssPerBoxMiB, first.figures.fds],
-        ['later boot (same data dirs)', n, later.figures.seconds, perBox(later.figures), later.figures.rssPerBoxMiB, later.figures.fds],
-        ['first boot (classic, RSA-2048)', n, classic.seconds, perBox(classic), '-', classic.fds],
-        ['after every box issued', n, issued ? `${issued.seconds} (issue)` : '-', '-', rssAfterIssuePerBox, '-'],
-        [`show ... info over SSH p50/p95 ms`, n, `${round(p50)} / ${round(p95)}`, '-', '-', '-'],
+        ['first boot (secure-crypto)', n, first.figures.seconds, perBox(first.figures), first.figures.rssPerBoxMiB, first.figures.heapPerBoxMiB, first.figures.fds],
+        ['later boot (same data dirs)', n, later.figures.seconds, perBox(later.figures), later.figures.rssPerBoxMiB, later.figures.heapPerBoxMiB, later.figures.fds],
+        ['first boot (classic, RSA-2048)', n, classic.seconds, perBox(classic), '-', '-', classic.fds],
+        ['after every box issued', n, issued ? `${issued.seconds} (issue)` : '-', '-', rssAfterIssuePerBox, heapAfterIssuePerBox, '-'],
+        [`show ... info over SSH p50/p95 ms`, n, `${round(p50)} / ${round(p95)}`, '-', '-', '-', '-'],
       ],
     ),
   });

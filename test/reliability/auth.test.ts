@@ -49,7 +49,9 @@ async function tcpLogin(from: string, password: string): Promise<string> {
   c.sock.write('admin\n');
   await c.out.until('Password: ');
   c.sock.write(password + '\n');
-  await Promise.race([c.out.until(/ > $|Login incorrect\n(?:login: )?$|% Too many[^\n]*\n$/), c.closed]);
+  // After a wrong password the box either asks again (`login: `) or says why it hangs up and
+  // closes: wait for one of those, not for the first line, which may come in a packet of its own.
+  await Promise.race([c.out.until(/ > $|Login incorrect\nlogin: $/), c.closed]);
   c.sock.destroy();
   return c.out.data;
 }
