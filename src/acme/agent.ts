@@ -19,6 +19,7 @@
  *   store, and the next boot's prepareBoot marks it "Failed: interrupted by
  *   restart".
  */
+import type { GateMap } from '../lib/gate.js';
 import { createPrivateKey, type KeyObject } from 'node:crypto';
 import { isIP } from 'node:net';
 import { DeviceError, isDeviceError } from '../device/errors.js';
@@ -46,12 +47,7 @@ import {
   type ChallengeType,
   type SessionTuning,
 } from './session.js';
-import {
-  BoxTransport,
-  inspectServerChain,
-  isTrustFailure,
-  TransportError,
-} from './transport.js';
+import { BoxTransport, inspectServerChain, isTrustFailure, TransportError } from './transport.js';
 import { TrustCache } from './trust-cache.js';
 import { parseAnchors, verifyIssuedCertificate, type VerifiedCertificate } from './verify.js';
 
@@ -122,6 +118,8 @@ export interface AcmeAgentOptions {
    * Default: the agent's own.
    */
   trust?: TrustCache;
+  /** Bounds on requests in flight per ACME server, shared with other boxes (see BoxTransportOptions.gates). */
+  gates?: GateMap;
 }
 
 /** A status reason is one line; this keeps it readable in `show crypto acme client info`. */
@@ -148,6 +146,7 @@ export class AcmeAgent implements AcmeController {
   private work: Work | undefined;
   private stopped = false;
   private readonly trust: TrustCache;
+  private readonly gates: GateMap | undefined;
   /** The account key last parsed from the store (OpenSSL 3 takes ~0.4 ms per PEM decode). */
   private accountKey: { pem: string; key: KeyObject } | undefined;
 
@@ -158,6 +157,7 @@ export class AcmeAgent implements AcmeController {
     this.s = { ...DEFAULTS, ...stripUndefined(o.settings ?? {}) };
     this.timer = new RenewalTimer(o.clock, () => this.autoRenewDue());
     this.trust = o.trust ?? new TrustCache(4);
+    this.gates = o.gates;
   }
 
   // ------------------------------------------------------------------ lifecycle
@@ -297,6 +297,7 @@ export class AcmeAgent implements AcmeController {
       dnsTimeoutMs: this.s.dnsTimeoutMs,
       signal,
       userAgent: this.s.userAgent,
+      ...(this.gates ? { gates: this.gates } : {}),
     });
   }
 
@@ -442,10 +443,11 @@ export class AcmeAgent implements AcmeController {
       lastFailureReason: null,
       failedAttempts: 0,
     };
-    await this.box.installAcmeCertificate(got.certPem, got.keyPem, issued);
-    this.timer.arm(issued.nextRenewalMs);
-    this.emit('certificate-issued', issued, issued.serial);
-    await this.finish(work, 'Success');
+    await this.box.installAcmeCertificate(got.certPem, got.keyPem, issued, () => {
+      this.timer.arm(issued.nextRenewalMs);
+      this.emit('certificate-issued', issued, issued.serial);
+      this.log.info('ACME request finished', { type: work.type, outcome: 'Success', reason: null });
+    });
   }
 
   /** Renew and Auto-Renew: a new key and certificate; on failure the current one keeps serving. */
@@ -464,10 +466,11 @@ export class AcmeAgent implements AcmeController {
     }
     if (this.stopped) return;
     const issued = this.renewedRecord(before, got);
-    await this.box.installAcmeCertificate(got.certPem, got.keyPem, issued);
-    this.timer.arm(issued.nextRenewalMs);
-    this.emit('certificate-renewed', issued, issued.serial, { previousSerial: before.serial });
-    await this.finish(work, 'Success');
+    await this.box.installAcmeCertificate(got.certPem, got.keyPem, issued, () => {
+      this.timer.arm(issued.nextRenewalMs);
+      this.emit('certificate-renewed', issued, issued.serial, { previousSerial: before.serial });
+      this.log.info('ACME request finished', { type: work.type, outcome: 'Success', reason: null });
+    });
   }
 
   private renewedRecord(before: AcmeIssued, got: VerifiedCertificate): AcmeIssued {

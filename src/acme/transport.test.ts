@@ -17,6 +17,7 @@ import {
   retryAfterMs,
   TransportError,
 } from './transport.js';
+import { GateMap } from '../lib/gate.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'gvos-transport-'));
 const good = await createListenerCertificate(dir, ['localhost', '127.0.0.1'], 'transport test CA');
@@ -122,4 +123,44 @@ t.test('retryAfterMs: seconds, HTTP dates, garbage', async (t) => {
   t.equal(retryAfterMs(new Date(now - 30_000).toUTCString(), now), 0, 'a date in the past: retry now');
   t.equal(retryAfterMs('soon', now), undefined);
   t.equal(retryAfterMs(undefined, now), undefined);
+});
+
+t.test('a shared gate bounds the requests in flight to a server, and every place comes back', async (t) => {
+  const gates = new GateMap(2);
+  const boxes = Array.from(
+    { length: 6 },
+    () =>
+      new BoxTransport({
+        caPems: [good.caPem],
+        nameServers: ['127.0.0.1'],
+        requestTimeoutMs: 2000,
+        dnsTimeoutMs: 300,
+        userAgent: 'test',
+        gates,
+      }),
+  );
+  t.teardown(() => boxes.forEach((b) => b.close()));
+  const gate = gates.for(new URL(url).origin);
+  const pending = boxes.map((b) => b.request(url, 'get'));
+  // Places are taken synchronously, in call order.
+  t.equal(gate.holders, 2, 'two requests in flight');
+  t.equal(gate.waiting, 4, 'four wait for a place');
+  const results = await Promise.allSettled(pending);
+  t.ok(
+    results.every((r) => r.status === 'fulfilled' && r.value.status === 200),
+    'every request answered',
+  );
+  t.equal(gate.holders, 0, 'all places given back');
+  // A failed request gives its place back too.
+  const untrusting = new BoxTransport({
+    caPems: [],
+    nameServers: ['127.0.0.1'],
+    requestTimeoutMs: 2000,
+    dnsTimeoutMs: 300,
+    userAgent: 'test',
+    gates,
+  });
+  t.teardown(() => untrusting.close());
+  await t.rejects(untrusting.request(url, 'get'), { kind: 'tls' });
+  t.equal(gate.holders, 0, 'a refused handshake gives its place back');
 });

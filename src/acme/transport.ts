@@ -19,6 +19,7 @@
 import { promises as dnsPromises } from 'node:dns';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { isIP, type LookupFunction } from 'node:net';
+import type { GateMap } from '../lib/gate.js';
 import {
   connect as tlsConnect,
   createSecureContext,
@@ -43,6 +44,13 @@ export interface BoxTransportOptions {
   signal?: AbortSignal;
   /** RFC 8555 §6.1: clients MUST send a User-Agent. */
   userAgent: string;
+  /**
+   * Bounds the requests in flight to one ACME server (keyed by origin) from
+   * every box that shares the map (a cluster: see ClusterRunner). A request
+   * waits for its place before it connects; its deadline starts when it has
+   * one. Default: no bound.
+   */
+  gates?: GateMap;
 }
 
 /**
@@ -212,7 +220,23 @@ export class BoxTransport {
     };
     if (body) headers['Content-Length'] = body.length;
     else delete headers['Content-Type'];
-    return new Promise<AcmeHttpResponse>((resolve, reject) => {
+    const gate = this.o.gates?.for(u.origin);
+    if (!gate) return this.exchange(u, method, headers, body, () => undefined);
+    return gate.acquire(this.o.signal).then(
+      (release) => this.exchange(u, method, headers, body, release),
+      () => Promise.reject(new TransportError('aborted', 'the operation was cancelled')),
+    );
+  }
+
+  /** The exchange itself; `release` is called once when it has ended, either way. */
+  private exchange(
+    u: URL,
+    method: string,
+    headers: Record<string, string | number>,
+    body: Buffer | undefined,
+    release: () => void,
+  ): Promise<AcmeHttpResponse> {
+    const done = new Promise<AcmeHttpResponse>((resolve, reject) => {
       if (this.o.signal?.aborted) {
         reject(new TransportError('aborted', 'the operation was cancelled'));
         return;
@@ -282,6 +306,8 @@ export class BoxTransport {
       req.on('close', () => clearTimeout(deadline));
       req.end(body);
     });
+    done.then(release, release);
+    return done;
   }
 
   /** Close idle keep-alive sockets and refuse new requests' reuse of them. */

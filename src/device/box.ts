@@ -784,15 +784,34 @@ export class Box {
   /**
    * Store a new ACME certificate and key as acme-https.crt, map it to web and
    * update the issued record, in one write; then emit web-certificate-changed.
+   *
+   * With `succeed`, the same write also marks the running request Success
+   * (one state write per certificate less than install + acmeFinish: each
+   * write is a copy, a serialisation and an fsync), and after the web swap
+   * `succeed` is called, then acme-request-finished is emitted, so that
+   * listeners see the events in the order of the separate calls.
    */
-  async installAcmeCertificate(certPem: string, keyPem: string, issued: AcmeIssued): Promise<void> {
+  async installAcmeCertificate(
+    certPem: string,
+    keyPem: string,
+    issued: AcmeIssued,
+    succeed?: () => void,
+  ): Promise<void> {
     const rec: CertificateRecord = { name: ACME_CERT_NAME, certPem, keyPem, origin: 'acme', addedAtMs: this.clock.now() };
+    const cur = this.doc.acme.lastRequest;
+    const done: AcmeRequestStatus | undefined =
+      succeed && cur ? { ...cur, status: 'Success', reason: null, finishedMs: this.clock.now() } : undefined;
     await this.commit((d) => {
       d.crypto.certificates[ACME_CERT_NAME] = rec;
       d.crypto.webCert = ACME_CERT_NAME;
       d.acme.issued = issued;
+      if (done) d.acme.lastRequest = done;
     });
     this.emitWebChange();
+    if (succeed) {
+      succeed();
+      if (done) this.events.emit('acme-request-finished', { boxId: this.boxId, request: done });
+    }
   }
 
   /** Update fields of the issued record (renewal schedule, failures). No-op without one. */

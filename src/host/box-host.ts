@@ -13,6 +13,7 @@
  *   ports, while other boxes of the cluster keep serving;
  * - stop() closes every listener and session and flushes the state.
  */
+import type { GateMap } from '../lib/gate.js';
 import { join } from 'node:path';
 import { Box } from '../device/box.js';
 import type { Cluster } from '../device/cluster.js';
@@ -71,6 +72,8 @@ export interface BoxHostOptions {
   acmeSettings?: AcmeAgentSettings;
   /** Trust material shared by the ACME agents of a process (the cluster runner passes one to all its boxes). */
   trustCache?: TrustCache;
+  /** Bounds on the ACME requests in flight per server, shared by the boxes of a process (the cluster runner passes one). */
+  acmeGates?: GateMap;
   /**
    * First boot only: the admin password's stored hash (hashPassword /
    * hashPasswordAsync), so that a cluster hashes its one password once
@@ -160,7 +163,9 @@ export class BoxHost {
     const saved = await this.store.load();
     if (saved) return saved;
     if (!this.o.adminPassword) {
-      throw new Error('first boot needs an admin password: --admin-password or GVOS_ADMIN_PASSWORD (it may not be empty)');
+      throw new Error(
+        'first boot needs an admin password: --admin-password or GVOS_ADMIN_PASSWORD (it may not be empty)',
+      );
     }
     const doc = await createFirstBootDocument({
       boxId: this.o.boxId,
@@ -177,7 +182,9 @@ export class BoxHost {
         ? { defaultKeyPem: await this.o.defaultRsaKeyPem() }
         : {}),
     });
-    this.log.info('first boot: identity, default certificate and host key created', { store: this.store.location });
+    this.log.info('first boot: identity, default certificate and host key created', {
+      store: this.store.location,
+    });
     return doc;
   }
 
@@ -197,7 +204,9 @@ export class BoxHost {
       bootKind: kind,
       clusterName: this.o.cluster.name,
     });
-    box.events.on('audit', (a) => this.log.info('audit', { user: a.actor.user, source: a.actor.source, action: a.action }));
+    box.events.on('audit', (a) =>
+      this.log.info('audit', { user: a.actor.user, source: a.actor.source, action: a.action }),
+    );
     box.events.on('reload-requested', () => void this.reload());
 
     const acme = new AcmeAgent({
@@ -206,6 +215,7 @@ export class BoxHost {
       logger: this.log,
       settings: this.o.acmeSettings,
       ...(this.o.trustCache ? { trust: this.o.trustCache } : {}),
+      ...(this.o.acmeGates ? { gates: this.o.acmeGates } : {}),
     });
     const snmp = new SnmpNotifier({ box, clock: this.o.clock, logger: this.log });
     box.attachAcme(acme);

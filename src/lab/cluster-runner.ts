@@ -31,6 +31,7 @@
  *   (`gvos-sim box`) still makes its own key. P-256 keys (secure-crypto,
  *   fips: the lab's default) cost 0.4 ms and stay per box.
  */
+import { GateMap } from '../lib/gate.js';
 import { createServer } from 'node:net';
 import { rm } from 'node:fs/promises';
 import { Cluster } from '../device/cluster.js';
@@ -168,6 +169,14 @@ interface Slot {
   queue: Promise<unknown>;
 }
 
+/**
+ * Requests in flight to one ACME server from all the boxes of a lab. Enough
+ * to keep a CA on two cores busy (a P-256 certificate costs Pebble ~4 ms of
+ * CPU), few enough that a thousand boxes issuing at once queue here instead
+ * of in the CA's accept queue and locks.
+ */
+export const ACME_REQUESTS_PER_SERVER = 64;
+
 /** The boxes of one lab in this process (see the file comment for the contract). */
 export class ClusterRunner {
   readonly cluster: LabCluster;
@@ -175,6 +184,11 @@ export class ClusterRunner {
   private readonly log: Logger;
   /** One for all boxes: the CA lists of a lab's boxes are the same, so the ACME trust material is built once. */
   private readonly trustCache = new TrustCache();
+  /**
+   * One for all boxes: at most ACME_REQUESTS_PER_SERVER requests in flight
+   * to one ACME server from the lab (see src/lib/gate.ts for why).
+   */
+  private readonly acmeGates = new GateMap(ACME_REQUESTS_PER_SERVER);
   /** The admin password hashed once for every first boot (scrypt costs ~50 ms per hash). */
   private passwordHash: Promise<string> | undefined;
   /**
@@ -352,8 +366,10 @@ export class ClusterRunner {
         dataDir,
         adminPassword: this.o.adminPassword,
         adminPasswordHash: await (this.passwordHash ??= hashPasswordAsync(this.o.adminPassword)),
-        defaultRsaKeyPem: () => (this.defaultRsaKey ??= generateKeyPair('rsa-2048').then((k) => k.privateKeyPem)),
+        defaultRsaKeyPem: () =>
+          (this.defaultRsaKey ??= generateKeyPair('rsa-2048').then((k) => k.privateKeyPem)),
         trustCache: this.trustCache,
+        acmeGates: this.acmeGates,
         firmware: slot.spec.firmware,
         model: slot.spec.model,
         cryptoMode: slot.spec.cryptoMode,
