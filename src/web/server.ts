@@ -53,6 +53,16 @@ export const FIPS_CIPHERS = [
   'ECDHE-RSA-AES128-GCM-SHA256',
 ].join(':');
 
+/** FIPS mode: only the NIST curves for ECDHE (SP 800-56A); X25519 and X448 are not approved. */
+export const FIPS_GROUPS = 'P-256:P-384:P-521';
+
+/** The TLS settings of the web server for a crypto mode (the certificate comes on top). */
+export function tlsOptionsFor(mode: string): SecureContextOptions {
+  return mode === 'fips'
+    ? { ...TLS_OPTIONS, ciphers: FIPS_CIPHERS, ecdhCurve: FIPS_GROUPS }
+    : { ...TLS_OPTIONS };
+}
+
 /** What a box's web server is built from; ports may be 0 (any free port). */
 export interface WebServerOptions {
   box: Box;
@@ -97,11 +107,9 @@ export class WebServer {
     this.box = o.box;
     this.log = o.logger;
     const creds = o.box.webCredentials();
-    const ciphers = o.box.activeCryptoMode === 'fips' ? FIPS_CIPHERS : TLS_OPTIONS.ciphers;
     this.https = createHttpsServer(
       {
-        ...TLS_OPTIONS,
-        ciphers,
+        ...tlsOptionsFor(o.box.activeCryptoMode),
         cert: creds.certPem,
         key: creds.keyPem,
         // A handshake left half done is cut after this (Node's default is 2 minutes).
@@ -167,8 +175,7 @@ export class WebServer {
 
   /** Present this certificate from the next handshake on. */
   swap(ctx: SecureContextOptions): void {
-    const ciphers = this.box.activeCryptoMode === 'fips' ? FIPS_CIPHERS : TLS_OPTIONS.ciphers;
-    this.https.setSecureContext({ ...TLS_OPTIONS, ciphers, ...ctx });
+    this.https.setSecureContext({ ...tlsOptionsFor(this.box.activeCryptoMode), ...ctx });
     this.swaps++;
     this.log.info('web certificate swapped', { boxId: this.box.boxId });
   }

@@ -24,12 +24,13 @@ const run = promisify(execFile);
 /** The cipher negotiated when a client offers exactly `o`, or undefined when the handshake fails. */
 async function handshake(
   port: number,
-  o: { version: string; cipher?: string; suite?: string },
+  o: { version: string; cipher?: string; suite?: string; groups?: string },
 ): Promise<string | undefined> {
   const args = ['s_client', '-connect', `127.0.0.1:${port}`, '-servername', 'box.lab.test', `-${o.version}`];
   // Security level 0 on the client: whatever is refused, the box refused it.
   args.push('-cipher', `${o.cipher ?? 'ALL'}:@SECLEVEL=0`);
   if (o.suite) args.push('-ciphersuites', o.suite);
+  if (o.groups) args.push('-groups', o.groups);
   // stdin from /dev/null: s_client ends right after the handshake instead of waiting for input.
   const out = await new Promise<string>((resolve) => {
     const p = spawn('openssl', args, { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -130,5 +131,15 @@ for (const mode of ['classic', 'fips'] as const) {
         accepted13.some((s) => s.includes('CHACHA')) || accepted12.some((c) => c.includes('CHACHA')),
         'no ChaCha20 in FIPS mode',
       );
+
+    // Key exchange groups: FIPS mode only the NIST curves (X25519/X448 are not approved).
+    for (const version of ['tls1_2', 'tls1_3']) {
+      t.ok(await handshake(port, { version, groups: 'P-256' }), `${version}: P-256 key exchange works`);
+      for (const g of ['X25519', 'X448']) {
+        const got = await handshake(port, { version, groups: g });
+        if (mode === 'fips') t.equal(got, undefined, `${version}: ${g} is refused in FIPS mode`);
+        else if (g === 'X25519') t.ok(got, `${version}: X25519 works in classic mode`);
+      }
+    }
   });
 }
