@@ -15,6 +15,7 @@ import { silentLogger } from '../lib/logger.js';
 import { generateKeyPair } from '../pki/keys.js';
 import { createSelfSigned } from '../pki/self-signed.js';
 import { ADMIN, makeTestBox } from '../../test/harness/boxes.js';
+import { renderAcmeInfo } from '../cli/commands/acme.js';
 import { AcmeAgent } from './agent.js';
 import { freePort } from './pebble-launcher.js';
 import { DAY_MS, MINUTE_MS, renewalMoment } from './scheduler.js';
@@ -103,9 +104,9 @@ t.test('failed auto-renewals: the certificate keeps serving, retries follow the 
       lastFailureReason: /ECONNREFUSED/,
     });
     t.equal(box.webCredentials().certPem, served, 'the current certificate keeps serving');
-    waits.push(s.issued!.nextRenewalMs - clock.now());
-    t.equal(agent.nextWakeMs, s.issued!.nextRenewalMs);
-    clock.advance(s.issued!.nextRenewalMs - clock.now() - 1);
+    waits.push(s.issued!.nextRenewalMs! - clock.now());
+    t.equal(agent.nextWakeMs, s.issued!.nextRenewalMs!);
+    clock.advance(s.issued!.nextRenewalMs! - clock.now() - 1);
     t.equal(box.acmeState().issued!.failedAttempts, i, 'nothing before the retry moment');
     clock.advance(1);
   }
@@ -135,6 +136,10 @@ t.test('retries stop at the last chance before expiry', async (t) => {
   await agent.idle();
   t.equal(agent.nextWakeMs, undefined, 'no retry after the last chance');
   t.equal(box.acmeState().issued!.failedAttempts, 11);
+  t.equal(box.acmeState().issued!.nextRenewalMs, null, 'no renewal planned is stored as such');
+  t.match(renderAcmeInfo(box).join('\n') + '\n', /Next Renewal\s+: n\/a\n/, 'and shown as n/a');
+  agent.resume();
+  t.equal(agent.nextWakeMs, undefined, 'a later boot plans none either');
 });
 
 t.test('a renewal that falls due while another operation runs waits and tries again', async (t) => {

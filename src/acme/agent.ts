@@ -125,6 +125,9 @@ export interface AcmeAgentOptions {
 /** A status reason is one line; this keeps it readable in `show crypto acme client info`. */
 const MAX_REASON = 300;
 
+/** An issued record with its renewal planned (every fresh certificate has one). */
+type Scheduled = AcmeIssued & { nextRenewalMs: number };
+
 /** The work of one operation: its cancel switch and the network path it owns. */
 interface Work {
   type: AcmeRequestType;
@@ -177,6 +180,10 @@ export class AcmeAgent implements AcmeController {
       this.box
         .updateAcmeIssued({ nextRenewalMs: next })
         .catch((e) => this.log.warn('could not store the renewal moment', { err: messageOf(e) }));
+    }
+    if (next === null) {
+      this.log.warn('no renewal planned: auto-renewal gave up', { domain: issued.domain });
+      return;
     }
     this.timer.arm(next);
     this.log.info('renewal timer armed', {
@@ -427,7 +434,7 @@ export class AcmeAgent implements AcmeController {
     }
     if (this.stopped) return;
     const f = got.facts;
-    const issued: AcmeIssued = {
+    const issued: Scheduled = {
       domain: req.domain,
       directoryUrl: req.directoryUrl,
       keyAlgorithm: req.keyAlgorithm,
@@ -473,7 +480,7 @@ export class AcmeAgent implements AcmeController {
     });
   }
 
-  private renewedRecord(before: AcmeIssued, got: VerifiedCertificate): AcmeIssued {
+  private renewedRecord(before: AcmeIssued, got: VerifiedCertificate): Scheduled {
     const f = got.facts;
     return {
       ...before,
@@ -509,7 +516,7 @@ export class AcmeAgent implements AcmeController {
         this.s.renewalRetryDelaysMs,
         this.s.lastChanceBeforeExpiryMs,
       );
-      patch = { ...patch, failedAttempts, nextRenewalMs: next ?? before.expiresMs };
+      patch = { ...patch, failedAttempts, nextRenewalMs: next };
     }
     await this.box.updateAcmeIssued(patch);
     if (next !== null) this.timer.arm(next);

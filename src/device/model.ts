@@ -127,7 +127,12 @@ export interface AcmeIssued {
   serial: string;
   /** null = system computed (a third of the lifetime left). */
   renewDays: number | null;
-  nextRenewalMs: number;
+  /**
+   * When the renewal timer fires. null: no renewal planned, because
+   * auto-renewal gave up (the certificate expires before another retry);
+   * `show crypto acme client info` says n/a, and a manual renew still works.
+   */
+  nextRenewalMs: number | null;
   lastSuccessfulRenewalMs: number | null;
   lastFailedRenewalMs: number | null;
   lastFailureReason: string | null;

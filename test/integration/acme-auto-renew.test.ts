@@ -31,8 +31,8 @@ t.test('real auto-renew of a 15-second certificate: the served serial changes wi
 
   const renewed = await nextEvent(box, 'certificate-renewed', 20_000);
   const at = Date.now();
-  t.ok(at >= issued.nextRenewalMs, 'not before the renewal moment');
-  t.ok(at < issued.nextRenewalMs + 2_000, 'promptly at it');
+  t.ok(at >= issued.nextRenewalMs!, 'not before the renewal moment');
+  t.ok(at < issued.nextRenewalMs! + 2_000, 'promptly at it');
   t.equal(renewed.previousSerial, issued.serial);
   await agent.idle();
   t.match(box.acmeState().lastRequest, { type: 'Auto-Renew', status: 'Success' });
@@ -40,8 +40,8 @@ t.test('real auto-renew of a 15-second certificate: the served serial changes wi
   t.equal(now.serial, renewed.serial);
   t.ok(now.lastSuccessfulRenewalMs, 'Last Succesful Renewal recorded');
   t.equal((await ab.served()).serial, now.serial, 'HTTPS serves the renewed certificate');
-  t.equal(agent.nextWakeMs, now.nextRenewalMs, 'the next renewal is armed');
-  t.ok(now.nextRenewalMs > now.notBeforeMs && now.nextRenewalMs < now.expiresMs);
+  t.equal(agent.nextWakeMs, now.nextRenewalMs!, 'the next renewal is armed');
+  t.ok(now.nextRenewalMs! > now.notBeforeMs && now.nextRenewalMs! < now.expiresMs);
 });
 
 t.test(
@@ -68,7 +68,7 @@ t.test(
 
     await pebble.stopCa();
     const f1 = await nextEvent(box, 'certificate-renewal-failed', 20_000);
-    t.ok(Date.now() >= issued.nextRenewalMs, 'the first attempt was at the renewal moment');
+    t.ok(Date.now() >= issued.nextRenewalMs!, 'the first attempt was at the renewal moment');
     t.match(f1, {
       serial: issued.serial,
       domain: address,

@@ -46,7 +46,7 @@ export function renderAcmeInfo(box: Box): string[] {
       field('Cert Name', i.certName),
       field('Acme-Server', i.directoryUrl),
       field('First-Issued', formatLocalTime(i.firstIssuedMs)),
-      field('Next Renewal', formatLocalTime(i.nextRenewalMs)),
+      field('Next Renewal', timeOrNa(i.nextRenewalMs)),
       field('Expires', formatLocalTime(i.expiresMs)),
       field('Renewal Days', i.renewDays === null ? 'System Computed' : String(i.renewDays)),
       field('Last Succesful Renewal', timeOrNa(i.lastSuccessfulRenewalMs)),
