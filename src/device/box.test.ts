@@ -273,3 +273,24 @@ t.test('acmeState() carries no account keys', async (t) => {
   t.notMatch(JSON.stringify(box.acmeState()), /SECRET-KEY/);
   t.equal(box.acmeAccount('https://ca/dir')?.accountKeyPem, 'SECRET-KEY');
 });
+
+t.test('the ACME account record reaches the disk with the next write, or at flush', async (t) => {
+  const { box, store } = await makeTestBox();
+  const saves = store.saves;
+  const rec = { directoryUrl: 'https://ca/dir', accountKeyPem: 'KEY-1', accountUrl: 'https://ca/acct/1' };
+  await box.saveAcmeAccount(rec);
+  t.equal(store.saves, saves, 'no write of its own');
+  t.equal(box.acmeAccount('https://ca/dir')?.accountUrl, 'https://ca/acct/1', 'but current at once');
+  await box.acmeBegin('Issue', 'box1.lab.test', 'https://ca/dir');
+  t.equal(store.saves, saves + 1);
+  t.equal((await store.load())?.acme.accounts[0]?.accountUrl, 'https://ca/acct/1', 'the next write carries it');
+  await box.acmeFinish('Failed', 'test');
+
+  await box.saveAcmeAccount({ ...rec, accountUrl: 'https://ca/acct/2' });
+  const before = store.saves;
+  await box.flush();
+  t.equal(store.saves, before + 1, 'flush writes what waits');
+  t.equal((await store.load())?.acme.accounts[0]?.accountUrl, 'https://ca/acct/2');
+  await box.flush();
+  t.equal(store.saves, before + 1, 'and nothing when nothing waits');
+});

@@ -124,6 +124,8 @@ export class Box {
   private readonly log: Logger;
   private readonly firmware: FirmwareCatalog;
   private commitQueue: Promise<unknown> = Promise.resolve();
+  /** A change made current without a write (commit with `write: false`) waits for the next write. */
+  private unsaved = false;
   private acme: AcmeController | undefined;
   private snmp: SnmpController | undefined;
   private acmeStarting = false;
@@ -165,6 +167,8 @@ export class Box {
   /** Wait until every queued commit has been written (shutdown). */
   async flush(): Promise<void> {
     await this.commitQueue.catch(() => undefined);
+    // A change kept for the next write (see commit's `write: false`) is written now.
+    if (this.unsaved) await this.commit(() => undefined).catch(() => undefined);
   }
 
   // ---------------------------------------------------------------- identity
@@ -218,11 +222,21 @@ export class Box {
    * succeeds). Only the end of an ACME request uses it: a request that has
    * ended must not stay "In Progress" in memory, or the box would refuse
    * every ACME operation until a restart even after its disk came back.
+   *
+   * With `write: false` the change is made current without a write, in the
+   * same queue (so no concurrent commit can lose it), and reaches the disk
+   * with the next write, or with flush() at shutdown. Only for what may be
+   * lost in a crash at no cost but a repeat (the ACME account record).
    */
-  private commit(mutate: (draft: BoxDocument) => void, o: { keepInMemory?: boolean } = {}): Promise<void> {
+  private commit(mutate: (draft: BoxDocument) => void, o: { keepInMemory?: boolean; write?: boolean } = {}): Promise<void> {
     const run = async () => {
       const draft = structuredClone(this.doc);
       mutate(draft);
+      if (o.write === false) {
+        this.doc = draft;
+        this.unsaved = true;
+        return;
+      }
       try {
         await this.persistence.save(draft);
       } catch (err) {
@@ -235,6 +249,7 @@ export class Box {
         );
       }
       this.doc = draft;
+      this.unsaved = false;
     };
     const p = this.commitQueue.then(run, run);
     this.commitQueue = p.catch(() => undefined);
@@ -855,11 +870,20 @@ export class Box {
     return this.doc.acme.accounts.find((a) => a.directoryUrl === directoryUrl);
   }
 
-  /** Create or replace the account record of a directory. */
+  /**
+   * Create or replace the account record of a directory. It is current at
+   * once and reaches the disk with the box's next state write: the end of the
+   * running operation writes one, success or failure (one fsync per first
+   * certificate less). A crash before that loses only the record: the next
+   * operation registers a new account with the CA, as after a factory reset.
+   */
   async saveAcmeAccount(rec: AcmeAccountRecord): Promise<void> {
-    await this.commit((d) => {
-      d.acme.accounts = [...d.acme.accounts.filter((a) => a.directoryUrl !== rec.directoryUrl), rec];
-    });
+    await this.commit(
+      (d) => {
+        d.acme.accounts = [...d.acme.accounts.filter((a) => a.directoryUrl !== rec.directoryUrl), rec];
+      },
+      { write: false },
+    );
   }
 
   // ---------------------------------------------------------------- SNMP config
