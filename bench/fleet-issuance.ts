@@ -50,6 +50,9 @@ interface RunFigures {
   clientCpuPerCertMs: number;
   pebbleCpuPerCertMs: number;
   errors: string[];
+  /** Failures by reason (digits masked), and when the first one came (s after the start). */
+  failureReasons?: Record<string, number>;
+  firstFailureAfterS?: number;
   note?: string;
   /** Attempts lost to a wedged Pebble (see pebbleRun). */
   pebbleWedges?: number;
@@ -118,6 +121,8 @@ export async function issueAll(
 ): Promise<RunFigures> {
   const latencies: number[] = [];
   const errors: string[] = [];
+  const reasons: Record<string, number> = {};
+  let firstFailureAt: number | undefined;
   const cpu0 = procCpuSeconds('self');
   const peb0 = pebbleCpu(pebblePid);
   const t0 = performance.now();
@@ -142,7 +147,11 @@ export async function issueAll(
         await withDeadline(probe.served(fleet.address(id), httpsPort, box.acmeState().issued!.serial), () => 'not served');
         latencies.push(performance.now() - start);
       } catch (e) {
-        if (errors.length < 5) errors.push(`box ${id}: ${(e as Error).message}`);
+        const msg = (e as Error).message;
+        if (errors.length < 5) errors.push(`box ${id}: ${msg}`);
+        firstFailureAt ??= performance.now();
+        const key = msg.replace(/\d+/g, 'N').slice(0, 160);
+        reasons[key] = (reasons[key] ?? 0) + 1;
       }
     }),
   );
@@ -164,6 +173,9 @@ export async function issueAll(
     clientCpuPerCertMs: round((cpu / Math.max(ok, 1)) * 1000),
     pebbleCpuPerCertMs: round((peb / Math.max(ok, 1)) * 1000),
     errors,
+    ...(firstFailureAt === undefined
+      ? {}
+      : { failureReasons: reasons, firstFailureAfterS: round((firstFailureAt - t0) / 1000, 2) }),
   };
 }
 
