@@ -4,7 +4,8 @@
  * have in flight to one ACME server: a thousand boxes issuing at once would
  * otherwise open a thousand connections to it in the same millisecond, which
  * makes a single CA (Pebble, step-ca) spend its time on accept queues and
- * lock contention instead of certificates (bench/fleet-issuance).
+ * lock contention instead of certificates, and stalled Pebble 2.4.0 for good
+ * in some runs (bench/scale).
  *
  * No transport and no timers: waiting ends by a release or by the caller's
  * AbortSignal.
