@@ -19,10 +19,10 @@
  *   store, and the next boot's prepareBoot marks it "Failed: interrupted by
  *   restart".
  */
-import type { GateMap } from '../lib/gate.js';
 import { createPrivateKey, type KeyObject } from 'node:crypto';
 import { isIP } from 'node:net';
 import { DeviceError, isDeviceError } from '../device/errors.js';
+import type { GateMap } from '../lib/gate.js';
 import type { Box } from '../device/box.js';
 import type { CertificateEvent, DeviceEvents } from '../device/events.js';
 import { ACME_CERT_NAME, type AcmeIssued, type AcmeRequestType } from '../device/model.js';
@@ -422,6 +422,10 @@ export class AcmeAgent implements AcmeController {
   ): Promise<void> {
     if (this.stopped) return;
     await this.box.acmeFinish(outcome, reason === null ? null : clipReason(reason));
+    this.logFinished(work, outcome, reason);
+  }
+
+  private logFinished(work: Work, outcome: 'Success' | 'Failed', reason: string | null = null): void {
     this.log.info('ACME request finished', { type: work.type, outcome, reason });
   }
 
@@ -453,7 +457,7 @@ export class AcmeAgent implements AcmeController {
     await this.box.installAcmeCertificate(got.certPem, got.keyPem, issued, () => {
       this.timer.arm(issued.nextRenewalMs);
       this.emit('certificate-issued', issued, issued.serial);
-      this.log.info('ACME request finished', { type: work.type, outcome: 'Success', reason: null });
+      this.logFinished(work, 'Success');
     });
   }
 
@@ -476,7 +480,7 @@ export class AcmeAgent implements AcmeController {
     await this.box.installAcmeCertificate(got.certPem, got.keyPem, issued, () => {
       this.timer.arm(issued.nextRenewalMs);
       this.emit('certificate-renewed', issued, issued.serial, { previousSerial: before.serial });
-      this.log.info('ACME request finished', { type: work.type, outcome: 'Success', reason: null });
+      this.logFinished(work, 'Success');
     });
   }
 

@@ -8,6 +8,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { GateMap } from '../lib/gate.js';
 import { createListenerCertificate, freePort } from './pebble-launcher.js';
 import {
   BoxTransport,
@@ -17,7 +18,6 @@ import {
   retryAfterMs,
   TransportError,
 } from './transport.js';
-import { GateMap } from '../lib/gate.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'gvos-transport-'));
 const good = await createListenerCertificate(dir, ['localhost', '127.0.0.1'], 'transport test CA');
@@ -37,8 +37,15 @@ t.teardown(() => server.close());
 const port = (server.address() as { port: number }).port;
 const url = `https://127.0.0.1:${port}/dir`;
 
-const transport = (caPems: string[], nameServers = ['127.0.0.1']) =>
-  new BoxTransport({ caPems, nameServers, requestTimeoutMs: 2000, dnsTimeoutMs: 300, userAgent: 'test' });
+const transport = (caPems: string[], nameServers = ['127.0.0.1'], gates?: GateMap) =>
+  new BoxTransport({
+    caPems,
+    nameServers,
+    requestTimeoutMs: 2000,
+    dnsTimeoutMs: 300,
+    userAgent: 'test',
+    ...(gates ? { gates } : {}),
+  });
 
 t.test(
   'trust is per transport: concurrently, the box with the CA succeeds and the others are refused',
@@ -127,18 +134,7 @@ t.test('retryAfterMs: seconds, HTTP dates, garbage', async (t) => {
 
 t.test('a shared gate bounds the requests in flight to a server, and every place comes back', async (t) => {
   const gates = new GateMap(2);
-  const boxes = Array.from(
-    { length: 6 },
-    () =>
-      new BoxTransport({
-        caPems: [good.caPem],
-        nameServers: ['127.0.0.1'],
-        requestTimeoutMs: 2000,
-        dnsTimeoutMs: 300,
-        userAgent: 'test',
-        gates,
-      }),
-  );
+  const boxes = Array.from({ length: 6 }, () => transport([good.caPem], ['127.0.0.1'], gates));
   t.teardown(() => boxes.forEach((b) => b.close()));
   const gate = gates.for(new URL(url).origin);
   const pending = boxes.map((b) => b.request(url, 'get'));
@@ -152,14 +148,7 @@ t.test('a shared gate bounds the requests in flight to a server, and every place
   );
   t.equal(gate.holders, 0, 'all places given back');
   // A failed request gives its place back too.
-  const untrusting = new BoxTransport({
-    caPems: [],
-    nameServers: ['127.0.0.1'],
-    requestTimeoutMs: 2000,
-    dnsTimeoutMs: 300,
-    userAgent: 'test',
-    gates,
-  });
+  const untrusting = transport([], ['127.0.0.1'], gates);
   t.teardown(() => untrusting.close());
   const refused = await untrusting.request(url, 'get').then(
     () => undefined,

@@ -19,7 +19,6 @@
 import { promises as dnsPromises } from 'node:dns';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { isIP, type LookupFunction } from 'node:net';
-import type { GateMap } from '../lib/gate.js';
 import {
   connect as tlsConnect,
   createSecureContext,
@@ -27,6 +26,7 @@ import {
   type PeerCertificate,
   type SecureContext,
 } from 'node:tls';
+import type { GateMap } from '../lib/gate.js';
 
 /** What {@link BoxTransport} needs from the box. */
 export interface BoxTransportOptions {

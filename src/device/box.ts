@@ -813,14 +813,16 @@ export class Box {
     succeed?: () => void,
   ): Promise<void> {
     const rec: CertificateRecord = { name: ACME_CERT_NAME, certPem, keyPem, origin: 'acme', addedAtMs: this.clock.now() };
-    const cur = this.doc.acme.lastRequest;
-    const done: AcmeRequestStatus | undefined =
-      succeed && cur ? { ...cur, status: 'Success', reason: null, finishedMs: this.clock.now() } : undefined;
+    let done: AcmeRequestStatus | undefined;
     await this.commit((d) => {
       d.crypto.certificates[ACME_CERT_NAME] = rec;
       d.crypto.webCert = ACME_CERT_NAME;
       d.acme.issued = issued;
-      if (done) d.acme.lastRequest = done;
+      const cur = d.acme.lastRequest;
+      if (succeed && cur) {
+        done = { ...cur, status: 'Success', reason: null, finishedMs: this.clock.now() };
+        d.acme.lastRequest = done;
+      }
     });
     this.emitWebChange();
     if (succeed) {

@@ -13,7 +13,6 @@
  *   ports, while other boxes of the cluster keep serving;
  * - stop() closes every listener and session and flushes the state.
  */
-import type { GateMap } from '../lib/gate.js';
 import { join } from 'node:path';
 import { Box } from '../device/box.js';
 import type { Cluster } from '../device/cluster.js';
@@ -21,6 +20,7 @@ import { createFirstBootDocument, prepareBoot } from '../device/first-boot.js';
 import type { FirmwareCatalog } from '../device/firmware.js';
 import type { BoxDocument, CryptoMode } from '../device/model.js';
 import type { Clock } from '../lib/clock.js';
+import type { GateMap } from '../lib/gate.js';
 import { LoginThrottle } from '../lib/login-throttle.js';
 import type { Logger } from '../lib/logger.js';
 import { AcmeAgent, type AcmeAgentSettings } from '../acme/agent.js';

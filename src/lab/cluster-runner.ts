@@ -31,11 +31,11 @@
  *   (`gvos-sim box`) still makes its own key. P-256 keys (secure-crypto,
  *   fips: the lab's default) cost 0.4 ms and stay per box.
  */
-import { GateMap } from '../lib/gate.js';
 import { createServer } from 'node:net';
 import { rm } from 'node:fs/promises';
 import { Cluster } from '../device/cluster.js';
 import type { Box } from '../device/box.js';
+import { GateMap } from '../lib/gate.js';
 import type { BoxDocument, CryptoMode } from '../device/model.js';
 import type { FirmwareCatalog } from '../device/firmware.js';
 import type { SystemClock } from '../lib/clock.js';
