@@ -19,6 +19,7 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { createSocket } from 'node:dgram';
 import { readFile, writeFile } from 'node:fs/promises';
+import { get as httpsGet } from 'node:https';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -107,7 +108,11 @@ export function challtestsrvArgs(o: {
   ];
 }
 
-/** The log line that says Pebble is ready. */
+/**
+ * The log line that says Pebble is about to serve. Pebble prints it before it
+ * binds the port, so it does not prove the port is Pebble's: see
+ * {@link servesDirectory} for the check that does.
+ */
 export const PEBBLE_READY = /ACME directory available at: (\S+)/;
 /** The log line that says challtestsrv is ready. */
 export const CHALLTESTSRV_READY = /Starting management server on/;
@@ -137,7 +142,19 @@ export class PortTakenError extends Error {}
 export function spawnDaemon(
   command: string,
   args: string[],
-  o: { env?: Record<string, string>; cwd?: string; ready: RegExp; timeoutMs?: number; logFile?: string },
+  o: {
+    env?: Record<string, string>;
+    cwd?: string;
+    ready: RegExp;
+    /**
+     * After the ready line, polled until it resolves true: for a daemon that
+     * announces a port before binding it (Pebble), so that a port taken in
+     * the meantime ends in PortTakenError instead of a foreign server.
+     */
+    serving?: () => Promise<boolean>;
+    timeoutMs?: number;
+    logFile?: string;
+  },
 ): Promise<Daemon> {
   const proc = spawn(command, args, {
     cwd: o.cwd,
@@ -179,13 +196,24 @@ export function spawnDaemon(
         void daemon.stop(500).then(() => reject(err));
       } else resolve(daemon);
     };
+    let readySeen = false;
+    const untilServing = async () => {
+      while (!settled) {
+        if (await o.serving!().catch(() => false)) return settle();
+        await new Promise((r) => setTimeout(r, 25));
+      }
+    };
     const onData = (d: Buffer) => {
       append(d.toString());
       // Only until ready: scanning the whole output on every chunk is quadratic, and a
       // slow reader stalls the daemon once its stdout pipe is full (seen with Pebble under load).
       if (settled) return;
       if (PORT_TAKEN.test(out)) settle(new PortTakenError(`${command}: a port was taken:\n${out}`));
-      else if (o.ready.test(out)) settle();
+      else if (!readySeen && o.ready.test(out)) {
+        readySeen = true;
+        if (o.serving) void untilServing();
+        else settle();
+      }
     };
     proc.stdout!.on('data', onData);
     proc.stderr!.on('data', onData);
@@ -193,12 +221,31 @@ export function spawnDaemon(
       settle(new Error(`${command} could not start: ${e.message} (is the Debian package installed?)`)),
     );
     proc.once('exit', (code, sig) =>
-      settle(new Error(`${command} exited (${code ?? sig}) before it was ready:\n${out}`)),
+      settle(
+        PORT_TAKEN.test(out)
+          ? new PortTakenError(`${command}: a port was taken:\n${out}`)
+          : new Error(`${command} exited (${code ?? sig}) before it was ready:\n${out}`),
+      ),
     );
     const timer = setTimeout(
       () => settle(new Error(`${command} not ready after ${o.timeoutMs ?? 10_000} ms:\n${out}`)),
       o.timeoutMs ?? 10_000,
     );
+  });
+}
+
+/**
+ * True when `directoryUrl` answers 200 over TLS verified against `caPem`
+ * (the listener CA made for this start, so no other server can pass).
+ */
+export function servesDirectory(directoryUrl: string, caPem: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const req = httpsGet(directoryUrl, { ca: caPem, agent: false, timeout: 1_000 }, (res) => {
+      res.resume();
+      resolve(res.statusCode === 200);
+    });
+    req.on('timeout', () => req.destroy());
+    req.on('error', () => resolve(false));
   });
 }
 

@@ -27,6 +27,7 @@ import {
   createListenerCertificate,
   freePort,
   PEBBLE_READY,
+  servesDirectory,
   pebbleArgs,
   pebbleConfig,
   pebbleEnv,
@@ -224,6 +225,7 @@ export async function startPebbleCa(o: PebbleCaOptions): Promise<LabCa> {
           await spawnDaemon(pebbleBin, pebbleArgs(config, `127.0.0.1:${dnsPort}`), {
             env: pebbleEnv(),
             ready: PEBBLE_READY,
+            serving: () => servesDirectory(`https://127.0.0.1:${acmePort}/dir`, listener.caPem),
             logFile: join(o.dir, 'pebble.log'),
           }),
         );

@@ -24,6 +24,7 @@ import {
   pebbleConfig,
   pebbleEnv,
   PEBBLE_READY,
+  servesDirectory,
   PortTakenError,
   spawnDaemon,
   type Daemon,
@@ -159,6 +160,7 @@ async function launch(o: PebbleOptions, dir: string, listener: ListenerCertifica
         authzReusePercent: o.authzReusePercent ?? 0,
       }),
       ready: PEBBLE_READY,
+      serving: () => servesDirectory(`https://${A}:${ports.acme}/dir`, listener.caPem),
       logFile: join(dir, 'pebble.log'),
     });
   let ca: Daemon | undefined;
