@@ -30,7 +30,15 @@ import { join } from 'node:path';
 import type { KeyAlgorithm } from '../src/device/model.js';
 import { freePort } from '../src/acme/pebble-launcher.js';
 import { startPebble, type Pebble } from '../test/harness/pebble.js';
-import { BENCH_ACTOR, bootFleet, childPids, ServedProbe, threadCpuMs, watchPebble, type Fleet } from './fleet.js';
+import {
+  BENCH_ACTOR,
+  bootFleet,
+  childPids,
+  ServedProbe,
+  threadCpuMs,
+  watchPebble,
+  type Fleet,
+} from './fleet.js';
 import { profiled, type Category } from './profile.js';
 import { percentile, procCpuSeconds, table, writeResult, type Target } from './lib.js';
 
@@ -92,11 +100,20 @@ function childrenCpuSeconds(): number {
  * list (names tagged per run, so a new Pebble can be added later), its DNS as
  * the only name server, an A record for each box's name; then write memory.
  */
-export async function configureFleet(fleet: Fleet, pebble: Pebble, rootPem: string, tag: string, ids = fleet.ids): Promise<void> {
+export async function configureFleet(
+  fleet: Fleet,
+  pebble: Pebble,
+  rootPem: string,
+  tag: string,
+  ids = fleet.ids,
+): Promise<void> {
   await Promise.all(
     ids.map(async (id) => {
       const box = fleet.box(id);
-      for (const [name, pem] of [[`pebble-ca-${tag}`, pebble.listenerCaPem], [`pebble-root-${tag}`, rootPem]] as const) {
+      for (const [name, pem] of [
+        [`pebble-ca-${tag}`, pebble.listenerCaPem],
+        [`pebble-root-${tag}`, rootPem],
+      ] as const) {
         await box.addPublicCertificate(BENCH_ACTOR, name, pem);
         await box.addCaListEntry(BENCH_ACTOR, name);
       }
@@ -142,9 +159,15 @@ export async function issueAll(
           directoryUrl: pebble.directoryUrl,
           keyAlgorithm,
         });
-        const r = await withDeadline(finished, () => `no result (status ${JSON.stringify(box.acmeState().lastRequest)})`);
+        const r = await withDeadline(
+          finished,
+          () => `no result (status ${JSON.stringify(box.acmeState().lastRequest)})`,
+        );
         if (r.status !== 'Success') throw new Error(`${r.status}: ${r.reason ?? ''}`);
-        await withDeadline(probe.served(fleet.address(id), httpsPort, box.acmeState().issued!.serial), () => 'not served');
+        await withDeadline(
+          probe.served(fleet.address(id), httpsPort, box.acmeState().issued!.serial),
+          () => 'not served',
+        );
         latencies.push(performance.now() - start);
       } catch (e) {
         const msg = (e as Error).message;
@@ -198,7 +221,12 @@ function webrootServer(root: string, address: string, port: number): Promise<Ser
 }
 
 /** lego issuing `n` certificates with `n` processes at once against `pebble`. */
-export async function legoRun(pebble: Pebble, pebblePid: number, n: number, keyType: 'ec256' | 'rsa2048'): Promise<RunFigures> {
+export async function legoRun(
+  pebble: Pebble,
+  pebblePid: number,
+  n: number,
+  keyType: 'ec256' | 'rsa2048',
+): Promise<RunFigures> {
   const dir = mkdtempSync(join(tmpdir(), 'gvos-bench-lego-'));
   const webroot = join(dir, 'webroot');
   mkdirSync(join(webroot, '.well-known', 'acme-challenge'), { recursive: true });
@@ -216,9 +244,21 @@ export async function legoRun(pebble: Pebble, pebblePid: number, n: number, keyT
       Array.from({ length: n }, (_, i) => {
         const start = performance.now();
         const args = [
-          '--server', pebble.directoryUrl, '--email', 'bench@example.org', '--accept-tos',
-          '--key-type', keyType, '--http', '--http.webroot', webroot,
-          '--path', join(dir, `p${i}`), '-d', `lego-${i}.fleet.test`, 'run',
+          '--server',
+          pebble.directoryUrl,
+          '--email',
+          'bench@example.org',
+          '--accept-tos',
+          '--key-type',
+          keyType,
+          '--http',
+          '--http.webroot',
+          webroot,
+          '--path',
+          join(dir, `p${i}`),
+          '-d',
+          `lego-${i}.fleet.test`,
+          'run',
         ];
         return new Promise<void>((resolve) => {
           const p = spawn('lego', args, {
@@ -233,7 +273,8 @@ export async function legoRun(pebble: Pebble, pebblePid: number, n: number, keyT
           });
           p.once('exit', (code) => {
             if (code === 0) latencies.push(performance.now() - start);
-            else if (errors.length < 5) errors.push(`lego ${i} exit ${code}: ${err.trim().split('\n').pop()}`);
+            else if (errors.length < 5)
+              errors.push(`lego ${i} exit ${code}: ${err.trim().split('\n').pop()}`);
             resolve();
           });
         });
@@ -336,7 +377,10 @@ export async function issueEveryBox(
  */
 const MAX_ATTEMPTS = 5;
 
-async function pebbleRun(httpPort: number, fn: (pebble: Pebble, pid: number) => Promise<RunFigures>): Promise<RunFigures> {
+async function pebbleRun(
+  httpPort: number,
+  fn: (pebble: Pebble, pid: number) => Promise<RunFigures>,
+): Promise<RunFigures> {
   const wedges: string[] = [];
   for (let attempt = 1; ; attempt++) {
     const pebble = await startPebble({ httpPort });
@@ -347,7 +391,8 @@ async function pebbleRun(httpPort: number, fn: (pebble: Pebble, pid: number) => 
       if (!pid) throw new Error('pebble PID not found among the children');
       const r = await fn(pebble, pid);
       if (!watch.wedged || attempt === MAX_ATTEMPTS) {
-        if (wedges.length) r.note = `Pebble wedged (letsencrypt/pebble#554) ${wedges.length}x; ${watch.wedged ? 'this attempt too' : 'repeated on a new Pebble'}; wedged attempts: ${wedges.join('; ')}`;
+        if (wedges.length)
+          r.note = `Pebble wedged (letsencrypt/pebble#554) ${wedges.length}x; ${watch.wedged ? 'this attempt too' : 'repeated on a new Pebble'}; wedged attempts: ${wedges.join('; ')}`;
         r.pebbleWedges = wedges.length + (watch.wedged ? 1 : 0);
         return r;
       }
@@ -361,14 +406,24 @@ async function pebbleRun(httpPort: number, fn: (pebble: Pebble, pid: number) => 
 
 /** Where the simulator's main thread spends its CPU during an issuance (innermost matching frame wins; profile.ts). */
 export const ISSUE_CATEGORIES: Category[] = [
-  { name: 'hot swap (web server setSecureContext)', match: /dist\/src\/web\/server\.js|^Server\.setSecureContext$/ },
-  { name: 'http-01 answers (koa, http server)', match: /node_modules\/koa|node_modules\/@koa|dist\/src\/web\/app\.js|node:_http_server/ },
-  { name: 'state writes (box commit, store, fs)', match: /dist\/src\/store\/|node_modules\/lowdb|fs\/promises|dist\/src\/device\/box\.js/ },
+  {
+    name: 'hot swap (web server setSecureContext)',
+    match: /dist\/src\/web\/server\.js|^Server\.setSecureContext$/,
+  },
+  {
+    name: 'http-01 answers (koa, http server)',
+    match: /node_modules\/koa|node_modules\/@koa|dist\/src\/web\/app\.js|node:_http_server/,
+  },
+  {
+    name: 'state writes (box commit, store, fs)',
+    match: /dist\/src\/store\/|node_modules\/lowdb|fs\/promises|dist\/src\/device\/box\.js/,
+  },
   { name: 'key, CSR, chain check', match: /dist\/src\/pki\/|dist\/src\/acme\/verify\.js/ },
   { name: 'ACME client: acme-client, JWS', match: /node_modules\/acme-client|dist\/src\/acme\/session\.js/ },
   {
     name: 'ACME client: HTTP and TLS (node:https)',
-    match: /dist\/src\/acme\/transport\.js|node:https|node:_http_client|node:_http_agent|node:_http_common|node:_http_outgoing|node:_tls_wrap|node:net$/,
+    match:
+      /dist\/src\/acme\/transport\.js|node:https|node:_http_client|node:_http_agent|node:_http_common|node:_http_outgoing|node:_tls_wrap|node:net$/,
   },
   { name: 'ACME agent, events', match: /dist\/src\/acme\/agent\.js|dist\/src\/lib\/emitter\.js/ },
   { name: 'benchmark harness', match: /dist\/bench\// },
@@ -425,7 +480,10 @@ function evidenceTable(e: Awaited<ReturnType<typeof profiledRun>> | undefined): 
   rows.push(['other threads, user (libuv pool, V8 GC helpers)', t.otherThreadsUser]);
   rows.push(['other threads, kernel (state file writes, fsync)', t.otherThreadsSys]);
   rows.push(['Pebble, whole process', e.pebbleCpuPerCertMs]);
-  return `\n\nCPU per certificate, profiled run of ${e.n} P-256 boxes (ms):\n\n` + table(['where', 'ms/cert'], rows);
+  return (
+    `\n\nCPU per certificate, profiled run of ${e.n} P-256 boxes (ms):\n\n` +
+    table(['where', 'ms/cert'], rows)
+  );
 }
 
 export async function fleetIssuanceBench(full: boolean): Promise<void> {
@@ -459,14 +517,19 @@ export async function fleetIssuanceBench(full: boolean): Promise<void> {
     runs.push(await legoRunOn(rsaN, 'rsa2048'));
     const addressBase = `127.77.${(base += 16)}.0`;
     let profiledFigures: Awaited<ReturnType<typeof profiledRun>> | undefined;
-    await pebbleRun(httpPort, async (pebble, pid) => (profiledFigures = await profiledRun(pebble, pid, probe, 100, addressBase)));
+    await pebbleRun(
+      httpPort,
+      async (pebble, pid) => (profiledFigures = await profiledRun(pebble, pid, probe, 100, addressBase)),
+    );
     cpuEvidence = profiledFigures;
   } finally {
     probe.close();
   }
 
-  const boxes = (n: number, alg: KeyAlgorithm) => runs.find((r) => r.client !== 'lego' && r.n === n && r.keyAlgorithm === alg);
-  const lego = (n: number, alg: KeyAlgorithm) => runs.find((r) => r.client === 'lego' && r.n === n && r.keyAlgorithm === alg);
+  const boxes = (n: number, alg: KeyAlgorithm) =>
+    runs.find((r) => r.client !== 'lego' && r.n === n && r.keyAlgorithm === alg);
+  const lego = (n: number, alg: KeyAlgorithm) =>
+    runs.find((r) => r.client === 'lego' && r.n === n && r.keyAlgorithm === alg);
   const eq = Math.max(...sizes.filter((n) => n <= legoCap));
   const b = boxes(eq, 'prime256v1')!;
   const l = lego(eq, 'prime256v1')!;
@@ -531,9 +594,29 @@ export async function fleetIssuanceBench(full: boolean): Promise<void> {
     targets,
     table:
       table(
-        ['client', 'key', 'N (parallel)', 'ok', 'seconds', 'certs/s', 'p50 ms', 'p95 ms', 'client CPU ms/cert', 'Pebble CPU ms/cert'],
+        [
+          'client',
+          'key',
+          'N (parallel)',
+          'ok',
+          'seconds',
+          'certs/s',
+          'p50 ms',
+          'p95 ms',
+          'client CPU ms/cert',
+          'Pebble CPU ms/cert',
+        ],
         runs.map((r) => [
-          r.client, r.keyAlgorithm, r.n, r.ok, r.seconds, r.certsPerSec, r.p50Ms, r.p95Ms, r.clientCpuPerCertMs, r.pebbleCpuPerCertMs,
+          r.client,
+          r.keyAlgorithm,
+          r.n,
+          r.ok,
+          r.seconds,
+          r.certsPerSec,
+          r.p50Ms,
+          r.p95Ms,
+          r.clientCpuPerCertMs,
+          r.pebbleCpuPerCertMs,
         ]),
       ) + evidenceTable(cpuEvidence as Awaited<ReturnType<typeof profiledRun>> | undefined),
   });

@@ -59,7 +59,13 @@ export async function bootFleet(o: FleetOptions): Promise<Fleet> {
     clock: new SystemClock(),
     logger: silentLogger,
     catalog,
-    addressing: { ...DEFAULT_ADDRESSING, mode: 'addresses', addressBase: o.addressBase, addressOffset: 0, standardPorts: o.ports },
+    addressing: {
+      ...DEFAULT_ADDRESSING,
+      mode: 'addresses',
+      addressBase: o.addressBase,
+      addressOffset: 0,
+      standardPorts: o.ports,
+    },
     // Defaults but a shorter request timeout: when Pebble wedges (letsencrypt/pebble#554, see
     // fleet-issuance.ts) the run fails in 15 s instead of 30 s and is repeated.
     acmeSettings: o.acmeSettings ?? { requestTimeoutMs: 15_000 },
@@ -85,7 +91,13 @@ export async function bootFleet(o: FleetOptions): Promise<Fleet> {
   try {
     await Promise.all(
       ids.map((boxId) =>
-        runner.add({ boxId, hostname: `fleet-${boxId}`, model: 'GigaVUE-HC2', firmware, cryptoMode: o.cryptoMode }),
+        runner.add({
+          boxId,
+          hostname: `fleet-${boxId}`,
+          model: 'GigaVUE-HC2',
+          firmware,
+          cryptoMode: o.cryptoMode,
+        }),
       ),
     );
   } catch (e) {
@@ -183,8 +195,10 @@ export function watchPebble(pebble: Pebble): PebbleWatch {
   // probe must time out on Pebble's account only. Exit code 28 = no answer within --max-time.
   const probe = () =>
     new Promise<boolean>((resolve) => {
-      const p = execFile('curl', ['-s', '-o', '/dev/null', '--max-time', '2', '--cacert', caFile, url], (err) =>
-        resolve(!err || (err as { code?: unknown }).code !== 28),
+      const p = execFile(
+        'curl',
+        ['-s', '-o', '/dev/null', '--max-time', '2', '--cacert', caFile, url],
+        (err) => resolve(!err || (err as { code?: unknown }).code !== 28),
       );
       p.on('error', () => resolve(true));
     });

@@ -21,12 +21,15 @@ process.once('message', (job: Job) => {
   const errors: string[] = [];
   const one = () =>
     new Promise<void>((resolve) => {
-      const s = connect({ host: '127.0.0.1', port: job.port, ca: job.ca, servername: 'bench.lab.test' }, () => {
-        serials.add(s.getPeerCertificate().serialNumber);
-        ok++;
-        s.destroy();
-        resolve();
-      });
+      const s = connect(
+        { host: '127.0.0.1', port: job.port, ca: job.ca, servername: 'bench.lab.test' },
+        () => {
+          serials.add(s.getPeerCertificate().serialNumber);
+          ok++;
+          s.destroy();
+          resolve();
+        },
+      );
       s.once('error', (e) => {
         failed++;
         if (errors.length < 5) errors.push(e.message);

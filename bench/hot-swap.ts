@@ -65,7 +65,15 @@ export async function hotSwapBench(full: boolean): Promise<void> {
     clock.now(),
   );
   await store.save(doc);
-  const box = new Box({ doc, persistence: store, clock, logger: silentLogger, firmware: catalog, address: '127.0.0.1', bootKind: 'cold' });
+  const box = new Box({
+    doc,
+    persistence: store,
+    clock,
+    logger: silentLogger,
+    firmware: catalog,
+    address: '127.0.0.1',
+    bootKind: 'cold',
+  });
   const names: string[] = [];
   const pems: string[] = [];
   for (let i = 0; i < 10; i++) {

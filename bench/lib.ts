@@ -67,18 +67,29 @@ export function table(header: string[], rows: (string | number)[][]): string {
   const all = [header, ...rows.map((r) => r.map(String))];
   const w = header.map((_, i) => Math.max(...all.map((r) => (r[i] ?? '').length)));
   const line = (r: string[]) => '| ' + r.map((c, i) => c.padEnd(w[i]!)).join(' | ') + ' |';
-  return [line(header), '|' + w.map((n) => '-'.repeat(n + 2)).join('|') + '|', ...all.slice(1).map(line)].join('\n');
+  return [
+    line(header),
+    '|' + w.map((n) => '-'.repeat(n + 2)).join('|') + '|',
+    ...all.slice(1).map(line),
+  ].join('\n');
 }
 
 /** Print the table and write bench/results/<name>.json. */
-export function writeResult(r: Omit<BenchResult, 'machine' | 'startedAt'> & { startedAt?: string }): BenchResult {
+export function writeResult(
+  r: Omit<BenchResult, 'machine' | 'startedAt'> & { startedAt?: string },
+): BenchResult {
   const full: BenchResult = { ...r, machine: machine(), startedAt: r.startedAt ?? new Date().toISOString() };
   const dir = join(ROOT, 'bench', 'results');
   mkdirSync(dir, { recursive: true });
   writeFileSync(join(dir, `${r.name}.json`), JSON.stringify(full, null, 2) + '\n');
   console.log(`\n## ${r.name}${r.full ? ' (full)' : ' (small)'}\n\n${r.table}\n`);
   if (r.targets.length) {
-    console.log(table(['target', 'wanted', 'measured', 'met'], r.targets.map((x) => [x.name, x.target, x.measured, x.met ? 'yes' : 'NO'])));
+    console.log(
+      table(
+        ['target', 'wanted', 'measured', 'met'],
+        r.targets.map((x) => [x.name, x.target, x.measured, x.met ? 'yes' : 'NO']),
+      ),
+    );
   }
   return full;
 }

@@ -26,14 +26,34 @@ export async function notificationsBench(full: boolean): Promise<void> {
   box.snmpEnable(ADMIN, true);
   box.snmpNotifyEnable(ADMIN, true);
   const rows: (string | number)[][] = [];
-  const trapRuns: { rate: number; sent: number; received: number; lost: number; queueDropped: number; seconds: number }[] = [];
+  const trapRuns: {
+    rate: number;
+    sent: number;
+    received: number;
+    lost: number;
+    queueDropped: number;
+    seconds: number;
+  }[] = [];
   let tag = 0;
   const emit = (domain: string) =>
-    box.events.emit('certificate-issued', { boxId: 1, hostname: box.hostname, domain, serial: '01', expiresMs: clock.now() + 86_400_000 });
+    box.events.emit('certificate-issued', {
+      boxId: 1,
+      hostname: box.hostname,
+      domain,
+      serial: '01',
+      expiresMs: clock.now() + 86_400_000,
+    });
 
   for (const rate of ladder) {
     for (const t of box.config.snmp.targets) box.snmpRemoveTarget(ADMIN, t.host, t.port);
-    box.snmpSetTarget(ADMIN, { host: rx.host, port: rx.port, kind: 'traps', version: '2c', community: 'public', ratePerSec: rate });
+    box.snmpSetTarget(ADMIN, {
+      host: rx.host,
+      port: rx.port,
+      kind: 'traps',
+      version: '2c',
+      community: 'public',
+      ratePerSec: rate,
+    });
     const domain = `run${++tag}.lab.test`;
     const before = rx.count((x) => JSON.stringify(x).includes(domain));
     // Counters are kept per host/port/kind across reconfiguration: work on deltas.
@@ -46,7 +66,7 @@ export async function notificationsBench(full: boolean): Promise<void> {
       const c = notifier.counters()[0]!;
       return c.sent + c.dropped - done0;
     };
-    for (let emitted = 0; emitted < n; ) {
+    for (let emitted = 0; emitted < n;) {
       if (emitted - completed() < 1000) {
         emit(domain);
         emitted++;
@@ -72,12 +92,26 @@ export async function notificationsBench(full: boolean): Promise<void> {
     const seconds = (sentAt - t0) / 1000;
     const queueDropped = notifier.counters()[0]!.dropped - c0.dropped;
     trapRuns.push({ rate, sent: n, received, lost: n - received, queueDropped, seconds });
-    rows.push([`v2c traps at ${rate}/s`, n, received, n - received, queueDropped, (received / seconds).toFixed(0)]);
+    rows.push([
+      `v2c traps at ${rate}/s`,
+      n,
+      received,
+      n - received,
+      queueDropped,
+      (received / seconds).toFixed(0),
+    ]);
   }
 
   // Informs: acknowledged per second at an unlimited pace (the in-flight window bounds it).
   for (const t of box.config.snmp.targets) box.snmpRemoveTarget(ADMIN, t.host, t.port);
-  box.snmpSetTarget(ADMIN, { host: rx.host, port: rx.port, kind: 'informs', version: '2c', community: 'public', ratePerSec: 10000 });
+  box.snmpSetTarget(ADMIN, {
+    host: rx.host,
+    port: rx.port,
+    kind: 'informs',
+    version: '2c',
+    community: 'public',
+    ratePerSec: 10000,
+  });
   const informN = full ? 2000 : 500;
   const i0 = notifier.counters()[0]!;
   const ended0 = i0.acknowledged + i0.timedOut + i0.dropped;
@@ -92,7 +126,14 @@ export async function notificationsBench(full: boolean): Promise<void> {
   }
   const informSeconds = (performance.now() - t0) / 1000;
   const informCounters = notifier.counters()[0]!;
-  rows.push(['v2c informs (window-bound)', informN, acked, informN - acked, '-', (acked / informSeconds).toFixed(0)]);
+  rows.push([
+    'v2c informs (window-bound)',
+    informN,
+    acked,
+    informN - acked,
+    '-',
+    (acked / informSeconds).toFixed(0),
+  ]);
   notifier.stop();
   await rx.stop();
 
@@ -113,7 +154,13 @@ export async function notificationsBench(full: boolean): Promise<void> {
     figures: {
       trapRuns,
       bestZeroLossTrapsPerSec: bestZeroLoss,
-      informs: { sent: informN, acknowledged: acked, seconds: informSeconds, perSec: acked / informSeconds, counters: informCounters },
+      informs: {
+        sent: informN,
+        acknowledged: acked,
+        seconds: informSeconds,
+        perSec: acked / informSeconds,
+        counters: informCounters,
+      },
     },
     targets,
     table: table(['run', 'sent', 'received', 'lost', 'of which queue drops', 'per second'], rows),

@@ -33,7 +33,10 @@ export interface Profile {
 export type Breakdown = Record<string, number>;
 
 /** Run `fn` under the profiler; resolves with its result and the breakdown. */
-export async function profiled<T>(categories: Category[], fn: () => Promise<T>): Promise<{ result: T; breakdown: Breakdown }> {
+export async function profiled<T>(
+  categories: Category[],
+  fn: () => Promise<T>,
+): Promise<{ result: T; breakdown: Breakdown }> {
   const session = new Session();
   session.connect();
   await session.post('Profiler.enable');

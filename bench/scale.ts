@@ -32,12 +32,21 @@ const round = (x: number, d = 1) => Math.round(x * 10 ** d) / 10 ** d;
 
 /** Where a box's boot spends its CPU (innermost matching frame wins; see profile.ts). */
 const BOOT_CATEGORIES: Category[] = [
-  { name: 'first-boot document (keys, default certificate, host key)', match: /device\/first-boot\.js|dist\/src\/pki\// },
+  {
+    name: 'first-boot document (keys, default certificate, host key)',
+    match: /device\/first-boot\.js|dist\/src\/pki\//,
+  },
   { name: 'state file (read, write, fsync)', match: /store\/lowdb-store\.js|lowdb/ },
   { name: 'SSH listener (ssh2 server, host key)', match: /cli\/transports\/ssh\.js|node_modules\/ssh2\// },
   { name: 'TCP CLI listener', match: /cli\/transports\/tcp\.js/ },
-  { name: 'HTTPS/HTTP listeners (koa apps, TLS context)', match: /dist\/src\/web\/|node_modules\/koa|node_modules\/@koa/ },
-  { name: 'Box, ACME agent, SNMP notifier', match: /device\/box\.js|acme\/agent\.js|snmp\/notifier\.js|^prepareBoot$/ },
+  {
+    name: 'HTTPS/HTTP listeners (koa apps, TLS context)',
+    match: /dist\/src\/web\/|node_modules\/koa|node_modules\/@koa/,
+  },
+  {
+    name: 'Box, ACME agent, SNMP notifier',
+    match: /device\/box\.js|acme\/agent\.js|snmp\/notifier\.js|^prepareBoot$/,
+  },
   { name: 'listening sockets (net)', match: /^listenInCluster$|^setupListenHandle$/ },
   { name: 'cluster runner and host', match: /lab\/cluster-runner\.js|host\/box-host\.js/ },
 ];
@@ -111,7 +120,10 @@ async function sshShell(address: string, port: number, hostKeyPem: string, promp
   });
   const untilPrompt = () =>
     new Promise<string>((resolve, reject) => {
-      const t = setTimeout(() => reject(new Error(`no prompt from ${address} within 10 s: ${buf.slice(-200)}`)), 10_000);
+      const t = setTimeout(
+        () => reject(new Error(`no prompt from ${address} within 10 s: ${buf.slice(-200)}`)),
+        10_000,
+      );
       const done = () => {
         clearTimeout(t);
         waiter = undefined;
@@ -137,7 +149,11 @@ async function rsaKeysPerSecond(): Promise<number> {
   const n = 16;
   const t0 = performance.now();
   await Promise.all(
-    Array.from({ length: n }, () => new Promise((r, j) => generateKeyPair('rsa', { modulusLength: 2048 }, (e) => (e ? j(e) : r(null))))),
+    Array.from(
+      { length: n },
+      () =>
+        new Promise((r, j) => generateKeyPair('rsa', { modulusLength: 2048 }, (e) => (e ? j(e) : r(null)))),
+    ),
   );
   return n / ((performance.now() - t0) / 1000);
 }
@@ -157,7 +173,11 @@ export async function scaleBench(full: boolean): Promise<void> {
   const fds0 = openFds();
 
   // 1. First boot (secure-crypto, the lab's default).
-  const first = await timedBoot(() => bootFleet({ n, cryptoMode: 'secure-crypto', addressBase: base, ports }), rss0, heap0);
+  const first = await timedBoot(
+    () => bootFleet({ n, cryptoMode: 'secure-crypto', addressBase: base, ports }),
+    rss0,
+    heap0,
+  );
   const labDir = first.fleet.labDir;
   await first.fleet.stop();
 
@@ -172,7 +192,12 @@ export async function scaleBench(full: boolean): Promise<void> {
   const rssLater = procRssBytes('self');
 
   let classic: BootFigures | undefined;
-  let issued: (Awaited<ReturnType<typeof issueEveryBox>>['first'] & { attempts: number; boxesWithoutCertificate: number }) | undefined;
+  let issued:
+    | (Awaited<ReturnType<typeof issueEveryBox>>['first'] & {
+        attempts: number;
+        boxesWithoutCertificate: number;
+      })
+    | undefined;
   let rssAfterIssuePerBox = NaN;
   let heapAfterIssuePerBox = NaN;
   const latencies: number[] = [];
@@ -183,7 +208,11 @@ export async function scaleBench(full: boolean): Promise<void> {
     const probe = new ServedProbe();
     try {
       const every = await issueEveryBox(fleet, httpPort, probe, ports.https);
-      issued = { ...every.first, attempts: every.attempts, boxesWithoutCertificate: every.withoutCertificate };
+      issued = {
+        ...every.first,
+        attempts: every.attempts,
+        boxesWithoutCertificate: every.withoutCertificate,
+      };
     } finally {
       probe.close();
     }
@@ -192,7 +221,10 @@ export async function scaleBench(full: boolean): Promise<void> {
     heapAfterIssuePerBox = round((process.memoryUsage().heapUsed - heap0) / n / MiB, 3);
 
     // 5. show crypto acme client info over SSH, boxes spread over the fleet.
-    const targets = Array.from({ length: sessions }, (_, i) => fleet.ids[Math.floor(((i + 0.5) * n) / sessions)]!);
+    const targets = Array.from(
+      { length: sessions },
+      (_, i) => fleet.ids[Math.floor(((i + 0.5) * n) / sessions)]!,
+    );
     for (const id of targets) {
       const box = fleet.box(id);
       const sh = await sshShell(fleet.address(id), ports.ssh, box.sshHostKey, `${box.hostname} > `);
@@ -215,7 +247,11 @@ export async function scaleBench(full: boolean): Promise<void> {
   // 3. Classic-mode first boot (RSA-2048 default certificates), on its own addresses.
   {
     // Memory not measured here: the heap still holds what the earlier fleets left.
-    const c = await timedBoot(() => bootFleet({ n, cryptoMode: 'classic', addressBase: '127.75.0.0', ports }), NaN, NaN);
+    const c = await timedBoot(
+      () => bootFleet({ n, cryptoMode: 'classic', addressBase: '127.75.0.0', ports }),
+      NaN,
+      NaN,
+    );
     classic = c.figures;
     await c.fleet.destroy();
   }
@@ -288,10 +324,34 @@ export async function scaleBench(full: boolean): Promise<void> {
     table: table(
       ['phase', 'boxes', 'seconds', 'CPU ms/box (main thread)', 'RSS MiB/box', 'V8 heap MiB/box', 'fds'],
       [
-        ['first boot (secure-crypto)', n, first.figures.seconds, perBox(first.figures), first.figures.rssPerBoxMiB, first.figures.heapPerBoxMiB, first.figures.fds],
-        ['later boot (same data dirs)', n, later.figures.seconds, perBox(later.figures), later.figures.rssPerBoxMiB, later.figures.heapPerBoxMiB, later.figures.fds],
+        [
+          'first boot (secure-crypto)',
+          n,
+          first.figures.seconds,
+          perBox(first.figures),
+          first.figures.rssPerBoxMiB,
+          first.figures.heapPerBoxMiB,
+          first.figures.fds,
+        ],
+        [
+          'later boot (same data dirs)',
+          n,
+          later.figures.seconds,
+          perBox(later.figures),
+          later.figures.rssPerBoxMiB,
+          later.figures.heapPerBoxMiB,
+          later.figures.fds,
+        ],
         ['first boot (classic, RSA-2048)', n, classic.seconds, perBox(classic), '-', '-', classic.fds],
-        ['after every box issued', n, issued ? `${issued.seconds} (issue)` : '-', '-', rssAfterIssuePerBox, heapAfterIssuePerBox, '-'],
+        [
+          'after every box issued',
+          n,
+          issued ? `${issued.seconds} (issue)` : '-',
+          '-',
+          rssAfterIssuePerBox,
+          heapAfterIssuePerBox,
+          '-',
+        ],
         [`show ... info over SSH p50/p95 ms`, n, `${round(p50)} / ${round(p95)}`, '-', '-', '-', '-'],
       ],
     ),

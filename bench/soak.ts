@@ -91,9 +91,17 @@ async function runLoadChild(job: LoadJob): Promise<LoadReport> {
       await new Promise<void>((resolve, reject) => {
         c.once('ready', () => resolve());
         c.once('error', reject);
-        c.connect({ host: address, port: PORTS.ssh, username: 'admin', password: job.password, readyTimeout: 30_000 });
+        c.connect({
+          host: address,
+          port: PORTS.ssh,
+          username: 'admin',
+          password: job.password,
+          readyTimeout: 30_000,
+        });
       });
-      const stream = await new Promise<ssh2.ClientChannel>((res, rej) => c.shell(false, (e, s) => (e ? rej(e) : res(s))));
+      const stream = await new Promise<ssh2.ClientChannel>((res, rej) =>
+        c.shell(false, (e, s) => (e ? rej(e) : res(s))),
+      );
       r.sessionsOpen++;
       let buf = '';
       let wake: (() => void) | undefined;
@@ -104,7 +112,8 @@ async function runLoadChild(job: LoadJob): Promise<LoadReport> {
       const prompt = async (timeoutMs: number) => {
         const deadline = Date.now() + timeoutMs;
         while (!/[>#] $/.test(buf)) {
-          if (Date.now() > deadline) throw new Error(`no prompt after ${timeoutMs} ms: ${JSON.stringify(buf.slice(-200))}`);
+          if (Date.now() > deadline)
+            throw new Error(`no prompt after ${timeoutMs} ms: ${JSON.stringify(buf.slice(-200))}`);
           await new Promise<void>((w) => {
             wake = w;
             setTimeout(w, 100);
@@ -118,7 +127,8 @@ async function runLoadChild(job: LoadJob): Promise<LoadReport> {
         stream.write('show crypto acme client info\n');
         try {
           await prompt(20_000);
-          if (!/Request-Status/.test(buf)) throw new Error(`unexpected answer ${JSON.stringify(buf.slice(0, 200))}`);
+          if (!/Request-Status/.test(buf))
+            throw new Error(`unexpected answer ${JSON.stringify(buf.slice(0, 200))}`);
           r.sshCommands++;
           r.sshMaxMs = Math.max(r.sshMaxMs, Date.now() - t0);
         } catch (e) {
@@ -138,11 +148,14 @@ async function runLoadChild(job: LoadJob): Promise<LoadReport> {
     while (Date.now() < until) {
       const address = job.addresses[Math.floor(Math.random() * job.addresses.length)]!;
       await new Promise<void>((resolve) => {
-        const s = tlsConnect({ host: address, port: PORTS.https, rejectUnauthorized: false, timeout: 10_000 }, () => {
-          const cert = new X509Certificate(s.getPeerX509Certificate()!.raw);
-          if (Date.parse(cert.validTo) < Date.now()) r.expiredServed++;
-          s.write(`GET /health HTTP/1.1\r\nHost: ${address}\r\nConnection: close\r\n\r\n`);
-        });
+        const s = tlsConnect(
+          { host: address, port: PORTS.https, rejectUnauthorized: false, timeout: 10_000 },
+          () => {
+            const cert = new X509Certificate(s.getPeerX509Certificate()!.raw);
+            if (Date.parse(cert.validTo) < Date.now()) r.expiredServed++;
+            s.write(`GET /health HTTP/1.1\r\nHost: ${address}\r\nConnection: close\r\n\r\n`);
+          },
+        );
         let text = '';
         s.setEncoding('utf8');
         s.on('data', (d: string) => (text += d));
@@ -226,7 +239,10 @@ export async function soakBench(full: boolean): Promise<void> {
         await box.acmeIssue(BENCH_ACTOR, { domain: domainOf('soak', id), directoryUrl: pebble.directoryUrl });
         await done;
         const issued = box.acmeState().issued;
-        if (!issued) throw new Error(`box ${id}: the first issuance failed: ${JSON.stringify(box.acmeState().lastRequest)}`);
+        if (!issued)
+          throw new Error(
+            `box ${id}: the first issuance failed: ${JSON.stringify(box.acmeState().lastRequest)}`,
+          );
         const l: Ledger = { serial: issued.serial, renewed: 0, failed: 0, finished: 0, brokenChain: 0 };
         ledgers.set(id, l);
         box.events.on('certificate-renewed', (e) => {
@@ -246,7 +262,10 @@ export async function soakBench(full: boolean): Promise<void> {
     const sample = () => rss.push(procRssBytes('self'));
     sample();
     const sampler = setInterval(sample, 5_000);
-    const child = fork(fileURLToPath(import.meta.url), [], { env: { ...process.env, GVOS_SOAK_CHILD: '1' }, stdio: 'inherit' });
+    const child = fork(fileURLToPath(import.meta.url), [], {
+      env: { ...process.env, GVOS_SOAK_CHILD: '1' },
+      stdio: 'inherit',
+    });
     const load = new Promise<LoadReport>((resolve, reject) => {
       child.once('message', (m: LoadReport) => resolve(m));
       child.once('exit', (code) => reject(new Error(`the load child exited with ${code} before reporting`)));
@@ -265,27 +284,36 @@ export async function soakBench(full: boolean): Promise<void> {
 
     // Let renewals that are running end, then account.
     const settleUntil = Date.now() + 30_000;
-    while (Date.now() < settleUntil && fleet.ids.some((id) => fleet.box(id).acmeBusy)) await new Promise((w) => setTimeout(w, 200));
+    while (Date.now() < settleUntil && fleet.ids.some((id) => fleet.box(id).acmeBusy))
+      await new Promise((w) => setTimeout(w, 200));
     const elapsedS = (Date.now() - issuedAt) / 1000;
     const stuck = fleet.ids.filter((id) => fleet.box(id).acmeBusy);
     const mismatched: string[] = [];
     for (const id of fleet.ids) {
       const box = fleet.box(id);
-      const doc = JSON.parse(readFileSync(join(fleet.labDir, `box-${id}`, 'state.json'), 'utf8')) as BoxDocument;
+      const doc = JSON.parse(
+        readFileSync(join(fleet.labDir, `box-${id}`, 'state.json'), 'utf8'),
+      ) as BoxDocument;
       const issued = box.acmeState().issued;
       const l = ledgers.get(id)!;
       if (!issued || doc.acme.issued?.serial !== issued.serial || l.serial !== issued.serial)
-        mismatched.push(`box ${id}: state ${doc.acme.issued?.serial}, box ${issued?.serial}, events ${l.serial}`);
-      else if (issued.expiresMs < Date.now()) mismatched.push(`box ${id}: expired ${new Date(issued.expiresMs).toISOString()}`);
+        mismatched.push(
+          `box ${id}: state ${doc.acme.issued?.serial}, box ${issued?.serial}, events ${l.serial}`,
+        );
+      else if (issued.expiresMs < Date.now())
+        mismatched.push(`box ${id}: expired ${new Date(issued.expiresMs).toISOString()}`);
     }
     const served = await Promise.all(
       fleet.ids.map(
         (id) =>
           new Promise<string>((resolve) => {
-            const s = tlsConnect({ host: fleet.address(id), port: PORTS.https, rejectUnauthorized: false }, () => {
-              resolve(s.getPeerX509Certificate()!.serialNumber.toUpperCase());
-              s.destroy();
-            });
+            const s = tlsConnect(
+              { host: fleet.address(id), port: PORTS.https, rejectUnauthorized: false },
+              () => {
+                resolve(s.getPeerX509Certificate()!.serialNumber.toUpperCase());
+                s.destroy();
+              },
+            );
             s.once('error', (e) => resolve(`error ${e.message}`));
           }),
       ),
@@ -342,7 +370,15 @@ export async function soakBench(full: boolean): Promise<void> {
       size,
       certLifetimeS: CERT_LIFETIME_S,
       elapsedS: Math.round(elapsedS),
-      renewals: { finished, renewed, failed, brokenChain, stuck, perBoxMin: Math.min(...all.map((l) => l.renewed)), expectedEach },
+      renewals: {
+        finished,
+        renewed,
+        failed,
+        brokenChain,
+        stuck,
+        perBoxMin: Math.min(...all.map((l) => l.renewed)),
+        expectedEach,
+      },
       load: report,
       mismatched: mismatched.slice(0, 10),
       notServed: notServed.slice(0, 10),
@@ -353,7 +389,10 @@ export async function soakBench(full: boolean): Promise<void> {
     const rows = [
       ['boxes', size.boxes],
       ['SSH sessions open', `${report.sessionsOpen} of ${size.sessions}`],
-      ['SSH commands answered', `${report.sshCommands} (${report.sshFailures} failed, slowest ${report.sshMaxMs} ms)`],
+      [
+        'SSH commands answered',
+        `${report.sshCommands} (${report.sshFailures} failed, slowest ${report.sshMaxMs} ms)`,
+      ],
       ['HTTPS requests', `${report.httpsOk} ok, ${report.httpsFailures} failed`],
       ['auto-renewals', `${renewed} renewed, ${failed} failed, ${finished} finished`],
       ['renewals per box (min / expected)', `${figures.renewals.perBoxMin} / ${expectedEach}`],
@@ -365,7 +404,10 @@ export async function soakBench(full: boolean): Promise<void> {
       full,
       figures,
       targets,
-      table: table(['what', 'value'], rows.map((r) => r.map(String))),
+      table: table(
+        ['what', 'value'],
+        rows.map((r) => r.map(String)),
+      ),
     });
   } finally {
     await fleet.destroy();

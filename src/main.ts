@@ -60,7 +60,9 @@ class UsageError extends Error {}
 
 function packageVersion(): string {
   try {
-    const pkg = JSON.parse(readFileSync(fileURLToPath(new URL('../../package.json', import.meta.url)), 'utf8')) as {
+    const pkg = JSON.parse(
+      readFileSync(fileURLToPath(new URL('../../package.json', import.meta.url)), 'utf8'),
+    ) as {
       version: string;
     };
     return pkg.version;
@@ -70,7 +72,8 @@ function packageVersion(): string {
 }
 
 function parsePort(name: string, v: string): number {
-  if (!/^\d{1,5}$/.test(v) || Number(v) > 65535) throw new UsageError(`--${name} must be a port number 0-65535, got "${v}"`);
+  if (!/^\d{1,5}$/.test(v) || Number(v) > 65535)
+    throw new UsageError(`--${name} must be a port number 0-65535, got "${v}"`);
   return Number(v);
 }
 
@@ -124,9 +127,12 @@ export function parseBoxArgs(argv: string[], env: NodeJS.ProcessEnv): BoxCommand
     throw new UsageError(`--box-id must be a number from 1 to ${MAX_BOX_ID}, got "${s('box-id')}"`);
   }
   const boxId = Number(s('box-id'));
-  if (!isIP(s('address'))) throw new UsageError(`--address must be an IPv4 or IPv6 address, got "${s('address')}"`);
+  if (!isIP(s('address')))
+    throw new UsageError(`--address must be an IPv4 or IPv6 address, got "${s('address')}"`);
   if (!(CRYPTO_MODES as readonly string[]).includes(s('crypto-mode'))) {
-    throw new UsageError(`--crypto-mode must be one of ${CRYPTO_MODES.join(', ')}, got "${s('crypto-mode')}"`);
+    throw new UsageError(
+      `--crypto-mode must be one of ${CRYPTO_MODES.join(', ')}, got "${s('crypto-mode')}"`,
+    );
   }
   try {
     parseLogLevel(s('log-level'));
@@ -170,7 +176,12 @@ async function runBox(argv: string[]): Promise<void> {
   const catalog = new FileFirmwareCatalog();
   const firmware = o.firmware ?? catalog.latest().version;
   if (!catalog.get(firmware)) {
-    throw new UsageError(`--firmware ${firmware} is not in firmware-sim/ (have ${catalog.list().map((i) => i.version).join(', ')})`);
+    throw new UsageError(
+      `--firmware ${firmware} is not in firmware-sim/ (have ${catalog
+        .list()
+        .map((i) => i.version)
+        .join(', ')})`,
+    );
   }
   const logger = new JsonLogger(parseLogLevel(o.logLevel));
   const cluster = new Cluster('gvos-sim');

@@ -213,45 +213,57 @@ t.test('an unsigned GET answered 503 is retried as it is', async (t) => {
   t.equal(fake.gets.filter((g) => g.path === '/dir').length, 2, 'the directory was fetched twice');
 });
 
-t.test('finalize at once when every authorization is valid; poll for "ready" only after orderNotReady', async (t) => {
-  const key = (await import('node:crypto')).generateKeyPairSync('ec', { namedCurve: 'prime256v1' }).privateKey;
-  const responder = { types: () => ['http-01' as const], present: async () => undefined, remove: () => undefined };
-  for (const notReadyFirst of [false, true]) {
-    const fake = new FakeAcme();
-    await fake.listen();
-    t.teardown(() => fake.server.close());
-    const b = fake.base;
-    const order = { status: 'pending', authorizations: [`${b}/authz/1`], finalize: `${b}/finalize/1` };
-    fake.script.set('/order', [{ status: 201, headers: { Location: `${b}/order/1` }, body: order }]);
-    // Already valid (authz reuse): nothing to answer, so the order is ready (RFC 8555 §7.1.6).
-    fake.script.set('/authz/1', [
-      { status: 200, body: { status: 'valid', identifier: { type: 'dns', value: 'a.test' }, challenges: [] } },
-    ]);
-    const finalized = { status: 200, body: { ...order, status: 'valid', certificate: `${b}/cert/1` } };
-    fake.script.set(
-      '/finalize/1',
-      notReadyFirst
-        ? [
-            {
-              status: 403,
-              headers: { 'Content-Type': 'application/problem+json' },
-              body: { type: 'urn:ietf:params:acme:error:orderNotReady', detail: 'not ready yet' },
-            },
-            finalized,
-          ]
-        : [finalized],
-    );
-    fake.script.set('/order/1', [{ status: 200, body: { ...order, status: 'ready' } }]);
-    fake.script.set('/cert/1', [{ status: 200, body: certPem }]);
-    const { session, transport } = await open(fake);
-    t.teardown(() => transport.close());
-    t.equal(await session.obtain('a.test', key, responder), certPem, 'the chain as the CA sent it');
-    t.same(
-      fake.posts.map((p) => p.path).filter((p) => p !== '/acct'),
-      notReadyFirst
-        ? ['/order', '/authz/1', '/finalize/1', '/order/1', '/finalize/1', '/cert/1']
-        : ['/order', '/authz/1', '/finalize/1', '/cert/1'],
-      notReadyFirst ? 'orderNotReady: waited for "ready", finalized again' : 'no poll before finalize',
-    );
-  }
-});
+t.test(
+  'finalize at once when every authorization is valid; poll for "ready" only after orderNotReady',
+  async (t) => {
+    const key = (await import('node:crypto')).generateKeyPairSync('ec', {
+      namedCurve: 'prime256v1',
+    }).privateKey;
+    const responder = {
+      types: () => ['http-01' as const],
+      present: async () => undefined,
+      remove: () => undefined,
+    };
+    for (const notReadyFirst of [false, true]) {
+      const fake = new FakeAcme();
+      await fake.listen();
+      t.teardown(() => fake.server.close());
+      const b = fake.base;
+      const order = { status: 'pending', authorizations: [`${b}/authz/1`], finalize: `${b}/finalize/1` };
+      fake.script.set('/order', [{ status: 201, headers: { Location: `${b}/order/1` }, body: order }]);
+      // Already valid (authz reuse): nothing to answer, so the order is ready (RFC 8555 §7.1.6).
+      fake.script.set('/authz/1', [
+        {
+          status: 200,
+          body: { status: 'valid', identifier: { type: 'dns', value: 'a.test' }, challenges: [] },
+        },
+      ]);
+      const finalized = { status: 200, body: { ...order, status: 'valid', certificate: `${b}/cert/1` } };
+      fake.script.set(
+        '/finalize/1',
+        notReadyFirst
+          ? [
+              {
+                status: 403,
+                headers: { 'Content-Type': 'application/problem+json' },
+                body: { type: 'urn:ietf:params:acme:error:orderNotReady', detail: 'not ready yet' },
+              },
+              finalized,
+            ]
+          : [finalized],
+      );
+      fake.script.set('/order/1', [{ status: 200, body: { ...order, status: 'ready' } }]);
+      fake.script.set('/cert/1', [{ status: 200, body: certPem }]);
+      const { session, transport } = await open(fake);
+      t.teardown(() => transport.close());
+      t.equal(await session.obtain('a.test', key, responder), certPem, 'the chain as the CA sent it');
+      t.same(
+        fake.posts.map((p) => p.path).filter((p) => p !== '/acct'),
+        notReadyFirst
+          ? ['/order', '/authz/1', '/finalize/1', '/order/1', '/finalize/1', '/cert/1']
+          : ['/order', '/authz/1', '/finalize/1', '/cert/1'],
+        notReadyFirst ? 'orderNotReady: waited for "ready", finalized again' : 'no poll before finalize',
+      );
+    }
+  },
+);

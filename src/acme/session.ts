@@ -265,7 +265,9 @@ export class AcmeSession {
     }
     // Subject: the CN is the DNS name; IP certificates get the IP as a SAN only (RFC 8738 §3).
     const csr = createCsr(
-      identifier.type === 'dns' ? { key, commonName: domain, altNames: [domain] } : { key, altNames: [domain] },
+      identifier.type === 'dns'
+        ? { key, commonName: domain, altNames: [domain] }
+        : { key, altNames: [domain] },
     );
     // RFC 8555 §7.1.6: with every authorization valid the order is "ready", so finalize at once
     // (one request less per certificate than polling for "ready" first); only a CA that answers

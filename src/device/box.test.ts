@@ -65,9 +65,15 @@ t.test('certificates: add, key must match, map to web, refuse delete while in us
   box.events.on('web-certificate-changed', (e) => changes.push(e.certName));
 
   await box.addPublicCertificate(OPERATOR, 'web1', a.cert);
-  await t.rejects(box.addPrivateKey(OPERATOR, 'web1', b.key), { code: 'bad-input', message: /does not match/ });
+  await t.rejects(box.addPrivateKey(OPERATOR, 'web1', b.key), {
+    code: 'bad-input',
+    message: /does not match/,
+  });
   t.notOk(box.certificate('web1').hasPrivateKey, 'a mismatching key changes nothing');
-  await t.rejects(box.setWebCertificate(OPERATOR, 'web1'), { code: 'precondition', message: /no private key/ });
+  await t.rejects(box.setWebCertificate(OPERATOR, 'web1'), {
+    code: 'precondition',
+    message: /no private key/,
+  });
   await box.addPrivateKey(OPERATOR, 'web1', a.key);
   await box.setWebCertificate(OPERATOR, 'web1');
   t.same(changes, ['web1']);
@@ -83,14 +89,21 @@ t.test('certificates: add, key must match, map to web, refuse delete while in us
 
 const badPems: { name: string; pem: string; message: RegExp }[] = [
   { name: 'not PEM at all', pem: 'hello', message: /no PEM certificate/ },
-  { name: 'PEM markers around garbage', pem: '-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----', message: /not a valid X.509/ },
+  {
+    name: 'PEM markers around garbage',
+    pem: '-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----',
+    message: /not a valid X.509/,
+  },
   { name: 'over 64 KiB', pem: 'x'.repeat(65 * 1024), message: /too long/ },
 ];
 for (const row of badPems) {
   t.test(`a bad public-cert is refused and changes nothing: ${row.name}`, async (t) => {
     const { box } = await makeTestBox();
     const before = box.certificates().length;
-    await t.rejects(box.addPublicCertificate(ADMIN, 'c1', row.pem), { code: 'bad-input', message: row.message });
+    await t.rejects(box.addPublicCertificate(ADMIN, 'c1', row.pem), {
+      code: 'bad-input',
+      message: row.message,
+    });
     t.equal(box.certificates().length, before);
   });
 }
@@ -120,13 +133,21 @@ t.test('running config persists only on write memory; a reboot comes back with t
   t.equal(reloaded.snmpEngine.boots, box.snmpEngineBoots + 1, 'engineBoots grows on every boot');
 });
 
-const roleRows: { name: string; call: (b: Awaited<ReturnType<typeof makeTestBox>>['box']) => unknown; needs: string }[] = [
+const roleRows: {
+  name: string;
+  call: (b: Awaited<ReturnType<typeof makeTestBox>>['box']) => unknown;
+  needs: string;
+}[] = [
   { name: 'hostname', call: (b) => b.setHostname(MONITOR, 'x'), needs: 'operator' },
   { name: 'ip name-server', call: (b) => b.addNameServer(MONITOR, '1.1.1.1'), needs: 'operator' },
   { name: 'username', call: (b) => b.setUserPassword(OPERATOR, 'u', 'pw123456'), needs: 'admin' },
   { name: 'crypto mode', call: (b) => b.setCryptoMode(OPERATOR, 'fips'), needs: 'admin' },
   { name: 'write memory', call: (b) => b.writeMemory(MONITOR), needs: 'operator' },
-  { name: 'acme issue', call: (b) => b.acmeIssue(OPERATOR, { domain: 'a.test', directoryUrl: 'https://x/dir' }), needs: 'admin' },
+  {
+    name: 'acme issue',
+    call: (b) => b.acmeIssue(OPERATOR, { domain: 'a.test', directoryUrl: 'https://x/dir' }),
+    needs: 'admin',
+  },
   { name: 'acme clear', call: (b) => b.acmeClear(OPERATOR), needs: 'admin' },
   { name: 'image fetch', call: (b) => b.imageFetch(OPERATOR, '6.5.00'), needs: 'admin' },
 ];
@@ -146,7 +167,10 @@ for (const row of roleRows) {
 
 t.test('users: the last admin cannot be deleted or demoted; you cannot delete yourself', async (t) => {
   const { box } = await makeTestBox();
-  t.throws(() => box.removeUser({ ...ADMIN, user: 'other' }, 'admin'), { code: 'in-use', message: /last admin/ });
+  t.throws(() => box.removeUser({ ...ADMIN, user: 'other' }, 'admin'), {
+    code: 'in-use',
+    message: /last admin/,
+  });
   t.throws(() => box.setUserCapability(ADMIN, 'admin', 'monitor'), { code: 'in-use' });
   box.setUserPassword(ADMIN, 'ops', 'Op3rator-pw');
   box.setUserCapability(ADMIN, 'ops', 'operator');
@@ -161,19 +185,68 @@ const acmeRows: {
   firmware?: string;
   mode?: 'classic' | 'secure-crypto' | 'fips';
   nameServer?: boolean;
-  params: { domain: string; directoryUrl?: string; keyAlgorithm?: 'rsa-2048' | 'prime256v1'; renewDays?: number };
+  params: {
+    domain: string;
+    directoryUrl?: string;
+    keyAlgorithm?: 'rsa-2048' | 'prime256v1';
+    renewDays?: number;
+  };
   code: string;
   message: RegExp;
 }[] = [
-  { name: 'firmware below 5.13.01', firmware: '5.13.00', params: { domain: 'a.lab.test' }, code: 'unsupported', message: /5\.13\.01 or later; this box runs 5\.13\.00/ },
-  { name: 'no name server', nameServer: false, params: { domain: 'a.lab.test' }, code: 'precondition', message: /No name server configured/ },
-  { name: 'algorithm not allowed in classic mode', mode: 'classic', params: { domain: 'a.lab.test', keyAlgorithm: 'prime256v1' }, code: 'bad-input', message: /not allowed in classic mode; use rsa-2048 or rsa-4096/ },
-  { name: 'algorithm not allowed in fips mode', mode: 'fips', params: { domain: 'a.lab.test', keyAlgorithm: 'rsa-2048' }, code: 'bad-input', message: /use prime256v1 or secp384r1/ },
-  { name: 'two domains', params: { domain: 'a.lab.test,b.lab.test' }, code: 'bad-input', message: /Only one domain/ },
+  {
+    name: 'firmware below 5.13.01',
+    firmware: '5.13.00',
+    params: { domain: 'a.lab.test' },
+    code: 'unsupported',
+    message: /5\.13\.01 or later; this box runs 5\.13\.00/,
+  },
+  {
+    name: 'no name server',
+    nameServer: false,
+    params: { domain: 'a.lab.test' },
+    code: 'precondition',
+    message: /No name server configured/,
+  },
+  {
+    name: 'algorithm not allowed in classic mode',
+    mode: 'classic',
+    params: { domain: 'a.lab.test', keyAlgorithm: 'prime256v1' },
+    code: 'bad-input',
+    message: /not allowed in classic mode; use rsa-2048 or rsa-4096/,
+  },
+  {
+    name: 'algorithm not allowed in fips mode',
+    mode: 'fips',
+    params: { domain: 'a.lab.test', keyAlgorithm: 'rsa-2048' },
+    code: 'bad-input',
+    message: /use prime256v1 or secp384r1/,
+  },
+  {
+    name: 'two domains',
+    params: { domain: 'a.lab.test,b.lab.test' },
+    code: 'bad-input',
+    message: /Only one domain/,
+  },
   { name: 'a wildcard', params: { domain: '*.lab.test' }, code: 'bad-input', message: /Wildcard/ },
-  { name: 'renew-days 0', params: { domain: 'a.lab.test', renewDays: 0 }, code: 'bad-input', message: /from 1 to 365/ },
-  { name: 'renew-days 366', params: { domain: 'a.lab.test', renewDays: 366 }, code: 'bad-input', message: /from 1 to 365/ },
-  { name: 'http directory', params: { domain: 'a.lab.test', directoryUrl: 'http://ca/dir' }, code: 'bad-input', message: /https:\/\// },
+  {
+    name: 'renew-days 0',
+    params: { domain: 'a.lab.test', renewDays: 0 },
+    code: 'bad-input',
+    message: /from 1 to 365/,
+  },
+  {
+    name: 'renew-days 366',
+    params: { domain: 'a.lab.test', renewDays: 366 },
+    code: 'bad-input',
+    message: /from 1 to 365/,
+  },
+  {
+    name: 'http directory',
+    params: { domain: 'a.lab.test', directoryUrl: 'http://ca/dir' },
+    code: 'bad-input',
+    message: /https:\/\//,
+  },
 ];
 for (const row of acmeRows) {
   t.test(`acme issue prerequisite: ${row.name}`, async (t) => {
@@ -181,35 +254,49 @@ for (const row of acmeRows) {
     const acme = new RecordingAcme();
     box.attachAcme(acme);
     if (row.nameServer !== false) box.addNameServer(ADMIN, '127.0.0.1:8053');
-    await t.rejects(
-      box.acmeIssue(ADMIN, { directoryUrl: 'https://127.0.0.1:14000/dir', ...row.params }),
-      { code: row.code, message: row.message },
-    );
+    await t.rejects(box.acmeIssue(ADMIN, { directoryUrl: 'https://127.0.0.1:14000/dir', ...row.params }), {
+      code: row.code,
+      message: row.message,
+    });
     t.same(acme.started, [], 'nothing started');
   });
 }
 
-t.test('acme issue passes the defaults to the agent; renew/revoke/clear need an issued certificate and its domain', async (t) => {
-  const { box } = await makeTestBox({ cryptoMode: 'secure-crypto' });
-  const acme = new RecordingAcme();
-  box.attachAcme(acme);
-  box.addNameServer(ADMIN, '127.0.0.1:8053');
-  await box.acmeIssue(ADMIN, { domain: 'Box1.Lab.Test', directoryUrl: 'https://127.0.0.1:14000/dir' });
-  t.match(acme.started[0], { type: 'Issue', domain: 'box1.lab.test', keyAlgorithm: 'prime256v1', renewDays: null });
-  await t.rejects(box.acmeRenew(ADMIN, 'box1.lab.test'), { code: 'precondition', message: /No ACME issued certificate to renew/ });
-  await t.rejects(box.acmeRevoke(ADMIN, 'box1.lab.test'), { code: 'precondition', message: /to revoke/ });
-  await t.rejects(box.acmeClear(ADMIN), { code: 'precondition', message: /to clear/ });
-});
+t.test(
+  'acme issue passes the defaults to the agent; renew/revoke/clear need an issued certificate and its domain',
+  async (t) => {
+    const { box } = await makeTestBox({ cryptoMode: 'secure-crypto' });
+    const acme = new RecordingAcme();
+    box.attachAcme(acme);
+    box.addNameServer(ADMIN, '127.0.0.1:8053');
+    await box.acmeIssue(ADMIN, { domain: 'Box1.Lab.Test', directoryUrl: 'https://127.0.0.1:14000/dir' });
+    t.match(acme.started[0], {
+      type: 'Issue',
+      domain: 'box1.lab.test',
+      keyAlgorithm: 'prime256v1',
+      renewDays: null,
+    });
+    await t.rejects(box.acmeRenew(ADMIN, 'box1.lab.test'), {
+      code: 'precondition',
+      message: /No ACME issued certificate to renew/,
+    });
+    await t.rejects(box.acmeRevoke(ADMIN, 'box1.lab.test'), { code: 'precondition', message: /to revoke/ });
+    await t.rejects(box.acmeClear(ADMIN), { code: 'precondition', message: /to clear/ });
+  },
+);
 
 t.test('acme: an operation already running is refused', async (t) => {
   const { box } = await makeTestBox();
   box.attachAcme(new RecordingAcme());
   box.addNameServer(ADMIN, '127.0.0.1:8053');
   await box.acmeBegin('Issue', 'a.lab.test', 'https://127.0.0.1:14000/dir');
-  await t.rejects(box.acmeIssue(ADMIN, { domain: 'a.lab.test', directoryUrl: 'https://127.0.0.1:14000/dir' }), {
-    code: 'busy',
-    message: /already in progress on box 1/,
-  });
+  await t.rejects(
+    box.acmeIssue(ADMIN, { domain: 'a.lab.test', directoryUrl: 'https://127.0.0.1:14000/dir' }),
+    {
+      code: 'busy',
+      message: /already in progress on box 1/,
+    },
+  );
 });
 
 t.test('while the ACME certificate is on web, switching web certificates is refused', async (t) => {
@@ -232,7 +319,10 @@ t.test('while the ACME certificate is on web, switching web certificates is refu
     failedAttempts: 0,
   });
   t.equal(box.webCertificateName, 'acme-https.crt');
-  await t.rejects(box.setWebCertificate(ADMIN, 'default-cert'), { code: 'in-use', message: /clear it first/ });
+  await t.rejects(box.setWebCertificate(ADMIN, 'default-cert'), {
+    code: 'in-use',
+    message: /clear it first/,
+  });
   await t.rejects(box.deleteCertificate(ADMIN, 'acme-https.crt'), { code: 'in-use' });
   await box.removeAcmeCertificate();
   t.equal(box.webCertificateName, 'default-cert');
@@ -263,13 +353,21 @@ for (const name of prototypeNames) {
     await t.rejects(box.addCaListEntry(ADMIN, name), { code: 'not-found' });
     await t.rejects(box.setWebCertificate(ADMIN, name), { code: 'not-found' });
     t.throws(() => box.certificate(name), { code: 'not-found' });
-    t.equal(Object.prototype.hasOwnProperty.call(Object.prototype, 'role'), false, 'Object.prototype untouched');
+    t.equal(
+      Object.prototype.hasOwnProperty.call(Object.prototype, 'role'),
+      false,
+      'Object.prototype untouched',
+    );
   });
 }
 
 t.test('acmeState() carries no account keys', async (t) => {
   const { box } = await makeTestBox();
-  await box.saveAcmeAccount({ directoryUrl: 'https://ca/dir', accountKeyPem: 'SECRET-KEY', accountUrl: null });
+  await box.saveAcmeAccount({
+    directoryUrl: 'https://ca/dir',
+    accountKeyPem: 'SECRET-KEY',
+    accountUrl: null,
+  });
   t.notMatch(JSON.stringify(box.acmeState()), /SECRET-KEY/);
   t.equal(box.acmeAccount('https://ca/dir')?.accountKeyPem, 'SECRET-KEY');
 });
@@ -283,7 +381,11 @@ t.test('the ACME account record reaches the disk with the next write, or at flus
   t.equal(box.acmeAccount('https://ca/dir')?.accountUrl, 'https://ca/acct/1', 'but current at once');
   await box.acmeBegin('Issue', 'box1.lab.test', 'https://ca/dir');
   t.equal(store.saves, saves + 1);
-  t.equal((await store.load())?.acme.accounts[0]?.accountUrl, 'https://ca/acct/1', 'the next write carries it');
+  t.equal(
+    (await store.load())?.acme.accounts[0]?.accountUrl,
+    'https://ca/acct/1',
+    'the next write carries it',
+  );
   await box.acmeFinish('Failed', 'test');
 
   await box.saveAcmeAccount({ ...rec, accountUrl: 'https://ca/acct/2' });

@@ -143,7 +143,10 @@ export class Box {
     this.activeCryptoMode = o.doc.config.cryptoMode;
     this.clusterName = o.clusterName ?? 'gvos-sim';
     this.events = new TypedEmitter<DeviceEvents>((err, event) =>
-      this.log.error('event listener failed', { event, err: err instanceof Error ? err.message : String(err) }),
+      this.log.error('event listener failed', {
+        event,
+        err: err instanceof Error ? err.message : String(err),
+      }),
     );
   }
 
@@ -204,7 +207,8 @@ export class Box {
   /** The firmware image the box runs. */
   get image(): FirmwareImage {
     const img = this.firmware.get(this.doc.firmware.running);
-    if (!img) throw new DeviceError('internal', `Firmware ${this.doc.firmware.running} is not in the catalog.`);
+    if (!img)
+      throw new DeviceError('internal', `Firmware ${this.doc.firmware.running} is not in the catalog.`);
     return img;
   }
 
@@ -228,7 +232,10 @@ export class Box {
    * with the next write, or with flush() at shutdown. Only for what may be
    * lost in a crash at no cost but a repeat (the ACME account record).
    */
-  private commit(mutate: (draft: BoxDocument) => void, o: { keepInMemory?: boolean; write?: boolean } = {}): Promise<void> {
+  private commit(
+    mutate: (draft: BoxDocument) => void,
+    o: { keepInMemory?: boolean; write?: boolean } = {},
+  ): Promise<void> {
     const run = async () => {
       const draft = structuredClone(this.doc);
       mutate(draft);
@@ -278,7 +285,10 @@ export class Box {
     validateNameServer(spec);
     if (this.running.nameServers.includes(spec)) return;
     if (this.running.nameServers.length >= MAX_NAME_SERVERS) {
-      throw new DeviceError('bad-input', `At most ${MAX_NAME_SERVERS} name servers; remove one with "no ip name-server <ip>" first.`);
+      throw new DeviceError(
+        'bad-input',
+        `At most ${MAX_NAME_SERVERS} name servers; remove one with "no ip name-server <ip>" first.`,
+      );
     }
     this.running.nameServers.push(spec);
     this.audit(actor, `ip name-server ${spec}`);
@@ -376,7 +386,11 @@ export class Box {
   setUserCapability(actor: Actor, user: string, role: Role): void {
     requireRole(actor, 'admin');
     const rec = own(this.running.users, user);
-    if (!rec) throw new DeviceError('not-found', `User "${clip(user)}" does not exist; set a password first with "username ${clip(user)} password <p>".`);
+    if (!rec)
+      throw new DeviceError(
+        'not-found',
+        `User "${clip(user)}" does not exist; set a password first with "username ${clip(user)} password <p>".`,
+      );
     if (rec.role === 'admin' && role !== 'admin' && this.adminCount() === 1) {
       throw new DeviceError('in-use', 'Cannot demote the last admin user.');
     }
@@ -390,7 +404,8 @@ export class Box {
     const rec = own(this.running.users, user);
     if (!rec) throw new DeviceError('not-found', `User "${clip(user)}" does not exist.`);
     if (user === actor.user) throw new DeviceError('in-use', 'Cannot delete the user you are logged in as.');
-    if (rec.role === 'admin' && this.adminCount() === 1) throw new DeviceError('in-use', 'Cannot delete the last admin user.');
+    if (rec.role === 'admin' && this.adminCount() === 1)
+      throw new DeviceError('in-use', 'Cannot delete the last admin user.');
     delete this.running.users[user];
     this.audit(actor, `no username ${user}`);
     this.configChanged('users');
@@ -413,7 +428,10 @@ export class Box {
     this.checkUserCertName(name);
     checkPemSize(pem);
     if (own(this.doc.crypto.certificates, name)) {
-      throw new DeviceError('exists', `Certificate "${name}" already exists; remove it first with "no crypto certificate name ${name}".`);
+      throw new DeviceError(
+        'exists',
+        `Certificate "${name}" already exists; remove it first with "no crypto certificate name ${name}".`,
+      );
     }
     if (Object.keys(this.doc.crypto.certificates).length >= MAX_CERTIFICATES) {
       throw new DeviceError('bad-input', `At most ${MAX_CERTIFICATES} certificates.`);
@@ -441,7 +459,10 @@ export class Box {
       throw new DeviceError('not-found', `Certificate "${name}" not found; add its public-cert first.`);
     }
     if (rec.keyPem) {
-      throw new DeviceError('exists', `Certificate "${name}" already has a private key; remove the certificate and add both again.`);
+      throw new DeviceError(
+        'exists',
+        `Certificate "${name}" already has a private key; remove the certificate and add both again.`,
+      );
     }
     try {
       parsePrivateKey(pem);
@@ -450,7 +471,10 @@ export class Box {
     }
     const leaf = parseChain(rec.certPem)[0]!;
     if (!keyMatches(pem, leaf.publicKey)) {
-      throw new DeviceError('bad-input', `The private key does not match certificate "${name}"; nothing was changed.`);
+      throw new DeviceError(
+        'bad-input',
+        `The private key does not match certificate "${name}"; nothing was changed.`,
+      );
     }
     await this.commit((d) => {
       d.crypto.certificates[name]!.keyPem = pem.trim() + '\n';
@@ -461,16 +485,27 @@ export class Box {
   /** `no crypto certificate name <name>`: refused while web or the CA list uses it. */
   async deleteCertificate(actor: Actor, name: string): Promise<void> {
     requireRole(actor, 'operator');
-    if (name === DEFAULT_CERT_NAME) throw new DeviceError('in-use', 'The default certificate cannot be deleted.');
+    if (name === DEFAULT_CERT_NAME)
+      throw new DeviceError('in-use', 'The default certificate cannot be deleted.');
     if (name === ACME_CERT_NAME) {
-      throw new DeviceError('in-use', `Certificate "${name}" is managed by ACME; use "crypto certificate acme clear".`);
+      throw new DeviceError(
+        'in-use',
+        `Certificate "${name}" is managed by ACME; use "crypto certificate acme clear".`,
+      );
     }
-    if (!own(this.doc.crypto.certificates, name)) throw new DeviceError('not-found', `Certificate "${clip(name)}" not found.`);
+    if (!own(this.doc.crypto.certificates, name))
+      throw new DeviceError('not-found', `Certificate "${clip(name)}" not found.`);
     if (this.doc.crypto.webCert === name) {
-      throw new DeviceError('in-use', `Certificate "${name}" is in use by web https; map another one first ("web https certificate default-cert").`);
+      throw new DeviceError(
+        'in-use',
+        `Certificate "${name}" is in use by web https; map another one first ("web https certificate default-cert").`,
+      );
     }
     if (this.doc.crypto.caList.includes(name)) {
-      throw new DeviceError('in-use', `Certificate "${name}" is in the CA list; remove it first ("no crypto certificate ca-list default-ca-list name ${name}").`);
+      throw new DeviceError(
+        'in-use',
+        `Certificate "${name}" is in the CA list; remove it first ("no crypto certificate ca-list default-ca-list name ${name}").`,
+      );
     }
     await this.commit((d) => {
       delete d.crypto.certificates[name];
@@ -482,7 +517,10 @@ export class Box {
   async addCaListEntry(actor: Actor, name: string): Promise<void> {
     requireRole(actor, 'operator');
     if (!own(this.doc.crypto.certificates, name)) {
-      throw new DeviceError('not-found', `Certificate "${clip(name)}" not found; add it with "crypto certificate name ${clip(name)} public-cert pem ..." first.`);
+      throw new DeviceError(
+        'not-found',
+        `Certificate "${clip(name)}" not found; add it with "crypto certificate name ${clip(name)} public-cert pem ..." first.`,
+      );
     }
     if (this.doc.crypto.caList.includes(name)) return;
     await this.commit((d) => {
@@ -493,7 +531,8 @@ export class Box {
 
   async removeCaListEntry(actor: Actor, name: string): Promise<void> {
     requireRole(actor, 'operator');
-    if (!this.doc.crypto.caList.includes(name)) throw new DeviceError('not-found', `Certificate "${clip(name)}" is not in the CA list.`);
+    if (!this.doc.crypto.caList.includes(name))
+      throw new DeviceError('not-found', `Certificate "${clip(name)}" is not in the CA list.`);
     await this.commit((d) => {
       d.crypto.caList = d.crypto.caList.filter((n) => n !== name);
     });
@@ -512,23 +551,32 @@ export class Box {
         'The web certificate is managed by ACME; clear it first with "crypto certificate acme clear".',
       );
     }
-    if (name === ACME_CERT_NAME) throw new DeviceError('bad-input', 'The ACME certificate is mapped by the ACME client itself.');
+    if (name === ACME_CERT_NAME)
+      throw new DeviceError('bad-input', 'The ACME certificate is mapped by the ACME client itself.');
     const rec = own(this.doc.crypto.certificates, name);
     if (!rec) throw new DeviceError('not-found', `Certificate "${clip(name)}" not found.`);
     if (!rec.keyPem) {
-      throw new DeviceError('precondition', `Certificate "${name}" has no private key; add it with "crypto certificate name ${name} private-key pem ...".`);
+      throw new DeviceError(
+        'precondition',
+        `Certificate "${name}" has no private key; add it with "crypto certificate name ${name} private-key pem ...".`,
+      );
     }
     if (this.doc.crypto.webCert === name) return;
     await this.commit((d) => {
       d.crypto.webCert = name;
     });
-    this.audit(actor, `web https certificate ${name === DEFAULT_CERT_NAME ? 'default-cert' : 'name ' + name}`);
+    this.audit(
+      actor,
+      `web https certificate ${name === DEFAULT_CERT_NAME ? 'default-cert' : 'name ' + name}`,
+    );
     this.emitWebChange();
   }
 
   /** The certificate and key the HTTPS server must present. Secret: for the web feature only. */
   webCredentials(): { certName: string; certPem: string; keyPem: string } {
-    const rec = own(this.doc.crypto.certificates, this.doc.crypto.webCert) ?? own(this.doc.crypto.certificates, DEFAULT_CERT_NAME)!;
+    const rec =
+      own(this.doc.crypto.certificates, this.doc.crypto.webCert) ??
+      own(this.doc.crypto.certificates, DEFAULT_CERT_NAME)!;
     return { certName: rec.name, certPem: rec.certPem, keyPem: rec.keyPem! };
   }
 
@@ -584,7 +632,13 @@ export class Box {
   // ---------------------------------------------------------------- firmware
 
   /** Images known to the box: running, fetched, installed, next boot. */
-  images(): { running: string; fetched: string[]; installed: string | null; nextBoot: string | null; catalog: FirmwareImage[] } {
+  images(): {
+    running: string;
+    fetched: string[];
+    installed: string | null;
+    nextBoot: string | null;
+    catalog: FirmwareImage[];
+  } {
     return { ...structuredClone(this.doc.firmware), catalog: this.firmware.list() };
   }
 
@@ -593,11 +647,17 @@ export class Box {
     requireRole(actor, 'admin');
     const img = this.firmware.resolve(source);
     if (!img) {
-      const names = this.firmware.list().map((i) => i.file).join(', ');
+      const names = this.firmware
+        .list()
+        .map((i) => i.file)
+        .join(', ');
       throw new DeviceError('not-found', `No firmware image "${clip(source)}"; available: ${names}.`);
     }
     if (!img.models.includes(this.identity.model)) {
-      throw new DeviceError('unsupported', `Image ${img.version} does not support model ${this.identity.model}.`);
+      throw new DeviceError(
+        'unsupported',
+        `Image ${img.version} does not support model ${this.identity.model}.`,
+      );
     }
     if (!this.doc.firmware.fetched.includes(img.version)) {
       await this.commit((d) => {
@@ -613,7 +673,10 @@ export class Box {
     requireRole(actor, 'admin');
     const img = this.firmware.resolve(file);
     if (!img || !this.doc.firmware.fetched.includes(img.version)) {
-      throw new DeviceError('not-found', `Image "${clip(file)}" has not been fetched; use "image fetch ${clip(file)}" first.`);
+      throw new DeviceError(
+        'not-found',
+        `Image "${clip(file)}" has not been fetched; use "image fetch ${clip(file)}" first.`,
+      );
     }
     await this.commit((d) => {
       d.firmware.installed = img.version;
@@ -657,7 +720,8 @@ export class Box {
     const directoryUrl = validateDirectoryUrl(p.directoryUrl);
     const renewDays = p.renewDays === undefined ? null : validateInt('renew-days', p.renewDays, 1, 365);
     const keyAlgorithm = p.keyAlgorithm ?? defaultKeyAlgorithm(this.activeCryptoMode);
-    if (!KEY_ALGORITHMS.includes(keyAlgorithm)) throw new DeviceError('bad-input', `Unknown key algorithm "${clip(keyAlgorithm)}".`);
+    if (!KEY_ALGORITHMS.includes(keyAlgorithm))
+      throw new DeviceError('bad-input', `Unknown key algorithm "${clip(keyAlgorithm)}".`);
     const allowed = ALGORITHMS_BY_MODE[this.activeCryptoMode];
     if (!allowed.includes(keyAlgorithm)) {
       throw new DeviceError(
@@ -686,7 +750,11 @@ export class Box {
   }
 
   /** `crypto certificate acme revoke domain <d>` (admin): re-issue, install, then revoke the old one. */
-  async acmeRevoke(actor: Actor, domain: string, reason: 'superseded' | 'key-compromise' = 'superseded'): Promise<void> {
+  async acmeRevoke(
+    actor: Actor,
+    domain: string,
+    reason: 'superseded' | 'key-compromise' = 'superseded',
+  ): Promise<void> {
     requireRole(actor, 'admin');
     const issued = this.acmeIssuedFor(domain, 'revoke');
     const controller = this.acmePrerequisites();
@@ -713,10 +781,14 @@ export class Box {
 
   private acmeIssuedFor(domain: string, verb: string): AcmeIssued {
     const issued = this.doc.acme.issued;
-    if (!issued) throw new DeviceError('precondition', `No ACME issued certificate to ${verb}; issue one first.`);
+    if (!issued)
+      throw new DeviceError('precondition', `No ACME issued certificate to ${verb}; issue one first.`);
     const d = validateDomain(domain);
     if (d !== issued.domain) {
-      throw new DeviceError('bad-input', `Domain "${clip(domain)}" does not match the ACME certificate's domain "${issued.domain}".`);
+      throw new DeviceError(
+        'bad-input',
+        `Domain "${clip(domain)}" does not match the ACME certificate's domain "${issued.domain}".`,
+      );
     }
     return issued;
   }
@@ -736,7 +808,10 @@ export class Box {
   private acmePrerequisites(): AcmeController {
     const controller = this.acmeController();
     if (this.running.nameServers.length === 0) {
-      throw new DeviceError('precondition', 'No name server configured; add one with "ip name-server <ip>" (DNS is an ACME prerequisite).');
+      throw new DeviceError(
+        'precondition',
+        'No name server configured; add one with "ip name-server <ip>" (DNS is an ACME prerequisite).',
+      );
     }
     if (this.acmeBusy) throw this.busyError();
     return controller;
@@ -812,7 +887,13 @@ export class Box {
     issued: AcmeIssued,
     succeed?: () => void,
   ): Promise<void> {
-    const rec: CertificateRecord = { name: ACME_CERT_NAME, certPem, keyPem, origin: 'acme', addedAtMs: this.clock.now() };
+    const rec: CertificateRecord = {
+      name: ACME_CERT_NAME,
+      certPem,
+      keyPem,
+      origin: 'acme',
+      addedAtMs: this.clock.now(),
+    };
     let done: AcmeRequestStatus | undefined;
     await this.commit((d) => {
       d.crypto.certificates[ACME_CERT_NAME] = rec;
@@ -907,20 +988,33 @@ export class Box {
   /** Add or replace the target with the same host, port and kind. */
   snmpSetTarget(actor: Actor, t: SnmpTarget): void {
     requireRole(actor, 'operator');
-    if (!isIP(t.host)) throw new DeviceError('bad-input', `Invalid SNMP host "${clip(t.host)}": give an IPv4 or IPv6 address.`);
-    if (t.version === '3' && !t.user) throw new DeviceError('bad-input', 'An SNMPv3 target needs a user ("... version 3 user <name>").');
-    if (t.version !== '3' && !t.community) throw new DeviceError('bad-input', 'An SNMPv1/v2c target needs a community.');
+    if (!isIP(t.host))
+      throw new DeviceError(
+        'bad-input',
+        `Invalid SNMP host "${clip(t.host)}": give an IPv4 or IPv6 address.`,
+      );
+    if (t.version === '3' && !t.user)
+      throw new DeviceError('bad-input', 'An SNMPv3 target needs a user ("... version 3 user <name>").');
+    if (t.version !== '3' && !t.community)
+      throw new DeviceError('bad-input', 'An SNMPv1/v2c target needs a community.');
     if (t.community !== undefined && !/^[\x20-\x7e]{1,64}$/.test(t.community)) {
       throw new DeviceError('bad-input', 'Invalid community: use 1-64 printable characters.');
     }
-    if (t.kind === 'informs' && t.version === '1') throw new DeviceError('bad-input', 'SNMPv1 has no informs; use version 2c or 3.');
+    if (t.kind === 'informs' && t.version === '1')
+      throw new DeviceError('bad-input', 'SNMPv1 has no informs; use version 2c or 3.');
     validateInt('port', t.port, 1, 65535);
     validateInt('rate', t.ratePerSec, 1, MAX_SNMP_RATE_PER_SEC);
     if (t.version === '3' && !this.running.snmp.users.some((u) => u.name === t.user)) {
-      throw new DeviceError('not-found', `SNMPv3 user "${clip(t.user ?? '')}" does not exist; create it with "snmp-server user ${clip(t.user ?? '')} v3 ..." first.`);
+      throw new DeviceError(
+        'not-found',
+        `SNMPv3 user "${clip(t.user ?? '')}" does not exist; create it with "snmp-server user ${clip(t.user ?? '')} v3 ..." first.`,
+      );
     }
-    const others = this.running.snmp.targets.filter((x) => !(x.host === t.host && x.port === t.port && x.kind === t.kind));
-    if (others.length >= MAX_SNMP_TARGETS) throw new DeviceError('bad-input', `At most ${MAX_SNMP_TARGETS} SNMP hosts.`);
+    const others = this.running.snmp.targets.filter(
+      (x) => !(x.host === t.host && x.port === t.port && x.kind === t.kind),
+    );
+    if (others.length >= MAX_SNMP_TARGETS)
+      throw new DeviceError('bad-input', `At most ${MAX_SNMP_TARGETS} SNMP hosts.`);
     this.running.snmp.targets = [...others, t];
     this.audit(actor, `snmp-server host ${t.host} port ${t.port} ${t.kind} version ${t.version}`);
     this.configChanged('snmp');
@@ -928,8 +1022,11 @@ export class Box {
 
   snmpRemoveTarget(actor: Actor, host: string, port?: number): void {
     requireRole(actor, 'operator');
-    const keep = this.running.snmp.targets.filter((x) => !(x.host === host && (port === undefined || x.port === port)));
-    if (keep.length === this.running.snmp.targets.length) throw new DeviceError('not-found', `SNMP host "${clip(host)}" is not configured.`);
+    const keep = this.running.snmp.targets.filter(
+      (x) => !(x.host === host && (port === undefined || x.port === port)),
+    );
+    if (keep.length === this.running.snmp.targets.length)
+      throw new DeviceError('not-found', `SNMP host "${clip(host)}" is not configured.`);
     this.running.snmp.targets = keep;
     this.audit(actor, `no snmp-server host ${host}`);
     this.configChanged('snmp');
@@ -940,9 +1037,13 @@ export class Box {
     requireRole(actor, 'operator');
     validateName('SNMP user', u.name);
     if (this.activeCryptoMode === 'fips' && (u.auth?.protocol === 'md5' || u.priv?.protocol === 'des')) {
-      throw new DeviceError('unsupported', 'MD5 and DES are not allowed in FIPS mode; use sha/sha256/sha512 and aes-128/aes-256.');
+      throw new DeviceError(
+        'unsupported',
+        'MD5 and DES are not allowed in FIPS mode; use sha/sha256/sha512 and aes-128/aes-256.',
+      );
     }
-    if (u.priv && !u.auth) throw new DeviceError('bad-input', 'Privacy needs authentication: give "auth ... priv ...".');
+    if (u.priv && !u.auth)
+      throw new DeviceError('bad-input', 'Privacy needs authentication: give "auth ... priv ...".');
     for (const s of [u.auth?.password, u.priv?.password]) {
       if (s !== undefined && (s.length < 8 || s.length > 64)) {
         throw new DeviceError('bad-input', 'SNMPv3 passphrases must have 8 to 64 characters.');
@@ -959,7 +1060,8 @@ export class Box {
       throw new DeviceError('in-use', `SNMP user "${clip(name)}" is used by a host; remove the host first.`);
     }
     const keep = this.running.snmp.users.filter((x) => x.name !== name);
-    if (keep.length === this.running.snmp.users.length) throw new DeviceError('not-found', `SNMP user "${clip(name)}" does not exist.`);
+    if (keep.length === this.running.snmp.users.length)
+      throw new DeviceError('not-found', `SNMP user "${clip(name)}" does not exist.`);
     this.running.snmp.users = keep;
     this.audit(actor, `no snmp-server user ${name}`);
     this.configChanged('snmp');
@@ -969,7 +1071,10 @@ export class Box {
   snmpSetEvent(actor: Actor, name: string, on: boolean): void {
     requireRole(actor, 'operator');
     if (!(SNMP_EVENTS as readonly string[]).includes(name)) {
-      throw new DeviceError('bad-input', `Unknown event "${clip(name)}"; use one of ${SNMP_EVENTS.join(', ')}.`);
+      throw new DeviceError(
+        'bad-input',
+        `Unknown event "${clip(name)}"; use one of ${SNMP_EVENTS.join(', ')}.`,
+      );
     }
     const ev = name as SnmpEventName;
     const set = new Set(this.running.snmp.events);
@@ -992,9 +1097,13 @@ export class Box {
     requireRole(actor, 'operator');
     if (!this.snmp) throw new DeviceError('unsupported', 'SNMP is not available on this box.');
     if (!this.running.snmp.enabled || !this.running.snmp.notifyEnabled) {
-      throw new DeviceError('precondition', 'SNMP notifications are off; use "snmp-server enable" and "snmp-server enable notify".');
+      throw new DeviceError(
+        'precondition',
+        'SNMP notifications are off; use "snmp-server enable" and "snmp-server enable notify".',
+      );
     }
-    if (this.running.snmp.targets.length === 0) throw new DeviceError('precondition', 'No SNMP host configured; add one with "snmp-server host ...".');
+    if (this.running.snmp.targets.length === 0)
+      throw new DeviceError('precondition', 'No SNMP host configured; add one with "snmp-server host ...".');
     await this.snmp.sendTest();
   }
 
@@ -1021,10 +1130,16 @@ export function validateDirectoryUrl(url: string): string {
   try {
     u = new URL(url);
   } catch {
-    throw new DeviceError('bad-input', `Invalid acme-server "${clip(url)}": give the directory URL, e.g. https://ca.lab.test:14000/dir.`);
+    throw new DeviceError(
+      'bad-input',
+      `Invalid acme-server "${clip(url)}": give the directory URL, e.g. https://ca.lab.test:14000/dir.`,
+    );
   }
   if (u.protocol !== 'https:' || url.length > 512) {
-    throw new DeviceError('bad-input', `Invalid acme-server "${clip(url)}": the ACME directory must be an https:// URL (RFC 8555 §6.1).`);
+    throw new DeviceError(
+      'bad-input',
+      `Invalid acme-server "${clip(url)}": the ACME directory must be an https:// URL (RFC 8555 §6.1).`,
+    );
   }
   return url;
 }

@@ -6,7 +6,13 @@ import { createHash, generateKeyPairSync } from 'node:crypto';
 import { generatePrivateKey, keyAlgorithmOf, parsePrivateKey } from '../pki/keys.js';
 import { createSelfSigned } from '../pki/self-signed.js';
 import { DeviceError } from './errors.js';
-import { defaultSnmpConfig, DEFAULT_CERT_NAME, type BoxDocument, type BoxIdentity, type CryptoMode } from './model.js';
+import {
+  defaultSnmpConfig,
+  DEFAULT_CERT_NAME,
+  type BoxDocument,
+  type BoxIdentity,
+  type CryptoMode,
+} from './model.js';
 import { hashPasswordAsync } from './passwords.js';
 import { validateHostname } from './validate.js';
 
@@ -49,7 +55,10 @@ export function deriveIdentity(seed: string, boxId: number, model: string): BoxI
 /** Build the document of a fresh box. The default certificate is RSA-2048 in classic mode, P-256 otherwise. */
 export async function createFirstBootDocument(o: FirstBootOptions): Promise<BoxDocument> {
   if (!o.adminPassword) {
-    throw new DeviceError('bad-input', 'An admin password is needed on first boot (--admin-password or GVOS_ADMIN_PASSWORD).');
+    throw new DeviceError(
+      'bad-input',
+      'An admin password is needed on first boot (--admin-password or GVOS_ADMIN_PASSWORD).',
+    );
   }
   validateHostname(o.hostname);
   // EMULATION: the default certificate: self-signed, CN = hostname, SANs hostname and address, 10 years.
@@ -64,7 +73,10 @@ export async function createFirstBootDocument(o: FirstBootOptions): Promise<BoxD
       : generatePrivateKey(alg),
   ]);
   if (keyAlgorithmOf(key.key) !== alg)
-    throw new DeviceError('bad-input', `The default certificate's key must be ${alg} in ${o.cryptoMode} mode.`);
+    throw new DeviceError(
+      'bad-input',
+      `The default certificate's key must be ${alg} in ${o.cryptoMode} mode.`,
+    );
   const certPem = await createSelfSigned({
     privateKey: key.key,
     privateKeyPem: key.privateKeyPem,
@@ -126,7 +138,12 @@ export function prepareBoot(doc: BoxDocument, nowMs: number): BoxDocument {
   }
   d.snmpEngine.boots += 1;
   if (d.acme.lastRequest?.status === 'In Progress') {
-    d.acme.lastRequest = { ...d.acme.lastRequest, status: 'Failed', reason: 'interrupted by restart', finishedMs: nowMs };
+    d.acme.lastRequest = {
+      ...d.acme.lastRequest,
+      status: 'Failed',
+      reason: 'interrupted by restart',
+      finishedMs: nowMs,
+    };
   }
   return d;
 }

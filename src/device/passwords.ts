@@ -26,7 +26,8 @@ export function verifyPassword(password: string, stored: string): boolean {
 }
 
 /** A well-formed hash that matches no password: compared against for unknown users. */
-export const UNKNOWN_USER_HASH = 'scrypt$AAAAAAAAAAAAAAAAAAAAAA==$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=';
+export const UNKNOWN_USER_HASH =
+  'scrypt$AAAAAAAAAAAAAAAAAAAAAA==$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=';
 
 /** verifyPassword on the libuv pool (does not block the event loop). */
 export async function verifyPasswordAsync(password: string, stored: string): Promise<boolean> {
@@ -35,7 +36,9 @@ export async function verifyPasswordAsync(password: string, stored: string): Pro
   if (scheme !== 'scrypt' || !saltB64 || !hashB64) return false;
   const expected = Buffer.from(hashB64, 'base64');
   const got = await new Promise<Buffer>((resolve, reject) =>
-    scrypt(password, Buffer.from(saltB64, 'base64'), expected.length, PARAMS, (err, key) => (err ? reject(err) : resolve(key))),
+    scrypt(password, Buffer.from(saltB64, 'base64'), expected.length, PARAMS, (err, key) =>
+      err ? reject(err) : resolve(key),
+    ),
   );
   return timingSafeEqual(expected, got);
 }

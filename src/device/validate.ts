@@ -26,15 +26,24 @@ export function validateHostname(name: string): string {
 /** A fully-qualified domain name (no wildcard) or an IPv4/IPv6 address. */
 export function validateDomain(domain: string): string {
   if (domain.includes(',') || /\s/.test(domain)) {
-    throw new DeviceError('bad-input', 'Only one domain is allowed: an ACME certificate covers a single name (no Subject Alt Names).');
+    throw new DeviceError(
+      'bad-input',
+      'Only one domain is allowed: an ACME certificate covers a single name (no Subject Alt Names).',
+    );
   }
   if (domain.includes('*')) {
-    throw new DeviceError('bad-input', `Wildcard domain "${clip(domain)}" is not supported: give one host name or IP address.`);
+    throw new DeviceError(
+      'bad-input',
+      `Wildcard domain "${clip(domain)}" is not supported: give one host name or IP address.`,
+    );
   }
   if (isIP(domain)) return domain;
   const d = domain.endsWith('.') ? domain.slice(0, -1) : domain;
   if (d.length === 0 || d.length > 253 || !d.split('.').every((l) => LABEL.test(l)) || /^[0-9.]+$/.test(d)) {
-    throw new DeviceError('bad-input', `Invalid domain "${clip(domain)}": give a host name (e.g. box1.lab.test) or an IP address.`);
+    throw new DeviceError(
+      'bad-input',
+      `Invalid domain "${clip(domain)}": give a host name (e.g. box1.lab.test) or an IP address.`,
+    );
   }
   return d.toLowerCase();
 }
@@ -73,7 +82,10 @@ export function parseNameServer(spec: string): { address: string; port: number }
 export function validateName(kind: string, name: string): string {
   // Names key plain objects in the stored document: refuse Object.prototype's own names.
   if (!/^[A-Za-z0-9._@-]{1,64}$/.test(name) || name in Object.prototype) {
-    throw new DeviceError('bad-input', `Invalid ${kind} "${clip(name)}": use 1-64 letters, digits, dot, dash, underscore or @.`);
+    throw new DeviceError(
+      'bad-input',
+      `Invalid ${kind} "${clip(name)}": use 1-64 letters, digits, dot, dash, underscore or @.`,
+    );
   }
   return name;
 }
@@ -82,7 +94,10 @@ export function validateName(kind: string, name: string): string {
 export function validateInt(what: string, value: string | number, min: number, max: number): number {
   const n = typeof value === 'number' ? value : /^\d{1,10}$/.test(value) ? Number(value) : NaN;
   if (!Number.isInteger(n) || n < min || n > max) {
-    throw new DeviceError('bad-input', `Invalid ${what} "${clip(String(value))}": give a whole number from ${min} to ${max}.`);
+    throw new DeviceError(
+      'bad-input',
+      `Invalid ${what} "${clip(String(value))}": give a whole number from ${min} to ${max}.`,
+    );
   }
   return n;
 }

@@ -58,7 +58,12 @@ function parseImage(file: string): FirmwareImage {
   } catch (err) {
     throw new Error(`firmware image ${file}: ${(err as Error).message}`);
   }
-  if (typeof o.version !== 'string' || !Array.isArray(o.models) || typeof o.features?.acme !== 'boolean' || typeof o.file !== 'string') {
+  if (
+    typeof o.version !== 'string' ||
+    !Array.isArray(o.models) ||
+    typeof o.features?.acme !== 'boolean' ||
+    typeof o.file !== 'string'
+  ) {
     throw new Error(`firmware image ${file}: needs version, buildId, buildDate, models, features.acme, file`);
   }
   return o;

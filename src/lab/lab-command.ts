@@ -545,7 +545,11 @@ async function add(argv: string[]): Promise<void> {
   const { state } = await target(v);
   const body: Record<string, unknown> = {};
   if (v['box-id'] !== undefined) {
-    if (!/^\d{1,4}$/.test(v['box-id'] as string) || Number(v['box-id']) < 1 || Number(v['box-id']) > MAX_BOX_ID)
+    if (
+      !/^\d{1,4}$/.test(v['box-id'] as string) ||
+      Number(v['box-id']) < 1 ||
+      Number(v['box-id']) > MAX_BOX_ID
+    )
       throw new LabUsageError(`--box-id must be a number from 1 to ${MAX_BOX_ID}, got "${v['box-id']}"`);
     body.boxId = Number(v['box-id']);
   }

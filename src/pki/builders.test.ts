@@ -28,9 +28,24 @@ async function openssl(pem: string, ...args: string[]): Promise<string> {
 }
 
 const KEYS: { name: string; alg: KeyAlgorithm; key: KeyObject; sig: RegExp }[] = [
-  { name: 'P-256', alg: 'prime256v1', key: generateKeyPairSync('ec', { namedCurve: 'prime256v1' }).privateKey, sig: /ecdsa-with-SHA256/ },
-  { name: 'P-384', alg: 'secp384r1', key: generateKeyPairSync('ec', { namedCurve: 'secp384r1' }).privateKey, sig: /ecdsa-with-SHA384/ },
-  { name: 'RSA-2048', alg: 'rsa-2048', key: generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey, sig: /sha256WithRSAEncryption/ },
+  {
+    name: 'P-256',
+    alg: 'prime256v1',
+    key: generateKeyPairSync('ec', { namedCurve: 'prime256v1' }).privateKey,
+    sig: /ecdsa-with-SHA256/,
+  },
+  {
+    name: 'P-384',
+    alg: 'secp384r1',
+    key: generateKeyPairSync('ec', { namedCurve: 'secp384r1' }).privateKey,
+    sig: /ecdsa-with-SHA384/,
+  },
+  {
+    name: 'RSA-2048',
+    alg: 'rsa-2048',
+    key: generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey,
+    sig: /sha256WithRSAEncryption/,
+  },
 ];
 
 t.test('ipOctets', async (t) => {
@@ -61,20 +76,37 @@ t.test('spki is what node:crypto encodes', async (t) => {
 t.test('createCsr', async (t) => {
   for (const k of KEYS) {
     t.test(k.name, async (t) => {
-      const dns = await openssl(createCsr({ key: k.key, commonName: 'box1.lab.test', altNames: ['box1.lab.test'] }), 'req', '-verify', '-noout', '-text');
+      const dns = await openssl(
+        createCsr({ key: k.key, commonName: 'box1.lab.test', altNames: ['box1.lab.test'] }),
+        'req',
+        '-verify',
+        '-noout',
+        '-text',
+      );
       t.match(dns, /self-signature verify OK/i, 'the signature verifies');
       t.match(dns, k.sig, 'signature algorithm of the key');
       t.match(dns, /Subject: CN ?= ?box1\.lab\.test/, 'CN');
       t.match(dns, /DNS:box1\.lab\.test/, 'SAN');
       t.match(dns, /Digital Signature, Key Encipherment/, 'keyUsage as acme-client sets it');
-      const ip = await openssl(createCsr({ key: k.key, altNames: ['127.0.0.1', '::1'] }), 'req', '-verify', '-noout', '-text');
+      const ip = await openssl(
+        createCsr({ key: k.key, altNames: ['127.0.0.1', '::1'] }),
+        'req',
+        '-verify',
+        '-noout',
+        '-text',
+      );
       t.match(ip, /self-signature verify OK/i);
       t.match(ip, /Subject:\s*\n/, 'no subject for an IP request (RFC 8738 §3)');
       t.match(ip, /IP Address:127\.0\.0\.1, IP Address:0:0:0:0:0:0:0:1/, 'IP SANs');
     });
   }
   t.test('the CN is added to the SANs when missing', async (t) => {
-    const out = await openssl(createCsr({ key: KEYS[0]!.key, commonName: 'a.test', altNames: ['b.test'] }), 'req', '-noout', '-text');
+    const out = await openssl(
+      createCsr({ key: KEYS[0]!.key, commonName: 'a.test', altNames: ['b.test'] }),
+      'req',
+      '-noout',
+      '-text',
+    );
     t.match(out, /DNS:a\.test, DNS:b\.test/);
   });
   t.test('an unsupported key is refused', async (t) => {
@@ -101,7 +133,11 @@ t.test('createSelfSigned', async (t) => {
       t.equal(c.issuer, c.subject, 'self-issued');
       t.ok(c.verify(c.publicKey), 'self-signed');
       t.notOk(c.ca, 'not a CA');
-      t.equal(c.subjectAltName, 'DNS:gig, IP Address:127.0.0.5, IP Address:0:0:0:0:0:0:0:1', 'SANs, duplicates dropped');
+      t.equal(
+        c.subjectAltName,
+        'DNS:gig, IP Address:127.0.0.5, IP Address:0:0:0:0:0:0:0:1',
+        'SANs, duplicates dropped',
+      );
       t.same(c.keyUsage, ['1.3.6.1.5.5.7.3.1'], 'extKeyUsage serverAuth');
       t.equal(Date.parse(c.validFrom), now - 60_000, 'valid from a minute before');
       t.equal(Date.parse(c.validTo), now + 3650 * 86_400_000, 'for validDays');
@@ -122,7 +158,14 @@ t.test('createSelfSigned', async (t) => {
     const pem = KEYS[0]!.key.export({ type: 'pkcs8', format: 'pem' }) as string;
     for (const alg of ['secp384r1', 'rsa-2048'] as const) {
       await t.rejects(
-        createSelfSigned({ privateKeyPem: pem, keyAlgorithm: alg, commonName: 'x', altNames: ['x'], notBeforeMs: 0, validDays: 1 }),
+        createSelfSigned({
+          privateKeyPem: pem,
+          keyAlgorithm: alg,
+          commonName: 'x',
+          altNames: ['x'],
+          notBeforeMs: 0,
+          validDays: 1,
+        }),
         new RegExp(`not a ${alg} key`),
         alg,
       );

@@ -71,7 +71,11 @@ export function certificateFacts(pemOrCert: string | X509Certificate): Certifica
  * `roots`. Returns undefined when it does, else the reason. Checks signatures
  * and validity at `atMs`; name checks are the caller's (verifyName).
  */
-export function verifyChain(chain: X509Certificate[], roots: X509Certificate[], atMs: number): string | undefined {
+export function verifyChain(
+  chain: X509Certificate[],
+  roots: X509Certificate[],
+  atMs: number,
+): string | undefined {
   if (chain.length === 0) return 'empty chain';
   const pool = [...chain.slice(1), ...roots];
   let cur = chain[0]!;

@@ -51,7 +51,8 @@ export interface CsrOptions {
 
 /** A signed PKCS#10 request as PEM ("CERTIFICATE REQUEST"). Throws for an unsupported key. */
 export function createCsr(o: CsrOptions): string {
-  const names = o.commonName && !o.altNames.includes(o.commonName) ? [o.commonName, ...o.altNames] : o.altNames;
+  const names =
+    o.commonName && !o.altNames.includes(o.commonName) ? [o.commonName, ...o.altNames] : o.altNames;
   const subject = o.commonName ? seq(set(seq(oid(OID.commonName), utf8(o.commonName)))) : seq();
   const publicKeyInfo = spki(o.key);
   const extensions = seq(

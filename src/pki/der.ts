@@ -61,7 +61,9 @@ export function time(ms: number): Buffer {
   const iso = new Date(Math.floor(ms / 1000) * 1000).toISOString(); // 2026-01-02T03:04:05.000Z
   const digits = iso.slice(0, 19).replace(/[-:T]/g, '') + 'Z';
   const year = Number(iso.slice(0, 4));
-  return year < 2050 ? tlv(0x17, Buffer.from(digits.slice(2), 'ascii')) : tlv(0x18, Buffer.from(digits, 'ascii'));
+  return year < 2050
+    ? tlv(0x17, Buffer.from(digits.slice(2), 'ascii'))
+    : tlv(0x18, Buffer.from(digits, 'ascii'));
 }
 
 /** The 4 or 16 octets of an IP address (RFC 5280 §4.2.1.6 iPAddress). Throws for anything else. */
@@ -73,13 +75,18 @@ export function ipOctets(ip: string): Buffer {
   const v4 = /(\d+)\.(\d+)\.(\d+)\.(\d+)$/.exec(text);
   if (v4) {
     const b = v4.slice(1).map(Number);
-    text = text.slice(0, v4.index) + ((b[0]! << 8) | b[1]!).toString(16) + ':' + ((b[2]! << 8) | b[3]!).toString(16);
+    text =
+      text.slice(0, v4.index) +
+      ((b[0]! << 8) | b[1]!).toString(16) +
+      ':' +
+      ((b[2]! << 8) | b[3]!).toString(16);
   }
   const [head, rest] = text.split('::') as [string, string | undefined];
   const words = (s: string | undefined) => (s ? s.split(':').map((h) => parseInt(h, 16)) : []);
   const left = words(head);
   const right = words(rest);
-  const groups = rest === undefined ? left : [...left, ...Array<number>(8 - left.length - right.length).fill(0), ...right];
+  const groups =
+    rest === undefined ? left : [...left, ...Array<number>(8 - left.length - right.length).fill(0), ...right];
   const out = Buffer.alloc(16);
   groups.forEach((g, i) => out.writeUInt16BE(g, 2 * i));
   return out;
@@ -88,7 +95,9 @@ export function ipOctets(ip: string): Buffer {
 /** GeneralNames of DNS names and IP addresses (dNSName [2], iPAddress [7]), duplicates dropped. */
 export function generalNames(names: string[]): Buffer {
   return seq(
-    ...[...new Set(names)].map((n) => (isIP(n) ? tlv(0x87, ipOctets(n)) : tlv(0x82, Buffer.from(n, 'ascii')))),
+    ...[...new Set(names)].map((n) =>
+      isIP(n) ? tlv(0x87, ipOctets(n)) : tlv(0x82, Buffer.from(n, 'ascii')),
+    ),
   );
 }
 
@@ -122,7 +131,11 @@ export const OID = {
 /** keyUsage digitalSignature (bit 0) + keyEncipherment (bit 2): one octet 1010 0000, 5 unused bits. */
 export const KEY_USAGE_SIGN_ENCIPHER = tlv(0x03, Buffer.from([0x05, 0xa0]));
 
-const CURVE_OIDS: Record<string, string> = { 'P-256': '1.2.840.10045.3.1.7', 'P-384': '1.3.132.0.34', 'P-521': '1.3.132.0.35' };
+const CURVE_OIDS: Record<string, string> = {
+  'P-256': '1.2.840.10045.3.1.7',
+  'P-384': '1.3.132.0.34',
+  'P-521': '1.3.132.0.35',
+};
 
 /**
  * The SubjectPublicKeyInfo (RFC 5280 §4.1.2.7) of an RSA or EC key, public or
@@ -139,7 +152,10 @@ export function spki(key: KeyObject): Buffer {
     );
   }
   if (jwk.kty === 'RSA') {
-    return seq(seq(oid('1.2.840.113549.1.1.1'), NULL), bits(seq(unsignedInteger(b(jwk.n)), unsignedInteger(b(jwk.e)))));
+    return seq(
+      seq(oid('1.2.840.113549.1.1.1'), NULL),
+      bits(seq(unsignedInteger(b(jwk.n)), unsignedInteger(b(jwk.e)))),
+    );
   }
   throw new Error(`no SubjectPublicKeyInfo for a ${key.asymmetricKeyType} key`);
 }

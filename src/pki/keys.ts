@@ -50,7 +50,8 @@ export interface GeneratedKey {
 export async function generatePrivateKey(alg: KeyAlgorithm): Promise<GeneratedKey> {
   const key = await new Promise<KeyObject>((resolve, reject) => {
     const done = (err: Error | null, _pub: KeyObject, priv: KeyObject) => (err ? reject(err) : resolve(priv));
-    if (alg === 'rsa-2048' || alg === 'rsa-4096') genKeyPair('rsa', { modulusLength: alg === 'rsa-2048' ? 2048 : 4096 }, done);
+    if (alg === 'rsa-2048' || alg === 'rsa-4096')
+      genKeyPair('rsa', { modulusLength: alg === 'rsa-2048' ? 2048 : 4096 }, done);
     else genKeyPair('ec', { namedCurve: alg }, done);
   });
   return { key, privateKeyPem: key.export({ type: 'pkcs8', format: 'pem' }) as string };
@@ -64,7 +65,8 @@ export function describeKey(key: KeyObject): { type: string; size: number } {
       return { type: 'RSA', size: d.modulusLength ?? 0 };
     case 'ec': {
       const curve = d.namedCurve ?? '';
-      const size = curve === 'prime256v1' ? 256 : curve === 'secp384r1' ? 384 : curve === 'secp521r1' ? 521 : 0;
+      const size =
+        curve === 'prime256v1' ? 256 : curve === 'secp384r1' ? 384 : curve === 'secp521r1' ? 521 : 0;
       return { type: `EC (${curve})`, size };
     }
     default:
@@ -85,8 +87,10 @@ export function parsePrivateKey(pem: string): KeyObject {
 export function keyAlgorithmOf(pemOrKey: string | KeyObject): KeyAlgorithm | undefined {
   const k = typeof pemOrKey === 'string' ? parsePrivateKey(pemOrKey) : pemOrKey;
   const d = k.asymmetricKeyDetails ?? {};
-  if (k.asymmetricKeyType === 'rsa') return d.modulusLength === 4096 ? 'rsa-4096' : d.modulusLength === 2048 ? 'rsa-2048' : undefined;
-  if (k.asymmetricKeyType === 'ec' && (d.namedCurve === 'prime256v1' || d.namedCurve === 'secp384r1')) return d.namedCurve;
+  if (k.asymmetricKeyType === 'rsa')
+    return d.modulusLength === 4096 ? 'rsa-4096' : d.modulusLength === 2048 ? 'rsa-2048' : undefined;
+  if (k.asymmetricKeyType === 'ec' && (d.namedCurve === 'prime256v1' || d.namedCurve === 'secp384r1'))
+    return d.namedCurve;
   return undefined;
 }
 

@@ -172,33 +172,38 @@ t.test('senders get the target, the v3 user, the engine and the v1 agent address
   t.equal(spec.agentAddr, '127.0.0.1');
 });
 
-t.test('an unusable target (DES user) counts drops and logs once, never throws; an unknown user is refused', async (t) => {
-  const lines: string[] = [];
-  const logger = new JsonLogger('warn', {}, (l) => lines.push(l));
-  const { clock, box, wire, notifier } = await setup({ logger });
-  box.snmpSetUser(ADMIN, {
-    name: 'old',
-    auth: { protocol: 'sha', password: 'authpass1' },
-    priv: { protocol: 'des', password: 'privpass1' },
-  });
-  box.snmpSetTarget(ADMIN, target(1003, { version: '3', user: 'old' }));
-  t.throws(() => box.snmpSetTarget(ADMIN, target(1004, { version: '3', user: 'nobody' })), { code: 'not-found' });
-  for (let i = 0; i < 3; i++) box.events.emit('certificate-issued', certEvent(box));
-  clock.advance(100); // the paced queue lets one leave per millisecond at 1000/s
-  await flush();
-  const c = (port: number) => notifier.counters().find((x) => x.target.port === port)!;
-  t.equal(c(1003).dropped, 3);
-  t.equal(c(1001).sent, 3, 'the good targets are served');
-  t.notOk(
-    wire.made.some((s) => s.target.port === 1003 || s.target.port === 1004),
-    'no session for them',
-  );
-  t.equal(lines.filter((l) => l.includes('DES')).length, 1, 'DES reason logged once');
-  t.notOk(
-    lines.some((l) => l.includes('privpass1') || l.includes('authpass1')),
-    'no secrets in logs',
-  );
-});
+t.test(
+  'an unusable target (DES user) counts drops and logs once, never throws; an unknown user is refused',
+  async (t) => {
+    const lines: string[] = [];
+    const logger = new JsonLogger('warn', {}, (l) => lines.push(l));
+    const { clock, box, wire, notifier } = await setup({ logger });
+    box.snmpSetUser(ADMIN, {
+      name: 'old',
+      auth: { protocol: 'sha', password: 'authpass1' },
+      priv: { protocol: 'des', password: 'privpass1' },
+    });
+    box.snmpSetTarget(ADMIN, target(1003, { version: '3', user: 'old' }));
+    t.throws(() => box.snmpSetTarget(ADMIN, target(1004, { version: '3', user: 'nobody' })), {
+      code: 'not-found',
+    });
+    for (let i = 0; i < 3; i++) box.events.emit('certificate-issued', certEvent(box));
+    clock.advance(100); // the paced queue lets one leave per millisecond at 1000/s
+    await flush();
+    const c = (port: number) => notifier.counters().find((x) => x.target.port === port)!;
+    t.equal(c(1003).dropped, 3);
+    t.equal(c(1001).sent, 3, 'the good targets are served');
+    t.notOk(
+      wire.made.some((s) => s.target.port === 1003 || s.target.port === 1004),
+      'no session for them',
+    );
+    t.equal(lines.filter((l) => l.includes('DES')).length, 1, 'DES reason logged once');
+    t.notOk(
+      lines.some((l) => l.includes('privpass1') || l.includes('authpass1')),
+      'no secrets in logs',
+    );
+  },
+);
 
 t.test('a sender factory that throws is a counted drop, not an exception in the event path', async (t) => {
   const clock = new ManualClock();

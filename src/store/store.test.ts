@@ -19,19 +19,25 @@ t.test('LowdbStore writes the state file with mode 0600 and leaves no temporary 
   await s.save(sampleDocument(1));
   await s.save(sampleDocument(2));
   t.equal(statSync(join(dir, 'state.json')).mode & 0o777, 0o600);
-  t.same(readdirSync(dir).filter((f) => f.includes('.tmp-')), []);
+  t.same(
+    readdirSync(dir).filter((f) => f.includes('.tmp-')),
+    [],
+  );
 });
 
-t.test('LowdbStore falls back to the last good copy when state.json is corrupt, keeping the bad one', async (t) => {
-  const dir = tmp();
-  const s = new LowdbStore(dir);
-  await s.save(sampleDocument(1));
-  await s.save(sampleDocument(2));
-  writeFileSync(join(dir, 'state.json'), '{"schema":1, truncated');
-  const loaded = await new LowdbStore(dir).load();
-  t.equal(loaded!.config.hostname, 'box-1', 'the previous document (state.json.bak)');
-  t.match(readFileSync(join(dir, 'state.json.corrupt'), 'utf8'), /truncated/);
-});
+t.test(
+  'LowdbStore falls back to the last good copy when state.json is corrupt, keeping the bad one',
+  async (t) => {
+    const dir = tmp();
+    const s = new LowdbStore(dir);
+    await s.save(sampleDocument(1));
+    await s.save(sampleDocument(2));
+    writeFileSync(join(dir, 'state.json'), '{"schema":1, truncated');
+    const loaded = await new LowdbStore(dir).load();
+    t.equal(loaded!.config.hostname, 'box-1', 'the previous document (state.json.bak)');
+    t.match(readFileSync(join(dir, 'state.json.corrupt'), 'utf8'), /truncated/);
+  },
+);
 
 t.test('LowdbStore refuses a corrupt state file with no good copy, naming the file', async (t) => {
   const dir = tmp();
@@ -70,16 +76,24 @@ const canReadOnly = (() => {
   }
 })();
 
-t.test('LowdbStore save fails cleanly on a read-only directory', { skip: canReadOnly ? false : 'running as root without chattr' }, async (t) => {
-  const dir = tmp();
-  const s = new LowdbStore(dir);
-  await s.save(sampleDocument(1));
-  readOnly(dir, true);
-  await t.rejects(s.save(sampleDocument(2)));
-  readOnly(dir, false);
-  t.equal((await s.load())!.config.hostname, 'box-1');
-  t.same(readdirSync(dir).filter((f) => f.includes('.tmp-')), [], 'no temporary file left');
-});
+t.test(
+  'LowdbStore save fails cleanly on a read-only directory',
+  { skip: canReadOnly ? false : 'running as root without chattr' },
+  async (t) => {
+    const dir = tmp();
+    const s = new LowdbStore(dir);
+    await s.save(sampleDocument(1));
+    readOnly(dir, true);
+    await t.rejects(s.save(sampleDocument(2)));
+    readOnly(dir, false);
+    t.equal((await s.load())!.config.hostname, 'box-1');
+    t.same(
+      readdirSync(dir).filter((f) => f.includes('.tmp-')),
+      [],
+      'no temporary file left',
+    );
+  },
+);
 
 t.test('LowdbStore removes temporary files a crash left behind, on load', async (t) => {
   const dir = tmp();
@@ -87,7 +101,10 @@ t.test('LowdbStore removes temporary files a crash left behind, on load', async 
   await s.save(sampleDocument(1));
   writeFileSync(join(dir, 'state.json.tmp-99999-7'), '{"half": ');
   t.equal((await new LowdbStore(dir).load())!.config.hostname, 'box-1');
-  t.same(readdirSync(dir).filter((f) => f.includes('.tmp-')), []);
+  t.same(
+    readdirSync(dir).filter((f) => f.includes('.tmp-')),
+    [],
+  );
 });
 
 t.test('LowdbStore: after starting from the .bak, the next save keeps the .bak good', async (t) => {
@@ -100,11 +117,18 @@ t.test('LowdbStore: after starting from the .bak, the next save keeps the .bak g
   t.equal((await s.load())!.config.hostname, 'box-1');
   t.match(warnings, [/started from the last good copy/], 'the recovery is reported');
   await s.save(sampleDocument(3));
-  t.equal(JSON.parse(readFileSync(join(dir, 'state.json.bak'), 'utf8')).config.hostname, 'box-1', 'the .bak is the good copy, not the garbage');
+  t.equal(
+    JSON.parse(readFileSync(join(dir, 'state.json.bak'), 'utf8')).config.hostname,
+    'box-1',
+    'the .bak is the good copy, not the garbage',
+  );
 });
 
 t.test('LowdbStore refuses a corrupt .bak when state.json is missing, naming the .bak', async (t) => {
   const dir = tmp();
   writeFileSync(join(dir, 'state.json.bak'), '{');
-  await t.rejects(new LowdbStore(dir).load(), { name: 'StoreCorruptError', message: new RegExp(join(dir, 'state.json.bak') + ' is corrupt') });
+  await t.rejects(new LowdbStore(dir).load(), {
+    name: 'StoreCorruptError',
+    message: new RegExp(join(dir, 'state.json.bak') + ' is corrupt'),
+  });
 });

@@ -26,13 +26,21 @@ t.test('ready line with the real ports; SIGTERM stops cleanly with exit 0; state
   t.equal(served, 'gigavue-1');
   t.equal(await b.stop(), 0);
   t.equal(statSync(join(b.dataDir, 'state.json')).mode & 0o777, 0o600);
-  t.same(readdirSync(b.dataDir).filter((f) => f.includes('.tmp-')), [], 'no temporary files left');
+  t.same(
+    readdirSync(b.dataDir).filter((f) => f.includes('.tmp-')),
+    [],
+    'no temporary files left',
+  );
 });
 
 t.test('a later boot keeps the identity and does not need the password again', async (t) => {
   const first = await startBoxProcess({ args: ['--hostname', 'keepme'] });
   await first.stop();
-  const again = await startBoxProcess({ dataDir: first.dataDir, env: { GVOS_ADMIN_PASSWORD: '' }, password: '' });
+  const again = await startBoxProcess({
+    dataDir: first.dataDir,
+    env: { GVOS_ADMIN_PASSWORD: '' },
+    password: '',
+  });
   t.teardown(() => again.stop());
   const cn = await new Promise<string>((resolve, reject) => {
     const s = connect({ host: '127.0.0.1', port: again.ready.ports.https, rejectUnauthorized: false }, () => {
@@ -48,10 +56,22 @@ t.test('a later boot keeps the identity and does not need the password again', a
 const badOptions: { name: string; args: string[]; env?: NodeJS.ProcessEnv; message: RegExp }[] = [
   { name: 'unknown option', args: ['box', '--nope'], message: /Unknown option '--nope'/ },
   { name: 'bad port', args: ['box', '--ssh-port', '70000'], message: /--ssh-port must be a port number/ },
-  { name: 'bad address', args: ['box', '--address', 'localhost'], message: /--address must be an IPv4 or IPv6 address/ },
-  { name: 'bad crypto mode', args: ['box', '--crypto-mode', 'rot13'], message: /--crypto-mode must be one of classic, secure-crypto, fips/ },
+  {
+    name: 'bad address',
+    args: ['box', '--address', 'localhost'],
+    message: /--address must be an IPv4 or IPv6 address/,
+  },
+  {
+    name: 'bad crypto mode',
+    args: ['box', '--crypto-mode', 'rot13'],
+    message: /--crypto-mode must be one of classic, secure-crypto, fips/,
+  },
   { name: 'empty password', args: ['box', '--admin-password', ''], message: /may not be empty/ },
-  { name: 'unknown firmware', args: ['box', '--firmware', '9.9.9', '--admin-password', 'x'], message: /--firmware 9\.9\.9 is not in firmware-sim/ },
+  {
+    name: 'unknown firmware',
+    args: ['box', '--firmware', '9.9.9', '--admin-password', 'x'],
+    message: /--firmware 9\.9\.9 is not in firmware-sim/,
+  },
   { name: 'unknown command', args: ['frobnicate'], message: /unknown command "frobnicate"/ },
 ];
 for (const row of badOptions) {
@@ -65,9 +85,24 @@ for (const row of badOptions) {
 }
 
 t.test('first boot without a password is refused, and nothing is created', async (t) => {
-  const r = await runBoxCommand(['box', '--data-dir', '/tmp/gvos-nopw-' + process.pid, '--ssh-port', '0', '--cli-port', '0', '--https-port', '0', '--http-port', '0'], {
-    GVOS_ADMIN_PASSWORD: '',
-  });
+  const r = await runBoxCommand(
+    [
+      'box',
+      '--data-dir',
+      '/tmp/gvos-nopw-' + process.pid,
+      '--ssh-port',
+      '0',
+      '--cli-port',
+      '0',
+      '--https-port',
+      '0',
+      '--http-port',
+      '0',
+    ],
+    {
+      GVOS_ADMIN_PASSWORD: '',
+    },
+  );
   t.equal(r.code, 1);
   t.match(r.stderr, /first boot needs an admin password/);
 });
@@ -78,18 +113,50 @@ t.test('a port in use: one clear line, exit 1, no listener left open', async (t)
   const port = (blocker.address() as { port: number }).port;
   t.teardown(() => blocker.close());
   const r = await runBoxCommand(
-    ['box', '--data-dir', `/tmp/gvos-inuse-${process.pid}`, '--ssh-port', '0', '--cli-port', String(port), '--https-port', '0', '--http-port', '0'],
+    [
+      'box',
+      '--data-dir',
+      `/tmp/gvos-inuse-${process.pid}`,
+      '--ssh-port',
+      '0',
+      '--cli-port',
+      String(port),
+      '--https-port',
+      '0',
+      '--http-port',
+      '0',
+    ],
     { GVOS_ADMIN_PASSWORD: 'x-pass-1' },
   );
   t.equal(r.code, 1);
   t.match(r.stderr, new RegExp(`cannot listen .*on 127\\.0\\.0\\.1:${port}: the port is (already )?in use`));
-  t.equal(r.stderr.trim().split('\n').filter((l) => !l.startsWith('{')).length, 1, 'one line besides JSON logs');
+  t.equal(
+    r.stderr
+      .trim()
+      .split('\n')
+      .filter((l) => !l.startsWith('{')).length,
+    1,
+    'one line besides JSON logs',
+  );
 });
 
 t.test('--help lists every option with its default', async (t) => {
   const r = await runBoxCommand(['box', '--help']);
   t.equal(r.code, 0);
-  for (const o of ['--box-id', '--hostname', '--address', '--ssh-port', '--cli-port', '--https-port', '--http-port', '--data-dir', '--admin-password', '--firmware', '--model', '--crypto-mode']) {
+  for (const o of [
+    '--box-id',
+    '--hostname',
+    '--address',
+    '--ssh-port',
+    '--cli-port',
+    '--https-port',
+    '--http-port',
+    '--data-dir',
+    '--admin-password',
+    '--firmware',
+    '--model',
+    '--crypto-mode',
+  ]) {
     t.match(r.stdout, o);
   }
 });

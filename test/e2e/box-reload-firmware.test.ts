@@ -46,29 +46,32 @@ t.test('reload without write memory loses the change; with write memory keeps it
   c.end();
 });
 
-t.test('firmware upgrade: 5.13.00 has no ACME; fetch, install, boot next, reload -> 6.5.00 and ACME is there', async (t) => {
-  const b = await startBoxProcess({ args: ['--firmware', '5.13.00'] });
-  t.teardown(() => b.stop());
-  let c = await waitForLogin(b);
-  t.match(await c.cmd('show version'), /Product release: +5\.13\.00/);
-  await c.cmd('enable');
-  await c.cmd('configure terminal');
-  t.match(
-    await c.cmd('crypto certificate acme issue domain a.lab.test acme-server https://127.0.0.1:14000/dir'),
-    /% ACME needs firmware 5\.13\.01 or later; this box runs 5\.13\.00/,
-  );
-  t.notMatch(await c.cmd('image fetch image-gvos-6.5.00.img'), /^%/m);
-  t.notMatch(await c.cmd('image install image-gvos-6.5.00.img'), /^%/m);
-  t.notMatch(await c.cmd('image boot next'), /^%/m);
-  t.match(await c.cmd('show images'), /6\.5\.00/);
-  c = await reload(c, b);
-  t.match(await c.cmd('show version'), /Product release: +6\.5\.00/, 'the new version runs after reload');
-  await c.cmd('enable');
-  await c.cmd('configure terminal');
-  t.match(
-    await c.cmd('crypto certificate acme issue domain a.lab.test acme-server https://127.0.0.1:14000/dir'),
-    /% No name server configured/,
-    'past the firmware gate: the next prerequisite speaks',
-  );
-  c.end();
-});
+t.test(
+  'firmware upgrade: 5.13.00 has no ACME; fetch, install, boot next, reload -> 6.5.00 and ACME is there',
+  async (t) => {
+    const b = await startBoxProcess({ args: ['--firmware', '5.13.00'] });
+    t.teardown(() => b.stop());
+    let c = await waitForLogin(b);
+    t.match(await c.cmd('show version'), /Product release: +5\.13\.00/);
+    await c.cmd('enable');
+    await c.cmd('configure terminal');
+    t.match(
+      await c.cmd('crypto certificate acme issue domain a.lab.test acme-server https://127.0.0.1:14000/dir'),
+      /% ACME needs firmware 5\.13\.01 or later; this box runs 5\.13\.00/,
+    );
+    t.notMatch(await c.cmd('image fetch image-gvos-6.5.00.img'), /^%/m);
+    t.notMatch(await c.cmd('image install image-gvos-6.5.00.img'), /^%/m);
+    t.notMatch(await c.cmd('image boot next'), /^%/m);
+    t.match(await c.cmd('show images'), /6\.5\.00/);
+    c = await reload(c, b);
+    t.match(await c.cmd('show version'), /Product release: +6\.5\.00/, 'the new version runs after reload');
+    await c.cmd('enable');
+    await c.cmd('configure terminal');
+    t.match(
+      await c.cmd('crypto certificate acme issue domain a.lab.test acme-server https://127.0.0.1:14000/dir'),
+      /% No name server configured/,
+      'past the firmware gate: the next prerequisite speaks',
+    );
+    c.end();
+  },
+);

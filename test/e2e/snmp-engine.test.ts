@@ -43,7 +43,14 @@ t.test('a v3 receiver configured from "show snmp engineID" accepts the traps; bo
 
   // The receiver learns the engine ID only from the show output.
   const rx = await TrapReceiver.start({
-    users: [{ name: 'u3', engineId: e1.id, auth: { protocol: 'SHA-256', password: 'authpass123' }, priv: { protocol: 'AES256', password: 'privpass123' } }],
+    users: [
+      {
+        name: 'u3',
+        engineId: e1.id,
+        auth: { protocol: 'SHA-256', password: 'authpass123' },
+        priv: { protocol: 'AES256', password: 'privpass123' },
+      },
+    ],
   });
   t.teardown(() => rx.stop());
   await c.cmd('snmp-server enable');

@@ -46,7 +46,8 @@ export async function startBoxProcess(o: BoxProcessOptions = {}): Promise<BoxPro
   const dataDir = o.dataDir ?? mkdtempSync(join(tmpdir(), 'gvos-box-'));
   const args = [BIN, 'box', '--data-dir', dataDir, '--log-level', 'warn'];
   const given = new Set((o.args ?? []).filter((a) => a.startsWith('--')));
-  for (const p of ['--ssh-port', '--cli-port', '--https-port', '--http-port']) if (!given.has(p)) args.push(p, '0');
+  for (const p of ['--ssh-port', '--cli-port', '--https-port', '--http-port'])
+    if (!given.has(p)) args.push(p, '0');
   args.push(...(o.args ?? []));
   const proc = spawn(process.execPath, args, {
     env: { ...process.env, GVOS_ADMIN_PASSWORD: o.password ?? 'Adm1n-test-pw', ...(o.env ?? {}) },
@@ -94,9 +95,15 @@ export async function startBoxProcess(o: BoxProcessOptions = {}): Promise<BoxPro
 }
 
 /** Run the box command to completion (for option errors); resolves code, stdout and stderr. */
-export function runBoxCommand(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
+export function runBoxCommand(
+  args: string[],
+  env: NodeJS.ProcessEnv = {},
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    const proc = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const proc = spawn(process.execPath, [BIN, ...args], {
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let stdout = '';
     let stderr = '';
     proc.stdout.on('data', (d: Buffer) => (stdout += d.toString()));

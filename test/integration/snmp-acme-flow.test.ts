@@ -31,7 +31,14 @@ t.test('issue, renew, revoke and clear each reach snmptrapd as named notificatio
   t.teardown(() => notifier.stop());
   box.snmpEnable(ADMIN, true);
   box.snmpNotifyEnable(ADMIN, true);
-  box.snmpSetTarget(ADMIN, { host: rx.host, port: rx.port, kind: 'traps', version: '2c', community: 'public', ratePerSec: 100 });
+  box.snmpSetTarget(ADMIN, {
+    host: rx.host,
+    port: rx.port,
+    kind: 'traps',
+    version: '2c',
+    community: 'public',
+    ratePerSec: 100,
+  });
 
   const finished = () =>
     new Promise<void>((resolve, reject) => {
@@ -41,7 +48,8 @@ t.test('issue, renew, revoke and clear each reach snmptrapd as named notificatio
         else reject(new Error(`ACME ${e.request.type} failed: ${e.request.reason}`));
       });
     });
-  const named = (name: string) => (n: ReceivedNotification) => n.name === name && JSON.stringify(n).includes(DOMAIN);
+  const named = (name: string) => (n: ReceivedNotification) =>
+    n.name === name && JSON.stringify(n).includes(DOMAIN);
 
   let done = finished();
   await box.acmeIssue(ADMIN, { domain: DOMAIN, directoryUrl: pebble.directoryUrl });

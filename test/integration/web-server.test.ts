@@ -17,11 +17,14 @@ import { ADMIN, makeTestBox } from '../harness/boxes.js';
 /** One fresh TLS handshake trusting exactly `ca`; resolves the presented leaf. */
 function handshake(port: number, ca: string, servername: string): Promise<PeerCertificate> {
   return new Promise((resolve, reject) => {
-    const s = connect({ host: '127.0.0.1', port, ca, servername, checkServerIdentity: () => undefined }, () => {
-      const cert = s.getPeerCertificate();
-      s.end();
-      resolve(cert);
-    });
+    const s = connect(
+      { host: '127.0.0.1', port, ca, servername, checkServerIdentity: () => undefined },
+      () => {
+        const cert = s.getPeerCertificate();
+        s.end();
+        resolve(cert);
+      },
+    );
     s.once('error', reject);
   });
 }
@@ -39,53 +42,60 @@ async function selfSigned(cn: string) {
   return { cert, key: k.privateKeyPem, serial: new X509Certificate(cert).serialNumber };
 }
 
-t.test('web certificate change: new handshakes get the new certificate at once, none fails under load', async (t) => {
-  const { box } = await makeTestBox({ clock: new SystemClock() });
-  const web = new WebServer({ box, address: '127.0.0.1', httpsPort: 0, httpPort: 0, logger: silentLogger });
-  const { https } = await web.listen();
-  t.teardown(() => web.close());
+t.test(
+  'web certificate change: new handshakes get the new certificate at once, none fails under load',
+  async (t) => {
+    const { box } = await makeTestBox({ clock: new SystemClock() });
+    const web = new WebServer({ box, address: '127.0.0.1', httpsPort: 0, httpPort: 0, logger: silentLogger });
+    const { https } = await web.listen();
+    t.teardown(() => web.close());
 
-  const def = box.webCredentials().certPem;
-  const defSerial = new X509Certificate(def).serialNumber;
-  const a = await selfSigned('a.lab.test');
-  const b = await selfSigned('b.lab.test');
-  await box.addPublicCertificate(ADMIN, 'a', a.cert);
-  await box.addPrivateKey(ADMIN, 'a', a.key);
-  await box.addPublicCertificate(ADMIN, 'b', b.cert);
-  await box.addPrivateKey(ADMIN, 'b', b.key);
-  const ca = [def, a.cert, b.cert].join('');
+    const def = box.webCredentials().certPem;
+    const defSerial = new X509Certificate(def).serialNumber;
+    const a = await selfSigned('a.lab.test');
+    const b = await selfSigned('b.lab.test');
+    await box.addPublicCertificate(ADMIN, 'a', a.cert);
+    await box.addPrivateKey(ADMIN, 'a', a.key);
+    await box.addPublicCertificate(ADMIN, 'b', b.cert);
+    await box.addPrivateKey(ADMIN, 'b', b.key);
+    const ca = [def, a.cert, b.cert].join('');
 
-  t.equal((await handshake(https, ca, 'box1')).serialNumber, defSerial, 'default certificate before');
+    t.equal((await handshake(https, ca, 'box1')).serialNumber, defSerial, 'default certificate before');
 
-  // Handshake loop (4 clients) while the mapping flips a <-> b.
-  let stop = false;
-  let ok = 0;
-  const failures: string[] = [];
-  const seen = new Set<string>();
-  const clients = Array.from({ length: 4 }, async () => {
-    while (!stop) {
-      try {
-        seen.add((await handshake(https, ca, 'box1')).serialNumber);
-        ok++;
-      } catch (e) {
-        failures.push((e as Error).message);
+    // Handshake loop (4 clients) while the mapping flips a <-> b.
+    let stop = false;
+    let ok = 0;
+    const failures: string[] = [];
+    const seen = new Set<string>();
+    const clients = Array.from({ length: 4 }, async () => {
+      while (!stop) {
+        try {
+          seen.add((await handshake(https, ca, 'box1')).serialNumber);
+          ok++;
+        } catch (e) {
+          failures.push((e as Error).message);
+        }
       }
+    });
+    for (let i = 0; i < 20; i++) {
+      await box.setWebCertificate(ADMIN, i % 2 ? 'b' : 'a');
+      await new Promise((r) => setTimeout(r, 15));
     }
-  });
-  for (let i = 0; i < 20; i++) {
-    await box.setWebCertificate(ADMIN, i % 2 ? 'b' : 'a');
-    await new Promise((r) => setTimeout(r, 15));
-  }
-  stop = true;
-  await Promise.all(clients);
-  t.same(failures, [], 'no handshake failed');
-  t.ok(ok > 20, `handshakes done under swaps (${ok})`);
-  t.ok(seen.has(a.serial) && seen.has(b.serial), 'clients saw both certificates');
+    stop = true;
+    await Promise.all(clients);
+    t.same(failures, [], 'no handshake failed');
+    t.ok(ok > 20, `handshakes done under swaps (${ok})`);
+    t.ok(seen.has(a.serial) && seen.has(b.serial), 'clients saw both certificates');
 
-  await box.setWebCertificate(ADMIN, 'a');
-  t.equal((await handshake(https, ca, 'box1')).serialNumber, a.serial, 'the very next handshake gets the new one');
-  t.equal(web.swaps, 21, 'one swap per mapping change');
-});
+    await box.setWebCertificate(ADMIN, 'a');
+    t.equal(
+      (await handshake(https, ca, 'box1')).serialNumber,
+      a.serial,
+      'the very next handshake gets the new one',
+    );
+    t.equal(web.swaps, 21, 'one swap per mapping change');
+  },
+);
 
 t.test('TLS 1.1 is refused; TLS 1.2 and 1.3 are offered', async (t) => {
   const { box } = await makeTestBox({ clock: new SystemClock() });
@@ -95,11 +105,21 @@ t.test('TLS 1.1 is refused; TLS 1.2 and 1.3 are offered', async (t) => {
   const ca = box.webCredentials().certPem;
   const proto = (min: 'TLSv1.1' | 'TLSv1.2' | 'TLSv1.3', max: 'TLSv1.1' | 'TLSv1.2' | 'TLSv1.3') =>
     new Promise<string>((resolve, reject) => {
-      const s = connect({ host: '127.0.0.1', port: https, ca, minVersion: min, maxVersion: max, checkServerIdentity: () => undefined }, () => {
-        const p = s.getProtocol() ?? '';
-        s.end();
-        resolve(p);
-      });
+      const s = connect(
+        {
+          host: '127.0.0.1',
+          port: https,
+          ca,
+          minVersion: min,
+          maxVersion: max,
+          checkServerIdentity: () => undefined,
+        },
+        () => {
+          const p = s.getProtocol() ?? '';
+          s.end();
+          resolve(p);
+        },
+      );
       s.once('error', reject);
     });
   t.equal(await proto('TLSv1.3', 'TLSv1.3'), 'TLSv1.3');
@@ -121,7 +141,11 @@ t.test('the http port answers ACME http-01 tokens and redirects everything else 
       }).once('error', reject);
     });
   box.challenges.set('tok_EN-1', 'tok_EN-1.thumbprint');
-  t.same(await fetchHttp('/.well-known/acme-challenge/tok_EN-1'), { status: 200, body: 'tok_EN-1.thumbprint', location: undefined });
+  t.same(await fetchHttp('/.well-known/acme-challenge/tok_EN-1'), {
+    status: 200,
+    body: 'tok_EN-1.thumbprint',
+    location: undefined,
+  });
   t.equal((await fetchHttp('/.well-known/acme-challenge/unknown')).status, 404);
   box.challenges.delete('tok_EN-1');
   t.equal((await fetchHttp('/.well-known/acme-challenge/tok_EN-1')).status, 404, 'gone once removed');

@@ -125,7 +125,9 @@ export function restSource(ctx: Koa.Context): string {
 
 /** A 429 with Retry-After in seconds (RFC 6585 §4, RFC 9110 §10.2.3). */
 function tooMany(message: string, retryAfterMs: number): WebError {
-  return new WebError('too-many-attempts', message, { 'Retry-After': String(Math.ceil(retryAfterMs / 1000)) });
+  return new WebError('too-many-attempts', message, {
+    'Retry-After': String(Math.ceil(retryAfterMs / 1000)),
+  });
 }
 
 /**
