@@ -5,7 +5,7 @@
 set -eu
 cd "$(dirname "$0")/.."
 
-PKGS="pebble snmptrapd snmp sshpass openssh-client openssl chromium libnss3-tools"
+PKGS="pebble snmptrapd snmpd snmp sshpass openssh-client openssl chromium libnss3-tools tmux python3-netmiko ssh-audit testssl.sh"
 missing=""
 for p in $PKGS; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
