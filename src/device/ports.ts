@@ -53,6 +53,8 @@ export interface SnmpController {
   /** Seconds since the engine booted. */
   engineTime(): number;
   counters(): SnmpTargetCounters[];
+  /** The local address notifications to `targetHost` leave from (the box's own), undefined when the kernel picks. */
+  sourceAddress(targetHost: string): string | undefined;
   /** Send the test notification to every target; resolves when handed over (informs: when answered or timed out). */
   sendTest(): Promise<void>;
 }

@@ -2,7 +2,7 @@
  * The wire to one notification target, with net-snmp: one session (one UDP
  * socket) per target. Implements TargetSender for target-queue.ts.
  */
-import { isIPv6 } from 'node:net';
+import { isIP, isIPv6 } from 'node:net';
 import snmp, {
   type InternalMessage,
   type Session,
@@ -30,6 +30,23 @@ export interface SenderSpec {
   engine: LocalEngine;
   /** agent-addr of SNMPv1 traps (RFC 1157 §4.1.6): the box's IPv4 management address. */
   agentAddr: string;
+  /**
+   * The local address the session's socket binds (any port): the box's own
+   * address, so receivers that file a v2c/v3 notification under its UDP
+   * source (snmptrapd `%b`, LibreNMS, Zabbix) see this box, not the process.
+   * Omitted when the target's family differs (an IPv4 box, an IPv6 target).
+   */
+  sourceAddress?: string;
+}
+
+/**
+ * The source address a box's notifications to `targetHost` leave from: the
+ * box's address when both are of the same family, else undefined (the
+ * kernel chooses). `show snmp host` prints the same.
+ */
+export function sourceAddressFor(boxAddress: string, targetHost: string): string | undefined {
+  if (!isIP(boxAddress)) return undefined;
+  return isIPv6(boxAddress) === isIPv6(targetHost) ? boxAddress : undefined;
 }
 
 /** Makes the sender of a target; the notifier's seam for tests. */
@@ -124,6 +141,7 @@ export function createNetSnmpSender(spec: SenderSpec, logger: Logger): TargetSen
     retries: 0, // target-queue.ts retries, with backoff, and counts each one
     timeout: 1500,
     transport: isIPv6(target.host) ? ('udp6' as const) : ('udp4' as const),
+    ...(spec.sourceAddress ? { sourceAddress: spec.sourceAddress } : {}),
   };
   let session: Session;
   if (target.version === '3') {

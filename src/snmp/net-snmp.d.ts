@@ -61,6 +61,9 @@ declare module 'net-snmp' {
     timeout?: number;
     backoff?: number;
     transport?: 'udp4' | 'udp6';
+    /** Local address the session's socket binds (net-snmp binds only when this or sourcePort is set). */
+    sourceAddress?: string;
+    sourcePort?: number;
     /** Hex (without 0x) or Buffer: the local engine ID a v3 session uses as authoritative sender. */
     engineID?: string | Buffer;
   }

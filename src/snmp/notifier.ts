@@ -26,7 +26,12 @@ import type { Clock } from '../lib/clock.js';
 import type { Logger } from '../lib/logger.js';
 import { engineIdFor, engineTimeSeconds, MAX_ENGINE_VALUE } from './engine-id.js';
 import { ExpiryWatch } from './expiry-watch.js';
-import { createNetSnmpSender, senderProblem, type SenderFactory } from './net-snmp-sender.js';
+import {
+  createNetSnmpSender,
+  senderProblem,
+  sourceAddressFor,
+  type SenderFactory,
+} from './net-snmp-sender.js';
 import {
   DEFAULT_QUEUE_SETTINGS,
   TargetQueue,
@@ -187,6 +192,11 @@ export class SnmpNotifier implements SnmpController {
     return engineTimeSeconds(this.clock.now(), this.box.bootedAtMs);
   }
 
+  /** The box's address when `targetHost` is of its family (see sourceAddressFor). */
+  sourceAddress(targetHost: string): string | undefined {
+    return sourceAddressFor(this.box.address, targetHost);
+  }
+
   /** Counters of every configured target, in config order (zeros for a target that sent nothing yet). */
   counters(): SnmpTargetCounters[] {
     return this.box.config.snmp.targets.map((target) => ({
@@ -294,7 +304,17 @@ export class SnmpNotifier implements SnmpController {
       version: target.version,
     });
     const agentAddr = isIPv4(this.box.address) ? this.box.address : '0.0.0.0';
-    const sender = this.senderFactory({ target, ...(user ? { user } : {}), engine: this, agentAddr }, logger);
+    const sourceAddress = this.sourceAddress(target.host);
+    const sender = this.senderFactory(
+      {
+        target,
+        ...(user ? { user } : {}),
+        engine: this,
+        agentAddr,
+        ...(sourceAddress ? { sourceAddress } : {}),
+      },
+      logger,
+    );
     return new TargetQueue({
       kind: target.kind,
       sender,

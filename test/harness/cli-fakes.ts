@@ -69,6 +69,9 @@ export class FakeSnmp implements SnmpController {
       dropped: 0,
     }));
   }
+  sourceAddress(): string | undefined {
+    return this.box().address;
+  }
   async sendTest(): Promise<void> {
     this.tests++;
   }

@@ -62,6 +62,13 @@ function countersOf(box: Box, t: SnmpTarget): SnmpTargetCounters | undefined {
     .find((c) => c.target.host === t.host && c.target.port === t.port && c.target.kind === t.kind);
 }
 
+/** The address notifications to `t` leave from: the box's, or `any` when the family differs (the kernel picks). */
+function sourceOf(box: Box, t: SnmpTarget): string {
+  const st = box.snmpStatus();
+  if (!st) return 'n/a';
+  return st.sourceAddress(t.host) ?? 'any';
+}
+
 function setTarget(ctx: Parameters<CommandSpec['run']>[0], a: Args): void {
   const version = a.which(['1', '2c', '3'] as const)!;
   const community = a.opt('community');
@@ -103,7 +110,7 @@ export function renderSnmp(box: Box): string[] {
   ];
 }
 
-/** `show snmp host`: each target with its counters (n/a without a notifier). */
+/** `show snmp host`: each target, the address its notifications leave from, and its counters (n/a without a notifier). */
 export function renderSnmpHosts(box: Box): string[] {
   const targets = box.config.snmp.targets;
   if (targets.length === 0) return ['No SNMP notification hosts; add one with "snmp-server host ...".'];
@@ -112,6 +119,7 @@ export function renderSnmpHosts(box: Box): string[] {
     [
       'Host',
       'Port',
+      'Source',
       'Type',
       'Version',
       'Community/User',
@@ -127,6 +135,7 @@ export function renderSnmpHosts(box: Box): string[] {
       return [
         t.host,
         String(t.port),
+        sourceOf(box, t),
         t.kind,
         t.version,
         t.version === '3' ? `user ${t.user}` : MASK,
