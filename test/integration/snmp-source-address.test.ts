@@ -4,6 +4,7 @@
 // notifications by UDP source (LibreNMS, Zabbix) needs; `show snmp host`
 // names that address.
 import t from 'tap';
+import type { Box } from '../../src/device/box.js';
 import { Cluster } from '../../src/device/cluster.js';
 import { SystemClock } from '../../src/lib/clock.js';
 import { silentLogger } from '../../src/lib/logger.js';
@@ -22,7 +23,7 @@ const user = {
 t.test('each box traps from its own address, every version', async (t) => {
   const clock = new SystemClock();
   const cluster = new Cluster('src');
-  const boxes = [];
+  const boxes: { box: Box; notifier: SnmpNotifier; address: string }[] = [];
   for (let id = 1; id <= 4; id++) {
     const address = `127.0.0.${110 + id}`;
     const { box } = await makeTestBox({ clock, boxId: id, hostname: `src${id}`, address, cluster });
