@@ -7,8 +7,8 @@
  * schemas that the validator fully understands.
  */
 import t from 'tap';
-import { API_PREFIX, openApiDocument, type Operation } from '../../src/web/api/openapi.js';
-import { createApiRouter, ROUTES, toOpenApiPath } from '../../src/web/api/router.js';
+import { API_PREFIX, type Operation } from '../../src/web/api/openapi.js';
+import { createApiRouter, openApiDocument, ROUTES, toOpenApiPath } from '../../src/web/api/router.js';
 import { SessionStore } from '../../src/web/api/auth.js';
 import { SchemaValidator, type JsonSchema } from '../../src/web/api/schema.js';
 import { silentLogger } from '../../src/lib/logger.js';

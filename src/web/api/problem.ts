@@ -53,6 +53,9 @@ const TITLES: Record<ProblemCode, string> = {
   'method-not-allowed': 'Method not allowed',
 };
 
+/** Every problem code, in a stable order (the OpenAPI enum lists them so). */
+export const PROBLEM_CODES = Object.keys(TITLES) as ProblemCode[];
+
 /** The HTTP status of every problem code. */
 export const PROBLEM_STATUS: Record<ProblemCode, number> = {
   ...HTTP_STATUS,

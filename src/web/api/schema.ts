@@ -1,20 +1,22 @@
 /**
- * A small validator for the subset of JSON Schema (2020-12, as OpenAPI 3.1
- * uses it) that the REST API's own document uses. Written here instead of
- * pulling in a validator package: the subset is small, and a schema keyword
- * outside it is refused when the validator is built, so a constraint written
- * in the document can never be silently skipped.
+ * JSON Schema validation for every HTTP interface of the simulator (the box's
+ * REST API, the lab's control plane): Ajv 8 (JSON Schema 2020-12 as OpenAPI
+ * 3.1 uses it) compiles each schema once, and this module turns Ajv's errors
+ * into the messages a person reads in a problem+json `detail`
+ * ("Missing required field "domain".", "Field "port" must be an integer, not
+ * a string.").
  *
- * Supported: type (one or a list), properties, required,
- * additionalProperties (false or a schema), items, enum, anyOf, $ref to
- * "#/components/schemas/<name>", minLength, maxLength, minimum, maximum,
- * maxItems, pattern, format (ipv4, ipv6, date-time, uri). Annotations
- * (description, title, examples, readOnly, deprecated, default, x-*) are
- * accepted and ignored.
+ * Keywords are limited to a known set: each has a message written here, so a
+ * schema keyword without one is refused when the validator is built (a
+ * programming error found at start-up), never answered with Ajv's own words.
+ * Annotations (description, title, examples, readOnly, deprecated, default,
+ * x-*) are accepted and ignored.
  */
 import { isIPv4, isIPv6 } from 'node:net';
+import { Ajv2020, type ErrorObject, type ValidateFunction } from 'ajv/dist/2020.js';
+import addFormatsModule from 'ajv-formats';
 
-/** A JSON Schema object of the supported subset. */
+/** A JSON Schema object (TypeBox schemas are ones). */
 export interface JsonSchema {
   type?: JsonType | JsonType[];
   properties?: Record<string, JsonSchema>;
@@ -49,6 +51,9 @@ export interface SchemaViolation {
   message: string;
 }
 
+/** A compiled schema: every violation of a value (empty when it matches). Never throws for any JSON value. */
+export type Validate = (value: unknown) => SchemaViolation[];
+
 const KEYWORDS = new Set([
   'type',
   'properties',
@@ -70,196 +75,281 @@ const ANNOTATIONS = new Set(['description', 'title', 'examples', 'readOnly', 'de
 const FORMATS = new Set(['ipv4', 'ipv6', 'date-time', 'uri']);
 const REF_PREFIX = '#/components/schemas/';
 
+// ajv-formats is CommonJS: its default export arrives as the module object under NodeNext.
+const addFormats = ((addFormatsModule as unknown as { default?: unknown }).default ?? addFormatsModule) as (
+  ajv: Ajv2020,
+  formats: string[],
+) => Ajv2020;
+
 /**
- * Validates values against schemas that may refer to `components`. The
- * constructor checks every component (and check() every schema it is given)
- * for keywords outside the subset and throws naming the keyword: that is a
- * programming error, found at start-up.
+ * The one Ajv instance: all errors (a request learns every mistake at once),
+ * verbose (messages quote the schema's bounds), strict (an unknown keyword is
+ * a programming error). IP addresses are checked by node:net, as the device
+ * checks them; date-time (RFC 3339) and uri come from ajv-formats.
+ */
+function makeAjv(): Ajv2020 {
+  const ajv = new Ajv2020({ allErrors: true, verbose: true, strict: true, strictRequired: false });
+  addFormats(ajv, ['date-time', 'uri']);
+  ajv.addFormat('ipv4', { type: 'string', validate: (s: string) => isIPv4(s) });
+  ajv.addFormat('ipv6', { type: 'string', validate: (s: string) => isIPv6(s) });
+  return ajv;
+}
+
+const AJV = makeAjv();
+
+/** Throw if `schema` uses a keyword outside the set this module words, or an unknown format. */
+export function assertSupported(
+  schema: JsonSchema,
+  where: string,
+  resolve?: (name: string) => boolean,
+): void {
+  for (const [k, v] of Object.entries(schema)) {
+    if (k.startsWith('x-') || ANNOTATIONS.has(k)) continue;
+    if (!KEYWORDS.has(k))
+      throw new Error(`schema ${where}: keyword "${k}" is not supported by the validator`);
+    if (k === 'format' && !FORMATS.has(v as string))
+      throw new Error(`schema ${where}: format "${String(v)}" is not supported`);
+    if (k === '$ref') {
+      const name = (v as string).startsWith(REF_PREFIX) ? (v as string).slice(REF_PREFIX.length) : undefined;
+      if (!name || !resolve?.(name)) throw new Error(`schema ${where}: unresolvable $ref "${String(v)}"`);
+    }
+  }
+  for (const [p, s] of Object.entries(schema.properties ?? {})) assertSupported(s, `${where}.${p}`, resolve);
+  if (schema.items) assertSupported(schema.items, `${where}[]`, resolve);
+  if (typeof schema.additionalProperties === 'object')
+    assertSupported(schema.additionalProperties, `${where}.*`, resolve);
+  (schema.anyOf ?? []).forEach((s, i) => assertSupported(s, `${where}.anyOf[${i}]`, resolve));
+}
+
+/**
+ * Compile `schema` (no $ref: TypeBox schemas embed what they use) into a
+ * Validate. Call it once per schema, when the app is built: compiling is the
+ * slow part, validating is cheap.
+ */
+export function compileSchema(schema: JsonSchema, where = 'schema'): Validate {
+  assertSupported(schema, where);
+  const fn = AJV.compile(JSON.parse(JSON.stringify(schema)) as object);
+  return (value) => (fn(value) ? [] : violations(fn, value));
+}
+
+/**
+ * Validates values against schemas that may refer to `components` by
+ * "#/components/schemas/<name>" (as a served OpenAPI document does). The
+ * constructor checks every component (and each schema given to validate())
+ * for keywords outside the supported set and throws naming the keyword.
  */
 export class SchemaValidator {
-  private readonly patterns = new Map<string, RegExp>();
+  private readonly compiled = new WeakMap<object, Validate>();
 
   constructor(private readonly components: Record<string, JsonSchema>) {
     for (const [name, s] of Object.entries(components)) this.assertSupported(s, `${REF_PREFIX}${name}`);
   }
 
-  /** Throw if `schema` uses anything outside the supported subset or refers to an unknown component. */
+  /** Throw if `schema` uses anything outside the supported set or refers to an unknown component. */
   assertSupported(schema: JsonSchema, where: string): void {
-    for (const [k, v] of Object.entries(schema)) {
-      if (k.startsWith('x-') || ANNOTATIONS.has(k)) continue;
-      if (!KEYWORDS.has(k))
-        throw new Error(`schema ${where}: keyword "${k}" is not supported by the validator`);
-      if (k === 'format' && !FORMATS.has(v as string))
-        throw new Error(`schema ${where}: format "${String(v)}" is not supported`);
-      if (k === '$ref') {
-        const name = (v as string).startsWith(REF_PREFIX)
-          ? (v as string).slice(REF_PREFIX.length)
-          : undefined;
-        if (!name || !this.components[name])
-          throw new Error(`schema ${where}: unresolvable $ref "${String(v)}"`);
-      }
-      if (k === 'pattern') this.regex(v as string);
-    }
-    for (const [p, s] of Object.entries(schema.properties ?? {})) this.assertSupported(s, `${where}.${p}`);
-    if (schema.items) this.assertSupported(schema.items, `${where}[]`);
-    if (typeof schema.additionalProperties === 'object')
-      this.assertSupported(schema.additionalProperties, `${where}.*`);
-    (schema.anyOf ?? []).forEach((s, i) => this.assertSupported(s, `${where}.anyOf[${i}]`));
+    assertSupported(schema, where, (name) => Object.hasOwn(this.components, name));
   }
 
   /** Every violation of `schema` by `value` (empty when it matches). Never throws for any JSON value. */
-  validate(schema: JsonSchema, value: unknown, path = ''): SchemaViolation[] {
-    if (schema.$ref)
-      return this.validate(this.components[schema.$ref.slice(REF_PREFIX.length)]!, value, path);
-    if (schema.anyOf) {
-      const results = schema.anyOf.map((s) => this.validate(s, value, path));
-      if (results.some((r) => r.length === 0)) return [];
-      // Report the branch that got furthest (fewest violations): its reasons are the useful ones.
-      return results.sort((a, b) => a.length - b.length)[0]!;
+  validate(schema: JsonSchema, value: unknown): SchemaViolation[] {
+    let v = this.compiled.get(schema);
+    if (!v) {
+      this.assertSupported(schema, 'schema');
+      v = compileSchema(this.inline(schema));
+      this.compiled.set(schema, v);
     }
-    const t = jsonType(value);
-    if (schema.type !== undefined) {
-      const allowed = Array.isArray(schema.type) ? schema.type : [schema.type];
-      const ok = allowed.some((a) => a === t || (a === 'number' && t === 'integer'));
-      if (!ok)
-        return [
-          {
-            path,
-            message: `${subject(path)} must be ${allowed.map(article).join(' or ')}, not ${article(t)}.`,
-          },
-        ];
-    }
-    if (schema.enum && !schema.enum.some((e) => e === value)) {
-      return [
-        { path, message: `${subject(path)} must be one of ${schema.enum.map((e) => String(e)).join(', ')}.` },
-      ];
-    }
-    switch (t) {
-      case 'string':
-        return this.validateString(schema, value as string, path);
-      case 'integer':
-      case 'number':
-        return validateNumber(schema, value as number, path);
-      case 'array':
-        return this.validateArray(schema, value as unknown[], path);
-      case 'object':
-        return this.validateObject(schema, value as Record<string, unknown>, path);
-      default:
-        return [];
-    }
+    return v(value);
   }
 
-  private validateString(schema: JsonSchema, s: string, path: string): SchemaViolation[] {
-    const chars = [...s].length;
-    if (schema.minLength !== undefined && chars < schema.minLength) {
+  /** `schema` with every $ref replaced by its component (the components have no cycles). */
+  private inline(schema: JsonSchema): JsonSchema {
+    if (schema.$ref) return this.inline(this.components[schema.$ref.slice(REF_PREFIX.length)]!);
+    const out: Record<string, unknown> = { ...schema };
+    if (schema.properties)
+      out.properties = Object.fromEntries(
+        Object.entries(schema.properties).map(([k, s]) => [k, this.inline(s)]),
+      );
+    if (schema.items) out.items = this.inline(schema.items);
+    if (typeof schema.additionalProperties === 'object')
+      out.additionalProperties = this.inline(schema.additionalProperties);
+    if (schema.anyOf) out.anyOf = schema.anyOf.map((s) => this.inline(s));
+    return out as JsonSchema;
+  }
+}
+
+// ------------------------------------------------------------------ Ajv errors -> messages
+
+/**
+ * The violations of a failed validation, one per field: within a field the
+ * type error wins over the enum error over the rest (a wrong type says all);
+ * for anyOf, the branch that got furthest (fewest violations) speaks. Order:
+ * the order of the fields in the value, a missing field just after its parent.
+ */
+function violations(fn: ValidateFunction, value: unknown): SchemaViolation[] {
+  const errors = (fn.errors ?? []).filter((e) => e.keyword !== 'anyOf');
+  return orderByValue(pickAnyOfBranches(errors).flatMap(toViolation), value);
+}
+
+/** Of the errors under an anyOf, only those of its branch with the fewest (the first of equals). */
+function pickAnyOfBranches(errors: ErrorObject[]): ErrorObject[] {
+  const m = errors.map((e) => /^(.*?\/anyOf)\/(\d+)\//.exec(e.schemaPath));
+  const first = m.findIndex((x) => x !== null);
+  if (first < 0) return dedupe(errors);
+  const at = m[first]![1]!;
+  const branches = new Map<string, ErrorObject[]>();
+  const rest: ErrorObject[] = [];
+  errors.forEach((e, i) => {
+    const x = m[i];
+    if (x && x[1] === at) {
+      const list = branches.get(x[2]!) ?? [];
+      list.push(e);
+      branches.set(x[2]!, list);
+    } else rest.push(e);
+  });
+  const best = [...branches.entries()]
+    .map(([i, list]) => ({ i: Number(i), list: dedupe(list) }))
+    .sort((a, b) => a.list.length - b.list.length || a.i - b.i)[0]!.list;
+  // Rewrite the chosen branch's schema paths so that a nested anyOf is handled the same way.
+  const chosen = best.map((e) => ({ ...e, schemaPath: e.schemaPath.replace(`${at}/`, `${at}-chosen/`) }));
+  return pickAnyOfBranches([...rest, ...chosen]);
+}
+
+const PRIORITY: Record<string, number> = { type: 0, enum: 1 };
+
+/** One error per field: a field's type error hides its other errors, then its enum error. */
+function dedupe(errors: ErrorObject[]): ErrorObject[] {
+  const byPath = new Map<string, ErrorObject[]>();
+  const key = (e: ErrorObject) =>
+    e.keyword === 'required' || e.keyword === 'additionalProperties'
+      ? `${e.instancePath}\u0000${e.keyword}:${JSON.stringify(e.params)}`
+      : e.instancePath;
+  for (const e of errors) {
+    const list = byPath.get(key(e)) ?? [];
+    list.push(e);
+    byPath.set(key(e), list);
+  }
+  const out: ErrorObject[] = [];
+  for (const list of byPath.values()) {
+    const top = Math.min(...list.map((e) => PRIORITY[e.keyword] ?? 2));
+    out.push(top < 2 ? list.find((e) => (PRIORITY[e.keyword] ?? 2) === top)! : list[0]!);
+  }
+  return out;
+}
+
+/** "/b/0/n" -> "b[0].n" (numbers are array indexes: objects here have names, not numbers, as keys). */
+function dotted(pointer: string): string {
+  let out = '';
+  for (const raw of pointer.split('/').slice(1)) {
+    const seg = raw.replace(/~1/g, '/').replace(/~0/g, '~');
+    out += /^\d+$/.test(seg) ? `[${seg}]` : out ? `.${seg}` : seg;
+  }
+  return out;
+}
+
+function toViolation(e: ErrorObject): SchemaViolation[] {
+  const path = dotted(e.instancePath);
+  const s = (e.parentSchema ?? {}) as JsonSchema;
+  const p = e.params as Record<string, unknown>;
+  switch (e.keyword) {
+    case 'required': {
+      const f = join(path, String(p.missingProperty));
+      return [{ path: f, message: `Missing required field "${f}".` }];
+    }
+    case 'additionalProperties': {
+      const f = join(path, String(p.additionalProperty));
+      const allowed = Object.keys(s.properties ?? {});
+      return [
+        {
+          path: f,
+          message: `Unknown field "${clipKey(f)}"; ${allowed.length ? `allowed fields: ${allowed.join(', ')}` : 'no fields are allowed here'}.`,
+        },
+      ];
+    }
+    case 'type': {
+      const allowed = Array.isArray(s.type) ? s.type : [s.type ?? String(p.type)];
+      return [
+        {
+          path,
+          message: `${subject(path)} must be ${allowed.map(article).join(' or ')}, not ${article(jsonType(e.data))}.`,
+        },
+      ];
+    }
+    case 'enum':
+      return [
+        {
+          path,
+          message: `${subject(path)} must be one of ${(s.enum ?? []).map((x) => String(x)).join(', ')}.`,
+        },
+      ];
+    case 'minLength':
       return [
         {
           path,
           message:
-            schema.minLength === 1
+            s.minLength === 1
               ? `${subject(path)} must not be empty.`
-              : `${subject(path)} must have at least ${schema.minLength} characters.`,
+              : `${subject(path)} must have at least ${s.minLength} characters.`,
         },
       ];
-    }
-    if (schema.maxLength !== undefined && chars > schema.maxLength) {
-      return [{ path, message: `${subject(path)} is too long: at most ${schema.maxLength} characters.` }];
-    }
-    if (schema.pattern !== undefined && !this.regex(schema.pattern).test(s)) {
+    case 'maxLength':
+      return [{ path, message: `${subject(path)} is too long: at most ${s.maxLength} characters.` }];
+    case 'pattern':
       return [
         {
           path,
-          message: `${subject(path)} has the wrong form${schema.description ? ` (${schema.description})` : ''}.`,
+          message: `${subject(path)} has the wrong form${s.description ? ` (${s.description})` : ''}.`,
         },
       ];
+    case 'format':
+      return [{ path, message: `${subject(path)} must be ${FORMAT_WORDS[String(p.format)] ?? p.format}.` }];
+    case 'minimum':
+    case 'maximum': {
+      const range =
+        s.minimum !== undefined && s.maximum !== undefined
+          ? `from ${s.minimum} to ${s.maximum}`
+          : s.minimum !== undefined
+            ? `of at least ${s.minimum}`
+            : `of at most ${s.maximum}`;
+      return [{ path, message: `${subject(path)} must be a number ${range}.` }];
     }
-    if (schema.format !== undefined && !formatOk(schema.format, s)) {
-      return [{ path, message: `${subject(path)} must be ${FORMAT_WORDS[schema.format]}.` }];
-    }
-    return [];
-  }
-
-  private validateArray(schema: JsonSchema, a: unknown[], path: string): SchemaViolation[] {
-    if (schema.maxItems !== undefined && a.length > schema.maxItems) {
-      return [{ path, message: `${subject(path)} has too many items: at most ${schema.maxItems}.` }];
-    }
-    if (!schema.items) return [];
-    return a.flatMap((v, i) => this.validate(schema.items!, v, `${path}[${i}]`));
-  }
-
-  private validateObject(schema: JsonSchema, o: Record<string, unknown>, path: string): SchemaViolation[] {
-    const out: SchemaViolation[] = [];
-    const props = schema.properties ?? {};
-    for (const r of schema.required ?? []) {
-      if (!Object.hasOwn(o, r))
-        out.push({ path: join(path, r), message: `Missing required field "${join(path, r)}".` });
-    }
-    for (const [k, v] of Object.entries(o)) {
-      const p = join(path, k);
-      if (Object.hasOwn(props, k)) {
-        out.push(...this.validate(props[k]!, v, p));
-      } else if (schema.additionalProperties === false) {
-        const allowed = Object.keys(props);
-        out.push({
-          path: p,
-          message: `Unknown field "${clipKey(p)}"; ${allowed.length ? `allowed fields: ${allowed.join(', ')}` : 'no fields are allowed here'}.`,
-        });
-      } else if (typeof schema.additionalProperties === 'object') {
-        out.push(...this.validate(schema.additionalProperties, v, p));
-      }
-    }
-    return out;
-  }
-
-  private regex(pattern: string): RegExp {
-    let r = this.patterns.get(pattern);
-    if (!r) {
-      // JSON Schema patterns are ECMA-262 and unanchored; "u" so that \p{..} and astral characters behave.
-      r = new RegExp(pattern, 'u');
-      this.patterns.set(pattern, r);
-    }
-    return r;
+    case 'maxItems':
+      return [{ path, message: `${subject(path)} has too many items: at most ${s.maxItems}.` }];
+    default:
+      // Unreachable: assertSupported admits only the keywords above.
+      return [{ path, message: `${subject(path)} is not valid.` }];
   }
 }
 
-const FORMAT_WORDS: Record<NonNullable<JsonSchema['format']>, string> = {
+/** Sort violations by where their field is in `value` (depth first, in key order). */
+function orderByValue(vs: SchemaViolation[], value: unknown): SchemaViolation[] {
+  const rank = new Map<string, number>();
+  let n = 0;
+  const walk = (v: unknown, path: string) => {
+    rank.set(path, n++);
+    if (Array.isArray(v)) v.forEach((x, i) => walk(x, `${path}[${i}]`));
+    else if (v !== null && typeof v === 'object')
+      for (const [k, x] of Object.entries(v as object)) walk(x, join(path, k));
+  };
+  walk(value, '');
+  const where = (v: SchemaViolation) => {
+    const r = rank.get(v.path);
+    if (r !== undefined) return r;
+    // A missing field: just after its parent, before the parent's children.
+    const parent = v.path.includes('.') ? v.path.slice(0, v.path.lastIndexOf('.')) : '';
+    return (rank.get(parent) ?? 0) + 0.5;
+  };
+  return vs
+    .map((v, i) => ({ v, i, r: where(v) }))
+    .sort((a, b) => a.r - b.r || a.i - b.i)
+    .map((x) => x.v);
+}
+
+const FORMAT_WORDS: Record<string, string> = {
   ipv4: 'an IPv4 address',
   ipv6: 'an IPv6 address',
   'date-time': 'a date-time (RFC 3339)',
   uri: 'an absolute URI',
 };
-
-function formatOk(format: NonNullable<JsonSchema['format']>, s: string): boolean {
-  switch (format) {
-    case 'ipv4':
-      return isIPv4(s);
-    case 'ipv6':
-      return isIPv6(s);
-    case 'date-time':
-      return (
-        /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/.test(s) &&
-        !Number.isNaN(Date.parse(s))
-      );
-    case 'uri':
-      return URL.canParse(s);
-  }
-}
-
-function validateNumber(schema: JsonSchema, n: number, path: string): SchemaViolation[] {
-  if (
-    (schema.minimum !== undefined && n < schema.minimum) ||
-    (schema.maximum !== undefined && n > schema.maximum)
-  ) {
-    const range =
-      schema.minimum !== undefined && schema.maximum !== undefined
-        ? `from ${schema.minimum} to ${schema.maximum}`
-        : schema.minimum !== undefined
-          ? `of at least ${schema.minimum}`
-          : `of at most ${schema.maximum}`;
-    return [{ path, message: `${subject(path)} must be a number ${range}.` }];
-  }
-  return [];
-}
 
 /** The JSON type of a parsed JSON value ("integer" for whole numbers). */
 export function jsonType(v: unknown): JsonType {

@@ -24,6 +24,9 @@ export const FM_ALGORITHMS = {
 /** A key algorithm as the manager names it. */
 export type FmAlgorithm = keyof typeof FM_ALGORITHMS;
 
+/** The manager's algorithm names, in the order the API documents them. */
+export const FM_ALGORITHM_NAMES = Object.keys(FM_ALGORITHMS) as FmAlgorithm[];
+
 /** The manager's name of a device key algorithm. */
 export function fmAlgorithm(alg: KeyAlgorithm): FmAlgorithm {
   const hit = (Object.keys(FM_ALGORITHMS) as FmAlgorithm[]).find((k) => FM_ALGORITHMS[k] === alg);
