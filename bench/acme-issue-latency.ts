@@ -19,7 +19,8 @@ import { cpus, loadavg, totalmem, release, platform } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { freePort } from '../src/acme/pebble-launcher.js';
-import type { CryptoMode, KeyAlgorithm } from '../src/device/model.js';
+import type { KeyAlgorithm } from '../src/device/key-algorithms.js';
+import type { CryptoMode } from '../src/device/model.js';
 import { ADMIN } from '../test/harness/boxes.js';
 import { startAcmeBox, startPebble, type AcmeBox } from '../test/harness/pebble.js';
 

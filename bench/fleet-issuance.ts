@@ -27,7 +27,7 @@ import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { KeyAlgorithm } from '../src/device/model.js';
+import type { KeyAlgorithm } from '../src/device/key-algorithms.js';
 import { freePort } from '../src/acme/pebble-launcher.js';
 import { startPebble, type Pebble } from '../test/harness/pebble.js';
 import {

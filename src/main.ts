@@ -14,7 +14,8 @@ import { fileURLToPath } from 'node:url';
 import { Cluster } from './device/cluster.js';
 import { CRYPTO_MODES, type CryptoMode } from './device/model.js';
 import { FileFirmwareCatalog } from './firmware/catalog.js';
-import { BoxHost, MAX_BOX_ID } from './host/box-host.js';
+import { BoxHost } from './host/box-host.js';
+import { MAX_LAB_BOXES as MAX_BOX_ID } from './device/limits.js';
 import { SystemClock } from './lib/clock.js';
 import { JsonLogger, parseLogLevel } from './lib/logger.js';
 

@@ -1,7 +1,7 @@
 import t from 'tap';
 import type { Cluster } from '../device/cluster.js';
 import type { Role } from '../device/roles.js';
-import { MAX_PEM_BYTES } from '../device/validate.js';
+import { MAX_PEM_BYTES } from '../device/limits.js';
 import { makeTestBox } from '../../test/harness/boxes.js';
 import { MAX_LINE_BYTES, MAX_PENDING_CHARS, Session, type SessionOptions } from './session.js';
 import { FakeAcme } from '../../test/harness/cli-fakes.js';

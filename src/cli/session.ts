@@ -13,7 +13,7 @@ import { StringDecoder } from 'node:string_decoder';
 import type { Cluster } from '../device/cluster.js';
 import { toDeviceError } from '../device/errors.js';
 import type { Actor, Role } from '../device/roles.js';
-import { MAX_PEM_BYTES } from '../device/validate.js';
+import { MAX_PEM_BYTES } from '../device/limits.js';
 import type { Logger } from '../lib/logger.js';
 import { silentLogger } from '../lib/logger.js';
 import { COMMAND_TREES } from './commands/index.js';

@@ -211,8 +211,7 @@ export function expandSyntax(syntax: string): SyntaxElement[][] {
   return paths;
 }
 
-const RANK: Record<Role, number> = { monitor: 1, operator: 2, admin: 3 };
-const lowerRole = (a: Role, b: Role): Role => (RANK[a] <= RANK[b] ? a : b);
+const lowerRole = (a: Role, b: Role): Role => (roleAllows(b, a) ? a : b);
 
 /**
  * Build one tree per mode from the command entries. `commonHelp` gives the

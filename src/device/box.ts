@@ -20,15 +20,33 @@ import type { Clock } from '../lib/clock.js';
 import type { Logger } from '../lib/logger.js';
 import { TypedEmitter } from '../lib/emitter.js';
 import { certificateFacts, parseChain, type CertificateFacts } from '../pki/certificate.js';
-import { keyMatches, parsePrivateKey, KEY_ALGORITHMS } from '../pki/keys.js';
+import { keyMatches, parsePrivateKey } from '../pki/keys.js';
 import { ChallengeTokens } from './challenge-tokens.js';
 import { DeviceError } from './errors.js';
 import type { DeviceEvents } from './events.js';
+import {
+  ALGORITHMS_BY_MODE,
+  defaultKeyAlgorithm,
+  KEY_ALGORITHMS,
+  type KeyAlgorithm,
+} from './key-algorithms.js';
+import {
+  MAX_CERTIFICATES,
+  MAX_DOMAIN_LIST,
+  MAX_EXPIRING_SOON_DAYS,
+  MAX_NAME_SERVERS,
+  MAX_PEM_BYTES,
+  MAX_RENEW_DAYS,
+  MAX_SNMP_RATE_PER_SEC,
+  MAX_SNMP_TARGETS,
+  MAX_USERS,
+  PORT_MAX,
+  PORT_MIN,
+} from './limits.js';
 import { ACME_MIN_VERSION, compareVersions, type FirmwareCatalog, type FirmwareImage } from './firmware.js';
 import {
   ACME_CERT_NAME,
   DEFAULT_CERT_NAME,
-  MAX_SNMP_RATE_PER_SEC,
   SNMP_EVENTS,
   type AcmeAccountRecord,
   type AcmeIssued,
@@ -38,7 +56,6 @@ import {
   type BoxDocument,
   type CertificateRecord,
   type CryptoMode,
-  type KeyAlgorithm,
   type RunningConfig,
   type SnmpEventName,
   type SnmpTarget,
@@ -49,7 +66,6 @@ import type { AcmeController, BoxPersistence, SnmpController } from './ports.js'
 import { requireRole, type Actor, type Role } from './roles.js';
 import {
   clip,
-  MAX_PEM_BYTES,
   validateDomain,
   validateHostname,
   validateInt,
@@ -88,24 +104,6 @@ export interface AcmeIssueParams {
   keyAlgorithm?: KeyAlgorithm;
   renewDays?: number;
 }
-
-/** Algorithms each crypto mode allows (seed: "Classic mode supports rsa-2048 and rsa-4096 ..."). */
-export const ALGORITHMS_BY_MODE: Record<CryptoMode, readonly KeyAlgorithm[]> = {
-  classic: ['rsa-2048', 'rsa-4096'],
-  'secure-crypto': ['prime256v1', 'secp384r1'],
-  fips: ['prime256v1', 'secp384r1'],
-};
-
-/** The default key algorithm of a mode (CLI contract). */
-export function defaultKeyAlgorithm(mode: CryptoMode): KeyAlgorithm {
-  return mode === 'classic' ? 'rsa-2048' : 'prime256v1';
-}
-
-const MAX_NAME_SERVERS = 3;
-const MAX_DOMAIN_LIST = 6;
-const MAX_USERS = 64;
-const MAX_CERTIFICATES = 256;
-const MAX_SNMP_TARGETS = 16;
 
 export class Box {
   readonly events: TypedEmitter<DeviceEvents>;
@@ -718,7 +716,8 @@ export class Box {
     requireRole(actor, 'admin');
     const domain = validateDomain(p.domain);
     const directoryUrl = validateDirectoryUrl(p.directoryUrl);
-    const renewDays = p.renewDays === undefined ? null : validateInt('renew-days', p.renewDays, 1, 365);
+    const renewDays =
+      p.renewDays === undefined ? null : validateInt('renew-days', p.renewDays, 1, MAX_RENEW_DAYS);
     const keyAlgorithm = p.keyAlgorithm ?? defaultKeyAlgorithm(this.activeCryptoMode);
     if (!KEY_ALGORITHMS.includes(keyAlgorithm))
       throw new DeviceError('bad-input', `Unknown key algorithm "${clip(keyAlgorithm)}".`);
@@ -1002,7 +1001,7 @@ export class Box {
     }
     if (t.kind === 'informs' && t.version === '1')
       throw new DeviceError('bad-input', 'SNMPv1 has no informs; use version 2c or 3.');
-    validateInt('port', t.port, 1, 65535);
+    validateInt('port', t.port, PORT_MIN, PORT_MAX);
     validateInt('rate', t.ratePerSec, 1, MAX_SNMP_RATE_PER_SEC);
     if (t.version === '3' && !this.running.snmp.users.some((u) => u.name === t.user)) {
       throw new DeviceError(
@@ -1088,7 +1087,7 @@ export class Box {
   /** `snmp-server notify expiring-soon-days <n>`. */
   snmpSetExpiringSoonDays(actor: Actor, days: number): void {
     requireRole(actor, 'operator');
-    this.running.snmp.expiringSoonDays = validateInt('days', days, 1, 365);
+    this.running.snmp.expiringSoonDays = validateInt('days', days, 1, MAX_EXPIRING_SOON_DAYS);
     this.configChanged('snmp');
   }
 

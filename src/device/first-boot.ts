@@ -6,6 +6,7 @@ import { createHash, generateKeyPairSync } from 'node:crypto';
 import { generatePrivateKey, keyAlgorithmOf, parsePrivateKey } from '../pki/keys.js';
 import { createSelfSigned } from '../pki/self-signed.js';
 import { DeviceError } from './errors.js';
+import { defaultKeyAlgorithm } from './key-algorithms.js';
 import {
   defaultSnmpConfig,
   DEFAULT_CERT_NAME,
@@ -62,7 +63,7 @@ export async function createFirstBootDocument(o: FirstBootOptions): Promise<BoxD
   }
   validateHostname(o.hostname);
   // EMULATION: the default certificate: self-signed, CN = hostname, SANs hostname and address, 10 years.
-  const alg = o.cryptoMode === 'classic' ? 'rsa-2048' : 'prime256v1';
+  const alg = defaultKeyAlgorithm(o.cryptoMode);
   if (o.adminPasswordHash !== undefined && !o.adminPasswordHash.startsWith('scrypt$'))
     throw new DeviceError('bad-input', 'adminPasswordHash is not a stored password hash (scrypt$...).');
   // Both off the event loop: scrypt (~50 ms) and key generation (RSA-2048: ~90-190 ms) run on the libuv pool.

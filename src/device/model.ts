@@ -7,9 +7,8 @@
  * (hostname, name servers, users, SNMP, crypto mode) only on `write memory`.
  */
 import type { KeyAlgorithm } from '../pki/keys.js';
+import { DEFAULT_EXPIRING_SOON_DAYS } from './limits.js';
 import type { Role } from './roles.js';
-
-export type { KeyAlgorithm };
 
 export type CryptoMode = 'classic' | 'secure-crypto' | 'fips';
 export const CRYPTO_MODES: readonly CryptoMode[] = ['classic', 'secure-crypto', 'fips'];
@@ -67,11 +66,6 @@ export const SNMP_EVENTS = [
   'warm-start',
 ] as const;
 export type SnmpEventName = (typeof SNMP_EVENTS)[number];
-
-/** Default pace of notifications per target (measured: snmptrapd here takes 2,000/s v2c with both cores busy; 100/s leaves a wide margin). */
-export const DEFAULT_SNMP_RATE_PER_SEC = 100;
-/** Highest pace a target may be given. */
-export const MAX_SNMP_RATE_PER_SEC = 10_000;
 
 export interface SnmpConfig {
   enabled: boolean;
@@ -205,6 +199,6 @@ export function defaultSnmpConfig(): SnmpConfig {
     targets: [],
     users: [],
     events: [...SNMP_EVENTS],
-    expiringSoonDays: 7,
+    expiringSoonDays: DEFAULT_EXPIRING_SOON_DAYS,
   };
 }

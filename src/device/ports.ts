@@ -2,7 +2,8 @@
  * What the device needs from the outside, as interfaces it owns (the device
  * imports no feature; main.ts plugs the implementations in).
  */
-import type { BoxDocument, AcmeRequestType, KeyAlgorithm, SnmpTarget } from './model.js';
+import type { KeyAlgorithm } from './key-algorithms.js';
+import type { BoxDocument, AcmeRequestType, SnmpTarget } from './model.js';
 
 /** Persists a box's document (store/ implements it). save() is atomic: old or new, never half. */
 export interface BoxPersistence {

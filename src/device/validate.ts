@@ -5,12 +5,7 @@
  */
 import { isIP } from 'node:net';
 import { DeviceError } from './errors.js';
-
-/** Bounded PEM input (CLI contract: up to 64 KiB per value). */
-export const MAX_PEM_BYTES = 64 * 1024;
-export const MAX_NAME_LENGTH = 64;
-
-const LABEL = /^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$/;
+import { HOSTNAME_PATTERN as LABEL, NAME_PATTERN, PORT_MAX, PORT_MIN } from './limits.js';
 
 /** A hostname: 1-63 letters, digits and hyphens, not starting or ending with a hyphen. */
 export function validateHostname(name: string): string {
@@ -74,14 +69,14 @@ export function parseNameServer(spec: string): { address: string; port: number }
     address = v4[1]!;
     port = Number(v4[2]);
   }
-  if (!isIP(address) || port < 1 || port > 65535) return undefined;
+  if (!isIP(address) || port < PORT_MIN || port > PORT_MAX) return undefined;
   return { address, port };
 }
 
 /** A certificate or user name: 1-64 printable characters without spaces or quotes. */
 export function validateName(kind: string, name: string): string {
   // Names key plain objects in the stored document: refuse Object.prototype's own names.
-  if (!/^[A-Za-z0-9._@-]{1,64}$/.test(name) || name in Object.prototype) {
+  if (!NAME_PATTERN.test(name) || name in Object.prototype) {
     throw new DeviceError(
       'bad-input',
       `Invalid ${kind} "${clip(name)}": use 1-64 letters, digits, dot, dash, underscore or @.`,

@@ -32,13 +32,6 @@ import type { Store } from '../store/store.js';
 import { LowdbStore } from '../store/lowdb-store.js';
 import { WebServer } from '../web/server.js';
 
-/**
- * The highest box-id (box-ids are 1..MAX_BOX_ID). A thousand boxes in one
- * process is a benchmarked size (bench/scale.ts); 4096 leaves room above it
- * while every box still gets its own 127.x address.
- */
-export const MAX_BOX_ID = 4096;
-
 /** The four listening ports of a box (0 = any free port). */
 export interface BoxPorts {
   ssh: number;

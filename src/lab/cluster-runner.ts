@@ -41,7 +41,8 @@ import type { FirmwareCatalog } from '../device/firmware.js';
 import type { SystemClock } from '../lib/clock.js';
 import type { Logger } from '../lib/logger.js';
 import type { AcmeAgentSettings } from '../acme/agent.js';
-import { BoxHost, boxDataDir, MAX_BOX_ID, type BoxPorts } from '../host/box-host.js';
+import { BoxHost, boxDataDir, type BoxPorts } from '../host/box-host.js';
+import { BOX_ID_MAX, isBoxId } from '../device/limits.js';
 import type { Store } from '../store/store.js';
 import { LowdbStore } from '../store/lowdb-store.js';
 import { BoxClock } from './box-clock.js';
@@ -254,8 +255,8 @@ export class ClusterRunner {
 
   /** Add a box and start it. Rejects for a box-id in use or when it cannot start (nothing left running then). */
   async add(spec: LabBoxSpec): Promise<LabBoxInfo> {
-    if (!Number.isInteger(spec.boxId) || spec.boxId < 1 || spec.boxId > MAX_BOX_ID) {
-      throw new Error(`box-id must be a whole number from 1 to ${MAX_BOX_ID}, got ${spec.boxId}`);
+    if (!isBoxId(spec.boxId)) {
+      throw new Error(`box-id must be a whole number from 1 to ${BOX_ID_MAX}, got ${spec.boxId}`);
     }
     if (this.slots.has(spec.boxId)) throw new Error(`box-id ${spec.boxId} is already in the lab`);
     const { address, ports } = endpointFor(spec, this.o.addressing);

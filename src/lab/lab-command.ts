@@ -14,7 +14,7 @@ import { request } from 'node:http';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { FileFirmwareCatalog } from '../firmware/catalog.js';
-import { MAX_BOX_ID } from '../host/box-host.js';
+import { MAX_LAB_BOXES as MAX_BOX_ID } from '../device/limits.js';
 import { JsonLogger, parseLogLevel } from '../lib/logger.js';
 import { parseTrapdLine, varbindValue } from '../snmp/trapd-launcher.js';
 import { ControlPlane } from './control-plane.js';

@@ -18,7 +18,8 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, rm, writeFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { ACME_CERT_NAME, type KeyAlgorithm } from '../device/model.js';
+import type { KeyAlgorithm } from '../device/key-algorithms.js';
+import { ACME_CERT_NAME } from '../device/model.js';
 import type { Box } from '../device/box.js';
 import { isDeviceError } from '../device/errors.js';
 import type { FirmwareCatalog } from '../device/firmware.js';

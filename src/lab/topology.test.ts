@@ -361,3 +361,18 @@ t.test('the example topologies are valid', async (t) => {
     t.ok(topo.boxes.length >= 1, f);
   }
 });
+
+t.test('listed box-ids range over the device box-ids 1-65535 (box 150, box 65535)', async (t) => {
+  const topo = parseTopology(
+    'boxes:\n  count: 1\n  list:\n    - box-id: 150\n    - box-id: 65535\n',
+    't.yaml',
+    ctx,
+  );
+  t.same(
+    topo.boxes.map((b) => b.boxId),
+    [1, 150, 65535],
+  );
+  t.match(problems('boxes:\n  count: 1\n  list:\n    - box-id: 65536\n'), [
+    /boxes\.list\[0\]\.box-id: must be a whole number from 1 to 65535/,
+  ]);
+});

@@ -17,11 +17,16 @@
 import { isIP } from 'node:net';
 import { dirname, resolve } from 'node:path';
 import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Node as YamlNode } from 'yaml';
-import { ALGORITHMS_BY_MODE } from '../device/box.js';
 import { ACME_MIN_VERSION, compareVersions } from '../device/firmware.js';
-import { CRYPTO_MODES, type CryptoMode, type KeyAlgorithm } from '../device/model.js';
-import { MAX_BOX_ID, type BoxPorts } from '../host/box-host.js';
-import { KEY_ALGORITHMS } from '../pki/keys.js';
+import {
+  ALGORITHMS_BY_MODE,
+  CLI_ALGORITHM_WORDS,
+  KEY_ALGORITHMS,
+  type KeyAlgorithm,
+} from '../device/key-algorithms.js';
+import { BOX_ID_MAX, HOSTNAME_PATTERN as HOSTNAME, MAX_LAB_BOXES, PORT_MAX } from '../device/limits.js';
+import { CRYPTO_MODES, type CryptoMode } from '../device/model.js';
+import type { BoxPorts } from '../host/box-host.js';
 import type { LabBoxSpec } from './cluster-runner.js';
 
 /** Every field path the validator accepts (`[]` = any list item). The JSON Schema must describe each. */
@@ -157,15 +162,9 @@ export interface TopologyContext {
 
 const LAB_NAME = /^[a-z0-9][a-z0-9-]{0,31}$/;
 const HOSTNAME_TEMPLATE = /^(?!-)[A-Za-z0-9{}-]{1,63}(?<!-)$/;
-const HOSTNAME = /^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$/;
 const DOMAIN =
   /^(?=.{1,200}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*$/;
 const PORT_KEYS = ['ssh', 'cli', 'https', 'http'] as const;
-/** The manager's spellings accepted as synonyms (CLI contract). */
-const ALGORITHM_SYNONYMS: Record<string, KeyAlgorithm> = {
-  'ec-prime256v1': 'prime256v1',
-  'ec-secp384r1': 'secp384r1',
-};
 
 /** Defaults of a topology with nothing in it (also `lab up --boxes N` without a file). */
 export const TOPOLOGY_DEFAULTS = {
@@ -349,7 +348,7 @@ export function parseTopology(text: string, file: string, ctx: TopologyContext =
   const portBase: BoxPorts = { ssh: 2200, cli: 2300, https: 4400, http: 8000 };
   for (const k of PORT_KEYS) {
     // Room for the highest box-id above the base.
-    const v = int(portBaseMap, k, `network.port-base.${k}`, 1, 65535 - MAX_BOX_ID);
+    const v = int(portBaseMap, k, `network.port-base.${k}`, 1, PORT_MAX - MAX_LAB_BOXES);
     if (v !== undefined) portBase[k] = v;
   }
   const ipv4 = (v: string) => (isIP(v) === 4 ? undefined : 'must be an IPv4 address');
@@ -371,10 +370,10 @@ export function parseTopology(text: string, file: string, ctx: TopologyContext =
   let template: Map<string, YamlNode | null> | undefined;
   let listNode: YamlNode | null | undefined;
   if (boxesNode !== undefined && boxesNode !== null && isScalar(boxesNode)) {
-    count = int(top, 'boxes', 'boxes', 1, MAX_BOX_ID);
+    count = int(top, 'boxes', 'boxes', 1, MAX_LAB_BOXES);
   } else {
     const b = fields(boxesNode, 'boxes', 'boxes');
-    count = int(b, 'count', 'boxes.count', 1, MAX_BOX_ID);
+    count = int(b, 'count', 'boxes.count', 1, MAX_LAB_BOXES);
     template = fields(b?.get('template'), 'boxes.template', 'boxes.template');
     listNode = b?.get('list');
   }
@@ -407,8 +406,8 @@ export function parseTopology(text: string, file: string, ctx: TopologyContext =
         const path = `boxes.list[${i}]`;
         const m = fields(item as YamlNode, path, 'boxes.list[]');
         if (!m) return;
-        const boxId = int(m, 'box-id', `${path}.box-id`, 1, MAX_BOX_ID);
-        if (!m.has('box-id')) fail(item as YamlNode, `${path}.box-id`, `is required (1-${MAX_BOX_ID})`);
+        const boxId = int(m, 'box-id', `${path}.box-id`, 1, BOX_ID_MAX);
+        if (!m.has('box-id')) fail(item as YamlNode, `${path}.box-id`, `is required (1-${BOX_ID_MAX})`);
         const spec: Partial<LabBoxSpec> = {};
         const hostname = str(m, 'hostname', `${path}.hostname`, (v) =>
           HOSTNAME.test(v)
@@ -540,12 +539,9 @@ export function parseTopology(text: string, file: string, ctx: TopologyContext =
   const os = fields(top.get('on-start'), 'on-start', 'on-start');
   const algNode = os?.get('key-algorithm');
   const algText = str(os, 'key-algorithm', 'on-start.key-algorithm', (v) =>
-    (KEY_ALGORITHMS as readonly string[]).includes(v) || v in ALGORITHM_SYNONYMS
-      ? undefined
-      : `must be one of ${KEY_ALGORITHMS.join(', ')}`,
+    Object.hasOwn(CLI_ALGORITHM_WORDS, v) ? undefined : `must be one of ${KEY_ALGORITHMS.join(', ')}`,
   );
-  const keyAlgorithm =
-    algText === undefined ? undefined : (ALGORITHM_SYNONYMS[algText] ?? (algText as KeyAlgorithm));
+  const keyAlgorithm = algText === undefined ? undefined : CLI_ALGORITHM_WORDS[algText];
   const onStart: TopologyOnStart = {
     issueCertificates: bool(os, 'issue-certificates', 'on-start.issue-certificates') ?? true,
     domain: oneOf(os, 'domain', 'on-start.domain', ['name', 'ip'] as const) ?? 'name',

@@ -11,7 +11,8 @@
 import t from 'tap';
 import { X509Certificate } from 'node:crypto';
 import { freePort } from '../../src/acme/pebble-launcher.js';
-import type { CryptoMode, KeyAlgorithm } from '../../src/device/model.js';
+import type { KeyAlgorithm } from '../../src/device/key-algorithms.js';
+import type { CryptoMode } from '../../src/device/model.js';
 import { ADMIN } from '../harness/boxes.js';
 import { nextEvent, opensslVerify, startAcmeBox, startPebble, type Pebble } from '../harness/pebble.js';
 

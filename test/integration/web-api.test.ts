@@ -18,7 +18,7 @@ import { X509Certificate } from 'node:crypto';
 import { AcmeAgent } from '../../src/acme/agent.js';
 import { freePort } from '../../src/acme/pebble-launcher.js';
 import { isDeviceError } from '../../src/device/errors.js';
-import { DEFAULT_SNMP_RATE_PER_SEC } from '../../src/device/model.js';
+import { DEFAULT_SNMP_RATE_PER_SEC } from '../../src/device/limits.js';
 import type { Actor, Role } from '../../src/device/roles.js';
 import { FaultBoard } from '../../src/lab/faults.js';
 import { FaultProxy } from '../../src/lab/fault-proxy.js';

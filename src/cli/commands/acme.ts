@@ -6,20 +6,13 @@
  */
 import type { Box } from '../../device/box.js';
 import { DeviceError } from '../../device/errors.js';
-import type { KeyAlgorithm } from '../../device/model.js';
+import { CLI_ALGORITHM_WORDS as ALGORITHM_WORDS } from '../../device/key-algorithms.js';
+import { MAX_RENEW_DAYS } from '../../device/limits.js';
 import { formatLocalTime, timeOrNa } from '../format.js';
 import { ANY_MODE, CONFIG_ONLY, type Args, type CommandSpec } from '../tree.js';
 import { BOX_ID } from './common.js';
 
-/** Spellings accepted by `key-algorithm`; the ec- forms are the manager's (CLI contract). */
-const ALGORITHM_WORDS: Record<string, KeyAlgorithm> = {
-  'rsa-2048': 'rsa-2048',
-  'rsa-4096': 'rsa-4096',
-  prime256v1: 'prime256v1',
-  secp384r1: 'secp384r1',
-  'ec-prime256v1': 'prime256v1',
-  'ec-secp384r1': 'secp384r1',
-};
+/** Spellings accepted by `key-algorithm` (device/key-algorithms.ts); the ec- forms are the manager's (CLI contract). */
 const ALGORITHMS = `{${Object.keys(ALGORITHM_WORDS).join('|')}}`;
 
 const STATUS_HINT = (boxId: number) => `Check status using "show crypto acme client info box-id ${boxId}".`;
@@ -84,7 +77,7 @@ const ISSUE_HELP = {
   'ec-prime256v1': 'Same as prime256v1',
   'ec-secp384r1': 'Same as secp384r1',
   'renew-days': 'Renew this many days before expiry (cannot be changed after issue)',
-  '<days>': 'Days (1-365; default: when a third of the lifetime is left)',
+  '<days>': `Days (1-${MAX_RENEW_DAYS}; default: when a third of the lifetime is left)`,
   csr: 'Not supported: the box generates its own key',
   '<csr>': 'Not supported',
 } as const;
@@ -106,7 +99,7 @@ const ISSUE_PREFIX = `crypto certificate acme issue [${BOX_ID}] domain <domain> 
 /** ACME commands: issue (and the refused csr form), renew, revoke, clear, and the status. */
 export const ACME_COMMANDS: readonly CommandSpec[] = [
   {
-    syntax: `${ISSUE_PREFIX} [key-algorithm ${ALGORITHMS}] [renew-days <days:int:1-365>]`,
+    syntax: `${ISSUE_PREFIX} [key-algorithm ${ALGORITHMS}] [renew-days <days:int:1-${MAX_RENEW_DAYS}>]`,
     modes: CONFIG_ONLY,
     role: 'admin',
     help: ISSUE_HELP,
@@ -114,7 +107,7 @@ export const ACME_COMMANDS: readonly CommandSpec[] = [
   },
   {
     // EMULATION: the two options are also accepted in the other order.
-    syntax: `${ISSUE_PREFIX} renew-days <days:int:1-365> key-algorithm ${ALGORITHMS}`,
+    syntax: `${ISSUE_PREFIX} renew-days <days:int:1-${MAX_RENEW_DAYS}> key-algorithm ${ALGORITHMS}`,
     modes: CONFIG_ONLY,
     role: 'admin',
     help: ISSUE_HELP,

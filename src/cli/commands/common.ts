@@ -1,3 +1,5 @@
+import { BOX_ID_MAX, BOX_ID_MIN } from '../../device/limits.js';
+
 /**
  * Pieces shared by the command entries: the `box-id` option (cluster
  * contract) and the help of words that many entries share.
@@ -8,8 +10,8 @@
  * the command runs (CommandContext.target), never before: a reload replaces
  * the Box object.
  */
-// EMULATION: box-ids are whole numbers 1-65535 on the command line; the cluster says which exist.
-export const BOX_ID = 'box-id <box-id:int:1-65535>';
+// The range is the device's (device/limits.ts); the cluster says which exist.
+export const BOX_ID = `box-id <box-id:int:${BOX_ID_MIN}-${BOX_ID_MAX}>`;
 
 /** Help of keywords and parameters that several entries share. */
 export const COMMON_HELP: Readonly<Record<string, string>> = {

@@ -5,8 +5,14 @@
  */
 import type { Box } from '../../device/box.js';
 import {
+  DEFAULT_EXPIRING_SOON_DAYS,
   DEFAULT_SNMP_RATE_PER_SEC,
+  MAX_EXPIRING_SOON_DAYS,
   MAX_SNMP_RATE_PER_SEC,
+  PORT_MAX,
+  SNMP_TRAP_PORT as DEFAULT_PORT,
+} from '../../device/limits.js';
+import {
   SNMP_EVENTS,
   type SnmpAuthProtocol,
   type SnmpPrivProtocol,
@@ -19,10 +25,8 @@ import { ANY_MODE, CONFIG_ONLY, type Args, type CommandSpec } from '../tree.js';
 
 const AUTH: readonly SnmpAuthProtocol[] = ['md5', 'sha', 'sha256', 'sha512'];
 const PRIV: readonly SnmpPrivProtocol[] = ['des', 'aes-128', 'aes-256'];
-const DEFAULT_PORT = 162;
 /** EMULATION: the `rate` keyword (notifications per second to one target) and its default are ours. */
 const DEFAULT_RATE = DEFAULT_SNMP_RATE_PER_SEC;
-const DEFAULT_EXPIRING_SOON_DAYS = 7;
 
 /**
  * Names snmptrapd's createUser uses for our protocols (net-snmp: snmptrapd.conf(5)).
@@ -182,7 +186,7 @@ export function renderEngineId(box: Box): string[] {
 const HOST_HELP = {
   host: 'A receiver of notifications',
   '<host>': 'IPv4 or IPv6 address of the receiver',
-  port: 'UDP port of the receiver (default 162)',
+  port: `UDP port of the receiver (default ${DEFAULT_PORT})`,
   '<port>': 'UDP port',
   traps: 'Send traps (unacknowledged)',
   informs: 'Send informs (acknowledged, retried)',
@@ -226,7 +230,7 @@ const EVENT_HELP: Record<(typeof SNMP_EVENTS)[number], string> = {
 };
 
 const RATE = `[rate <rate:int:1-${MAX_SNMP_RATE_PER_SEC}>]`;
-const HOST_PREFIX = 'snmp-server host <host> [port <port:int:1-65535>] {traps|informs} version';
+const HOST_PREFIX = `snmp-server host <host> [port <port:int:1-${PORT_MAX}>] {traps|informs} version`;
 
 /** SNMP configuration (operator) and the SNMP show commands. */
 export const SNMP_COMMANDS: readonly CommandSpec[] = [
@@ -304,7 +308,7 @@ export const SNMP_COMMANDS: readonly CommandSpec[] = [
     run: setTarget,
   },
   {
-    syntax: 'no snmp-server host <host> [port <port:int:1-65535>]',
+    syntax: `no snmp-server host <host> [port <port:int:1-${PORT_MAX}>]`,
     modes: CONFIG_ONLY,
     role: 'operator',
     help: {
@@ -340,12 +344,12 @@ export const SNMP_COMMANDS: readonly CommandSpec[] = [
   },
   {
     // EMULATION: `expiring-soon-days` is ours (the device has no certificate notification of its own).
-    syntax: 'snmp-server notify expiring-soon-days <days:int:1-365>',
+    syntax: `snmp-server notify expiring-soon-days <days:int:1-${MAX_EXPIRING_SOON_DAYS}>`,
     modes: CONFIG_ONLY,
     role: 'operator',
     help: {
       'expiring-soon-days': 'Days before expiry of the expiring-soon notification',
-      '<days>': 'Days (1-365, default 7)',
+      '<days>': `Days (1-${MAX_EXPIRING_SOON_DAYS}, default ${DEFAULT_EXPIRING_SOON_DAYS})`,
     },
     run: (ctx, a) => ctx.box().snmpSetExpiringSoonDays(ctx.actor, a.optInt('days')!),
     section: 'SNMP',

@@ -3,6 +3,7 @@
  * list, crypto mode, show version, show chassis, write memory, reload.
  */
 import type { Box } from '../../device/box.js';
+import { ALGORITHMS_BY_MODE } from '../../device/key-algorithms.js';
 import { CRYPTO_MODES } from '../../device/model.js';
 import { formatUptime, keyValues, table } from '../format.js';
 import { ANY_MODE, CONFIG_ONLY, PRIVILEGED, type CommandSpec } from '../tree.js';
@@ -126,8 +127,8 @@ export const SYSTEM_COMMANDS: readonly CommandSpec[] = [
     role: 'admin',
     help: {
       mode: 'Set the crypto mode (takes effect after reload)',
-      classic: 'RSA keys (rsa-2048, rsa-4096)',
-      'secure-crypto': 'EC keys (prime256v1, secp384r1)',
+      classic: `RSA keys (${ALGORITHMS_BY_MODE.classic.join(', ')})`,
+      'secure-crypto': `EC keys (${ALGORITHMS_BY_MODE['secure-crypto'].join(', ')})`,
       fips: 'FIPS mode: EC keys, no MD5 or DES',
     },
     run: (ctx, a) => {

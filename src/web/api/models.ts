@@ -11,11 +11,12 @@
  * those rules.
  */
 import { Type } from '@sinclair/typebox';
-import { CRYPTO_MODES, DEFAULT_SNMP_RATE_PER_SEC, MAX_SNMP_RATE_PER_SEC } from '../../device/model.js';
+import { MANAGER_ALGORITHM_NAMES as FM_ALGORITHM_NAMES } from '../../device/key-algorithms.js';
+import { DEFAULT_SNMP_RATE_PER_SEC, MAX_SNMP_RATE_PER_SEC } from '../../device/limits.js';
+import { CRYPTO_MODES } from '../../device/model.js';
 import { ROLES } from '../../device/roles.js';
 import { component, Nullable, StringEnum } from './json-schema.js';
 import { PROBLEM_CODES } from './problem.js';
-import { FM_ALGORITHM_NAMES } from './views.js';
 
 const closed = { additionalProperties: false } as const;
 const dateTime = (description: string) => Nullable(Type.String({ format: 'date-time' }), { description });

@@ -8,7 +8,9 @@
 import type Koa from 'koa';
 import { Type, type TSchema } from '@sinclair/typebox';
 import type { Box } from '../../device/box.js';
-import { DEFAULT_SNMP_RATE_PER_SEC, type SnmpTarget } from '../../device/model.js';
+import { MANAGER_ALGORITHMS } from '../../device/key-algorithms.js';
+import { DEFAULT_SNMP_RATE_PER_SEC, PORT_MAX, PORT_MIN, SNMP_TRAP_PORT } from '../../device/limits.js';
+import type { SnmpTarget } from '../../device/model.js';
 import type { Actor, Role } from '../../device/roles.js';
 import { validateInt } from '../../device/validate.js';
 import type { LoginThrottle } from '../../lib/login-throttle.js';
@@ -23,7 +25,6 @@ import {
   certificateJson,
   chassisJson,
   cryptoModeJson,
-  FM_ALGORITHMS,
   isoOrNull,
   snmpTargetJson,
   systemJson,
@@ -396,7 +397,7 @@ export const ROUTES: readonly RouteSpec[] = [
     handler: (ctx, { box, actor, body }) => {
       const target: SnmpTarget = {
         ...body,
-        port: body.port ?? 162,
+        port: body.port ?? SNMP_TRAP_PORT,
         ratePerSec: body.ratePerSec ?? DEFAULT_SNMP_RATE_PER_SEC,
       };
       box.snmpSetTarget(actor, target);
@@ -415,7 +416,7 @@ export const ROUTES: readonly RouteSpec[] = [
     responses: { 204: { description: 'Removed.' } },
     errors: ['BadInput', 'NotFound'],
     handler: (ctx, { box, actor, params, query }) => {
-      const port = query.port === undefined ? undefined : validateInt('port', query.port, 1, 65535);
+      const port = query.port === undefined ? undefined : validateInt('port', query.port, PORT_MIN, PORT_MAX);
       box.snmpRemoveTarget(actor, params.host, port);
       send(ctx, 204);
     },
@@ -445,7 +446,7 @@ export const ROUTES: readonly RouteSpec[] = [
       await box.acmeIssue(actor, {
         domain: body.domain,
         directoryUrl: body.acmeServerUrl,
-        keyAlgorithm: body.algorithm === undefined ? undefined : FM_ALGORITHMS[body.algorithm],
+        keyAlgorithm: body.algorithm === undefined ? undefined : MANAGER_ALGORITHMS[body.algorithm],
         renewDays: body.renewDays ?? undefined,
       });
       acmeAccepted(ctx, 'issue');

@@ -4,34 +4,9 @@
  * for ACME, of GigaVUE-FM's device ACME schema). Pure functions; nothing
  * here may ever include a private key, a password hash or a community.
  */
-import { ALGORITHMS_BY_MODE, type Box, type CertificateView } from '../../device/box.js';
-import {
-  ACME_CERT_NAME,
-  type AcmeIssued,
-  type AcmeRequestStatus,
-  type KeyAlgorithm,
-  type SnmpTarget,
-} from '../../device/model.js';
-
-/** The manager's algorithm names (GigaVUE-FM) and the device's KeyAlgorithm for each. */
-export const FM_ALGORITHMS = {
-  'rsa-2048': 'rsa-2048',
-  'rsa-4096': 'rsa-4096',
-  'ec-prime256v1': 'prime256v1',
-  'ec-secp384r1': 'secp384r1',
-} as const satisfies Record<string, KeyAlgorithm>;
-
-/** A key algorithm as the manager names it. */
-export type FmAlgorithm = keyof typeof FM_ALGORITHMS;
-
-/** The manager's algorithm names, in the order the API documents them. */
-export const FM_ALGORITHM_NAMES = Object.keys(FM_ALGORITHMS) as FmAlgorithm[];
-
-/** The manager's name of a device key algorithm. */
-export function fmAlgorithm(alg: KeyAlgorithm): FmAlgorithm {
-  const hit = (Object.keys(FM_ALGORITHMS) as FmAlgorithm[]).find((k) => FM_ALGORITHMS[k] === alg);
-  return hit ?? 'rsa-2048';
-}
+import type { Box, CertificateView } from '../../device/box.js';
+import { ALGORITHMS_BY_MODE, managerAlgorithm, type ManagerAlgorithm } from '../../device/key-algorithms.js';
+import { ACME_CERT_NAME, type AcmeIssued, type AcmeRequestStatus, type SnmpTarget } from '../../device/model.js';
 
 /** An instant as RFC 3339 UTC, or null. */
 export function isoOrNull(ms: number | null | undefined): string | null {
@@ -139,8 +114,8 @@ export function cryptoModeJson(box: Box) {
 }
 
 /** The manager's names of the key algorithms the running crypto mode allows (the Box's own table). */
-export function allowedFmAlgorithms(box: Box): FmAlgorithm[] {
-  return ALGORITHMS_BY_MODE[box.activeCryptoMode].map(fmAlgorithm);
+export function allowedFmAlgorithms(box: Box): ManagerAlgorithm[] {
+  return ALGORITHMS_BY_MODE[box.activeCryptoMode].map(managerAlgorithm);
 }
 
 /**
@@ -174,7 +149,7 @@ export function acmeJson(box: Box) {
       ? {
           domain: i.domain,
           acmeCaUrl: i.directoryUrl,
-          algorithm: fmAlgorithm(i.keyAlgorithm),
+          algorithm: managerAlgorithm(i.keyAlgorithm),
           certName: i.certName,
           firstIssued: isoOrNull(i.firstIssuedMs),
           nextRenew: isoOrNull(i.nextRenewalMs),
