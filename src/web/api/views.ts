@@ -6,7 +6,12 @@
  */
 import type { Box, CertificateView } from '../../device/box.js';
 import { ALGORITHMS_BY_MODE, managerAlgorithm, type ManagerAlgorithm } from '../../device/key-algorithms.js';
-import { ACME_CERT_NAME, type AcmeIssued, type AcmeRequestStatus, type SnmpTarget } from '../../device/model.js';
+import {
+  ACME_CERT_NAME,
+  type AcmeIssued,
+  type AcmeRequestStatus,
+  type SnmpTarget,
+} from '../../device/model.js';
 
 /** An instant as RFC 3339 UTC, or null. */
 export function isoOrNull(ms: number | null | undefined): string | null {
