@@ -264,7 +264,12 @@ export async function startPebbleCa(o: PebbleCaOptions): Promise<LabCa> {
   }
 }
 
-/** An ACME server the lab does not run (e.g. step-ca): its directory and root. */
+/**
+ * An ACME server the lab does not run (e.g. step-ca): its directory and root.
+ * The root file may hold several certificates (a bundle): each goes into the
+ * boxes' CA list, for a CA whose TLS root differs from its issuing root
+ * (Pebble in docker/: its `ca-root.pem` holds both).
+ */
 export async function externalCa(
   directoryUrl: string,
   rootFile: string,
@@ -278,11 +283,11 @@ export async function externalCa(
       `ca.root: cannot read ${rootFile}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
     );
   }
-  if (!root.includes('-----BEGIN CERTIFICATE-----'))
-    throw new Error(`ca.root: ${rootFile} holds no PEM certificate`);
+  const pems = root.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g);
+  if (!pems) throw new Error(`ca.root: ${rootFile} holds no PEM certificate`);
   return {
     directoryUrl,
-    trustPems: [root],
+    trustPems: pems.map((p) => `${p}\n`),
     issuingRootPem: root,
     nameServer,
     processes: [],
