@@ -14,7 +14,7 @@
  * Concurrency: commits are serialised per box; operations may be called
  * concurrently from many sessions.
  */
-import { X509Certificate } from 'node:crypto';
+import { createHash, X509Certificate } from 'node:crypto';
 import { isIP } from 'node:net';
 import type { Clock } from '../lib/clock.js';
 import type { Logger } from '../lib/logger.js';
@@ -362,6 +362,19 @@ export class Box {
     const hash = rec?.passwordHash ?? UNKNOWN_USER_HASH;
     const ok = password.length > 0 && (await verifyPasswordAsync(password, hash));
     return ok && rec && rec.passwordHash ? rec.role : null;
+  }
+
+  /**
+   * A short fingerprint of `user`'s current password record, or undefined
+   * when the user does not exist. It changes whenever the password is set,
+   * so what was verified against the old one (a remembered login, a REST
+   * token) can tell it is stale. Reveals nothing about the password.
+   */
+  credentialStamp(user: string): string | undefined {
+    const rec = own(this.running.users, user);
+    return rec?.passwordHash
+      ? createHash('sha256').update(rec.passwordHash).digest('base64url').slice(0, 16)
+      : undefined;
   }
 
   setUserPassword(actor: Actor, user: string, password: string): void {

@@ -7,6 +7,9 @@
 import type { AcmeRequestStatus } from './model.js';
 import type { Actor } from './roles.js';
 
+/** The ways into a box that take a password. */
+export type LoginTransport = 'ssh' | 'tcp' | 'rest';
+
 /** Facts carried by every certificate event. */
 export interface CertificateEvent {
   boxId: number;
@@ -37,6 +40,22 @@ export interface DeviceEvents {
   'config-changed': { boxId: number; section: 'system' | 'snmp' | 'users' | 'crypto' };
   /** `reload` was accepted; the host restarts the box. */
   'reload-requested': { boxId: number };
+  /**
+   * A password check failed (device/login.ts), on any transport. `lockedOut`
+   * is set when this failure locked the source (or the user name) out, for
+   * `lockedOutMs`. The SNMP notifier traps it; the host logs it.
+   */
+  'login-failed': {
+    boxId: number;
+    user: string;
+    /** The client's address as the socket reports it. */
+    address: string;
+    /** The audit source ("ssh 127.0.0.1:51234"). */
+    source: string;
+    transport: LoginTransport;
+    lockedOut?: 'source' | 'user';
+    lockedOutMs?: number;
+  };
   /** A change made by someone, for the audit log. */
   audit: { boxId: number; actor: Actor; action: string };
 }

@@ -21,6 +21,7 @@ import type { FirmwareCatalog } from '../device/firmware.js';
 import type { BoxDocument, CryptoMode } from '../device/model.js';
 import type { Clock } from '../lib/clock.js';
 import type { GateMap } from '../lib/gate.js';
+import { Logins } from '../device/login.js';
 import { LoginThrottle } from '../lib/login-throttle.js';
 import type { Logger } from '../lib/logger.js';
 import { AcmeAgent, type AcmeAgentSettings } from '../acme/agent.js';
@@ -60,6 +61,8 @@ export interface BoxHostOptions {
   logger: Logger;
   cluster: Cluster;
   catalog: FirmwareCatalog;
+  /** A CLI connection (SSH or TCP) must log in within this time from its accept (default 60 s). */
+  loginTimeoutMs?: number;
   /** Store override (tests); LowdbStore in dataDir by default. */
   store?: Store;
   acmeSettings?: AcmeAgentSettings;
@@ -102,15 +105,19 @@ export class BoxHost {
   private readonly log: Logger;
   private reloading: Promise<void> | undefined;
   private stopped = false;
-  /** Failed logins per source over SSH, TCP and REST; kept across reloads, so a reload does not reset a lockout. */
-  private readonly loginThrottle: LoginThrottle;
+  /** Logins over SSH, TCP and REST, with their failures per source; kept across reloads, so a reload does not reset a lockout. */
+  private readonly logins: Logins;
 
   private constructor(private readonly o: BoxHostOptions) {
     this.log = o.logger.child({ boxId: o.boxId });
     // A start from the last good copy (state.json was corrupt) must be visible in the log, never silent.
     this.store = o.store ?? new LowdbStore(o.dataDir, { warn: (msg, fields) => this.log.warn(msg, fields) });
     this.bound = { ...o.ports };
-    this.loginThrottle = new LoginThrottle({ clock: o.clock });
+    this.logins = new Logins({
+      throttle: new LoginThrottle({ clock: o.clock }),
+      box: () => this.box,
+      clock: o.clock,
+    });
   }
 
   /** Boot a box and open its listeners. See the class contract. */
@@ -200,6 +207,15 @@ export class BoxHost {
     box.events.on('audit', (a) =>
       this.log.info('audit', { user: a.actor.user, source: a.actor.source, action: a.action }),
     );
+    box.events.on('login-failed', (e) => {
+      const fields = { transport: e.transport, source: e.source, user: e.user };
+      this.log.warn('login failed', fields);
+      if (e.lockedOutMs !== undefined)
+        this.log.warn(e.lockedOut === 'user' ? 'user locked out' : 'source locked out', {
+          ...fields,
+          lockedOutMs: e.lockedOutMs,
+        });
+    });
     box.events.on('reload-requested', () => void this.reload());
 
     const acme = new AcmeAgent({
@@ -222,14 +238,15 @@ export class BoxHost {
       httpsPort: this.bound.https,
       httpPort: this.bound.http,
       logger: this.log,
-      loginThrottle: this.loginThrottle,
+      logins: this.logins,
     });
     const cliOpts = {
       address: this.o.address,
       cluster: this.o.cluster,
       boxId: this.o.boxId,
       logger: this.log,
-      loginThrottle: this.loginThrottle,
+      logins: this.logins,
+      ...(this.o.loginTimeoutMs !== undefined ? { loginTimeoutMs: this.o.loginTimeoutMs } : {}),
     };
     const ssh = new SshCliServer({ ...cliOpts, port: this.bound.ssh, hostKeyPem: box.sshHostKey });
     const tcp = new TcpCliServer({ ...cliOpts, port: this.bound.cli });

@@ -7,8 +7,8 @@ const make = (o: { maxSources?: number } = {}) => {
   return { clock, th: new LoginThrottle({ clock, ...o }) };
 };
 
-function attempt(th: LoginThrottle, address: string): LoginAttempt {
-  const a = th.begin(address);
+function attempt(th: LoginThrottle, address: string, user = 'admin'): LoginAttempt {
+  const a = th.begin(address, user);
   if (!a.allowed) throw new Error(`refused: ${address}`);
   return a;
 }
@@ -44,50 +44,56 @@ t.test('failures older than the window are forgotten', async (t) => {
   t.equal(attempt(th, '10.0.0.1').failed().lockedOutMs, undefined, 'the old four left the window');
 });
 
-t.test('a success forgets the failures', async (t) => {
+t.test('a success forgets nothing: a guesser with a valid account cannot reset its count', async (t) => {
   const { th } = make();
-  for (let i = 0; i < 4; i++) attempt(th, '10.0.0.1').failed();
-  attempt(th, '10.0.0.1').succeeded();
-  t.equal(th.trackedSources, 0, 'nothing left to remember');
-  t.equal(attempt(th, '10.0.0.1').failed().lockedOutMs, undefined);
+  for (let round = 0; round < 4; round++) {
+    attempt(th, '10.0.0.1', 'admin').failed();
+    // The guesser's own monitor account logs in between the guesses.
+    attempt(th, '10.0.0.1', 'monitor').succeeded();
+  }
+  t.equal(attempt(th, '10.0.0.1', 'admin').failed().lockedOutMs, 60_000, 'the fifth failure still locks');
+  t.match(th.begin('10.0.0.1', 'monitor'), { allowed: false, reason: 'locked-out' }, 'locked for every user');
 });
 
-t.test('one source never locks out another', async (t) => {
-  const { th } = make();
-  for (let i = 0; i < 5; i++) attempt(th, '10.0.0.1').failed();
-  t.equal(th.begin('10.0.0.1').allowed, false);
-  t.equal(th.begin('10.0.0.2').allowed, true, 'a neighbour is not affected');
-  t.equal(th.begin('2001:db8::1').allowed, true);
-});
+t.test(
+  'attempts are reserved before the check: a parallel burst gets at most maxFailures checks',
+  async (t) => {
+    const { th } = make();
+    const started: LoginAttempt[] = [];
+    for (let i = 0; i < 40; i++) {
+      const a = th.begin('10.0.0.1', 'admin');
+      if (a.allowed) started.push(a);
+    }
+    t.equal(started.length, 5, '40 at once from a fresh source: 5 may check a password');
+    t.same(
+      th.begin('10.0.0.1'),
+      {
+        allowed: false,
+        reason: 'busy',
+        retryAfterMs: 1_000,
+        message: 'Too many logins at once from 10.0.0.1; try again in 1 s.',
+      },
+      'the others wait (busy, not locked out)',
+    );
+    started[0]!.succeeded();
+    t.equal(th.begin('10.0.0.1').allowed, true, 'a finished check gives its room back');
+    t.throws(() => started[0]!.succeeded(), /reported twice/);
+    for (const a of started.slice(1)) a.failed();
+    t.match(th.begin('10.0.0.1'), { allowed: false }, 'four failures and one running: full');
+  },
+);
 
-t.test('running checks count: a parallel burst gets no more tries', async (t) => {
+t.test('failures per user name: many sources guessing one user lock that user out', async (t) => {
   const { th } = make();
-  attempt(th, '10.0.0.1').failed();
-  const running = Array.from({ length: 4 }, () => attempt(th, '10.0.0.1'));
-  t.same(
-    th.begin('10.0.0.1'),
-    {
-      allowed: false,
-      reason: 'busy',
-      retryAfterMs: 1_000,
-      message: 'Too many logins at once from 10.0.0.1; try again in 1 s.',
-    },
-    'one failure + four running: the sixth waits (busy, not locked out)',
-  );
-  running[0]!.succeeded();
-  t.equal(th.begin('10.0.0.1').allowed, true, 'a success forgets the failure: room again');
-  t.throws(() => running[0]!.succeeded(), /reported twice/);
-  running[1]!.abandon();
-  t.equal(th.trackedSources, 1);
-
-  const burst = Array.from({ length: 32 }, () => attempt(th, '10.0.0.2'));
+  for (let i = 0; i < 99; i++) attempt(th, `10.1.${i >> 8}.${i & 255}`, 'admin').failed();
+  const last = attempt(th, '10.2.0.1', 'admin').failed();
+  t.same(last, { lockedOutMs: 60_000, locked: 'user' }, 'the 100th failure for admin locks admin');
   t.match(
-    th.begin('10.0.0.2'),
-    { allowed: false, reason: 'busy' },
-    'no source runs more than 32 checks at once',
+    th.begin('10.3.0.1', 'admin'),
+    { allowed: false, reason: 'locked-out', message: /for this user; try again in 60 s/ },
+    'from a new source too',
   );
-  for (const a of burst) a.succeeded();
-  t.equal(th.begin('10.0.0.2').allowed, true, 'parallel logins that succeed are never refused for long');
+  t.equal(th.begin('10.3.0.1', 'monitor').allowed, true, 'other users are not affected');
 });
 
 t.test('source keys: IPv4-mapped counts as IPv4, IPv6 by its /64', async (t) => {

@@ -9,7 +9,7 @@
 import Koa from 'koa';
 import { Router } from '@koa/router';
 import type { Box } from '../device/box.js';
-import type { LoginThrottle } from '../lib/login-throttle.js';
+import type { Logins } from '../device/login.js';
 import { silentLogger, type Logger } from '../lib/logger.js';
 import {
   DEFAULT_MAX_SESSIONS,
@@ -58,8 +58,8 @@ export interface HttpsAppOptions {
   clusterBoxes?: () => Box[];
   /** Session expiry and limits (times on the box's clock). */
   sessions?: Partial<Omit<SessionOptions, 'now'>>;
-  /** Failed logins per source, shared with the box's CLI (default: the app's own, on the box's clock). */
-  loginThrottle?: LoginThrottle;
+  /** The box's logins, shared with its CLI (default: the app's own, on the box's clock). */
+  logins?: Logins;
 }
 
 /**
@@ -88,7 +88,7 @@ export function createHttpsApp(getBox: () => Box, o: HttpsAppOptions = {}): Koa 
       getBox,
       clusterBoxes: o.clusterBoxes,
       sessions,
-      loginThrottle: o.loginThrottle,
+      logins: o.logins,
       logger,
     }),
   );

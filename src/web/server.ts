@@ -11,7 +11,7 @@ import type { Server as NetServer } from 'node:net';
 import type { SecureContextOptions } from 'node:tls';
 import type { Box } from '../device/box.js';
 import type { Cluster } from '../device/cluster.js';
-import type { LoginThrottle } from '../lib/login-throttle.js';
+import type { Logins } from '../device/login.js';
 import type { Logger } from '../lib/logger.js';
 import type { SessionOptions } from './api/auth.js';
 import { createHttpApp, createHttpsApp } from './app.js';
@@ -76,8 +76,8 @@ export interface WebServerOptions {
   cluster?: Cluster;
   /** REST session expiry and limits (defaults: 30 min idle, 12 h at most, 256 sessions). */
   sessions?: Partial<Omit<SessionOptions, 'now'>>;
-  /** Failed logins per source, shared with the box's CLI (default: the REST API's own). */
-  loginThrottle?: LoginThrottle;
+  /** The box's logins, shared with its CLI (default: the REST API's own). */
+  logins?: Logins;
   /**
    * Answer ACME tls-alpn-01 validations on the https port (default true).
    * While listening, the box's challenges.responders['tls-alpn-01'] says so,
@@ -121,7 +121,7 @@ export class WebServer {
         logger: o.logger,
         clusterBoxes: o.cluster ? () => o.cluster!.list() : undefined,
         sessions: o.sessions,
-        loginThrottle: o.loginThrottle,
+        logins: o.logins,
       }).callback(),
     );
     this.http = createHttpServer(

@@ -19,7 +19,7 @@
 import t from 'tap';
 import { connect, type Socket } from 'node:net';
 import ssh2 from 'ssh2';
-import { Reader } from '../e2e/cli-helpers.js';
+import { Reader, TcpClient } from '../e2e/cli-helpers.js';
 import type { BoxProcess } from '../harness/box-process.js';
 import { FULL, PASSWORD, rest, sleep, startBox } from './helpers.js';
 
@@ -172,6 +172,95 @@ t.test('a parallel burst gets no more tries than the limit allows', async (t) =>
     'the rest: 429',
   );
   t.equal((await restLogin(burst, PASSWORD)).status, 429, 'and the source is locked out');
+});
+
+/** As admin over the TCP CLI (from 127.0.0.40): run config-mode lines. */
+async function configure(...lines: string[]): Promise<string> {
+  const c = await TcpClient.login(P.cli, 'admin', PASSWORD, '127.0.0.1', '127.0.0.40');
+  await c.cmd('enable');
+  await c.cmd('configure terminal');
+  let out = '';
+  for (const l of lines) out += await c.cmd(l);
+  c.sock.destroy();
+  return out;
+}
+
+t.test('a successful login in between does not reset the count (issue 15 #4)', async (t) => {
+  await configure('username watcher password Watch3r-pw', 'username watcher capability monitor');
+  const from = '127.0.0.50';
+  const codes: number[] = [];
+  for (let i = 1; i <= 5; i++) {
+    const ok = await rest(P.https, 'GET', '/api/v1/system', {
+      auth: { user: 'watcher', password: 'Watch3r-pw' },
+      localAddress: from,
+    });
+    t.equal(ok.status, 200, `the guesser's own monitor account logs in (${i})`);
+    codes.push((await restLogin(from, `guess-${i}`)).status);
+  }
+  t.same(codes, [401, 401, 401, 401, 429], 'the fifth wrong admin password locks the source all the same');
+  t.equal((await restLogin(from, PASSWORD)).status, 429, 'locked out, even with the right password');
+  t.match(box.stderr(), /"msg":"login failed"[^\n]*"transport":"rest"[^\n]*"source":"rest 127\.0\.0\.50:/);
+  t.match(
+    box.stderr(),
+    /"msg":"source locked out"[^\n]*"source":"rest 127\.0\.0\.50:/,
+    'the lockout is logged',
+  );
+});
+
+t.test('40 concurrent wrong passwords: at most 5 checked (issue 15 #4)', async (t) => {
+  const from = '127.0.0.51';
+  const results = await Promise.all(Array.from({ length: 40 }, (_, i) => restLogin(from, `par-${i}`)));
+  const checked =
+    results.filter((r) => r.status === 401).length +
+    (results.some((r) => /try again in 60 s/.test(r.text)) ? 1 : 0);
+  t.ok(checked <= 5, `at most 5 passwords checked (${checked} of 40)`);
+  t.ok(
+    results.every((r) => r.status === 401 || r.status === 429),
+    'the rest: 429',
+  );
+});
+
+t.test(
+  '200 parallel REST requests with correct Basic credentials are all served (issue 15 #6)',
+  async (t) => {
+    const from = '127.0.0.52';
+    const results = await Promise.all(
+      Array.from({ length: 200 }, () =>
+        rest(P.https, 'GET', '/api/v1/system', { localAddress: from, timeoutMs: 30_000 }),
+      ),
+    );
+    const byStatus = new Map<number, number>();
+    for (const r of results) byStatus.set(r.status, (byStatus.get(r.status) ?? 0) + 1);
+    t.same([...byStatus], [[200, 200]], 'every one 200 (none "429 Too many logins at once")');
+  },
+);
+
+t.test("a REST token ends with its user's password change or removal (issue 15 #6)", async (t) => {
+  await configure('username tok password T0ken-pw-1', 'username tok capability operator');
+  const login = async () => {
+    const r = await rest(P.https, 'POST', '/api/v1/login', {
+      auth: null,
+      body: { username: 'tok', password: 'T0ken-pw-1' },
+      localAddress: '127.0.0.53',
+    });
+    t.equal(r.status, 200, 'token issued');
+    return (JSON.parse(r.text) as { token: string }).token;
+  };
+  const session = (token: string) =>
+    rest(P.https, 'GET', '/api/v1/session', {
+      auth: null,
+      headers: { Authorization: `Bearer ${token}` },
+      localAddress: '127.0.0.53',
+    });
+  const first = await login();
+  t.equal((await session(first)).status, 200, 'the token works');
+  await configure('username tok password T0ken-pw-2');
+  t.equal((await session(first)).status, 401, 'refused after the password change');
+  await configure('username tok password T0ken-pw-1');
+  t.equal((await session(first)).status, 401, 'and stays refused when the old password comes back');
+  const second = await login();
+  await configure('no username tok');
+  t.equal((await session(second)).status, 401, 'refused after the user is removed');
 });
 
 t.test('no empty or default password gets in, over any transport', async (t) => {

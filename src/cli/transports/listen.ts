@@ -4,6 +4,7 @@
  */
 import type { AddressInfo, Server } from 'node:net';
 import type { Cluster } from '../../device/cluster.js';
+import { Logins } from '../../device/login.js';
 import { LoginThrottle } from '../../lib/login-throttle.js';
 import type { Logger } from '../../lib/logger.js';
 
@@ -19,21 +20,36 @@ export interface CliServerOptions {
   /** Sessions at once on this server, at most (default MAX_SESSIONS_PER_BOX). */
   maxSessions?: number;
   /**
-   * Failed logins per source and lockouts, shared with the box's other
-   * transports (the host passes one per box). Default: one for this server
-   * alone, on the box's clock.
+   * The box's logins (device/login.ts), with the failed logins per source
+   * and lockouts shared with the box's other transports (the host passes
+   * one per box). Default: one for this server alone, on the box's clock.
    */
-  loginThrottle?: LoginThrottle;
+  logins?: Logins;
+  /**
+   * A connection must log in within this time from its accept, whatever it
+   * sends or does not send (default LOGIN_TIMEOUT_MS); then its socket is
+   * destroyed and its slot freed.
+   */
+  loginTimeoutMs?: number;
 }
 
-/** The throttle a server uses: the one given, else its own on the box's clock (the box must be in the cluster). */
-export function throttleOf(o: CliServerOptions): LoginThrottle {
-  return o.loginThrottle ?? new LoginThrottle({ clock: o.cluster.get(o.boxId).clock });
+/** The logins a server uses: the ones given, else its own on the box's clock (the box must be in the cluster). */
+export function loginsOf(o: CliServerOptions): Logins {
+  if (o.logins) return o.logins;
+  const clock = o.cluster.get(o.boxId).clock;
+  return new Logins({
+    throttle: new LoginThrottle({ clock }),
+    box: () => o.cluster.get(o.boxId),
+    clock,
+  });
 }
 
 /** EMULATION: default bound of CLI sessions per box and transport; login timeout and attempts below. */
 export const MAX_SESSIONS_PER_BOX = 100;
-/** A connection must log in within this time. */
+/**
+ * A connection must log in within this time from its accept (before and
+ * after the SSH identification string alike; OpenSSH's LoginGraceTime).
+ */
 export const LOGIN_TIMEOUT_MS = 60_000;
 /** Wrong passwords before the connection is closed (the per-source lockout is lib/login-throttle.ts). */
 export const MAX_LOGIN_ATTEMPTS = 3;

@@ -19,8 +19,9 @@ import { createServer, type Server as NetServer, type Socket } from 'node:net';
 import ssh2 from 'ssh2';
 import type { ClientInfo, Connection, PseudoTtyInfo, ServerChannel, Session as SshChannel } from 'ssh2';
 import type { Role } from '../../device/roles.js';
+import type { Logins } from '../../device/login.js';
 import { clip } from '../../device/validate.js';
-import { lockoutMessage, type LoginThrottle } from '../../lib/login-throttle.js';
+import { lockoutMessage } from '../../lib/login-throttle.js';
 import type { Logger } from '../../lib/logger.js';
 import { Session } from '../session.js';
 import {
@@ -28,7 +29,7 @@ import {
   LOGIN_TIMEOUT_MS,
   MAX_LOGIN_ATTEMPTS,
   MAX_SESSIONS_PER_BOX,
-  throttleOf,
+  loginsOf,
   tooManySessions,
   type CliServerOptions,
 } from './listen.js';
@@ -55,7 +56,10 @@ export class SshCliServer {
   private readonly sockets = new Set<Socket>();
   private readonly clients = new Set<Connection>();
   private readonly sessions = new Set<Session>();
-  private readonly throttle: LoginThrottle;
+  private readonly logins: Logins;
+  /** Sockets not logged in yet, by "address:port" (how ssh2's client info names them), for the login deadline. */
+  private readonly pending = new Map<string, { sock: Socket; deadline: NodeJS.Timeout }>();
+  private readonly loginTimeoutMs: number;
   private closing = false;
 
   /**
@@ -67,7 +71,8 @@ export class SshCliServer {
     this.o = o;
     this.log = o.logger.child({ boxId: o.boxId, transport: 'ssh' });
     this.maxSessions = o.maxSessions ?? MAX_SESSIONS_PER_BOX;
-    this.throttle = throttleOf(o);
+    this.logins = loginsOf(o);
+    this.loginTimeoutMs = o.loginTimeoutMs ?? LOGIN_TIMEOUT_MS;
     const parsed = utils.parseKey(o.hostKeyPem);
     if (parsed instanceof Error)
       throw new Error(`SSH host key of box ${o.boxId} is not usable: ${parsed.message}`);
@@ -99,7 +104,8 @@ export class SshCliServer {
     const drained = Promise.all(
       [...this.sockets].map((s) => new Promise((r) => (s.destroyed ? r(null) : s.once('close', r)))),
     );
-    await Promise.race([drained, new Promise((r) => setTimeout(r, CLOSE_GRACE_MS).unref())]);
+    // Not unref'd: during a reload this wait may be all the process has to do (see BoxHost.reload).
+    await Promise.race([drained, new Promise((r) => setTimeout(r, CLOSE_GRACE_MS))]);
     for (const s of this.sockets) s.destroy();
     await closed;
   }
@@ -119,77 +125,75 @@ export class SshCliServer {
     // An interactive CLI writes a reply in pieces (end of line, output, prompt): with Nagle on,
     // each piece after the first waits for the client's delayed ACK, 40 ms a command.
     sock.setNoDelay(true);
-    sock.once('close', () => this.sockets.delete(sock));
+    // The login deadline runs from the accept: a client that never sends its identification
+    // string, or stalls anywhere before authenticating, loses its socket and its slot.
+    const key = `${sock.remoteAddress}:${sock.remotePort}`;
+    const deadline = setTimeout(() => {
+      this.log.info('cli login timed out', { source: `ssh ${key}` });
+      sock.destroy();
+    }, this.loginTimeoutMs);
+    deadline.unref();
+    this.pending.set(key, { sock, deadline });
+    sock.once('close', () => {
+      clearTimeout(deadline);
+      this.sockets.delete(sock);
+      if (this.pending.get(key)?.sock === sock) this.pending.delete(key);
+    });
     sock.on('error', (err) => this.log.debug('ssh socket error', { err: err.message }));
     this.ssh.injectSocket(sock);
   }
 
   private onClient(client: Connection, info: ClientInfo): void {
     const source = `ssh ${info.ip}:${info.port}`;
+    const key = `${info.ip}:${info.port}`;
     this.clients.add(client);
-    const lockedMs = this.throttle.lockedFor(info.ip);
+    const lockedMs = this.logins.throttle.lockedFor(info.ip);
     if (lockedMs > 0) setUserauthBanner(client, `% ${lockoutMessage(info.ip, lockedMs)}`);
     let user = '';
     let role: Role | undefined;
     let failures = 0;
-    const timer = setTimeout(() => {
-      this.log.info('cli login timed out', { source });
-      client.end();
-    }, LOGIN_TIMEOUT_MS);
-    timer.unref();
     client.on('error', (err: Error) => this.log.debug('ssh connection error', { source, err: err.message }));
     client.on('close', () => {
-      clearTimeout(timer);
       this.clients.delete(client);
     });
     client.on('authentication', (ctx) => {
       if (this.closing) return ctx.reject();
       if (ctx.method !== 'password') return ctx.reject(['password']);
       const { username, password } = ctx;
-      const attempt = this.throttle.begin(info.ip);
-      if (!attempt.allowed) {
-        this.log.warn('cli login refused', { source, why: attempt.message });
-        ctx.reject();
-        client.end();
-        return;
-      }
-      void (async () => {
-        /** undefined: no verdict on the password. */
-        let r: Role | null | undefined;
-        try {
-          // Awaited so that an asynchronous password check (scrypt off the event loop) works as well.
-          r = await this.o.cluster.get(this.o.boxId).authenticate(username, password);
-        } catch {
-          // The box is being reloaded: no login now, and the password was not judged.
-          r = undefined;
-        }
-        if (r === undefined) attempt.abandon();
-        else if (r) attempt.succeeded();
-        const lockedOutMs = r === null ? attempt.failed().lockedOutMs : undefined;
-        try {
-          if (r) {
-            user = username;
-            role = r;
-            this.log.info('cli login', { source, user: clip(user), role: r });
-            ctx.accept();
-            return;
+      void this.logins
+        .attemptLogin({ user: username, password, address: info.ip, source, transport: 'ssh' })
+        .then((r) => {
+          try {
+            if (r.kind === 'ok') {
+              user = username;
+              role = r.role;
+              this.log.info('cli login', { source, user: clip(user), role: r.role });
+              ctx.accept();
+              return;
+            }
+            if (r.kind === 'refused') {
+              this.log.warn('cli login refused', { source, why: r.message });
+              ctx.reject();
+              client.end();
+              return;
+            }
+            failures++;
+            if (failures >= MAX_LOGIN_ATTEMPTS || (r.kind === 'wrong' && r.lockout)) {
+              ctx.reject();
+              client.end();
+              return;
+            }
+            ctx.reject(['password']);
+          } catch {
+            // The client left while its password was checked.
           }
-          failures++;
-          this.log.warn('cli login failed', { source, user: clip(username) });
-          if (lockedOutMs !== undefined) this.log.warn('cli source locked out', { source, lockedOutMs });
-          if (failures >= MAX_LOGIN_ATTEMPTS || lockedOutMs !== undefined) {
-            ctx.reject();
-            client.end();
-            return;
-          }
-          ctx.reject(['password']);
-        } catch {
-          // The client left while its password was checked.
-        }
-      })();
+        });
     });
     client.on('ready', () => {
-      clearTimeout(timer);
+      // Logged in: the login deadline no longer applies.
+      const p = this.pending.get(key);
+      if (p) clearTimeout(p.deadline);
+      this.pending.delete(key);
       client.on('session', (accept) => this.onChannel(accept(), user, role!, source));
     });
   }

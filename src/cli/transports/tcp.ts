@@ -14,8 +14,9 @@
 import { createServer, type Server as NetServer, type Socket } from 'node:net';
 import { StringDecoder } from 'node:string_decoder';
 import type { Role } from '../../device/roles.js';
+import type { Logins } from '../../device/login.js';
 import { clip } from '../../device/validate.js';
-import { lockoutMessage, type LoginThrottle } from '../../lib/login-throttle.js';
+import { lockoutMessage } from '../../lib/login-throttle.js';
 import type { Logger } from '../../lib/logger.js';
 import { MAX_PENDING_CHARS, Session } from '../session.js';
 import {
@@ -23,7 +24,7 @@ import {
   LOGIN_TIMEOUT_MS,
   MAX_LOGIN_ATTEMPTS,
   MAX_SESSIONS_PER_BOX,
-  throttleOf,
+  loginsOf,
   tooManySessions,
   type CliServerOptions,
 } from './listen.js';
@@ -33,6 +34,8 @@ export type { CliServerOptions } from './listen.js';
 
 /** Longest user name or password line kept at login (the rest is dropped). */
 const MAX_LOGIN_LINE = 256;
+/** A refused or timed-out client gets this long to take its last line before its socket is destroyed. */
+const HANG_UP_GRACE_MS = 1_000;
 
 /**
  * A TCP server for the CLI of one box. listen() resolves with the bound port
@@ -44,9 +47,13 @@ export class TcpCliServer {
   private readonly log: Logger;
   private readonly maxSessions: number;
   private readonly listener: NetServer;
+  /** Connections that count against maxSessions (at the login prompt or logged in). */
   private readonly sockets = new Set<Socket>();
+  /** Refused connections being hung up: not counted, but destroyed by close() like the others. */
+  private readonly refused = new Set<Socket>();
   private readonly sessions = new Set<Session>();
-  private readonly throttle: LoginThrottle;
+  private readonly logins: Logins;
+  private readonly loginTimeoutMs: number;
   private closing = false;
 
   /** The box `o.boxId` must be in the cluster (its clock times the default throttle). */
@@ -54,7 +61,8 @@ export class TcpCliServer {
     this.o = o;
     this.log = o.logger.child({ boxId: o.boxId, transport: 'tcp' });
     this.maxSessions = o.maxSessions ?? MAX_SESSIONS_PER_BOX;
-    this.throttle = throttleOf(o);
+    this.logins = loginsOf(o);
+    this.loginTimeoutMs = o.loginTimeoutMs ?? LOGIN_TIMEOUT_MS;
     this.listener = createServer({ allowHalfOpen: true }, (sock) => this.onSocket(sock));
   }
 
@@ -69,7 +77,7 @@ export class TcpCliServer {
     for (const s of this.sessions) s.end();
     this.sessions.clear();
     const closed = new Promise<void>((resolve) => this.listener.close(() => resolve()));
-    for (const s of this.sockets) s.destroy();
+    for (const s of [...this.sockets, ...this.refused]) s.destroy();
     await closed;
   }
 
@@ -87,16 +95,16 @@ export class TcpCliServer {
     // Connections still at the login prompt count too, so the bound holds for idle ones.
     if (this.sockets.size >= this.maxSessions) {
       this.log.warn('cli connection refused: too many sessions', { max: this.maxSessions });
-      sock.end(tooManySessions(this.o.boxId, this.maxSessions) + '\n');
+      this.hangUp(sock, tooManySessions(this.o.boxId, this.maxSessions) + '\n');
       return;
     }
     const address = sock.remoteAddress ?? '';
     const source = `tcp ${address}:${sock.remotePort}`;
-    const lockedMs = this.throttle.lockedFor(address);
+    const lockedMs = this.logins.throttle.lockedFor(address);
     if (lockedMs > 0) {
       const why = lockoutMessage(address, lockedMs);
       this.log.warn('cli login refused', { source, why });
-      sock.end(`% ${why}\n`);
+      this.hangUp(sock, `% ${why}\n`);
       return;
     }
     this.sockets.add(sock);
@@ -114,10 +122,12 @@ export class TcpCliServer {
     let ended = false;
     let session: Session | undefined;
 
+    // From the accept, whatever the client sends: then the socket goes, not just our half of it.
     const timer = setTimeout(() => {
       this.log.info('cli login timed out', { source });
-      sock.end('\n% Login timed out.\n');
-    }, LOGIN_TIMEOUT_MS);
+      this.sockets.delete(sock);
+      this.hangUp(sock, '\n% Login timed out.\n');
+    }, this.loginTimeoutMs);
     timer.unref();
 
     const send = (s: string) => {
@@ -127,50 +137,40 @@ export class TcpCliServer {
     /** Refuse the rest of this connection (the source is locked out, or has too many logins at once). */
     const refuse = (message: string) => {
       this.log.warn('cli login refused', { source, why: message });
-      send(`% ${message}\n`);
       pending = '';
-      sock.end();
+      clearTimeout(timer);
+      this.sockets.delete(sock);
+      this.hangUp(sock, `% ${message}\n`);
     };
 
     const onPassword = async (password: string): Promise<void> => {
-      const attempt = this.throttle.begin(address);
-      if (!attempt.allowed) {
+      const r = await this.logins.attemptLogin({ user, password, address, source, transport: 'tcp' });
+      if (sock.destroyed) return;
+      if (r.kind === 'refused') {
         send('\n');
-        refuse(attempt.message);
+        refuse(r.message);
         return;
       }
-      /** undefined: no verdict on the password. */
-      let role: Role | null | undefined;
-      try {
-        // Awaited so that an asynchronous password check (scrypt off the event loop) works as well.
-        role = await this.o.cluster.get(this.o.boxId).authenticate(user, password);
-      } catch {
-        // The box is being reloaded: no login now, and the password was not judged.
-        role = undefined;
-      }
-      if (role === undefined) attempt.abandon();
-      else if (role) attempt.succeeded();
-      const lockedOutMs = role === null ? attempt.failed().lockedOutMs : undefined;
-      if (sock.destroyed) return;
-      if (!role) {
+      if (r.kind !== 'ok') {
         failures++;
-        this.log.warn('cli login failed', { source, user: clip(user) });
         send('\n% Login incorrect\n');
-        if (lockedOutMs !== undefined) {
-          refuse(lockoutMessage(address, lockedOutMs));
+        if (r.kind === 'wrong' && r.lockout) {
+          refuse(r.lockout.message);
           return;
         }
         if (failures >= MAX_LOGIN_ATTEMPTS) {
           pending = '';
-          sock.end();
+          clearTimeout(timer);
+          this.sockets.delete(sock);
+          this.hangUp(sock, '');
         } else {
           send('login: ');
         }
         return;
       }
       clearTimeout(timer);
-      this.log.info('cli login', { source, user: clip(user), role });
-      session = this.startSession(sock, user, role, source);
+      this.log.info('cli login', { source, user: clip(user), role: r.role });
+      session = this.startSession(sock, user, r.role, source);
     };
 
     /** Read login lines from `pending`; once logged in, hand what is left to the session. */
@@ -242,6 +242,23 @@ export class TcpCliServer {
     });
     // EMULATION: raw TCP has no echo negotiation; the box never echoes (the password is never shown).
     send('login: ');
+  }
+
+  /**
+   * Send `text` and hang up: the socket is destroyed once the text is out, or
+   * after HANG_UP_GRACE_MS whatever the client does (a client that never
+   * closes its side must not keep a half-closed socket, nor block close()).
+   */
+  private hangUp(sock: Socket, text: string): void {
+    this.refused.add(sock);
+    sock.once('close', () => this.refused.delete(sock));
+    const grace = setTimeout(() => sock.destroy(), HANG_UP_GRACE_MS);
+    grace.unref();
+    sock.once('close', () => clearTimeout(grace));
+    if (sock.destroyed) return;
+    // Read and drop what the client still sends: unread input would turn our close into a reset.
+    sock.resume();
+    sock.end(text, () => sock.destroy());
   }
 
   private startSession(sock: Socket, user: string, role: Role, source: string): Session {

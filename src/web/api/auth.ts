@@ -7,8 +7,8 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type Koa from 'koa';
 import type { Box } from '../../device/box.js';
+import type { Logins } from '../../device/login.js';
 import type { Actor, Role } from '../../device/roles.js';
-import { lockoutMessage, type LoginThrottle } from '../../lib/login-throttle.js';
 import { WebError } from './problem.js';
 
 /** How sessions expire. Times come from the box's clock, like every time of the simulator. */
@@ -31,6 +31,8 @@ export const DEFAULT_MAX_SESSIONS = 256;
 
 interface SessionRecord {
   user: string;
+  /** The user's credential stamp at login (Box.credentialStamp): a password change or removal ends the session. */
+  stamp: string | undefined;
   createdMs: number;
   lastUsedMs: number;
 }
@@ -38,6 +40,8 @@ interface SessionRecord {
 /** A live session as lookup() reports it. */
 export interface SessionInfo {
   user: string;
+  /** The user's credential stamp when the session was created. */
+  stamp: string | undefined;
   /** When the session ends if not used again. */
   expiresMs: number;
 }
@@ -53,8 +57,11 @@ export class SessionStore {
 
   constructor(private readonly o: SessionOptions) {}
 
-  /** A new token for `user`. The token is returned once and never stored in clear. */
-  create(user: string): { token: string; expiresMs: number } {
+  /**
+   * A new token for `user`, whose password record is `stamp` now
+   * (Box.credentialStamp). The token is returned once and never stored in clear.
+   */
+  create(user: string, stamp: string | undefined): { token: string; expiresMs: number } {
     this.prune();
     if (this.sessions.size >= this.o.maxSessions) {
       // Maps iterate in insertion order: the first key is the oldest login.
@@ -63,8 +70,9 @@ export class SessionStore {
     }
     const token = randomBytes(32).toString('base64url');
     const now = this.o.now();
-    this.sessions.set(hash(token), { user, createdMs: now, lastUsedMs: now });
-    return { token, expiresMs: this.expiry({ user, createdMs: now, lastUsedMs: now }) };
+    const rec = { user, stamp, createdMs: now, lastUsedMs: now };
+    this.sessions.set(hash(token), rec);
+    return { token, expiresMs: this.expiry(rec) };
   }
 
   /** The session of `token`, extending its idle time; undefined when unknown or expired (then forgotten). */
@@ -78,7 +86,7 @@ export class SessionStore {
       return undefined;
     }
     rec.lastUsedMs = now;
-    return { user: rec.user, expiresMs: this.expiry(rec) };
+    return { user: rec.user, stamp: rec.stamp, expiresMs: this.expiry(rec) };
   }
 
   /** End the session of `token`; true when there was one. */
@@ -131,36 +139,37 @@ function tooMany(message: string, retryAfterMs: number): WebError {
 }
 
 /**
- * Check a user name and password from `ctx`'s client through `throttle`:
+ * Check a user name and password from `ctx`'s client (device/login.ts):
  * resolves the role; throws WebError 429 when the source is locked out (also
- * when this failure locks it out), or `wrong()` when the password is wrong.
- * Shared by HTTP Basic and POST /login, so both count against one limit.
+ * when this failure locks it out) or has too many checks running, 503 while
+ * the box reloads, or `wrong()` when the password is wrong. Shared by HTTP
+ * Basic and POST /login, so both count against one limit.
  */
 export async function checkPassword(
   ctx: Koa.Context,
-  box: Box,
-  throttle: LoginThrottle,
+  logins: Logins,
   user: string,
   password: string | undefined,
   wrong: () => WebError,
 ): Promise<Role> {
-  const address = remoteAddress(ctx);
-  const attempt = throttle.begin(address);
-  if (!attempt.allowed) throw tooMany(attempt.message, attempt.retryAfterMs);
-  let role: Role | null;
-  try {
-    role = password === undefined ? null : await box.authenticate(user, password);
-  } catch (err) {
-    attempt.abandon();
-    throw err;
+  const r = await logins.attemptLogin({
+    user,
+    password,
+    address: remoteAddress(ctx),
+    source: restSource(ctx),
+    transport: 'rest',
+  });
+  switch (r.kind) {
+    case 'ok':
+      return r.role;
+    case 'refused':
+      throw tooMany(r.message, r.retryAfterMs);
+    case 'unavailable':
+      throw new WebError('busy', 'The box is restarting; try again shortly.', { 'Retry-After': '1' });
+    case 'wrong':
+      if (r.lockout) throw tooMany(r.lockout.message, r.lockout.retryAfterMs);
+      throw wrong();
   }
-  if (role) {
-    attempt.succeeded();
-    return role;
-  }
-  const { lockedOutMs } = attempt.failed();
-  if (lockedOutMs !== undefined) throw tooMany(lockoutMessage(address, lockedOutMs), lockedOutMs);
-  throw wrong();
 }
 
 const REALM = 'realm="gvos-sim", charset="UTF-8"';
@@ -177,7 +186,8 @@ function challenge(sentBearer: boolean): Record<string, string> {
 /**
  * Authenticate a request against `box`'s users. Throws WebError 401 (with a
  * challenge) when there are no credentials, wrong ones, or a token that
- * expired or belongs to a user that no longer exists; 429 when the client's
+ * expired, belongs to a user that no longer exists or whose password was
+ * changed since the token was issued; 429 when the client's
  * address is locked out after failed passwords (`throttle`; tokens are not
  * counted: 256 random bits are not guessed, and an expired GUI session must
  * not lock its user out). The role is the user's current role, so a
@@ -187,7 +197,7 @@ export async function authenticate(
   ctx: Koa.Context,
   box: Box,
   sessions: SessionStore,
-  throttle: LoginThrottle,
+  logins: Logins,
 ): Promise<AuthState> {
   const header = ctx.get('Authorization');
   const source = restSource(ctx);
@@ -200,8 +210,7 @@ export async function authenticate(
       const password = colon < 0 ? undefined : decoded.slice(colon + 1);
       const role = await checkPassword(
         ctx,
-        box,
-        throttle,
+        logins,
         user,
         password,
         () => new WebError('unauthenticated', 'Wrong user name or password.', challenge(false)),
@@ -209,7 +218,10 @@ export async function authenticate(
       return { actor: { user, role, source }, via: { kind: 'basic' } };
     }
     case 'bearer': {
-      const s = value ? sessions.lookup(value) : undefined;
+      const found = value ? sessions.lookup(value) : undefined;
+      // A token ends with its user's password: changed or removed since the login, it is refused (and forgotten).
+      const s = found && found.stamp === box.credentialStamp(found.user) ? found : undefined;
+      if (found && !s) sessions.revoke(value);
       const role = s ? currentRole(box, s.user) : undefined;
       if (!s || !role) {
         throw new WebError(

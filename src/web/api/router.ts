@@ -11,6 +11,7 @@ import type Koa from 'koa';
 import { Router } from '@koa/router';
 import type { Box } from '../../device/box.js';
 import { DeviceError } from '../../device/errors.js';
+import { Logins } from '../../device/login.js';
 import { roleAllows } from '../../device/roles.js';
 import { LoginThrottle } from '../../lib/login-throttle.js';
 import type { Logger } from '../../lib/logger.js';
@@ -31,10 +32,11 @@ export interface ApiOptions {
   clusterBoxes?: () => Box[];
   sessions: SessionStore;
   /**
-   * Failed passwords per source (HTTP Basic and POST /login), shared with the
-   * box's CLI transports. Default: the API's own, on the box's clock.
+   * The box's logins (device/login.ts) for HTTP Basic and POST /login, with
+   * the failed passwords per source shared with the box's CLI transports.
+   * Default: the API's own, on the box's clock.
    */
-  loginThrottle?: LoginThrottle;
+  logins?: Logins;
   logger: Logger;
 }
 
@@ -60,14 +62,19 @@ export function createApiMiddleware(o: ApiOptions): Koa.Middleware {
   };
 }
 
+/** Logins of the API alone (no CLI shares them), on the box's clock. */
+function defaultLogins(getBox: () => Box): Logins {
+  const clock = { now: () => getBox().clock.now() };
+  return new Logins({ throttle: new LoginThrottle({ clock }), box: getBox, clock });
+}
+
 /**
  * The router of ROUTES (prefix /api/v1), without the error middleware: see
  * createApiMiddleware. The body validators are compiled here, once; a schema
  * keyword the validator cannot word throws here, at start.
  */
 export function createApiRouter(options: ApiOptions): Router {
-  const loginThrottle =
-    options.loginThrottle ?? new LoginThrottle({ clock: { now: () => options.getBox().clock.now() } });
+  const logins = options.logins ?? defaultLogins(options.getBox);
   const document = openApiDocument();
   const router = new Router({ prefix: API_PREFIX });
   mountRoutes<BoxCall>(router, ROUTES, async (ctx, r) => {
@@ -75,7 +82,7 @@ export function createApiRouter(options: ApiOptions): Router {
     const role = (r as (typeof ROUTES)[number]).role;
     let auth: AuthState | undefined;
     if (role) {
-      auth = await authenticate(ctx, box, options.sessions, loginThrottle);
+      auth = await authenticate(ctx, box, options.sessions, logins);
       if (!roleAllows(auth.actor.role, role))
         throw new DeviceError('permission-denied', 'Permission denied.');
     }
@@ -86,7 +93,7 @@ export function createApiRouter(options: ApiOptions): Router {
       auth,
       clusterBoxes: options.clusterBoxes,
       sessions: options.sessions,
-      loginThrottle,
+      logins,
       logger: options.logger,
       document,
     };

@@ -13,7 +13,7 @@ import { DEFAULT_SNMP_RATE_PER_SEC, PORT_MAX, PORT_MIN, SNMP_TRAP_PORT } from '.
 import type { SnmpTarget } from '../../device/model.js';
 import type { Actor, Role } from '../../device/roles.js';
 import { validateInt } from '../../device/validate.js';
-import type { LoginThrottle } from '../../lib/login-throttle.js';
+import type { Logins } from '../../device/login.js';
 import type { Logger } from '../../lib/logger.js';
 import { checkPassword, restSource, type AuthState, type SessionStore } from './auth.js';
 import * as M from './models.js';
@@ -44,7 +44,7 @@ export interface BoxCall {
   /** The cluster's boxes (/system/chassis). */
   clusterBoxes: (() => Box[]) | undefined;
   sessions: SessionStore;
-  loginThrottle: LoginThrottle;
+  logins: Logins;
   logger: Logger;
   /** The served document (built once with the router). */
   document: OpenApiDocument;
@@ -121,16 +121,16 @@ export const ROUTES: readonly RouteSpec[] = [
     body: M.LoginRequest,
     responses: ok(M.LoginResult, 'Logged in.'),
     errors: ['Unauthenticated', 'TooManyAttempts'],
-    handler: async (ctx, { box, body, loginThrottle, logger, sessions }) => {
+    handler: async (ctx, { box, body, logins, logger, sessions }) => {
       const { username, password } = body;
-      const role = await checkPassword(ctx, box, loginThrottle, username, password, () => {
-        logger.warn('REST login failed', { user: username.slice(0, 64), source: restSource(ctx) });
+      const role = await checkPassword(ctx, logins, username, password, () => {
+        // (The failure itself is logged by the host from the box's login-failed event.)
         // A Bearer challenge only: the GUI's login form must not trigger the browser's own dialog.
         return new WebError('unauthenticated', 'Wrong user name or password.', {
           'WWW-Authenticate': 'Bearer realm="gvos-sim"',
         });
       });
-      const s = sessions.create(username);
+      const s = sessions.create(username, box.credentialStamp(username));
       logger.info('REST login', { user: username, source: restSource(ctx) });
       send(ctx, 200, {
         token: s.token,
