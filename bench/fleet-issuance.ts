@@ -320,7 +320,7 @@ export async function fleetRun(
     n,
     cryptoMode: keyAlgorithm.startsWith('rsa') ? 'classic' : 'secure-crypto',
     addressBase: base,
-    ports: { ssh: 2222, cli: 2323, https: httpsPort, http: pebble.ports.http },
+    ports: { ssh: 2222, cli: 2323, https: httpsPort, http: pebble.ports.http, snmp: 1161 },
   });
   try {
     const tag = base.replace(/\./g, '-');
@@ -441,7 +441,7 @@ async function profiledRun(pebble: Pebble, pebblePid: number, probe: ServedProbe
     n,
     cryptoMode: 'secure-crypto',
     addressBase: base,
-    ports: { ssh: 2222, cli: 2323, https: httpsPort, http: pebble.ports.http },
+    ports: { ssh: 2222, cli: 2323, https: httpsPort, http: pebble.ports.http, snmp: 1161 },
   });
   try {
     const tag = base.replace(/\./g, '-');

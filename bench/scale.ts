@@ -164,7 +164,7 @@ export async function scaleBench(full: boolean): Promise<void> {
   const commandsPerSession = full ? 100 : 40;
   const load1 = loadavg()[0]!;
   const httpPort = await freePort('127.0.0.1');
-  const ports = { ssh: 2222, cli: 2323, https: 8443, http: httpPort };
+  const ports = { ssh: 2222, cli: 2323, https: 8443, http: httpPort, snmp: 1161 };
   const base = '127.76.0.0';
 
   collectGarbage();

@@ -39,7 +39,7 @@ import { configureFleet, domainOf } from './fleet-issuance.js';
 import { procRssBytes, table, writeResult, type Target } from './lib.js';
 
 const CERT_LIFETIME_S = 60;
-const PORTS = { ssh: 2222, cli: 2323, https: 4443 };
+const PORTS = { ssh: 2222, cli: 2323, https: 4443, snmp: 1161 };
 
 interface Size {
   boxes: number;

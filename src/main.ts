@@ -33,6 +33,7 @@ Options (defaults in brackets):
   --cli-port <port>      raw TCP CLI port                               [23]
   --https-port <port>    HTTPS management port                          [443]
   --http-port <port>     HTTP port (ACME http-01, redirect to HTTPS)    [80]
+  --snmp-port <port>     SNMP agent UDP port (snmp-server port wins)    [161]
   --data-dir <dir>       state directory (state.json, mode 0600)        [./.gvos-sim/box-<box-id>]
   --admin-password <pw>  admin password on first boot (or env GVOS_ADMIN_PASSWORD);
                          required on first boot, never empty
@@ -83,7 +84,7 @@ export interface BoxCommandOptions {
   boxId: number;
   hostname: string;
   address: string;
-  ports: { ssh: number; cli: number; https: number; http: number };
+  ports: { ssh: number; cli: number; https: number; http: number; snmp: number };
   dataDir: string;
   adminPassword: string | undefined;
   firmware: string | undefined;
@@ -109,6 +110,7 @@ export function parseBoxArgs(argv: string[], env: NodeJS.ProcessEnv): BoxCommand
         'cli-port': { type: 'string', default: '23' },
         'https-port': { type: 'string', default: '443' },
         'http-port': { type: 'string', default: '80' },
+        'snmp-port': { type: 'string', default: '161' },
         'data-dir': { type: 'string' },
         'admin-password': { type: 'string' },
         firmware: { type: 'string' },
@@ -157,6 +159,7 @@ export function parseBoxArgs(argv: string[], env: NodeJS.ProcessEnv): BoxCommand
       cli: parsePort('cli-port', s('cli-port')),
       https: parsePort('https-port', s('https-port')),
       http: parsePort('http-port', s('http-port')),
+      snmp: parsePort('snmp-port', s('snmp-port')),
     },
     dataDir: resolve((values['data-dir'] as string | undefined) ?? `.gvos-sim/box-${boxId}`),
     adminPassword: password,

@@ -76,6 +76,15 @@ export interface SnmpConfig {
   events: SnmpEventName[];
   /** How many days before expiry, with no renewal in sight, the expiring-soon notification is sent. */
   expiringSoonDays: number;
+  /** The agent's v1/v2c read-only communities (`snmp-server community <c> ro`); secret, shown masked. Absent = none. */
+  communities?: string[];
+  /** `snmp-server enable communities` (absent = on). */
+  communitiesEnabled?: boolean;
+  /** sysContact and sysLocation (`snmp-server contact/location`); absent = empty. */
+  contact?: string;
+  location?: string;
+  /** `snmp-server port <p>`: the agent's UDP port; absent = the box's default (161, or the lab's). */
+  agentPort?: number;
 }
 
 /** The running configuration; what `show running-config` prints and `write memory` saves. */

@@ -46,6 +46,26 @@ export interface SnmpTargetCounters {
   dropped: number;
 }
 
+/** Counters of a box's SNMP agent (`show snmp`). */
+export interface SnmpAgentCounters {
+  inPkts: number;
+  outPkts: number;
+  badVersions: number;
+  badCommunityNames: number;
+  asnParseErrs: number;
+  usmErrors: number;
+  tooBigs: number;
+  setsRefused: number;
+  silentDrops: number;
+}
+
+/** Where the box's SNMP agent listens and what it counted. */
+export interface SnmpAgentStatus {
+  address: string;
+  port: number;
+  counters: SnmpAgentCounters;
+}
+
 /** The SNMP notifier as the device reads it (snmp/ implements it). */
 export interface SnmpController {
   /** The SNMPv3 engine ID, hex without 0x. */
@@ -54,6 +74,8 @@ export interface SnmpController {
   /** Seconds since the engine booted. */
   engineTime(): number;
   counters(): SnmpTargetCounters[];
+  /** The agent's address, port and counters, when the box runs one. */
+  agentStatus(): SnmpAgentStatus | undefined;
   /** The local address notifications to `targetHost` leave from (the box's own), undefined when the kernel picks. */
   sourceAddress(targetHost: string): string | undefined;
   /** Send the test notification to every target; resolves when handed over (informs: when answered or timed out). */

@@ -28,17 +28,20 @@ import { AcmeAgent, type AcmeAgentSettings } from '../acme/agent.js';
 import type { TrustCache } from '../acme/trust-cache.js';
 import { SshCliServer } from '../cli/transports/ssh.js';
 import { TcpCliServer } from '../cli/transports/tcp.js';
+import { SnmpAgent, agentSettingsOf } from '../snmp/agent.js';
 import { SnmpNotifier } from '../snmp/notifier.js';
 import type { Store } from '../store/store.js';
 import { LowdbStore } from '../store/lowdb-store.js';
 import { WebServer } from '../web/server.js';
 
-/** The four listening ports of a box (0 = any free port). */
+/** The listening ports of a box (0 = any free port). */
 export interface BoxPorts {
   ssh: number;
   cli: number;
   https: number;
   http: number;
+  /** The SNMP agent (UDP); `snmp-server port` overrides it. */
+  snmp: number;
 }
 
 export interface BoxHostOptions {
@@ -100,6 +103,9 @@ export class BoxHost {
   private tcp: TcpCliServer | undefined;
   private acme: AcmeAgent | undefined;
   private snmp: SnmpNotifier | undefined;
+  private agent: SnmpAgent | undefined;
+  /** The agent's port when `snmp-server port` is not set (the option, or what port 0 gave on the first boot). */
+  private defaultSnmpPort: number | undefined;
   private bound: BoxPorts;
   private readonly store: Store;
   private readonly log: Logger;
@@ -217,6 +223,9 @@ export class BoxHost {
         });
     });
     box.events.on('reload-requested', () => void this.reload());
+    box.events.on('config-changed', (e) => {
+      if (e.section === 'snmp') void this.rebindAgent(box);
+    });
 
     const acme = new AcmeAgent({
       box,
@@ -258,7 +267,13 @@ export class BoxHost {
       opened.push(ssh);
       const cliPort = await tcp.listen();
       opened.push(tcp);
-      this.bound = { ssh: sshPort, cli: cliPort, https: w.https, http: w.http };
+      const agent = this.newAgent(box, snmp);
+      const snmpPort = await agent.start();
+      opened.push(agent);
+      if (this.defaultSnmpPort === undefined) this.defaultSnmpPort = snmpPort;
+      this.agent = agent;
+      snmp.attachAgent(agent);
+      this.bound = { ssh: sshPort, cli: cliPort, https: w.https, http: w.http, snmp: snmpPort };
     } catch (err) {
       await Promise.all(opened.map((s) => s.close()));
       this.o.cluster.delete(this.o.boxId);
@@ -276,11 +291,52 @@ export class BoxHost {
     this.log.info('box up', { kind, ports: this.bound, version: doc.firmware.running });
   }
 
+  /** The SNMP agent of `box`, on `snmp-server port` when set, else the box's default port. */
+  private newAgent(box: Box, engine: SnmpNotifier): SnmpAgent {
+    const configured = box.config.snmp.agentPort;
+    return new SnmpAgent({
+      box,
+      engine,
+      address: this.o.address,
+      port: configured ?? this.defaultSnmpPort ?? this.bound.snmp,
+      settings: () => agentSettingsOf(box.config.snmp),
+      logger: this.log,
+    });
+  }
+
+  /**
+   * `snmp-server port` changed: move the agent. The old socket closes once
+   * the new one is bound; if the new port cannot be bound, the agent stays
+   * where it was and the failure is logged (`show snmp` shows the port in use).
+   */
+  private async rebindAgent(box: Box): Promise<void> {
+    const old = this.agent;
+    const engine = this.snmp;
+    if (!old || !engine || this.current !== box) return;
+    const want = box.config.snmp.agentPort ?? this.defaultSnmpPort ?? this.bound.snmp;
+    if (want === old.status().port) return;
+    const next = this.newAgent(box, engine);
+    try {
+      this.bound.snmp = await next.start();
+    } catch (err) {
+      this.log.warn('snmp agent could not move; it stays on its port', {
+        port: want,
+        reason: (err as Error).message,
+      });
+      return;
+    }
+    this.agent = next;
+    engine.attachAgent(next);
+    await old.close();
+  }
+
   /** Close listeners and stop the agents; the Box stays in the cluster until replaced or removed. */
   private async shutdown(): Promise<void> {
     this.acme?.stop();
     this.snmp?.stop();
-    await Promise.all([this.web?.close(), this.ssh?.close(), this.tcp?.close()]);
+    const agent = this.agent;
+    this.agent = undefined;
+    await Promise.all([this.web?.close(), this.ssh?.close(), this.tcp?.close(), agent?.close()]);
     await this.current?.flush();
     this.current?.events.clear();
     this.web = this.ssh = this.tcp = this.acme = this.snmp = undefined;

@@ -34,15 +34,15 @@ t.test('addresses and port offsets (pure)', async (t) => {
   t.throws(() => ipv4Add('255.255.255.255', 1));
   t.same(endpointFor({ boxId: 3 }, DEFAULT_ADDRESSING), {
     address: '127.0.0.103',
-    ports: { ssh: 22, cli: 23, https: 443, http: 80 },
+    ports: { ssh: 22, cli: 23, https: 443, http: 80, snmp: 161 },
   });
   t.same(endpointFor({ boxId: 3 }, { ...DEFAULT_ADDRESSING, mode: 'ports' }), {
     address: '127.0.0.1',
-    ports: { ssh: 2203, cli: 2303, https: 4403, http: 8003 },
+    ports: { ssh: 2203, cli: 2303, https: 4403, http: 8003, snmp: 16103 },
   });
   t.same(endpointFor({ boxId: 3, address: '127.0.9.9', ports: { ssh: 2022 } }, DEFAULT_ADDRESSING), {
     address: '127.0.9.9',
-    ports: { ssh: 2022, cli: 23, https: 443, http: 80 },
+    ports: { ssh: 2022, cli: 23, https: 443, http: 80, snmp: 161 },
   });
 });
 

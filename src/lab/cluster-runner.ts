@@ -81,14 +81,14 @@ export interface Addressing {
   portBase: BoxPorts;
 }
 
-/** The default addressing: 127.0.0.(100+N) on 22/23/443/80; fallback 127.0.0.1 with 2200/2300/4400/8000 + N. */
+/** The default addressing: 127.0.0.(100+N) on 22/23/443/80 and UDP 161; fallback 127.0.0.1 with 2200/2300/4400/8000/16100 + N. */
 export const DEFAULT_ADDRESSING: Addressing = {
   mode: 'addresses',
   addressBase: '127.0.0.0',
   addressOffset: 100,
   sharedAddress: '127.0.0.1',
-  standardPorts: { ssh: 22, cli: 23, https: 443, http: 80 },
-  portBase: { ssh: 2200, cli: 2300, https: 4400, http: 8000 },
+  standardPorts: { ssh: 22, cli: 23, https: 443, http: 80, snmp: 161 },
+  portBase: { ssh: 2200, cli: 2300, https: 4400, http: 8000, snmp: 16100 },
 };
 
 /** The state of one box as the runner sees it. */
@@ -407,6 +407,7 @@ export function endpointFor(
           cli: a.portBase.cli + spec.boxId,
           https: a.portBase.https + spec.boxId,
           http: a.portBase.http + spec.boxId,
+          snmp: a.portBase.snmp + spec.boxId,
         };
   const address =
     spec.address ??

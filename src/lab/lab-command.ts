@@ -365,13 +365,25 @@ async function cleanupDeadLab(dir: string, s: LabStateFile): Promise<number> {
 
 /** The final table of `lab up` and `lab status`. */
 export function statusTable(rows: LabBoxStatus[]): string {
-  const head = ['box-id', 'hostname', 'address', 'ssh', 'https', 'state', 'certificate', 'serial', 'expires'];
+  const head = [
+    'box-id',
+    'hostname',
+    'address',
+    'ssh',
+    'https',
+    'snmp',
+    'state',
+    'certificate',
+    'serial',
+    'expires',
+  ];
   const body = rows.map((r) => [
     String(r.boxId),
     r.hostname,
     r.address,
     String(r.ports.ssh),
     String(r.ports.https),
+    String(r.ports.snmp),
     r.state,
     r.certificate.status + (r.certificate.reason ? ` (${r.certificate.reason.slice(0, 60)})` : ''),
     r.certificate.serial ?? '-',

@@ -68,7 +68,7 @@ export interface LabBoxStatus {
   boxId: number;
   hostname: string;
   address: string;
-  ports: { ssh: number; cli: number; https: number; http: number };
+  ports: { ssh: number; cli: number; https: number; http: number; snmp: number };
   state: string;
   certificate: LabCertificateStatus;
 }
@@ -78,7 +78,7 @@ export interface InventoryRow {
   boxId: number;
   hostname: string;
   address: string;
-  ports: { ssh: number; cli: number; https: number; http: number };
+  ports: { ssh: number; cli: number; https: number; http: number; snmp: number };
   serial: string;
   hostId: string;
   model: string;
@@ -678,6 +678,7 @@ export function inventoryCsv(rows: InventoryRow[]): string {
     'cli-port',
     'https-port',
     'http-port',
+    'snmp-port',
     'serial',
     'host-id',
     'model',
@@ -693,6 +694,7 @@ export function inventoryCsv(rows: InventoryRow[]): string {
       r.ports.cli,
       r.ports.https,
       r.ports.http,
+      r.ports.snmp,
       r.serial,
       r.hostId,
       r.model,

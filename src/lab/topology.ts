@@ -57,6 +57,7 @@ export const TOPOLOGY_FIELDS = [
   'boxes.list[].ports.cli',
   'boxes.list[].ports.https',
   'boxes.list[].ports.http',
+  'boxes.list[].ports.snmp',
   'network',
   'network.mode',
   'network.address-base',
@@ -68,6 +69,7 @@ export const TOPOLOGY_FIELDS = [
   'network.port-base.cli',
   'network.port-base.https',
   'network.port-base.http',
+  'network.port-base.snmp',
   'ca',
   'ca.type',
   'ca.validity-hours',
@@ -164,7 +166,7 @@ const LAB_NAME = /^[a-z0-9][a-z0-9-]{0,31}$/;
 const HOSTNAME_TEMPLATE = /^(?!-)[A-Za-z0-9{}-]{1,63}(?<!-)$/;
 const DOMAIN =
   /^(?=.{1,200}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*$/;
-const PORT_KEYS = ['ssh', 'cli', 'https', 'http'] as const;
+const PORT_KEYS = ['ssh', 'cli', 'https', 'http', 'snmp'] as const;
 
 /** Defaults of a topology with nothing in it (also `lab up --boxes N` without a file). */
 export const TOPOLOGY_DEFAULTS = {
@@ -345,7 +347,7 @@ export function parseTopology(text: string, file: string, ctx: TopologyContext =
   // --- network
   const net = fields(top.get('network'), 'network', 'network');
   const portBaseMap = fields(net?.get('port-base'), 'network.port-base', 'network.port-base');
-  const portBase: BoxPorts = { ssh: 2200, cli: 2300, https: 4400, http: 8000 };
+  const portBase: BoxPorts = { ssh: 2200, cli: 2300, https: 4400, http: 8000, snmp: 16100 };
   for (const k of PORT_KEYS) {
     // Room for the highest box-id above the base.
     const v = int(portBaseMap, k, `network.port-base.${k}`, 1, PORT_MAX - MAX_LAB_BOXES);

@@ -114,6 +114,55 @@ declare module 'net-snmp' {
   export function createSession(target: string, community: string, options: SessionOptions): Session;
   export function createV3Session(target: string, user: V3User, options: SessionOptions): Session;
 
+  /** Internal: a PDU as net-snmp decodes it (agent.ts). */
+  export interface AgentPdu {
+    type: number;
+    id: number;
+    varbinds: Varbind[];
+    nonRepeaters?: number;
+    maxRepetitions?: number;
+    errorStatus?: number;
+    errorIndex?: number;
+    getResponsePduForRequest(): AgentPdu;
+  }
+
+  /** Internal: a decoded message (net-snmp's Message) as agent.ts uses it. */
+  export interface AgentMessage {
+    version: number;
+    community?: string;
+    pdu: AgentPdu;
+    msgSecurityParameters?: InternalMessage['msgSecurityParameters'];
+    isReportable(): number | boolean | undefined;
+    hasAuthentication(): number | boolean | undefined;
+    createReportResponseMessage(
+      engine: { engineID: Buffer; engineBoots: number; engineTime: number },
+      context: string,
+      errorType: string,
+    ): { toBuffer(): Buffer };
+    createResponseForRequest(pdu: AgentPdu): {
+      msgSecurityParameters?: InternalMessage['msgSecurityParameters'];
+      toBuffer(): Buffer;
+    };
+  }
+
+  /**
+   * Internal: Listener.processIncoming(buffer, authorizer, callback): decodes
+   * and authorizes; returns the message, a report to send, or undefined
+   * after calling back with the error. Throws on undecodable BER.
+   */
+  export type ProcessIncoming = (
+    buffer: Buffer,
+    authorizer: { users: V3User[]; communities: string[]; disableAuthorization: boolean },
+    callback: (err: Error | null) => void,
+  ) => AgentMessage | { original: AgentMessage; report: true; errorType: string } | undefined;
+
+  /** Only as agent.ts uses it: an agent with no socket, to reach the Listener class. */
+  export interface Agent {
+    listener: { constructor: { processIncoming: ProcessIncoming } };
+    close(): void;
+  }
+  export function createAgent(options: { sockets: [] }, callback: () => void): Agent;
+
   export class RequestTimedOutError extends Error {}
   export class ResponseInvalidError extends Error {}
 
@@ -128,6 +177,7 @@ declare module 'net-snmp' {
     PrivProtocols: typeof PrivProtocols;
     createSession: typeof createSession;
     createV3Session: typeof createV3Session;
+    createAgent: typeof createAgent;
     RequestTimedOutError: typeof RequestTimedOutError;
     ResponseInvalidError: typeof ResponseInvalidError;
   };

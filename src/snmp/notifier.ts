@@ -21,7 +21,7 @@ import { isIPv4 } from 'node:net';
 import type { Box } from '../device/box.js';
 import type { CertificateEvent, DeviceEvents } from '../device/events.js';
 import type { SnmpEventName, SnmpTarget, SnmpUser } from '../device/model.js';
-import type { SnmpController, SnmpTargetCounters } from '../device/ports.js';
+import type { SnmpAgentStatus, SnmpController, SnmpTargetCounters } from '../device/ports.js';
 import type { Clock } from '../lib/clock.js';
 import type { Logger } from '../lib/logger.js';
 import { engineIdFor, engineTimeSeconds, MAX_ENGINE_VALUE } from './engine-id.js';
@@ -106,6 +106,7 @@ export class SnmpNotifier implements SnmpController {
   /** Targets that cannot be served, already logged (one line per definition). */
   private readonly loggedProblems = new Set<string>();
   private unsubscribe: (() => void)[] = [];
+  private agent: { status(): SnmpAgentStatus } | undefined;
   private running = false;
 
   constructor(o: SnmpNotifierOptions) {
@@ -190,6 +191,16 @@ export class SnmpNotifier implements SnmpController {
   /** snmpEngineTime: seconds since this boot (box clock). */
   engineTime(): number {
     return engineTimeSeconds(this.clock.now(), this.box.bootedAtMs);
+  }
+
+  /** The agent whose counters `show snmp` reports with this notifier's engine (the host attaches it). */
+  attachAgent(agent: { status(): SnmpAgentStatus } | undefined): void {
+    this.agent = agent;
+  }
+
+  /** The agent's address, port and counters, when one is attached. */
+  agentStatus(): SnmpAgentStatus | undefined {
+    return this.agent?.status();
   }
 
   /** The box's address when `targetHost` is of its family (see sourceAddressFor). */

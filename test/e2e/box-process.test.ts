@@ -13,7 +13,8 @@ t.test('ready line with the real ports; SIGTERM stops cleanly with exit 0; state
   t.equal(b.ready.event, 'ready');
   t.equal(b.ready.boxId, 1);
   t.equal(b.ready.address, '127.0.0.1');
-  for (const k of ['ssh', 'cli', 'https', 'http'] as const) t.ok(b.ready.ports[k] > 0, `${k} port bound`);
+  for (const k of ['ssh', 'cli', 'https', 'http', 'snmp'] as const)
+    t.ok(b.ready.ports[k] > 0, `${k} port bound`);
   const served = await new Promise<string>((resolve, reject) => {
     const s = connect({ host: '127.0.0.1', port: b.ready.ports.https, rejectUnauthorized: false }, () => {
       // Only reading the self-signed default certificate's subject here; verification is tested elsewhere.

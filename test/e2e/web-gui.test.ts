@@ -132,7 +132,7 @@ t.test('Chromium issues a certificate from the GUI and then gets the page over i
     boxId: 1,
     hostname: 'hc2-gui',
     address: '127.0.0.1',
-    ports: { ssh: 0, cli: 0, https: 0, http: httpPort },
+    ports: { ssh: 0, cli: 0, https: 0, http: httpPort, snmp: 0 },
     dataDir: mkdtempSync(join(tmpdir(), 'gvos-gui-box-')),
     adminPassword: PASSWORD,
     firmware: catalog.latest().version,

@@ -17,7 +17,7 @@ export interface ReadyLine {
   event: 'ready';
   boxId: number;
   address: string;
-  ports: { ssh: number; cli: number; https: number; http: number };
+  ports: { ssh: number; cli: number; https: number; http: number; snmp: number };
 }
 
 export interface BoxProcess {
@@ -46,7 +46,7 @@ export async function startBoxProcess(o: BoxProcessOptions = {}): Promise<BoxPro
   const dataDir = o.dataDir ?? mkdtempSync(join(tmpdir(), 'gvos-box-'));
   const args = [BIN, 'box', '--data-dir', dataDir, '--log-level', 'warn'];
   const given = new Set((o.args ?? []).filter((a) => a.startsWith('--')));
-  for (const p of ['--ssh-port', '--cli-port', '--https-port', '--http-port'])
+  for (const p of ['--ssh-port', '--cli-port', '--https-port', '--http-port', '--snmp-port'])
     if (!given.has(p)) args.push(p, '0');
   args.push(...(o.args ?? []));
   const proc = spawn(process.execPath, args, {

@@ -69,6 +69,9 @@ export class FakeSnmp implements SnmpController {
       dropped: 0,
     }));
   }
+  agentStatus(): undefined {
+    return undefined;
+  }
   sourceAddress(): string | undefined {
     return this.box().address;
   }

@@ -92,9 +92,22 @@ function setTarget(ctx: Parameters<CommandSpec['run']>[0], a: Args): void {
 export function renderSnmp(box: Box): string[] {
   const c = box.config.snmp;
   const st = box.snmpStatus();
+  const agent = st?.agentStatus();
+  const communities = c.communities ?? [];
+  const k = agent?.counters;
+  const n = (v: number | undefined) => (v === undefined ? 'n/a' : String(v));
   return [
     ...keyValues([
       ['SNMP enabled', c.enabled ? 'yes' : 'no'],
+      ['Agent', agent ? `${agent.address} UDP ${agent.port} (read-only)` : 'n/a'],
+      ['Contact', c.contact || '-'],
+      ['Location', c.location || '-'],
+      ['Communities enabled', (c.communitiesEnabled ?? true) ? 'yes' : 'no'],
+      // EMULATION: community strings are masked (the real box may print them).
+      [
+        'Communities',
+        communities.length ? communities.map(() => `${MASK} ro`).join(', ') : 'none (v1/v2c get no answer)',
+      ],
       ['Notifications enabled', c.notifyEnabled ? 'yes' : 'no'],
       ['Engine ID', st ? `0x${st.engineId()}` : 'n/a'],
       ['Engine boots', st ? String(st.engineBoots()) : String(box.snmpEngineBoots)],
@@ -103,6 +116,19 @@ export function renderSnmp(box: Box): string[] {
       ['Expiring-soon days', String(c.expiringSoonDays)],
       ['Notification hosts', `${c.targets.length} (see "show snmp host")`],
     ]),
+    '',
+    'Agent counters:',
+    ...keyValues([
+      ['In packets', n(k?.inPkts)],
+      ['Out packets', n(k?.outPkts)],
+      ['Bad community', n(k?.badCommunityNames)],
+      ['Bad version', n(k?.badVersions)],
+      ['Parse errors', n(k?.asnParseErrs)],
+      ['USM errors', n(k?.usmErrors)],
+      ['Too big', n(k?.tooBigs)],
+      ['SET refused', n(k?.setsRefused)],
+      ['Silent drops', n(k?.silentDrops)],
+    ]).map((l) => '  ' + l),
     '',
     'SNMPv3 users:',
     ...(c.users.length === 0
