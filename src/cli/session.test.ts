@@ -105,47 +105,58 @@ t.test('pty: echo, CR LF, ? at once, Tab, Ctrl-C, Ctrl-Z', async (t) => {
   t.equal(await h.send('\x1a'), '^Z\r\nbox1 # ', 'Ctrl-Z in enable mode stays');
 });
 
-t.test('paging', async (t) => {
+t.test('paging: the framework pager lines N-M and lines N-M/T (END)', async (t) => {
+  // The contract changed from --More-- to the framework's pager text (real-device.md section 3).
   const h = await harness({ interactive: true, rows: 5 });
   h.take();
+  const all = (await harness({ interactive: false })).s.runOnce('show images');
+  const total = (await all).trimEnd().split('\n').length;
+  t.ok(total > 9, `show images has ${total} lines, more than two pages`);
   let out = await h.send('show images\r');
   const body = out.split('\r\n');
-  t.equal(body.length, 6, '4 lines, then --More--');
-  t.equal(body[5], '--More--');
+  t.equal(body.length, 6, '4 lines, then the pager line');
+  t.equal(body[5], 'lines 1-4');
   out = await h.send(' ');
-  t.match(out, /^\r {8}\r/, '--More-- is erased');
+  t.match(out, /^\r {9}\r/, 'the pager line is erased');
   t.equal(out.split('\r\n').length, 5, 'space: the next page');
+  t.match(out, /lines 5-8$/);
   out = await h.send('\r');
   t.equal(out.split('\r\n').length, 2, 'Enter: one more line');
+  t.match(out, /lines 6-9$/, 'the pager line names the lines on the screen');
   out = await h.send('q');
-  t.match(out, /^\r {8}\rbox1 > $/, 'q stops paging');
+  t.match(out, /^\r {9}\rbox1 > $/, 'q stops paging');
   t.match(await h.send('show version\r'), /Product name/, 'the session goes on');
   await h.send('q');
 
+  out = await h.send('show images\r');
+  for (let i = 0; i < 10 && !/\(END\)$/.test(out); i++) out = await h.send(' ');
+  t.match(out, new RegExp(`lines \\d+-${total}/${total} \\(END\\)$`), 'the last page says (END)');
+  t.match(await h.send(' '), /^\r +\rbox1 > $/, 'a key at (END) ends the pager');
+
   await h.send('no cli session paging enable\r');
-  t.notMatch(await h.send('show images\r'), /--More--/, 'paging off');
+  t.notMatch(await h.send('show images\r'), /lines \d/, 'paging off');
   await h.send('cli session paging enable\r');
-  t.match(await h.send('show images\r'), /--More--/, 'paging on again');
+  t.match(await h.send('show images\r'), /lines 1-4$/, 'paging on again');
   await h.send('q');
-  await h.send('cli session terminal length 999\r');
-  t.notMatch(await h.send('show images\r'), /--More--/, 'length 999: no paging');
+  await h.send('terminal length 999\r');
+  t.notMatch(await h.send('show images\r'), /lines \d/, 'terminal length 999: no paging (Netshot)');
   await h.send('cli session terminal length 3\r');
   out = await h.send('show images\r');
   t.equal(out.split('\r\n').length, 4, 'length 3: two lines a page');
   await h.send('q');
-  await h.send('cli session terminal type dumb\r');
+  await h.send('terminal type dumb\r');
   t.equal(h.s.terminalType, 'dumb');
 
-  // Keys typed ahead (a paste, a script) answer the --More-- prompts in order.
+  // Keys typed ahead (a paste, a script) answer the pager in order.
   out = await h.send('cli session terminal length 5\rshow images\r qshow web\r');
-  t.match(out, /--More--\r {8}\r(?:[^\r\n]*\r\n){4}--More--\r {8}\rbox1 > show web\r\nWeb HTTPS/);
+  t.match(out, /lines 1-4\r {9}\r(?:[^\r\n]*\r\n){4}lines 5-8\r {9}\rbox1 > show web\r\nWeb HTTPS/);
 
   const plain = await harness({ interactive: false, rows: 5 });
-  t.notMatch(await plain.send('show images\n'), /--More--/, 'never without a pty');
+  t.notMatch(await plain.send('show images\n'), /lines \d/, 'never without a pty');
   const resized = await harness({ interactive: true, rows: 100 });
-  t.notMatch(await resized.send('show images\r'), /--More--/);
+  t.notMatch(await resized.send('show images\r'), /lines \d/);
   resized.s.resize(80, 4);
-  t.match(await resized.send('show images\r'), /--More--/, 'window-change makes pages smaller');
+  t.match(await resized.send('show images\r'), /lines 1-3$/, 'window-change makes pages smaller');
   resized.s.inputEnd();
   await resized.s.idle();
   t.ok(resized.closed(), 'end of input while paging prints the rest and closes');

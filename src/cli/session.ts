@@ -37,7 +37,6 @@ const DEFAULT_ROWS = 24;
  * contract); we read any length of 999 as "no paging", like length 0.
  */
 const NO_PAGING_LENGTH = 999;
-const MORE = '--More--';
 
 /** What a session is made of. `write` gets text ready for the wire (CR LF on a pty). */
 export interface SessionOptions {
@@ -84,7 +83,9 @@ export class Session implements TerminalControl {
   private pumping = false;
   /** A command is running; input waits. */
   private busy = false;
-  private pager: { lines: string[]; pos: number; skipLf: boolean } | undefined;
+  private pager: { lines: string[]; pos: number; skipLf: boolean; marker: string } | undefined;
+  /** The key that ended the pager was CR: a LF right after it belongs to it. */
+  private skipLfAfterPager = false;
   private closing = false;
   private closed = false;
   private inputEnded = false;
@@ -103,18 +104,22 @@ export class Session implements TerminalControl {
     this.log = o.logger ?? silentLogger;
     // EMULATION: the role is fixed at login; a capability change applies from the next login.
     this.actor = { user: o.user, role: o.role, source: o.source };
-    this.editor = new LineEditor({ interactive: o.interactive, maxLineBytes: MAX_LINE_BYTES });
     this.modes = o.startMode === 'enable' ? ['standard', 'enable'] : ['standard'];
     this.pagingOn = o.interactive;
     this.rows = o.rows && o.rows > 0 ? o.rows : DEFAULT_ROWS;
     this.cols = o.cols && o.cols > 0 ? o.cols : 80;
+    this.editor = new LineEditor({
+      interactive: o.interactive,
+      maxLineBytes: MAX_LINE_BYTES,
+      cols: this.cols,
+    });
   }
 
   // ---------------------------------------------------------------- transport side
 
   /** Print the first prompt. */
   start(): void {
-    this.write(this.prompt());
+    this.showPrompt();
   }
 
   /** Bytes from the user. Safe to call at any time, with any content; ignored once the session ended. */
@@ -148,8 +153,12 @@ export class Session implements TerminalControl {
 
   /** The terminal's new size (window-change). */
   resize(cols: number, rows: number): void {
-    if (cols > 0) this.cols = cols;
     if (rows > 0) this.rows = rows;
+    if (!(cols > 0) || this.closed) return;
+    this.cols = cols;
+    // The line being typed is redrawn for the new width, unless output is on the screen now.
+    this.editor.resize(cols, !this.busy && !this.pager);
+    this.flushEcho();
   }
 
   /**
@@ -213,6 +222,10 @@ export class Session implements TerminalControl {
     else this.closing = true;
   }
 
+  logout(): void {
+    this.closing = true;
+  }
+
   toEnable(): void {
     if (this.mode === 'config') this.modes = ['standard', 'enable'];
   }
@@ -227,6 +240,11 @@ export class Session implements TerminalControl {
 
   setType(type: string): void {
     this.termType = type;
+  }
+
+  /** The session's history (`show history`). */
+  get history(): readonly string[] {
+    return this.editor.history;
   }
 
   /** The terminal type set with `cli session terminal type` (informational). */
@@ -259,6 +277,10 @@ export class Session implements TerminalControl {
           this.pagerKey(ch);
           continue;
         }
+        if (this.skipLfAfterPager) {
+          this.skipLfAfterPager = false;
+          if (ch === '\n') continue;
+        }
         const ev = this.editor.feed(ch);
         if (ev) this.handle(ev);
       }
@@ -290,20 +312,16 @@ export class Session implements TerminalControl {
         this.write('\n');
         const help = this.o.interactive ? undefined : this.helpRequest(ev.text);
         if (help) {
-          this.write(help.join('\n') + '\n' + this.prompt());
+          this.write(help.join('\n') + '\n');
+          this.showPrompt();
           return;
         }
         this.runLine(ev.text);
         return;
       }
       case 'help':
-        this.write(
-          '\n' +
-            helpLines(ev.text, this.trees[this.mode], this.o.role).join('\n') +
-            '\n' +
-            this.prompt() +
-            ev.text,
-        );
+        this.write('\n' + helpLines(ev.text, this.trees[this.mode], this.o.role).join('\n') + '\n');
+        this.redrawLine();
         return;
       case 'complete': {
         const c = complete(ev.text, this.trees[this.mode], this.o.role);
@@ -312,16 +330,21 @@ export class Session implements TerminalControl {
           // Without a pty the client does not see our echo, but it should see what Tab added.
           if (!this.o.interactive) this.write(c.append);
         } else if (c.choices.length > 0) {
-          this.write('\n' + columns(c.choices, this.cols).join('\n') + '\n' + this.prompt() + ev.text);
+          this.editor.toEndOfLine();
+          this.flushEcho();
+          this.write('\n' + columns(c.choices, this.cols).join('\n') + '\n');
+          this.redrawLine();
         }
         return;
       }
       case 'cancel':
-        this.write((this.o.interactive ? '^C' : '') + '\n' + this.prompt());
+        this.write((this.o.interactive ? '^C' : '') + '\n');
+        this.showPrompt();
         return;
       case 'suspend':
         this.toEnable();
-        this.write((this.o.interactive ? '^Z' : '') + '\n' + this.prompt());
+        this.write((this.o.interactive ? '^Z' : '') + '\n');
+        this.showPrompt();
         return;
       case 'overflow':
         this.errorCount++;
@@ -330,9 +353,9 @@ export class Session implements TerminalControl {
             (ev.inQuote
               ? `% PEM value too long (max ${MAX_PEM_BYTES} bytes); the command was discarded.`
               : `% Line too long (max ${MAX_LINE_BYTES} bytes).`) +
-            '\n' +
-            this.prompt(),
+            '\n',
         );
+        this.showPrompt();
         return;
     }
   }
@@ -359,9 +382,9 @@ export class Session implements TerminalControl {
     if (this.closed) return;
     const page = this.pageSize();
     if (lines.length > page) {
-      this.pager = { lines, pos: 0, skipLf: false };
+      this.pager = { lines, pos: 0, skipLf: false, marker: '' };
       this.showPage(page);
-      // Keys typed ahead answer the --More--.
+      // Keys typed ahead answer the pager.
       this.pump();
       return;
     }
@@ -374,7 +397,7 @@ export class Session implements TerminalControl {
       this.close();
       return;
     }
-    this.write(this.prompt());
+    this.showPrompt();
     this.pump();
   }
 
@@ -421,21 +444,24 @@ export class Session implements TerminalControl {
     if (!this.pagingOn || !this.o.interactive) return Infinity;
     const len = this.length ?? this.rows;
     if (len <= 0 || len >= NO_PAGING_LENGTH) return Infinity;
-    // One row is kept for the --More-- line.
+    // One row is kept for the pager line.
     return Math.max(1, len - 1);
   }
 
-  private showPage(n: number): void {
+  /**
+   * Show the next `n` lines and the framework's pager line: `lines 1-23`
+   * while there is more, `lines 24-30/30 (END)` on the last page, which waits
+   * for one more key (as the framework's pager does) before the prompt.
+   */
+  private showPage(n: number, single = false): void {
     const p = this.pager!;
     const chunk = p.lines.slice(p.pos, p.pos + n);
+    const first = single ? Math.max(1, p.pos + chunk.length - this.pageSize() + 1) : p.pos + 1;
     p.pos += chunk.length;
     if (chunk.length > 0) this.write(chunk.join('\n') + '\n');
-    if (p.pos < p.lines.length) {
-      this.writeRaw(MORE);
-      return;
-    }
-    this.pager = undefined;
-    this.nextPrompt();
+    p.marker =
+      p.pos < p.lines.length ? `lines ${first}-${p.pos}` : `lines ${first}-${p.pos}/${p.lines.length} (END)`;
+    this.writeRaw(p.marker);
   }
 
   private pagerKey(ch: string): void {
@@ -444,21 +470,37 @@ export class Session implements TerminalControl {
       p.skipLf = false;
       if (ch === '\n') return;
     }
-    // EMULATION: space shows the next page, Enter one more line, q or Ctrl-C stops, any other key is space.
-    // Erase the --More-- marker before what follows.
-    this.writeRaw('\r' + ' '.repeat(MORE.length) + '\r');
-    if (ch === 'q' || ch === 'Q' || ch === '\x03') {
+    // EMULATION: space shows the next page, Enter one more line, q or Ctrl-C stops, any other key is
+    // space; at (END) any key ends. The pager line is erased before what follows.
+    this.writeRaw('\r' + ' '.repeat(p.marker.length) + '\r');
+    if (ch === 'q' || ch === 'Q' || ch === '\x03' || p.pos >= p.lines.length) {
       this.pager = undefined;
+      if (ch === '\r') this.skipLfAfterPager = true;
       this.nextPrompt();
     } else if (ch === '\r' || ch === '\n') {
       p.skipLf = ch === '\r';
-      this.showPage(1);
+      this.showPage(1, true);
     } else {
       this.showPage(this.pageSize());
     }
   }
 
   // ---------------------------------------------------------------- output and end
+
+  /** Write the prompt on a fresh line; the editor draws from after it. */
+  private showPrompt(): void {
+    const p = this.prompt();
+    this.write(p);
+    this.editor.setPrompt(p);
+  }
+
+  /** Write the prompt and the line being typed, cursor in place (after a `?` listing or Tab's choices). */
+  private redrawLine(): void {
+    const p = this.prompt();
+    this.editor.redrawAfter(p);
+    const e = this.editor.takeEcho();
+    this.writeRaw(this.o.interactive ? e : p + this.editor.text);
+  }
 
   private finishInput(): void {
     if (this.editor.quoting) {

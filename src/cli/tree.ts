@@ -80,12 +80,16 @@ export interface TerminalControl {
   enter(mode: Mode): void;
   /** Leave one mode; in standard mode, close the session. */
   exit(): void;
+  /** End the session from any mode (`quit`, `logout`). */
+  logout(): void;
   /** Back to enable mode from config mode (`end`, Ctrl-Z). */
   toEnable(): void;
   setPaging(on: boolean): void;
   /** Lines per screen; 0 means no paging. */
   setLength(lines: number): void;
   setType(type: string): void;
+  /** The lines typed in this session, oldest first (bounded; see line-editor.ts). */
+  readonly history: readonly string[];
 }
 
 /** Everything a command's run() gets. Boxes are looked up at the time of the call, never kept. */

@@ -224,11 +224,11 @@ t.test('shell with a pty (-tt): echo, CR LF, ?, Tab, Ctrl-C, paging', async (t) 
   t.match(out, /box1 > show version\^C\r\nbox1 > show chassis\r\nBox ID/, 'Ctrl-C dropped the line');
   t.match(
     out,
-    /box1 > show images\r\n(?:[^\r\n]*\r\n){4}--More--\r {8}\r(?:[^\r\n]*\r\n){4}--More--\r {8}\rbox1 > /,
-    'paged by 4 lines; space, then q',
+    /box1 > show images\r\n(?:[^\r\n]*\r\n){4}lines 1-4\r {9}\r(?:[^\r\n]*\r\n){4}lines 5-8\r {9}\rbox1 > /,
+    'paged by 4 lines with the framework pager line; space, then q',
   );
   const last = out.slice(out.lastIndexOf('no cli session paging enable'));
-  t.notMatch(last, /--More--/, 'paging off');
+  t.notMatch(last, /lines \d+-\d+/, 'paging off');
   t.match(last, /Images available to fetch:/);
 });
 
@@ -240,15 +240,15 @@ t.test('paging is on by default on a pty and never on exec', async (t) => {
       .addPublicCertificate({ user: 'admin', role: 'admin', source: 't' }, name, (await pems()).cert);
   // The client has no terminal to measure: the box assumes 24 rows.
   const paged = await runSsh(lab, { tty: true, input: 'enable\rshow crypto certificate\rq' });
-  t.match(paged.stdout, /(?:[^\r\n]*\r\n){23}--More--/, 'a pty pages after 23 lines');
+  t.match(paged.stdout, /(?:[^\r\n]*\r\n){23}lines 1-23/, 'a pty pages after 23 lines');
   const exec = await runSsh(lab, {
     tty: true,
     command: 'show crypto certificate\nshow version\nshow images',
   });
-  t.notMatch(exec.stdout, /--More--/, 'exec never pages');
+  t.notMatch(exec.stdout, /lines \d+-\d+/, 'exec never pages');
   t.match(exec.stdout, /\r\nProduct name/, 'exec with a pty: CR LF');
   const plain = await runSsh(lab, { input: 'enable\nshow crypto certificate\nshow version\nshow images\n' });
-  t.notMatch(plain.stdout, /--More--/, 'no pty: no paging');
+  t.notMatch(plain.stdout, /lines \d+-\d+/, 'no pty: no paging');
 });
 
 t.test('exec channel', async (t) => {
@@ -303,8 +303,8 @@ t.test('pty size and window-change (ssh2 client)', async (t) => {
   await out.until('box1 > ');
   stream.write('show images\r');
   t.match(
-    await out.until('--More--'),
-    /show images\r\n(?:[^\r\n]*\r\n){4}--More--$/,
+    await out.until('lines 1-4'),
+    /show images\r\n(?:[^\r\n]*\r\n){4}lines 1-4$/,
     'pages of rows - 1 lines',
   );
   stream.write('q');
@@ -313,7 +313,7 @@ t.test('pty size and window-change (ssh2 client)', async (t) => {
   stream.write('show images\r');
   t.notMatch(
     await out.until(/Images available to fetch:[\s\S]*box1 > $/),
-    /--More--/,
+    /lines \d+-\d+/,
     'a taller window: no paging',
   );
   stream.write('exit\r');

@@ -8,7 +8,7 @@ import { ANY_MODE, CONFIG_ONLY, type CommandSpec } from '../tree.js';
 const CLI_HELP = {
   cli: 'Settings of the CLI',
   session: 'Settings of this CLI session only',
-  paging: 'Page long output with --More--',
+  paging: 'Page long output (lines N-M)',
   enable: 'Turn it on',
   terminal: 'Terminal settings of this session',
   length: 'Lines per screen',
@@ -90,4 +90,58 @@ export const MODE_COMMANDS: readonly CommandSpec[] = [
     help: CLI_HELP,
     run: (ctx, a) => ctx.terminal.setType(a.which(['dumb', 'vt100', 'xterm', 'ansi'])!),
   },
+  {
+    // The short forms collectors send (Netshot, QualiSystems: `terminal length 999`).
+    syntax: 'terminal length <lines:int:0-999>',
+    modes: ANY_MODE,
+    role: 'monitor',
+    help: { ...CLI_HELP, terminal: 'Terminal settings of this session (short for "cli session terminal")' },
+    run: (ctx, a) => ctx.terminal.setLength(a.optInt('lines')!),
+  },
+  {
+    syntax: 'terminal type {dumb|vt100|xterm|ansi}',
+    modes: ANY_MODE,
+    role: 'monitor',
+    help: { ...CLI_HELP, terminal: 'Terminal settings of this session (short for "cli session terminal")' },
+    run: (ctx, a) => ctx.terminal.setType(a.which(['dumb', 'vt100', 'xterm', 'ansi'])!),
+  },
+  {
+    syntax: '{quit|logout}',
+    modes: ANY_MODE,
+    role: 'monitor',
+    help: { quit: 'Log out (from any mode)', logout: 'Log out (from any mode)' },
+    run: (ctx) => ctx.terminal.logout(),
+  },
+  {
+    syntax: 'show history',
+    modes: ANY_MODE,
+    role: 'monitor',
+    help: { history: 'The commands typed in this session (passwords and communities masked)' },
+    run: (ctx) => renderHistory(ctx.terminal.history),
+  },
 ];
+
+/**
+ * `show history`: one numbered line per command, oldest first.
+ * EMULATION: the framework's layout is not documented; the values after
+ * `password`, `community`, `auth <protocol>` and `priv <protocol>` and PEM
+ * values print as `********`, as in the running config.
+ */
+export function renderHistory(lines: readonly string[]): string[] {
+  const w = String(lines.length).length;
+  return lines.map((l, i) => `  ${String(i + 1).padStart(w)}  ${maskSecrets(l)}`);
+}
+
+const MASK = '********';
+
+/** The line with its secret values replaced by the mask (see renderHistory). */
+export function maskSecrets(line: string): string {
+  return line
+    .replace(/\b(pem\s+)"[^"]*"?/gi, `$1"${MASK}"`)
+    .replace(/\b((?:password|community)\s+)("[^"]*"?|\S+)/gi, `$1${MASK}`)
+    .replace(/\b((?:auth|priv)\s+\S+\s+)("[^"]*"?|\S+)/gi, `$1${MASK}`)
+    .replace(
+      /\b((?:traps|informs)(?:\s+port\s+\S+)?(?:\s+version\s+(?:1|2c))?\s+)(?!port\b|version\b|disable\b)("[^"]*"?|\S+)/gi,
+      `$1${MASK}`,
+    );
+}
