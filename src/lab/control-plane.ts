@@ -1,73 +1,492 @@
 /**
  * The lab's control plane: HTTP on 127.0.0.1 with a bearer token, for
  * tests, demos and managers' test suites. `gvos-sim lab <verb>` is a client
- * of it. Every request needs `Authorization: Bearer <token>` (compared in
- * constant time); answers are JSON, errors `{ "error": "<one line>" }`.
+ * of it. It is a koa app built from one route table (ROUTES below) by the
+ * same mechanism as the box's REST API (web/api/route-table.ts): the routes,
+ * the body validation (Ajv, compiled once) and the OpenAPI 3.1 document at
+ * `GET /v1/openapi.json` all come from the table; `GET /v1` lists the routes.
  *
- * | method + path                    | body                                     | answer                          |
- * |----------------------------------|------------------------------------------|---------------------------------|
- * | GET  /v1/boxes                   |                                          | LabBoxStatus[]                  |
- * | POST /v1/boxes                   | {boxId?, hostname?, cryptoMode?, model?, firmware?} | LabBoxStatus          |
- * | DELETE /v1/boxes/<id>            |                                          | {removed: id}                   |
- * | POST /v1/boxes/<id>/<verb>       | verb: stop, start, kill, reload          | LabBoxStatus                    |
- * | GET  /v1/faults                  |                                          | FaultState[]                    |
- * | POST /v1/faults                  | {fault, on, boxes?, delayMs?}            | FaultState[] of those boxes     |
- * | POST /v1/time/advance            | {ms, boxes?, keep?}                      | [{boxId, offsetMs}]             |
- * | POST /v1/acme/<op>               | {boxes?}; op: issue, renew, revoke, clear | NDJSON: {event:"result",...} per box, then {event:"done",results} |
- * | GET  /v1/inventory[?format=csv]  |                                          | InventoryRow[] or CSV           |
- * | GET  /v1/info                    |                                          | {name, trapLog, caRoot, processes} |
- * | POST /v1/down                    |                                          | {down: true}, then the lab stops |
+ * Every other request needs `Authorization: Bearer <token>` (the scheme in
+ * any case, RFC 7235 §2.1; the token compared in constant time). Answers are
+ * JSON; errors are problem+json (RFC 9457) with `detail` the one-line reason
+ * and a stable `code`. A refused request whose body has not arrived is
+ * answered at once and its connection closed; an accepted one must send its
+ * body within a short deadline (5 s), so a client trickling a body cannot
+ * hold a connection.
  *
- * `boxes` is a list of box-ids; absent = every box. Requests are handled
- * concurrently; operations on one box are serialised by the runner.
+ * `boxes` is a list of box-ids or "all"; absent = every box. Requests are
+ * handled concurrently; operations on one box are serialised by the runner.
  */
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer, type Server } from 'node:http';
 import { timingSafeEqual } from 'node:crypto';
+import { PassThrough } from 'node:stream';
+import Koa from 'koa';
+import { Router } from '@koa/router';
+import { Type } from '@sinclair/typebox';
 import { listenOn } from '../web/server.js';
-import { CRYPTO_MODES, type CryptoMode } from '../device/model.js';
-import { FAULT_NAMES, type FaultName } from './faults.js';
-import { FLEET_OPS, inventoryCsv, type FleetOp, type Lab } from './lab.js';
+import { isDeviceError } from '../device/errors.js';
+import { CRYPTO_MODES } from '../device/model.js';
+import { silentLogger } from '../lib/logger.js';
+import { component, StringEnum } from '../web/api/json-schema.js';
+import type { OpenApiDocument } from '../web/api/openapi.js';
+import { problemResponse } from '../web/api/openapi.js';
+import { PROBLEM_CODES, PROBLEM_TYPE_PREFIX, problemMiddleware, WebError } from '../web/api/problem.js';
+import {
+  componentSchemas,
+  mountRoutes,
+  pathsOf,
+  route,
+  toOpenApiPath,
+  type AnyRoute,
+  type InterfaceSpec,
+} from '../web/api/route-table.js';
+import { FAULT_NAMES } from './faults.js';
+import { FLEET_OPS, inventoryCsv, type Lab } from './lab.js';
 
-/** A refusal of the control plane: HTTP status and one line. */
-class PlaneError extends Error {
-  constructor(
-    readonly status: number,
-    message: string,
-  ) {
-    super(message);
-  }
+/** Largest request body the control plane reads. */
+const MAX_BODY_BYTES = 64 * 1024;
+/** The whole body of an accepted request must arrive within this. */
+export const BODY_DEADLINE_MS = 5_000;
+
+/** What each handler gets. */
+interface PlaneCall {
+  lab: Lab;
+  onDown: () => void;
+  document: OpenApiDocument;
 }
 
-const MAX_BODY = 64 * 1024;
+// ------------------------------------------------------------------ schemas
+
+const Problem = component(
+  'Problem',
+  Type.Object(
+    {
+      type: Type.String({ description: 'urn:gvos-sim:problem:<code>' }),
+      title: Type.String(),
+      status: Type.Integer(),
+      detail: Type.String({ description: 'What is wrong, in one line.' }),
+      code: StringEnum([...PROBLEM_CODES, 'conflict']),
+      errors: Type.Optional(
+        Type.Array(
+          Type.Object({ path: Type.String(), message: Type.String() }, { additionalProperties: false }),
+        ),
+      ),
+    },
+    { additionalProperties: false, description: 'RFC 9457 problem details, with a stable `code`.' },
+  ),
+);
+
+const BoxList = Type.Unsafe<number[] | 'all'>({
+  anyOf: [
+    { type: 'array', items: { type: 'integer' }, minItems: 1 },
+    { type: 'string', enum: ['all'] },
+  ],
+  description: 'Box-ids, or "all"; absent: every box.',
+});
+
+const AddBox = component(
+  'AddBox',
+  Type.Object(
+    {
+      boxId: Type.Optional(Type.Integer({ description: 'Default: the next free box-id.' })),
+      hostname: Type.Optional(Type.String()),
+      cryptoMode: Type.Optional(StringEnum(CRYPTO_MODES)),
+      model: Type.Optional(Type.String()),
+      firmware: Type.Optional(Type.String()),
+    },
+    { additionalProperties: false },
+  ),
+);
+
+const SetFault = component(
+  'SetFault',
+  Type.Object(
+    {
+      fault: StringEnum(FAULT_NAMES),
+      on: Type.Boolean(),
+      boxes: Type.Optional(BoxList),
+      delayMs: Type.Optional(Type.Number({ minimum: 0, description: 'acme-slow: the delay per chunk.' })),
+    },
+    { additionalProperties: false },
+  ),
+);
+
+const AdvanceTime = component(
+  'AdvanceTime',
+  Type.Object(
+    {
+      ms: Type.Number({ minimum: 0, description: 'Milliseconds to move the box clocks forward.' }),
+      boxes: Type.Optional(BoxList),
+      keep: Type.Optional(Type.Boolean({ description: 'Stay ahead instead of returning to real time.' })),
+    },
+    { additionalProperties: false },
+  ),
+);
+
+const Boxes = component(
+  'Boxes',
+  Type.Object({ boxes: Type.Optional(BoxList) }, { additionalProperties: false }),
+);
+
+const any = (description: string) => Type.Unsafe<unknown>({ type: 'object', description });
+const list = (description: string) => Type.Unsafe<unknown>({ type: 'array', description });
+
+// ------------------------------------------------------------------ routes
+
+const planeRoute = route<PlaneCall>();
+
+function send(ctx: Koa.Context, status: number, body: unknown): void {
+  ctx.status = status;
+  ctx.body = body;
+}
+
+/** The box-id of a path segment; 404 naming the lab's box-ids when there is no such box. */
+function boxIdOf(lab: Lab, s: string): number {
+  const n = Number(s);
+  if (!Number.isInteger(n) || !lab.runner.has(n))
+    throw new WebError(
+      'not-found',
+      `no box with box-id ${s.slice(0, 20)} (box-ids: ${lab.runner.ids().join(', ') || 'none'})`,
+    );
+  return n;
+}
+
+function boxesOf(lab: Lab, b: number[] | 'all' | undefined): number[] {
+  if (b === undefined || b === 'all') return lab.runner.ids();
+  return b.map((x) => boxIdOf(lab, String(x)));
+}
+
+const BOX_VERBS = ['stop', 'start', 'kill', 'reload'] as const;
+
+/** Every route of the control plane. */
+export const ROUTES: readonly AnyRoute<PlaneCall>[] = [
+  planeRoute({
+    method: 'get',
+    path: '/v1/openapi.json',
+    operationId: 'getOpenApi',
+    summary: 'This document.',
+    tags: ['meta'],
+    extra: { security: [] },
+    responses: { 200: { description: 'The OpenAPI 3.1 document.', schema: { type: 'object' } } },
+    handler: (ctx, { document }) => send(ctx, 200, structuredClone(document)),
+  }),
+  planeRoute({
+    method: 'get',
+    path: '/v1',
+    operationId: 'listRoutes',
+    summary: 'The routes: method, path and summary of each.',
+    tags: ['meta'],
+    extra: { security: [] },
+    responses: { 200: { description: 'One entry per route.', schema: list('{method, path, summary}') } },
+    handler: (ctx) =>
+      send(
+        ctx,
+        200,
+        ROUTES.map((r) => ({
+          method: r.method.toUpperCase(),
+          path: toOpenApiPath(r.path),
+          summary: r.summary,
+        })),
+      ),
+  }),
+  planeRoute({
+    method: 'get',
+    path: '/v1/boxes',
+    operationId: 'listBoxes',
+    summary: 'Every box: state, addresses, ports, certificate status, serial, expiry.',
+    tags: ['boxes'],
+    responses: { 200: { description: 'LabBoxStatus[]', schema: list('LabBoxStatus[]') } },
+    handler: (ctx, { lab }) => send(ctx, 200, lab.status()),
+  }),
+  planeRoute({
+    method: 'post',
+    path: '/v1/boxes',
+    operationId: 'addBox',
+    summary: 'Add a box (started, configured, issued as the topology says).',
+    tags: ['boxes'],
+    body: AddBox,
+    bodyRequired: false,
+    responses: { 201: { description: 'The new box.', schema: any('LabBoxStatus') } },
+    errors: ['Conflict'],
+    handler: async (ctx, { lab, body }) => send(ctx, 201, await lab.addBox(body)),
+  }),
+  planeRoute({
+    method: 'delete',
+    path: '/v1/boxes/:id',
+    operationId: 'removeBox',
+    summary: 'Stop and remove a box.',
+    tags: ['boxes'],
+    params: { id: 'The box-id.' },
+    responses: { 200: { description: '{removed: id}', schema: any('{removed: <box-id>}') } },
+    errors: ['NotFound', 'Conflict'],
+    handler: async (ctx, { lab, params }) => {
+      const boxId = boxIdOf(lab, params.id);
+      await lab.removeBox(boxId);
+      send(ctx, 200, { removed: boxId });
+    },
+  }),
+  ...BOX_VERBS.map((verb) =>
+    planeRoute({
+      method: 'post',
+      path: `/v1/boxes/:id/${verb}`,
+      operationId: `${verb}Box`,
+      summary:
+        verb === 'kill'
+          ? 'Stop a box abruptly (no state flushed).'
+          : `${verb[0]!.toUpperCase()}${verb.slice(1)} one box; the others keep serving.`,
+      tags: ['boxes'],
+      params: { id: 'The box-id.' },
+      responses: { 200: { description: 'The box after it.', schema: any('LabBoxStatus') } },
+      errors: ['NotFound', 'Conflict'],
+      handler: async (ctx, { lab, params }) => {
+        const boxId = boxIdOf(lab, params.id);
+        await lab.runner[verb](boxId);
+        send(ctx, 200, lab.boxStatus(boxId));
+      },
+    }),
+  ),
+  planeRoute({
+    method: 'get',
+    path: '/v1/faults',
+    operationId: 'listFaults',
+    summary: 'Every fault of every box, on or off, with its count.',
+    tags: ['faults'],
+    responses: { 200: { description: 'FaultState[]', schema: list('FaultState[]') } },
+    handler: (ctx, { lab }) => send(ctx, 200, lab.faults.list(lab.runner.ids())),
+  }),
+  planeRoute({
+    method: 'post',
+    path: '/v1/faults',
+    operationId: 'setFault',
+    summary: 'Turn a fault on or off on some boxes.',
+    tags: ['faults'],
+    body: SetFault,
+    responses: { 200: { description: 'FaultState[] of those boxes.', schema: list('FaultState[]') } },
+    errors: ['NotFound', 'Conflict'],
+    handler: (ctx, { lab, body }) =>
+      send(ctx, 200, lab.setFault(body.fault, body.on, boxesOf(lab, body.boxes), body.delayMs)),
+  }),
+  planeRoute({
+    method: 'post',
+    path: '/v1/time/advance',
+    operationId: 'advanceTime',
+    summary: 'Move box clocks forward: due renewals run now.',
+    tags: ['time'],
+    body: AdvanceTime,
+    responses: { 200: { description: '[{boxId, offsetMs}]', schema: list('[{boxId, offsetMs}]') } },
+    errors: ['NotFound'],
+    handler: (ctx, { lab, body }) =>
+      send(ctx, 200, lab.advanceTime(body.ms, boxesOf(lab, body.boxes), body.keep ?? false)),
+  }),
+  ...FLEET_OPS.map((op) =>
+    planeRoute({
+      method: 'post',
+      path: `/v1/acme/${op}`,
+      operationId: `acme${op[0]!.toUpperCase()}${op.slice(1)}`,
+      summary: `Fleet ACME ${op} (what GigaVUE-FM's global configuration does).`,
+      description:
+        'The answer is NDJSON (application/x-ndjson): {"event":"result",...} per box as it finishes, then {"event":"done","results":[...]}.',
+      tags: ['acme'],
+      body: Boxes,
+      bodyRequired: false,
+      responses: { 200: { description: 'NDJSON progress lines, then the results.' } },
+      errors: ['NotFound'],
+      handler: (ctx, { lab, body }) => {
+        const boxes = boxesOf(lab, body.boxes);
+        // Progress as it happens: one NDJSON line per box, then the table.
+        const out = new PassThrough();
+        ctx.status = 200;
+        ctx.type = 'application/x-ndjson';
+        ctx.body = out;
+        lab
+          .fleet(op, boxes, (r) => out.write(JSON.stringify({ event: 'result', ...r }) + '\n'))
+          .then(
+            (results) => out.end(JSON.stringify({ event: 'done', results }) + '\n'),
+            (err: unknown) =>
+              out.end(
+                JSON.stringify({ event: 'error', detail: (err as Error).message?.split('\n')[0] }) + '\n',
+              ),
+          );
+      },
+    }),
+  ),
+  planeRoute({
+    method: 'get',
+    path: '/v1/inventory',
+    operationId: 'getInventory',
+    summary: 'box-id, hostname, address, ports and SNMP engine IDs for a manager.',
+    tags: ['boxes'],
+    query: { format: '"csv" for CSV; JSON otherwise.' },
+    responses: { 200: { description: 'InventoryRow[] (or text/csv).', schema: list('InventoryRow[]') } },
+    handler: (ctx, { lab, query }) => {
+      const rows = lab.inventory();
+      if (query.format === 'csv') {
+        ctx.type = 'text/csv';
+        ctx.body = inventoryCsv(rows);
+        return;
+      }
+      send(ctx, 200, rows);
+    },
+  }),
+  planeRoute({
+    method: 'get',
+    path: '/v1/info',
+    operationId: 'getInfo',
+    summary: 'The lab: name, trap log, CA root, processes, addressing.',
+    tags: ['lab'],
+    responses: {
+      200: { description: '{name, trapLog, caRoot, processes, addressing}', schema: any('info') },
+    },
+    handler: (ctx, { lab }) =>
+      send(ctx, 200, {
+        name: lab.topology.lab,
+        trapLog: lab.trapLog,
+        caRoot: lab.caRootPem ?? null,
+        processes: lab.processes,
+        addressing: lab.runner.addressing.mode,
+      }),
+  }),
+  planeRoute({
+    method: 'post',
+    path: '/v1/down',
+    operationId: 'down',
+    summary: 'Stop the lab: every box and every process it started.',
+    tags: ['lab'],
+    responses: { 200: { description: '{down: true}, then the lab stops.', schema: any('{down: true}') } },
+    handler: (ctx, { onDown }) => {
+      send(ctx, 200, { down: true });
+      ctx.res.once('finish', () => onDown());
+    },
+  }),
+];
+
+const ERRORS: Record<string, [number, string]> = {
+  BadInput: [400, 'Malformed JSON, wrong types, unknown fields, a body too slow (code bad-input).'],
+  Unauthenticated: [401, 'No bearer token or a wrong one (code unauthenticated).'],
+  NotFound: [404, 'No such box or path (code not-found).'],
+  Conflict: [409, 'The lab refuses it now: a box not running, a box-id taken... (code conflict).'],
+  PayloadTooLarge: [413, 'The body is over 64 KiB (code payload-too-large).'],
+  UnsupportedMediaType: [415, 'The body is not JSON (code unsupported-media-type).'],
+};
+
+const PLANE: InterfaceSpec = {
+  errorStatus: Object.fromEntries(Object.entries(ERRORS).map(([k, [s]]) => [k, s])),
+  errorsOf: (r) => [
+    ...(r.body ? ['BadInput', 'PayloadTooLarge', 'UnsupportedMediaType'] : []),
+    ...(r.extra?.security ? [] : ['Unauthenticated']),
+  ],
+};
+
+/** The control plane's OpenAPI document (a fresh object each call). */
+export function controlPlaneDocument(): OpenApiDocument {
+  return {
+    openapi: '3.1.0',
+    info: {
+      title: 'gvos-sim lab control plane',
+      version: '1.0.0',
+      description:
+        'Drives a running lab: boxes, faults, box clocks, fleet ACME, inventory. `gvos-sim lab <verb>` is a client of it. ' +
+        'Send "Authorization: Bearer <token>" (the token is in the lab state file, mode 0600).',
+    },
+    servers: [{ url: '/' }],
+    security: [{ bearerAuth: [] }],
+    paths: pathsOf(ROUTES as AnyRoute<never>[], PLANE),
+    components: {
+      securitySchemes: {
+        bearerAuth: { type: 'http', scheme: 'bearer', description: 'The lab token (lab state file).' },
+      },
+      responses: Object.fromEntries(
+        Object.entries(ERRORS).map(([k, [, description]]) => [k, problemResponse(description)]),
+      ),
+      schemas: componentSchemas([Problem, AddBox, SetFault, AdvanceTime, Boxes]),
+    },
+  };
+}
+
+/** Where the routes are listed, for a 404. */
+const ROUTES_AT = 'GET /v1';
+
+/**
+ * The control plane's koa app (no socket: tests inject into its callback).
+ * `onDown` runs after the answer to POST /v1/down was sent.
+ */
+export function createControlPlaneApp(
+  lab: Lab,
+  token: string,
+  onDown: () => void,
+  o: { bodyDeadlineMs?: number } = {},
+): Koa {
+  const expected = Buffer.from(token);
+  const document = controlPlaneDocument();
+  const router = new Router();
+  mountRoutes<PlaneCall>(
+    router,
+    ROUTES,
+    (ctx, r) => {
+      if (!r.extra?.security) authorize(ctx.get('Authorization'), expected);
+      return { lab, onDown, document };
+    },
+    { maxBytes: MAX_BODY_BYTES, untypedIsJson: true, deadlineMs: o.bodyDeadlineMs ?? BODY_DEADLINE_MS },
+  );
+  const problems = problemMiddleware(silentLogger, {
+    routesAt: ROUTES_AT,
+    classify: (err) => {
+      // Refusals of the lab (box not running, name taken...) are plain Errors: 409; programming errors stay 500.
+      if (err instanceof WebError || isDeviceError(err) || !(err instanceof Error)) return undefined;
+      if (err instanceof TypeError || err instanceof RangeError) return undefined;
+      return {
+        type: `${PROBLEM_TYPE_PREFIX}conflict`,
+        title: 'Conflict',
+        status: 409,
+        detail: err.message.split('\n')[0]!,
+        code: 'conflict',
+      };
+    },
+  });
+  const app = new Koa();
+  app.use(async (ctx, next) => {
+    await next();
+    // A refusal sent before the body arrived: close, so a trickled body cannot hold the connection.
+    if (ctx.status >= 400 && !ctx.req.complete) ctx.set('Connection', 'close');
+  });
+  app.use((ctx, next) =>
+    problems(ctx, async () => {
+      if (ctx.path !== '/v1' && !ctx.path.startsWith('/v1/'))
+        throw new WebError(
+          'not-found',
+          `No such path ${ctx.path.slice(0, 100)}; the routes are listed in ${ROUTES_AT}.`,
+        );
+      await (router.routes() as unknown as Koa.Middleware)(ctx, () =>
+        (router.allowedMethods() as unknown as Koa.Middleware)(ctx, next),
+      );
+    }),
+  );
+  return app;
+}
+
+/** Throw 401 unless `header` is "Bearer <token>" (scheme in any case, RFC 7235 §2.1). */
+function authorize(header: string, expected: Buffer): void {
+  const m = /^bearer[ \t]+(\S+)[ \t]*$/i.exec(header);
+  const got = Buffer.from(m?.[1] ?? '');
+  if (got.length !== expected.length || !timingSafeEqual(got, expected)) {
+    throw new WebError('unauthenticated', 'missing or wrong bearer token (see the lab state file)', {
+      'WWW-Authenticate': 'Bearer realm="gvos-sim-lab"',
+    });
+  }
+}
 
 /** The control plane of one lab (see the file comment); listen() once, close() frees its port. */
 export class ControlPlane {
   private readonly server: Server;
-  private readonly token: Buffer;
   private port = 0;
 
   /** `onDown` runs after the answer to POST /v1/down was sent. */
-  constructor(
-    private readonly lab: Lab,
-    token: string,
-    private readonly onDown: () => void,
-  ) {
-    this.token = Buffer.from(`Bearer ${token}`);
-    this.server = createServer((req, res) => {
-      this.handle(req, res).catch((err: unknown) => {
-        // Refusals of the lab (box not running, name taken...) are plain Errors: 409; programming errors stay 500.
-        const status =
-          err instanceof PlaneError
-            ? err.status
-            : err instanceof TypeError || err instanceof RangeError
-              ? 500
-              : 409;
-        const msg = err instanceof Error ? err.message.split('\n')[0]! : String(err);
-        if (!res.headersSent) res.writeHead(status, { 'content-type': 'application/json' });
-        res.end(JSON.stringify({ error: msg }) + '\n');
-      });
-    });
-    this.server.requestTimeout = 0; // fleet operations on 50 boxes take longer than a default timeout
+  constructor(lab: Lab, token: string, onDown: () => void, o: { bodyDeadlineMs?: number } = {}) {
+    this.server = createServer(createControlPlaneApp(lab, token, onDown, o).callback());
+    // Fleet operations on many boxes answer after minutes: no limit on the whole exchange; the body
+    // has its own deadline (above) and the headers Node's.
+    this.server.requestTimeout = 0;
+    this.server.headersTimeout = 10_000;
   }
 
   /** Listen on 127.0.0.1 (port 0 = any free port); resolves the URL. */
@@ -82,166 +501,5 @@ export class ControlPlane {
       this.server.close(() => r());
       this.server.closeAllConnections();
     });
-  }
-
-  private authorized(req: IncomingMessage): boolean {
-    const got = Buffer.from(req.headers.authorization ?? '');
-    return got.length === this.token.length && timingSafeEqual(got, this.token);
-  }
-
-  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    if (!this.authorized(req))
-      throw new PlaneError(401, 'missing or wrong bearer token (see the lab state file)');
-    const url = new URL(req.url ?? '/', 'http://lab');
-    const parts = url.pathname.split('/').filter(Boolean);
-    const method = req.method ?? 'GET';
-    const body = method === 'POST' ? await readJson(req) : {};
-    const send = (v: unknown, status = 200) => {
-      res.writeHead(status, { 'content-type': 'application/json' });
-      res.end(JSON.stringify(v) + '\n');
-    };
-    const lab = this.lab;
-    if (parts[0] !== 'v1') throw new PlaneError(404, `no such path ${url.pathname}; see GET /v1/boxes`);
-    const [, what, id, verb] = parts;
-    switch (`${method} ${what}${id !== undefined ? '/:id' : ''}${verb !== undefined ? '/:verb' : ''}`) {
-      case 'GET boxes':
-        return send(lab.status());
-      case 'POST boxes': {
-        const cryptoMode = optional(body, 'cryptoMode', 'string');
-        if (cryptoMode !== undefined && !(CRYPTO_MODES as readonly string[]).includes(cryptoMode)) {
-          throw new PlaneError(400, `cryptoMode must be one of ${CRYPTO_MODES.join(', ')}`);
-        }
-        const spec = {
-          ...(optional(body, 'boxId', 'number') !== undefined
-            ? { boxId: optional(body, 'boxId', 'number') }
-            : {}),
-          ...(optional(body, 'hostname', 'string') ? { hostname: optional(body, 'hostname', 'string') } : {}),
-          ...(optional(body, 'model', 'string') ? { model: optional(body, 'model', 'string') } : {}),
-          ...(optional(body, 'firmware', 'string') ? { firmware: optional(body, 'firmware', 'string') } : {}),
-          ...(cryptoMode ? { cryptoMode: cryptoMode as CryptoMode } : {}),
-        };
-        return send(await lab.addBox(spec as Parameters<Lab['addBox']>[0]), 201);
-      }
-      case 'DELETE boxes/:id': {
-        const boxId = this.boxId(id!);
-        await lab.removeBox(boxId);
-        return send({ removed: boxId });
-      }
-      case 'POST boxes/:id/:verb': {
-        const boxId = this.boxId(id!);
-        if (verb === 'stop') await lab.runner.stop(boxId);
-        else if (verb === 'start') await lab.runner.start(boxId);
-        else if (verb === 'kill') await lab.runner.kill(boxId);
-        else if (verb === 'reload') await lab.runner.reload(boxId);
-        else throw new PlaneError(404, `unknown verb ${verb}; use stop, start, kill or reload`);
-        return send(lab.boxStatus(boxId));
-      }
-      case 'GET faults':
-        return send(lab.faults.list(lab.runner.ids()));
-      case 'POST faults': {
-        const fault = optional(body, 'fault', 'string');
-        if (!fault || !(FAULT_NAMES as readonly string[]).includes(fault))
-          throw new PlaneError(400, `fault must be one of ${FAULT_NAMES.join(', ')}`);
-        const on = optional(body, 'on', 'boolean');
-        if (on === undefined) throw new PlaneError(400, 'on must be true or false');
-        const delayMs = optional(body, 'delayMs', 'number');
-        try {
-          return send(lab.setFault(fault as FaultName, on, this.boxes(body), delayMs));
-        } catch (err) {
-          throw new PlaneError(409, (err as Error).message);
-        }
-      }
-      case 'POST time/:id': {
-        if (id !== 'advance') throw new PlaneError(404, 'use POST /v1/time/advance');
-        const ms = optional(body, 'ms', 'number');
-        if (ms === undefined || !(ms >= 0) || !Number.isFinite(ms))
-          throw new PlaneError(400, 'ms must be a number of milliseconds >= 0');
-        return send(lab.advanceTime(ms, this.boxes(body), optional(body, 'keep', 'boolean') ?? false));
-      }
-      case 'POST acme/:id': {
-        const op = id as FleetOp;
-        if (!(FLEET_OPS as readonly string[]).includes(op))
-          throw new PlaneError(404, `unknown ACME operation ${id}; use ${FLEET_OPS.join(', ')}`);
-        const boxes = this.boxes(body);
-        // Progress as it happens: one NDJSON line per box, then the table.
-        res.writeHead(200, { 'content-type': 'application/x-ndjson' });
-        const results = await lab.fleet(op, boxes, (r) =>
-          res.write(JSON.stringify({ event: 'result', ...r }) + '\n'),
-        );
-        res.end(JSON.stringify({ event: 'done', results }) + '\n');
-        return;
-      }
-      case 'GET inventory': {
-        const rows = lab.inventory();
-        if (url.searchParams.get('format') === 'csv') {
-          res.writeHead(200, { 'content-type': 'text/csv' });
-          res.end(inventoryCsv(rows));
-          return;
-        }
-        return send(rows);
-      }
-      case 'GET info':
-        return send({
-          name: lab.topology.lab,
-          trapLog: lab.trapLog,
-          caRoot: lab.caRootPem ?? null,
-          processes: lab.processes,
-          addressing: lab.runner.addressing.mode,
-        });
-      case 'POST down':
-        send({ down: true });
-        res.once('finish', () => this.onDown());
-        return;
-      default:
-        throw new PlaneError(404, `no such request ${method} ${url.pathname}`);
-    }
-  }
-
-  private boxId(s: string): number {
-    const n = Number(s);
-    if (!Number.isInteger(n) || !this.lab.runner.has(n))
-      throw new PlaneError(
-        404,
-        `no box with box-id ${s} (box-ids: ${this.lab.runner.ids().join(', ') || 'none'})`,
-      );
-    return n;
-  }
-
-  private boxes(body: Record<string, unknown>): number[] {
-    const b = body['boxes'];
-    if (b === undefined || b === 'all') return this.lab.runner.ids();
-    if (!Array.isArray(b) || b.length === 0)
-      throw new PlaneError(400, 'boxes must be a non-empty list of box-ids or "all"');
-    return b.map((x) => this.boxId(String(x)));
-  }
-}
-
-function optional<T extends 'string' | 'number' | 'boolean'>(
-  body: Record<string, unknown>,
-  key: string,
-  type: T,
-): (T extends 'string' ? string : T extends 'number' ? number : boolean) | undefined {
-  const v = body[key];
-  if (v === undefined || v === null) return undefined;
-  if (typeof v !== type) throw new PlaneError(400, `${key} must be a ${type}`);
-  return v as never;
-}
-
-async function readJson(req: IncomingMessage): Promise<Record<string, unknown>> {
-  let size = 0;
-  const chunks: Buffer[] = [];
-  for await (const c of req) {
-    size += (c as Buffer).length;
-    if (size > MAX_BODY) throw new PlaneError(413, 'request body too large (64 KiB at most)');
-    chunks.push(c as Buffer);
-  }
-  const text = Buffer.concat(chunks).toString('utf8').trim();
-  if (!text) return {};
-  try {
-    const v = JSON.parse(text) as unknown;
-    if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new Error('not an object');
-    return v as Record<string, unknown>;
-  } catch {
-    throw new PlaneError(400, 'the body must be a JSON object');
   }
 }

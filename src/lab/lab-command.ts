@@ -465,7 +465,8 @@ export function callPlane(
           const isJson = (res.headers['content-type'] ?? '').includes('json');
           const parsed = isJson && text ? (JSON.parse(text) as unknown) : text;
           if ((res.statusCode ?? 500) >= 400)
-            reject(new Error((parsed as { error?: string }).error ?? `HTTP ${res.statusCode}`));
+            // problem+json: `detail` is the one-line reason.
+            reject(new Error((parsed as { detail?: string }).detail ?? `HTTP ${res.statusCode}`));
           else resolveCall(parsed);
         });
       },

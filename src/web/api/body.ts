@@ -9,6 +9,14 @@ import { WebError } from './problem.js';
 /** Largest JSON body the API reads (a PEM of 64 KiB plus its JSON escaping fits). */
 export const MAX_JSON_BYTES = 128 * 1024;
 
+/** How a body is read beyond the size limit. */
+export interface BodyOptions {
+  /** Read a body without a Content-Type as JSON (the lab's clients send none); otherwise 415. */
+  untypedIsJson?: boolean;
+  /** The whole body must arrive within this many ms, or the answer is 400 and the connection closes. */
+  deadlineMs?: number;
+}
+
 /** True when the request announces a body (RFC 9112 §6.3: Content-Length > 0 or a Transfer-Encoding). */
 export function hasBody(ctx: Koa.Context): boolean {
   const len = ctx.get('Content-Length');
@@ -20,12 +28,17 @@ export function hasBody(ctx: Koa.Context): boolean {
  * WebError: 415 unless the type is application/json (or +json), 413 when the
  * body is larger than `limitBytes` (refused from Content-Length before
  * reading, or as soon as the stream passes the limit), 400 for bytes that are
- * not UTF-8 or text that is not JSON.
+ * not UTF-8 or text that is not JSON, or a body slower than `o.deadlineMs`.
  */
-export async function readJsonBody(ctx: Koa.Context, limitBytes = MAX_JSON_BYTES): Promise<unknown> {
+export async function readJsonBody(
+  ctx: Koa.Context,
+  limitBytes = MAX_JSON_BYTES,
+  o: BodyOptions = {},
+): Promise<unknown> {
   if (!hasBody(ctx)) return undefined;
   const type = ctx.get('Content-Type').split(';')[0]!.trim().toLowerCase();
-  if (type !== 'application/json' && !/^application\/[a-z0-9.+-]+\+json$/.test(type)) {
+  const untyped = type === '' && o.untypedIsJson === true;
+  if (!untyped && type !== 'application/json' && !/^application\/[a-z0-9.+-]+\+json$/.test(type)) {
     throw new WebError(
       'unsupported-media-type',
       `The request body must be JSON: send "Content-Type: application/json"${type ? `, not ${type.slice(0, 60)}` : ''}.`,
@@ -44,10 +57,36 @@ export async function readJsonBody(ctx: Koa.Context, limitBytes = MAX_JSON_BYTES
 
   const chunks: Buffer[] = [];
   let size = 0;
-  for await (const chunk of ctx.req as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > limitBytes) throw tooLarge();
-    chunks.push(chunk);
+  const read = (async () => {
+    for await (const chunk of ctx.req as AsyncIterable<Buffer>) {
+      size += chunk.length;
+      if (size > limitBytes) throw tooLarge();
+      chunks.push(chunk);
+    }
+  })();
+  if (o.deadlineMs === undefined) await read;
+  else {
+    // A client that trickles its body must not hold a connection open: answer, then close it.
+    read.catch(() => undefined);
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () =>
+          reject(
+            new WebError(
+              'bad-input',
+              `The request body did not arrive within ${o.deadlineMs! / 1000} s; send it at once.`,
+              { Connection: 'close' },
+            ),
+          ),
+        o.deadlineMs,
+      );
+    });
+    try {
+      await Promise.race([read, late]);
+    } finally {
+      clearTimeout(timer);
+    }
   }
   let text: string;
   try {

@@ -92,7 +92,7 @@ export function problem(code: ProblemCode, detail: string, errors?: SchemaViolat
 }
 
 /** Answer `ctx` with a problem. */
-export function sendProblem(ctx: Koa.Context, p: Problem, headers: Record<string, string> = {}): void {
+export function sendProblem(ctx: Koa.Context, p: WireProblem, headers: Record<string, string> = {}): void {
   ctx.status = p.status;
   for (const [k, v] of Object.entries(headers)) ctx.set(k, v);
   ctx.set('Cache-Control', 'no-store');
@@ -100,18 +100,33 @@ export function sendProblem(ctx: Koa.Context, p: Problem, headers: Record<string
   ctx.body = JSON.stringify(p);
 }
 
+/** How an interface adapts the problem middleware. */
+export interface ProblemOptions {
+  /** Where a 404 says the routes are listed (default: the box API's document). */
+  routesAt?: string;
+  /** The interface's own problem for an error it knows (checked first); undefined: the usual mapping. */
+  classify?: (err: unknown) => WireProblem | undefined;
+}
+
+/** A problem of any interface: the box's codes, or an interface's own. */
+export type WireProblem = Omit<Problem, 'code'> & { code: string };
+
 /**
  * Middleware for the API: turns anything thrown below it into problem+json,
  * and the router's bare 404/405/501 into problems too. Unknown errors become
  * a 500 whose detail says nothing of the internals; the real reason goes to
  * the log (never a stack or a secret to the client).
  */
-export function problemMiddleware(log: Logger): Koa.Middleware {
+export function problemMiddleware(log: Logger, o: ProblemOptions = {}): Koa.Middleware {
+  const routesAt = o.routesAt ?? '/api/v1/openapi.json';
   return async (ctx, next) => {
     try {
       await next();
     } catch (err) {
-      if (err instanceof WebError) {
+      const own = o.classify?.(err);
+      if (own) {
+        sendProblem(ctx, own);
+      } else if (err instanceof WebError) {
         sendProblem(ctx, problem(err.code, err.message, err.errors), err.headers);
       } else if (isDeviceError(err)) {
         if (err.code === 'internal' || err.code === 'storage')
@@ -145,7 +160,7 @@ export function problemMiddleware(log: Logger): Koa.Middleware {
         ctx,
         problem(
           'not-found',
-          `No API resource at ${clip(ctx.path, 100)}; the routes are listed in /api/v1/openapi.json.`,
+          `No API resource at ${clip(ctx.path, 100)}; the routes are listed in ${routesAt}.`,
         ),
       );
     }

@@ -16,7 +16,7 @@ import type Koa from 'koa';
 import type { Router, RouterContext } from '@koa/router';
 import type { Static, TSchema } from '@sinclair/typebox';
 import { clip } from '../../device/validate.js';
-import { hasBody, readJsonBody } from './body.js';
+import { hasBody, MAX_JSON_BYTES, readJsonBody, type BodyOptions } from './body.js';
 import { componentName } from './json-schema.js';
 import type { OpenApiDocument, Operation, Parameter, ResponseObject } from './openapi.js';
 import { WebError } from './problem.js';
@@ -207,6 +207,7 @@ export function mountRoutes<C>(
   router: Router,
   routes: readonly AnyRoute<C>[],
   prepare: (ctx: Koa.Context, r: AnyRoute<C>) => Promise<C> | C,
+  body: BodyOptions & { maxBytes?: number } = {},
 ): void {
   for (const r of routes) {
     const validate = r.body ? compileSchema(r.body as JsonSchema, `${r.method} ${r.path}`) : undefined;
@@ -215,8 +216,8 @@ export function mountRoutes<C>(
     router.register(r.path, [r.method.toUpperCase()], async (ctx: RouterContext) => {
       const c = await prepare(ctx, r);
       const query = checkQuery(ctx, queryNames);
-      const body = await readBody(ctx, validate, bodyRequired);
-      await r.handler(ctx, { ...c, body, params: ctx.params, query });
+      const value = await readBody(ctx, validate, bodyRequired, body);
+      await r.handler(ctx, { ...c, body: value, params: ctx.params, query });
     });
   }
 }
@@ -241,14 +242,16 @@ async function readBody(
   ctx: Koa.Context,
   validate: Validate | undefined,
   required: boolean,
+  o: BodyOptions & { maxBytes?: number },
 ): Promise<unknown> {
+  const read = () => readJsonBody(ctx, o.maxBytes ?? MAX_JSON_BYTES, o);
   if (!validate) {
-    if (hasBody(ctx) && (await readJsonBody(ctx)) !== undefined) {
+    if (hasBody(ctx) && (await read()) !== undefined) {
       throw new WebError('bad-input', `${ctx.method} ${clip(ctx.path, 100)} takes no request body.`);
     }
     return undefined;
   }
-  const body = await readJsonBody(ctx);
+  const body = await read();
   if (body === undefined) {
     if (required) throw new WebError('bad-input', 'A JSON object is required as the request body.');
     return {};

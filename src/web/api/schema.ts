@@ -31,6 +31,7 @@ export interface JsonSchema {
   minimum?: number;
   maximum?: number;
   maxItems?: number;
+  minItems?: number;
   pattern?: string;
   format?: 'ipv4' | 'ipv6' | 'date-time' | 'uri';
   description?: string;
@@ -68,6 +69,7 @@ const KEYWORDS = new Set([
   'minimum',
   'maximum',
   'maxItems',
+  'minItems',
   'pattern',
   'format',
 ]);
@@ -314,6 +316,8 @@ function toViolation(e: ErrorObject): SchemaViolation[] {
     }
     case 'maxItems':
       return [{ path, message: `${subject(path)} has too many items: at most ${s.maxItems}.` }];
+    case 'minItems':
+      return [{ path, message: `${subject(path)} has too few items: at least ${s.minItems}.` }];
     default:
       // Unreachable: assertSupported admits only the keywords above.
       return [{ path, message: `${subject(path)} is not valid.` }];

@@ -1,0 +1,160 @@
+/**
+ * The control plane's HTTP contract, without a lab's peers: a stand-in Lab
+ * answers the few calls these routes make (the real lab behind the plane is
+ * test/e2e/lab-control-plane.test.ts). Socketless (light-my-request) for the
+ * routes, the document, the token and validation; a real socket for the
+ * trickled bodies, since only a socket can trickle.
+ */
+import t from 'tap';
+import { connect } from 'node:net';
+import inject from 'light-my-request';
+import { Validator } from '@seriousme/openapi-schema-validator';
+import { ControlPlane, controlPlaneDocument, createControlPlaneApp, ROUTES } from './control-plane.js';
+import type { Lab } from './lab.js';
+
+const TOKEN = 'tok-0123456789abcdef';
+const faultCalls: unknown[][] = [];
+const lab = {
+  status: () => [{ boxId: 1 }, { boxId: 2 }],
+  runner: { ids: () => [1, 2], has: (n: number) => n === 1 || n === 2, addressing: { mode: 'standard' } },
+  faults: { list: () => [] },
+  setFault: (...args: unknown[]) => {
+    faultCalls.push(args);
+    return [];
+  },
+  addBox: () => {
+    throw new Error('box-id 2 is taken');
+  },
+} as unknown as Lab;
+const handler = createControlPlaneApp(lab, TOKEN, () => undefined).callback();
+
+async function call(method: string, url: string, o: { auth?: string; body?: string; type?: string } = {}) {
+  const res = await inject(handler, {
+    method: method as 'GET',
+    url,
+    headers: {
+      ...(o.auth !== undefined ? { authorization: o.auth } : { authorization: `Bearer ${TOKEN}` }),
+      ...(o.type ? { 'content-type': o.type } : {}),
+    },
+    ...(o.body !== undefined ? { payload: o.body } : {}),
+  });
+  return {
+    status: res.statusCode,
+    headers: res.headers,
+    json: res.body && /json/.test(String(res.headers['content-type'])) ? JSON.parse(res.body) : res.body,
+  };
+}
+
+t.test('the document: served without a token, valid OpenAPI 3.1, one operation per route', async (t) => {
+  const r = await call('GET', '/v1/openapi.json', { auth: '' });
+  t.equal(r.status, 200);
+  t.strictSame(r.json, JSON.parse(JSON.stringify(controlPlaneDocument())));
+  const v = new Validator();
+  const res = await v.validate(r.json);
+  t.same(res.errors ?? [], []);
+  t.equal(res.valid, true);
+  const ops = Object.values(r.json.paths as Record<string, object>).flatMap((p) => Object.keys(p));
+  t.equal(ops.length, ROUTES.length);
+});
+
+t.test('GET /v1 lists every route', async (t) => {
+  const r = await call('GET', '/v1');
+  t.equal(r.status, 200);
+  t.equal(r.json.length, ROUTES.length);
+  t.match(r.json, [{ method: 'GET', path: '/v1/openapi.json' }]);
+  t.ok(
+    r.json.some(
+      (x: { method: string; path: string }) => x.method === 'POST' && x.path === '/v1/boxes/{id}/kill',
+    ),
+  );
+});
+
+t.test(
+  'the token: the scheme in any case (RFC 7235), a wrong or missing token is a 401 problem',
+  async (t) => {
+    for (const scheme of ['Bearer', 'bearer', 'BEARER'])
+      t.equal((await call('GET', '/v1/boxes', { auth: `${scheme} ${TOKEN}` })).status, 200, scheme);
+    for (const auth of ['', `Bearer ${TOKEN}x`, `Basic ${TOKEN}`, 'Bearer', `Bearer ${TOKEN} extra`]) {
+      const r = await call('GET', '/v1/boxes', { auth });
+      t.equal(r.status, 401, JSON.stringify(auth));
+      t.match(r.headers['content-type'], /^application\/problem\+json/);
+      t.match(r.json, { code: 'unauthenticated', detail: /bearer token/ });
+      t.equal(r.headers['www-authenticate'], 'Bearer realm="gvos-sim-lab"');
+    }
+  },
+);
+
+t.test(
+  'bodies: validated against the table; no Content-Type is read as JSON; errors are problems',
+  async (t) => {
+    const bad = await call('POST', '/v1/faults', { body: '{"fault":"nope","on":true}' });
+    t.match(bad, {
+      status: 400,
+      json: {
+        code: 'bad-input',
+        detail: 'Field "fault" must be one of acme-unreachable, acme-slow, challenge-wrong, snmp-muted.',
+      },
+    });
+    t.match(await call('POST', '/v1/faults', { body: '{"fault":"snmp-muted","on":true,"boxes":[]}' }), {
+      status: 400,
+      json: { detail: 'Field "boxes" has too few items: at least 1.' },
+    });
+    t.match(await call('POST', '/v1/faults', { body: '{"fault":"snmp-muted","on":true,"boxes":[7]}' }), {
+      status: 404,
+      json: { code: 'not-found', detail: 'no box with box-id 7 (box-ids: 1, 2)' },
+    });
+    const ok = await call('POST', '/v1/faults', { body: '{"fault":"snmp-muted","on":true,"boxes":[2]}' });
+    t.equal(ok.status, 200);
+    t.same(faultCalls.at(-1), ['snmp-muted', true, [2], undefined]);
+    t.match(await call('POST', '/v1/faults', { body: '{}', type: 'text/plain' }), { status: 415 });
+    t.match(await call('POST', '/v1/boxes', { body: '{"boxId":2}' }), {
+      status: 409,
+      json: { code: 'conflict', detail: 'box-id 2 is taken' },
+    });
+    t.match(await call('GET', '/v1/nothing'), { status: 404, json: { code: 'not-found' } });
+    t.match(await call('GET', '/v2'), { status: 404, json: { code: 'not-found' } });
+    t.match(await call('PUT', '/v1/boxes'), { status: 405, json: { code: 'method-not-allowed' } });
+  },
+);
+
+/** Send `head` then one body byte every `everyMs`; resolves what the server sent and how many bytes went out. */
+function trickle(port: number, head: string, total: number, everyMs: number) {
+  return new Promise<{ reply: string; sent: number }>((resolve, reject) => {
+    const s = connect(port, '127.0.0.1');
+    let reply = '';
+    let sent = 0;
+    let timer: NodeJS.Timeout | undefined;
+    s.setEncoding('utf8');
+    s.on('data', (d: string) => (reply += d));
+    s.on('error', reject);
+    s.on('close', () => {
+      clearInterval(timer);
+      resolve({ reply, sent });
+    });
+    s.write(head, () => {
+      timer = setInterval(() => {
+        if (sent >= total) return clearInterval(timer);
+        sent++;
+        s.write(' ');
+      }, everyMs);
+    });
+  });
+}
+
+t.test('a trickled body cannot hold a connection', async (t) => {
+  const plane = new ControlPlane(lab, TOKEN, () => undefined, { bodyDeadlineMs: 500 });
+  const url = await plane.listen();
+  t.teardown(() => plane.close());
+  const port = Number(new URL(url).port);
+  const head = (auth: string) =>
+    `POST /v1/faults HTTP/1.1\r\nHost: x\r\n${auth}Content-Type: application/json\r\nContent-Length: 200\r\n\r\n`;
+
+  const anon = await trickle(port, head(''), 200, 50);
+  t.match(anon.reply, /^HTTP\/1\.1 401 /, 'refused without waiting for the body');
+  t.ok(anon.sent < 200, `the server closed the connection after ${anon.sent} of 200 bytes`);
+
+  const slow = await trickle(port, head(`Authorization: bearer ${TOKEN}\r\n`), 200, 50);
+  t.match(slow.reply, /^HTTP\/1\.1 400 /);
+  t.match(slow.reply, /did not arrive within 0\.5 s/);
+  t.ok(slow.sent < 200, `the server closed the connection after ${slow.sent} of 200 bytes`);
+});
