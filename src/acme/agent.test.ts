@@ -14,7 +14,7 @@ import { ManualClock } from '../lib/clock.js';
 import { silentLogger } from '../lib/logger.js';
 import { generateKeyPair } from '../pki/keys.js';
 import { createSelfSigned } from '../pki/self-signed.js';
-import { ADMIN, makeTestBox } from '../../test/harness/boxes.js';
+import { ADMIN, makeTestBox, acmePortOf } from '../../test/harness/boxes.js';
 import { renderAcmeInfo } from '../cli/commands/acme.js';
 import { AcmeAgent } from './agent.js';
 import { freePort } from './pebble-launcher.js';
@@ -54,8 +54,13 @@ async function setup(o: { lifetimeMs?: number; patch?: Partial<AcmeIssued> } = {
     failedAttempts: 0,
     ...o.patch,
   };
-  await box.installAcmeCertificate(certPem, key.privateKeyPem, issued);
-  const agent = new AcmeAgent({ box, clock, logger: silentLogger, settings: { requestTimeoutMs: 2000 } });
+  await acmePortOf(box).installAcmeCertificate(certPem, key.privateKeyPem, issued);
+  const agent = new AcmeAgent({
+    port: acmePortOf(box),
+    clock,
+    logger: silentLogger,
+    settings: { requestTimeoutMs: 2000 },
+  });
   box.attachAcme(agent);
   t.teardown(() => agent.stop());
   return { clock, box, agent, issued };
@@ -121,7 +126,7 @@ t.test('retries stop at the last chance before expiry', async (t) => {
   const { agent, box, clock, issued } = await setup({ patch: { failedAttempts: 9 } });
   // Stored mid-backoff, 3 h before expiry: the 6 h step is pulled in to 1 min before expiry.
   const stored = issued.expiresMs - 3 * 60 * MINUTE_MS;
-  await box.updateAcmeIssued({ nextRenewalMs: stored });
+  await acmePortOf(box).updateAcmeIssued({ nextRenewalMs: stored });
   clock.jumpTo(stored);
   agent.resume();
   t.equal(agent.nextWakeMs, stored, 'while failing, resume keeps the stored retry moment');
@@ -145,7 +150,7 @@ t.test('retries stop at the last chance before expiry', async (t) => {
 t.test('a renewal that falls due while another operation runs waits and tries again', async (t) => {
   const { agent, box, clock } = await setup();
   agent.resume();
-  await box.acmeBegin('Revoke', 'box1.lab.test', 'https://x/dir');
+  await acmePortOf(box).acmeBegin('Revoke', 'box1.lab.test', 'https://x/dir');
   clock.advance(60 * DAY_MS);
   t.equal(agent.nextWakeMs, clock.now() + MINUTE_MS, 're-armed after busyRetryMs');
   t.match(

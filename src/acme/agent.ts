@@ -23,6 +23,7 @@ import { createPrivateKey, type KeyObject } from 'node:crypto';
 import { isIP } from 'node:net';
 import { DeviceError, isDeviceError } from '../device/errors.js';
 import type { GateMap } from '../lib/gate.js';
+import type { AcmeAgentPort } from '../device/acme-agent-port.js';
 import type { Box } from '../device/box.js';
 import type { CertificateEvent, DeviceEvents } from '../device/events.js';
 import { ACME_CERT_NAME, type AcmeIssued, type AcmeRequestType } from '../device/model.js';
@@ -48,6 +49,7 @@ import {
   type SessionTuning,
 } from './session.js';
 import { BoxTransport, inspectServerChain, isTrustFailure, TransportError } from './transport.js';
+import { CRL_REASONS, revokeOutcome } from './revoke-outcome.js';
 import { TrustCache } from './trust-cache.js';
 import { parseAnchors, verifyIssuedCertificate, type VerifiedCertificate } from './verify.js';
 
@@ -108,7 +110,8 @@ const DEFAULTS: Resolved = {
 
 /** What the constructor takes. */
 export interface AcmeAgentOptions {
-  box: Box;
+  /** The box's agent port (Box.create()); the agent reads the box through port.box. */
+  port: AcmeAgentPort;
   clock: Clock;
   logger: Logger;
   settings?: AcmeAgentSettings;
@@ -140,6 +143,8 @@ interface Work {
 
 export class AcmeAgent implements AcmeController {
   private readonly box: Box;
+  /** What only the agent may do to the box. */
+  private readonly port: AcmeAgentPort;
   private readonly clock: Clock;
   private readonly log: Logger;
   private readonly s: Resolved;
@@ -154,7 +159,8 @@ export class AcmeAgent implements AcmeController {
   private accountKey: { pem: string; key: KeyObject } | undefined;
 
   constructor(o: AcmeAgentOptions) {
-    this.box = o.box;
+    this.port = o.port;
+    this.box = o.port.box;
     this.clock = o.clock;
     this.log = o.logger.child({ feature: 'acme' });
     this.s = { ...DEFAULTS, ...stripUndefined(o.settings ?? {}) };
@@ -177,7 +183,7 @@ export class AcmeAgent implements AcmeController {
     if (!issued) return;
     const next = issued.failedAttempts > 0 ? issued.nextRenewalMs : this.momentOf(issued);
     if (next !== issued.nextRenewalMs) {
-      this.box
+      this.port
         .updateAcmeIssued({ nextRenewalMs: next })
         .catch((e) => this.log.warn('could not store the renewal moment', { err: messageOf(e) }));
     }
@@ -230,7 +236,7 @@ export class AcmeAgent implements AcmeController {
     try {
       directory = await this.checkServer(req.directoryUrl, transport);
       if (!isIP(req.domain)) await this.checkDomain(req.domain, transport);
-      await this.box.acmeBegin(req.type, req.domain, req.directoryUrl);
+      await this.port.acmeBegin(req.type, req.domain, req.directoryUrl);
     } catch (e) {
       transport.close();
       this.lock = undefined;
@@ -264,16 +270,16 @@ export class AcmeAgent implements AcmeController {
     try {
       this.timer.cancel();
       const issued = this.box.acmeState().issued;
-      await this.box.acmeBegin('Clear', issued?.domain ?? '', issued?.directoryUrl ?? '');
+      await this.port.acmeBegin('Clear', issued?.domain ?? '', issued?.directoryUrl ?? '');
       try {
-        await this.box.removeAcmeCertificate();
+        await this.port.removeAcmeCertificate();
       } catch (e) {
-        await this.box.acmeFinish('Failed', clipReason(messageOf(e))).catch(() => undefined);
+        await this.port.acmeFinish('Failed', clipReason(messageOf(e))).catch(() => undefined);
         throw e;
       }
       if (issued)
         this.emit('certificate-cleared', issued, issued.serial, { reason: 'cleared by the operator' });
-      await this.box.acmeFinish('Success');
+      await this.port.acmeFinish('Success');
       this.log.info('ACME certificate cleared', { domain: issued?.domain });
     } finally {
       this.lock = undefined;
@@ -404,7 +410,7 @@ export class AcmeAgent implements AcmeController {
         // be written at all, so the box is not left busy; else the next boot marks it interrupted.
         this.log.error('ACME request could not record its result', { type: req.type, err: messageOf(e) });
         if (!this.stopped)
-          await this.box.acmeFinish('Failed', clipReason(messageOf(e))).catch(() => undefined);
+          await this.port.acmeFinish('Failed', clipReason(messageOf(e))).catch(() => undefined);
       } finally {
         transport.close();
         if (this.work === work) this.work = undefined;
@@ -421,7 +427,7 @@ export class AcmeAgent implements AcmeController {
     reason: string | null = null,
   ): Promise<void> {
     if (this.stopped) return;
-    await this.box.acmeFinish(outcome, reason === null ? null : clipReason(reason));
+    await this.port.acmeFinish(outcome, reason === null ? null : clipReason(reason));
     this.logFinished(work, outcome, reason);
   }
 
@@ -454,7 +460,7 @@ export class AcmeAgent implements AcmeController {
       lastFailureReason: null,
       failedAttempts: 0,
     };
-    await this.box.installAcmeCertificate(got.certPem, got.keyPem, issued, () => {
+    await this.port.installAcmeCertificate(got.certPem, got.keyPem, issued, () => {
       this.timer.arm(issued.nextRenewalMs);
       this.emit('certificate-issued', issued, issued.serial);
       this.logFinished(work, 'Success');
@@ -477,7 +483,7 @@ export class AcmeAgent implements AcmeController {
     }
     if (this.stopped) return;
     const issued = this.renewedRecord(before, got);
-    await this.box.installAcmeCertificate(got.certPem, got.keyPem, issued, () => {
+    await this.port.installAcmeCertificate(got.certPem, got.keyPem, issued, () => {
       this.timer.arm(issued.nextRenewalMs);
       this.emit('certificate-renewed', issued, issued.serial, { previousSerial: before.serial });
       this.logFinished(work, 'Success');
@@ -522,7 +528,7 @@ export class AcmeAgent implements AcmeController {
       );
       patch = { ...patch, failedAttempts, nextRenewalMs: next };
     }
-    await this.box.updateAcmeIssued(patch);
+    await this.port.updateAcmeIssued(patch);
     if (next !== null) this.timer.arm(next);
     else
       this.log.warn('giving up auto-renewal: the certificate expires before another retry', {
@@ -541,10 +547,9 @@ export class AcmeAgent implements AcmeController {
    */
   private async runRevoke(req: AcmeRequest, work: Work): Promise<void> {
     const before = this.box.acmeState().issued;
-    const old = this.box.acmeCertificate();
+    const old = this.port.acmeCertificate();
     if (!before || !old) return this.finish(work, 'Failed', 'no ACME issued certificate (it was cleared)');
-    const reasonCode = req.revocationReason ?? 4;
-    const reasonName = reasonCode === 1 ? 'keyCompromise' : 'superseded';
+    const crl = CRL_REASONS[req.revocationReason ?? 'superseded'];
     let reissueError: string | undefined;
     let revokeError: string | undefined;
     try {
@@ -553,18 +558,18 @@ export class AcmeAgent implements AcmeController {
           const got = await this.obtain(req, session, work);
           if (this.stopped) return;
           const issued = this.renewedRecord(before, got);
-          await this.box.installAcmeCertificate(got.certPem, got.keyPem, issued);
+          await this.port.installAcmeCertificate(got.certPem, got.keyPem, issued);
           this.timer.arm(issued.nextRenewalMs);
           this.emit('certificate-renewed', issued, issued.serial, { previousSerial: before.serial });
         } catch (e) {
           if (this.stopped) return;
           reissueError = this.reason(e, work);
           this.timer.cancel();
-          await this.box.mapWebToDefault();
+          await this.port.mapWebToDefault();
         }
         if (this.stopped) return;
         try {
-          await session.revoke(old.certPem, reasonCode);
+          await session.revoke(old.certPem, crl.code);
         } catch (e) {
           revokeError = this.reason(e, work);
         }
@@ -575,39 +580,22 @@ export class AcmeAgent implements AcmeController {
       const why = this.reason(e, work);
       reissueError ??= why;
       revokeError ??= why;
-      if (
-        this.box.webCertificateName === ACME_CERT_NAME &&
-        this.box.acmeCertificate()?.certPem === old.certPem
-      ) {
-        this.timer.cancel();
-        await this.box.mapWebToDefault();
-      }
     }
     if (this.stopped) return;
-    if (!revokeError) {
-      if (reissueError) await this.box.removeAcmeCertificate();
-      this.emit('certificate-revoked', before, before.serial, { reason: reasonName });
+    const outcome = revokeOutcome({ serial: before.serial, reissueError, revokeError });
+    // The fallback: a failed re-issue inside the session mapped web away already; here the session never opened.
+    if (
+      outcome.web === 'default-cert' &&
+      this.box.webCertificateName === ACME_CERT_NAME &&
+      this.port.acmeCertificate()?.certPem === old.certPem
+    ) {
+      this.timer.cancel();
+      await this.port.mapWebToDefault();
     }
-    if (!reissueError && !revokeError) return this.finish(work, 'Success');
-    if (!revokeError) {
-      return this.finish(
-        work,
-        'Failed',
-        `re-issue failed (${reissueError}); serial ${before.serial} was revoked and web uses the default certificate`,
-      );
-    }
-    if (!reissueError) {
-      return this.finish(
-        work,
-        'Failed',
-        `the new certificate is installed, but revoking serial ${before.serial} failed: ${revokeError}`,
-      );
-    }
-    return this.finish(
-      work,
-      'Failed',
-      `re-issue failed (${reissueError}) and revocation failed (${revokeError}); web uses the default certificate`,
-    );
+    if (outcome.removeOldCertificate) await this.port.removeAcmeCertificate();
+    if (outcome.announceRevoked)
+      this.emit('certificate-revoked', before, before.serial, { reason: crl.name });
+    return this.finish(work, outcome.status, outcome.reason);
   }
 
   /** The auto-renewal timer fired: begin an Auto-Renew unless another operation runs. */
@@ -630,7 +618,7 @@ export class AcmeAgent implements AcmeController {
       keyAlgorithm: issued.keyAlgorithm,
       renewDays: issued.renewDays,
     };
-    this.box.acmeBegin('Auto-Renew', issued.domain, issued.directoryUrl).then(
+    this.port.acmeBegin('Auto-Renew', issued.domain, issued.directoryUrl).then(
       () => {
         if (this.stopped) {
           transport.close();
@@ -665,7 +653,7 @@ export class AcmeAgent implements AcmeController {
     work: Work,
     fn: (s: AcmeSession) => Promise<T>,
   ): Promise<T> {
-    const stored = this.box.acmeAccount(directoryUrl);
+    const stored = this.port.acmeAccount(directoryUrl);
     let keyPem: string;
     let key: KeyObject;
     if (stored) {
@@ -686,7 +674,7 @@ export class AcmeAgent implements AcmeController {
     });
     if (!stored || stored.accountUrl !== accountUrl) {
       if (stored) this.log.info('ACME account registered again (the CA had forgotten it)', { directoryUrl });
-      await this.box.saveAcmeAccount({ directoryUrl, accountKeyPem: keyPem, accountUrl });
+      await this.port.saveAcmeAccount({ directoryUrl, accountKeyPem: keyPem, accountUrl });
     }
     return fn(session);
   }

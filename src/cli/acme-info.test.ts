@@ -10,7 +10,7 @@ import type { AcmeIssued } from '../device/model.js';
 import { ManualClock } from '../lib/clock.js';
 import { generateKeyPair } from '../pki/keys.js';
 import { createSelfSigned } from '../pki/self-signed.js';
-import { makeTestBox } from '../../test/harness/boxes.js';
+import { makeTestBox, acmePortOf } from '../../test/harness/boxes.js';
 import { renderAcmeInfo } from './commands/acme.js';
 import { Session } from './session.js';
 
@@ -71,10 +71,10 @@ async function exampleBox() {
     lastFailureReason: null,
     failedAttempts: 0,
   };
-  await box.acmeBegin('Issue', '10.60.95.2', URL);
+  await acmePortOf(box).acmeBegin('Issue', '10.60.95.2', URL);
   clock.advance(60_000);
-  await box.installAcmeCertificate(certPem, key.privateKeyPem, issued);
-  await box.acmeFinish('Success');
+  await acmePortOf(box).installAcmeCertificate(certPem, key.privateKeyPem, issued);
+  await acmePortOf(box).acmeFinish('Success');
   return { box, cluster, clock };
 }
 
@@ -131,12 +131,12 @@ t.test('other states', async (t) => {
   process.env.TZ = 'UTC';
   const { box, clock } = await exampleBox();
   const at = (ms: number) => new Date(ms).toISOString().replace('T', ' ').slice(0, 19).replace(/-/g, '/');
-  await box.updateAcmeIssued({
+  await acmePortOf(box).updateAcmeIssued({
     renewDays: 30,
     lastSuccessfulRenewalMs: clock.now(),
     lastFailedRenewalMs: clock.now() + 1000,
   });
-  await box.acmeBegin('Auto-Renew', '10.60.95.2', URL);
+  await acmePortOf(box).acmeBegin('Auto-Renew', '10.60.95.2', URL);
   let lines = renderAcmeInfo(box);
   t.equal(lines[9], '  Renewal Days           : 30');
   t.equal(lines[10], `  Last Succesful Renewal : ${at(clock.now())}`);
@@ -145,7 +145,7 @@ t.test('other states', async (t) => {
     '  Request-Status         : In Progress',
     '  Type of Request        : Auto-Renew',
   ]);
-  await box.acmeFinish(
+  await acmePortOf(box).acmeFinish(
     'Failed',
     'urn:ietf:params:acme:error:connection: the CA could not reach 10.60.95.2:80',
   );

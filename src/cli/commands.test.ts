@@ -11,7 +11,7 @@ import type { CryptoMode } from '../device/model.js';
 import { ManualClock } from '../lib/clock.js';
 import { generateKeyPair } from '../pki/keys.js';
 import { createSelfSigned } from '../pki/self-signed.js';
-import { makeTestBox, TEST_PASSWORD } from '../../test/harness/boxes.js';
+import { makeTestBox, TEST_PASSWORD, acmePortOf } from '../../test/harness/boxes.js';
 import { Session } from './session.js';
 import { completeIssue, FakeAcme, FakeSnmp } from '../../test/harness/cli-fakes.js';
 
@@ -315,7 +315,7 @@ t.test('ACME', async (t) => {
     await l.conf(issue),
     '% An ACME issue is already in progress on box 1; wait for it ("show crypto acme client info box-id 1").\n',
   );
-  await box().acmeFinish('Failed', 'the CA refused the order');
+  await acmePortOf(box()).acmeFinish('Failed', 'the CA refused the order');
   t.match(
     await l.run('show crypto acme client info'),
     /Request-Status +: Failed: the CA refused the order\n/,
@@ -326,7 +326,7 @@ t.test('ACME', async (t) => {
     'options in the other order',
   );
   t.match(l.acme.requests[1], { keyAlgorithm: 'prime256v1', renewDays: 10 });
-  await box().acmeFinish('Failed', 'x');
+  await acmePortOf(box()).acmeFinish('Failed', 'x');
   t.equal(
     await l.conf(
       issue.replace(
@@ -373,16 +373,16 @@ t.test('ACME', async (t) => {
     await l.conf('crypto certificate acme renew domain box1.lab.test'),
     'Renewal in progress. Check status using "show crypto acme client info box-id 1".\n',
   );
-  await box().acmeFinish('Success');
+  await acmePortOf(box()).acmeFinish('Success');
   t.equal(
     await l.conf('crypto certificate acme revoke domain box1.lab.test key-compromise'),
     'Revocation in progress. Check status using "show crypto acme client info box-id 1".\n',
   );
-  t.match(l.acme.requests.at(-1), { type: 'Revoke', revocationReason: 1 });
-  await box().acmeFinish('Success');
+  t.match(l.acme.requests.at(-1), { type: 'Revoke', revocationReason: 'key-compromise' });
+  await acmePortOf(box()).acmeFinish('Success');
   await l.conf('crypto certificate acme revoke domain box1.lab.test');
-  t.match(l.acme.requests.at(-1), { type: 'Revoke', revocationReason: 4 });
-  await box().acmeFinish('Success');
+  t.match(l.acme.requests.at(-1), { type: 'Revoke', revocationReason: 'superseded' });
+  await acmePortOf(box()).acmeFinish('Success');
   t.equal(
     await l.conf('crypto certificate acme clear'),
     'ACME certificate cleared on box-id 1; the web server uses the default certificate.\n',

@@ -2,7 +2,7 @@ import t from 'tap';
 import type { Cluster } from '../device/cluster.js';
 import type { Role } from '../device/roles.js';
 import { MAX_PEM_BYTES } from '../device/limits.js';
-import { makeTestBox } from '../../test/harness/boxes.js';
+import { makeTestBox, acmePortOf } from '../../test/harness/boxes.js';
 import { MAX_LINE_BYTES, MAX_PENDING_CHARS, Session, type SessionOptions } from './session.js';
 import { FakeAcme } from '../../test/harness/cli-fakes.js';
 import { garbage } from '../../test/harness/garbage.js';
@@ -234,7 +234,7 @@ t.test('commands run one at a time, in order', async (t) => {
 
   // Input typed while a command runs waits, and too much of it is dropped with a notice.
   acme.startDelayMs = 50;
-  await cluster.get(1).acmeFinish('Success');
+  await acmePortOf(cluster.get(1)).acmeFinish('Success');
   h.s.input('crypto certificate acme issue domain b.lab.test acme-server https://ca.lab.test/dir\n');
   h.s.input('z'.repeat(MAX_PENDING_CHARS + 1));
   h.s.input('\x03show version\n');

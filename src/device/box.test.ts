@@ -1,7 +1,7 @@
 import t from 'tap';
 import { generateKeyPair } from '../pki/keys.js';
 import { createSelfSigned } from '../pki/self-signed.js';
-import { ADMIN, MONITOR, OPERATOR, makeTestBox } from '../../test/harness/boxes.js';
+import { ADMIN, MONITOR, OPERATOR, makeTestBox, acmePortOf } from '../../test/harness/boxes.js';
 import { DeviceError } from './errors.js';
 import type { AcmeController, AcmeRequest } from './ports.js';
 import { prepareBoot } from './first-boot.js';
@@ -289,7 +289,7 @@ t.test('acme: an operation already running is refused', async (t) => {
   const { box } = await makeTestBox();
   box.attachAcme(new RecordingAcme());
   box.addNameServer(ADMIN, '127.0.0.1:8053');
-  await box.acmeBegin('Issue', 'a.lab.test', 'https://127.0.0.1:14000/dir');
+  await acmePortOf(box).acmeBegin('Issue', 'a.lab.test', 'https://127.0.0.1:14000/dir');
   await t.rejects(
     box.acmeIssue(ADMIN, { domain: 'a.lab.test', directoryUrl: 'https://127.0.0.1:14000/dir' }),
     {
@@ -302,7 +302,7 @@ t.test('acme: an operation already running is refused', async (t) => {
 t.test('while the ACME certificate is on web, switching web certificates is refused', async (t) => {
   const { box } = await makeTestBox();
   const a = await certAndKey('a.lab.test');
-  await box.installAcmeCertificate(a.cert, a.key, {
+  await acmePortOf(box).installAcmeCertificate(a.cert, a.key, {
     domain: 'a.lab.test',
     directoryUrl: 'https://127.0.0.1:14000/dir',
     keyAlgorithm: 'prime256v1',
@@ -324,13 +324,13 @@ t.test('while the ACME certificate is on web, switching web certificates is refu
     message: /clear it first/,
   });
   await t.rejects(box.deleteCertificate(ADMIN, 'acme-https.crt'), { code: 'in-use' });
-  await box.removeAcmeCertificate();
+  await acmePortOf(box).removeAcmeCertificate();
   t.equal(box.webCertificateName, 'default-cert');
 });
 
 t.test('a request in progress when the box went down is marked failed at boot', async (t) => {
   const { box, store, clock } = await makeTestBox();
-  await box.acmeBegin('Issue', 'a.lab.test', 'https://127.0.0.1:14000/dir');
+  await acmePortOf(box).acmeBegin('Issue', 'a.lab.test', 'https://127.0.0.1:14000/dir');
   const d = prepareBoot((await store.load())!, clock.now());
   t.match(d.acme.lastRequest, { status: 'Failed', reason: 'interrupted by restart' });
 });
@@ -338,8 +338,8 @@ t.test('a request in progress when the box went down is marked failed at boot', 
 t.test('acmeBegin lets only one of two concurrent callers in', async (t) => {
   const { box } = await makeTestBox();
   const results = await Promise.allSettled([
-    box.acmeBegin('Issue', 'a.lab.test', 'https://127.0.0.1:14000/dir'),
-    box.acmeBegin('Issue', 'a.lab.test', 'https://127.0.0.1:14000/dir'),
+    acmePortOf(box).acmeBegin('Issue', 'a.lab.test', 'https://127.0.0.1:14000/dir'),
+    acmePortOf(box).acmeBegin('Issue', 'a.lab.test', 'https://127.0.0.1:14000/dir'),
   ]);
   t.same(results.map((r) => r.status).sort(), ['fulfilled', 'rejected']);
 });
@@ -363,32 +363,36 @@ for (const name of prototypeNames) {
 
 t.test('acmeState() carries no account keys', async (t) => {
   const { box } = await makeTestBox();
-  await box.saveAcmeAccount({
+  await acmePortOf(box).saveAcmeAccount({
     directoryUrl: 'https://ca/dir',
     accountKeyPem: 'SECRET-KEY',
     accountUrl: null,
   });
   t.notMatch(JSON.stringify(box.acmeState()), /SECRET-KEY/);
-  t.equal(box.acmeAccount('https://ca/dir')?.accountKeyPem, 'SECRET-KEY');
+  t.equal(acmePortOf(box).acmeAccount('https://ca/dir')?.accountKeyPem, 'SECRET-KEY');
 });
 
 t.test('the ACME account record reaches the disk with the next write, or at flush', async (t) => {
   const { box, store } = await makeTestBox();
   const saves = store.saves;
   const rec = { directoryUrl: 'https://ca/dir', accountKeyPem: 'KEY-1', accountUrl: 'https://ca/acct/1' };
-  await box.saveAcmeAccount(rec);
+  await acmePortOf(box).saveAcmeAccount(rec);
   t.equal(store.saves, saves, 'no write of its own');
-  t.equal(box.acmeAccount('https://ca/dir')?.accountUrl, 'https://ca/acct/1', 'but current at once');
-  await box.acmeBegin('Issue', 'box1.lab.test', 'https://ca/dir');
+  t.equal(
+    acmePortOf(box).acmeAccount('https://ca/dir')?.accountUrl,
+    'https://ca/acct/1',
+    'but current at once',
+  );
+  await acmePortOf(box).acmeBegin('Issue', 'box1.lab.test', 'https://ca/dir');
   t.equal(store.saves, saves + 1);
   t.equal(
     (await store.load())?.acme.accounts[0]?.accountUrl,
     'https://ca/acct/1',
     'the next write carries it',
   );
-  await box.acmeFinish('Failed', 'test');
+  await acmePortOf(box).acmeFinish('Failed', 'test');
 
-  await box.saveAcmeAccount({ ...rec, accountUrl: 'https://ca/acct/2' });
+  await acmePortOf(box).saveAcmeAccount({ ...rec, accountUrl: 'https://ca/acct/2' });
   const before = store.saves;
   await box.flush();
   t.equal(store.saves, before + 1, 'flush writes what waits');

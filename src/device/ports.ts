@@ -17,9 +17,12 @@ export interface AcmeRequest {
   directoryUrl: string;
   keyAlgorithm: KeyAlgorithm;
   renewDays: number | null;
-  /** Revocation reason code (RFC 5280): 4 superseded (default), 1 keyCompromise. */
-  revocationReason?: number;
+  /** Why a Revoke request revokes (superseded when absent); acme/ maps it to the RFC 5280 code. */
+  revocationReason?: RevocationReason;
 }
+
+/** The revocation reasons an operator can give (`... revoke domain <d> [key-compromise]`). */
+export type RevocationReason = 'superseded' | 'key-compromise';
 
 /** The ACME agent as the device drives it (acme/ implements it). */
 export interface AcmeController {

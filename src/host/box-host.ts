@@ -200,7 +200,7 @@ export class BoxHost {
       throw new Error(`box ${this.o.boxId}: firmware ${doc.firmware.running} is not in firmware-sim/`);
     }
     await this.store.save(doc);
-    const box = new Box({
+    const { box, acmePort } = Box.create({
       doc,
       persistence: this.store,
       clock: this.o.clock,
@@ -228,7 +228,7 @@ export class BoxHost {
     });
 
     const acme = new AcmeAgent({
-      box,
+      port: acmePort,
       clock: this.o.clock,
       logger: this.log,
       settings: this.o.acmeSettings,

@@ -3,7 +3,7 @@ import type { Box } from '../device/box.js';
 import type { SnmpTarget } from '../device/model.js';
 import { ManualClock } from '../lib/clock.js';
 import { JsonLogger, silentLogger } from '../lib/logger.js';
-import { ADMIN, makeTestBox } from '../../test/harness/boxes.js';
+import { ADMIN, makeTestBox, acmePortOf } from '../../test/harness/boxes.js';
 import type { SenderSpec } from './net-snmp-sender.js';
 import { SnmpNotifier } from './notifier.js';
 import { NOTIFICATIONS, OBJECTS } from './oids.js';
@@ -282,7 +282,7 @@ t.test('expiring soon: detected from the ACME state, emitted as a device event, 
   const emitted: number[] = [];
   box.events.on('certificate-expiring-soon', (e) => emitted.push(e.daysLeft));
   const now = clock.now();
-  await box.installAcmeCertificate('CERT', 'KEY', {
+  await acmePortOf(box).installAcmeCertificate('CERT', 'KEY', {
     domain: 'box1.lab.test',
     directoryUrl: 'https://ca.lab.test/dir',
     keyAlgorithm: 'prime256v1',

@@ -34,7 +34,7 @@ import { silentLogger } from '../../src/lib/logger.js';
 import { SystemClock } from '../../src/lib/clock.js';
 import { SnmpNotifier } from '../../src/snmp/notifier.js';
 import { WebServer } from '../../src/web/server.js';
-import { makeTestBox, TEST_PASSWORD } from '../harness/boxes.js';
+import { makeTestBox, TEST_PASSWORD, acmePortOf } from '../harness/boxes.js';
 import { FAST_ACME, startPebble, type Pebble } from '../harness/pebble.js';
 import { TrapReceiver } from '../harness/snmptrapd.js';
 
@@ -135,7 +135,7 @@ export async function startLab(peers: CliPeers, o: { maxSessions?: number } = {}
   // Pebble) and the real notifier. The CA list starts empty: the scripts add Pebble's CAs.
   const agents = [1, 2].map((id) => {
     const b = cluster.get(id);
-    const agent = new AcmeAgent({ box: b, clock, logger: silentLogger, settings: FAST_ACME });
+    const agent = new AcmeAgent({ port: acmePortOf(b), clock, logger: silentLogger, settings: FAST_ACME });
     b.attachAcme(agent);
     agent.resume();
     const notifier = new SnmpNotifier({ box: b, clock, logger: silentLogger });

@@ -3,7 +3,8 @@
  * with the real firmware catalog. No listeners; see box-process.ts for a real
  * box process.
  */
-import { Box } from '../../src/device/box.js';
+import type { AcmeAgentPort } from '../../src/device/acme-agent-port.js';
+import { Box, type BoxOptions } from '../../src/device/box.js';
 import { Cluster } from '../../src/device/cluster.js';
 import { createFirstBootDocument, prepareBoot } from '../../src/device/first-boot.js';
 import type { CryptoMode } from '../../src/device/model.js';
@@ -38,6 +39,23 @@ export interface TestBox {
 
 const catalog = new FileFirmwareCatalog();
 
+/** The ACME agent port of each box made here: tests stand in for the agent, or hand the port to a real one. */
+const ports = new WeakMap<Box, AcmeAgentPort>();
+
+/** A box and its agent port (Box.create), the port kept for acmePortOf(). */
+export function createTestBox(o: BoxOptions): Box {
+  const { box, acmePort } = Box.create(o);
+  ports.set(box, acmePort);
+  return box;
+}
+
+/** The ACME agent port of a box made by this harness. */
+export function acmePortOf(box: Box): AcmeAgentPort {
+  const port = ports.get(box);
+  if (!port) throw new Error(`box ${box.boxId} was not made by test/harness/boxes.ts`);
+  return port;
+}
+
 /** A booted box on a MemoryStore, added to `cluster` (a new one by default). */
 export async function makeTestBox(o: TestBoxOptions = {}): Promise<TestBox> {
   const clock = o.clock ?? new ManualClock();
@@ -58,7 +76,7 @@ export async function makeTestBox(o: TestBoxOptions = {}): Promise<TestBox> {
   const booted = prepareBoot(doc, clock.now());
   await store.save(booted);
   const cluster = o.cluster ?? new Cluster('test');
-  const box = new Box({
+  const box = createTestBox({
     doc: booted,
     persistence: store,
     clock,

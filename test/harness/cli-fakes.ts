@@ -10,6 +10,7 @@
  * ships with the sources.
  */
 import type { Box } from '../../src/device/box.js';
+import { acmePortOf } from './boxes.js';
 import type { AcmeIssued } from '../../src/device/model.js';
 import type {
   AcmeController,
@@ -33,12 +34,12 @@ export class FakeAcme implements AcmeController {
   async start(request: AcmeRequest): Promise<void> {
     if (this.startDelayMs > 0) await new Promise((r) => setTimeout(r, this.startDelayMs));
     this.requests.push(request);
-    await this.box().acmeBegin(request.type, request.domain, request.directoryUrl);
+    await acmePortOf(this.box()).acmeBegin(request.type, request.domain, request.directoryUrl);
   }
 
   async clear(): Promise<void> {
     this.cleared++;
-    await this.box().removeAcmeCertificate();
+    await acmePortOf(this.box()).removeAcmeCertificate();
   }
 
   stop(): void {}
@@ -116,6 +117,6 @@ export async function completeIssue(
     lastFailureReason: null,
     failedAttempts: 0,
   };
-  await box.installAcmeCertificate(certPem, key.privateKeyPem, issued);
-  await box.acmeFinish('Success');
+  await acmePortOf(box).installAcmeCertificate(certPem, key.privateKeyPem, issued);
+  await acmePortOf(box).acmeFinish('Success');
 }

@@ -35,7 +35,7 @@ import { X509Certificate } from 'node:crypto';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { AcmeAgent, type AcmeAgentSettings } from '../../src/acme/agent.js';
-import { Box } from '../../src/device/box.js';
+import type { Box } from '../../src/device/box.js';
 import { prepareBoot } from '../../src/device/first-boot.js';
 import { FileFirmwareCatalog } from '../../src/firmware/catalog.js';
 import type { CryptoMode } from '../../src/device/model.js';
@@ -43,7 +43,7 @@ import { SystemClock, type Clock } from '../../src/lib/clock.js';
 import { silentLogger } from '../../src/lib/logger.js';
 import type { MemoryStore } from '../../src/store/memory-store.js';
 import { WebServer } from '../../src/web/server.js';
-import { ADMIN, makeTestBox } from './boxes.js';
+import { acmePortOf, ADMIN, createTestBox, makeTestBox } from './boxes.js';
 
 export interface PebbleOptions {
   /** The box's http port: Pebble's VA fetches http-01 answers there. */
@@ -304,7 +304,7 @@ export async function startAcmeBox(pebble: Pebble | undefined, o: AcmeBoxOptions
     if (!saved) throw new Error('rebootFrom: the store holds no document');
     const doc = prepareBoot(saved, clock.now());
     await store.save(doc);
-    box = new Box({
+    box = createTestBox({
       doc,
       persistence: store,
       clock,
@@ -336,7 +336,7 @@ export async function startAcmeBox(pebble: Pebble | undefined, o: AcmeBoxOptions
     ...(pebble ? { caRootUrls: () => [pebble.rootUrl] } : {}),
     ...(o.settings ?? {}),
   };
-  const agent = new AcmeAgent({ box, clock, logger: silentLogger, settings });
+  const agent = new AcmeAgent({ port: acmePortOf(box), clock, logger: silentLogger, settings });
   box.attachAcme(agent);
   agent.resume();
   let web: WebServer | undefined;

@@ -13,7 +13,7 @@ import { X509Certificate } from 'node:crypto';
 import { freePort } from '../../src/acme/pebble-launcher.js';
 import type { KeyAlgorithm } from '../../src/device/key-algorithms.js';
 import type { CryptoMode } from '../../src/device/model.js';
-import { ADMIN } from '../harness/boxes.js';
+import { ADMIN, acmePortOf } from '../harness/boxes.js';
 import { nextEvent, opensslVerify, startAcmeBox, startPebble, type Pebble } from '../harness/pebble.js';
 
 const HTTP_PORT = await freePort('127.0.0.11');
@@ -195,7 +195,7 @@ for (const r of rows) {
     served = await ab.served();
     t.equal(served.serial, after.serial, 'HTTPS serves the new certificate');
     t.ok(
-      box
+      acmePortOf(box)
         .acmeCertificate()!
         .certPem.startsWith(new X509Certificate(served.chainPem[0]!).toString().trim().slice(0, 60)),
       'the old one is gone from the store',
@@ -206,7 +206,7 @@ for (const r of rows) {
     await box.acmeClear(ADMIN);
     t.match(box.acmeState(), { issued: null, lastRequest: { type: 'Clear', status: 'Success' } });
     t.equal(box.webCertificateName, 'default-cert');
-    t.equal(box.acmeCertificate(), undefined, 'certificate and key deleted');
+    t.equal(acmePortOf(box).acmeCertificate(), undefined, 'certificate and key deleted');
     t.equal(agent.nextWakeMs, undefined, 'the renewal timer is cancelled');
     t.match(await clearedEvent, { serial: after.serial, domain: r.domain });
     t.equal((await ab.served()).serial, defaultServed.serial, 'HTTPS serves the default certificate again');

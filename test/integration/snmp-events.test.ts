@@ -12,7 +12,7 @@ import { silentLogger } from '../../src/lib/logger.js';
 import { SnmpNotifier } from '../../src/snmp/notifier.js';
 import { varbindValue } from '../../src/snmp/trapd-launcher.js';
 import { isoUtc } from '../../src/snmp/varbinds.js';
-import { ADMIN, makeTestBox } from '../harness/boxes.js';
+import { ADMIN, makeTestBox, acmePortOf } from '../harness/boxes.js';
 import { startTrapReceiver, type TrapReceiver } from '../harness/snmptrapd.js';
 
 const DAY_MS = 86_400_000;
@@ -196,9 +196,9 @@ t.test(
       failedAttempts: 0,
     };
     // What the agent does at the end of an issue.
-    await box.acmeBegin('Issue', issued.domain, issued.directoryUrl);
-    await box.installAcmeCertificate(certPem, key.privateKeyPem, issued);
-    await box.acmeFinish('Success');
+    await acmePortOf(box).acmeBegin('Issue', issued.domain, issued.directoryUrl);
+    await acmePortOf(box).installAcmeCertificate(certPem, key.privateKeyPem, issued);
+    await acmePortOf(box).acmeFinish('Success');
     box.events.emit('certificate-issued', { ...base(box), serial: '7E57', expiresMs: issued.expiresMs });
     await rx.waitFor((n) => n.name === 'gvosSimCertIssued');
 

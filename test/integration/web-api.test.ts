@@ -29,7 +29,7 @@ import { createSelfSigned } from '../../src/pki/self-signed.js';
 import type { OpenApiDocument, Operation } from '../../src/web/api/openapi.js';
 import { SchemaValidator, type JsonSchema } from '../../src/web/api/schema.js';
 import { WebServer } from '../../src/web/server.js';
-import { ADMIN, makeTestBox, TEST_PASSWORD } from '../harness/boxes.js';
+import { ADMIN, makeTestBox, TEST_PASSWORD, acmePortOf } from '../harness/boxes.js';
 import { FAST_ACME, opensslVerify, servedCertificate, startPebble } from '../harness/pebble.js';
 
 /** The type of a tap test object (plugins included). */
@@ -80,7 +80,7 @@ async function startBox(
   const clock = o.clock ?? new SystemClock();
   const { box } = await makeTestBox({ clock, address: ADDRESS });
   const acme = new AcmeAgent({
-    box,
+    port: acmePortOf(box),
     clock,
     logger: silentLogger,
     // Fast polling against Pebble; a failed renewal is retried after an hour, not within the

@@ -1,0 +1,179 @@
+/**
+ * ACME as operators ask for it (CLI contract, "ACME"; seeds): issue, renew,
+ * revoke and clear are admin-only, check every prerequisite in a fixed
+ * order, each with its own message, and hand the work to the ACME agent
+ * (the AcmeController port); they resolve once the work has started. What
+ * only the agent may do is in acme-agent-port.ts.
+ */
+import type { BoxCore } from './box-core.js';
+import { runningImage } from './box-firmware.js';
+import { DeviceError } from './errors.js';
+import { ACME_MIN_VERSION, compareVersions } from './firmware.js';
+import {
+  ALGORITHMS_BY_MODE,
+  defaultKeyAlgorithm,
+  KEY_ALGORITHMS,
+  type KeyAlgorithm,
+} from './key-algorithms.js';
+import { MAX_RENEW_DAYS } from './limits.js';
+import type { AcmeIssued, AcmeState } from './model.js';
+import type { AcmeController, RevocationReason } from './ports.js';
+import { requireRole, type Actor } from './roles.js';
+import { clip, validateDomain, validateInt } from './validate.js';
+
+/** Parameters of `crypto certificate acme issue`. */
+export interface AcmeIssueParams {
+  domain: string;
+  directoryUrl: string;
+  keyAlgorithm?: KeyAlgorithm;
+  renewDays?: number;
+}
+
+/**
+ * The ACME status (a copy) for `show crypto acme client info` and the REST
+ * API: the issued certificate and the last request. Account keys are not
+ * part of it.
+ */
+export function acmeState(core: BoxCore): Pick<AcmeState, 'issued' | 'lastRequest'> {
+  return structuredClone({ issued: core.doc.acme.issued, lastRequest: core.doc.acme.lastRequest });
+}
+
+/** True while an issue, renew or revoke runs on this box. */
+export function acmeBusy(core: BoxCore): boolean {
+  return core.doc.acme.lastRequest?.status === 'In Progress';
+}
+
+/** `crypto certificate acme issue ...` (admin). Resolves once the work has started. */
+export async function acmeIssue(core: BoxCore, actor: Actor, p: AcmeIssueParams): Promise<void> {
+  requireRole(actor, 'admin');
+  const domain = validateDomain(p.domain);
+  const directoryUrl = validateDirectoryUrl(p.directoryUrl);
+  const renewDays =
+    p.renewDays === undefined ? null : validateInt('renew-days', p.renewDays, 1, MAX_RENEW_DAYS);
+  const keyAlgorithm = p.keyAlgorithm ?? defaultKeyAlgorithm(core.activeCryptoMode);
+  if (!KEY_ALGORITHMS.includes(keyAlgorithm))
+    throw new DeviceError('bad-input', `Unknown key algorithm "${clip(keyAlgorithm)}".`);
+  const allowed = ALGORITHMS_BY_MODE[core.activeCryptoMode];
+  if (!allowed.includes(keyAlgorithm)) {
+    throw new DeviceError(
+      'bad-input',
+      `Key algorithm ${keyAlgorithm} is not allowed in ${core.activeCryptoMode} mode; use ${allowed.join(' or ')}.`,
+    );
+  }
+  const controller = prerequisites(core);
+  await controller.start({ type: 'Issue', domain, directoryUrl, keyAlgorithm, renewDays });
+  core.audit(actor, `crypto certificate acme issue domain ${domain}`);
+}
+
+/** `crypto certificate acme renew domain <d>` (admin). */
+export async function acmeRenew(core: BoxCore, actor: Actor, domain: string): Promise<void> {
+  requireRole(actor, 'admin');
+  const issued = issuedFor(core, domain, 'renew');
+  const controller = prerequisites(core);
+  await controller.start({
+    type: 'Renew',
+    domain: issued.domain,
+    directoryUrl: issued.directoryUrl,
+    keyAlgorithm: issued.keyAlgorithm,
+    renewDays: issued.renewDays,
+  });
+  core.audit(actor, `crypto certificate acme renew domain ${issued.domain}`);
+}
+
+/** `crypto certificate acme revoke domain <d>` (admin): re-issue, install, then revoke the old one. */
+export async function acmeRevoke(
+  core: BoxCore,
+  actor: Actor,
+  domain: string,
+  reason: RevocationReason = 'superseded',
+): Promise<void> {
+  requireRole(actor, 'admin');
+  const issued = issuedFor(core, domain, 'revoke');
+  const controller = prerequisites(core);
+  await controller.start({
+    type: 'Revoke',
+    domain: issued.domain,
+    directoryUrl: issued.directoryUrl,
+    keyAlgorithm: issued.keyAlgorithm,
+    renewDays: issued.renewDays,
+    revocationReason: reason,
+  });
+  core.audit(actor, `crypto certificate acme revoke domain ${issued.domain}`);
+}
+
+/** `crypto certificate acme clear` (admin): back to the default certificate, timers cancelled. */
+export async function acmeClear(core: BoxCore, actor: Actor): Promise<void> {
+  requireRole(actor, 'admin');
+  if (!core.doc.acme.issued) throw new DeviceError('precondition', 'No ACME issued certificate to clear.');
+  if (acmeBusy(core)) throw busyError(core);
+  await controllerOf(core).clear();
+  core.audit(actor, 'crypto certificate acme clear');
+}
+
+/** The error of an ACME operation refused because another one runs. */
+export function busyError(core: BoxCore): DeviceError {
+  const what = acmeBusy(core) ? `ACME ${core.doc.acme.lastRequest!.type.toLowerCase()}` : 'ACME operation';
+  return new DeviceError(
+    'busy',
+    `An ${what} is already in progress on box ${core.boxId}; wait for it ("show crypto acme client info box-id ${core.boxId}").`,
+  );
+}
+
+function issuedFor(core: BoxCore, domain: string, verb: string): AcmeIssued {
+  const issued = core.doc.acme.issued;
+  if (!issued)
+    throw new DeviceError('precondition', `No ACME issued certificate to ${verb}; issue one first.`);
+  const d = validateDomain(domain);
+  if (d !== issued.domain) {
+    throw new DeviceError(
+      'bad-input',
+      `Domain "${clip(domain)}" does not match the ACME certificate's domain "${issued.domain}".`,
+    );
+  }
+  return issued;
+}
+
+function controllerOf(core: BoxCore): AcmeController {
+  const running = core.doc.firmware.running;
+  if (compareVersions(running, ACME_MIN_VERSION) < 0 || !runningImage(core).features.acme) {
+    throw new DeviceError(
+      'unsupported',
+      `ACME needs firmware ${ACME_MIN_VERSION} or later; this box runs ${running}. Upgrade with "image fetch/install" and reload.`,
+    );
+  }
+  if (!core.acme) throw new DeviceError('unsupported', 'The ACME client is not available on this box.');
+  return core.acme;
+}
+
+/** Checks every operation that talks to the CA shares (seed prerequisites), in a fixed order. */
+function prerequisites(core: BoxCore): AcmeController {
+  const controller = controllerOf(core);
+  if (core.running.nameServers.length === 0) {
+    throw new DeviceError(
+      'precondition',
+      'No name server configured; add one with "ip name-server <ip>" (DNS is an ACME prerequisite).',
+    );
+  }
+  if (acmeBusy(core)) throw busyError(core);
+  return controller;
+}
+
+/** An ACME directory URL: https only (RFC 8555 §6.1), bounded. */
+export function validateDirectoryUrl(url: string): string {
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch {
+    throw new DeviceError(
+      'bad-input',
+      `Invalid acme-server "${clip(url)}": give the directory URL, e.g. https://ca.lab.test:14000/dir.`,
+    );
+  }
+  if (u.protocol !== 'https:' || url.length > 512) {
+    throw new DeviceError(
+      'bad-input',
+      `Invalid acme-server "${clip(url)}": the ACME directory must be an https:// URL (RFC 8555 §6.1).`,
+    );
+  }
+  return url;
+}

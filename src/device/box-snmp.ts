@@ -1,0 +1,175 @@
+/**
+ * SNMP settings (CLI contract, "SNMP notifications"): on/off, targets, v3
+ * users, events, the expiring-soon lead time. Running-config settings; the
+ * notifier (snmp/) reads them through box.config and config-changed.
+ */
+import { isIP } from 'node:net';
+import { setting, type BoxCore } from './box-core.js';
+import { DeviceError } from './errors.js';
+import {
+  MAX_EXPIRING_SOON_DAYS,
+  MAX_SNMP_RATE_PER_SEC,
+  MAX_SNMP_TARGETS,
+  PORT_MAX,
+  PORT_MIN,
+} from './limits.js';
+import { SNMP_EVENTS, type SnmpEventName, type SnmpTarget, type SnmpUser } from './model.js';
+import { requireRole, type Actor } from './roles.js';
+import { clip, validateInt, validateName } from './validate.js';
+
+/** `[no] snmp-server enable`. */
+export const snmpEnable = setting({
+  role: 'operator',
+  section: 'snmp',
+  apply: ({ draft }, on: boolean) => {
+    draft.snmp.enabled = on;
+  },
+  audit: ([on]) => `${on ? '' : 'no '}snmp-server enable`,
+});
+
+/** `[no] snmp-server enable notify`. */
+export const snmpNotifyEnable = setting({
+  role: 'operator',
+  section: 'snmp',
+  apply: ({ draft }, on: boolean) => {
+    draft.snmp.notifyEnabled = on;
+  },
+  audit: ([on]) => `${on ? '' : 'no '}snmp-server enable notify`,
+});
+
+/** Add or replace the target with the same host, port and kind. */
+export const snmpSetTarget = setting({
+  role: 'operator',
+  section: 'snmp',
+  apply: ({ draft }, t: SnmpTarget) => {
+    if (!isIP(t.host))
+      throw new DeviceError(
+        'bad-input',
+        `Invalid SNMP host "${clip(t.host)}": give an IPv4 or IPv6 address.`,
+      );
+    if (t.version === '3' && !t.user)
+      throw new DeviceError('bad-input', 'An SNMPv3 target needs a user ("... version 3 user <name>").');
+    if (t.version !== '3' && !t.community)
+      throw new DeviceError('bad-input', 'An SNMPv1/v2c target needs a community.');
+    if (t.community !== undefined && !/^[\x20-\x7e]{1,64}$/.test(t.community)) {
+      throw new DeviceError('bad-input', 'Invalid community: use 1-64 printable characters.');
+    }
+    if (t.kind === 'informs' && t.version === '1')
+      throw new DeviceError('bad-input', 'SNMPv1 has no informs; use version 2c or 3.');
+    validateInt('port', t.port, PORT_MIN, PORT_MAX);
+    validateInt('rate', t.ratePerSec, 1, MAX_SNMP_RATE_PER_SEC);
+    if (t.version === '3' && !draft.snmp.users.some((u) => u.name === t.user)) {
+      throw new DeviceError(
+        'not-found',
+        `SNMPv3 user "${clip(t.user ?? '')}" does not exist; create it with "snmp-server user ${clip(t.user ?? '')} v3 ..." first.`,
+      );
+    }
+    const others = draft.snmp.targets.filter(
+      (x) => !(x.host === t.host && x.port === t.port && x.kind === t.kind),
+    );
+    if (others.length >= MAX_SNMP_TARGETS)
+      throw new DeviceError('bad-input', `At most ${MAX_SNMP_TARGETS} SNMP hosts.`);
+    draft.snmp.targets = [...others, t];
+  },
+  audit: ([t]) => `snmp-server host ${t.host} port ${t.port} ${t.kind} version ${t.version}`,
+});
+
+/** `no snmp-server host <host> [port <p>]`. */
+export const snmpRemoveTarget = setting({
+  role: 'operator',
+  section: 'snmp',
+  apply: ({ draft }, host: string, port?: number) => {
+    const keep = draft.snmp.targets.filter(
+      (x) => !(x.host === host && (port === undefined || x.port === port)),
+    );
+    if (keep.length === draft.snmp.targets.length)
+      throw new DeviceError('not-found', `SNMP host "${clip(host)}" is not configured.`);
+    draft.snmp.targets = keep;
+  },
+  audit: ([host]) => `no snmp-server host ${host}`,
+});
+
+/** Add or replace an SNMPv3 user. MD5 and DES are refused in FIPS mode. */
+export const snmpSetUser = setting({
+  role: 'operator',
+  section: 'snmp',
+  apply: ({ draft, core }, u: SnmpUser) => {
+    validateName('SNMP user', u.name);
+    if (core.activeCryptoMode === 'fips' && (u.auth?.protocol === 'md5' || u.priv?.protocol === 'des')) {
+      throw new DeviceError(
+        'unsupported',
+        'MD5 and DES are not allowed in FIPS mode; use sha/sha256/sha512 and aes-128/aes-256.',
+      );
+    }
+    if (u.priv && !u.auth)
+      throw new DeviceError('bad-input', 'Privacy needs authentication: give "auth ... priv ...".');
+    for (const s of [u.auth?.password, u.priv?.password]) {
+      if (s !== undefined && (s.length < 8 || s.length > 64)) {
+        throw new DeviceError('bad-input', 'SNMPv3 passphrases must have 8 to 64 characters.');
+      }
+    }
+    draft.snmp.users = [...draft.snmp.users.filter((x) => x.name !== u.name), u];
+  },
+  audit: ([u]) => `snmp-server user ${u.name} v3`,
+});
+
+/** `no snmp-server user <name>`: refused while a target uses it. */
+export const snmpRemoveUser = setting({
+  role: 'operator',
+  section: 'snmp',
+  apply: ({ draft }, name: string) => {
+    if (draft.snmp.targets.some((t) => t.user === name)) {
+      throw new DeviceError('in-use', `SNMP user "${clip(name)}" is used by a host; remove the host first.`);
+    }
+    const keep = draft.snmp.users.filter((x) => x.name !== name);
+    if (keep.length === draft.snmp.users.length)
+      throw new DeviceError('not-found', `SNMP user "${clip(name)}" does not exist.`);
+    draft.snmp.users = keep;
+  },
+  audit: ([name]) => `no snmp-server user ${name}`,
+});
+
+/** `snmp-server notify event <name>` / `no ...`. */
+export const snmpSetEvent = setting({
+  role: 'operator',
+  section: 'snmp',
+  apply: ({ draft }, name: string, on: boolean) => {
+    if (!(SNMP_EVENTS as readonly string[]).includes(name)) {
+      throw new DeviceError(
+        'bad-input',
+        `Unknown event "${clip(name)}"; use one of ${SNMP_EVENTS.join(', ')}.`,
+      );
+    }
+    const set = new Set(draft.snmp.events);
+    if (on) set.add(name as SnmpEventName);
+    else set.delete(name as SnmpEventName);
+    draft.snmp.events = SNMP_EVENTS.filter((e) => set.has(e));
+  },
+  audit: ([name, on]) => `${on ? '' : 'no '}snmp-server notify event ${name}`,
+});
+
+/** `snmp-server notify expiring-soon-days <n>`. */
+export const snmpSetExpiringSoonDays = setting({
+  role: 'operator',
+  section: 'snmp',
+  apply: ({ draft }, days: number) => {
+    draft.snmp.expiringSoonDays = validateInt('days', days, 1, MAX_EXPIRING_SOON_DAYS);
+  },
+  audit: ([days]) => `snmp-server notify expiring-soon-days ${days}`,
+});
+
+/** `snmp-server notify send-test`. */
+export async function snmpSendTest(core: BoxCore, actor: Actor): Promise<void> {
+  requireRole(actor, 'operator');
+  if (!core.snmp) throw new DeviceError('unsupported', 'SNMP is not available on this box.');
+  const cfg = core.running.snmp;
+  if (!cfg.enabled || !cfg.notifyEnabled) {
+    throw new DeviceError(
+      'precondition',
+      'SNMP notifications are off; use "snmp-server enable" and "snmp-server enable notify".',
+    );
+  }
+  if (cfg.targets.length === 0)
+    throw new DeviceError('precondition', 'No SNMP host configured; add one with "snmp-server host ...".');
+  await core.snmp.sendTest();
+}
