@@ -20,7 +20,7 @@ function servedSerial(address: string, port: number): Promise<string> {
       s.destroy();
       resolve(serial);
     });
-    s.once('error', (e) => {
+    s.once('error', (e: Error) => {
       s.destroy();
       reject(e);
     });

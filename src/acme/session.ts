@@ -183,7 +183,7 @@ export class AcmeSession {
   private install(transport: BoxTransport): void {
     const http = this.http;
     http.maxBadNonceRetries = this.tuning.badNonceRetries;
-    const originalSigned = Object.getPrototypeOf(http).signedRequest as HttpClientInternals['signedRequest'];
+    const originalSigned = (Object.getPrototypeOf(http) as HttpClientInternals).signedRequest.bind(http);
 
     http.request = async (url, method, opts = {}) => {
       const signed = method.toLowerCase() === 'post';
@@ -218,7 +218,7 @@ export class AcmeSession {
     http.signedRequest = async (url, payload, opts = {}, attempts = 0) => {
       let o = opts;
       for (let attempt = 0; ; attempt++) {
-        const resp = await originalSigned.call(http, url, payload, o, attempts);
+        const resp = await originalSigned(url, payload, o, attempts);
         if (!this.retryable(resp) || attempt >= this.tuning.serverErrorRetries) return resp;
         await sleep(this.retryDelay(resp, attempt), this.signal);
         // A fresh nonce for the retry: the old one was spent (node-acme-client#103).

@@ -267,7 +267,7 @@ t.test('the peer leaving mid-command', async (t) => {
   const acme = new FakeAcme(() => cluster.get(1));
   acme.startDelayMs = 30;
   box.attachAcme(acme);
-  await box.addNameServer({ user: 'admin', role: 'admin', source: 't' }, '10.0.0.53');
+  box.addNameServer({ user: 'admin', role: 'admin', source: 't' }, '10.0.0.53');
   let writes = 0;
   const s = new Session({
     cluster,

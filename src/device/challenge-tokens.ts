@@ -99,7 +99,7 @@ export function reverseDnsName(ip: string): string | undefined {
   const [head = '', tail = ''] = ip.split('::');
   const h = head ? head.split(':') : [];
   const t = tail ? tail.split(':') : [];
-  const groups = ip.includes('::') ? [...h, ...Array(8 - h.length - t.length).fill('0'), ...t] : h;
+  const groups = ip.includes('::') ? [...h, ...Array<string>(8 - h.length - t.length).fill('0'), ...t] : h;
   const nibbles = groups.map((g) => g.padStart(4, '0')).join('');
   return nibbles.split('').reverse().join('.') + '.ip6.arpa';
 }

@@ -181,10 +181,10 @@ export class FaultBoard {
 
   private patchChallenges(box: Box, s: BoxFaults): void {
     const registry = box.challenges;
-    const real = Object.getPrototypeOf(registry).get as (token: string) => string | undefined;
+    const real = (Object.getPrototypeOf(registry) as typeof registry).get.bind(registry);
     // An own property shadows the prototype's get() on this object only; the web serves what it returns.
     registry.get = (token: string) => {
-      const right = real.call(registry, token);
+      const right = real(token);
       if (right === undefined) return undefined;
       s.wrongAnswers++;
       return `${right.split('.')[0]}.wrong-answer-injected-by-the-lab`;

@@ -229,8 +229,10 @@ export interface ReceivedNotification {
   line: string;
   /** "UDP: [127.0.0.1]:40000->[127.0.0.1]:16200" */
   transport: string;
-  pdu: 'TRAP' | 'TRAP2' | 'INFORM' | string;
-  version: '1' | '2c' | '3' | string;
+  /** 'TRAP', 'TRAP2' or 'INFORM' as snmptrapd prints them (kept as printed, so a string). */
+  pdu: string;
+  /** '1', '2c' or '3' as snmptrapd prints them. */
+  version: string;
   community?: string;
   user?: string;
   /** The notification's name without its module ("gvosSimCertRevoked", "coldStart"), or its OID when unnamed. */

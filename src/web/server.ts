@@ -117,6 +117,7 @@ export class WebServer {
         // The deadlines below are enforced by a check every this often (Node's default: 30 s late).
         connectionsCheckingInterval: DEADLINE_CHECK_MS,
       },
+      // eslint-disable-next-line @typescript-eslint/no-misused-promises -- koa's callback() catches its own errors
       createHttpsApp(() => this.box, {
         logger: o.logger,
         clusterBoxes: o.cluster ? () => o.cluster!.list() : undefined,
@@ -126,6 +127,7 @@ export class WebServer {
     );
     this.http = createHttpServer(
       { connectionsCheckingInterval: DEADLINE_CHECK_MS },
+      // eslint-disable-next-line @typescript-eslint/no-misused-promises -- koa's callback() catches its own errors
       createHttpApp(
         () => this.box,
         () => this.ports.https,

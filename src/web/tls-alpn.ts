@@ -116,7 +116,7 @@ export class HelloRouter {
       // RFC 8737 §3: the validation is the handshake itself; no application data follows.
       tls.end();
     });
-    tls.once('error', (err) => {
+    tls.once('error', (err: Error) => {
       this.o.logger.debug('tls-alpn-01 handshake failed', { err: err.message });
       done();
     });

@@ -285,7 +285,7 @@ export interface AcmeBox {
   web: WebServer | undefined;
   httpsPort: number;
   /** The serial (upper-case hex) and PEM chain the HTTPS port serves to a new connection. */
-  served(): Promise<{ serial: string; chainPem: string[] }>;
+  served: () => Promise<{ serial: string; chainPem: string[] }>;
   stop(): Promise<void>;
 }
 

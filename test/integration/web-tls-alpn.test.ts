@@ -66,12 +66,14 @@ async function rawClientHello(alpn: string[], servername: string): Promise<Buffe
 /** Send `parts` with pauses between them; resolves the first bytes the server answers (or '' when it closes). */
 function sendInParts(port: number, parts: Buffer[], pauseMs: number): Promise<Buffer> {
   return new Promise((resolve, reject) => {
-    const s = netConnect({ host: '127.0.0.1', port }, async () => {
+    const s = netConnect({ host: '127.0.0.1', port }, () => {
       s.setNoDelay(true);
-      for (const p of parts) {
-        s.write(p);
-        await new Promise((r) => setTimeout(r, pauseMs));
-      }
+      void (async () => {
+        for (const p of parts) {
+          s.write(p);
+          await new Promise((r) => setTimeout(r, pauseMs));
+        }
+      })();
     });
     s.once('data', (d: Buffer) => {
       s.destroy();

@@ -58,6 +58,7 @@ export function createApiMiddleware(o: ApiOptions): Koa.Middleware {
   const allowed = router.allowedMethods() as unknown as Koa.Middleware;
   return (ctx, next) => {
     if (ctx.path !== API_PREFIX && !ctx.path.startsWith(API_PREFIX + '/')) return next();
+    // eslint-disable-next-line @typescript-eslint/no-unsafe-return -- koa's Middleware type returns any
     return problems(ctx, () => routes(ctx, () => allowed(ctx, async () => undefined)));
   };
 }

@@ -20,7 +20,7 @@ import {
   PortTakenError,
   servesDirectory,
   spawnDaemon,
-} from './pebble-launcher.js';
+} from '../../src/acme/pebble-launcher.js';
 
 const A = '127.0.0.1';
 const dir = mkdtempSync(join(tmpdir(), 'gvos-launcher-'));
