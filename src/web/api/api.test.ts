@@ -20,6 +20,7 @@ const ADMIN_AUTH = basic('admin', TEST_PASSWORD);
 const MON_AUTH = basic('mon', 'M0nitor-pw');
 
 async function call(method: string, url: string, o: { auth?: string; body?: unknown; raw?: string } = {}) {
+  // eslint-disable-next-line @typescript-eslint/no-misused-promises -- koa's callback() catches its own errors
   const res = await inject(handler, {
     method: method as 'GET',
     url,

@@ -178,7 +178,7 @@ export function operationOf(r: AnyRoute<never>, spec: InterfaceSpec): Operation 
       ? {
           requestBody: {
             required: r.bodyRequired ?? true,
-            content: { 'application/json': { schema: documented(r.body) } },
+            content: { 'application/json': { schema: documented(r.body as TSchema) } },
           },
         }
       : {}),
