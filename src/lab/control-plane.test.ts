@@ -29,6 +29,7 @@ const lab = {
 const handler = createControlPlaneApp(lab, TOKEN, () => undefined).callback();
 
 async function call(method: string, url: string, o: { auth?: string; body?: string; type?: string } = {}) {
+  // eslint-disable-next-line @typescript-eslint/no-misused-promises -- koa's callback() catches its own errors
   const res = await inject(handler, {
     method: method as 'GET',
     url,

@@ -450,6 +450,7 @@ export function createControlPlaneApp(
     if (ctx.status >= 400 && !ctx.req.complete) ctx.set('Connection', 'close');
   });
   app.use((ctx, next) =>
+    // eslint-disable-next-line @typescript-eslint/no-unsafe-return -- koa's Middleware type returns any
     problems(ctx, async () => {
       if (ctx.path !== '/v1' && !ctx.path.startsWith('/v1/'))
         throw new WebError(
@@ -457,6 +458,7 @@ export function createControlPlaneApp(
           `No such path ${ctx.path.slice(0, 100)}; the routes are listed in ${ROUTES_AT}.`,
         );
       await (router.routes() as unknown as Koa.Middleware)(ctx, () =>
+        // eslint-disable-next-line @typescript-eslint/no-unsafe-return -- koa's Middleware type returns any
         (router.allowedMethods() as unknown as Koa.Middleware)(ctx, next),
       );
     }),
@@ -482,6 +484,7 @@ export class ControlPlane {
 
   /** `onDown` runs after the answer to POST /v1/down was sent. */
   constructor(lab: Lab, token: string, onDown: () => void, o: { bodyDeadlineMs?: number } = {}) {
+    // eslint-disable-next-line @typescript-eslint/no-misused-promises -- koa's callback() catches its own errors
     this.server = createServer(createControlPlaneApp(lab, token, onDown, o).callback());
     // Fleet operations on many boxes answer after minutes: no limit on the whole exchange; the body
     // has its own deadline (above) and the headers Node's.
