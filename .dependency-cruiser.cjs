@@ -101,7 +101,7 @@ module.exports = {
       to: { path: '^src/', pathNot: ['^src/(lib|pki)/'] },
     },
     {
-      name: 'lib-imports-no-pki',
+      name: 'lib-imports-only-lib',
       comment: 'src/lib/ is the lowest layer: it imports nothing of the project outside itself.',
       severity: 'error',
       from: { path: '^src/lib/', pathNot: SOURCE },

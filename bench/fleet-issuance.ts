@@ -126,7 +126,7 @@ export async function configureFleet(
 }
 
 /** Every box issues at once; resolves with the run's figures. */
-export async function issueAll(
+async function issueAll(
   fleet: Fleet,
   pebble: Pebble,
   pebblePid: number,
@@ -221,7 +221,7 @@ function webrootServer(root: string, address: string, port: number): Promise<Ser
 }
 
 /** lego issuing `n` certificates with `n` processes at once against `pebble`. */
-export async function legoRun(
+async function legoRun(
   pebble: Pebble,
   pebblePid: number,
   n: number,
@@ -307,7 +307,7 @@ export async function legoRun(
 export const domainOf = (tag: string, id: number) => `${tag}-${id}.fleet.test`;
 
 /** Boot a fleet of `n` boxes on base address `base`, configure it for `pebble`, issue, stop. */
-export async function fleetRun(
+async function fleetRun(
   pebble: Pebble,
   pebblePid: number,
   probe: ServedProbe,
@@ -405,7 +405,7 @@ async function pebbleRun(
 }
 
 /** Where the simulator's main thread spends its CPU during an issuance (innermost matching frame wins; profile.ts). */
-export const ISSUE_CATEGORIES: Category[] = [
+const ISSUE_CATEGORIES: Category[] = [
   {
     name: 'hot swap (web server setSecureContext)',
     match: /dist\/src\/web\/server\.js|^Server\.setSecureContext$/,

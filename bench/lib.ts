@@ -9,7 +9,7 @@ import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 /** The repository root (bench files run from dist/bench/). */
-export const ROOT = (() => {
+const ROOT = (() => {
   let d = dirname(fileURLToPath(import.meta.url));
   for (let i = 0; i < 4; i++) {
     try {
@@ -40,7 +40,7 @@ export interface BenchResult {
   table: string;
 }
 
-export function machine(): BenchResult['machine'] {
+function machine(): BenchResult['machine'] {
   return {
     cores: cpus().length,
     cpuModel: cpus()[0]?.model ?? 'unknown',

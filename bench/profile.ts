@@ -23,7 +23,7 @@ interface ProfileNode {
   children?: number[];
 }
 
-export interface Profile {
+interface Profile {
   nodes: ProfileNode[];
   samples: number[];
   timeDeltas: number[];
@@ -52,7 +52,7 @@ export async function profiled<T>(
   }
 }
 
-export function breakdown(p: Profile, categories: Category[]): Breakdown {
+function breakdown(p: Profile, categories: Category[]): Breakdown {
   const byId = new Map(p.nodes.map((n) => [n.id, n]));
   const parent = new Map<number, number>();
   for (const n of p.nodes) for (const c of n.children ?? []) parent.set(c, n.id);

@@ -117,10 +117,10 @@ export const PEBBLE_READY = /ACME directory available at: (\S+)/;
 /** The log line that says challtestsrv is ready. */
 export const CHALLTESTSRV_READY = /Starting management server on/;
 /** Log lines that mean a port was taken between choosing and binding it. */
-export const PORT_TAKEN = /address already in use/i;
+const PORT_TAKEN = /address already in use/i;
 
 /** How much of a daemon's output is kept (the most recent part), in characters. */
-export const MAX_DAEMON_OUTPUT = 1024 * 1024;
+const MAX_DAEMON_OUTPUT = 1024 * 1024;
 
 /** A started daemon: its PID, its output so far (the last MAX_DAEMON_OUTPUT characters at least), and a stop by PID. */
 export interface Daemon {

@@ -334,7 +334,7 @@ function parseBody(text: string, contentType: string | undefined): unknown {
 }
 
 /** Map a Node error to a one-line TransportError for the status. */
-export function toTransportError(e: unknown, u: URL, nameServers: string[] = []): TransportError {
+function toTransportError(e: unknown, u: URL, nameServers: string[] = []): TransportError {
   if (e instanceof TransportError) return e;
   const err = e as NodeJS.ErrnoException & { reason?: string };
   const code = err.code ?? '';

@@ -81,7 +81,7 @@ export function verifyIssuedCertificate(o: {
 }
 
 /** The CN of an X509 name ("CN=x\nO=y"), else the whole name on one line. */
-export function cn(name: string): string {
+function cn(name: string): string {
   const m = /(?:^|\n)CN=([^\n]+)/.exec(name);
   return m ? m[1]! : name.replace(/\n/g, ', ');
 }

@@ -68,7 +68,7 @@ export interface LineEditorOptions {
 }
 
 /** EMULATION: the framework's history depth is not documented; 100 lines per session. */
-export const HISTORY_SIZE = 100;
+const HISTORY_SIZE = 100;
 /** Longest escape sequence read (bytes after ESC); longer ones end there (a garbage guard). */
 const MAX_ESCAPE = 32;
 

@@ -21,7 +21,7 @@ export type ParseResult =
   | { kind: 'error'; lines: string[] };
 
 /** The error texts of the contract. */
-export const MESSAGES = {
+const MESSAGES = {
   unrecognized: (tok: string) => [`% Unrecognized command "${clip(tok)}".`, 'Type "?" for help.'],
   incomplete: () => ['% Incomplete command.'],
   ambiguous: (tok: string) => [`% Ambiguous command "${clip(tok)}".`],
@@ -158,7 +158,7 @@ export function helpEntries(
 }
 
 /** Format a `?` listing: two spaces, the word padded to a column, the help. */
-export function formatHelp(entries: readonly HelpEntry[]): string[] {
+function formatHelp(entries: readonly HelpEntry[]): string[] {
   const width = Math.max(20, ...entries.map((e) => e.label.length)) + 2;
   return entries.map((e) => (e.help ? `  ${e.label.padEnd(width)}${e.help}` : `  ${e.label}`));
 }

@@ -31,7 +31,7 @@ export interface Tokenized {
 }
 
 /** True for the characters that separate tokens. */
-export function isBlank(ch: string): boolean {
+function isBlank(ch: string): boolean {
   return ch === ' ' || ch === '\t' || ch === '\r' || ch === '\n';
 }
 

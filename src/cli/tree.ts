@@ -34,7 +34,7 @@ export const PRIVILEGED: readonly Mode[] = ['enable', 'config'];
 export const CONFIG_ONLY: readonly Mode[] = ['config'];
 
 /** The kind of value a parameter takes. */
-export type ParamType =
+type ParamType =
   { kind: 'word' } | { kind: 'int'; min: number; max: number } | { kind: 'pem' } | { kind: 'rest' };
 
 /** The values a command was given: parameters by name, and the keywords typed (in full). */

@@ -159,7 +159,7 @@ function prerequisites(core: BoxCore): AcmeController {
 }
 
 /** An ACME directory URL: https only (RFC 8555 §6.1), bounded. */
-export function validateDirectoryUrl(url: string): string {
+function validateDirectoryUrl(url: string): string {
   let u: URL;
   try {
     u = new URL(url);

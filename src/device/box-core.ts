@@ -45,7 +45,7 @@ export type ConfigSection = DeviceEvents['config-changed']['section'];
 export const UNCHANGED: unique symbol = Symbol('unchanged');
 
 /** What a change sees: the copy to change, who asks, and the box (read only). */
-export interface Change<D> {
+interface Change<D> {
   draft: D;
   actor: Actor;
   core: BoxCore;

@@ -33,7 +33,6 @@ import type { Actor, Role } from './roles.js';
 
 export type { BoxOptions } from './box-core.js';
 export type { CertificateView } from './box-certificates.js';
-export { validateDirectoryUrl, type AcmeIssueParams } from './box-acme.js';
 
 export class Box {
   readonly #core: BoxCore;

@@ -45,7 +45,7 @@ export interface FirstBootOptions {
 }
 
 /** Identity derived from a seed and the box-id, so a lab is reproducible. */
-export function deriveIdentity(seed: string, boxId: number, model: string): BoxIdentity {
+function deriveIdentity(seed: string, boxId: number, model: string): BoxIdentity {
   const h = createHash('sha256').update(`${seed}/${boxId}`).digest();
   const serial = h.subarray(0, 4).toString('hex').toUpperCase();
   // A locally administered unicast MAC (second-lowest bit of the first octet set).

@@ -29,13 +29,9 @@ export function isBoxId(n: number): boolean {
 
 /** A hostname (and a domain label): 1-63 letters, digits and hyphens, not starting or ending with a hyphen. */
 export const HOSTNAME_PATTERN = /^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$/;
-/** The longest hostname (one DNS label). */
-export const MAX_HOSTNAME_LENGTH = 63;
 
 /** A certificate or user name: 1-64 letters, digits, dot, dash, underscore or @. */
 export const NAME_PATTERN = /^[A-Za-z0-9._@-]{1,64}$/;
-/** The longest certificate or user name. */
-export const MAX_NAME_LENGTH = 64;
 
 /** Bounded PEM input (CLI contract: up to 64 KiB per value). */
 export const MAX_PEM_BYTES = 64 * 1024;

@@ -29,12 +29,10 @@ import type { Box } from './box.js';
 import type { LoginTransport } from './events.js';
 import type { Role } from './roles.js';
 
-export type { LoginTransport } from './events.js';
-
 /** How long verified credentials are accepted without a password check. */
-export const REMEMBER_MS = 30_000;
+const REMEMBER_MS = 30_000;
 /** Verified credentials remembered at most (the oldest go first). */
-export const MAX_REMEMBERED = 256;
+const MAX_REMEMBERED = 256;
 
 /** One login to decide. */
 export interface LoginRequest {

@@ -24,7 +24,7 @@ export interface BoxIdentity {
   model: string;
 }
 
-export interface UserRecord {
+interface UserRecord {
   role: Role;
   /** scrypt hash (device/passwords.ts); never shown. */
   passwordHash: string;
@@ -168,7 +168,7 @@ export interface AcmeState {
   accounts: AcmeAccountRecord[];
 }
 
-export interface FirmwareState {
+interface FirmwareState {
   /** Version the box runs. */
   running: string;
   /** Images fetched to the box (versions). */

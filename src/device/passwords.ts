@@ -16,20 +16,11 @@ export function hashPassword(password: string): string {
   return `scrypt$${salt.toString('base64')}$${hash.toString('base64')}`;
 }
 
-export function verifyPassword(password: string, stored: string): boolean {
-  if (password.length > MAX_PASSWORD_LENGTH) return false;
-  const [scheme, saltB64, hashB64] = stored.split('$');
-  if (scheme !== 'scrypt' || !saltB64 || !hashB64) return false;
-  const expected = Buffer.from(hashB64, 'base64');
-  const got = scryptSync(password, Buffer.from(saltB64, 'base64'), expected.length, PARAMS);
-  return timingSafeEqual(expected, got);
-}
-
 /** A well-formed hash that matches no password: compared against for unknown users. */
 export const UNKNOWN_USER_HASH =
   'scrypt$AAAAAAAAAAAAAAAAAAAAAA==$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=';
 
-/** verifyPassword on the libuv pool (does not block the event loop). */
+/** True when `password` matches the stored hash; scrypt runs on the libuv pool (the event loop is not blocked). */
 export async function verifyPasswordAsync(password: string, stored: string): Promise<boolean> {
   if (password.length > MAX_PASSWORD_LENGTH) return false;
   const [scheme, saltB64, hashB64] = stored.split('$');

@@ -50,7 +50,7 @@ export interface SnmpTargetCounters {
 }
 
 /** Counters of a box's SNMP agent (`show snmp`). */
-export interface SnmpAgentCounters {
+interface SnmpAgentCounters {
   inPkts: number;
   outPkts: number;
   badVersions: number;

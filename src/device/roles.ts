@@ -27,6 +27,3 @@ export function roleAllows(role: Role, needed: Role): boolean {
 export function requireRole(actor: Actor, needed: Role): void {
   if (!roleAllows(actor.role, needed)) throw new DeviceError('permission-denied', 'Permission denied.');
 }
-
-/** The actor used by the box itself (timers, boot). */
-export const SYSTEM_ACTOR: Actor = { user: 'system', role: 'admin', source: 'internal' };

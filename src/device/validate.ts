@@ -57,7 +57,7 @@ export function validateNameServer(spec: string): string {
 
 /** Split a name-server spec into address and port (53 by default); undefined when malformed. */
 // EMULATION: a name server may carry a port (labs run their DNS on a high port).
-export function parseNameServer(spec: string): { address: string; port: number } | undefined {
+function parseNameServer(spec: string): { address: string; port: number } | undefined {
   let address = spec;
   let port = 53;
   const v6 = /^\[([^\]]+)\]:(\d{1,5})$/.exec(spec);

@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { compareVersions, type FirmwareCatalog, type FirmwareImage } from '../device/firmware.js';
 
 /** firmware-sim/ of this package (works from src/ via tsx and from dist/). */
-export function defaultFirmwareDir(): string {
+function defaultFirmwareDir(): string {
   let dir = dirname(fileURLToPath(import.meta.url));
   for (let i = 0; i < 5; i++) {
     try {

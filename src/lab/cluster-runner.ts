@@ -92,7 +92,7 @@ export const DEFAULT_ADDRESSING: Addressing = {
 };
 
 /** The state of one box as the runner sees it. */
-export type LabBoxState = 'starting' | 'running' | 'stopping' | 'stopped' | 'killed' | 'failed';
+type LabBoxState = 'starting' | 'running' | 'stopping' | 'stopped' | 'killed' | 'failed';
 
 /** One box of the lab: its spec, where it listens, its state and last error. */
 export interface LabBoxInfo {
@@ -178,7 +178,7 @@ interface Slot {
  * with 64, Pebble 2.4.0 stalled at the start of 3 of 6 runs; with 16, 3 of
  * 3 passed, at the same certificates per second (fleet-issuance 107/s).
  */
-export const ACME_REQUESTS_PER_SERVER = 16;
+const ACME_REQUESTS_PER_SERVER = 16;
 
 /** The boxes of one lab in this process (see the file comment for the contract). */
 export class ClusterRunner {

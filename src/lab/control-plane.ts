@@ -46,7 +46,7 @@ import { FLEET_OPS, inventoryCsv, type Lab } from './lab.js';
 /** Largest request body the control plane reads. */
 const MAX_BODY_BYTES = 64 * 1024;
 /** The whole body of an accepted request must arrive within this. */
-export const BODY_DEADLINE_MS = 5_000;
+const BODY_DEADLINE_MS = 5_000;
 
 /** What each handler gets. */
 interface PlaneCall {

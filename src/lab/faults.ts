@@ -29,7 +29,7 @@ export type FaultName = (typeof FAULT_NAMES)[number];
 export const LAB_ACTOR: Actor = { user: 'lab', role: 'admin', source: 'lab' };
 
 /** Default hold-back of acme-slow, ms. */
-export const DEFAULT_SLOW_MS = 2_000;
+const DEFAULT_SLOW_MS = 2_000;
 
 /** One fault of one box as the control plane shows it. */
 export interface FaultState {

@@ -34,10 +34,10 @@ import { LineProgress, LiveTableProgress } from './progress.js';
 import { defaultTopology, parseTopology, TopologyError, type TopologyContext } from './topology.js';
 
 /** A usage error of `gvos-sim lab`: one line, exit code 2. */
-export class LabUsageError extends Error {}
+class LabUsageError extends Error {}
 
 /** The text of `gvos-sim lab --help`. */
-export const LAB_HELP = `Usage: gvos-sim lab <verb> [options]
+const LAB_HELP = `Usage: gvos-sim lab <verb> [options]
 
 Bring up a lab of simulated GigaVUE-OS boxes with its CA and trap receiver,
 and drive it while it runs.
@@ -364,7 +364,7 @@ async function cleanupDeadLab(dir: string, s: LabStateFile): Promise<number> {
 // ---------------------------------------------------------------- the table
 
 /** The final table of `lab up` and `lab status`. */
-export function statusTable(rows: LabBoxStatus[]): string {
+function statusTable(rows: LabBoxStatus[]): string {
   const head = [
     'box-id',
     'hostname',
@@ -432,7 +432,7 @@ async function target(v: Opts): Promise<Target> {
 }
 
 /** One control-plane call; resolves the parsed JSON (or text for CSV); rejects with the plane's one-line error. */
-export function callPlane(
+function callPlane(
   state: LabStateFile,
   method: string,
   path: string,
@@ -481,7 +481,7 @@ export function callPlane(
 }
 
 /** "1,3,5", "2-4", "all" -> box-ids (undefined = all). */
-export function parseBoxList(s: string | undefined): number[] | undefined {
+function parseBoxList(s: string | undefined): number[] | undefined {
   if (s === undefined || s === 'all') return undefined;
   const out = new Set<number>();
   for (const part of s.split(',')) {
@@ -495,7 +495,7 @@ export function parseBoxList(s: string | undefined): number[] | undefined {
 }
 
 /** "30d", "20h", "90m", "45s", "1500ms" or plain milliseconds -> ms. */
-export function parseDuration(s: string): number {
+function parseDuration(s: string): number {
   const m = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)?$/.exec(s.trim());
   if (!m) throw new LabUsageError(`duration must look like 30d, 20h, 90m, 45s or 1500ms, got "${s}"`);
   const n = Number(m[1]);

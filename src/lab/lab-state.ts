@@ -18,7 +18,7 @@ import type { PeerProcessRecord } from './peers.js';
 export const DEFAULT_LABS_DIR = '.gvos-sim/labs';
 
 /** Where the state file of lab `name` lives. */
-export function stateFilePath(labsDir: string, name: string): string {
+function stateFilePath(labsDir: string, name: string): string {
   return join(labsDir, name, 'lab.json');
 }
 
@@ -78,7 +78,7 @@ export function pidAlive(pid: number): boolean {
 }
 
 /** True when `pid` is alive and still runs `command` (checked in /proc where there is one). */
-export function pidRuns(pid: number, command: string): boolean {
+function pidRuns(pid: number, command: string): boolean {
   if (!pidAlive(pid)) return false;
   try {
     const argv0 = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0')[0] ?? '';

@@ -51,7 +51,7 @@ import {
 import type { Topology } from './topology.js';
 
 /** A box's certificate as `lab status` shows it. */
-export interface LabCertificateStatus {
+interface LabCertificateStatus {
   /** none | in-progress | valid | expired | failed | unknown (box not running) */
   status: 'none' | 'in-progress' | 'valid' | 'expired' | 'failed' | 'unknown';
   /** Upper-case hex as `openssl x509 -noout -serial` prints it. */
@@ -638,7 +638,7 @@ export class Lab {
 }
 
 /** The certificate status of a running box. */
-export function certificateStatus(box: Box): LabCertificateStatus {
+function certificateStatus(box: Box): LabCertificateStatus {
   const st = box.acmeState();
   const issued = st.issued;
   const req = st.lastRequest;

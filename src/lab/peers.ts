@@ -46,7 +46,7 @@ export interface PeerProcessRecord {
 }
 
 /** A started peer. */
-export interface Peer {
+interface Peer {
   readonly processes: PeerProcessRecord[];
   stop(): Promise<void>;
 }
@@ -78,7 +78,7 @@ export interface LabTrapReceiver extends Peer {
 }
 
 /** The Debian package of each binary the lab runs. */
-export const PACKAGE_OF: Record<string, string> = {
+const PACKAGE_OF: Record<string, string> = {
   pebble: 'pebble',
   'pebble-challtestsrv': 'pebble',
   snmptrapd: 'snmptrapd',
@@ -112,7 +112,7 @@ export function freeTcpPort(address = '127.0.0.1'): Promise<number> {
 }
 
 /** A free UDP port on 127.0.0.1 (same race as freeTcpPort). */
-export function freeUdpPort(address = '127.0.0.1'): Promise<number> {
+function freeUdpPort(address = '127.0.0.1'): Promise<number> {
   return new Promise((resolve, reject) => {
     const s = createSocket('udp4');
     s.once('error', reject);
@@ -390,7 +390,7 @@ function httpOk(url: string, method: string, body: string): Promise<boolean> {
 }
 
 /** GET over HTTPS trusting only `caPem`; resolves the body, rejects on a non-200. */
-export function httpsGet(url: string, caPem: string): Promise<string> {
+function httpsGet(url: string, caPem: string): Promise<string> {
   return new Promise((resolve, reject) => {
     const req = httpsRequest(url, { ca: caPem, timeout: 5_000 }, (res) => {
       let body = '';

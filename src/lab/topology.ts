@@ -87,22 +87,22 @@ export const TOPOLOGY_FIELDS = [
 ] as const;
 
 /** A box as the topology describes it (firmware filled in with the newest when not given). */
-export type TopologyBox = LabBoxSpec;
+type TopologyBox = LabBoxSpec;
 
 /** The CA the boxes get their certificates from. */
-export type TopologyCa =
+type TopologyCa =
   /** A Pebble (and pebble-challtestsrv as the boxes' name server) started by the lab. */
   | { type: 'pebble'; validityHours: number }
   /** An ACME server the lab does not run (e.g. step-ca): its directory URL and the root that signs its TLS and certificates. */
   | { type: 'external'; directoryUrl: string; rootFile: string };
 
 /** Where the boxes send their SNMP notifications (v2c traps). */
-export type TopologyTrapReceiver =
+type TopologyTrapReceiver =
   | { type: 'snmptrapd'; community: string }
   | { type: 'external'; host: string; port: number; community: string };
 
 /** What `lab up` does once the boxes run. */
-export interface TopologyOnStart {
+interface TopologyOnStart {
   issueCertificates: boolean;
   /** The certificate's domain: the box's name (<hostname>.<domain>) or its address. */
   domain: 'name' | 'ip';
@@ -113,7 +113,7 @@ export interface TopologyOnStart {
 }
 
 /** How boxes are addressed (see cluster-runner.ts). `auto` probes: own addresses when they bind, else port offsets. */
-export interface TopologyNetwork {
+interface TopologyNetwork {
   mode: 'auto' | 'addresses' | 'ports';
   addressBase: string;
   addressOffset: number;
@@ -169,7 +169,7 @@ const DOMAIN =
 const PORT_KEYS = ['ssh', 'cli', 'https', 'http', 'snmp'] as const;
 
 /** Defaults of a topology with nothing in it (also `lab up --boxes N` without a file). */
-export const TOPOLOGY_DEFAULTS = {
+const TOPOLOGY_DEFAULTS = {
   lab: 'lab',
   domain: 'lab.test',
   hostname: 'gigavue-{id}',
@@ -625,7 +625,7 @@ function checkModel(ctx: TopologyContext): (v: string) => string | undefined {
 }
 
 /** "host:port" or "[v6]:port" with a port 1-65535; undefined when malformed. Pure. */
-export function parseHostPort(v: string): { host: string; port: number } | undefined {
+function parseHostPort(v: string): { host: string; port: number } | undefined {
   const m = /^\[([^\]]+)\]:(\d{1,5})$/.exec(v) ?? /^([^:[\]]+):(\d{1,5})$/.exec(v);
   if (!m) return undefined;
   const port = Number(m[2]);

@@ -21,7 +21,7 @@ export interface Logger {
 }
 
 /** Replace secret-looking fields (recursively, one level of objects deep is enough for our events). */
-export function redact(fields: Record<string, unknown>): Record<string, unknown> {
+function redact(fields: Record<string, unknown>): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(fields)) {
     if (SECRET_FIELD.test(k) && k !== 'keyAlgorithm' && k !== 'keyType') out[k] = '[redacted]';

@@ -35,18 +35,18 @@ import { isIPv4, isIPv6 } from 'node:net';
 import type { Clock } from './clock.js';
 
 /** Failures within the window that lock a source out. */
-export const DEFAULT_MAX_LOGIN_FAILURES = 5;
+const DEFAULT_MAX_LOGIN_FAILURES = 5;
 // EMULATION: the lockout bounds (5 per source, 100 per user name, 60 s) are ours (README, "Login lockout").
 /** Failures for one user name within the window, from any sources, that lock that user name out. */
-export const DEFAULT_MAX_USER_FAILURES = 100;
+const DEFAULT_MAX_USER_FAILURES = 100;
 /** The window in which failures are counted. */
-export const DEFAULT_LOGIN_FAILURE_WINDOW_MS = 60_000;
+const DEFAULT_LOGIN_FAILURE_WINDOW_MS = 60_000;
 /** How long a source (or user name) stays locked out. */
-export const DEFAULT_LOGIN_LOCKOUT_MS = 60_000;
+const DEFAULT_LOGIN_LOCKOUT_MS = 60_000;
 /** Password checks one source may run at once. */
-export const DEFAULT_MAX_CONCURRENT_CHECKS = 32;
+const DEFAULT_MAX_CONCURRENT_CHECKS = 32;
 /** Entries (sources and user names) tracked at most. */
-export const DEFAULT_MAX_TRACKED_SOURCES = 4096;
+const DEFAULT_MAX_TRACKED_SOURCES = 4096;
 
 export interface LoginThrottleOptions {
   /** Only now() is read. */

@@ -26,7 +26,7 @@ export interface CertificateFacts {
 }
 
 /** Split a PEM bundle into certificate PEM blocks, leaf first. Throws when there is none. */
-export function splitPemChain(pem: string): string[] {
+function splitPemChain(pem: string): string[] {
   const blocks = pem.match(PEM_BLOCK) ?? [];
   if (blocks.length === 0) throw new Error('no PEM certificate found (expected -----BEGIN CERTIFICATE-----)');
   return blocks.map((b) => b.replace(/\r\n/g, '\n').trim() + '\n');

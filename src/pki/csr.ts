@@ -25,8 +25,6 @@ import {
   utf8,
 } from './der.js';
 
-export { ipOctets } from './der.js';
-
 /** The signature AlgorithmIdentifier for a key and the digest node:crypto signs with (RFC 5758, RFC 4055). */
 export function signatureAlgorithm(key: KeyObject): { id: Buffer; digest: string } {
   if (key.asymmetricKeyType === 'rsa') return { id: seq(oid(OID.sha256WithRSA), NULL), digest: 'sha256' };

@@ -10,7 +10,7 @@ import type { KeyObject } from 'node:crypto';
 import { isIP } from 'node:net';
 
 /** Tag-length-value with a definite length. */
-export function tlv(tag: number, content: Buffer): Buffer {
+function tlv(tag: number, content: Buffer): Buffer {
   const n = content.length;
   let len: Buffer;
   if (n < 0x80) len = Buffer.from([n]);
@@ -28,10 +28,10 @@ export const set = (...parts: Buffer[]): Buffer => tlv(0x31, Buffer.concat(parts
 export const explicit = (n: number, inner: Buffer): Buffer => tlv(0xa0 | n, inner);
 export const NULL = Buffer.from([0x05, 0x00]);
 export const utf8 = (s: string): Buffer => tlv(0x0c, Buffer.from(s, 'utf8'));
-export const octets = (b: Buffer): Buffer => tlv(0x04, b);
+const octets = (b: Buffer): Buffer => tlv(0x04, b);
 /** BIT STRING of whole octets (no unused bits): signatures, keys. */
 export const bits = (b: Buffer): Buffer => tlv(0x03, Buffer.concat([Buffer.from([0]), b]));
-export const bool = (v: boolean): Buffer => Buffer.from([0x01, 0x01, v ? 0xff : 0x00]);
+const bool = (v: boolean): Buffer => Buffer.from([0x01, 0x01, v ? 0xff : 0x00]);
 
 /** A non-negative INTEGER from big-endian bytes, minimally encoded (X.690 §8.3.2). */
 export function unsignedInteger(bytes: Buffer): Buffer {

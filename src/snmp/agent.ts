@@ -42,10 +42,10 @@ import type { LocalEngine } from './net-snmp-sender.js';
 import { toV3User } from './net-snmp-sender.js';
 
 /** EMULATION: GETBULK max-repetitions is capped at 50 and a response at 100 variable bindings. */
-export const MAX_REPETITIONS = 50;
-export const MAX_VARBINDS = 100;
+const MAX_REPETITIONS = 50;
+const MAX_VARBINDS = 100;
 /** Requests larger than this are dropped unread (a real manager's request is a few hundred octets). */
-export const MAX_REQUEST_OCTETS = 4096;
+const MAX_REQUEST_OCTETS = 4096;
 /** RFC 3414 §2.2.3: the time window of an authenticated message, seconds. */
 const TIME_WINDOW_S = 150;
 
@@ -469,7 +469,7 @@ function intOf(buf: Buffer, t: Tlv): number | undefined {
  * SEQUENCE { version, community | (header, securityParameters ...) }
  * filling the whole datagram. Undefined when malformed or truncated.
  */
-export function readHeader(buf: Buffer): Header | undefined {
+function readHeader(buf: Buffer): Header | undefined {
   const top = tlv(buf, 0, buf.length);
   if (!top || top.tag !== 0x30 || top.end !== buf.length) return undefined;
   const ver = tlv(buf, top.start, top.end);

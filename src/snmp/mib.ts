@@ -16,7 +16,7 @@ import { isoUtc, upTimeTicks } from './varbinds.js';
 import { GIGAMON_OID, GVOS_SIM_OID } from './oids.js';
 
 /** SMI base types the agent answers with. */
-export type SmiType = 'Integer' | 'OctetString' | 'OID' | 'Counter32' | 'Gauge32' | 'TimeTicks';
+type SmiType = 'Integer' | 'OctetString' | 'OID' | 'Counter32' | 'Gauge32' | 'TimeTicks';
 
 export interface SmiValue {
   type: SmiType;
@@ -104,7 +104,7 @@ const SYS_OBJECT_IDS: Record<string, string> = {
 const UNKNOWN_MODEL_OID = `${GIGAMON_OID}.3.900`;
 
 /** The sysObjectID.0 of a model (also the enterprise of the box's SNMPv1 generic traps). */
-export function sysObjectIdFor(model: string): string {
+function sysObjectIdFor(model: string): string {
   return SYS_OBJECT_IDS[model] ?? UNKNOWN_MODEL_OID;
 }
 
@@ -119,7 +119,7 @@ function hwType(model: string): string {
  * EMULATION: the kernel string of models other than HC2 follows the HC2's
  * pattern, and the architecture is the x86_64 that `show version` prints.
  */
-export function sysDescrFor(box: AgentBoxView): string {
+function sysDescrFor(box: AgentBoxView): string {
   const img = box.image;
   const kernel = `2.6.34-GIGAMONsmp-gv${hwType(box.identity.model).toLowerCase()}`;
   return `Linux ${box.hostname} ${kernel} GigaVUE-OS ${img.version} ${img.buildId} ${img.buildDate} SMP x86_64`;
@@ -161,7 +161,7 @@ function memoryKb(model: string): number {
  * 0x01120100 = box 1, slot 1, type x, port 1). EMULATION: the type code of
  * x is read off that one value (2); the split into nibbles is our reading.
  */
-export function ifIndexFor(box: number, slot: number, port: number): number {
+function ifIndexFor(box: number, slot: number, port: number): number {
   const TYPE_X = 2;
   return ((box & 0xff) * 0x1000000 + (((slot & 0x0f) << 4) | TYPE_X) * 0x10000 + (port & 0xff) * 0x100) >>> 0;
 }
@@ -178,7 +178,7 @@ const UCD = '1.3.6.1.4.1.2021';
 const SNMP_ENGINE = '1.3.6.1.6.3.10.2.1';
 const GIGAMON_SYSTEM = `${GIGAMON_OID}.2`;
 /** gvosSimCertEntry: EMULATION, the simulator's certificate table (mibs/GIGAMON-GVOS-SIM-MIB.txt). */
-export const GVOS_SIM_CERT_ENTRY = `${GVOS_SIM_OID}.2.1.1`;
+const GVOS_SIM_CERT_ENTRY = `${GVOS_SIM_OID}.2.1.1`;
 
 const int = (value: number): SmiValue => ({ type: 'Integer', value });
 const str = (value: string): SmiValue => ({ type: 'OctetString', value });
@@ -347,7 +347,7 @@ function buildEntries(model: string): MibEntry[] {
 export const MAX_MESSAGE_OCTETS = 1472;
 
 /** Compare two OIDs as sequences of sub-identifiers. */
-export function compareOids(a: readonly number[], b: readonly number[]): number {
+function compareOids(a: readonly number[], b: readonly number[]): number {
   const n = Math.min(a.length, b.length);
   for (let i = 0; i < n; i++) if (a[i] !== b[i]) return a[i]! - b[i]!;
   return a.length - b.length;

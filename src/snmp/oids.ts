@@ -49,7 +49,7 @@ export const OBJECTS = {
 
 /** Values of gigamonSnmpNotifLevel. */
 export const LEVEL = { information: 1, minor: 2, major: 3, critical: 4 } as const;
-export type Level = keyof typeof LEVEL;
+type Level = keyof typeof LEVEL;
 
 /** What a notification kind is: its OID, MIB name and level. */
 export interface NotificationType {

@@ -100,7 +100,7 @@ export const MAX_RATE_PER_SEC = 10_000;
  * burst is what overflows the receiver (peers.md: batches of 10 with 1 ms
  * pauses all arrived).
  */
-export const CATCH_UP_MS = 10;
+const CATCH_UP_MS = 10;
 
 interface Item {
   n: Notification;

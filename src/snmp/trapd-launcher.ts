@@ -25,9 +25,9 @@ import type { SnmpUser } from '../device/model.js';
 import { MIB_MODULE } from './oids.js';
 
 /** Auth protocol names as snmptrapd's createUser takes them. */
-export type TrapdAuth = 'MD5' | 'SHA' | 'SHA-224' | 'SHA-256' | 'SHA-384' | 'SHA-512';
+type TrapdAuth = 'MD5' | 'SHA' | 'SHA-224' | 'SHA-256' | 'SHA-384' | 'SHA-512';
 /** Privacy protocol names as snmptrapd's createUser takes them (AES = AES-128; AES256 = Blumenthal key extension). */
-export type TrapdPriv = 'DES' | 'AES' | 'AES192' | 'AES256';
+type TrapdPriv = 'DES' | 'AES' | 'AES192' | 'AES256';
 
 /** A USM user of the receiver. */
 export interface TrapdUser {
@@ -215,7 +215,7 @@ export function udpPortBound(port: number): boolean {
 }
 
 /** One variable binding as snmptrapd printed it. */
-export interface ReceivedVarbind {
+interface ReceivedVarbind {
   /** Name as printed, module stripped: "gvosSimHostname.0" (or a numeric OID). */
   name: string;
   /** net-snmp's type label: STRING, INTEGER, OID, Timeticks, IpAddress, ... ("" when none printed). */

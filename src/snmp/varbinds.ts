@@ -110,7 +110,7 @@ function common(kind: NotificationKind, box: BoxFacts, description: string): Var
 }
 
 /** The one-line description (gigamonSnmpNotifDescription) of a certificate event. */
-export function describeCertificate(kind: CertificateKind, c: CertificateFacts): string {
+function describeCertificate(kind: CertificateKind, c: CertificateFacts): string {
   const expires = isoUtc(c.expiresMs);
   switch (kind) {
     case 'cert-issued':

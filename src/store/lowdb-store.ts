@@ -20,7 +20,7 @@ import type { BoxDocument } from '../device/model.js';
 import { StoreCorruptError, type Store } from './store.js';
 
 /** What a LowdbStore may tell its owner that is not an error (recovery from a bad file, a failed fsync). */
-export type StoreWarning = (message: string, fields: Record<string, unknown>) => void;
+type StoreWarning = (message: string, fields: Record<string, unknown>) => void;
 
 class AtomicJsonFile implements Adapter<BoxDocument> {
   private seq = 0;

@@ -21,7 +21,7 @@ import { HelloRouter } from './tls-alpn.js';
  * TLS 1.2 and 1.3 only. TLS 1.2 ciphers are ECDHE with AEAD (forward secrecy,
  * no CBC, no RSA key exchange); TLS 1.3 suites are OpenSSL's defaults (all AEAD).
  */
-export const TLS_OPTIONS = {
+const TLS_OPTIONS = {
   minVersion: 'TLSv1.2',
   maxVersion: 'TLSv1.3',
   ciphers: [
@@ -39,12 +39,12 @@ export const TLS_OPTIONS = {
 } as const;
 
 /** A TLS handshake must be done this long after the connection's hello was routed. */
-export const HANDSHAKE_TIMEOUT_MS = 10_000;
+const HANDSHAKE_TIMEOUT_MS = 10_000;
 /** How often the HTTP deadlines (headers 10 s, request 30 s) are checked. */
 const DEADLINE_CHECK_MS = 1_000;
 
 /** FIPS mode: only FIPS 140 approved suites (AES-GCM; no ChaCha20). */
-export const FIPS_CIPHERS = [
+const FIPS_CIPHERS = [
   'TLS_AES_256_GCM_SHA384',
   'TLS_AES_128_GCM_SHA256',
   'ECDHE-ECDSA-AES256-GCM-SHA384',
@@ -54,10 +54,10 @@ export const FIPS_CIPHERS = [
 ].join(':');
 
 /** FIPS mode: only the NIST curves for ECDHE (SP 800-56A); X25519 and X448 are not approved. */
-export const FIPS_GROUPS = 'P-256:P-384:P-521';
+const FIPS_GROUPS = 'P-256:P-384:P-521';
 
 /** The TLS settings of the web server for a crypto mode (the certificate comes on top). */
-export function tlsOptionsFor(mode: string): SecureContextOptions {
+function tlsOptionsFor(mode: string): SecureContextOptions {
   return mode === 'fips'
     ? { ...TLS_OPTIONS, ciphers: FIPS_CIPHERS, ecdhCurve: FIPS_GROUPS }
     : { ...TLS_OPTIONS };

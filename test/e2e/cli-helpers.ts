@@ -197,7 +197,7 @@ export async function startLab(peers: CliPeers, o: { maxSessions?: number } = {}
 // ------------------------------------------------------------------ OpenSSH client
 
 /** The known_hosts line of a box's SSH host key (SEC1/PKCS#8 PEM, as state.json keeps it). */
-export function knownHostsLine(address: string, port: number, hostKeyPem: string): string {
+function knownHostsLine(address: string, port: number, hostKeyPem: string): string {
   const parsed = ssh2.utils.parseKey(hostKeyPem);
   if (parsed instanceof Error) throw parsed;
   const key = Array.isArray(parsed) ? parsed[0] : parsed;
@@ -241,7 +241,7 @@ export interface RunResult {
 }
 
 /** The ssh command line: OpenSSH through sshpass, checking the host key against the target's known_hosts. */
-export function sshArgs(target: SshTarget, o: SshOptions): string[] {
+function sshArgs(target: SshTarget, o: SshOptions): string[] {
   return [
     '-p',
     o.password ?? TEST_PASSWORD,
@@ -448,7 +448,7 @@ export interface ScriptRun {
 }
 
 /** A `show crypto acme client info` polled until the request has finished; `expect` is the finished answer. */
-export function pollAcme(expect: RegExp, line = 'show crypto acme client info'): Step {
+function pollAcme(expect: RegExp, line = 'show crypto acme client info'): Step {
   return { line, expect, poll: true };
 }
 

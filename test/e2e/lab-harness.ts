@@ -32,7 +32,7 @@ export function ensureBuilt(): void {
  * The command line of `gvos-sim lab <args>`: bin/gvos-sim.js once main.ts
  * has the lab command, else the built lab module directly (same code path).
  */
-export function labCommand(args: string[]): string[] {
+function labCommand(args: string[]): string[] {
   const probe = spawnSync(process.execPath, [BIN, 'lab', '--help'], { encoding: 'utf8' });
   if (probe.status === 0 && probe.stdout.includes('gvos-sim lab')) return [BIN, 'lab', ...args];
   const code = `import(${JSON.stringify(LAB_JS)}).then((m) => m.runLab(process.argv.slice(1))).catch((e) => { console.error('gvos-sim: ' + e.message); process.exit(1); });`;

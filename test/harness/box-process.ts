@@ -11,9 +11,9 @@ import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
 
 export const REPO_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
-export const BIN = join(REPO_ROOT, 'bin', 'gvos-sim.js');
+const BIN = join(REPO_ROOT, 'bin', 'gvos-sim.js');
 
-export interface ReadyLine {
+interface ReadyLine {
   event: 'ready';
   boxId: number;
   address: string;

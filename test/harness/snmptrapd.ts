@@ -26,7 +26,7 @@ import {
   type TrapdUser,
 } from '../../src/snmp/trapd-launcher.js';
 
-export type { ReceivedNotification, TrapdUser };
+export type { ReceivedNotification };
 
 export interface TrapReceiverOptions {
   /** v1/v2c communities to accept; default ["public"]. */
@@ -234,7 +234,7 @@ export function startTrapReceiver(o: TrapReceiverOptions = {}): Promise<TrapRece
 }
 
 /** A UDP port free on 127.0.0.1 right now (bind 0, read, close). */
-export function freeUdpPort(): Promise<number> {
+function freeUdpPort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const s = createSocket('udp4');
     s.once('error', reject);

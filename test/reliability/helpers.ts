@@ -79,7 +79,7 @@ export class Rng {
 }
 
 /** The resident set size of process `pid` in KiB (Linux /proc), or NaN once it is gone. */
-export function rssKiB(pid: number): number {
+function rssKiB(pid: number): number {
   try {
     const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
     return m ? Number(m[1]) : NaN;
@@ -134,7 +134,7 @@ export async function cli(port: number, lines: readonly string[], timeoutMs = 20
 }
 
 /** `crypto certificate name <name> public-cert pem "<pem>"` and its CA-list entry. */
-export function trustLines(name: string, pem: string): string[] {
+function trustLines(name: string, pem: string): string[] {
   return [
     `crypto certificate name ${name} public-cert pem "${pem.trim()}"`,
     `crypto certificate ca-list default-ca-list name ${name}`,
@@ -196,7 +196,7 @@ export interface AcmeInfo {
   request: Record<string, string>;
 }
 
-export function parseAcmeInfo(text: string): AcmeInfo {
+function parseAcmeInfo(text: string): AcmeInfo {
   const [issuedPart = '', requestPart = ''] = text.split('Last Request Status Since Bootup');
   const fields = (s: string) =>
     Object.fromEntries([...s.matchAll(/^ {2}([A-Za-z -]+?) +: (.*)$/gm)].map((m) => [m[1]!, m[2]!.trim()]));

@@ -16,7 +16,7 @@ const ORIGIN: Record<CertificateView['origin'], string> = {
 };
 
 /** One certificate as `show crypto certificate` prints it. EMULATION: the layout follows the Onyx family. */
-export function renderCertificate(c: CertificateView): string[] {
+function renderCertificate(c: CertificateView): string[] {
   const f = c.facts;
   return [
     `Certificate with name '${c.name}'`,

@@ -7,7 +7,7 @@ import { ANY_MODE, CONFIG_ONLY, type CommandSpec } from '../tree.js';
 import { keyValues, table } from '../format.js';
 
 /** `show images`. EMULATION: the layout is ours (the contract names the command only). */
-export function renderImages(box: Box): string[] {
+function renderImages(box: Box): string[] {
   const s = box.images();
   const running = box.image;
   const file = (v: string) => s.catalog.find((i) => i.version === v)?.file ?? v;

@@ -127,7 +127,7 @@ export const MODE_COMMANDS: readonly CommandSpec[] = [
  * `password`, `community`, `auth <protocol>` and `priv <protocol>` and PEM
  * values print as `********`, as in the running config.
  */
-export function renderHistory(lines: readonly string[]): string[] {
+function renderHistory(lines: readonly string[]): string[] {
   const w = String(lines.length).length;
   return lines.map((l, i) => `  ${String(i + 1).padStart(w)}  ${maskSecrets(l)}`);
 }
@@ -135,7 +135,7 @@ export function renderHistory(lines: readonly string[]): string[] {
 const MASK = '********';
 
 /** The line with its secret values replaced by the mask (see renderHistory). */
-export function maskSecrets(line: string): string {
+function maskSecrets(line: string): string {
   return line
     .replace(/\b(pem\s+)"[^"]*"?/gi, `$1"${MASK}"`)
     .replace(/\b((?:password|community)\s+)("[^"]*"?|\S+)/gi, `$1${MASK}`)

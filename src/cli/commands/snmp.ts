@@ -89,7 +89,7 @@ function setTarget(ctx: Parameters<CommandSpec['run']>[0], a: Args): void {
 }
 
 /** `show snmp`. EMULATION: the layouts of show snmp, show snmp host and show snmp engineID are ours. */
-export function renderSnmp(box: Box): string[] {
+function renderSnmp(box: Box): string[] {
   const c = box.config.snmp;
   const st = box.snmpStatus();
   const agent = st?.agentStatus();
@@ -181,7 +181,7 @@ export function renderSnmpHosts(box: Box): string[] {
 }
 
 /** `show snmp engineID`: the engine ID and the snmptrapd line a receiver needs for each v3 user. */
-export function renderEngineId(box: Box): string[] {
+function renderEngineId(box: Box): string[] {
   const st = box.snmpStatus();
   if (!st) return ['Local SNMP engineID: n/a (SNMP is not running on this box)'];
   const id = st.engineId();

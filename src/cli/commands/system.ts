@@ -27,7 +27,7 @@ const PRODUCT_CODES: Record<string, string> = {
 };
 
 /** `show version`. EMULATION: the layout follows the Onyx family; arch and "Built by" are fixed texts. */
-export function renderVersion(box: Box): string[] {
+function renderVersion(box: Box): string[] {
   const img = box.image;
   const id = box.identity;
   return keyValues([
@@ -53,7 +53,7 @@ export function renderVersion(box: Box): string[] {
  * `show chassis`: one row per box of the cluster (or the one box asked for); `*` marks the session's box.
  * EMULATION: a table with the contract's columns; HW Type is the model without "GigaVUE-".
  */
-export function renderChassis(boxes: readonly Box[], localBoxId: number): string[] {
+function renderChassis(boxes: readonly Box[], localBoxId: number): string[] {
   return table(
     ['Box ID', 'Hostname', 'HW Type', 'Product Code', 'Serial Num', 'SW Rev', 'Oper Status'],
     boxes.map((b) => [

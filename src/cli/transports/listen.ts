@@ -60,7 +60,7 @@ export function tooManySessions(boxId: number, max: number): string {
 }
 
 /** `host:port`, with brackets around an IPv6 address. */
-export function hostPort(address: string, port: number): string {
+function hostPort(address: string, port: number): string {
   return address.includes(':') ? `[${address}]:${port}` : `${address}:${port}`;
 }
 

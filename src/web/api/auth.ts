@@ -121,7 +121,7 @@ export interface AuthState {
 }
 
 /** The client's address as the socket reports it (what failed logins are counted under). */
-export function remoteAddress(ctx: Koa.Context): string {
+function remoteAddress(ctx: Koa.Context): string {
   return ctx.req.socket.remoteAddress ?? 'unknown';
 }
 
@@ -245,6 +245,6 @@ export async function authenticate(
 }
 
 /** The user's role now, or undefined when the user was removed. */
-export function currentRole(box: Box, user: string): Role | undefined {
+function currentRole(box: Box, user: string): Role | undefined {
   return box.users().find((u) => u.name === user)?.role;
 }

@@ -9,7 +9,7 @@
 import { Type, type Static, type TSchema, type TUnsafe } from '@sinclair/typebox';
 
 /** Marks a schema as a named component of an OpenAPI document (a symbol: invisible to JSON and Ajv). */
-export const COMPONENT = Symbol('openapi component');
+const COMPONENT = Symbol('openapi component');
 
 /** Name `schema` as component `name`: documents refer to it by $ref, except at its own definition. */
 export function component<T extends TSchema>(name: string, schema: T): T {

@@ -24,7 +24,7 @@ const CryptoModeName = () => StringEnum(CRYPTO_MODES);
 const FmAlgorithmName = () => StringEnum(FM_ALGORITHM_NAMES);
 const RoleName = () => StringEnum(ROLES);
 
-export const Problem = component(
+const Problem = component(
   'Problem',
   Type.Object(
     {

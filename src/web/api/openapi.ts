@@ -16,8 +16,6 @@ import {
 } from './route-table.js';
 import type { JsonSchema } from './schema.js';
 
-export type { HttpVerb };
-
 /** The subset of OpenAPI 3.1 the simulator's documents use. */
 export interface OpenApiDocument {
   openapi: string;
@@ -102,7 +100,7 @@ const ERRORS: Record<string, [number, string]> = {
  * How the box API documents a route: a route with a role may answer 401,
  * 403 and 429; one with a body 400, 413 and 415; the rest it names itself.
  */
-export const BOX_API: InterfaceSpec = {
+const BOX_API: InterfaceSpec = {
   errorStatus: Object.fromEntries(Object.entries(ERRORS).map(([k, [s]]) => [k, s])),
   errorsOf: (r) => [
     ...(r.body ? ['BadInput', 'PayloadTooLarge', 'UnsupportedMediaType'] : []),

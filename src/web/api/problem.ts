@@ -12,7 +12,7 @@ import type { Logger } from '../../lib/logger.js';
 import type { SchemaViolation } from './schema.js';
 
 /** Codes only the HTTP edge produces. */
-export type EdgeErrorCode =
+type EdgeErrorCode =
   | 'unauthenticated'
   | 'too-many-attempts'
   | 'payload-too-large'
@@ -23,7 +23,7 @@ export type EdgeErrorCode =
 export type ProblemCode = DeviceErrorCode | EdgeErrorCode;
 
 /** The body of an error answer. `errors` lists every schema violation of a request body. */
-export interface Problem {
+interface Problem {
   type: string;
   title: string;
   status: number;
@@ -57,7 +57,7 @@ const TITLES: Record<ProblemCode, string> = {
 export const PROBLEM_CODES = Object.keys(TITLES) as ProblemCode[];
 
 /** The HTTP status of every problem code. */
-export const PROBLEM_STATUS: Record<ProblemCode, number> = {
+const PROBLEM_STATUS: Record<ProblemCode, number> = {
   ...HTTP_STATUS,
   unauthenticated: 401,
   'too-many-attempts': 429,
@@ -80,7 +80,7 @@ export class WebError extends Error {
 }
 
 /** The problem document for a code and a message. */
-export function problem(code: ProblemCode, detail: string, errors?: SchemaViolation[]): Problem {
+function problem(code: ProblemCode, detail: string, errors?: SchemaViolation[]): Problem {
   return {
     type: PROBLEM_TYPE_PREFIX + code,
     title: TITLES[code],
@@ -92,7 +92,7 @@ export function problem(code: ProblemCode, detail: string, errors?: SchemaViolat
 }
 
 /** Answer `ctx` with a problem. */
-export function sendProblem(ctx: Koa.Context, p: WireProblem, headers: Record<string, string> = {}): void {
+function sendProblem(ctx: Koa.Context, p: WireProblem, headers: Record<string, string> = {}): void {
   ctx.status = p.status;
   for (const [k, v] of Object.entries(headers)) ctx.set(k, v);
   ctx.set('Cache-Control', 'no-store');
@@ -109,7 +109,7 @@ export interface ProblemOptions {
 }
 
 /** A problem of any interface: the box's codes, or an interface's own. */
-export type WireProblem = Omit<Problem, 'code'> & { code: string };
+type WireProblem = Omit<Problem, 'code'> & { code: string };
 
 /**
  * Middleware for the API: turns anything thrown below it into problem+json,

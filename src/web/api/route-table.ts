@@ -26,7 +26,7 @@ import { compileSchema, type JsonSchema, type Validate } from './schema.js';
 export type HttpVerb = 'get' | 'post' | 'put' | 'delete';
 
 /** One success answer: its description, its body schema (none: no body) and headers. */
-export interface SuccessSpec {
+interface SuccessSpec {
   description: string;
   schema?: TSchema | JsonSchema;
   headers?: Record<string, string>;
@@ -40,7 +40,7 @@ type PathParams<P extends string> = P extends `${string}:${infer N}/${infer Rest
     : never;
 
 /** What a handler gets besides koa's context: the validated request, and `C` (the interface's own). */
-export type Call<C, B, P extends string, Q extends string> = C & {
+type Call<C, B, P extends string, Q extends string> = C & {
   body: B;
   params: Record<PathParams<P>, string>;
   query: Partial<Record<Q, string>>;
@@ -100,7 +100,7 @@ export function toOpenApiPath(koaPath: string): string {
 }
 
 /** A schema as a document shows it: named schemas inside it become $ref; symbols gone. */
-export function documented(schema: TSchema | JsonSchema, root = false): JsonSchema {
+function documented(schema: TSchema | JsonSchema, root = false): JsonSchema {
   const name = componentName(schema);
   if (name && !root) return { $ref: `#/components/schemas/${name}` };
   const out: Record<string, unknown> = {};
@@ -134,7 +134,7 @@ export interface InterfaceSpec {
 }
 
 /** The OpenAPI operation of a route. */
-export function operationOf(r: AnyRoute<never>, spec: InterfaceSpec): Operation {
+function operationOf(r: AnyRoute<never>, spec: InterfaceSpec): Operation {
   const parameters: Parameter[] = [
     ...Object.entries<string>(r.params ?? {}).map(([name, description]) => ({
       name,

@@ -21,7 +21,7 @@ import { problemMiddleware } from './problem.js';
 import { mountRoutes } from './route-table.js';
 import { ROUTES, type BoxCall } from './routes.js';
 
-export { ACME_STATUS_URL, ROUTES, type RouteSpec } from './routes.js';
+export { ROUTES } from './routes.js';
 export { toOpenApiPath } from './route-table.js';
 
 /** What the API needs from the host. */

@@ -64,7 +64,7 @@ function boxRoute<
 }
 
 /** The status URL every ACME operation points to. */
-export const ACME_STATUS_URL = `${API_PREFIX}/acme`;
+const ACME_STATUS_URL = `${API_PREFIX}/acme`;
 
 function send(ctx: Koa.Context, status: number, body?: unknown): void {
   ctx.status = status;

@@ -44,7 +44,7 @@ export interface JsonSchema {
 }
 
 /** The JSON types a schema can name ("integer" is a whole number). */
-export type JsonType = 'object' | 'string' | 'integer' | 'number' | 'boolean' | 'array' | 'null';
+type JsonType = 'object' | 'string' | 'integer' | 'number' | 'boolean' | 'array' | 'null';
 
 /** One reason a value does not match, with the path of the offending field ("" = the whole body). */
 export interface SchemaViolation {
@@ -100,11 +100,7 @@ function makeAjv(): Ajv2020 {
 const AJV = makeAjv();
 
 /** Throw if `schema` uses a keyword outside the set this module words, or an unknown format. */
-export function assertSupported(
-  schema: JsonSchema,
-  where: string,
-  resolve?: (name: string) => boolean,
-): void {
+function assertSupported(schema: JsonSchema, where: string, resolve?: (name: string) => boolean): void {
   for (const [k, v] of Object.entries(schema)) {
     if (k.startsWith('x-') || ANNOTATIONS.has(k)) continue;
     if (!KEYWORDS.has(k))
@@ -356,7 +352,7 @@ const FORMAT_WORDS: Record<string, string> = {
 };
 
 /** The JSON type of a parsed JSON value ("integer" for whole numbers). */
-export function jsonType(v: unknown): JsonType {
+function jsonType(v: unknown): JsonType {
   if (v === null) return 'null';
   if (Array.isArray(v)) return 'array';
   if (typeof v === 'number') return Number.isInteger(v) ? 'integer' : 'number';

@@ -119,7 +119,7 @@ export function cryptoModeJson(box: Box) {
 }
 
 /** The manager's names of the key algorithms the running crypto mode allows (the Box's own table). */
-export function allowedFmAlgorithms(box: Box): ManagerAlgorithm[] {
+function allowedFmAlgorithms(box: Box): ManagerAlgorithm[] {
   return ALGORITHMS_BY_MODE[box.activeCryptoMode].map(managerAlgorithm);
 }
 
@@ -128,13 +128,13 @@ export function allowedFmAlgorithms(box: Box): ManagerAlgorithm[] {
  * Expired after its end, Inactive while web is on the default certificate
  * (a revoke whose re-issue failed falls back to it, CLI contract).
  */
-export function issuedStatus(box: Box, issued: AcmeIssued): 'Active' | 'Expired' | 'Inactive' {
+function issuedStatus(box: Box, issued: AcmeIssued): 'Active' | 'Expired' | 'Inactive' {
   if (box.clock.now() >= issued.expiresMs) return 'Expired';
   return box.webCertificateName === issued.certName ? 'Active' : 'Inactive';
 }
 
 /** Request-Status as `show crypto acme client info` prints it. */
-export function requestStatusText(r: AcmeRequestStatus): string {
+function requestStatusText(r: AcmeRequestStatus): string {
   return r.status === 'Failed' ? `Failed: ${r.reason ?? 'unknown reason'}` : r.status;
 }
 
