@@ -3,6 +3,10 @@
 #   gvos-sim:local            the simulator (one lab per container)
 #   gvos-sim-snmptrapd:local  the lab's trap receiver
 #   gvos-sim-ca:local         the lab's ACME CA (Debian's Pebble)
+#   gvos-sim-step-ca:local    the lab's CA as step-ca, built from Debian's Go
+#                             sources (scripts/build-step-ca.sh); with
+#                             GVOS_STEP_CA=1, or by default where golang-go and
+#                             golang-github-smallstep-certificates-dev are installed
 # from the base image gvos-sim-base:bookworm, made first by
 # scripts/docker-base-image.sh when missing.
 #
@@ -37,11 +41,26 @@ mkdir -p "$STAGE/dist"
 cp -a dist/src "$STAGE/dist/src"
 cp -a src bin mibs firmware-sim examples docker "$STAGE/"
 
-for target in simulator snmptrapd ca; do
+targets="simulator snmptrapd ca"
+step_ca=${GVOS_STEP_CA:-auto}
+if [ "$step_ca" = auto ]; then
+  step_ca=0
+  if dpkg-query -W -f='${Status}' golang-go golang-github-smallstep-certificates-dev 2>/dev/null |
+    grep -c "install ok installed" | grep -qx 2; then step_ca=1; fi
+fi
+if [ "$step_ca" = 1 ]; then
+  scripts/build-step-ca.sh "$STAGE/step-ca-bin"
+  targets="$targets step-ca"
+else
+  echo "docker-images: no step-ca image (GVOS_STEP_CA=1 builds it from Debian's Go sources)" >&2
+fi
+
+for target in $targets; do
   case $target in
     simulator) tag=gvos-sim:local ;;
     snmptrapd) tag=gvos-sim-snmptrapd:local ;;
     ca) tag=gvos-sim-ca:local ;;
+    step-ca) tag=gvos-sim-step-ca:local ;;
   esac
   echo "docker-images: $tag (target $target)" >&2
   docker build --quiet --network none --build-arg "BASE_IMAGE=$BASE" \

@@ -1,19 +1,22 @@
 // The lab across machines with the images of docker/, as the walkthrough in
 // docker/README.md does it, on one host with loopback addresses standing in
-// for two machines: the first machine's compose (docker/compose.yaml: its CA
-// with the CA host's name in its TLS certificate, its trap receiver), then a
-// joining machine (docker/join.yaml: simulator boxes only, the CA URL and the
-// trap receiver as variables, the CA root from a copied file). The site's
-// DNS is Debian's pebble-challtestsrv on 127.0.0.150:8053. Checks what a user
-// checks: the CA answers under its host's name with the copied root; a box
-// of the joining machine serves a certificate from the first machine's CA
-// for its name; its trap reaches the first machine's receiver.
-// Builds the images with scripts/docker-images.sh (nothing pulled).
+// for two machines: the first machine's compose (docker/compose.yaml: its
+// trap receiver, and its CA with the CA host's name in its TLS certificate:
+// Pebble, then step-ca.yaml's step-ca), then a joining machine
+// (docker/join.yaml: simulator boxes only, the CA URL and the trap receiver
+// as variables, the CA root from a copied file). The site's DNS is Debian's
+// pebble-challtestsrv on 127.0.0.150:8053. Checks what a user checks: the CA
+// answers under its host's name with the copied root; a box of the joining
+// machine serves a certificate from the first machine's CA for its name; its
+// trap reaches the first machine's receiver from the box's address.
+// Builds the images with scripts/docker-images.sh (nothing pulled; the
+// step-ca image where Debian's Go sources of step-ca are installed, else that
+// part is skipped saying so).
 // Skipped, with the reason printed, where no Docker engine answers or no
 // compose tool is installed.
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { execFile, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect, type PeerCertificate } from 'node:tls';
@@ -22,8 +25,10 @@ import { CHALLTESTSRV_READY, challtestsrvArgs, spawnDaemon } from '../../src/acm
 import { findBinary } from '../../src/lab/peers.js';
 
 const DOCKER_DIR = join(REPO_ROOT, 'docker');
-const CA_HOST = 'ca-host.lab.test';
-const SITE = '127.0.0.150'; // the first machine's address: CA, trap receiver, the site's DNS
+const CA_HOST = 'ca-host.lab.test'; // compose.yaml's Pebble
+const STEP_CA_HOST = 'step-ca-host.lab.test'; // step-ca.yaml's step-ca
+const SITE = '127.0.0.150'; // the first machine's address: Pebble, trap receiver, the site's DNS
+const STEP_CA_ADDRESS = '127.0.0.151';
 const DNS = `${SITE}:8053`;
 const JOIN_BOX_1 = '127.0.0.171'; // join.yaml's default offset 170
 const PASSWORD = 'Adm1n-test-pw';
@@ -45,6 +50,27 @@ else if (!compose)
   reason =
     'a Docker engine answers but neither "docker compose" nor docker-compose is installed (apt-get install docker-compose)';
 if (reason) console.log(`# skipping lab-docker: ${reason}`);
+// Building the images takes minutes on a busy 2-core machine: past the suite's per-file limit.
+else t.setTimeout(1_800_000);
+
+/**
+ * End the site's DNS of a run that was killed before its teardown (a run cut
+ * by the suite's time limit): the pebble-challtestsrv process serving this
+ * test's DNS address, found by its arguments and ended by its PID.
+ */
+function stopLeftoverDns(): void {
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    let argv: string[];
+    try {
+      argv = readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0');
+    } catch {
+      continue; // exited meanwhile
+    }
+    if (argv[0]?.endsWith('pebble-challtestsrv') && argv.includes(DNS))
+      process.kill(Number(entry), 'SIGTERM');
+  }
+}
 
 function run(
   cmd: string[],
@@ -93,98 +119,132 @@ function servedCertificate(
   });
 }
 
-t.test(
-  'a machine joining a lab: its box gets a certificate from the first machine CA and its trap reaches the receiver',
-  { skip: reason, timeout: 1_800_000 },
-  async (t) => {
-    const dc = compose!;
-    const build = await run(['sh', 'scripts/docker-images.sh'], { timeoutMs: 1_500_000 });
-    t.equal(build.code, 0, 'scripts/docker-images.sh built the images', {
-      stderr: build.stderr.slice(-2000),
+/** What one CA of the first machine is, for the joining machine. */
+interface FirstMachineCa {
+  /** The ACME directory URL by the CA host's name. */
+  url: string;
+  host: string;
+  address: string;
+  port: number;
+  /** The container to copy ca-root.pem from. */
+  containerId: string;
+  /** The root the issued certificates chain to, from the copied file. */
+  issuingRoot(bundle: string): string;
+}
+
+t.test('a machine joining a lab', { skip: reason, timeout: 1_800_000 }, async (t) => {
+  const dc = compose!;
+  const build = await run(['sh', 'scripts/docker-images.sh'], { timeoutMs: 1_500_000 });
+  t.equal(build.code, 0, 'scripts/docker-images.sh built the images', { stderr: build.stderr.slice(-2000) });
+  if (build.code !== 0) return;
+
+  // The site's DNS: the CA hosts' names and the joining boxes' names.
+  stopLeftoverDns();
+  await new Promise((r) => setTimeout(r, 500));
+  const dns = await spawnDaemon(
+    findBinary('pebble-challtestsrv'),
+    challtestsrvArgs({ dnsAddress: DNS, managementAddress: `${SITE}:8055`, defaultIPv4: SITE }),
+    { ready: CHALLTESTSRV_READY },
+  );
+  t.teardown(() => dns.stop());
+  for (const [host, address] of [
+    [CA_HOST, SITE],
+    [STEP_CA_HOST, STEP_CA_ADDRESS],
+    ['join-1.lab.test', JOIN_BOX_1],
+    ['join-2.lab.test', '127.0.0.172'],
+  ] as const) {
+    const res = await fetch(`http://${SITE}:8055/add-a`, {
+      method: 'POST',
+      body: JSON.stringify({ host, addresses: [address] }),
     });
-    if (build.code !== 0) return;
+    t.equal(res.status, 200, `the site's DNS knows ${host}`);
+  }
 
-    // The site's DNS: the CA host's name and the joining boxes' names.
-    const dns = await spawnDaemon(
-      findBinary('pebble-challtestsrv'),
-      challtestsrvArgs({ dnsAddress: DNS, managementAddress: `${SITE}:8055`, defaultIPv4: SITE }),
-      { ready: CHALLTESTSRV_READY },
-    );
-    t.teardown(() => dns.stop());
-    for (const [host, address] of [
-      [CA_HOST, SITE],
-      ['join-1.lab.test', JOIN_BOX_1],
-      ['join-2.lab.test', '127.0.0.172'],
-    ] as const) {
-      const res = await fetch(`http://${SITE}:8055/add-a`, {
-        method: 'POST',
-        body: JSON.stringify({ host, addresses: [address] }),
-      });
-      t.equal(res.status, 200, `the site's DNS knows ${host}`);
-    }
-
-    const work = mkdtempSync(join(tmpdir(), 'gvos-docker-'));
-    const first = (args: string[], timeoutMs?: number) =>
-      run([...dc, '-p', 'gvos-first', '-f', join(DOCKER_DIR, 'compose.yaml'), ...args], {
-        cwd: DOCKER_DIR,
-        timeoutMs,
-        env: { GVOS_CA_NAMES: `localhost,${CA_HOST},${SITE}`, GVOS_CA_DNS: DNS },
-      });
-    const joining = (args: string[], timeoutMs?: number) =>
-      run([...dc, '-p', 'gvos-join', '-f', join(DOCKER_DIR, 'join.yaml'), ...args], {
-        cwd: DOCKER_DIR,
-        timeoutMs,
-        env: {
-          GVOS_CA_URL: `https://${CA_HOST}:14000/dir`,
-          GVOS_TRAP_RECEIVER: `${SITE}:1162`,
-          GVOS_NAME_SERVER: DNS,
-          GVOS_CA_ROOT_FILE: join(work, 'ca-root.pem'),
-          GVOS_ADMIN_PASSWORD: PASSWORD,
-        },
-      });
-    t.teardown(async () => {
-      await joining(['down', '-v', '--timeout', '30'], 120_000);
-      await first(['down', '-v', '--timeout', '30'], 120_000);
+  const work = mkdtempSync(join(tmpdir(), 'gvos-docker-'));
+  const first =
+    (file: string, project: string, env: NodeJS.ProcessEnv) => (args: string[], timeoutMs?: number) =>
+      run([...dc, '-p', project, '-f', join(DOCKER_DIR, file), ...args], { cwd: DOCKER_DIR, timeoutMs, env });
+  const firstMachine = first('compose.yaml', 'gvos-first', {
+    GVOS_CA_NAMES: `localhost,${CA_HOST},${SITE}`,
+    GVOS_CA_DNS: DNS,
+  });
+  const stepCa = first('step-ca.yaml', 'gvos-step-ca', {
+    GVOS_CA_ADDRESS: STEP_CA_ADDRESS,
+    GVOS_CA_NAMES: `localhost,${STEP_CA_HOST},${STEP_CA_ADDRESS}`,
+    GVOS_CA_DNS: DNS,
+  });
+  const joining = (caUrl: string) => (args: string[], timeoutMs?: number) =>
+    run([...dc, '-p', 'gvos-join', '-f', join(DOCKER_DIR, 'join.yaml'), ...args], {
+      cwd: DOCKER_DIR,
+      timeoutMs,
+      env: {
+        GVOS_CA_URL: caUrl,
+        GVOS_TRAP_RECEIVER: `${SITE}:1162`,
+        GVOS_NAME_SERVER: DNS,
+        GVOS_CA_ROOT_FILE: join(work, 'ca-root.pem'),
+        GVOS_ADMIN_PASSWORD: PASSWORD,
+      },
     });
+  const downAll = async () => {
+    await joining('https://unused')(['down', '-v', '--timeout', '30'], 120_000);
+    await stepCa(['down', '-v', '--timeout', '30'], 120_000);
+    await firstMachine(['down', '-v', '--timeout', '30'], 120_000);
+  };
+  // Containers of a run killed before its teardown would hold the addresses.
+  await downAll();
+  t.teardown(downAll);
 
-    // The first machine: its CA and trap receiver only (its own simulator is not needed here).
-    const upFirst = await first(['up', '-d', 'ca', 'snmptrapd'], 300_000);
-    t.equal(upFirst.code, 0, 'the first machine is up (ca, snmptrapd)', { stderr: upFirst.stderr });
-    const caId = (await first(['ps', '-q', 'ca'])).stdout.trim();
-    const trapdId = (await first(['ps', '-q', 'snmptrapd'])).stdout.trim();
-    await until(
-      'the CA container healthy',
+  const healthy = (what: string, id: string) =>
+    until(
+      what,
       async () => {
-        const h = await run(['docker', 'inspect', '--format', '{{.State.Health.Status}}', caId]);
+        const h = await run(['docker', 'inspect', '--format', '{{.State.Health.Status}}', id]);
         return h.stdout.trim() === 'healthy' ? true : undefined;
       },
       120_000,
     );
+
+  // The first machine: its Pebble CA and trap receiver (its own simulator is not needed here).
+  const upFirst = await firstMachine(['up', '-d', 'ca', 'snmptrapd'], 300_000);
+  t.equal(upFirst.code, 0, 'the first machine is up (ca, snmptrapd)', { stderr: upFirst.stderr });
+  const trapdId = (await firstMachine(['ps', '-q', 'snmptrapd'])).stdout.trim();
+  const caId = (await firstMachine(['ps', '-q', 'ca'])).stdout.trim();
+  await healthy('the CA container healthy', caId);
+  await healthy('the trap receiver healthy', trapdId);
+
+  /** The walkthrough's section 3 against one CA of the first machine. */
+  const joinAgainst = async (t: Test, ca: FirstMachineCa) => {
+    const joinCompose = joining(ca.url);
     // As the walkthrough: copy the CA root file to the joining machine.
-    const cp = await run(['docker', 'cp', `${caId}:/var/lib/gvos-ca/ca-root.pem`, join(work, 'ca-root.pem')]);
+    const cp = await run([
+      'docker',
+      'cp',
+      `${ca.containerId}:/var/lib/gvos-ca/ca-root.pem`,
+      join(work, 'ca-root.pem'),
+    ]);
     t.equal(cp.code, 0, 'ca-root.pem copied out of the CA container', { stderr: cp.stderr });
     const rootBundle = readFileSync(join(work, 'ca-root.pem'), 'utf8');
-    t.equal(
-      rootBundle.match(/BEGIN CERTIFICATE/g)?.length,
-      2,
-      'ca-root.pem holds the TLS root and the issuing root',
-    );
 
     // The CA verifies under its host's name with only the copied root.
-    const caCert = await servedCertificate(SITE, 14000, CA_HOST, rootBundle);
-    t.match(
-      caCert.subjectaltname,
-      new RegExp(`DNS:${CA_HOST.replace(/\./g, '\\.')}`),
-      "the CA's TLS names its host",
-    );
+    const caCert = await servedCertificate(ca.address, ca.port, ca.host, rootBundle);
+    t.match(caCert.subjectaltname, `DNS:${ca.host}`, "the CA's TLS certificate names its host");
 
     // The joining machine: boxes only, no CA of its own.
-    const upJoin = await joining(['up', '-d'], 300_000);
+    const upJoin = await joinCompose(['up', '-d'], 300_000);
     t.equal(upJoin.code, 0, 'the joining machine is up', { stderr: upJoin.stderr });
     const status = await until(
       'both boxes of the joining machine with a valid certificate',
       async () => {
-        const r = await joining(['exec', '-T', 'sim', 'node', 'bin/gvos-sim.js', 'lab', 'status', '--json']);
+        const r = await joinCompose([
+          'exec',
+          '-T',
+          'sim',
+          'node',
+          'bin/gvos-sim.js',
+          'lab',
+          'status',
+          '--json',
+        ]);
         if (r.code !== 0) return undefined;
         try {
           const rows = JSON.parse(r.stdout) as { boxId: number; certificate: { status: string } }[];
@@ -199,16 +259,16 @@ t.test(
 
     // What a user checks: box 1 serves, for its name, a certificate that verifies
     // against the first machine's issuing root alone (the TLS connection fails otherwise).
-    const issuingRoot = rootBundle.split(/(?<=-----END CERTIFICATE-----)\s*/)[1]!;
-    const boxCert = await servedCertificate(JOIN_BOX_1, 443, 'join-1.lab.test', issuingRoot);
+    const boxCert = await servedCertificate(JOIN_BOX_1, 443, 'join-1.lab.test', ca.issuingRoot(rootBundle));
     t.match(
       boxCert.subjectaltname,
-      /DNS:join-1\.lab\.test/,
+      'DNS:join-1.lab.test',
       "the box's certificate, from the first machine's CA, names it",
     );
 
     // Its trap reaches the first machine's receiver.
-    const revoke = await joining([
+    const since = new Date(Date.now() - 1_000).toISOString();
+    const revoke = await joinCompose([
       'exec',
       '-T',
       'sim',
@@ -225,10 +285,10 @@ t.test(
     const line = await until(
       'the revocation trap of join-1 in the receiver',
       async () => {
-        const logs = await run(['docker', 'logs', trapdId]);
+        const logs = await run(['docker', 'logs', '--since', since, trapdId]);
         return `${logs.stdout}\n${logs.stderr}`
           .split('\n')
-          .find((l) => l.includes('gvosSimCertRevoked') && l.includes('join-1'));
+          .find((l) => l.includes('gvosSimCertRevoked') && l.includes('"join-1"'));
       },
       60_000,
     );
@@ -238,5 +298,49 @@ t.test(
       /\[127\.0\.0\.171\]:\d+->\[127\.0\.0\.150\]:1162/,
       "from the box's own address to the receiver",
     );
-  },
-);
+
+    const down = await joinCompose(['down', '-v', '--timeout', '30'], 120_000);
+    t.equal(down.code, 0, 'the joining machine is down', { stderr: down.stderr });
+  };
+
+  await t.test("the first machine's Pebble (compose.yaml)", async (t) => {
+    await joinAgainst(t, {
+      url: `https://${CA_HOST}:14000/dir`,
+      host: CA_HOST,
+      address: SITE,
+      port: 14000,
+      containerId: caId,
+      // ca-root.pem: the TLS root, then Pebble's issuing root.
+      issuingRoot: (bundle) => {
+        const pems = bundle.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
+        t.equal(pems.length, 2, 'ca-root.pem holds the TLS root and the issuing root');
+        return pems[1] ?? '';
+      },
+    });
+  });
+
+  const stepImage = spawnSync('docker', ['image', 'inspect', 'gvos-sim-step-ca:local'], { stdio: 'ignore' });
+  await t.test(
+    "the first machine's step-ca (step-ca.yaml)",
+    {
+      skip:
+        stepImage.status === 0
+          ? false
+          : 'no gvos-sim-step-ca:local: scripts/docker-images.sh builds it where golang-go and golang-github-smallstep-certificates-dev are installed',
+    },
+    async (t) => {
+      const up = await stepCa(['up', '-d'], 300_000);
+      t.equal(up.code, 0, 'step-ca is up', { stderr: up.stderr });
+      const id = (await stepCa(['ps', '-q', 'step-ca'])).stdout.trim();
+      await healthy('step-ca healthy', id);
+      await joinAgainst(t, {
+        url: `https://${STEP_CA_HOST}:9000/acme/acme/directory`,
+        host: STEP_CA_HOST,
+        address: STEP_CA_ADDRESS,
+        port: 9000,
+        containerId: id,
+        issuingRoot: (bundle) => bundle,
+      });
+    },
+  );
+});
