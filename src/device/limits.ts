@@ -50,6 +50,8 @@ export const MAX_USERS = 64;
 export const MAX_CERTIFICATES = 256;
 export const MAX_SNMP_TARGETS = 16;
 
+/** The UDP port a box's SNMP agent listens on unless `snmp-server port` or the lab says otherwise. */
+export const SNMP_AGENT_PORT = 161;
 /** The UDP port a notification receiver listens on when `snmp-server host` names none. */
 export const SNMP_TRAP_PORT = 162;
 /** Default pace of notifications per target (measured: snmptrapd here takes 2,000/s v2c with both cores busy; 100/s leaves a wide margin). */

@@ -42,7 +42,7 @@ import type { SystemClock } from '../lib/clock.js';
 import type { Logger } from '../lib/logger.js';
 import type { AcmeAgentSettings } from '../acme/agent.js';
 import { BoxHost, boxDataDir, type BoxPorts } from '../host/box-host.js';
-import { BOX_ID_MAX, isBoxId } from '../device/limits.js';
+import { BOX_ID_MAX, isBoxId, SNMP_AGENT_PORT } from '../device/limits.js';
 import type { Store } from '../store/store.js';
 import { LowdbStore } from '../store/lowdb-store.js';
 import { BoxClock } from './box-clock.js';
@@ -87,7 +87,7 @@ export const DEFAULT_ADDRESSING: Addressing = {
   addressBase: '127.0.0.0',
   addressOffset: 100,
   sharedAddress: '127.0.0.1',
-  standardPorts: { ssh: 22, cli: 23, https: 443, http: 80, snmp: 161 },
+  standardPorts: { ssh: 22, cli: 23, https: 443, http: 80, snmp: SNMP_AGENT_PORT },
   portBase: { ssh: 2200, cli: 2300, https: 4400, http: 8000, snmp: 16100 },
 };
 

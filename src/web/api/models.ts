@@ -12,7 +12,12 @@
  */
 import { Type } from '@sinclair/typebox';
 import { MANAGER_ALGORITHM_NAMES as FM_ALGORITHM_NAMES } from '../../device/key-algorithms.js';
-import { DEFAULT_SNMP_RATE_PER_SEC, MAX_SNMP_RATE_PER_SEC } from '../../device/limits.js';
+import {
+  DEFAULT_SNMP_RATE_PER_SEC,
+  MAX_SNMP_RATE_PER_SEC,
+  PORT_MAX,
+  SNMP_TRAP_PORT,
+} from '../../device/limits.js';
 import { CRYPTO_MODES } from '../../device/model.js';
 import { ROLES } from '../../device/roles.js';
 import { component, Nullable, StringEnum } from './json-schema.js';
@@ -244,7 +249,9 @@ export const SnmpTargetCreate = component(
         ],
         description: 'An IPv4 or IPv6 address.',
       }),
-      port: Type.Optional(Type.Integer({ description: 'UDP port 1-65535; 162 when absent.' })),
+      port: Type.Optional(
+        Type.Integer({ description: `UDP port 1-${PORT_MAX}; ${SNMP_TRAP_PORT} when absent.` }),
+      ),
       kind: SnmpKind(),
       version: SnmpVersion(),
       community: Type.Optional(Type.String({ description: 'v1/v2c community (never shown again).' })),
