@@ -92,6 +92,24 @@ module.exports = {
       },
     },
     {
+      name: 'edges-hold-a-box-not-its-core',
+      comment:
+        "The Box is the device's one command layer: outside src/device/, nothing imports the shared state " +
+        '(box-core.ts) or a concern module (box-*.ts); they are reached through the Box, which keeps the core private.',
+      severity: 'error',
+      from: { path: '^src/', pathNot: ['^src/device/', SOURCE] },
+      to: { path: '^src/device/box-[a-z]+\\.ts$' },
+    },
+    {
+      name: 'only-host-and-acme-hold-the-agent-port',
+      comment:
+        'What only the ACME agent may do is on the AcmeAgentPort (device/acme-agent-port.ts): the host makes it ' +
+        '(Box.create) and hands it to the agent; the CLI, the REST API, SNMP and the lab never name it.',
+      severity: 'error',
+      from: { path: '^src/', pathNot: ['^src/(device|host|acme)/', SOURCE] },
+      to: { path: '^src/device/acme-agent-port\\.ts$' },
+    },
+    {
       name: 'lib-and-pki-import-no-feature',
       comment:
         'src/lib/ and src/pki/ are leaf libraries with no domain knowledge: they import only each other ' +
