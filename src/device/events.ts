@@ -56,6 +56,10 @@ export interface DeviceEvents {
     lockedOut?: 'source' | 'user';
     lockedOutMs?: number;
   };
+  /** `write memory` saved the running config (Gigamon's config-save notification). */
+  'config-saved': { boxId: number; user: string; fileName: string };
+  /** The box booted a firmware other than the one it ran before (Gigamon's firmware-change notification). */
+  'firmware-changed': { boxId: number; previous: string; version: string };
   /** A change made by someone, for the audit log. */
   audit: { boxId: number; actor: Actor; action: string };
 }

@@ -64,6 +64,10 @@ export const SNMP_EVENTS = [
   'cert-expiring-soon',
   'cold-start',
   'warm-start',
+  'reset',
+  'config-save',
+  'firmware-change',
+  'auth-fail',
 ] as const;
 export type SnmpEventName = (typeof SNMP_EVENTS)[number];
 

@@ -195,7 +195,9 @@ export class BoxHost {
   }
 
   private async boot(kind: 'cold' | 'warm'): Promise<void> {
-    const doc = prepareBoot(await this.loadOrCreate(), this.o.clock.now());
+    const loaded = await this.loadOrCreate();
+    const previousFirmware = loaded.firmware.running;
+    const doc = prepareBoot(loaded, this.o.clock.now());
     if (!this.o.catalog.get(doc.firmware.running)) {
       throw new Error(`box ${this.o.boxId}: firmware ${doc.firmware.running} is not in firmware-sim/`);
     }
@@ -223,6 +225,14 @@ export class BoxHost {
         });
     });
     box.events.on('reload-requested', () => void this.reload());
+    // The Box audits `write memory` only once the save succeeded; until the Box emits config-saved
+    // itself (box.ts is being split), the host turns that audit into the event.
+    box.events.on('audit', (a) => {
+      if (a.action === 'write memory') {
+        // EMULATION: the saved configuration's file name is Onyx's default, "initial".
+        box.events.emit('config-saved', { boxId: box.boxId, user: a.actor.user, fileName: 'initial' });
+      }
+    });
     box.events.on('config-changed', (e) => {
       if (e.section === 'snmp') void this.rebindAgent(box);
     });
@@ -288,6 +298,13 @@ export class BoxHost {
     snmp.start();
     acme.resume();
     box.events.emit('booted', { boxId: box.boxId, kind, version: doc.firmware.running });
+    if (previousFirmware !== doc.firmware.running) {
+      box.events.emit('firmware-changed', {
+        boxId: box.boxId,
+        previous: previousFirmware,
+        version: doc.firmware.running,
+      });
+    }
     this.log.info('box up', { kind, ports: this.bound, version: doc.firmware.running });
   }
 

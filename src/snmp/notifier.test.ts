@@ -74,7 +74,12 @@ function certEvent(box: Box) {
   };
 }
 
-const eventRows: { name: string; emit: (box: Box) => void; kind: keyof typeof NOTIFICATIONS }[] = [
+const eventRows: {
+  name: string;
+  emit: (box: Box) => void;
+  kind: keyof typeof NOTIFICATIONS;
+  also?: (keyof typeof NOTIFICATIONS)[];
+}[] = [
   {
     name: 'certificate-issued',
     emit: (b) => b.events.emit('certificate-issued', certEvent(b)),
@@ -109,20 +114,48 @@ const eventRows: { name: string; emit: (box: Box) => void; kind: keyof typeof NO
     name: 'booted cold',
     emit: (b) => b.events.emit('booted', { boxId: b.boxId, kind: 'cold', version: '6.10' }),
     kind: 'cold-start',
+    also: ['reset'],
   },
   {
     name: 'booted warm',
     emit: (b) => b.events.emit('booted', { boxId: b.boxId, kind: 'warm', version: '6.10' }),
     kind: 'warm-start',
+    also: ['reset'],
+  },
+  {
+    name: 'login-failed',
+    emit: (b) =>
+      b.events.emit('login-failed', {
+        boxId: b.boxId,
+        user: 'mallory',
+        address: '127.0.0.9',
+        source: 'ssh 127.0.0.9:4000',
+        transport: 'ssh',
+      }),
+    kind: 'auth-fail',
+  },
+  {
+    name: 'config-saved',
+    emit: (b) => b.events.emit('config-saved', { boxId: b.boxId, user: 'admin', fileName: 'initial' }),
+    kind: 'config-save',
+  },
+  {
+    name: 'firmware-changed',
+    emit: (b) =>
+      b.events.emit('firmware-changed', { boxId: b.boxId, previous: '5.13.00', version: '6.5.00' }),
+    kind: 'firmware-change',
   },
 ];
 for (const r of eventRows) {
   t.test(`${r.name} -> ${NOTIFICATIONS[r.kind].name} to every target`, async (t) => {
-    const { box, wire } = await setup();
+    const { box, wire, clock } = await setup();
     r.emit(box);
     await flush();
-    t.same(wire.kinds(1001), [r.kind]);
-    t.same(wire.kinds(1002), [r.kind]);
+    // A second notification leaves one pacing interval later.
+    clock.advance(10);
+    await flush();
+    t.same(wire.kinds(1001), [r.kind, ...(r.also ?? [])]);
+    t.same(wire.kinds(1002), [r.kind, ...(r.also ?? [])]);
     t.equal(wire.sent[0]!.n.trapOid, NOTIFICATIONS[r.kind].oid);
   });
   t.test(`${r.name} is not sent when its event is switched off`, async (t) => {
@@ -130,7 +163,10 @@ for (const r of eventRows) {
     box.snmpSetEvent(ADMIN, r.kind, false);
     r.emit(box);
     await flush();
-    t.same(wire.sent, []);
+    t.same(
+      wire.sent.filter((s) => s.n.kind === r.kind),
+      [],
+    );
   });
 }
 

@@ -26,6 +26,7 @@ import type { Clock } from '../lib/clock.js';
 import type { Logger } from '../lib/logger.js';
 import { engineIdFor, engineTimeSeconds, MAX_ENGINE_VALUE } from './engine-id.js';
 import { ExpiryWatch } from './expiry-watch.js';
+import { sysObjectIdFor } from './mib.js';
 import {
   createNetSnmpSender,
   senderProblem,
@@ -43,7 +44,9 @@ import {
 import {
   bootNotification,
   certificateNotification,
+  gigamonNotification,
   testNotification,
+  type GigamonEvent,
   type BoxFacts,
   type CertificateFacts,
   type CertificateKind,
@@ -155,7 +158,17 @@ export class SnmpNotifier implements SnmpController {
       );
     }
     this.unsubscribe.push(
-      ev.on('booted', (e) => this.onBooted(e.kind, e.version)),
+      ev.on('booted', (e) => {
+        this.onBooted(e.kind, e.version);
+        this.onGigamon({ kind: 'reset', bootKind: e.kind, version: e.version });
+      }),
+      ev.on('firmware-changed', (e) =>
+        this.onGigamon({ kind: 'firmware-change', previous: e.previous, version: e.version }),
+      ),
+      ev.on('config-saved', (e) =>
+        this.onGigamon({ kind: 'config-save', user: e.user, fileName: e.fileName }),
+      ),
+      ev.on('login-failed', (e) => this.onGigamon({ kind: 'auth-fail', user: e.user, source: e.source })),
       ev.on('acme-request-finished', () => this.expiry.rearm()),
       ev.on('config-changed', (e) => {
         if (e.section !== 'snmp') return;
@@ -258,7 +271,13 @@ export class SnmpNotifier implements SnmpController {
   }
 
   private facts(hostname: string): BoxFacts {
-    return { boxId: this.box.boxId, hostname, model: this.box.identity.model };
+    const model = this.box.identity.model;
+    return { boxId: this.box.boxId, hostname, model, sysObjectId: sysObjectIdFor(model) };
+  }
+
+  /** One of Gigamon's public notifications, if its event is enabled. */
+  private onGigamon(e: GigamonEvent): void {
+    this.publish(e.kind, gigamonNotification(e, this.facts(this.box.hostname), this.box.uptimeMs()));
   }
 
   // ------------------------------------------------------------ queues

@@ -29,8 +29,17 @@ export const SNMP_TRAPS = '1.3.6.1.6.3.1.1.5';
 export const COLD_START = `${SNMP_TRAPS}.1`;
 export const WARM_START = `${SNMP_TRAPS}.2`;
 
+/** GIGAMON-SNMP-MIB gigamonSnmpNotifications (.1.1): Gigamon's public notifications. */
+export const GIGAMON_NOTIFS = `${GIGAMON_OID}.1.1`;
+
 /** Instances (scalar .0) of the objects the notifications carry. */
 export const OBJECTS = {
+  /** GIGAMON-SNMP-MIB gigamonSnmpNotifFirmwareName. */
+  firmwareName: `${GIGAMON_OID}.1.2.10.0`,
+  /** GIGAMON-SNMP-MIB gigamonSnmpNotifUserName. */
+  userName: `${GIGAMON_OID}.1.2.14.0`,
+  /** GIGAMON-SNMP-MIB gigamonSnmpNotifFileName. */
+  fileName: `${GIGAMON_OID}.1.2.15.0`,
   /** GIGAMON-SNMP-MIB gigamonSnmpNotifHardWareName: product model. */
   hardwareName: `${GIGAMON_OID}.1.2.17.0`,
   /** GIGAMON-SNMP-MIB gigamonSnmpNotifLevel: information(1) minor(2) major(3) critical(4). */
@@ -75,6 +84,19 @@ export const NOTIFICATIONS = {
   test: { oid: `${GVOS_SIM_OID}.0.7`, name: 'gvosSimTest', level: 'information' },
   'cold-start': { oid: COLD_START, name: 'coldStart', level: 'information' },
   'warm-start': { oid: WARM_START, name: 'warmStart', level: 'information' },
+  // Gigamon's public notifications (GIGAMON-SNMP-MIB; real-device.md §2). EMULATION: their levels.
+  reset: { oid: `${GIGAMON_NOTIFS}.1`, name: 'gigamonSnmpResetSystemNotification', level: 'major' },
+  'auth-fail': { oid: `${GIGAMON_NOTIFS}.2`, name: 'gigamonSnmpUserAuthFailNotification', level: 'minor' },
+  'firmware-change': {
+    oid: `${GIGAMON_NOTIFS}.3`,
+    name: 'gigamonSnmpFirmwareChangeNotification',
+    level: 'information',
+  },
+  'config-save': {
+    oid: `${GIGAMON_NOTIFS}.4`,
+    name: 'gigamonSnmpConfigSaveNotification',
+    level: 'information',
+  },
 } as const satisfies Record<string, NotificationType>;
 
 export type NotificationKind = keyof typeof NOTIFICATIONS;

@@ -43,6 +43,8 @@ export interface BoxFacts {
   hostname: string;
   /** Product model (gigamonSnmpNotifHardWareName), e.g. GigaVUE-HC2. */
   model: string;
+  /** sysObjectID.0 of the box: the enterprise of its SNMPv1 generic traps (default gvosSimMIB). */
+  sysObjectId?: string;
 }
 
 /** The certificate facts of a certificate notification (from a device CertificateEvent). */
@@ -156,8 +158,9 @@ export function certificateNotification(
 
 /**
  * coldStart (the process started) or warmStart (`reload`) of SNMPv2-MIB,
- * with the common objects and snmpTrapEnterprise.0 = gvosSimMIB, so that
- * the SNMPv1 form has the simulator as its enterprise (RFC 3584 §3.2 (1)).
+ * with the common objects and snmpTrapEnterprise.0 = the box's sysObjectID,
+ * so that the SNMPv1 form has it as its enterprise (RFC 3584 §3.2 (1)), as
+ * an agent's generic traps do (RFC 1157 §4.1.6).
  */
 export function bootNotification(
   bootKind: 'cold' | 'warm',
@@ -169,12 +172,63 @@ export function bootNotification(
   const what = bootKind === 'cold' ? 'started (cold start)' : 'reloaded (warm start)';
   const varbinds: Varbind[] = [
     ...common(kind, box, `${box.hostname} (box-id ${box.boxId}) ${what}, firmware ${version}`),
-    { oid: SNMP_TRAP_ENTERPRISE_0, type: 'OID', value: GVOS_SIM_OID },
+    { oid: SNMP_TRAP_ENTERPRISE_0, type: 'OID', value: box.sysObjectId ?? GVOS_SIM_OID },
   ];
   return {
     kind,
     trapOid: bootKind === 'cold' ? COLD_START : WARM_START,
     varbinds,
+    upTimeTicks: upTimeTicks(uptimeMs),
+  };
+}
+
+/** Gigamon's three common objects, exactly (GIGAMON-SNMP-MIB): hardware name, level, description. */
+function gigamonCommon(kind: NotificationKind, box: BoxFacts, description: string): Varbind[] {
+  return [
+    text(OBJECTS.hardwareName, box.model),
+    int(OBJECTS.level, LEVEL[NOTIFICATIONS[kind].level]),
+    text(OBJECTS.description, description),
+  ];
+}
+
+/** What a Gigamon notification is about (real-device.md §2). */
+export type GigamonEvent =
+  | { kind: 'reset'; bootKind: 'cold' | 'warm'; version: string }
+  | { kind: 'auth-fail'; user: string; source: string }
+  | { kind: 'firmware-change'; previous: string; version: string }
+  | { kind: 'config-save'; user: string; fileName: string };
+
+/**
+ * One of Gigamon's public notifications, with exactly the public MIB's
+ * objects: gigamonSnmpNotifHardWareName, gigamonSnmpNotifLevel,
+ * gigamonSnmpNotifDescription, then the one object each adds (user name,
+ * firmware name, file name). No simulator object: a receiver rule written
+ * for a real box matches.
+ */
+export function gigamonNotification(e: GigamonEvent, box: BoxFacts, uptimeMs: number): Notification {
+  let extra: Varbind[] = [];
+  let description: string;
+  switch (e.kind) {
+    case 'reset':
+      description = `System ${box.hostname} ${e.bootKind === 'cold' ? 'cold' : 'warm'} start, firmware ${e.version}`;
+      break;
+    case 'auth-fail':
+      description = `User authentication failed for ${e.user} from ${e.source}`;
+      extra = [text(OBJECTS.userName, e.user)];
+      break;
+    case 'firmware-change':
+      description = `Firmware changed from ${e.previous} to ${e.version}`;
+      extra = [text(OBJECTS.firmwareName, e.version)];
+      break;
+    case 'config-save':
+      description = `Configuration saved to ${e.fileName} by ${e.user}`;
+      extra = [text(OBJECTS.fileName, e.fileName)];
+      break;
+  }
+  return {
+    kind: e.kind,
+    trapOid: NOTIFICATIONS[e.kind].oid,
+    varbinds: [...gigamonCommon(e.kind, box, description), ...extra],
     upTimeTicks: upTimeTicks(uptimeMs),
   };
 }

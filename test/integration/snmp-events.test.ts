@@ -141,7 +141,11 @@ t.test('coldStart and warmStart on booted, named; send-test; a switched-off even
   const { box, rx } = await boxWithReceiver(t, new SystemClock(), { hostname: 'edge-2' });
   box.events.emit('booted', { boxId: box.boxId, kind: 'cold', version: '6.10.00' });
   const cold = await rx.waitFor((n) => n.name === 'coldStart');
-  t.equal(varbindValue(cold, 'snmpTrapEnterprise'), 'GIGAMON-GVOS-SIM-MIB::gvosSimMIB');
+  t.equal(
+    varbindValue(cold, 'snmpTrapEnterprise'),
+    'GIGAMON-GVOS-SIM-MIB::gigamonSnmp.3.6',
+    'sysObjectID of the HC2',
+  );
   t.match(
     varbindValue(cold, 'gigamonSnmpNotifDescription'),
     /edge-2 \(box-id 1\) started \(cold start\), firmware 6\.10\.00/,

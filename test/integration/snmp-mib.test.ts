@@ -56,7 +56,7 @@ t.test('snmptranslate: name -> OID and OID -> name for every notification', asyn
     const back = await snmptranslate(def.oid);
     t.equal(back.stdout.trim(), `${MIB_MODULE}::${def.name}`);
   }
-  t.equal(names.length, 9);
+  t.equal(names.length, 13);
 });
 
 t.test('snmptranslate -Td shows a notification with its objects and description', async (t) => {

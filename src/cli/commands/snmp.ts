@@ -253,6 +253,10 @@ const EVENT_HELP: Record<(typeof SNMP_EVENTS)[number], string> = {
   'cert-expiring-soon': 'A certificate expires soon with no renewal in sight',
   'cold-start': 'The box started',
   'warm-start': 'The box reloaded',
+  reset: "Gigamon's reset notification, on every boot and reload",
+  'config-save': "Gigamon's config-save notification, on write memory",
+  'firmware-change': "Gigamon's firmware-change notification, when a new image is active",
+  'auth-fail': "Gigamon's user authentication failure notification (SSH, TCP, REST)",
 };
 
 const RATE = `[rate <rate:int:1-${MAX_SNMP_RATE_PER_SEC}>]`;
