@@ -104,7 +104,7 @@ const SYS_OBJECT_IDS: Record<string, string> = {
 const UNKNOWN_MODEL_OID = `${GIGAMON_OID}.3.900`;
 
 /** The sysObjectID.0 of a model (also the enterprise of the box's SNMPv1 generic traps). */
-function sysObjectIdFor(model: string): string {
+export function sysObjectIdFor(model: string): string {
   return SYS_OBJECT_IDS[model] ?? UNKNOWN_MODEL_OID;
 }
 
