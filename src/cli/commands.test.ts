@@ -93,17 +93,81 @@ t.test('system', async (t) => {
     /^Product model: +GigaVUE-HC2$/m,
   ])
     t.match(v, re);
-  t.match(v, new RegExp(`^Host ID: +${box().identity.hostId}$`, 'm'));
+  t.match(v, /^Host ID: +[0-9a-f]{12}$/m, 'Host ID: 12 hex digits, no colons');
+  t.match(v, new RegExp(`^Host ID: +${box().identity.hostId.replace(/:/g, '')}$`, 'm'));
+  t.match(v, /^Product hw: +gvhc2$/m);
+  t.match(v, /^Target arch: +ppc$/m);
+  t.match(v, /^System memory: +\d+ MB used \/ \d+ MB free \/ 3614 MB total$/m);
+  t.match(v, /^Number of CPUs: +4$/m);
   t.match(v, new RegExp(`^System serial num: +${box().identity.serial}$`, 'm'));
   t.match(v, /^Uptime: +1d 2h 3m 4s$/m);
+  const order = [
+    'Product name',
+    'Product release',
+    'Build ID',
+    'Build date',
+    'Target arch',
+    'Target hw',
+    'Built by',
+    'Version summary',
+    'U-Boot version',
+    'CPLD version',
+    'TS version',
+    'Product model',
+    'Product hw',
+    'Host ID',
+    'Uptime',
+    'CPU load averages',
+    'Number of CPUs',
+    'System memory',
+    'Swap',
+    'System serial num',
+    'Crypto mode',
+  ];
+  t.same(
+    v
+      .split('\n')
+      .filter((x) => x)
+      .map((x) => x.split(':')[0]),
+    order,
+    'the real order; what only the simulator knows comes last',
+  );
+  t.match(await l.run('show version box-id 2'), /^Product release: +6\.5\.00$/m, 'show version box-id');
 
-  const chassis = (await l.run('show chassis')).split('\n');
-  t.match(chassis[0], /^Box ID +Hostname +HW Type +Product Code +Serial Num +SW Rev +Oper Status$/);
-  t.match(chassis[2], /^1\* +edge1 +HC2 +132-00AN +[0-9A-F]{8} +6\.5\.00 +up$/);
-  t.match(chassis[3], /^2 +box2 +HC2 /);
-  const one = (await l.run('show chassis box-id 2')).split('\n');
-  t.equal(one.length, 4, 'only box 2');
+  const chassis = await l.run('show chassis');
+  const blocks = chassis.trimEnd().split('\n\n');
+  t.equal(blocks.length, 2, 'one block per chassis');
+  t.match(
+    blocks[0],
+    /^Chassis:\n {8}Box ID +: 1\*\n {8}Hostname +: edge1\n {8}Config +: yes\n {8}Mode +: normal\n {8}Oper Status +: up\n {8}HW Type +: HC2-Chassis\n {8}Vendor +: Gigamon\n {8}Product Code +: 132-00AZ\n {8}Serial Num +: [0-9A-F]{8}\n {8}HW Rev +: n\/a\n {8}SW Rev +: 6\.5\.00$/,
+  );
+  t.match(blocks[1], /Box ID +: 2\n {8}Hostname +: box2\n/);
+  const one = await l.run('show chassis box-id 2');
+  t.notMatch(one, /Box ID +: 1/, 'only box 2');
+  t.match(one, /Box ID +: 2/);
   t.equal(await l.run('show chassis box-id 7'), '% No box with box-id 7 in the cluster (box-ids: 1, 2).\n');
+  const card = (await l.run('show card')).split('\n');
+  t.match(card[0], /^Slot +Config +Oper Status +HW Type +Product Code +Serial Num +HW Rev$/);
+  t.match(card[2], /^1\/cc1 +yes +up +HC2-Main-Board +132-00AN +[0-9A-F]{8} +n\/a$/);
+  t.match(
+    await l.run('show clock'),
+    /^Time: +02:03:04\nDate: +2026\/01\/02\nTime zone: +\S+\n$/,
+    'the box clock (advanced 1d 2h 3m 4s)',
+  );
+
+  // A member that goes down stays listed, down, with what was last known of it.
+  const b2 = l.cluster.get(2);
+  l.cluster.delete(2);
+  t.match(
+    await l.run('show chassis'),
+    /Box ID +: 2\n {8}Hostname +: box2\n {8}Config +: yes\n {8}Mode +: normal\n {8}Oper Status +: down/,
+  );
+  t.match(await l.run('show card box-id 2'), /^2\/cc1 +yes +down /m);
+  l.cluster.set(b2);
+  t.match(await l.run('show chassis box-id 2'), /Oper Status +: up/);
+  l.cluster.forget(2);
+  t.notMatch(await l.run('show chassis'), /Box ID +: 2/, 'a removed member is gone');
+  l.cluster.set(b2);
 
   t.ok(box().hasUnsavedChanges);
   t.equal(await l.run('write memory'), '');
@@ -590,9 +654,19 @@ t.test('show running-config of a configured box', async (t) => {
     [
       '##',
       '## Running configuration of box-id 1 (core-1)',
-      '## Product release: 6.5.00',
       '## Generated at 2026/01/01 00:00:00',
+      '## Hostname: core-1',
+      '## Product release: 6.5.00',
       '##',
+      '',
+      '##',
+      '## Network interface configuration',
+      '##',
+      'interface eth0',
+      '   comment "management"',
+      '   ip address 127.0.0.1 /8',
+      '   no shutdown',
+      '   exit',
       '',
       '##',
       '## System',
@@ -621,7 +695,9 @@ t.test('show running-config of a configured box', async (t) => {
   const replay = await lab();
   const lines = (await l.run('show running-config'))
     .split('\n')
-    .filter((x) => x && !x.startsWith('#') && !x.startsWith('username'));
+    .filter((x) => x && !x.startsWith('#') && !x.startsWith('username'))
+    // The management interface block is read-only (the address is the listeners').
+    .filter((x) => !x.startsWith('interface ') && !x.startsWith('   '));
   t.equal(await replay.conf(lines.join('\n')), '');
   t.same(replay.cluster.get(1).config.nameServers, ['10.0.0.53']);
   t.equal(replay.cluster.get(1).hostname, 'core-1');

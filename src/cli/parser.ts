@@ -12,7 +12,15 @@
 import { clip } from '../device/validate.js';
 import { roleAllows, type Role } from '../device/roles.js';
 import { tokenize, type Token, type Tokenized } from './tokenizer.js';
-import { Args, visibleTo, type CommandSpec, type TreeNode } from './tree.js';
+import {
+  Args,
+  MODES,
+  visibleTo,
+  type CommandSpec,
+  type Mode,
+  type ModeTrees,
+  type TreeNode,
+} from './tree.js';
 
 /** The outcome of parsing one line. `lines` of an error are ready to print (each starts with `%` or is the help hint). */
 export type ParseResult =
@@ -24,7 +32,10 @@ export type ParseResult =
 const MESSAGES = {
   unrecognized: (tok: string) => [`% Unrecognized command "${clip(tok)}".`, 'Type "?" for help.'],
   incomplete: () => ['% Incomplete command.'],
-  ambiguous: (tok: string) => [`% Ambiguous command "${clip(tok)}".`],
+  ambiguous: (tok: string, candidates: readonly HelpEntry[] = []) => [
+    `% Ambiguous command "${clip(tok)}".`,
+    ...formatHelp(candidates),
+  ],
   denied: () => ['% Permission denied.'],
   openQuote: () => ['% Missing closing quote: a quoted value ends at its closing double quote (").'],
 } as const;
@@ -73,7 +84,14 @@ function matchChild(
     if (exact) return { ok: true, node: exact };
     const prefixed = usable.filter((c) => !c.hidden && c.word.toLowerCase().startsWith(w));
     if (prefixed.length === 1) return { ok: true, node: prefixed[0]! };
-    if (prefixed.length > 1) return { ok: false, lines: MESSAGES.ambiguous(tok.text) };
+    if (prefixed.length > 1)
+      return {
+        ok: false,
+        lines: MESSAGES.ambiguous(
+          tok.text,
+          sortedChildren({ ...node, children: prefixed }).map((c) => ({ label: c.word, help: c.help })),
+        ),
+      };
   }
   const param = node.children.find((c) => c.kind === 'param');
   if (param && visibleTo(param, role)) {
@@ -208,4 +226,35 @@ function commonPrefix(words: readonly string[]): string {
   let p = words[0] ?? '';
   for (const w of words) while (!w.startsWith(p)) p = p.slice(0, -1);
   return p;
+}
+
+/** How to reach each mode from standard mode. */
+const HOW_TO_ENTER: Readonly<Record<Mode, string>> = {
+  standard: '"exit" or "disable"',
+  enable: '"enable"',
+  config: '"enable", then "configure terminal"',
+};
+
+/**
+ * When the first word of `line` is no command of `mode` but is one of another
+ * mode the role may use (`configure` in standard mode), the line that says
+ * where it works; else undefined.
+ * EMULATION: the framework's wording is not documented; the line is ours.
+ */
+export function modeHint(line: string, trees: ModeTrees, mode: Mode, role: Role): string | undefined {
+  const first = tokenize(line).tokens[0];
+  if (!first || first.quoted) return undefined;
+  if (matchChild(trees[mode], first, role).ok) return undefined;
+  const w = first.text.toLowerCase();
+  for (const m of MODES) {
+    if (m === mode) continue;
+    const usable = trees[m].children.filter((c) => c.kind === 'keyword' && !c.hidden && visibleTo(c, role));
+    const exact = usable.find((c) => c.word.toLowerCase() === w);
+    const prefixed = usable.filter((c) => c.word.toLowerCase().startsWith(w));
+    const hit = exact ?? (prefixed.length === 1 ? prefixed[0] : undefined);
+    if (!hit) continue;
+    const from = mode === 'config' && m === 'enable' ? '"end" (or "exit")' : HOW_TO_ENTER[m];
+    return `"${hit.word}" is a command of ${m} mode: type ${from} first.`;
+  }
+  return undefined;
 }

@@ -87,17 +87,21 @@ t.test('pty: echo, CR LF, ? at once, Tab, Ctrl-C, Ctrl-Z', async (t) => {
   const help = await h.send('show ?');
   t.match(
     help,
-    /^show \?\r\n {2}chassis +The boxes[\s\S]*\r\n {2}version +Firmware/,
+    /^show \?\r\n {2}card +The cards[\s\S]*\r\n {2}chassis +The boxes[\s\S]*\r\n {2}version +Firmware/,
     'help follows the ? at once',
   );
   t.match(help, /\r\nbox1 > show $/, 'prompt and line again');
   t.match(await h.send('\r'), /% Incomplete command\.\r\nbox1 > $/, 'the line is still there');
   t.equal(await h.send('sh\t'), 'show ', 'Tab completes');
-  t.match(await h.send('c\t'), /c\r\n {2}chassis +crypto\r\nbox1 > show c$/, 'Tab lists the choices');
+  t.match(
+    await h.send('c\t'),
+    /c\r\n {2}card +chassis +clock +crypto\r\nbox1 > show c$/,
+    'Tab lists the choices',
+  );
   t.equal(await h.send('\x03'), '^C\r\nbox1 > ', 'Ctrl-C drops the line');
   t.match(
     await h.send('show version\x03show chassis\r'),
-    /\^C\r\nbox1 > show chassis\r\nBox ID/,
+    /\^C\r\nbox1 > show chassis\r\nChassis:/,
     'only the line after Ctrl-C runs',
   );
   await h.send('enable\rconf t\r');
@@ -321,7 +325,7 @@ t.test('runOnce (exec channels)', async (t) => {
   const out = await h.s.runOnce('configure terminal\nhostname ex1\nshow ?\nfoo');
   t.match(
     out,
-    /^ {2}chassis +The boxes[\s\S]*\n {2}version +Firmware[\s\S]*% Unrecognized command "foo"\.\nType "\?" for help\.\n$/,
+    /^ {2}card +The cards[\s\S]*\n {2}chassis +The boxes[\s\S]*\n {2}version +Firmware[\s\S]*% Unrecognized command "foo"\.\nType "\?" for help\.\n$/,
   );
   t.equal(h.cluster.get(1).hostname, 'ex1');
   t.equal(h.s.failures, 1);
@@ -335,10 +339,10 @@ t.test('box-id is resolved when the command runs', async (t) => {
   const { cluster } = await makeTestBox();
   await makeTestBox({ boxId: 2, cluster, hostname: 'old2' });
   const h = await harness({ cluster, startMode: 'enable' });
-  t.match(await h.s.runOnce('show chassis box-id 2'), /\n2 +old2 /);
+  t.match(await h.s.runOnce('show chassis box-id 2'), /Box ID +: 2\n +Hostname +: old2\n/);
   // A reload replaces the Box object in the cluster: the next command sees the new one.
   await makeTestBox({ boxId: 2, cluster, hostname: 'new2' });
-  t.match(await h.s.runOnce('show chassis box-id 2'), /\n2 +new2 /);
+  t.match(await h.s.runOnce('show chassis box-id 2'), /Box ID +: 2\n +Hostname +: new2\n/);
   await makeTestBox({ boxId: 1, cluster, hostname: 'new1' });
   t.equal(h.s.prompt(), 'new1 # ', 'the prompt reads the new box');
   cluster.delete(1);
@@ -348,4 +352,54 @@ t.test('box-id is resolved when the command runs', async (t) => {
     await h.s.runOnce('show chassis box-id 9'),
     '% No box with box-id 9 in the cluster (box-ids: 2).\n',
   );
+});
+
+t.test('a command of another mode says where it works; ambiguous words list the candidates', async (t) => {
+  const h = await harness();
+  h.take();
+  t.equal(
+    await h.send('configure terminal\n'),
+    '\n% Unrecognized command "configure".\n"configure" is a command of enable mode: type "enable" first.\nbox1 > ',
+  );
+  t.match(
+    await h.send('hostname x\n'),
+    /% Unrecognized command "hostname"\.\n"hostname" is a command of config mode: type "enable", then "configure terminal" first\.\n/,
+  );
+  t.match(
+    await h.send('frobnicate\n'),
+    /% Unrecognized command "frobnicate"\.\nType "\?" for help\.\n/,
+    'no hint for an unknown word',
+  );
+  t.match(
+    await h.send('show c\n'),
+    /^\n% Ambiguous command "c"\.\n {2}card +The cards[^\n]*\n {2}chassis [^\n]*\n {2}clock [^\n]*\n {2}crypto [^\n]*\nbox1 > $/,
+  );
+  t.equal(await h.send('quit\n'), '\n', 'quit logs out from any mode');
+  t.ok(h.closed());
+  const l = await harness({ startMode: 'enable' });
+  l.take();
+  await l.send('configure terminal\n');
+  t.equal(await l.send('logout\n'), '\n', 'logout from config mode');
+  t.ok(l.closed());
+});
+
+t.test('show history: the session history, secrets masked', async (t) => {
+  const h = await harness({ startMode: 'enable' });
+  h.take();
+  await h.send('show version\nconfigure terminal\nusername bob password s3cret-pw\n');
+  await h.send('snmp-server host 10.0.0.9 traps version 2c my-community\n');
+  const out = await h.send('show history\n');
+  t.equal(
+    out,
+    [
+      '',
+      '  1  show version',
+      '  2  configure terminal',
+      '  3  username bob password ********',
+      '  4  snmp-server host 10.0.0.9 traps version 2c ********',
+      '  5  show history',
+      'box1 (config) # ',
+    ].join('\n'),
+  );
+  t.notMatch(out, /s3cret|my-community/);
 });

@@ -18,7 +18,7 @@ import type { Logger } from '../lib/logger.js';
 import { silentLogger } from '../lib/logger.js';
 import { COMMAND_TREES } from './commands/index.js';
 import { LineEditor, type EditorEvent } from './line-editor.js';
-import { complete, helpLines, parseCommand } from './parser.js';
+import { complete, helpLines, modeHint, parseCommand } from './parser.js';
 import { splitLines, tokenize } from './tokenizer.js';
 import type { CommandContext, CommandOutput, Mode, ModeTrees, TerminalControl } from './tree.js';
 
@@ -410,7 +410,11 @@ export class Session implements TerminalControl {
     if (r.kind === 'empty') return [];
     if (r.kind === 'error') {
       this.errorCount++;
-      return r.lines;
+      const hint = r.lines[0]?.startsWith('% Unrecognized')
+        ? modeHint(text, this.trees, this.mode, this.o.role)
+        : undefined;
+      // The hint replaces 'Type "?" for help.': the error line itself stays as collectors match it.
+      return hint ? [r.lines[0]!, hint] : r.lines;
     }
     const { cluster, boxId } = this.o;
     const ctx: CommandContext = {

@@ -331,6 +331,7 @@ export class ClusterRunner {
   /** Stop a box and delete its state directory: the box-id is free again. */
   async remove(boxId: number): Promise<void> {
     await this.stop(boxId);
+    this.cluster.forget(boxId);
     this.slots.delete(boxId);
     await rm(boxDataDir(this.o.labDir, boxId), { recursive: true, force: true });
   }

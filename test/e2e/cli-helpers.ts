@@ -621,7 +621,11 @@ export function happyScript(env: ScriptEnv): Step[] {
   const port = env.trapdPort;
   return [
     { line: 'show version', expect: /box1 > \nProduct name: +GigaVUE-OS\nProduct release: +6\.5\.00\n/ },
-    { line: 'sh chassis', expect: /\n1\* +box1 +HC2 [^\n]+up\n2 +box2 / },
+    {
+      line: 'sh chassis',
+      expect:
+        /Box ID +: 1\*\n +Hostname +: box1\n[\s\S]*Oper Status +: up\n +HW Type +: HC2-Chassis\n[\s\S]*Box ID +: 2\n +Hostname +: box2\n/,
+    },
     { line: 'show crypto acme client info', expect: 'No ACME issued certificate.' },
     { line: 'show snmp', expect: /SNMP enabled: +no/ },
     { line: 'enable', expect: '\nbox1 # ' },

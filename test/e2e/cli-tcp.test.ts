@@ -180,7 +180,7 @@ t.test('modes, ? and Tab without a pty', async (t) => {
   t.equal(await c.cmd('conf t'), '\nbox1 (config) # ');
   t.match(
     await c.cmd('show ?'),
-    /^\n {2}chassis +The boxes[\s\S]*\n {2}running-config +The running configuration[\s\S]*\n {2}web +The HTTPS server[^\n]*\nbox1 \(config\) # $/,
+    /^\n {2}card +The cards[\s\S]*\n {2}chassis +The boxes[\s\S]*\n {2}running-config +The running configuration[\s\S]*\n {2}web +The HTTPS server[^\n]*\nbox1 \(config\) # $/,
     '? at the end of a line',
   );
   t.match(
@@ -195,7 +195,11 @@ t.test('modes, ? and Tab without a pty', async (t) => {
   t.equal(await c.out.until(PROMPT), '\nbox1 # ', 'Ctrl-Z returns to enable mode');
   t.equal(await c.cmd('exit'), '\nbox1 > ');
   c.send('show version\x03show chassis\n');
-  t.match(await c.out.until(/Box ID[\s\S]*\nbox1 > $/), /^\nbox1 > \nBox ID/, 'Ctrl-C drops the line');
+  t.match(
+    await c.out.until(/Box ID[\s\S]*\nbox1 > $/),
+    /^\nbox1 > \nChassis:\n +Box ID/,
+    'Ctrl-C drops the line',
+  );
   c.end();
   await c.closed;
 });
@@ -267,7 +271,7 @@ t.test('half-close: typed lines still run', async (t) => {
   await c.closed;
   t.match(
     c.out.data,
-    /Product name[\s\S]*Box ID[\s\S]*2 +box2/,
+    /Product name[\s\S]*Box ID +: 2\n +Hostname +: box2/,
     'output arrives before the box closes, a last line without LF runs',
   );
 });

@@ -5,7 +5,7 @@
 import { buildTrees, PRIVILEGED, type CommandSpec, type ModeTrees } from '../tree.js';
 import { ACME_COMMANDS } from './acme.js';
 import { CERTIFICATE_COMMANDS } from './certificates.js';
-import { COMMON_HELP } from './common.js';
+import { BOX_ID, COMMON_HELP } from './common.js';
 import { FIRMWARE_COMMANDS } from './firmware.js';
 import { MODE_COMMANDS } from './modes.js';
 import { renderRunningConfig } from './running-config.js';
@@ -25,11 +25,14 @@ const CONFIG_COMMANDS: readonly CommandSpec[] = [
 
 const SHOW_RUNNING_CONFIG: CommandSpec = {
   // EMULATION: enable and config mode only (as in the Onyx family); every role may read it, secrets masked.
-  syntax: 'show running-config',
+  syntax: `show running-config [full] [${BOX_ID}]`,
   modes: PRIVILEGED,
   role: 'monitor',
-  help: { 'running-config': 'The running configuration (secrets masked)' },
-  run: (ctx) => renderRunningConfig(ctx.box(), CONFIG_COMMANDS),
+  help: {
+    'running-config': 'The running configuration (secrets masked)',
+    full: 'Include the settings at their defaults',
+  },
+  run: (ctx, a) => renderRunningConfig(ctx.target(a), CONFIG_COMMANDS, a.has('full')),
 };
 
 /** Every command entry, in running-config order. */

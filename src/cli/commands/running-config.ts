@@ -8,8 +8,26 @@ import type { Box } from '../../device/box.js';
 import { formatLocalTime } from '../format.js';
 import type { CommandSpec } from '../tree.js';
 
-/** The running config of `box` from the `render` of every entry, grouped by section in entry order. */
-export function renderRunningConfig(box: Box, specs: readonly CommandSpec[]): string[] {
+/**
+ * The prefix length printed with the management address.
+ * EMULATION: the box knows its address only; the simulator prints /8 for a
+ * 127.x address (the loopback net it is on), /64 for IPv6 and /24 otherwise.
+ */
+function managementPrefix(address: string): number {
+  if (address.includes(':')) return 64;
+  return address.startsWith('127.') ? 8 : 24;
+}
+
+/**
+ * The running config of `box` from the `render` of every entry, grouped by
+ * section in entry order. The header carries the lines collectors read
+ * (Netshot: `## Hostname:`, `## Generated at`, dropped before diffing); the
+ * management interface comes as an `interface eth0` block (real-device.md
+ * section 3). `full` (`show running-config full`) also lists the settings
+ * at their defaults. EMULATION: the simulator has no setting whose default is
+ * hidden, so `full` differs only by its header line.
+ */
+export function renderRunningConfig(box: Box, specs: readonly CommandSpec[], full = false): string[] {
   const sections = new Map<string, string[]>();
   for (const spec of specs) {
     if (!spec.render) continue;
@@ -21,12 +39,29 @@ export function renderRunningConfig(box: Box, specs: readonly CommandSpec[]): st
   // EMULATION: the header follows the Onyx family ("##" comment lines).
   const out = [
     '##',
-    `## Running configuration of box-id ${box.boxId} (${box.hostname})`,
-    `## Product release: ${box.image.version}`,
+    `## Running configuration of box-id ${box.boxId} (${box.hostname})${full ? ', defaults included' : ''}`,
     `## Generated at ${formatLocalTime(box.clock.now())}`,
+    `## Hostname: ${box.hostname}`,
+    `## Product release: ${box.image.version}`,
     ...(box.hasUnsavedChanges ? ['## Unsaved changes: use "write memory" to keep them across reload'] : []),
     '##',
   ];
-  for (const [name, lines] of sections) out.push('', '##', `## ${name}`, '##', ...lines);
+  // EMULATION: the block's layout (three-space indent, comment, exit) follows the framework's
+  // sub-modes; it comes first, as in the framework. It is read-only here: the address is the
+  // one the box's listeners bind, so the block is not a command to replay.
+  const all = new Map<string, string[]>([
+    [
+      'Network interface configuration',
+      [
+        'interface eth0',
+        '   comment "management"',
+        `   ip address ${box.address} /${managementPrefix(box.address)}`,
+        '   no shutdown',
+        '   exit',
+      ],
+    ],
+    ...sections,
+  ]);
+  for (const [name, lines] of all) out.push('', '##', `## ${name}`, '##', ...lines);
   return out;
 }

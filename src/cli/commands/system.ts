@@ -1,72 +1,162 @@
 /**
  * System commands (CLI contract, "System"): hostname, name servers, domain
- * list, crypto mode, show version, show chassis, write memory, reload.
+ * list, crypto mode, show version, show chassis, show card, show clock,
+ * write memory, reload.
  */
+import { loadavg } from 'node:os';
 import type { Box } from '../../device/box.js';
+import type { Member } from '../../device/cluster.js';
+import { hostIdHex, modelHardware } from '../../device/hardware.js';
 import { ALGORITHMS_BY_MODE } from '../../device/key-algorithms.js';
 import { CRYPTO_MODES } from '../../device/model.js';
-import { formatUptime, keyValues, table } from '../format.js';
-import { ANY_MODE, CONFIG_ONLY, PRIVILEGED, type CommandSpec } from '../tree.js';
+import { formatLocalTime, formatUptime, keyValues, table } from '../format.js';
+import {
+  ANY_MODE,
+  CONFIG_ONLY,
+  PRIVILEGED,
+  type Args,
+  type CommandContext,
+  type CommandSpec,
+} from '../tree.js';
 import { BOX_ID } from './common.js';
 
-/** The hardware type shown by `show chassis`: the model without its family prefix. */
-function hwType(model: string): string {
-  return model.replace(/^GigaVUE-/i, '');
-}
-
 /**
- * EMULATION: product codes are invented per model (the public documentation
- * does not list them); unknown models show n/a.
+ * `show version`, in the real box's order (real-device.md section 3): the
+ * release block, the boot firmware block, the model block, the run-time
+ * block; what only the simulator knows (serial, crypto mode) comes last.
+ * EMULATION: "Built by" is `gvos-sim`; U-Boot, CPLD and TS versions are
+ * `n/a`; memory used is a fixed 6.5 % of the model's total (the HC2 sample's
+ * share), swap is 0; the load averages are the host's.
  */
-const PRODUCT_CODES: Record<string, string> = {
-  'GigaVUE-HC1': '132-00BQ',
-  'GigaVUE-HC2': '132-00AN',
-  'GigaVUE-HC3': '132-00BD',
-  'GigaVUE-TA25': '132-00CB',
-  'GigaVUE-TA200': '132-00AZ',
-};
-
-/** `show version`. EMULATION: the layout follows the Onyx family; arch and "Built by" are fixed texts. */
 function renderVersion(box: Box): string[] {
   const img = box.image;
   const id = box.identity;
+  const hw = modelHardware(id.model);
+  const used = Math.round(hw.memoryMb * 0.065);
+  const load = loadavg()
+    .map((l) => l.toFixed(2))
+    .join(' / ');
   return keyValues([
     ['Product name', 'GigaVUE-OS'],
     ['Product release', img.version],
     ['Build ID', img.buildId],
     ['Build date', img.buildDate],
-    ['Target arch', 'x86_64'],
-    ['Target hw', hwType(id.model).toLowerCase()],
+    ['Target arch', hw.arch],
+    ['Target hw', hw.targetHw],
     ['Built by', 'gvos-sim'],
-    ['Version summary', `GigaVUE-OS ${img.version} ${img.buildId} ${img.buildDate} x86_64`],
+    [
+      'Version summary',
+      `GigaVUE-OS ${img.version} ${img.buildId} ${img.buildDate} ${hw.arch} ${hw.targetHw} gvos-sim`,
+    ],
+    ['', ''],
+    ['U-Boot version', 'n/a'],
+    ['CPLD version', 'n/a'],
+    ['TS version', 'n/a'],
     ['', ''],
     ['Product model', id.model],
-    ['Host ID', id.hostId],
-    ['System serial num', id.serial],
-    ['Crypto mode', box.activeCryptoMode],
+    ['Product hw', hw.targetHw],
+    ['Host ID', hostIdHex(id.hostId)],
     ['', ''],
     ['Uptime', formatUptime(box.uptimeMs())],
+    ['CPU load averages', load],
+    ['Number of CPUs', String(hw.cpus)],
+    ['System memory', `${used} MB used / ${hw.memoryMb - used} MB free / ${hw.memoryMb} MB total`],
+    ['Swap', '0 MB used / 0 MB free / 0 MB total'],
+    ['', ''],
+    ['System serial num', id.serial],
+    ['Crypto mode', box.activeCryptoMode],
   ]);
 }
 
+/** `key : value` lines, keys padded so the colons line up, indented by 8 (the real layout). */
+function colonBlock(rows: readonly (readonly [string, string])[]): string[] {
+  const w = Math.max(...rows.map(([k]) => k.length));
+  return rows.map(([k, v]) => `        ${k.padEnd(w)} : ${v}`.trimEnd());
+}
+
 /**
- * `show chassis`: one row per box of the cluster (or the one box asked for); `*` marks the session's box.
- * EMULATION: a table with the contract's columns; HW Type is the model without "GigaVUE-".
+ * `show chassis`: one `Chassis:` block of `key : value` lines per member of
+ * the cluster (or the one asked for), as the real box prints it; `*` marks
+ * the session's box. A member that is down stays listed with
+ * `Oper Status : down` and what was last known of it.
+ * EMULATION: HW Rev is `n/a`; the real box's backplane, fan tray and power
+ * module blocks are not printed (the simulator has none).
  */
-function renderChassis(boxes: readonly Box[], localBoxId: number): string[] {
+function renderChassis(members: readonly Member[], localBoxId: number): string[] {
+  const out: string[] = [];
+  for (const m of members) {
+    const f =
+      m.state === 'up'
+        ? { identity: m.box.identity, hostname: m.box.hostname, version: m.box.image.version }
+        : m.last;
+    const hw = modelHardware(f.identity.model);
+    if (out.length) out.push('');
+    out.push(
+      'Chassis:',
+      ...colonBlock([
+        ['Box ID', `${m.boxId}${m.boxId === localBoxId ? '*' : ''}`],
+        ['Hostname', f.hostname],
+        ['Config', 'yes'],
+        ['Mode', 'normal'],
+        ['Oper Status', m.state],
+        ['HW Type', hw.chassisType],
+        ['Vendor', 'Gigamon'],
+        ['Product Code', hw.chassisCode],
+        ['Serial Num', f.identity.serial],
+        ['HW Rev', 'n/a'],
+        ['SW Rev', f.version],
+      ]),
+    );
+  }
+  return out;
+}
+
+/**
+ * `show card`: the real table (Slot Config Oper Status HW Type Product Code
+ * Serial Num HW Rev). EMULATION: one row per member, the main board only,
+ * slot `<box-id>/cc1`; the card's serial is the chassis serial; HW Rev `n/a`.
+ */
+function renderCards(members: readonly Member[]): string[] {
   return table(
-    ['Box ID', 'Hostname', 'HW Type', 'Product Code', 'Serial Num', 'SW Rev', 'Oper Status'],
-    boxes.map((b) => [
-      `${b.boxId}${b.boxId === localBoxId ? '*' : ''}`,
-      b.hostname,
-      hwType(b.identity.model),
-      PRODUCT_CODES[b.identity.model] ?? 'n/a',
-      b.identity.serial,
-      b.image.version,
-      // EMULATION: every box in the cluster is up; a box being reloaded is briefly absent.
-      'up',
-    ]),
+    ['Slot', 'Config', 'Oper Status', 'HW Type', 'Product Code', 'Serial Num', 'HW Rev'],
+    members.map((m) => {
+      const identity = m.state === 'up' ? m.box.identity : m.last.identity;
+      const hw = modelHardware(identity.model);
+      return [
+        `${m.boxId}/${hw.board.slot}`,
+        'yes',
+        m.state,
+        hw.board.type,
+        hw.board.code,
+        identity.serial,
+        'n/a',
+      ];
+    }),
   );
+}
+
+/**
+ * `show clock`. EMULATION: the Onyx family's layout (Time, Date, Time zone);
+ * the time is the box's clock (a lab may move it forward), in the process's zone.
+ */
+function renderClock(box: Box): string[] {
+  const [date, time] = formatLocalTime(box.clock.now()).split(' ');
+  const zone = Intl.DateTimeFormat().resolvedOptions().timeZone || 'UTC';
+  return keyValues([
+    ['Time', time!],
+    ['Date', date!],
+    ['Time zone', zone],
+  ]);
+}
+
+/** The members `show chassis|card [box-id <id>]` lists: all, or the one asked for (up or down). */
+function membersOf(ctx: CommandContext, a: Args): Member[] {
+  const all = ctx.cluster.members();
+  const id = a.optInt('box-id');
+  if (id === undefined) return all;
+  const one = all.filter((m) => m.boxId === id);
+  if (one.length === 0) ctx.cluster.get(id); // throws the not-found error naming the box-ids
+  return one;
 }
 
 /** System configuration and the system show commands. */
@@ -145,21 +235,32 @@ export const SYSTEM_COMMANDS: readonly CommandSpec[] = [
   {
     // EMULATION: every show command works in every mode (the contract: show version in standard and
     // enable, the ACME status in any mode), except show running-config (enable and config).
-    syntax: 'show version',
+    syntax: `show version [${BOX_ID}]`,
     modes: ANY_MODE,
     role: 'monitor',
-    help: { version: 'Firmware version, model, serial number and uptime' },
-    run: (ctx) => renderVersion(ctx.box()),
+    help: { version: 'Firmware version, model, host ID, uptime, CPUs and memory' },
+    run: (ctx, a) => renderVersion(ctx.target(a)),
   },
   {
     syntax: `show chassis [${BOX_ID}]`,
     modes: ANY_MODE,
     role: 'monitor',
-    help: { chassis: 'The boxes of the cluster: box ID, hostname, model, serial number, version' },
-    run: (ctx, a) => {
-      const boxes = a.opt('box-id') === undefined ? ctx.cluster.list() : [ctx.target(a)];
-      return renderChassis(boxes, ctx.boxId);
-    },
+    help: { chassis: 'The boxes of the cluster: box ID, hostname, state, model, codes, serial, version' },
+    run: (ctx, a) => renderChassis(membersOf(ctx, a), ctx.boxId),
+  },
+  {
+    syntax: `show card [${BOX_ID}]`,
+    modes: ANY_MODE,
+    role: 'monitor',
+    help: { card: "The cards (main boards) of the cluster's chassis" },
+    run: (ctx, a) => renderCards(membersOf(ctx, a)),
+  },
+  {
+    syntax: `show clock [${BOX_ID}]`,
+    modes: ANY_MODE,
+    role: 'monitor',
+    help: { clock: 'The date, time and time zone of a box' },
+    run: (ctx, a) => renderClock(ctx.target(a)),
   },
   {
     // EMULATION: `write memory` is silent on success, as in the Onyx family.
