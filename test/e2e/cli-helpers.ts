@@ -688,8 +688,9 @@ export function happyScript(env: ScriptEnv): Step[] {
     {
       line: 'show snmp host',
       expect: new RegExp(
-        `127\\.0\\.0\\.1 +${port} +informs +3 +user e2e-u +100 +1 +1 +0 +0 +0 *\\n *` +
-          `127\\.0\\.0\\.1 +${port} +traps +2c +\\*{8} +20 +1 +0 +0 +0 +0`,
+        // The Source column (issue 12): notifications leave from the box's own address.
+        `127\\.0\\.0\\.1 +${port} +127\\.0\\.0\\.\\d+ +informs +3 +user e2e-u +100 +1 +1 +0 +0 +0 *\\n *` +
+          `127\\.0\\.0\\.1 +${port} +127\\.0\\.0\\.\\d+ +traps +2c +\\*{8} +20 +1 +0 +0 +0 +0`,
       ),
     },
     {

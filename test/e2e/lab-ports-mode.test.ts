@@ -75,7 +75,7 @@ t.test(
       rows.map((r) => [r.address, r.ports, r.certificate.status]),
       [1, 2, 3].map((i) => [
         '127.0.0.1',
-        { ssh: 12200 + i, cli: 12300 + i, https: 14400 + i, http: 18000 + i },
+        { ssh: 12200 + i, cli: 12300 + i, https: 14400 + i, http: 18000 + i, snmp: 16100 + i },
         'valid',
       ]),
     );

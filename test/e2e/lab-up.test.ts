@@ -67,7 +67,7 @@ t.test('lab up, status, down', { skip }, async (t) => {
   const rows = JSON.parse(st.stdout) as LabBoxStatus[];
   t.same(
     rows.map((r) => [r.boxId, r.address, r.ports, r.certificate.status]),
-    [1, 2, 3].map((i) => [i, `${BASE}.${i}`, { ssh: 22, cli: 23, https: 443, http: 80 }, 'valid']),
+    [1, 2, 3].map((i) => [i, `${BASE}.${i}`, { ssh: 22, cli: 23, https: 443, http: 80, snmp: 161 }, 'valid']),
   );
 
   for (const r of rows) {

@@ -9,6 +9,13 @@ import { WebError } from './problem.js';
 /** Largest JSON body the API reads (a PEM of 64 KiB plus its JSON escaping fits). */
 export const MAX_JSON_BYTES = 128 * 1024;
 
+/**
+ * Deepest nesting of arrays and objects a body may have. No request of the API nests beyond a few
+ * levels; a bound keeps every later walk of the value (validation, error ordering) off deep
+ * recursion, which a body of 60,000 brackets would otherwise turn into a stack overflow (a 500).
+ */
+export const MAX_JSON_DEPTH = 32;
+
 /** How a body is read beyond the size limit. */
 export interface BodyOptions {
   /** Read a body without a Content-Type as JSON (the lab's clients send none); otherwise 415. */
@@ -95,6 +102,12 @@ export async function readJsonBody(
     throw new WebError('bad-input', 'The request body is not valid UTF-8 text.');
   }
   if (text.trim() === '') return undefined;
+  if (jsonDepth(text) > MAX_JSON_DEPTH) {
+    throw new WebError(
+      'bad-input',
+      `The request body nests arrays or objects too deeply: at most ${MAX_JSON_DEPTH} levels.`,
+    );
+  }
   try {
     return JSON.parse(text) as unknown;
   } catch (e) {
@@ -103,4 +116,22 @@ export async function readJsonBody(
       `Malformed JSON in the request body (${(e as Error).message.slice(0, 120)}); send one JSON object.`,
     );
   }
+}
+
+/** The deepest bracket nesting of JSON text, brackets inside strings not counted. One pass, no recursion. */
+export function jsonDepth(text: string): number {
+  let depth = 0;
+  let max = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 0x5c)
+        i++; // a backslash escapes the next character
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) inString = true;
+    else if (c === 0x5b || c === 0x7b) max = Math.max(max, ++depth);
+    else if (c === 0x5d || c === 0x7d) depth--;
+  }
+  return max;
 }
