@@ -37,6 +37,73 @@ export const snmpNotifyEnable = setting({
   audit: ([on]) => `${on ? '' : 'no '}snmp-server enable notify`,
 });
 
+/** EMULATION: at most 16 communities, each 1-64 printable characters without spaces. */
+const MAX_COMMUNITIES = 16;
+const COMMUNITY = /^[\x21-\x7e]{1,64}$/;
+/** EMULATION: contact and location are 0-255 printable characters (sysContact/sysLocation are DisplayString). */
+const DISPLAY_STRING = /^[\x20-\x7e]{0,255}$/;
+
+/** `snmp-server community <c> [ro]`: a read-only community of the agent (secret: shown masked). */
+export const snmpAddCommunity = setting({
+  role: 'operator',
+  section: 'snmp',
+  apply: ({ draft }, community: string) => {
+    if (!COMMUNITY.test(community))
+      throw new DeviceError('bad-input', 'Invalid community: use 1-64 printable characters without spaces.');
+    const list = (draft.snmp.communities ?? []).filter((c) => c !== community);
+    if (list.length >= MAX_COMMUNITIES)
+      throw new DeviceError('bad-input', `At most ${MAX_COMMUNITIES} SNMP communities.`);
+    draft.snmp.communities = [...list, community];
+  },
+  // Never the community itself in the audit log.
+  audit: () => 'snmp-server community ******** ro',
+});
+
+/** `no snmp-server community <c>`. */
+export const snmpRemoveCommunity = setting({
+  role: 'operator',
+  section: 'snmp',
+  apply: ({ draft }, community: string) => {
+    const list = draft.snmp.communities ?? [];
+    if (!list.includes(community)) throw new DeviceError('not-found', 'No such SNMP community.');
+    draft.snmp.communities = list.filter((c) => c !== community);
+  },
+  audit: () => 'no snmp-server community ********',
+});
+
+/** `[no] snmp-server enable communities`: v1/v2c access to the agent. */
+export const snmpCommunitiesEnable = setting({
+  role: 'operator',
+  section: 'snmp',
+  apply: ({ draft }, on: boolean) => {
+    draft.snmp.communitiesEnabled = on;
+  },
+  audit: ([on]) => `${on ? '' : 'no '}snmp-server enable communities`,
+});
+
+/** `snmp-server contact <text>` / `snmp-server location <text>` (empty = none): sysContact, sysLocation. */
+export const snmpSetText = setting({
+  role: 'operator',
+  section: 'snmp',
+  apply: ({ draft }, which: 'contact' | 'location', text: string) => {
+    if (!DISPLAY_STRING.test(text))
+      throw new DeviceError('bad-input', `Invalid ${which}: use at most 255 printable characters.`);
+    draft.snmp[which] = text;
+  },
+  audit: ([which, text]) => `snmp-server ${which} ${clip(text)}`,
+});
+
+/** `snmp-server port <p>` / `no snmp-server port` (undefined): the agent's UDP port. */
+export const snmpSetAgentPort = setting({
+  role: 'operator',
+  section: 'snmp',
+  apply: ({ draft }, port: number | undefined) => {
+    if (port === undefined) delete draft.snmp.agentPort;
+    else draft.snmp.agentPort = validateInt('port', port, PORT_MIN, PORT_MAX);
+  },
+  audit: ([port]) => (port === undefined ? 'no snmp-server port' : `snmp-server port ${port}`),
+});
+
 /** Add or replace the target with the same host, port and kind. */
 export const snmpSetTarget = setting({
   role: 'operator',

@@ -290,6 +290,24 @@ export class Box {
   snmpSetExpiringSoonDays(actor: Actor, days: number): void {
     snmp.snmpSetExpiringSoonDays(this.#core, actor, days);
   }
+  snmpAddCommunity(actor: Actor, community: string): void {
+    snmp.snmpAddCommunity(this.#core, actor, community);
+  }
+  snmpRemoveCommunity(actor: Actor, community: string): void {
+    snmp.snmpRemoveCommunity(this.#core, actor, community);
+  }
+  snmpCommunitiesEnable(actor: Actor, on: boolean): void {
+    snmp.snmpCommunitiesEnable(this.#core, actor, on);
+  }
+  snmpSetContact(actor: Actor, text: string): void {
+    snmp.snmpSetText(this.#core, actor, 'contact', text);
+  }
+  snmpSetLocation(actor: Actor, text: string): void {
+    snmp.snmpSetText(this.#core, actor, 'location', text);
+  }
+  snmpSetAgentPort(actor: Actor, port: number | undefined): void {
+    snmp.snmpSetAgentPort(this.#core, actor, port);
+  }
   snmpSendTest(actor: Actor): Promise<void> {
     return snmp.snmpSendTest(this.#core, actor);
   }

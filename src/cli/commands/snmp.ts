@@ -262,8 +262,154 @@ const EVENT_HELP: Record<(typeof SNMP_EVENTS)[number], string> = {
 const RATE = `[rate <rate:int:1-${MAX_SNMP_RATE_PER_SEC}>]`;
 const HOST_PREFIX = `snmp-server host <host> [port <port:int:1-${PORT_MAX}>] {traps|informs} version`;
 
+/** The framework's order: `snmp-server host <ip> traps port <p> [version {1|2c}] <community>` (version 2c by default). */
+function setFrameworkTarget(ctx: Parameters<CommandSpec['run']>[0], a: Args): void {
+  const community = a.opt('community');
+  ctx.box().snmpSetTarget(ctx.actor, {
+    host: a.get('host'),
+    port: a.optInt('port') ?? DEFAULT_PORT,
+    kind: 'traps',
+    version: a.which(['1', '2c'] as const) ?? '2c',
+    ...(community !== undefined ? { community } : {}),
+    ratePerSec: DEFAULT_RATE,
+  });
+}
+
+/** `show snmp user`: the v3 users (never their passphrases). */
+export function renderSnmpUsers(box: Box): string[] {
+  const users = box.config.snmp.users;
+  if (users.length === 0) return ['No SNMPv3 users; add one with "snmp-server user <name> v3 ...".'];
+  return table(
+    ['User', 'Security level', 'Auth', 'Privacy', 'Used by'],
+    users.map((u) => [
+      u.name,
+      securityLevel(u),
+      u.auth?.protocol ?? '-',
+      u.priv?.protocol ?? '-',
+      box.config.snmp.targets.some((t) => t.user === u.name) ? 'notifications, agent' : 'agent',
+    ]),
+  );
+}
+
+/** `show snmp events`: every notification event and whether it is sent. */
+export function renderSnmpEvents(box: Box): string[] {
+  const on = new Set(box.config.snmp.events);
+  return table(
+    ['Event', 'Sent', 'What'],
+    SNMP_EVENTS.map((e) => [e, on.has(e) ? 'yes' : 'no', EVENT_HELP[e]]),
+  );
+}
+
 /** SNMP configuration (operator) and the SNMP show commands. */
 export const SNMP_COMMANDS: readonly CommandSpec[] = [
+  {
+    syntax: 'snmp-server community <community> [ro]',
+    modes: CONFIG_ONLY,
+    role: 'operator',
+    help: {
+      community: 'A read-only community of the SNMP agent (v1/v2c)',
+      '<community>': 'Community string (1-64 printable characters)',
+      ro: 'Read-only (the only access the agent gives)',
+    },
+    run: (ctx, a) => ctx.box().snmpAddCommunity(ctx.actor, a.get('community')),
+    section: 'SNMP',
+    // EMULATION: communities are masked in the running config (the real box may print them).
+    render: (box) => (box.config.snmp.communities ?? []).map(() => `snmp-server community ${MASK} ro`),
+  },
+  {
+    syntax: 'no snmp-server community <community>',
+    modes: CONFIG_ONLY,
+    role: 'operator',
+    help: { community: 'Remove a community', '<community>': 'Community string' },
+    run: (ctx, a) => ctx.box().snmpRemoveCommunity(ctx.actor, a.get('community')),
+  },
+  {
+    syntax: 'snmp-server enable communities',
+    modes: CONFIG_ONLY,
+    role: 'operator',
+    help: { enable: 'Turn SNMP on', communities: 'Answer v1/v2c requests by community (default on)' },
+    run: (ctx) => ctx.box().snmpCommunitiesEnable(ctx.actor, true),
+    section: 'SNMP',
+    render: (box) =>
+      (box.config.snmp.communitiesEnabled ?? true) ? [] : ['no snmp-server enable communities'],
+  },
+  {
+    syntax: 'no snmp-server enable communities',
+    modes: CONFIG_ONLY,
+    role: 'operator',
+    help: { enable: 'Turn SNMP off', communities: 'Stop answering v1/v2c requests' },
+    run: (ctx) => ctx.box().snmpCommunitiesEnable(ctx.actor, false),
+  },
+  {
+    syntax: 'snmp-server contact <text:rest>',
+    modes: CONFIG_ONLY,
+    role: 'operator',
+    help: { contact: 'sysContact of the agent', '<text>': 'Who to contact (up to 255 characters)' },
+    run: (ctx, a) => ctx.box().snmpSetContact(ctx.actor, a.get('text')),
+    section: 'SNMP',
+    render: (box) => (box.config.snmp.contact ? [`snmp-server contact ${box.config.snmp.contact}`] : []),
+  },
+  {
+    syntax: 'no snmp-server contact',
+    modes: CONFIG_ONLY,
+    role: 'operator',
+    help: { contact: 'Clear sysContact' },
+    run: (ctx) => ctx.box().snmpSetContact(ctx.actor, ''),
+  },
+  {
+    syntax: 'snmp-server location <text:rest>',
+    modes: CONFIG_ONLY,
+    role: 'operator',
+    help: { location: 'sysLocation of the agent', '<text>': 'Where the box is (up to 255 characters)' },
+    run: (ctx, a) => ctx.box().snmpSetLocation(ctx.actor, a.get('text')),
+    section: 'SNMP',
+    render: (box) => (box.config.snmp.location ? [`snmp-server location ${box.config.snmp.location}`] : []),
+  },
+  {
+    syntax: 'no snmp-server location',
+    modes: CONFIG_ONLY,
+    role: 'operator',
+    help: { location: 'Clear sysLocation' },
+    run: (ctx) => ctx.box().snmpSetLocation(ctx.actor, ''),
+  },
+  {
+    syntax: 'snmp-server port <port:int:1-65535>',
+    modes: CONFIG_ONLY,
+    role: 'operator',
+    help: { port: 'UDP port of the SNMP agent (default 161)', '<port>': 'UDP port' },
+    run: (ctx, a) => ctx.box().snmpSetAgentPort(ctx.actor, a.optInt('port')),
+    section: 'SNMP',
+    render: (box) =>
+      box.config.snmp.agentPort !== undefined ? [`snmp-server port ${box.config.snmp.agentPort}`] : [],
+  },
+  {
+    syntax: 'no snmp-server port',
+    modes: CONFIG_ONLY,
+    role: 'operator',
+    help: { port: "Back to the box's default agent port" },
+    run: (ctx) => ctx.box().snmpSetAgentPort(ctx.actor, undefined),
+  },
+  {
+    syntax: 'snmp-server host <host> traps port <port:int:1-65535> [version {1|2c}] <community>',
+    modes: CONFIG_ONLY,
+    role: 'operator',
+    help: HOST_HELP,
+    run: setFrameworkTarget,
+  },
+  {
+    syntax: 'show snmp user',
+    modes: ANY_MODE,
+    role: 'monitor',
+    help: { user: 'SNMPv3 users (never their passphrases)' },
+    run: (ctx) => renderSnmpUsers(ctx.box()),
+  },
+  {
+    syntax: 'show snmp events',
+    modes: ANY_MODE,
+    role: 'monitor',
+    help: { events: 'Notification events and whether each is sent' },
+    run: (ctx) => renderSnmpEvents(ctx.box()),
+  },
   {
     syntax: 'snmp-server enable',
     modes: CONFIG_ONLY,
