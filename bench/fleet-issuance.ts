@@ -43,7 +43,7 @@ import { profiled, type Category } from './profile.js';
 import { percentile, procCpuSeconds, table, writeResult, type Target } from './lib.js';
 
 /** One issuance run's figures. */
-interface RunFigures {
+export interface RunFigures {
   client: string;
   keyAlgorithm: KeyAlgorithm;
   n: number;
@@ -484,6 +484,23 @@ function evidenceTable(e: Awaited<ReturnType<typeof profiledRun>> | undefined): 
     `\n\nCPU per certificate, profiled run of ${e.n} P-256 boxes (ms):\n\n` +
     table(['where', 'ms/cert'], rows)
   );
+}
+
+/**
+ * The agent-alone reference for another benchmark: `n` P-256 boxes booted
+ * by the bench harness (no lab), configured directly, issuing at once from
+ * a fresh Pebble of their own. Resolves with that run's figures.
+ */
+export async function agentAloneRun(n: number, addressBase: string): Promise<RunFigures> {
+  const httpPort = await freePort('127.0.0.1');
+  const probe = new ServedProbe();
+  try {
+    return await pebbleRun(httpPort, (pebble, pid) =>
+      fleetRun(pebble, pid, probe, n, 'prime256v1', addressBase),
+    );
+  } finally {
+    probe.close();
+  }
 }
 
 export async function fleetIssuanceBench(full: boolean): Promise<void> {

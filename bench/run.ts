@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { fleetIssuanceBench } from './fleet-issuance.js';
 import { hotSwapBench } from './hot-swap.js';
+import { labRegressionBench } from './lab-regression.js';
 import { notificationsBench } from './notifications.js';
 import { scaleBench } from './scale.js';
 import { soakBench } from './soak.js';
@@ -16,6 +17,7 @@ import { soakBench } from './soak.js';
 const BENCHES: Record<string, (full: boolean) => Promise<void>> = {
   'fleet-issuance': fleetIssuanceBench,
   'hot-swap': hotSwapBench,
+  'lab-regression': labRegressionBench,
   notifications: notificationsBench,
   scale: scaleBench,
   // --full only for the real soak (100 boxes, 200 SSH sessions, 5 min); without it a 100 s rehearsal.

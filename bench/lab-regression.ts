@@ -1,0 +1,215 @@
+/**
+ * The regression a manager's test suite runs, on the user's path: Lab.up as
+ * `gvos-sim lab up --boxes N` uses it (fresh Pebble and snmptrapd started by
+ * the lab, every box configured through its command layer, certificates
+ * issued), then a fleet `lab acme revoke` of every box (re-issue, install,
+ * revoke the old one, two traps each), every notification decoded by the
+ * lab's snmptrapd and counted in its log.
+ *
+ * Phases (s): start (until the last box began configuring), configure
+ * (until the lab began issuing), issue, revoke, traps drained (after the
+ * revoke, until the trap log holds every expected line), and the total.
+ *
+ * Side by side in the same run: the agent-alone rate (bench/fleet-issuance:
+ * the same number of boxes issuing at once without the lab, fresh Pebble),
+ * and the CPU of this process per certificate against Pebble's during the
+ * lab's issuance.
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
+import { loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { FileFirmwareCatalog } from '../src/firmware/catalog.js';
+import { JsonLogger } from '../src/lib/logger.js';
+import { Lab, type LabProgress } from '../src/lab/lab.js';
+import { defaultTopology } from '../src/lab/topology.js';
+import { agentAloneRun } from './fleet-issuance.js';
+import { procCpuSeconds, table, writeResult, type Target } from './lib.js';
+
+const round = (x: number, d = 1) => Math.round(x * 10 ** d) / 10 ** d;
+
+/** Lines in the trap log (one per decoded notification). */
+function trapLines(file: string | null): number {
+  if (!file) return 0;
+  try {
+    return readFileSync(file, 'utf8')
+      .split('\n')
+      .filter((l) => l.trim()).length;
+  } catch {
+    return 0;
+  }
+}
+
+/** Resolves with the trap count once it reaches `want`, or once it has not grown for `quietMs`. */
+async function drainTraps(file: string | null, want: number, quietMs = 5000): Promise<number> {
+  let last = -1;
+  let since = performance.now();
+  for (;;) {
+    const n = trapLines(file);
+    if (n >= want) return n;
+    if (n !== last) {
+      last = n;
+      since = performance.now();
+    } else if (performance.now() - since > quietMs) return n;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+function commit(): string {
+  try {
+    return execFileSync('git', ['rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).trim();
+  } catch {
+    return 'unknown';
+  }
+}
+
+/** One lab regression run of `n` boxes; resolves with its figures. */
+async function labRun(n: number, labsDir: string) {
+  const catalog = new FileFirmwareCatalog();
+  const topology = defaultTopology(n, {
+    firmware: catalog.list().map((i) => ({ version: i.version, models: i.models, acme: i.features.acme })),
+    defaultFirmware: catalog.latest().version,
+  });
+  // Own addresses, apart from the tests' 127.0.0.10x (a run may overlap a test elsewhere).
+  topology.lab = 'bench-regression';
+  topology.network = { ...topology.network, addressBase: '127.79.0.0', addressOffset: 0 };
+  const marks: Record<string, number> = {};
+  let configuring = 0;
+  let lastConfiguring = 0;
+  let issueCpu0 = 0;
+  let pebblePid = 0;
+  let pebbleCpu0 = 0;
+  const progress: LabProgress = {
+    phase: (m) => {
+      if (m.startsWith('issuing')) {
+        marks.issue = performance.now();
+        issueCpu0 = procCpuSeconds('self');
+        pebbleCpu0 = procCpuSeconds(pebblePid);
+      }
+    },
+    box: (_id, _h, state) => {
+      if (state === 'configuring' && ++configuring === n) lastConfiguring = performance.now();
+    },
+  };
+  const t0 = performance.now();
+  const lab = await Lab.up({
+    topology,
+    labsDir,
+    catalog,
+    logger: new JsonLogger('warn', { lab: topology.lab }, () => undefined),
+    progress,
+    onProcesses: (ps) => (pebblePid = ps.find((p) => p.name === 'pebble')?.pid ?? pebblePid),
+  });
+  try {
+    const tUp = performance.now();
+    const issueCpu = procCpuSeconds('self') - issueCpu0;
+    const ids = lab.runner.ids();
+    const issued = ids.filter((id) => lab.boxStatus(id).certificate.status === 'valid').length;
+    const pebbleCpu = procCpuSeconds(pebblePid) - pebbleCpu0;
+    const trapsBefore = await drainTraps(lab.trapLog, Number.MAX_SAFE_INTEGER, 1500);
+    const tRevoke0 = performance.now();
+    const revoked = (await lab.fleet('revoke', ids)).filter((r) => r.ok).length;
+    const tRevoke1 = performance.now();
+    const want = trapsBefore + 2 * n;
+    const trapsAfter = await drainTraps(lab.trapLog, want);
+    const tEnd = performance.now();
+    const s = (a: number, b: number) => round((b - a) / 1000, 2);
+    const issueS = s(marks.issue!, tUp);
+    return {
+      n,
+      phases: {
+        start: s(t0, lastConfiguring || marks.issue!),
+        configure: s(lastConfiguring || marks.issue!, marks.issue!),
+        issue: issueS,
+        revoke: s(tRevoke0, tRevoke1),
+        trapsDrained: s(tRevoke1, tEnd),
+        // Less the wait for the boot/issue traps to settle before the revoke (a measuring pause, not the user's).
+        total: round(s(t0, tEnd) - s(tUp, tRevoke0), 2),
+      },
+      issued,
+      revoked,
+      certsPerSec: round(issued / issueS),
+      labCpuPerCertMs: round((issueCpu / Math.max(issued, 1)) * 1000),
+      pebbleCpuPerCertMs: round((pebbleCpu / Math.max(issued, 1)) * 1000),
+      traps: { beforeRevoke: trapsBefore, afterRevoke: trapsAfter, expectedFromRevoke: 2 * n },
+    };
+  } finally {
+    await lab.down();
+  }
+}
+
+export async function labRegressionBench(full: boolean): Promise<void> {
+  const n = full ? 1000 : 100;
+  const load1 = loadavg();
+  const labsDir = mkdtempSync(join(tmpdir(), 'gvos-bench-lab-'));
+  try {
+    // Warm-up (not measured): module loading and JIT of the lab path.
+    await labRun(10, labsDir);
+    const lab = await labRun(n, labsDir);
+    const alone = await agentAloneRun(n, '127.78.0.0');
+    const rateRatio = lab.certsPerSec / alone.certsPerSec;
+    const cpuRatio = lab.labCpuPerCertMs / lab.pebbleCpuPerCertMs;
+    const p = lab.phases;
+    const rows: (string | number)[][] = [
+      ['lab: start (s)', p.start],
+      ['lab: configure (s)', p.configure],
+      ['lab: issue (s)', p.issue],
+      ['lab: revoke all (s)', p.revoke],
+      ['lab: traps drained after revoke (s)', p.trapsDrained],
+      ['lab: total, start to last trap (s)', p.total],
+      ['lab: certificates issued / revoked', `${lab.issued} / ${lab.revoked} of ${n}`],
+      [
+        'lab: traps from the revoke (counted / expected)',
+        `${lab.traps.afterRevoke - lab.traps.beforeRevoke} / ${lab.traps.expectedFromRevoke}`,
+      ],
+      ['lab: issuance rate (certs/s)', lab.certsPerSec],
+      ['agent alone: issuance rate (certs/s)', alone.certsPerSec],
+      ['lab: simulator CPU per cert (ms)', lab.labCpuPerCertMs],
+      ['lab: Pebble CPU per cert (ms)', lab.pebbleCpuPerCertMs],
+      [
+        'agent alone: simulator / Pebble CPU per cert (ms)',
+        `${alone.clientCpuPerCertMs} / ${alone.pebbleCpuPerCertMs}`,
+      ],
+    ];
+    const targets: Target[] = [
+      {
+        name: `regression of ${n} boxes, start to last trap`,
+        target: full ? '< 30 s' : '< 30 s (full size: 1000 boxes)',
+        measured: `${p.total} s`,
+        met:
+          p.total < 30 &&
+          lab.issued === n &&
+          lab.revoked === n &&
+          lab.traps.afterRevoke - lab.traps.beforeRevoke >= 2 * n,
+      },
+      {
+        name: 'lab issuance rate / agent-alone rate (same run)',
+        target: '>= 0.9',
+        measured: `${round(rateRatio, 2)} (${lab.certsPerSec} vs ${alone.certsPerSec}/s)`,
+        met: rateRatio >= 0.9,
+      },
+      {
+        name: 'lab simulator CPU per cert / Pebble CPU per cert (same run)',
+        target: '<= 1.5x',
+        measured: `${round(cpuRatio, 2)}x (${lab.labCpuPerCertMs} vs ${lab.pebbleCpuPerCertMs} ms)`,
+        met: cpuRatio <= 1.5,
+      },
+    ];
+    writeResult({
+      name: 'lab-regression',
+      full,
+      figures: {
+        commit: commit(),
+        loadAverageAtStart: load1.map((x) => round(x, 2)),
+        loadAverageAtEnd: loadavg().map((x) => round(x, 2)),
+        lab,
+        agentAlone: alone,
+      },
+      targets,
+      table: table(['figure', 'value'], rows),
+    });
+  } finally {
+    await rm(labsDir, { recursive: true, force: true });
+  }
+}
