@@ -276,7 +276,7 @@ function setFrameworkTarget(ctx: Parameters<CommandSpec['run']>[0], a: Args): vo
 }
 
 /** `show snmp user`: the v3 users (never their passphrases). */
-export function renderSnmpUsers(box: Box): string[] {
+function renderSnmpUsers(box: Box): string[] {
   const users = box.config.snmp.users;
   if (users.length === 0) return ['No SNMPv3 users; add one with "snmp-server user <name> v3 ...".'];
   return table(
@@ -292,7 +292,7 @@ export function renderSnmpUsers(box: Box): string[] {
 }
 
 /** `show snmp events`: every notification event and whether it is sent. */
-export function renderSnmpEvents(box: Box): string[] {
+function renderSnmpEvents(box: Box): string[] {
   const on = new Set(box.config.snmp.events);
   return table(
     ['Event', 'Sent', 'What'],
