@@ -27,7 +27,7 @@ import { listenOn } from '../web/server.js';
 import { isDeviceError } from '../device/errors.js';
 import { CRYPTO_MODES } from '../device/model.js';
 import { silentLogger } from '../lib/logger.js';
-import { component, StringEnum } from '../web/api/json-schema.js';
+import { component, StringEnum } from '../lib/typebox.js';
 import type { OpenApiDocument } from '../web/api/openapi.js';
 import { problemResponse } from '../web/api/openapi.js';
 import { PROBLEM_CODES, PROBLEM_TYPE_PREFIX, problemMiddleware, WebError } from '../web/api/problem.js';

@@ -9,9 +9,9 @@
  *   TopologyError that lists EVERY problem, each as
  *   `<file>:<line>: <field path>: <what is wrong>` (the line of the value, or
  *   of the key for an unknown field, or of the parent for a missing one).
- * - The fields it accepts are exactly TOPOLOGY_FIELDS; the JSON Schema
- *   shipped for editors (topology.schema.json) describes the same fields
- *   (a test keeps the two in agreement).
+ * - The fields it accepts are exactly TOPOLOGY_FIELDS, the field paths of
+ *   the TypeBox schema in topology-schema.ts, from which the JSON Schema for
+ *   editors (topology.schema.json) is generated.
  * - Pure apart from reading nothing: the caller passes the text.
  */
 import { isIP } from 'node:net';
@@ -28,63 +28,10 @@ import { BOX_ID_MAX, HOSTNAME_PATTERN as HOSTNAME, MAX_LAB_BOXES, PORT_MAX } fro
 import { CRYPTO_MODES, type CryptoMode } from '../device/model.js';
 import type { BoxPorts } from '../host/box-host.js';
 import type { LabBoxSpec } from './cluster-runner.js';
+import { fieldPaths } from './topology-schema.js';
 
-/** Every field path the validator accepts (`[]` = any list item). The JSON Schema must describe each. */
-export const TOPOLOGY_FIELDS = [
-  'lab',
-  'cluster',
-  'seed',
-  'domain',
-  'admin-password',
-  'admin-password-env',
-  'name-server',
-  'boxes',
-  'boxes.count',
-  'boxes.template',
-  'boxes.template.hostname',
-  'boxes.template.model',
-  'boxes.template.firmware',
-  'boxes.template.crypto-mode',
-  'boxes.list',
-  'boxes.list[].box-id',
-  'boxes.list[].hostname',
-  'boxes.list[].model',
-  'boxes.list[].firmware',
-  'boxes.list[].crypto-mode',
-  'boxes.list[].address',
-  'boxes.list[].ports',
-  'boxes.list[].ports.ssh',
-  'boxes.list[].ports.cli',
-  'boxes.list[].ports.https',
-  'boxes.list[].ports.http',
-  'boxes.list[].ports.snmp',
-  'network',
-  'network.mode',
-  'network.address-base',
-  'network.address-offset',
-  'network.shared-address',
-  'network.challenge-port',
-  'network.port-base',
-  'network.port-base.ssh',
-  'network.port-base.cli',
-  'network.port-base.https',
-  'network.port-base.http',
-  'network.port-base.snmp',
-  'ca',
-  'ca.type',
-  'ca.validity-hours',
-  'ca.directory-url',
-  'ca.root',
-  'trap-receiver',
-  'trap-receiver.type',
-  'trap-receiver.address',
-  'trap-receiver.community',
-  'on-start',
-  'on-start.issue-certificates',
-  'on-start.domain',
-  'on-start.key-algorithm',
-  'on-start.renew-days',
-] as const;
+/** Every field path the validator accepts (`[]` = any list item): those of the schema (topology-schema.ts). */
+export const TOPOLOGY_FIELDS: readonly string[] = fieldPaths();
 
 /** A box as the topology describes it (firmware filled in with the newest when not given). */
 type TopologyBox = LabBoxSpec;

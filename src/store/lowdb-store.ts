@@ -11,12 +11,15 @@
  * the new document is in place and the write has happened (a failed fsync of
  * the directory only weakens durability against power loss, and is reported
  * as a warning, not as a failed write). load() removes temporary files that a
- * crash left behind: they never hold the truth.
+ * crash left behind: they never hold the truth. A document is checked whole
+ * when it is read (state-schema.ts); one that fails is corrupt, whatever the
+ * reason, and is handled like a file that does not parse.
  */
 import { copyFile, mkdir, open, readdir, readFile, rename, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { Low, type Adapter } from 'lowdb';
 import type { BoxDocument } from '../device/model.js';
+import { stateProblem } from './state-schema.js';
 import { StoreCorruptError, type Store } from './store.js';
 
 /** What a LowdbStore may tell its owner that is not an error (recovery from a bad file, a failed fsync). */
@@ -136,11 +139,18 @@ async function readIfExists(file: string): Promise<string | undefined> {
   }
 }
 
+/**
+ * Parse and check a state document whole (state-schema.ts): a document that
+ * parses but could not boot a working box is as corrupt as one that does not
+ * parse. Throws Error whose message names the field.
+ */
 function parseDocument(text: string): BoxDocument {
-  const doc = JSON.parse(text) as BoxDocument;
-  if (!doc || doc.schema !== 1 || !doc.identity || !doc.config || !doc.crypto)
+  const doc = JSON.parse(text) as unknown;
+  if (doc === null || typeof doc !== 'object' || Array.isArray(doc) || (doc as BoxDocument).schema !== 1)
     throw new Error('not a gvos-sim box document');
-  return doc;
+  const problem = stateProblem(doc);
+  if (problem) throw new Error(problem);
+  return doc as BoxDocument;
 }
 
 async function syncDir(dir: string): Promise<void> {

@@ -6,6 +6,25 @@ import type { Test } from 'tap';
 import type { BoxDocument } from '../device/model.js';
 import type { Store } from './store.js';
 
+/** A self-signed P-256 certificate (100 years) and its key, so that sample documents pass the state check. */
+const SAMPLE_CERT = `-----BEGIN CERTIFICATE-----
+MIIBeTCCAR+gAwIBAgIUGT+E7edODRSV+4cl5nv0lZaub1AwCgYIKoZIzj0EAwIw
+ETEPMA0GA1UEAwwGc2FtcGxlMCAXDTI2MTIwNTA0MDUzNVoYDzIxMjYxMTExMDQw
+NTM1WjARMQ8wDQYDVQQDDAZzYW1wbGUwWTATBgcqhkjOPQIBBggqhkjOPQMBBwNC
+AASNdWC08CwrqqXXHcvGR0Bn0pbMiGrLZgT1JVYgBrdltR7fHA1jTqKmSDYI6ofx
+Z43KvJJOg2nTU5hwXiZtftIBo1MwUTAdBgNVHQ4EFgQUc+2CRcIoYexoz3V5bbMz
+PN0kbgcwHwYDVR0jBBgwFoAUc+2CRcIoYexoz3V5bbMzPN0kbgcwDwYDVR0TAQH/
+BAUwAwEB/zAKBggqhkjOPQQDAgNIADBFAiEA7CHCmwkvFM/xrvm59n8UYx5zL22C
+oWgHent6WaXgfPsCIDpD0Y0NEismjqkSiyU13PbRe4/g8g7u0HgD1aAcolmw
+-----END CERTIFICATE-----
+`;
+const SAMPLE_KEY = `-----BEGIN PRIVATE KEY-----
+MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQgeXh3Ry+0zB1FZpmV
+6l48LjmvBP63lzoyrabZPa/S3GehRANCAASNdWC08CwrqqXXHcvGR0Bn0pbMiGrL
+ZgT1JVYgBrdltR7fHA1jTqKmSDYI6ofxZ43KvJJOg2nTU5hwXiZtftIB
+-----END PRIVATE KEY-----
+`;
+
 /** A small valid document; `n` makes documents distinguishable. */
 export function sampleDocument(n: number): BoxDocument {
   return {
@@ -15,15 +34,27 @@ export function sampleDocument(n: number): BoxDocument {
       hostname: `box-${n}`,
       nameServers: [],
       domainList: [],
-      users: {},
+      users: { admin: { role: 'admin', passwordHash: 'scrypt$sample' } },
       cryptoMode: 'classic',
       snmp: { enabled: false, notifyEnabled: false, targets: [], users: [], events: [], expiringSoonDays: 7 },
     },
-    crypto: { certificates: {}, caList: [], webCert: 'default-cert' },
+    crypto: {
+      certificates: {
+        'default-cert': {
+          name: 'default-cert',
+          certPem: SAMPLE_CERT,
+          keyPem: SAMPLE_KEY,
+          origin: 'default',
+          addedAtMs: 0,
+        },
+      },
+      caList: [],
+      webCert: 'default-cert',
+    },
     acme: { issued: null, lastRequest: null, accounts: [] },
     firmware: { running: '6.5.00', fetched: [], installed: null, nextBoot: null },
     snmpEngine: { boots: n },
-    sshHostKey: 'k',
+    sshHostKey: SAMPLE_KEY,
   };
 }
 

@@ -6,7 +6,9 @@
  * - load() returns the last document saved, or undefined for a fresh box;
  * - save() is atomic: after a crash at any moment, load() returns either the
  *   previous or the new document, never a mix or a torn file;
- * - a corrupt document makes load() throw StoreCorruptError naming the file
+ * - a corrupt document (one that does not parse, or parses but fails the
+ *   state check of state-schema.ts: the line names the field) makes load()
+ *   throw StoreCorruptError naming the file
  *   (a copy is kept, and the file stays, so every later boot refuses too:
  *   a box never silently starts empty), unless a last good copy exists,
  *   which is then returned (the corrupt file is moved aside for inspection

@@ -27,7 +27,7 @@ import { silentLogger } from '../../src/lib/logger.js';
 import { generateKeyPair } from '../../src/pki/keys.js';
 import { createSelfSigned } from '../../src/pki/self-signed.js';
 import type { OpenApiDocument, Operation } from '../../src/web/api/openapi.js';
-import { SchemaValidator, type JsonSchema } from '../../src/web/api/schema.js';
+import { SchemaValidator, type JsonSchema } from '../../src/lib/json-schema.js';
 import { WebServer } from '../../src/web/server.js';
 import { ADMIN, makeTestBox, TEST_PASSWORD, acmePortOf } from '../harness/boxes.js';
 import { FAST_ACME, opensslVerify, servedCertificate, startPebble } from '../harness/pebble.js';

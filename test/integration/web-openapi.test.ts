@@ -10,7 +10,7 @@ import t from 'tap';
 import { API_PREFIX, type Operation } from '../../src/web/api/openapi.js';
 import { createApiRouter, openApiDocument, ROUTES, toOpenApiPath } from '../../src/web/api/router.js';
 import { SessionStore } from '../../src/web/api/auth.js';
-import { SchemaValidator, type JsonSchema } from '../../src/web/api/schema.js';
+import { SchemaValidator, type JsonSchema } from '../../src/lib/json-schema.js';
 import { silentLogger } from '../../src/lib/logger.js';
 import { makeTestBox } from '../harness/boxes.js';
 

@@ -20,7 +20,7 @@ import {
 } from '../../device/limits.js';
 import { CRYPTO_MODES } from '../../device/model.js';
 import { ROLES } from '../../device/roles.js';
-import { component, Nullable, StringEnum } from './json-schema.js';
+import { component, Nullable, StringEnum } from '../../lib/typebox.js';
 import { PROBLEM_CODES } from './problem.js';
 
 const closed = { additionalProperties: false } as const;

@@ -14,7 +14,7 @@ import {
   type HttpVerb,
   type InterfaceSpec,
 } from './route-table.js';
-import type { JsonSchema } from './schema.js';
+import type { JsonSchema } from '../../lib/json-schema.js';
 
 /** The subset of OpenAPI 3.1 the simulator's documents use. */
 export interface OpenApiDocument {

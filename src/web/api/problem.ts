@@ -9,7 +9,7 @@ import type Koa from 'koa';
 import { HTTP_STATUS, isDeviceError, type DeviceErrorCode } from '../../device/errors.js';
 import { clip } from '../../device/validate.js';
 import type { Logger } from '../../lib/logger.js';
-import type { SchemaViolation } from './schema.js';
+import type { SchemaViolation } from '../../lib/json-schema.js';
 
 /** Codes only the HTTP edge produces. */
 type EdgeErrorCode =

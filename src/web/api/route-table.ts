@@ -17,10 +17,10 @@ import type { Router, RouterContext } from '@koa/router';
 import type { Static, TSchema } from '@sinclair/typebox';
 import { clip } from '../../device/validate.js';
 import { hasBody, MAX_JSON_BYTES, readJsonBody, type BodyOptions } from './body.js';
-import { componentName } from './json-schema.js';
+import { componentName } from '../../lib/typebox.js';
 import type { OpenApiDocument, Operation, Parameter, ResponseObject } from './openapi.js';
 import { WebError } from './problem.js';
-import { compileSchema, type JsonSchema, type Validate } from './schema.js';
+import { compileSchema, type JsonSchema, type Validate } from '../../lib/json-schema.js';
 
 /** The HTTP methods the interfaces use, as OpenAPI path items name them. */
 export type HttpVerb = 'get' | 'post' | 'put' | 'delete';

@@ -24,7 +24,7 @@ export function componentName(schema: object): string | undefined {
 /** `{type: "string", enum: values}` typed as the union of the values. */
 export function StringEnum<const T extends readonly string[]>(
   values: T,
-  options: { description?: string } = {},
+  options: { description?: string; default?: T[number] } = {},
 ): TUnsafe<T[number]> {
   return Type.Unsafe<T[number]>({ type: 'string', enum: [...values], ...options });
 }

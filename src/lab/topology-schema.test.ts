@@ -1,0 +1,39 @@
+/**
+ * The editors' JSON Schema (topology.schema.json) is generated from the
+ * TypeBox schema: the committed file must be exactly what
+ * topologyJsonSchemaText() gives (else: `npm run schemas`), and it must
+ * accept the example topologies that parseTopology() accepts.
+ */
+import t from 'tap';
+import { readFileSync } from 'node:fs';
+import { Ajv2020 } from 'ajv/dist/2020.js';
+import { parse } from 'yaml';
+import { fieldPaths, topologyJsonSchema, topologyJsonSchemaText } from './topology-schema.js';
+import { TOPOLOGY_FIELDS } from './topology.js';
+
+t.test('the committed topology.schema.json is the generated one', async (t) => {
+  const committed = readFileSync(new URL('./topology.schema.json', import.meta.url), 'utf8');
+  t.equal(committed, topologyJsonSchemaText(), 'src/lab/topology.schema.json differs: run `npm run schemas`');
+});
+
+t.test('the validator accepts exactly the fields of the schema', async (t) => {
+  t.same([...TOPOLOGY_FIELDS], fieldPaths());
+  t.ok(TOPOLOGY_FIELDS.includes('boxes.list[].ports.snmp'));
+});
+
+t.test('the schema is valid JSON Schema 2020-12 and accepts the example topologies', async (t) => {
+  const ajv = new Ajv2020({ allErrors: true, strict: false });
+  const validate = ajv.compile(topologyJsonSchema());
+  for (const f of [
+    'examples/four-box-lab.yaml',
+    'docker/topologies/sim-a.yaml',
+    'docker/topologies/sim-b.yaml',
+    'docker/topologies/sim-c.yaml',
+  ]) {
+    const ok = validate(parse(readFileSync(new URL(`../../${f}`, import.meta.url), 'utf8')));
+    t.same(validate.errors ?? [], [], f);
+    t.ok(ok, f);
+  }
+  t.notOk(validate({ boxes: 5000 }), 'more boxes than a lab may have');
+  t.notOk(validate({ network: { 'port-base': { ssh: 65000 } } }), 'a port base with no room for the boxes');
+});

@@ -1,0 +1,114 @@
+/**
+ * A state.json that parses but would boot a broken box (issue 15 item 5),
+ * from outside: a real box process (bin/gvos-sim.js) booted on such a state
+ * refuses with one line naming the file and the field, keeps the bad file as
+ * .corrupt and leaves it in place, or starts from a good .bak and logs it.
+ * The unit tests of each check are in src/store/state-schema.test.ts.
+ */
+import t from 'tap';
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { BoxDocument } from '../../src/device/model.js';
+import { runBoxCommand, type BoxProcess } from '../harness/box-process.js';
+import { cli, startBox } from './helpers.js';
+
+const stateOf = (dir: string) => JSON.parse(readFileSync(join(dir, 'state.json'), 'utf8')) as BoxDocument;
+
+/** One saved box (saved twice, so it has a .bak), copied for each test below. */
+const template = await (async () => {
+  const b = await startBox({ args: ['--hostname', 'saved-box', '--crypto-mode', 'secure-crypto'] });
+  await cli(b.ready.ports.cli, ['enable', 'write memory']);
+  await b.stop();
+  return b.dataDir;
+})();
+t.teardown(() => rmSync(template, { recursive: true, force: true }));
+
+function savedBox(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'gvos-saved-'));
+  cpSync(template, dir, { recursive: true });
+  return dir;
+}
+
+const boot = (dataDir: string, password = 'An0ther-pw') =>
+  runBoxCommand(
+    [
+      'box',
+      '--data-dir',
+      dataDir,
+      '--ssh-port',
+      '0',
+      '--cli-port',
+      '0',
+      '--https-port',
+      '0',
+      '--http-port',
+      '0',
+    ],
+    { GVOS_ADMIN_PASSWORD: password },
+  );
+
+const brokenStates: [string, string, (d: BoxDocument) => void][] = [
+  [
+    'a corrupt PEM inside',
+    'crypto.certificates.default-cert.certPem',
+    (d) => {
+      const c = d.crypto.certificates['default-cert']!;
+      const lines = c.certPem.split('\n');
+      lines[1] = 'A'.repeat(lines[1]!.length);
+      c.certPem = lines.join('\n');
+    },
+  ],
+  ['users: {}', 'config.users', (d) => (d.config.users = {})],
+  ['users: []', 'config.users', (d) => ((d.config as { users: unknown }).users = [])],
+  ['a dangling web certificate name', 'crypto.webCert', (d) => (d.crypto.webCert = 'gone')],
+  [
+    'an unknown crypto mode',
+    'config.cryptoMode',
+    (d) => ((d.config as { cryptoMode: string }).cryptoMode = 'quantum'),
+  ],
+  [
+    'a hostname with escape sequences',
+    'config.hostname',
+    (d) => (d.config.hostname = 'box\u001b[2J\u009b31m'),
+  ],
+];
+
+for (const [what, field, breakIt] of brokenStates) {
+  t.test(`state.json with ${what} and no good copy: refused in one line naming file and field`, async (t) => {
+    const dir = savedBox();
+    rmSync(join(dir, 'state.json.bak'), { force: true });
+    const file = join(dir, 'state.json');
+    const d = stateOf(dir);
+    breakIt(d);
+    writeFileSync(file, JSON.stringify(d));
+    const bad = readFileSync(file);
+    const r = await boot(dir);
+    t.equal(r.code, 1, 'exit code 1');
+    t.equal(r.stdout, '', 'no ready line');
+    const lines = r.stderr
+      .trim()
+      .split('\n')
+      .filter((l) => !l.startsWith('{'));
+    t.equal(lines.length, 1, 'one line');
+    t.match(lines[0], `state file ${file} is corrupt (${field}: `, 'naming the file and the field');
+    t.notMatch(lines[0], /[\x00-\x1f\x7f-\x9f]/, 'no control characters');
+    t.match(lines[0], `a copy was kept as ${file}.corrupt`);
+    t.same(readFileSync(file + '.corrupt'), bad, 'the copy is the bad file');
+    t.same(readFileSync(file), bad, 'the bad file stays in place');
+  });
+
+  t.test(`state.json with ${what} and a good .bak: starts from the .bak and says so`, async (t) => {
+    const dir = savedBox();
+    const file = join(dir, 'state.json');
+    const d = stateOf(dir);
+    breakIt(d);
+    writeFileSync(file, JSON.stringify(d));
+    const b: BoxProcess = await startBox({ dataDir: dir, args: ['--log-level', 'warn'] });
+    t.teardown(() => b.kill());
+    t.match(await cli(b.ready.ports.cli, ['show version']), /\nsaved-box > $/, 'the saved box');
+    t.match(b.stderr(), /"msg":"state file is corrupt; started from the last good copy"/, 'the log says so');
+    t.match(b.stderr(), `"reason":"${field}: `, 'naming the field');
+    t.equal(readFileSync(file + '.corrupt', 'utf8'), JSON.stringify(d), 'the bad file kept');
+  });
+}
