@@ -30,7 +30,7 @@ const ports = () =>
   );
 
 /** The topology file (YAML; this is its JSON Schema). */
-export const TopologySchema = Type.Object(
+const TopologySchema = Type.Object(
   {
     lab: opt(
       Type.String({

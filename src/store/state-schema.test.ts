@@ -83,6 +83,7 @@ t.test('each broken document is named by its field, in one line', async (t) => {
     const p = stateProblem(d);
     if (typeof expected === 'string') t.equal(p, expected, what);
     else t.match(p, expected, what);
+    // eslint-disable-next-line no-control-regex -- the point: no control character may reach the line
     t.notMatch(p ?? '', /[\x00-\x1f\x7f-\x9f]/, `${what}: no control characters in the line`);
     t.notMatch(p ?? '', /BEGIN|PRIVATE KEY-----|scrypt/, `${what}: no secret quoted`);
   }

@@ -33,7 +33,7 @@ const Certificate = Type.Object({
 });
 
 /** The shape of a state file (schema 1). */
-export const BoxDocumentSchema = Type.Object({
+const BoxDocumentSchema = Type.Object({
   schema: Type.Unsafe<1>({ type: 'integer', enum: [1] }),
   identity: Type.Object({
     boxId: Type.Integer({ minimum: BOX_ID_MIN, maximum: BOX_ID_MAX }),

@@ -92,6 +92,7 @@ for (const [what, field, breakIt] of brokenStates) {
       .filter((l) => !l.startsWith('{'));
     t.equal(lines.length, 1, 'one line');
     t.match(lines[0], `state file ${file} is corrupt (${field}: `, 'naming the file and the field');
+    // eslint-disable-next-line no-control-regex -- the point: no control character may reach the line
     t.notMatch(lines[0], /[\x00-\x1f\x7f-\x9f]/, 'no control characters');
     t.match(lines[0], `a copy was kept as ${file}.corrupt`);
     t.same(readFileSync(file + '.corrupt'), bad, 'the copy is the bad file');
