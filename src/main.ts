@@ -42,6 +42,8 @@ Options (defaults in brackets):
   --crypto-mode <mode>   classic | secure-crypto | fips, first boot     [classic]
   --seed <text>          identity seed (serial, host id)                [gvos-sim]
   --log-level <level>    debug | info | warn | error | silent (stderr)  [info]
+  --login-timeout <s>    seconds a CLI connection (SSH, TCP) has to log in,
+                         from its accept; then it is cut (1-3600)        [60]
   -h, --help             this help
   --version              print the simulator's version
 
@@ -92,6 +94,8 @@ export interface BoxCommandOptions {
   cryptoMode: CryptoMode;
   seed: string;
   logLevel: string;
+  /** A CLI connection must log in within this time from its accept (ms). */
+  loginTimeoutMs: number;
 }
 
 /** Parse `gvos-sim box` arguments; throws UsageError with one line for anything wrong. */
@@ -118,6 +122,7 @@ export function parseBoxArgs(argv: string[], env: NodeJS.ProcessEnv): BoxCommand
         'crypto-mode': { type: 'string', default: 'classic' },
         seed: { type: 'string', default: 'gvos-sim' },
         'log-level': { type: 'string', default: 'info' },
+        'login-timeout': { type: 'string', default: '60' },
         help: { type: 'boolean', short: 'h' },
       },
     }));
@@ -142,6 +147,9 @@ export function parseBoxArgs(argv: string[], env: NodeJS.ProcessEnv): BoxCommand
   } catch (err) {
     throw new UsageError(`--log-level: ${(err as Error).message}`);
   }
+  const loginTimeout = s('login-timeout');
+  if (!/^\d{1,4}$/.test(loginTimeout) || Number(loginTimeout) < 1 || Number(loginTimeout) > 3600)
+    throw new UsageError(`--login-timeout must be a number of seconds from 1 to 3600, got "${loginTimeout}"`);
   // An empty GVOS_ADMIN_PASSWORD counts as unset (later boots need none); an empty --admin-password is an error.
   const flag = values['admin-password'] as string | undefined;
   if (flag !== undefined && flag.length === 0) throw new UsageError('--admin-password may not be empty');
@@ -168,6 +176,7 @@ export function parseBoxArgs(argv: string[], env: NodeJS.ProcessEnv): BoxCommand
     cryptoMode: s('crypto-mode') as CryptoMode,
     seed: s('seed'),
     logLevel: s('log-level'),
+    loginTimeoutMs: Number(loginTimeout) * 1000,
   };
 }
 
@@ -204,6 +213,12 @@ async function runBox(argv: string[]): Promise<void> {
     logger,
     cluster,
     catalog,
+    loginTimeoutMs: o.loginTimeoutMs,
+    // A box that cannot come back from a reload says why and exits, never lingers without listeners.
+    onReloadFailed: (err) => {
+      console.error(`gvos-sim: reload failed: ${err.message.split('\n')[0]}`);
+      process.exit(1);
+    },
   });
   process.stdout.write(JSON.stringify({ event: 'ready', ...host.ready }) + '\n');
 

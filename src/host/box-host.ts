@@ -64,6 +64,11 @@ export interface BoxHostOptions {
   logger: Logger;
   cluster: Cluster;
   catalog: FirmwareCatalog;
+  /**
+   * Called when a reload could not bring the box back (the error names why);
+   * the box then has no listener. `gvos-sim box` exits 1 with that line.
+   */
+  onReloadFailed?: (err: Error) => void;
   /** A CLI connection (SSH or TCP) must log in within this time from its accept (default 60 s). */
   loginTimeoutMs?: number;
   /** Store override (tests); LowdbStore in dataDir by default. */
@@ -167,7 +172,16 @@ export class BoxHost {
 
   private async loadOrCreate(): Promise<BoxDocument> {
     const saved = await this.store.load();
-    if (saved) return saved;
+    if (saved) {
+      // A data directory belongs to one box: started under another box-id it would boot a box
+      // whose logins and names are another's. Refuse, naming both, rather than guess.
+      if (saved.identity.boxId !== this.o.boxId) {
+        throw new Error(
+          `${this.store.location} holds box-id ${saved.identity.boxId}, not ${this.o.boxId}: start it with --box-id ${saved.identity.boxId}, or give box ${this.o.boxId} a data directory of its own (--data-dir)`,
+        );
+      }
+      return saved;
+    }
     if (!this.o.adminPassword) {
       throw new Error(
         'first boot needs an admin password: --admin-password or GVOS_ADMIN_PASSWORD (it may not be empty)',
@@ -201,7 +215,21 @@ export class BoxHost {
     if (!this.o.catalog.get(doc.firmware.running)) {
       throw new Error(`box ${this.o.boxId}: firmware ${doc.firmware.running} is not in firmware-sim/`);
     }
-    await this.store.save(doc);
+    try {
+      await this.store.save(doc);
+    } catch (err) {
+      // A box that cannot write its state at boot must say where (a full or read-only data directory).
+      const e = err as NodeJS.ErrnoException;
+      const why =
+        e.code === 'ENOSPC' || e.code === 'EDQUOT'
+          ? 'the file system is full'
+          : e.code === 'EROFS'
+            ? 'the file system is read-only'
+            : e.code === 'EACCES' || e.code === 'EPERM'
+              ? 'permission denied'
+              : e.message;
+      throw new Error(`cannot write the box state ${this.store.location}: ${why} (${e.code ?? 'error'})`);
+    }
     const { box, acmePort } = Box.create({
       doc,
       persistence: this.store,
@@ -216,7 +244,7 @@ export class BoxHost {
       this.log.info('audit', { user: a.actor.user, source: a.actor.source, action: a.action }),
     );
     box.events.on('login-failed', (e) => {
-      const fields = { transport: e.transport, source: e.source, user: e.user };
+      const fields = { transport: e.transport, source: e.source, user: e.user.slice(0, 64) };
       this.log.warn('login failed', fields);
       if (e.lockedOutMs !== undefined)
         this.log.warn(e.lockedOut === 'user' ? 'user locked out' : 'source locked out', {
@@ -363,6 +391,11 @@ export class BoxHost {
   // EMULATION: reload restarts the box in this process on the same ports; its sessions are closed.
   reload(): Promise<void> {
     if (this.reloading) return this.reloading;
+    // Between closing the old listeners and opening the new ones the process may have nothing
+    // else to wait on (a socket paused or half-closed by its client does not hold the event
+    // loop): without a handle of its own, the loop could run empty and the process exit 0 with
+    // no listener and no log line. This interval holds the loop until the reload is done.
+    const keepAlive = setInterval(() => undefined, 60_000);
     this.reloading = (async () => {
       // Let the session that asked print its last line before its socket closes.
       await new Promise((r) => setTimeout(r, 100));
@@ -374,8 +407,10 @@ export class BoxHost {
       .catch((err) => {
         this.log.error('reload failed', { err: (err as Error).message });
         this.o.cluster.delete(this.o.boxId);
+        this.o.onReloadFailed?.(err as Error);
       })
       .finally(() => {
+        clearInterval(keepAlive);
         this.reloading = undefined;
       });
     return this.reloading;

@@ -5,7 +5,12 @@
  * Secrets: any field whose name looks like a secret (key, password, pem,
  * secret, token, community, hash) is replaced by "[redacted]" before the line
  * is written, so a private key can never reach a log by accident.
+ *
+ * Control characters: JSON escapes C0; C1 and bidi controls are escaped too
+ * (lib/escape.ts), so printing a log line cannot drive a terminal.
  */
+import { escapeUnsafeJson } from './escape.js';
+
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error' | 'silent';
 
 const ORDER: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40, silent: 100 };
@@ -42,7 +47,8 @@ export class JsonLogger implements Logger {
   private write(level: Exclude<LogLevel, 'silent'>, msg: string, fields?: Record<string, unknown>): void {
     if (ORDER[level] < ORDER[this.level]) return;
     const line = { t: new Date().toISOString(), level, msg, ...redact({ ...this.base, ...(fields ?? {}) }) };
-    this.sink(JSON.stringify(line));
+    // C1 and bidi controls from outside input (user names, subjects) reach the log escaped.
+    this.sink(escapeUnsafeJson(JSON.stringify(line)));
   }
 
   debug(msg: string, fields?: Record<string, unknown>): void {

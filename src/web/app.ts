@@ -9,6 +9,7 @@
 import Koa from 'koa';
 import { Router } from '@koa/router';
 import type { Box } from '../device/box.js';
+import { certificateFacts } from '../pki/certificate.js';
 import type { Logins } from '../device/login.js';
 import { silentLogger, type Logger } from '../lib/logger.js';
 import {
@@ -117,12 +118,30 @@ export function createHttpApp(getBox: () => Box, httpsPort: () => number): Koa {
   });
   app.use(router.routes());
   app.use((ctx) => {
-    // Host header minus any port, then our HTTPS port; the path is kept.
-    const host = (ctx.request.hostname || getBox().address).replace(/^\[?([^\]]+)\]?$/, '$1');
+    // Never reflect the Host header as it came (an open redirect): it is used only when it is one
+    // of the box's own names (its address, hostname, or a DNS name of the certificate it serves);
+    // anything else goes to the box's address.
+    const box = getBox();
+    const asked = (ctx.request.hostname || '').replace(/^\[?([^\]]+)\]?$/, '$1').toLowerCase();
+    const host = ownNames(box).has(asked) ? asked : box.address;
     const hostPart = host.includes(':') ? `[${host}]` : host;
     const port = httpsPort();
     ctx.status = 301;
     ctx.redirect(`https://${hostPart}${port === 443 ? '' : ':' + port}${ctx.url}`);
   });
   return app;
+}
+
+/** The names a client may reach `box` by: its address, its hostname, the DNS and IP names of its web certificate. */
+function ownNames(box: Box): Set<string> {
+  const names = new Set([box.address.toLowerCase(), box.hostname.toLowerCase()]);
+  try {
+    for (const san of certificateFacts(box.webCredentials().certPem).subjectAltNames) {
+      const m = /^(?:DNS|IP):(.+)$/.exec(san);
+      if (m) names.add(m[1]!.toLowerCase());
+    }
+  } catch {
+    // No certificate to read names from: the address and hostname remain.
+  }
+  return names;
 }

@@ -56,11 +56,18 @@ const FIPS_CIPHERS = [
 /** FIPS mode: only the NIST curves for ECDHE (SP 800-56A); X25519 and X448 are not approved. */
 const FIPS_GROUPS = 'P-256:P-384:P-521';
 
+/**
+ * Classic and secure-crypto modes: ECDHE groups only. Without this list
+ * OpenSSL 3 also offers the finite-field groups (ffdhe2048-8192) in TLS 1.3,
+ * where the README promises ECDHE.
+ */
+export const EC_GROUPS = 'X25519:P-256:X448:P-521:P-384';
+
 /** The TLS settings of the web server for a crypto mode (the certificate comes on top). */
 function tlsOptionsFor(mode: string): SecureContextOptions {
   return mode === 'fips'
     ? { ...TLS_OPTIONS, ciphers: FIPS_CIPHERS, ecdhCurve: FIPS_GROUPS }
-    : { ...TLS_OPTIONS };
+    : { ...TLS_OPTIONS, ecdhCurve: EC_GROUPS };
 }
 
 /** What a box's web server is built from; ports may be 0 (any free port). */

@@ -152,4 +152,21 @@ t.test('the http port answers ACME http-01 tokens and redirects everything else 
   const r = await fetchHttp('/some/page?x=1');
   t.equal(r.status, 301);
   t.equal(r.location, `https://127.0.0.1:${ports.https}/some/page?x=1`);
+
+  // The Host header is never reflected as it came (issue 15 #6): only the box's own names pass.
+  const withHost = (host: string) =>
+    new Promise<string | undefined>((resolve, reject) => {
+      httpGet({ host: '127.0.0.1', port: ports.http, path: '/x', headers: { Host: host } }, (res) => {
+        res.resume();
+        resolve(res.headers.location);
+      }).once('error', reject);
+    });
+  t.equal(
+    await withHost('evil.example'),
+    `https://127.0.0.1:${ports.https}/x`,
+    'a foreign Host: the address',
+  );
+  t.equal(await withHost('evil.example:8080'), `https://127.0.0.1:${ports.https}/x`);
+  t.equal(await withHost(`${box.hostname}:80`), `https://${box.hostname}:${ports.https}/x`, 'its hostname');
+  t.equal(await withHost('127.0.0.1'), `https://127.0.0.1:${ports.https}/x`);
 });

@@ -11,7 +11,9 @@
  *   TLS 1.2 and TLS 1.3 alike. Quick: each allowed cipher alone, and every
  *   other cipher OpenSSL knows offered together (refused, or the box would
  *   have picked one); full (GVOS_FULL=1): every cipher alone, ~160
- *   handshakes per mode.
+ *   handshakes per mode;
+ * - ECDHE only: TLS 1.3 refuses the finite-field groups (ffdhe2048-8192)
+ *   in classic, secure-crypto and FIPS mode.
  */
 import t from 'tap';
 import { execFile, spawn } from 'node:child_process';
@@ -84,6 +86,8 @@ const STRONG_TLS13 = ['TLS_AES_256_GCM_SHA384', 'TLS_AES_128_GCM_SHA256', 'TLS_C
 const FIPS_TLS13 = ['TLS_AES_256_GCM_SHA384', 'TLS_AES_128_GCM_SHA256'];
 
 const ciphers = await allCiphers();
+/** The finite-field groups OpenSSL offers for TLS 1.3 by default (RFC 7919). */
+const FFDHE_GROUPS = ['ffdhe2048', 'ffdhe3072', 'ffdhe4096', 'ffdhe6144', 'ffdhe8192'];
 
 for (const mode of ['classic', 'fips'] as const) {
   t.test(`${mode} mode: TLS 1.2 and 1.3 only, strong ciphers only (openssl s_client)`, async (t) => {
@@ -141,5 +145,20 @@ for (const mode of ['classic', 'fips'] as const) {
         else if (g === 'X25519') t.ok(got, `${version}: X25519 works in classic mode`);
       }
     }
+    // ECDHE only: no finite-field group (RFC 7919) in any mode.
+    for (const g of FFDHE_GROUPS)
+      t.equal(await handshake(port, { version: 'tls1_3', groups: g }), undefined, `TLS 1.3: ${g} is refused`);
   });
 }
+
+t.test(
+  'secure-crypto mode: ECDHE only, no finite-field groups (openssl s_client -groups ffdhe*)',
+  async (t) => {
+    const box: BoxProcess = await startBox({ args: ['--crypto-mode', 'secure-crypto'] });
+    t.teardown(() => box.kill());
+    const port = box.ready.ports.https;
+    t.ok(await handshake(port, { version: 'tls1_3', groups: 'P-256' }), 'TLS 1.3 with P-256 works');
+    for (const g of FFDHE_GROUPS)
+      t.equal(await handshake(port, { version: 'tls1_3', groups: g }), undefined, `TLS 1.3: ${g} is refused`);
+  },
+);

@@ -20,7 +20,9 @@ import ssh2 from 'ssh2';
 import type { ClientInfo, Connection, PseudoTtyInfo, ServerChannel, Session as SshChannel } from 'ssh2';
 import type { Role } from '../../device/roles.js';
 import type { Logins } from '../../device/login.js';
+import type { CryptoMode } from '../../device/model.js';
 import { clip } from '../../device/validate.js';
+import { escapeUnsafe } from '../../lib/escape.js';
 import { lockoutMessage } from '../../lib/login-throttle.js';
 import type { Logger } from '../../lib/logger.js';
 import { Session } from '../session.js';
@@ -33,6 +35,7 @@ import {
   tooManySessions,
   type CliServerOptions,
 } from './listen.js';
+import { SSH_ALGORITHMS } from './ssh-algorithms.js';
 
 /** The options of a CLI server (see listen.ts). */
 export type { CliServerOptions } from './listen.js';
@@ -48,7 +51,7 @@ const CLOSE_GRACE_MS = 200;
  * listener promptly. Sessions of one server are independent.
  */
 export class SshCliServer {
-  private readonly o: CliServerOptions & { hostKeyPem: string };
+  private readonly o: CliServerOptions & { hostKeyPem: string; cryptoMode?: CryptoMode };
   private readonly log: Logger;
   private readonly maxSessions: number;
   private readonly ssh: InstanceType<typeof Ssh2Server>;
@@ -65,9 +68,10 @@ export class SshCliServer {
   /**
    * Throws Error when the host key is not a key ssh2 can use (an EC P-256
    * SEC1 PEM is). The box `o.boxId` must be in the cluster (its clock times
-   * the default throttle).
+   * the default throttle; its crypto mode picks the algorithms unless
+   * `cryptoMode` is given: ssh-algorithms.ts).
    */
-  constructor(o: CliServerOptions & { hostKeyPem: string }) {
+  constructor(o: CliServerOptions & { hostKeyPem: string; cryptoMode?: CryptoMode }) {
     this.o = o;
     this.log = o.logger.child({ boxId: o.boxId, transport: 'ssh' });
     this.maxSessions = o.maxSessions ?? MAX_SESSIONS_PER_BOX;
@@ -76,8 +80,10 @@ export class SshCliServer {
     const parsed = utils.parseKey(o.hostKeyPem);
     if (parsed instanceof Error)
       throw new Error(`SSH host key of box ${o.boxId} is not usable: ${parsed.message}`);
-    this.ssh = new Ssh2Server({ hostKeys: [o.hostKeyPem], ident: 'gvos-sim' }, (client, info) =>
-      this.onClient(client, info),
+    const mode = o.cryptoMode ?? o.cluster.get(o.boxId).activeCryptoMode;
+    this.ssh = new Ssh2Server(
+      { hostKeys: [o.hostKeyPem], ident: 'gvos-sim', algorithms: SSH_ALGORITHMS[mode] },
+      (client, info) => this.onClient(client, info),
     );
     this.ssh.on('error', (err: Error) => this.log.error('ssh server error', { err: err.message }));
     this.listener = createServer((sock) => this.onSocket(sock));
@@ -129,7 +135,7 @@ export class SshCliServer {
     // string, or stalls anywhere before authenticating, loses its socket and its slot.
     const key = `${sock.remoteAddress}:${sock.remotePort}`;
     const deadline = setTimeout(() => {
-      this.log.info('cli login timed out', { source: `ssh ${key}` });
+      this.log.warn('cli login timed out', { source: `ssh ${key}` });
       sock.destroy();
     }, this.loginTimeoutMs);
     deadline.unref();
@@ -308,7 +314,8 @@ export class SshCliServer {
 function safeWrite(stream: ServerChannel, s: string): void {
   if (!stream.writable || stream.destroyed) return;
   try {
-    stream.write(s);
+    // C1 and bidi controls (from certificate subjects, names) are shown escaped, never sent raw.
+    stream.write(escapeUnsafe(s));
   } catch {
     // The client went away between the check and the write.
   }

@@ -16,6 +16,7 @@ import { StringDecoder } from 'node:string_decoder';
 import type { Role } from '../../device/roles.js';
 import type { Logins } from '../../device/login.js';
 import { clip } from '../../device/validate.js';
+import { escapeUnsafe } from '../../lib/escape.js';
 import { lockoutMessage } from '../../lib/login-throttle.js';
 import type { Logger } from '../../lib/logger.js';
 import { MAX_PENDING_CHARS, Session } from '../session.js';
@@ -124,14 +125,14 @@ export class TcpCliServer {
 
     // From the accept, whatever the client sends: then the socket goes, not just our half of it.
     const timer = setTimeout(() => {
-      this.log.info('cli login timed out', { source });
+      this.log.warn('cli login timed out', { source });
       this.sockets.delete(sock);
       this.hangUp(sock, '\n% Login timed out.\n');
     }, this.loginTimeoutMs);
     timer.unref();
 
     const send = (s: string) => {
-      if (!sock.destroyed && sock.writable) sock.write(s);
+      if (!sock.destroyed && sock.writable) sock.write(escapeUnsafe(s));
     };
 
     /** Refuse the rest of this connection (the source is locked out, or has too many logins at once). */
@@ -271,7 +272,8 @@ export class TcpCliServer {
       interactive: false,
       logger: this.log,
       write: (s) => {
-        if (!sock.destroyed && sock.writable) sock.write(s);
+        // C1 and bidi controls (from certificate subjects, names) are shown escaped, never sent raw.
+        if (!sock.destroyed && sock.writable) sock.write(escapeUnsafe(s));
       },
       close: () => {
         this.sessions.delete(session);
