@@ -61,7 +61,7 @@ const FIPS_GROUPS = 'P-256:P-384:P-521';
  * OpenSSL 3 also offers the finite-field groups (ffdhe2048-8192) in TLS 1.3,
  * where the README promises ECDHE.
  */
-export const EC_GROUPS = 'X25519:P-256:X448:P-521:P-384';
+const EC_GROUPS = 'X25519:P-256:X448:P-521:P-384';
 
 /** The TLS settings of the web server for a crypto mode (the certificate comes on top). */
 function tlsOptionsFor(mode: string): SecureContextOptions {
