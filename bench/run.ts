@@ -12,6 +12,7 @@ import { hotSwapBench } from './hot-swap.js';
 import { labRegressionBench } from './lab-regression.js';
 import { notificationsBench } from './notifications.js';
 import { scaleBench } from './scale.js';
+import { snmpAgentBench } from './snmp-agent.js';
 import { soakBench } from './soak.js';
 
 const BENCHES: Record<string, (full: boolean) => Promise<void>> = {
@@ -20,6 +21,7 @@ const BENCHES: Record<string, (full: boolean) => Promise<void>> = {
   'lab-regression': labRegressionBench,
   notifications: notificationsBench,
   scale: scaleBench,
+  'snmp-agent': snmpAgentBench,
   // --full only for the real soak (100 boxes, 200 SSH sessions, 5 min); without it a 100 s rehearsal.
   soak: soakBench,
 };

@@ -163,7 +163,19 @@ function memoryKb(model: string): number {
  */
 function ifIndexFor(box: number, slot: number, port: number): number {
   const TYPE_X = 2;
-  return ((box & 0xff) * 0x1000000 + (((slot & 0x0f) << 4) | TYPE_X) * 0x10000 + (port & 0xff) * 0x100) >>> 0;
+  return (
+    (boxOctet(box) * 0x1000000 + (((slot & 0x0f) << 4) | TYPE_X) * 0x10000 + (port & 0xff) * 0x100) >>> 0
+  );
+}
+
+/**
+ * The box octet of ifIndex: ifIndex is an Integer32 (1..2^31-1), so the
+ * octet must stay below 128. EMULATION: box-ids above 127 wrap into 1..127
+ * (an ifIndex is unique within one agent, which is one box). 0 stays 0 (the
+ * shared template of MibTree).
+ */
+function boxOctet(boxId: number): number {
+  return boxId <= 0 ? 0 : ((boxId - 1) % 127) + 1;
 }
 
 // ------------------------------------------------------------------ the tree
@@ -347,7 +359,7 @@ function buildEntries(model: string): MibEntry[] {
 export const MAX_MESSAGE_OCTETS = 1472;
 
 /** Compare two OIDs as sequences of sub-identifiers. */
-function compareOids(a: readonly number[], b: readonly number[]): number {
+export function compareOids(a: readonly number[], b: readonly number[]): number {
   const n = Math.min(a.length, b.length);
   for (let i = 0; i < n; i++) if (a[i] !== b[i]) return a[i]! - b[i]!;
   return a.length - b.length;
@@ -366,7 +378,7 @@ function ifIndexPos(oid: readonly number[]): number {
 
 /** The box-id part of a box's ifIndex values (its first octet). */
 function ifBase(boxId: number): number {
-  return (boxId & 0xff) * 0x1000000;
+  return boxOctet(boxId) * 0x1000000;
 }
 
 /**
