@@ -37,7 +37,7 @@ function load(targets: [string, number][], kind: 'get' | 'bulk', seconds: number
       process.execPath,
       [script, JSON.stringify({ targets, kind, window: WINDOW, seconds })],
       { maxBuffer: 64 * 1024 * 1024 },
-      (err, out) => (err ? reject(err) : resolve(JSON.parse(out) as LoadResult)),
+      (err, out) => (err ? reject(new Error(err.message)) : resolve(JSON.parse(out) as LoadResult)),
     );
   });
 }

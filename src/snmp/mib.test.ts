@@ -43,7 +43,7 @@ for (const boxId of [1, 127, 128, 255, 256, 1000, 65535]) {
         ifIndexes++;
         t.ok(
           (n.value.value as number) >= 1 && (n.value.value as number) <= 2147483647,
-          `ifIndex ${n.value.value}`,
+          `ifIndex ${String(n.value.value)}`,
         );
         t.same(tree.get(next, c), n.value, 'GET of a walked OID gives the same value');
       }
