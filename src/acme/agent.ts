@@ -23,6 +23,7 @@ import { createPrivateKey, type KeyObject } from 'node:crypto';
 import { isIP } from 'node:net';
 import { DeviceError, isDeviceError } from '../device/errors.js';
 import type { GateMap } from '../lib/gate.js';
+import type { ConnectFaults } from '../lib/connect-faults.js';
 import type { AcmeAgentPort } from '../device/acme-agent-port.js';
 import type { Box } from '../device/box.js';
 import type { CertificateEvent, DeviceEvents } from '../device/events.js';
@@ -123,6 +124,8 @@ export interface AcmeAgentOptions {
   trust?: TrustCache;
   /** Bounds on requests in flight per ACME server, shared with other boxes (see BoxTransportOptions.gates). */
   gates?: GateMap;
+  /** Faults injected on this box's path to the ACME server (a lab's); kept across operations. */
+  faults?: ConnectFaults;
 }
 
 /** A status reason is one line; this keeps it readable in `show crypto acme client info`. */
@@ -155,6 +158,7 @@ export class AcmeAgent implements AcmeController {
   private stopped = false;
   private readonly trust: TrustCache;
   private readonly gates: GateMap | undefined;
+  private readonly faults: ConnectFaults | undefined;
   /** The account key last parsed from the store (OpenSSL 3 takes ~0.4 ms per PEM decode). */
   private accountKey: { pem: string; key: KeyObject } | undefined;
 
@@ -167,6 +171,7 @@ export class AcmeAgent implements AcmeController {
     this.timer = new RenewalTimer(o.clock, () => this.autoRenewDue());
     this.trust = o.trust ?? new TrustCache(4);
     this.gates = o.gates;
+    this.faults = o.faults;
   }
 
   // ------------------------------------------------------------------ lifecycle
@@ -311,6 +316,7 @@ export class AcmeAgent implements AcmeController {
       signal,
       userAgent: this.s.userAgent,
       ...(this.gates ? { gates: this.gates } : {}),
+      ...(this.faults ? { faults: this.faults } : {}),
     });
   }
 

@@ -8,6 +8,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { ConnectFaults } from '../lib/connect-faults.js';
 import { GateMap } from '../lib/gate.js';
 import { createListenerCertificate, freePort } from './pebble-launcher.js';
 import {
@@ -157,3 +158,40 @@ t.test('a shared gate bounds the requests in flight to a server, and every place
   t.ok(refused instanceof TransportError && refused.kind === 'tls', 'the untrusting box is refused');
   t.equal(gate.holders, 0, 'a refused handshake gives its place back');
 });
+
+t.test(
+  "a box's connect faults: refused as a reset, answers held back past the deadline, counted; off costs nothing",
+  async (t) => {
+    const faults = new ConnectFaults();
+    const box = new BoxTransport({
+      caPems: [good.caPem],
+      nameServers: ['127.0.0.1'],
+      requestTimeoutMs: 300,
+      dnsTimeoutMs: 300,
+      userAgent: 'test',
+      faults,
+    });
+    const neighbour = transport([good.caPem]);
+    t.teardown(() => [box, neighbour].forEach((x) => x.close()));
+    t.match(await box.request(url, 'get'), { status: 200 }, 'no fault: answered');
+    faults.setRefuse(true);
+    await t.rejects(
+      box.request(url, 'get'),
+      { name: 'TransportError', kind: 'connect', code: 'ECONNRESET' },
+      'unreachable: reset',
+    );
+    t.equal(faults.counters.refused, 1, 'the refused request is counted');
+    t.match(await neighbour.request(url, 'get'), { status: 200 }, 'another box is not affected');
+    faults.setRefuse(false);
+    faults.setDelay(1000);
+    await t.rejects(
+      box.request(url, 'get'),
+      { name: 'TransportError', kind: 'timeout' },
+      'slow past the request timeout: timeout',
+    );
+    t.equal(faults.counters.delayed, 1, 'the held-back answer is counted');
+    faults.setDelay(0);
+    t.match(await box.request(url, 'get'), { status: 200 }, 'off again: answered');
+    t.same(faults.counters, { refused: 1, delayed: 1 }, 'counters only grow while faults take effect');
+  },
+);

@@ -26,6 +26,7 @@ import {
   type PeerCertificate,
   type SecureContext,
 } from 'node:tls';
+import type { ConnectFaults } from '../lib/connect-faults.js';
 import type { GateMap } from '../lib/gate.js';
 
 /** What {@link BoxTransport} needs from the box. */
@@ -51,6 +52,8 @@ export interface BoxTransportOptions {
    * one. Default: no bound.
    */
   gates?: GateMap;
+  /** Faults the box's runner injects on this path (read at each request; see ConnectFaults). */
+  faults?: ConnectFaults;
 }
 
 /**
@@ -177,6 +180,7 @@ export function createBoxLookup(nameServers: string[], timeoutMs: number): Looku
 export class BoxTransport {
   private readonly agent: HttpsAgent;
   private readonly lookup: LookupFunction;
+  private readonly uncut: () => void;
 
   constructor(private readonly o: BoxTransportOptions) {
     this.lookup = createBoxLookup(o.nameServers, o.dnsTimeoutMs);
@@ -188,6 +192,7 @@ export class BoxTransport {
       keepAlive: true,
       maxSockets: 1,
     });
+    this.uncut = o.faults?.onCut(() => this.agent.destroy()) ?? (() => undefined);
   }
 
   /** The name servers this transport asks, for messages. */
@@ -241,6 +246,12 @@ export class BoxTransport {
         reject(new TransportError('aborted', 'the operation was cancelled'));
         return;
       }
+      const faults = this.o.faults;
+      if (faults?.refuse) {
+        faults.counters.refused++;
+        reject(new TransportError('connect', `cannot connect to ${u.host} (ECONNRESET)`, 'ECONNRESET'));
+        return;
+      }
       const req = httpsRequest(
         {
           protocol: 'https:',
@@ -254,6 +265,13 @@ export class BoxTransport {
           timeout: this.o.requestTimeoutMs,
         },
         (res) => {
+          const hold = faults?.delayMs ?? 0;
+          if (hold > 0) {
+            // Held back unread; the whole-request deadline below keeps running.
+            faults!.counters.delayed++;
+            res.pause();
+            setTimeout(() => res.resume(), hold).unref();
+          }
           const chunks: Buffer[] = [];
           let size = 0;
           res.on('data', (c: Buffer) => {
@@ -312,6 +330,7 @@ export class BoxTransport {
 
   /** Close idle keep-alive sockets and refuse new requests' reuse of them. */
   close(): void {
+    this.uncut();
     this.agent.destroy();
   }
 

@@ -21,6 +21,7 @@ import type { FirmwareCatalog } from '../device/firmware.js';
 import type { BoxDocument, CryptoMode } from '../device/model.js';
 import type { Clock } from '../lib/clock.js';
 import type { GateMap } from '../lib/gate.js';
+import type { ConnectFaults } from '../lib/connect-faults.js';
 import { Logins } from '../device/login.js';
 import { LoginThrottle } from '../lib/login-throttle.js';
 import type { Logger } from '../lib/logger.js';
@@ -78,6 +79,8 @@ export interface BoxHostOptions {
   trustCache?: TrustCache;
   /** Bounds on the ACME requests in flight per server, shared by the boxes of a process (the cluster runner passes one). */
   acmeGates?: GateMap;
+  /** Faults on this box's path to its ACME server (the lab keeps one per box-id, across reloads). */
+  acmeFaults?: ConnectFaults;
   /**
    * First boot only: the admin password's stored hash (hashPassword /
    * hashPasswordAsync), so that a cluster hashes its one password once
@@ -272,6 +275,7 @@ export class BoxHost {
       settings: this.o.acmeSettings,
       ...(this.o.trustCache ? { trust: this.o.trustCache } : {}),
       ...(this.o.acmeGates ? { gates: this.o.acmeGates } : {}),
+      ...(this.o.acmeFaults ? { faults: this.o.acmeFaults } : {}),
     });
     const snmp = new SnmpNotifier({ box, clock: this.o.clock, logger: this.log });
     box.attachAcme(acme);

@@ -36,6 +36,7 @@ import { rm } from 'node:fs/promises';
 import { Cluster } from '../device/cluster.js';
 import type { Box } from '../device/box.js';
 import { GateMap } from '../lib/gate.js';
+import type { ConnectFaults } from '../lib/connect-faults.js';
 import type { BoxDocument, CryptoMode } from '../device/model.js';
 import type { FirmwareCatalog } from '../device/firmware.js';
 import type { SystemClock } from '../lib/clock.js';
@@ -116,6 +117,8 @@ export interface ClusterRunnerOptions {
   catalog: FirmwareCatalog;
   addressing: Addressing;
   acmeSettings?: AcmeAgentSettings;
+  /** The faults of each box's path to its ACME server (one object per box-id, kept across restarts). */
+  acmeFaults?: (boxId: number) => ConnectFaults;
 }
 
 /**
@@ -374,6 +377,7 @@ export class ClusterRunner {
           (this.defaultRsaKey ??= generateKeyPair('rsa-2048').then((k) => k.privateKeyPem)),
         trustCache: this.trustCache,
         acmeGates: this.acmeGates,
+        ...(this.o.acmeFaults ? { acmeFaults: this.o.acmeFaults(slot.spec.boxId) } : {}),
         firmware: slot.spec.firmware,
         model: slot.spec.model,
         cryptoMode: slot.spec.cryptoMode,

@@ -1,13 +1,14 @@
 /**
  * Fault injection per box, counted and visible (issue 5, control plane).
  * Every fault works from the lab's side, through what the lab owns (the
- * per-box proxy in front of the CA) or through the box's own command layer
- * and challenge registry; nothing in device/, acme/ or snmp/ knows about it.
+ * ConnectFaults of each box, which the box's ACME transport reads at each
+ * request) or through the box's own command layer and challenge registry;
+ * nothing in device/ or snmp/ knows about it.
  *
  * | fault            | what it does                                          | counter                                   |
  * |------------------|-------------------------------------------------------|-------------------------------------------|
- * | acme-unreachable | the box's CA proxy resets every connection            | connections reset                         |
- * | acme-slow        | the box's CA proxy holds back each CA chunk `delayMs` | CA chunks held back                       |
+ * | acme-unreachable | the box's ACME transport fails every request as reset | requests refused                          |
+ * | acme-slow        | the box's ACME transport holds back each CA answer `delayMs` | CA answers held back               |
  * | challenge-wrong  | the box answers http-01 with a wrong key authorization (and tls-alpn-01 with no certificate) | wrong answers served |
  * | snmp-muted       | the box's SNMP hosts are removed (running config)     | notification events the box could not send|
  *
@@ -18,7 +19,7 @@ import type { Box } from '../device/box.js';
 import type { DeviceEvents } from '../device/events.js';
 import type { SnmpTarget } from '../device/model.js';
 import type { Actor } from '../device/roles.js';
-import type { FaultProxy } from './fault-proxy.js';
+import type { ConnectFaults } from '../lib/connect-faults.js';
 
 /** The faults the lab can inject, as the control plane and `gvos-sim lab fault` name them. */
 export const FAULT_NAMES = ['acme-unreachable', 'acme-slow', 'challenge-wrong', 'snmp-muted'] as const;
@@ -71,11 +72,11 @@ export class FaultBoard {
   private readonly boxes = new Map<number, BoxFaults>();
 
   /**
-   * `proxyOf` gives the CA proxy of a box (undefined with an external CA that
-   * is not proxied); `boxOf` the running box object, if any.
+   * `connectFaultsOf` gives the faults of a box's path to its CA (any CA,
+   * external ones too); `boxOf` the running box object, if any.
    */
   constructor(
-    private readonly proxyOf: (boxId: number) => FaultProxy | undefined,
+    private readonly connectFaultsOf: (boxId: number) => ConnectFaults,
     private readonly boxOf: (boxId: number) => Box | undefined,
   ) {}
 
@@ -118,8 +119,7 @@ export class FaultBoard {
   }
 
   /**
-   * Turn `fault` on or off for one box. Throws (one line) when the fault
-   * cannot apply to it, e.g. acme-* with an external CA.
+   * Turn `fault` on or off for one box.
    */
   set(boxId: number, fault: FaultName, on: boolean, delayMs = DEFAULT_SLOW_MS): void {
     const s = this.state(boxId);
@@ -127,13 +127,9 @@ export class FaultBoard {
     switch (fault) {
       case 'acme-unreachable':
       case 'acme-slow': {
-        const proxy = this.proxyOf(boxId);
-        if (!proxy)
-          throw new Error(
-            `${fault} needs the lab's CA proxy, which box ${boxId} does not have (an external CA is reached directly)`,
-          );
-        if (fault === 'acme-unreachable') proxy.setUnreachable(on);
-        else proxy.setSlow(on ? delayMs : 0);
+        const f = this.connectFaultsOf(boxId);
+        if (fault === 'acme-unreachable') f.setRefuse(on);
+        else f.setDelay(on ? delayMs : 0);
         return;
       }
       case 'challenge-wrong':
@@ -162,15 +158,15 @@ export class FaultBoard {
     const out: FaultState[] = [];
     for (const boxId of boxIds) {
       const s = this.state(boxId);
-      const p = this.proxyOf(boxId);
+      const p = this.connectFaultsOf(boxId);
       out.push(
-        { boxId, fault: 'acme-unreachable', on: p?.unreachable ?? false, count: p?.counters.refused ?? 0 },
+        { boxId, fault: 'acme-unreachable', on: p.refuse, count: p.counters.refused },
         {
           boxId,
           fault: 'acme-slow',
-          on: (p?.slowMs ?? 0) > 0,
-          count: p?.counters.delayed ?? 0,
-          delayMs: p?.slowMs ?? 0,
+          on: p.delayMs > 0,
+          count: p.counters.delayed,
+          delayMs: p.delayMs,
         },
         { boxId, fault: 'challenge-wrong', on: s.wrongChallenge, count: s.wrongAnswers },
         { boxId, fault: 'snmp-muted', on: s.muted, count: s.suppressed },

@@ -1,17 +1,18 @@
 /**
  * A running lab: the boxes of a topology in this process (ClusterRunner),
- * the peers it started (CA and trap receiver), one fault proxy in front of
- * the CA per box, and everything the control plane does with them.
+ * the peers it started (CA and trap receiver), the faults of each box's
+ * path to the CA (read by the box's own ACME transport: no proxy), and
+ * everything the control plane does with them.
  *
  * Contract:
  * - Lab.up() starts the peers, then the boxes, configures each box through
  *   its command layer (CA list, name server, SNMP target, write memory),
  *   issues the certificates if the topology says so, and resolves with the
  *   running lab. When any step before issuance fails it stops everything it
- *   had started (boxes, proxies, peer processes by PID) and rejects: a lab
+ *   had started (boxes, peer processes by PID) and rejects: a lab
  *   never stays half up. Failed issuances do not fail the lab; they show in
  *   the status.
- * - down() stops boxes, proxies and peers and resolves when every listener
+ * - down() stops boxes and peers and resolves when every listener
  *   is closed and every child process has exited. Idempotent.
  * - Operations on different boxes may run concurrently.
  */
@@ -25,6 +26,7 @@ import { isDeviceError } from '../device/errors.js';
 import type { FirmwareCatalog } from '../device/firmware.js';
 import type { AcmeRequestStatus } from '../device/model.js';
 import { SystemClock } from '../lib/clock.js';
+import { ConnectFaults } from '../lib/connect-faults.js';
 import type { Logger } from '../lib/logger.js';
 import type { AcmeAgentSettings } from '../acme/agent.js';
 import { certificateFacts } from '../pki/certificate.js';
@@ -36,7 +38,6 @@ import {
   type Addressing,
   type LabBoxSpec,
 } from './cluster-runner.js';
-import { FaultProxy } from './fault-proxy.js';
 import { FaultBoard, LAB_ACTOR, type FaultName, type FaultState } from './faults.js';
 import {
   externalCa,
@@ -91,6 +92,15 @@ export interface InventoryRow {
 export const FLEET_OPS = ['issue', 'renew', 'revoke', 'clear'] as const;
 /** One of FLEET_OPS. */
 export type FleetOp = (typeof FLEET_OPS)[number];
+
+/**
+ * Fleet operations in progress at once. Most of an operation's time is spent
+ * waiting (the CA's validation, its polls), so 25 at a time left the CA and
+ * this process idle (about 40 certificates/s against the agent's 51/s alone,
+ * issue 16); the requests in flight to one CA stay bounded by the cluster's
+ * gate (ClusterRunner), which is what keeps Pebble from stalling.
+ */
+const FLEET_PARALLEL = 250;
 
 /** The outcome of one box in a fleet operation. */
 export interface FleetResult {
@@ -154,7 +164,8 @@ export class Lab {
   private ca: LabCa | undefined;
   private traps: LabTrapReceiver | undefined;
   private router: ChallengeRouter | undefined;
-  private readonly proxies = new Map<number, FaultProxy>();
+  /** Per box-id, kept across restarts of the box (the box's ACME transport reads it). */
+  private readonly connectFaults = new Map<number, ConnectFaults>();
   private readonly progress: LabProgress;
   private downing: Promise<void> | undefined;
   private readonly rewinds = new Set<NodeJS.Timeout>();
@@ -180,12 +191,19 @@ export class Lab {
       catalog: o.catalog,
       addressing,
       ...(o.acmeSettings ? { acmeSettings: o.acmeSettings } : {}),
+      acmeFaults: (id) => this.connectFaultsOf(id),
     });
     this.faults = new FaultBoard(
-      (id) => this.proxies.get(id),
+      (id) => this.connectFaultsOf(id),
       (id) => this.runner.box(id),
     );
     this.runner.cluster.onBoxUp((box) => this.faults.onBoxUp(box));
+  }
+
+  private connectFaultsOf(boxId: number): ConnectFaults {
+    let f = this.connectFaults.get(boxId);
+    if (!f) this.connectFaults.set(boxId, (f = new ConnectFaults()));
+    return f;
   }
 
   /** Start a lab (see the class contract). */
@@ -297,26 +315,16 @@ export class Lab {
     this.progress.box(spec.boxId, spec.hostname, 'starting');
     if (this.downing) throw new Error('the lab is going down');
     await this.runner.add(spec);
-    if (this.ca && this.topology.ca.type === 'pebble') {
-      const proxy = new FaultProxy(...hostPort(this.ca.directoryUrl));
-      this.proxies.set(spec.boxId, proxy);
-      await proxy.listen();
-    }
     if (this.downing) throw new Error('the lab is going down');
     this.progress.box(spec.boxId, spec.hostname, 'configuring');
     await this.configure(spec.boxId);
     this.progress.box(spec.boxId, spec.hostname, 'running');
   }
 
-  /** The ACME directory URL of a box: through its fault proxy when it has one. */
+  /** The ACME directory URL of a box (the CA's: faults act in the box's own transport). */
   directoryUrlFor(boxId: number): string {
-    const url = new URL(this.ca!.directoryUrl);
-    const p = this.proxies.get(boxId);
-    if (p) {
-      url.hostname = p.address;
-      url.port = String(p.port);
-    }
-    return url.toString();
+    void boxId;
+    return this.ca!.directoryUrl;
   }
 
   /** The domain box `boxId` gets its certificate for. */
@@ -451,11 +459,10 @@ export class Lab {
     return this.boxStatus(boxId);
   }
 
-  /** Stop a box, delete its state and its proxy. */
+  /** Stop a box, delete its state and its faults. */
   async removeBox(boxId: number): Promise<void> {
     await this.runner.remove(boxId);
-    await this.proxies.get(boxId)?.close();
-    this.proxies.delete(boxId);
+    this.connectFaults.delete(boxId);
     this.faults.forget(boxId);
   }
 
@@ -512,7 +519,7 @@ export class Lab {
     op: FleetOp,
     boxIds: number[],
     onResult?: (r: FleetResult) => void,
-    parallel = 25,
+    parallel = FLEET_PARALLEL,
   ): Promise<FleetResult[]> {
     const results: FleetResult[] = [];
     const queue = [...boxIds];
@@ -628,7 +635,6 @@ export class Lab {
       this.downing = (async () => {
         for (const t of this.rewinds) clearTimeout(t);
         await this.runner.stopAll();
-        await Promise.all([...this.proxies.values()].map((p) => p.close()));
         await this.router?.close();
         await Promise.all([this.ca?.stop(), this.traps?.stop()]);
       })();
@@ -731,9 +737,4 @@ async function adminPassword(topo: Topology, dir: string, env: NodeJS.ProcessEnv
 /** A wildcard listen address is reached at loopback. */
 function loopbackOf(address: string): string {
   return address === '0.0.0.0' ? '127.0.0.1' : address === '::' ? '::1' : address;
-}
-
-function hostPort(url: string): [string, number] {
-  const u = new URL(url);
-  return [u.hostname.replace(/^\[|\]$/g, ''), Number(u.port || 443)];
 }

@@ -53,7 +53,7 @@ interface Peer {
 
 /** The lab's CA as the boxes use it. */
 export interface LabCa extends Peer {
-  /** The real ACME directory URL (the boxes reach it through their fault proxy). */
+  /** The ACME directory URL the boxes use (faults act in each box's own transport). */
   readonly directoryUrl: string;
   /** Certificates the boxes must trust: the TLS of the directory and the issuing root. */
   readonly trustPems: string[];

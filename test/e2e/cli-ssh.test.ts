@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import ssh2, { type ClientChannel } from 'ssh2';
 import t, { type Test } from 'tap';
 import { SshCliServer } from '../../src/cli/transports/ssh.js';
-import { FaultProxy } from '../../src/lab/fault-proxy.js';
+import { FaultProxy } from '../harness/fault-proxy.js';
 import { silentLogger } from '../../src/lib/logger.js';
 import { generateKeyPair } from '../../src/pki/keys.js';
 import { createSelfSigned } from '../../src/pki/self-signed.js';

@@ -7,7 +7,7 @@
  */
 import t, { type Test } from 'tap';
 import { TcpCliServer } from '../../src/cli/transports/tcp.js';
-import { FaultProxy } from '../../src/lab/fault-proxy.js';
+import { FaultProxy } from '../harness/fault-proxy.js';
 import { silentLogger } from '../../src/lib/logger.js';
 import { generateKeyPair } from '../../src/pki/keys.js';
 import { createSelfSigned } from '../../src/pki/self-signed.js';

@@ -21,7 +21,8 @@ import { isDeviceError } from '../../src/device/errors.js';
 import { DEFAULT_SNMP_RATE_PER_SEC } from '../../src/device/limits.js';
 import type { Actor, Role } from '../../src/device/roles.js';
 import { FaultBoard } from '../../src/lab/faults.js';
-import { FaultProxy } from '../../src/lab/fault-proxy.js';
+import { ConnectFaults } from '../../src/lib/connect-faults.js';
+import { FaultProxy } from '../harness/fault-proxy.js';
 import { ManualClock, SystemClock, type Clock } from '../../src/lib/clock.js';
 import { silentLogger } from '../../src/lib/logger.js';
 import { generateKeyPair } from '../../src/pki/keys.js';
@@ -856,7 +857,7 @@ t.test('the REST API, route by route', async (t) => {
       // A renewal the CA refuses: the lab's challenge-wrong fault makes the box answer http-01
       // with a wrong key authorization, and Pebble's VA rejects it.
       const faults = new FaultBoard(
-        () => undefined,
+        () => new ConnectFaults(),
         () => box,
       );
       faults.set(1, 'challenge-wrong', true);

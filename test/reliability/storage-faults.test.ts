@@ -39,7 +39,7 @@ import {
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { FaultProxy } from '../../src/lab/fault-proxy.js';
+import { FaultProxy } from '../harness/fault-proxy.js';
 import type { BoxDocument } from '../../src/device/model.js';
 import { runBoxCommand, type BoxProcess } from '../harness/box-process.js';
 import {

@@ -1,7 +1,8 @@
 /**
- * A TCP proxy in front of the CA, one per box, on 127.0.0.1: the box's ACME
- * directory URL points at it, so the lab can make the CA unreachable or slow
- * for that box alone without touching the CA or the box. TLS passes through
+ * Test tooling (the lab injects its faults in the box's own ACME transport:
+ * src/lib/connect-faults.ts): a TCP proxy in front of the CA on 127.0.0.1;
+ * a box's ACME directory URL points at it, so a test can make the CA
+ * unreachable or slow for that box without touching the CA or the box. TLS passes through
  * untouched (the box still verifies the CA's own certificate: Pebble's
  * listener certificate names 127.0.0.1, and Pebble builds its directory
  * links from the Host the box used, so they point back at the proxy).
