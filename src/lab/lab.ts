@@ -38,6 +38,7 @@ import {
   type Addressing,
   type LabBoxSpec,
 } from './cluster-runner.js';
+import { openFilesProblem } from './open-files.js';
 import { FaultBoard, LAB_ACTOR, type FaultName, type FaultState } from './faults.js';
 import {
   externalCa,
@@ -228,6 +229,8 @@ export class Lab {
       topo.network.mode === 'auto'
         ? await chooseAddressing(topo.boxes, base)
         : { ...base, mode: topo.network.mode };
+    const tooMany = openFilesProblem(topo.boxes.length);
+    if (tooMany) throw new Error(`lab ${topo.lab}: ${tooMany}`);
     const lab = new Lab(topo, o, addressing, password);
     try {
       await lab.start();
