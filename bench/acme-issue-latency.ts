@@ -18,7 +18,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, totalmem, release, platform } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { freePort } from '../src/acme/pebble-launcher.js';
+import { freePort } from '../src/lib/net.js';
 import type { KeyAlgorithm } from '../src/device/key-algorithms.js';
 import type { CryptoMode } from '../src/device/model.js';
 import { ADMIN } from '../test/harness/boxes.js';

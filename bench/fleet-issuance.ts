@@ -28,7 +28,7 @@ import { rm } from 'node:fs/promises';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { KeyAlgorithm } from '../src/device/key-algorithms.js';
-import { freePort } from '../src/acme/pebble-launcher.js';
+import { freePort, listenOn } from '../src/lib/net.js';
 import { startPebble, type Pebble } from '../test/harness/pebble.js';
 import {
   BENCH_ACTOR,
@@ -214,10 +214,7 @@ function webrootServer(root: string, address: string, port: number): Promise<Ser
       res.writeHead(404).end();
     }
   });
-  return new Promise((resolve, reject) => {
-    s.once('error', reject);
-    s.listen(port, address, () => resolve(s));
-  });
+  return listenOn(s, address, port, 'the http-01 file server for lego').then(() => s);
 }
 
 /** lego issuing `n` certificates with `n` processes at once against `pebble`. */

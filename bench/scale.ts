@@ -21,7 +21,7 @@ import { generateKeyPair } from 'node:crypto';
 import { loadavg } from 'node:os';
 import ssh2 from 'ssh2';
 import type { ClientChannel } from 'ssh2';
-import { freePort } from '../src/acme/pebble-launcher.js';
+import { freePort } from '../src/lib/net.js';
 import { issueEveryBox } from './fleet-issuance.js';
 import { BENCH_PASSWORD, bootFleet, openFds, ServedProbe, type Fleet } from './fleet.js';
 import { percentile, procRssBytes, table, writeResult, type Target } from './lib.js';

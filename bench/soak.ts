@@ -31,7 +31,7 @@ import { X509Certificate } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 import ssh2 from 'ssh2';
-import { freePort } from '../src/acme/pebble-launcher.js';
+import { freePort } from '../src/lib/net.js';
 import type { BoxDocument } from '../src/device/model.js';
 import { startPebble } from '../test/harness/pebble.js';
 import { BENCH_ACTOR, BENCH_PASSWORD, bootFleet, childPids, openFds } from './fleet.js';

@@ -17,7 +17,7 @@ import { createSelfSigned } from '../pki/self-signed.js';
 import { ADMIN, makeTestBox, acmePortOf } from '../../test/harness/boxes.js';
 import { renderAcmeInfo } from '../cli/commands/acme.js';
 import { AcmeAgent } from './agent.js';
-import { freePort } from './pebble-launcher.js';
+import { freePort } from '../lib/net.js';
 import { DAY_MS, MINUTE_MS, renewalMoment } from './scheduler.js';
 
 const T0 = Date.UTC(2026, 5, 1);

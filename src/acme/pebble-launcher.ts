@@ -17,10 +17,8 @@
  *   "Starting management server" (challtestsrv); stopped by PID only.
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { createSocket } from 'node:dgram';
 import { readFile, writeFile } from 'node:fs/promises';
 import { get as httpsGet } from 'node:https';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 
@@ -247,28 +245,6 @@ export function servesDirectory(directoryUrl: string, caPem: string): Promise<bo
     req.on('timeout', () => req.destroy());
     req.on('error', () => resolve(false));
   });
-}
-
-/** A free TCP port on `host` (and free for UDP too when `udp`: the mock DNS binds both). */
-export async function freePort(host = '127.0.0.1', udp = false): Promise<number> {
-  for (let i = 0; i < 20; i++) {
-    const port = await new Promise<number>((resolve, reject) => {
-      const s = createServer();
-      s.once('error', reject);
-      s.listen(0, host, () => {
-        const a = s.address();
-        s.close(() => resolve(typeof a === 'object' && a ? a.port : 0));
-      });
-    });
-    if (!udp) return port;
-    const ok = await new Promise<boolean>((resolve) => {
-      const u = createSocket('udp4');
-      u.once('error', () => resolve(false));
-      u.bind(port, host, () => u.close(() => resolve(true)));
-    });
-    if (ok) return port;
-  }
-  throw new Error(`no free port on ${host}`);
 }
 
 /** The files of Pebble's listener certificate. */

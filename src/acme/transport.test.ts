@@ -10,7 +10,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ConnectFaults } from '../lib/connect-faults.js';
 import { GateMap } from '../lib/gate.js';
-import { createListenerCertificate, freePort } from './pebble-launcher.js';
+import { createListenerCertificate } from './pebble-launcher.js';
+import { freePort } from '../lib/net.js';
 import {
   BoxTransport,
   createBoxLookup,
@@ -79,7 +80,7 @@ t.test('the diagnostic handshake names the CA the server chains to', async (t) =
 });
 
 t.test("names are looked up only at the box's name servers", async (t) => {
-  const dead = `127.0.0.1:${await freePort('127.0.0.1', true)}`;
+  const dead = `127.0.0.1:${await freePort('127.0.0.1', 'both')}`;
   const x = transport([good.caPem], [dead]);
   t.teardown(() => x.close());
   // "localhost" is in /etc/hosts, but the box must not use the host's resolver.

@@ -6,7 +6,7 @@
  * port 80 of its own address. Only /.well-known/acme-challenge/ is passed.
  */
 import { createServer, request, type Server } from 'node:http';
-import { listenOn } from '../web/server.js';
+import { listenOn } from '../lib/net.js';
 
 /** The router of one lab (see the file comment). close() frees its port; requests in flight are cut. */
 export class ChallengeRouter {

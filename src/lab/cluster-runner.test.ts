@@ -10,8 +10,8 @@ import { request } from 'node:https';
 import { FileFirmwareCatalog } from '../firmware/catalog.js';
 import { SystemClock } from '../lib/clock.js';
 import { silentLogger } from '../lib/logger.js';
+import { canListen } from '../lib/net.js';
 import {
-  canListen,
   ClusterRunner,
   DEFAULT_ADDRESSING,
   endpointFor,

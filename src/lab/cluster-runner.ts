@@ -31,7 +31,7 @@
  *   (`gvos-sim box`) still makes its own key. P-256 keys (secure-crypto,
  *   fips: the lab's default) cost 0.4 ms and stay per box.
  */
-import { createServer } from 'node:net';
+import { canListen } from '../lib/net.js';
 import { rm } from 'node:fs/promises';
 import { Cluster } from '../device/cluster.js';
 import type { Box } from '../device/box.js';
@@ -428,15 +428,6 @@ export function ipv4Add(base: string, n: number): string {
   const v = ((parts[0]! << 24) >>> 0) + (parts[1]! << 16) + (parts[2]! << 8) + parts[3]! + n;
   if (v > 0xffffffff) throw new Error(`${base} + ${n} is past 255.255.255.255`);
   return [v >>> 24, (v >>> 16) & 255, (v >>> 8) & 255, v & 255].join('.');
-}
-
-/** True when a TCP listener can be opened on address:port right now (closed again at once). */
-export function canListen(address: string, port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = createServer();
-    s.once('error', () => resolve(false));
-    s.listen({ host: address, port, exclusive: true }, () => s.close(() => resolve(true)));
-  });
 }
 
 /**

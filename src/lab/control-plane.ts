@@ -23,7 +23,7 @@ import { PassThrough } from 'node:stream';
 import Koa from 'koa';
 import { Router } from '@koa/router';
 import { Type } from '@sinclair/typebox';
-import { listenOn } from '../web/server.js';
+import { listenOn } from '../lib/net.js';
 import { isDeviceError } from '../device/errors.js';
 import { CRYPTO_MODES } from '../device/model.js';
 import { silentLogger } from '../lib/logger.js';

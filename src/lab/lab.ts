@@ -27,6 +27,7 @@ import type { FirmwareCatalog } from '../device/firmware.js';
 import type { AcmeRequestStatus } from '../device/model.js';
 import { SystemClock } from '../lib/clock.js';
 import { ConnectFaults } from '../lib/connect-faults.js';
+import { freePort } from '../lib/net.js';
 import type { Logger } from '../lib/logger.js';
 import type { AcmeAgentSettings } from '../acme/agent.js';
 import { certificateFacts } from '../pki/certificate.js';
@@ -43,7 +44,6 @@ import { FaultBoard, LAB_ACTOR, type FaultName, type FaultState } from './faults
 import {
   externalCa,
   externalTrapReceiver,
-  freeTcpPort,
   startPebbleCa,
   startSnmptrapd,
   type LabCa,
@@ -270,14 +270,14 @@ export class Lab {
       this.router = new ChallengeRouter((host) => this.boxHttpByName(host));
       const port =
         topo.ca.type === 'pebble'
-          ? await freeTcpPort(loopbackOf(addressing.sharedAddress))
+          ? await freePort(loopbackOf(addressing.sharedAddress))
           : topo.network.challengePort;
       this.challengePort = await this.router.listen(addressing.sharedAddress, port);
     }
     if (topo.ca.type === 'pebble') {
       this.progress.phase('starting Pebble and pebble-challtestsrv');
       // tls-alpn-01 reaches a box only on its own address (port 443); in ports mode only http-01 (via the router) works.
-      const tlsPort = addressing.mode === 'addresses' ? addressing.standardPorts.https : await freeTcpPort();
+      const tlsPort = addressing.mode === 'addresses' ? addressing.standardPorts.https : await freePort();
       this.ca = await startPebbleCa({
         dir: join(this.dir, 'pebble'),
         httpPort: this.challengePort,

@@ -14,8 +14,6 @@
  * binary is reported with the exact package to install.
  */
 import { spawn } from 'node:child_process';
-import { createServer } from 'node:net';
-import { createSocket } from 'node:dgram';
 import { mkdir, writeFile, readFile, open } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
@@ -25,7 +23,6 @@ import {
   CHALLTESTSRV_READY,
   challtestsrvArgs,
   createListenerCertificate,
-  freePort,
   PEBBLE_READY,
   servesDirectory,
   pebbleArgs,
@@ -35,6 +32,7 @@ import {
   spawnDaemon,
   type Daemon,
 } from '../acme/pebble-launcher.js';
+import { freePort } from '../lib/net.js';
 import { TRAPD_READY_TEXT, trapdConfigText, trapdLaunch, udpPortBound } from '../snmp/trapd-launcher.js';
 
 /** A process the lab started: enough to stop it later from another process (`lab down`). */
@@ -98,31 +96,6 @@ export function findBinary(bin: string, env: NodeJS.ProcessEnv = process.env): s
   );
 }
 
-/** A free TCP port on 127.0.0.1 (bound and released; the small race is accepted for peers that take a port number). */
-export function freeTcpPort(address = '127.0.0.1'): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, address, () => {
-      const a = s.address();
-      const port = typeof a === 'object' && a ? a.port : 0;
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-/** A free UDP port on 127.0.0.1 (same race as freeTcpPort). */
-function freeUdpPort(address = '127.0.0.1'): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createSocket('udp4');
-    s.once('error', reject);
-    s.bind(0, address, () => {
-      const port = s.address().port;
-      s.close(() => resolve(port));
-    });
-  });
-}
-
 /** Resolve when `test` returns true, checking every 50 ms; reject naming `what` after timeoutMs or when `dead()` says the process exited. */
 async function waitFor(
   what: string,
@@ -177,7 +150,7 @@ export async function startPebbleCa(o: PebbleCaOptions): Promise<LabCa> {
     let dnsPort = 0;
     let dnsMgmtPort = 0;
     for (let attempt = 0; ; attempt++) {
-      dnsPort = await freePort('127.0.0.1', true);
+      dnsPort = await freePort('127.0.0.1', 'both');
       dnsMgmtPort = await freePort();
       try {
         started.push(
@@ -321,7 +294,7 @@ export async function startSnmptrapd(o: SnmptrapdOptions): Promise<LabTrapReceiv
     mode: 0o600,
   });
   for (let attempt = 0; ; attempt++) {
-    const port = await freeUdpPort();
+    const port = await freePort('127.0.0.1', 'udp');
     const launch = trapdLaunch({
       host: '127.0.0.1',
       port,

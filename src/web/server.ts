@@ -7,12 +7,12 @@
  */
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
-import type { Server as NetServer } from 'node:net';
 import type { SecureContextOptions } from 'node:tls';
 import type { Box } from '../device/box.js';
 import type { Cluster } from '../device/cluster.js';
 import type { Logins } from '../device/login.js';
 import type { Logger } from '../lib/logger.js';
+import { listenOn } from '../lib/net.js';
 import type { SessionOptions } from './api/auth.js';
 import { createHttpApp, createHttpsApp } from './app.js';
 import { HelloRouter } from './tls-alpn.js';
@@ -162,7 +162,12 @@ export class WebServer {
 
   /** Bind both ports (0 = any free port); resolves with the bound ports, rejects naming the address and port. */
   async listen(): Promise<{ https: number; http: number }> {
-    this.ports.https = await listenOn(this.front.server, this.o.address, this.o.httpsPort, 'https');
+    this.ports.https = await listenOn(
+      this.front.server,
+      this.o.address,
+      this.o.httpsPort,
+      `HTTPS of box ${this.box.boxId}`,
+    );
     // Node starts enforcing headersTimeout and requestTimeout when a server emits 'listening'.
     // The HTTPS server never listens itself (the front hands it each connection), so without
     // this, a client that trickles its headers (slowloris) would hold its connection forever.
@@ -170,7 +175,13 @@ export class WebServer {
     // Once listening, an accept error (e.g. out of file descriptors) is logged, not thrown: the port keeps serving.
     this.front.server.on('error', (err) => this.log.error('https port error', { err: err.message }));
     try {
-      this.ports.http = await listenOn(this.http, this.o.address, this.o.httpPort, 'http');
+      this.ports.http = await listenOn(
+        this.http,
+        this.o.address,
+        this.o.httpPort,
+        `HTTP of box ${this.box.boxId}`,
+        this.log,
+      );
     } catch (err) {
       await this.closeHttps();
       throw err;
@@ -209,29 +220,6 @@ export class WebServer {
     this.https.close(() => undefined);
     await closed;
   }
-}
-
-/** listen() with a clear error; resolves the bound port. */
-export function listenOn(server: NetServer, address: string, port: number, what: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const onError = (err: NodeJS.ErrnoException) => {
-      const why =
-        err.code === 'EADDRINUSE'
-          ? 'the port is in use'
-          : err.code === 'EADDRNOTAVAIL'
-            ? 'the address is not on this machine'
-            : err.code === 'EACCES'
-              ? 'permission denied (ports below 1024 need root)'
-              : err.message;
-      reject(new Error(`cannot listen for ${what} on ${address}:${port}: ${why}`));
-    };
-    server.once('error', onError);
-    server.listen(port, address, () => {
-      server.off('error', onError);
-      const a = server.address();
-      resolve(typeof a === 'object' && a ? a.port : port);
-    });
-  });
 }
 
 async function closeServer(s: HttpServer | HttpsServer): Promise<void> {

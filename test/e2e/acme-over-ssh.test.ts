@@ -23,7 +23,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import t, { type Test } from 'tap';
-import { freePort } from '../../src/acme/pebble-launcher.js';
+import { freePort } from '../../src/lib/net.js';
 import { REPO_ROOT, startBoxProcess } from '../harness/box-process.js';
 import { TEST_PASSWORD } from '../harness/boxes.js';
 import { opensslVerify, servedCertificate, startPebble } from '../harness/pebble.js';

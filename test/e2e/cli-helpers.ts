@@ -25,7 +25,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import ssh2 from 'ssh2';
 import { AcmeAgent } from '../../src/acme/agent.js';
-import { freePort } from '../../src/acme/pebble-launcher.js';
+import { freePort } from '../../src/lib/net.js';
 import type { Box } from '../../src/device/box.js';
 import type { Cluster } from '../../src/device/cluster.js';
 import { SshCliServer } from '../../src/cli/transports/ssh.js';

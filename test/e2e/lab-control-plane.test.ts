@@ -12,7 +12,7 @@ import { connect as tlsConnect } from 'node:tls';
 import { FileFirmwareCatalog } from '../../src/firmware/catalog.js';
 import { silentLogger } from '../../src/lib/logger.js';
 import { parseTrapdLine, varbindValue } from '../../src/snmp/trapd-launcher.js';
-import { canListen } from '../../src/lab/cluster-runner.js';
+import { canListen } from '../../src/lib/net.js';
 import { ControlPlane } from '../../src/lab/control-plane.js';
 import { Lab, type FleetResult, type LabBoxStatus } from '../../src/lab/lab.js';
 import { parseTopology } from '../../src/lab/topology.js';

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { connect as tlsConnect } from 'node:tls';
 import { FileFirmwareCatalog } from '../../src/firmware/catalog.js';
 import { silentLogger } from '../../src/lib/logger.js';
-import { canListen } from '../../src/lab/cluster-runner.js';
+import { canListen } from '../../src/lib/net.js';
 import { Lab } from '../../src/lab/lab.js';
 import { parseTopology } from '../../src/lab/topology.js';
 
@@ -137,7 +137,7 @@ t.test(
       },
       (e: Error) => e,
     );
-    t.match(err.message, /127\.0\.6\.2:443: the port is in use/);
+    t.match(err.message, /127\.0\.6\.2:443: the port is (already )?in use/);
     t.same(
       childProcesses().filter((c) => /pebble|snmptrapd/.test(c)),
       [],

@@ -9,7 +9,7 @@ import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect as tlsConnect } from 'node:tls';
-import { canListen } from '../../src/lab/cluster-runner.js';
+import { canListen } from '../../src/lib/net.js';
 import { pidAlive } from '../../src/lab/lab-state.js';
 import type { LabBoxStatus, LabStateFile } from '../../src/lab/lab.js';
 import { ensureBuilt, runLabCli, startLabUp } from './lab-harness.js';

@@ -29,7 +29,7 @@ import { join } from 'node:path';
 import { connect } from 'node:tls';
 import { promisify } from 'node:util';
 import { chromium, type Page } from 'playwright-core';
-import { freePort } from '../../src/acme/pebble-launcher.js';
+import { freePort } from '../../src/lib/net.js';
 import { Cluster } from '../../src/device/cluster.js';
 import type { Actor } from '../../src/device/roles.js';
 import { FileFirmwareCatalog } from '../../src/firmware/catalog.js';

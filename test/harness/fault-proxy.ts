@@ -15,6 +15,7 @@
  * Counters only grow; they survive turning the fault off and on.
  */
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
+import { listenOn } from '../../src/lib/net.js';
 
 /** The counters of one proxy. */
 export interface FaultProxyCounters {
@@ -48,17 +49,15 @@ export class FaultProxy {
   /** Open the listener (port 0 = any free port); resolves the bound port. */
   listen(port = 0): Promise<number> {
     if (this.closed) return Promise.reject(new Error('the CA proxy was closed'));
-    return new Promise((resolve, reject) => {
-      this.server.once('error', reject);
-      this.server.listen(port, this.listenAddress, () => {
-        this.server.off('error', reject);
-        const a = this.server.address();
-        this.boundPort = typeof a === 'object' && a ? a.port : port;
-        // Closed while binding (the lab went down): do not leave the port open.
-        if (this.closed) this.server.close(() => reject(new Error('the CA proxy was closed')));
-        else resolve(this.boundPort);
-      });
-    });
+    return listenOn(this.server, this.listenAddress, port, 'the CA fault proxy').then(
+      (bound) =>
+        new Promise<number>((resolve, reject) => {
+          this.boundPort = bound;
+          // Closed while binding (the lab went down): do not leave the port open.
+          if (this.closed) this.server.close(() => reject(new Error('the CA proxy was closed')));
+          else resolve(bound);
+        }),
+    );
   }
 
   get port(): number {

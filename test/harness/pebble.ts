@@ -19,7 +19,6 @@ import {
   challtestsrvArgs,
   CHALLTESTSRV_READY,
   createListenerCertificate,
-  freePort,
   pebbleArgs,
   pebbleConfig,
   pebbleEnv,
@@ -30,6 +29,7 @@ import {
   type Daemon,
   type ListenerCertificate,
 } from '../../src/acme/pebble-launcher.js';
+import { freePort } from '../../src/lib/net.js';
 import { connect as tlsConnect } from 'node:tls';
 import { X509Certificate } from 'node:crypto';
 import { execFile } from 'node:child_process';
@@ -128,7 +128,7 @@ async function launch(o: PebbleOptions, dir: string, listener: ListenerCertifica
   const ports = {
     acme: await freePort(A),
     management: await freePort(A),
-    dns: await freePort(A, true),
+    dns: await freePort(A, 'both'),
     dnsManagement: await freePort(A),
     http: o.httpPort,
     tls: o.tlsPort ?? (await freePort(A)),

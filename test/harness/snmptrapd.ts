@@ -10,11 +10,11 @@
  *   await rx.stop();
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createSocket } from 'node:dgram';
 import { closeSync, mkdtempSync, openSync, readSync, rmSync, writeFileSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { StringDecoder } from 'node:string_decoder';
+import { freePort } from '../../src/lib/net.js';
 import {
   parseTrapdLine,
   trapdConfigText,
@@ -75,7 +75,7 @@ export class TrapReceiver {
     for (let attempt = 0; attempt < 5; attempt++) {
       const dir = mkdtempSync(join(tmpdir(), 'gvos-trapd-'));
       try {
-        return await TrapReceiver.startIn(dir, await freeUdpPort(), o);
+        return await TrapReceiver.startIn(dir, await freePort('127.0.0.1', 'udp'), o);
       } catch (err) {
         lastError = err;
         rmSync(dir, { recursive: true, force: true });
@@ -231,18 +231,6 @@ export class TrapReceiver {
 /** Start a receiver (TrapReceiver.start). */
 export function startTrapReceiver(o: TrapReceiverOptions = {}): Promise<TrapReceiver> {
   return TrapReceiver.start(o);
-}
-
-/** A UDP port free on 127.0.0.1 right now (bind 0, read, close). */
-function freeUdpPort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createSocket('udp4');
-    s.once('error', reject);
-    s.bind(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
 }
 
 function sleep(ms: number): Promise<void> {

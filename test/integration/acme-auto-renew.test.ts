@@ -9,7 +9,7 @@
  * Each test has its own Pebble and box address.
  */
 import t from 'tap';
-import { freePort } from '../../src/acme/pebble-launcher.js';
+import { freePort } from '../../src/lib/net.js';
 import { ADMIN } from '../harness/boxes.js';
 import { nextEvent, startAcmeBox, startPebble } from '../harness/pebble.js';
 

@@ -9,7 +9,7 @@
  * port both Pebbles' VAs dial).
  */
 import t from 'tap';
-import { freePort } from '../../src/acme/pebble-launcher.js';
+import { freePort } from '../../src/lib/net.js';
 import type { Box } from '../../src/device/box.js';
 import { ADMIN, OPERATOR, acmePortOf } from '../harness/boxes.js';
 import { startAcmeBox, startPebble, type AcmeBox } from '../harness/pebble.js';
@@ -156,7 +156,7 @@ t.test(
 
 t.test("names are resolved only through the box's name server", async (t) => {
   // A name server that does not answer: even "localhost" (which the host resolves) fails.
-  const dead = `127.0.0.1:${await freePort('127.0.0.1', true)}`;
+  const dead = `127.0.0.1:${await freePort('127.0.0.1', 'both')}`;
   const { box: b } = await box(t, { nameServer: dead, settings: { dnsTimeoutMs: 300 } });
   await t.rejects(
     b.acmeIssue(ADMIN, { domain: '127.0.0.1', directoryUrl: pebble.directoryUrlFor('localhost') }),
@@ -273,7 +273,7 @@ t.test('every prerequisite message (box.acme* as admin)', async (t) => {
       on: () => box(t, { cryptoMode: 'classic', settings: { dnsTimeoutMs: 300 } }),
       run: async (b) => {
         b.removeNameServer(ADMIN, pebble.dnsServer);
-        b.addNameServer(ADMIN, `127.0.0.1:${await freePort('127.0.0.1', true)}`);
+        b.addNameServer(ADMIN, `127.0.0.1:${await freePort('127.0.0.1', 'both')}`);
         return b.acmeIssue(ADMIN, { domain: 'x.lab.test', directoryUrl: url });
       },
       code: 'precondition',

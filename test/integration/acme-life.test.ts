@@ -10,7 +10,7 @@
  */
 import t from 'tap';
 import { X509Certificate } from 'node:crypto';
-import { freePort } from '../../src/acme/pebble-launcher.js';
+import { freePort } from '../../src/lib/net.js';
 import type { KeyAlgorithm } from '../../src/device/key-algorithms.js';
 import type { CryptoMode } from '../../src/device/model.js';
 import { ADMIN, acmePortOf } from '../harness/boxes.js';

@@ -7,7 +7,7 @@
  * web-tls-alpn.test.ts; this file checks the agent's side of it.
  */
 import t from 'tap';
-import { freePort } from '../../src/acme/pebble-launcher.js';
+import { freePort } from '../../src/lib/net.js';
 import { ADMIN } from '../harness/boxes.js';
 import { startAcmeBox, startPebble } from '../harness/pebble.js';
 

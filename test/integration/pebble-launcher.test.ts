@@ -12,7 +12,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
   createListenerCertificate,
-  freePort,
   pebbleArgs,
   pebbleConfig,
   pebbleEnv,
@@ -21,6 +20,7 @@ import {
   servesDirectory,
   spawnDaemon,
 } from '../../src/acme/pebble-launcher.js';
+import { freePort } from '../../src/lib/net.js';
 
 const A = '127.0.0.1';
 const dir = mkdtempSync(join(tmpdir(), 'gvos-launcher-'));

@@ -6,7 +6,7 @@
  * sends a trap to the manager).
  */
 import t from 'tap';
-import { freePort } from '../../src/acme/pebble-launcher.js';
+import { freePort } from '../../src/lib/net.js';
 import { SnmpNotifier } from '../../src/snmp/notifier.js';
 import { silentLogger } from '../../src/lib/logger.js';
 import { ADMIN } from '../harness/boxes.js';

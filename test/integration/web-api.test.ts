@@ -16,7 +16,7 @@ import { request } from 'node:https';
 import { connect } from 'node:tls';
 import { X509Certificate } from 'node:crypto';
 import { AcmeAgent } from '../../src/acme/agent.js';
-import { freePort } from '../../src/acme/pebble-launcher.js';
+import { freePort } from '../../src/lib/net.js';
 import { isDeviceError } from '../../src/device/errors.js';
 import { DEFAULT_SNMP_RATE_PER_SEC } from '../../src/device/limits.js';
 import type { Actor, Role } from '../../src/device/roles.js';

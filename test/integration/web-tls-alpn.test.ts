@@ -11,7 +11,7 @@ import { X509Certificate } from 'node:crypto';
 import { connect as netConnect, createServer as createNetServer } from 'node:net';
 import { request } from 'node:https';
 import { connect as tlsConnect } from 'node:tls';
-import { freePort } from '../../src/acme/pebble-launcher.js';
+import { freePort } from '../../src/lib/net.js';
 import { ACME_TLS_ALPN_PROTOCOL } from '../../src/device/challenge-tokens.js';
 import { generateKeyPair } from '../../src/pki/keys.js';
 import { createSelfSigned } from '../../src/pki/self-signed.js';

@@ -12,7 +12,7 @@ import { createHash, X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { IncomingHttpHeaders } from 'node:http';
 import { request } from 'node:https';
-import { freePort } from '../../src/acme/pebble-launcher.js';
+import { freePort } from '../../src/lib/net.js';
 import { PROMPT, TcpClient } from '../e2e/cli-helpers.js';
 import { startBoxProcess, type BoxProcess, type BoxProcessOptions } from '../harness/box-process.js';
 import { servedCertificate, startPebble, type Pebble } from '../harness/pebble.js';

@@ -2,7 +2,6 @@
  * What the SSH and TCP CLI servers share: their options, bounds, and
  * listening with an error that names the address and port.
  */
-import type { AddressInfo, Server } from 'node:net';
 import type { Cluster } from '../../device/cluster.js';
 import { Logins } from '../../device/login.js';
 import { LoginThrottle } from '../../lib/login-throttle.js';
@@ -57,47 +56,4 @@ export const MAX_LOGIN_ATTEMPTS = 3;
 /** The refusal a client gets when the box has too many sessions. */
 export function tooManySessions(boxId: number, max: number): string {
   return `% Too many CLI sessions on box ${boxId} (at most ${max}); close one and try again.`;
-}
-
-/** `host:port`, with brackets around an IPv6 address. */
-function hostPort(address: string, port: number): string {
-  return address.includes(':') ? `[${address}]:${port}` : `${address}:${port}`;
-}
-
-/**
- * Listen on address:port. Resolves with the bound port; rejects with an Error
- * that names the address and port (EADDRINUSE, EADDRNOTAVAIL ...). Later
- * server errors are logged, never thrown.
- */
-export function listenOn(
-  server: Server,
-  address: string,
-  port: number,
-  what: string,
-  log: Logger,
-): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const onError = (err: NodeJS.ErrnoException) => {
-      server.off('listening', onListening);
-      const why =
-        err.code === 'EADDRINUSE'
-          ? 'the port is already in use'
-          : err.code === 'EADDRNOTAVAIL'
-            ? 'the address is not configured on this host'
-            : err.code === 'EACCES'
-              ? 'permission denied (ports below 1024 need privileges)'
-              : err.message;
-      reject(
-        new Error(`${what}: cannot listen on ${hostPort(address, port)}: ${why} (${err.code ?? 'error'}).`),
-      );
-    };
-    const onListening = () => {
-      server.off('error', onError);
-      server.on('error', (err) => log.error(`${what} server error`, { err: err.message }));
-      resolve((server.address() as AddressInfo).port);
-    };
-    server.once('error', onError);
-    server.once('listening', onListening);
-    server.listen({ host: address, port, exclusive: true });
-  });
 }

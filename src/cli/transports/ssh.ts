@@ -25,9 +25,9 @@ import { clip } from '../../device/validate.js';
 import { escapeUnsafe } from '../../lib/escape.js';
 import { lockoutMessage } from '../../lib/login-throttle.js';
 import type { Logger } from '../../lib/logger.js';
+import { listenOn } from '../../lib/net.js';
 import { Session } from '../session.js';
 import {
-  listenOn,
   LOGIN_TIMEOUT_MS,
   MAX_LOGIN_ATTEMPTS,
   MAX_SESSIONS_PER_BOX,
