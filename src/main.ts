@@ -15,7 +15,7 @@ import { Cluster } from './device/cluster.js';
 import { CRYPTO_MODES, type CryptoMode } from './device/model.js';
 import { FileFirmwareCatalog } from './firmware/catalog.js';
 import { BoxHost } from './host/box-host.js';
-import { MAX_LAB_BOXES as MAX_BOX_ID } from './device/limits.js';
+import { BOX_ID_MAX, BOX_ID_MIN, isBoxId } from './device/limits.js';
 import { SystemClock } from './lib/clock.js';
 import { JsonLogger, parseLogLevel } from './lib/logger.js';
 
@@ -26,7 +26,7 @@ raw TCP, ACME client, SNMP notifier. Prints one JSON "ready" line on stdout
 when every listener is up; SIGTERM or SIGINT stops it cleanly.
 
 Options (defaults in brackets):
-  --box-id <n>           box-id in the cluster, 1-4096                  [1]
+  --box-id <n>           box-id in the cluster, 1-65535                 [1]
   --hostname <name>      hostname on first boot                         [gigavue-<box-id>]
   --address <ip>         IP address every listener binds                [127.0.0.1]
   --ssh-port <port>      SSH CLI port (0 = any free port)               [22]
@@ -60,7 +60,7 @@ Commands:
   --version    print the version`;
 
 /** Thrown for bad options: printed as one line, exit code 2. */
-class UsageError extends Error {}
+export class UsageError extends Error {}
 
 function packageVersion(): string {
   try {
@@ -131,8 +131,10 @@ export function parseBoxArgs(argv: string[], env: NodeJS.ProcessEnv): BoxCommand
   }
   if (values.help) return 'help';
   const s = (k: string) => values[k] as string;
-  if (!/^\d{1,4}$/.test(s('box-id')) || Number(s('box-id')) < 1 || Number(s('box-id')) > MAX_BOX_ID) {
-    throw new UsageError(`--box-id must be a number from 1 to ${MAX_BOX_ID}, got "${s('box-id')}"`);
+  if (!/^\d{1,6}$/.test(s('box-id')) || !isBoxId(Number(s('box-id')))) {
+    throw new UsageError(
+      `--box-id must be a number from ${BOX_ID_MIN} to ${BOX_ID_MAX}, got "${s('box-id')}"`,
+    );
   }
   const boxId = Number(s('box-id'));
   if (!isIP(s('address')))
@@ -239,7 +241,8 @@ async function runBox(argv: string[]): Promise<void> {
   process.on('SIGINT', () => stop('SIGINT'));
 }
 
-async function main(argv: string[]): Promise<void> {
+/** Run `gvos-sim <argv>` (without node and the script); rejects with UsageError for bad usage. */
+export async function run(argv: string[]): Promise<void> {
   const [cmd, ...rest] = argv;
   switch (cmd) {
     case 'box':
@@ -262,8 +265,23 @@ async function main(argv: string[]): Promise<void> {
   }
 }
 
-main(process.argv.slice(2)).catch((err: unknown) => {
+/** The exit code and the one stderr line for an error that ended a command: 2 for bad usage, else 1. */
+export function failure(err: unknown): { code: 1 | 2; line: string } {
   const msg = err instanceof Error ? err.message : String(err);
-  console.error(`gvos-sim: ${msg.split('\n')[0]}`);
-  process.exit(err instanceof UsageError ? 2 : 1);
-});
+  return { code: err instanceof UsageError ? 2 : 1, line: `gvos-sim: ${msg.split('\n')[0]}` };
+}
+
+/**
+ * The program: bin/gvos-sim.js calls this. Importing this module runs
+ * nothing (so its exports can be tested); main() runs `gvos-sim <argv>` and
+ * on failure prints one line on stderr and exits with failure()'s code.
+ */
+export async function main(argv: string[] = process.argv.slice(2)): Promise<void> {
+  try {
+    await run(argv);
+  } catch (err) {
+    const f = failure(err);
+    console.error(f.line);
+    process.exit(f.code);
+  }
+}

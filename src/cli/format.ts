@@ -31,16 +31,5 @@ export function keyValues(rows: readonly (readonly [string, string])[], indent =
   return rows.map(([k, v]) => (k === '' ? '' : `${indent}${(k + ':').padEnd(width)}${v}`.trimEnd()));
 }
 
-/** A table with a header row and a dashed rule; columns as wide as their widest cell. */
-export function table(headers: readonly string[], rows: readonly (readonly string[])[]): string[] {
-  const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
-  const line = (cells: readonly string[]) =>
-    cells
-      .map((c, i) => c.padEnd(widths[i]!))
-      .join('  ')
-      .trimEnd();
-  return [line(headers), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)];
-}
-
 /** What stands in for a secret in show output and the running config. */
 export const MASK = '********';

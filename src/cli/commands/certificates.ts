@@ -6,7 +6,8 @@
  */
 import type { CertificateView } from '../../device/box.js';
 import { ACME_CERT_NAME, DEFAULT_CERT_NAME } from '../../device/model.js';
-import { keyValues, table, timeOrNa } from '../format.js';
+import { keyValues, timeOrNa } from '../format.js';
+import { table } from '../../lib/table.js';
 import { ANY_MODE, CONFIG_ONLY, type CommandSpec } from '../tree.js';
 
 const ORIGIN: Record<CertificateView['origin'], string> = {

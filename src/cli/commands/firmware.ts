@@ -4,7 +4,8 @@
  */
 import type { Box } from '../../device/box.js';
 import { ANY_MODE, CONFIG_ONLY, type CommandSpec } from '../tree.js';
-import { keyValues, table } from '../format.js';
+import { keyValues } from '../format.js';
+import { table } from '../../lib/table.js';
 
 /** `show images`. EMULATION: the layout is ours (the contract names the command only). */
 function renderImages(box: Box): string[] {

@@ -20,7 +20,8 @@ import {
   type SnmpUser,
 } from '../../device/model.js';
 import type { SnmpTargetCounters } from '../../device/ports.js';
-import { keyValues, MASK, table } from '../format.js';
+import { keyValues, MASK } from '../format.js';
+import { table } from '../../lib/table.js';
 import { ANY_MODE, CONFIG_ONLY, type Args, type CommandSpec } from '../tree.js';
 
 const AUTH: readonly SnmpAuthProtocol[] = ['md5', 'sha', 'sha256', 'sha512'];

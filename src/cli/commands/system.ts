@@ -9,7 +9,8 @@ import type { Member } from '../../device/cluster.js';
 import { hostIdHex, modelHardware } from '../../device/hardware.js';
 import { ALGORITHMS_BY_MODE } from '../../device/key-algorithms.js';
 import { CRYPTO_MODES } from '../../device/model.js';
-import { formatLocalTime, formatUptime, keyValues, table } from '../format.js';
+import { formatLocalTime, formatUptime, keyValues } from '../format.js';
+import { table } from '../../lib/table.js';
 import {
   ANY_MODE,
   CONFIG_ONLY,

@@ -1,0 +1,200 @@
+/**
+ * `gvos-sim lab up`: the foreground supervisor of a lab. Reads the topology,
+ * keeps the lab's state file (PIDs, control plane URL and token) current
+ * from the first moment, brings the lab up with progress, serves the
+ * control plane, prints the table and the hints, and stops everything on
+ * Ctrl-C, SIGTERM or `lab down` (through the control plane). It waits on
+ * those events; nothing polls.
+ */
+import { randomBytes } from 'node:crypto';
+import { appendFileSync, mkdirSync } from 'node:fs';
+import { readFile, writeFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { FileFirmwareCatalog } from '../firmware/catalog.js';
+import { JsonLogger } from '../lib/logger.js';
+import { ControlPlane } from './control-plane.js';
+import { Lab, type LabStateFile } from './lab.js';
+import { LabUsageError, type LabRequest } from './lab-args.js';
+import { endPeer, pidAlive, readStateFile, removeStateFile, writeStateFile } from './lab-state.js';
+import { statusTable } from './lab-tables.js';
+import { LineProgress, LiveTableProgress } from './progress.js';
+import { defaultTopology, parseTopology, type TopologyContext } from './topology.js';
+
+/** A lab whose process died (kill -9, power): end its recorded peers by PID and forget it. Resolves how many were ended. */
+export async function cleanupDeadLab(dir: string, s: LabStateFile): Promise<number> {
+  let ended = 0;
+  for (const p of s.processes) if (await endPeer(p)) ended++;
+  await removeStateFile(dir, s.name);
+  return ended;
+}
+
+/**
+ * Run `lab up` in the foreground. Resolves once the lab is down again (after
+ * Ctrl-C, SIGTERM or `lab down`); rejects with one line when it cannot start
+ * (nothing it started is left running then).
+ */
+export async function labUp(o: Extract<LabRequest, { verb: 'up' }>): Promise<void> {
+  const t0 = Date.now();
+  const dir = resolve(o.labsDir);
+  const catalog = new FileFirmwareCatalog();
+  const ctx: TopologyContext = {
+    firmware: catalog.list().map((i) => ({ version: i.version, models: i.models, acme: i.features.acme })),
+    defaultFirmware: catalog.latest().version,
+    ...(o.boxes !== undefined ? { boxCount: o.boxes } : {}),
+  };
+  let topology;
+  if (o.file) {
+    let text: string;
+    try {
+      text = await readFile(o.file, 'utf8');
+    } catch (err) {
+      throw new LabUsageError(
+        `cannot read the topology ${o.file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
+      );
+    }
+    topology = parseTopology(text, o.file, ctx);
+  } else {
+    topology = defaultTopology(o.boxes ?? 3, ctx);
+  }
+  if (o.name) topology = { ...topology, lab: o.name };
+  const labName = topology.lab;
+  const nameOpt = labName === 'lab' ? '' : ' --name ' + labName;
+
+  const existing = await readStateFile(dir, labName);
+  // In a container the lab is PID 1 on every start: a state file naming our own PID is from an earlier run.
+  if (existing && existing.pid !== process.pid && pidAlive(existing.pid)) {
+    throw new Error(
+      `lab ${labName} is already running (pid ${existing.pid}); stop it with "gvos-sim lab down --name ${labName}"`,
+    );
+  }
+  if (existing) await cleanupDeadLab(dir, existing);
+
+  // The boxes' JSON log lines go to the lab's log file: the terminal shows the progress.
+  mkdirSync(join(dir, labName), { recursive: true, mode: 0o700 });
+  const logFile = join(dir, labName, 'lab.log');
+  const logger = new JsonLogger(o.logLevel, { lab: labName }, (line) => appendFileSync(logFile, line + '\n'));
+  const progress =
+    process.stdout.isTTY === true
+      ? new LiveTableProgress((s) => process.stdout.write(s))
+      : new LineProgress((s) => process.stdout.write(s));
+  console.log(
+    `gvos-sim lab ${labName}: ${topology.boxes.length} boxes${o.file ? ` from ${o.file}` : ''} (log: ${logFile})`,
+  );
+
+  // The state file exists from the start (no control plane yet), with each peer's PID as soon as it runs:
+  // `lab down` can stop a lab that is still starting, and clean up after one that died while starting.
+  const state: LabStateFile = {
+    name: labName,
+    pid: process.pid,
+    controlPlane: { url: '', token: '' },
+    processes: [],
+    trapLog: null,
+    startedAt: new Date().toISOString(),
+  };
+  // Serialised: a late write of an earlier state must never overtake the final one.
+  let stateWrites = Promise.resolve();
+  const saveState = (next: LabStateFile) => (stateWrites = stateWrites.then(() => writeStateFile(dir, next)));
+  await saveState(state);
+
+  // A signal while the boxes start is remembered and acted on once they are up (a half-started box cannot stop).
+  let interrupted: string | undefined;
+  const early = (sig: string) => () => {
+    interrupted = sig;
+    process.stdout.write(`\nlab ${labName}: ${sig}; stopping once the boxes that are starting are up...\n`);
+  };
+  const onEarlyInt = early('SIGINT');
+  const onEarlyTerm = early('SIGTERM');
+  process.once('SIGINT', onEarlyInt);
+  process.once('SIGTERM', onEarlyTerm);
+  let lab: Lab;
+  try {
+    lab = await Lab.up({
+      topology,
+      labsDir: dir,
+      catalog,
+      logger,
+      progress,
+      keepState: o.keepState,
+      onProcesses: (processes) => void saveState({ ...state, processes }).catch(() => undefined),
+    });
+  } catch (err) {
+    await stateWrites.catch(() => undefined);
+    await removeStateFile(dir, labName);
+    throw err;
+  } finally {
+    process.off('SIGINT', onEarlyInt);
+    process.off('SIGTERM', onEarlyTerm);
+  }
+
+  // One stop, whoever asks first (signal or `lab down`); `down` settles when it is done.
+  let stopping: Promise<void> | undefined;
+  let plane: ControlPlane | undefined;
+  const stop = (why: string): Promise<void> =>
+    (stopping ??= (async () => {
+      process.stdout.write(`\nlab ${labName}: stopping (${why})...\n`);
+      await plane?.close();
+      await lab.down();
+      await stateWrites.catch(() => undefined);
+      await removeStateFile(dir, labName);
+      process.stdout.write(`lab ${labName}: down\n`);
+    })());
+  let settleDown!: () => void;
+  const down = new Promise<void>((r) => (settleDown = r));
+  const stopAndSettle = (why: string) => void stop(why).then(settleDown, settleDown);
+
+  try {
+    const token = randomBytes(24).toString('base64url');
+    plane = new ControlPlane(lab, token, () => stopAndSettle('lab down'));
+    const url = await plane.listen();
+    await saveState({
+      ...state,
+      controlPlane: { url, token },
+      processes: lab.processes,
+      trapLog: lab.trapLog,
+    });
+  } catch (err) {
+    await stop('start failed');
+    throw err;
+  }
+  if (progress instanceof LiveTableProgress) progress.finish();
+  printUp(lab, labName, topology, t0);
+  if (lab.caRootPem) {
+    const rootFile = join(lab.dir, 'ca-root.pem');
+    await writeFile(rootFile, lab.caRootPem);
+    console.log(`CA root:     ${rootFile}`);
+  }
+  if (lab.trapLog) console.log(`trap log:    ${lab.trapLog}   (gvos-sim lab traps${nameOpt})`);
+  console.log(`stop:        Ctrl-C, or gvos-sim lab down${nameOpt}`);
+
+  process.once('SIGINT', () => stopAndSettle('SIGINT'));
+  process.once('SIGTERM', () => stopAndSettle('SIGTERM'));
+  if (interrupted) stopAndSettle(interrupted);
+  await down;
+}
+
+function printUp(
+  lab: Lab,
+  labName: string,
+  topology: { adminPassword?: string | undefined; adminPasswordEnv: string },
+  t0: number,
+): void {
+  const elapsed = ((Date.now() - t0) / 1000).toFixed(1);
+  const rows = lab.status();
+  console.log('');
+  console.log(statusTable(rows));
+  console.log('');
+  const ok = rows.filter((r) => r.certificate.status === 'valid').length;
+  console.log(`lab ${labName} is up: ${rows.length} boxes, ${ok} with a valid certificate, in ${elapsed} s`);
+  const first = rows.find((r) => r.boxId === 3) ?? rows[0];
+  if (!first) return;
+  const portOpt = first.ports.ssh === 22 ? '' : ` -p ${first.ports.ssh}`;
+  const password = topology.adminPassword
+    ? 'from the topology'
+    : process.env[topology.adminPasswordEnv]
+      ? `$${topology.adminPasswordEnv}`
+      : lab.adminPassword;
+  console.log(`log in:      ssh${portOpt} admin@${first.address}   (password: ${password})`);
+  console.log(
+    `web:         https://${first.address}${first.ports.https === 443 ? '' : ':' + first.ports.https}/`,
+  );
+}

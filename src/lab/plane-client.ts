@@ -1,0 +1,99 @@
+/**
+ * The client side of a running lab: find it from its state file, and call
+ * its control plane (fetch, bearer token from the state file). Used by the
+ * `gvos-sim lab` verbs other than `up`.
+ */
+import { join } from 'node:path';
+import type { LabStateFile } from './lab.js';
+import { labNames, pidAlive, readStateFile } from './lab-state.js';
+import { LabUsageError } from './lab-args.js';
+
+/** The name of the lab to use: `name` when given, else the only one with state in `dir`. */
+export async function chooseLab(dir: string, name: string | undefined, hint = ''): Promise<string> {
+  if (name) return name;
+  const names = await labNames(dir);
+  if (names.length === 0) throw new Error(`no lab is running here (${dir})${hint}`);
+  if (names.length > 1)
+    throw new LabUsageError(`several labs run here (${names.join(', ')}); choose one with --name`);
+  return names[0]!;
+}
+
+/**
+ * The state of a running lab whose control plane answers requests; rejects
+ * with one line when there is none, it is still starting, or its process is
+ * gone.
+ */
+export async function runningLab(dir: string, name: string | undefined): Promise<LabStateFile> {
+  const chosen = await chooseLab(dir, name, '; start one with "gvos-sim lab up"');
+  const state = await readStateFile(dir, chosen);
+  if (!state) throw new Error(`lab ${chosen} is not running (no state in ${join(dir, chosen)})`);
+  if (!pidAlive(state.pid))
+    throw new Error(
+      `lab ${chosen} is not running (its process ${state.pid} is gone); "gvos-sim lab down --name ${chosen}" cleans up after it`,
+    );
+  if (!state.controlPlane.url) throw new Error(`lab ${chosen} is still starting; try again in a moment`);
+  return state;
+}
+
+/** The one-line message of an error answer: problem+json `detail`/`title`, or the older `{error}`. */
+function errorText(status: number, parsed: unknown): string {
+  if (parsed && typeof parsed === 'object') {
+    const p = parsed as { detail?: unknown; title?: unknown; error?: unknown };
+    for (const v of [p.detail, p.error, p.title]) if (typeof v === 'string' && v) return v;
+  }
+  return typeof parsed === 'string' && parsed.trim() ? parsed.trim().split('\n')[0]! : `HTTP ${status}`;
+}
+
+/**
+ * One control-plane call. Resolves the parsed JSON body (text for other
+ * types); for an NDJSON answer calls `onLine` with each parsed line and
+ * resolves the last one. Rejects with the plane's one-line error, or with
+ * one line naming the URL when the plane does not answer.
+ */
+export async function callPlane(
+  state: Pick<LabStateFile, 'controlPlane'>,
+  method: string,
+  path: string,
+  body?: unknown,
+  onLine?: (line: unknown) => void,
+): Promise<unknown> {
+  const url = `${state.controlPlane.url}${path}`;
+  let res: Response;
+  try {
+    res = await fetch(url, {
+      method,
+      headers: {
+        authorization: `Bearer ${state.controlPlane.token}`,
+        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+      },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    });
+  } catch (err) {
+    const cause = (err as { cause?: { message?: string } }).cause?.message ?? (err as Error).message;
+    throw new Error(`the lab's control plane at ${state.controlPlane.url} did not answer: ${cause}`);
+  }
+  const type = res.headers.get('content-type') ?? '';
+  if (type.includes('ndjson') && onLine && res.ok && res.body) {
+    let last: unknown;
+    let buffered = '';
+    const decoder = new TextDecoder();
+    const take = (text: string) => {
+      buffered += text;
+      let nl: number;
+      while ((nl = buffered.indexOf('\n')) >= 0) {
+        const line = buffered.slice(0, nl).trim();
+        buffered = buffered.slice(nl + 1);
+        if (!line) continue;
+        last = JSON.parse(line) as unknown;
+        onLine(last);
+      }
+    };
+    for await (const chunk of res.body) take(decoder.decode(chunk as Uint8Array, { stream: true }));
+    take(decoder.decode() + '\n');
+    return last;
+  }
+  const text = await res.text();
+  const parsed: unknown = type.includes('json') && text ? JSON.parse(text) : text;
+  if (!res.ok) throw new Error(errorText(res.status, parsed));
+  return parsed;
+}
