@@ -70,14 +70,14 @@ t.test('the private members session.ts uses exist with their types', async (t) =
   const { client, http, api } = internals();
   t.type(http, 'object', 'client.http');
   for (const m of ['request', 'getNonce', 'getResourceUrl', 'signedRequest', 'getDirectory'] as const)
-    t.type(http[m], 'function', `http.${m}()`);
+    t.type((http as unknown as Record<string, unknown>)[m], 'function', `http.${m}()`);
   t.type(Object.getPrototypeOf(http).signedRequest, 'function', 'signedRequest lives on the prototype');
   t.type(http.maxBadNonceRetries, 'number', 'http.maxBadNonceRetries');
   t.ok('accountKey' in http, 'http.accountKey');
   t.equal(http.directoryCache, null, 'http.directoryCache starts empty');
   t.type(http.directoryTimestamp, 'number', 'http.directoryTimestamp');
   t.type(api, 'object', 'client.api');
-  t.type(api.createAccount, 'function', 'api.createAccount()');
+  t.type((api as unknown as Record<string, unknown>).createAccount, 'function', 'api.createAccount()');
   for (const m of [
     'getAccountUrl',
     'createOrder',

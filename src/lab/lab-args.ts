@@ -44,8 +44,7 @@ Common options:
   -h, --help              this help`;
 
 /** The verbs that act on one box. */
-export const BOX_ACTIONS = ['remove', 'stop', 'start', 'kill', 'reload'] as const;
-export type BoxAction = (typeof BOX_ACTIONS)[number];
+type BoxAction = 'remove' | 'stop' | 'start' | 'kill' | 'reload';
 
 /** What every verb shares: which lab, and where labs keep their state. */
 interface Common {
@@ -56,7 +55,7 @@ interface Common {
 }
 
 /** The fields of `lab add` as the control plane takes them. */
-export interface AddBody {
+interface AddBody {
   boxId?: number;
   hostname?: string;
   cryptoMode?: string;
@@ -125,7 +124,7 @@ function parse(
  * A box-id as typed: a whole number BOX_ID_MIN..BOX_ID_MAX. `what` names it in the
  * error ("--box-id", "lab stop").
  */
-export function parseBoxId(s: string, what: string): number {
+function parseBoxId(s: string, what: string): number {
   const n = /^\d{1,6}$/.test(s) ? Number(s) : NaN;
   if (!(n >= BOX_ID_MIN && n <= BOX_ID_MAX))
     throw new LabUsageError(`${what} must be a box-id from ${BOX_ID_MIN} to ${BOX_ID_MAX}, got "${s}"`);
