@@ -16,6 +16,7 @@ import {
   DEFAULT_ADDRESSING,
   endpointFor,
   ipv4Add,
+  portsModeMaxId,
   type Addressing,
 } from './cluster-runner.js';
 
@@ -44,6 +45,36 @@ t.test('addresses and port offsets (pure)', async (t) => {
     address: '127.0.9.9',
     ports: { ssh: 2022, cli: 23, https: 443, http: 80, snmp: 161 },
   });
+});
+
+t.test('the whole box-id range has an endpoint: box 150 and box 65535', async (t) => {
+  t.equal(
+    endpointFor({ boxId: 150 }, DEFAULT_ADDRESSING).address,
+    '127.0.0.250',
+    'box 150 on its own address',
+  );
+  t.equal(
+    endpointFor({ boxId: 65535 }, DEFAULT_ADDRESSING).address,
+    '127.1.0.99',
+    'box 65535 still in 127/8',
+  );
+  const ports = { ...DEFAULT_ADDRESSING, mode: 'ports' as const };
+  t.equal(portsModeMaxId(DEFAULT_ADDRESSING.portBase), 100, 'default bases are 100 apart');
+  t.same(endpointFor({ boxId: 100 }, ports).ports, {
+    ssh: 2300,
+    cli: 2400,
+    https: 4500,
+    http: 8100,
+    snmp: 16200,
+  });
+  for (const boxId of [101, 150, 65535])
+    t.same(
+      endpointFor({ boxId }, ports),
+      { address: '127.0.0.1', ports: { ssh: 0, cli: 0, https: 0, http: 0, snmp: 0 } },
+      `ports mode, box ${boxId}: any free ports, never another box's or past 65535`,
+    );
+  t.same(endpointFor({ boxId: 150, ports: { ssh: 2022 } }, ports).ports.ssh, 2022, 'a given port still wins');
+  t.equal(portsModeMaxId({ ssh: 60000, cli: 61000, https: 62000, http: 63000, snmp: 65000 }), 535);
 });
 
 /** GET / over a fresh TLS connection (no keep-alive): resolves the status code. */

@@ -43,7 +43,7 @@ import type { SystemClock } from '../lib/clock.js';
 import type { Logger } from '../lib/logger.js';
 import type { AcmeAgentSettings } from '../acme/agent.js';
 import { BoxHost, boxDataDir, type BoxPorts } from '../host/box-host.js';
-import { BOX_ID_MAX, isBoxId, SNMP_AGENT_PORT } from '../device/limits.js';
+import { BOX_ID_MAX, isBoxId, PORT_MAX, SNMP_AGENT_PORT } from '../device/limits.js';
 import type { Store } from '../store/store.js';
 import { LowdbStore } from '../store/lowdb-store.js';
 import { BoxClock } from './box-clock.js';
@@ -390,6 +390,8 @@ export class ClusterRunner {
         ...(this.o.acmeSettings ? { acmeSettings: this.o.acmeSettings } : {}),
       });
       slot.store = store;
+      // Port 0 (a high box-id in ports mode) became a real port: keep it for status and for the next start.
+      if (Object.values(slot.ports).includes(0)) slot.ports = { ...slot.host.ready.ports };
       slot.state = 'running';
     } catch (err) {
       slot.state = 'failed';
@@ -399,20 +401,42 @@ export class ClusterRunner {
   }
 }
 
-/** The address and ports of a box under `addressing`, explicit overrides first. Pure. */
+/**
+ * The highest box-id that gets fixed ports (base + box-id) in ports mode:
+ * no higher than the gap between two port bases (so box 101's SSH port is
+ * never box 1's CLI port) and than what fits below 65535. With the default
+ * bases (2200, 2300, 4400, 8000, 16100) that is box 100.
+ */
+// Lab design: boxes above it get any free ports, chosen at their first start and kept while
+// the lab runs (lab status and lab inventory show them); addresses mode has no such limit (box N at base + offset + N
+// anywhere in 127/8: box 150 is 127.0.0.250, box 65535 is 127.1.0.99).
+export function portsModeMaxId(base: BoxPorts): number {
+  const sorted = Object.values(base).sort((x, y) => x - y);
+  let gap = PORT_MAX - sorted[sorted.length - 1]!;
+  for (let i = 1; i < sorted.length; i++) gap = Math.min(gap, sorted[i]! - sorted[i - 1]!);
+  return gap;
+}
+
+/**
+ * The address and ports of a box under `addressing`, explicit overrides
+ * first. In ports mode a box-id above portsModeMaxId() gets port 0 (any free
+ * port) for each port not given. Pure.
+ */
 export function endpointFor(
   spec: Pick<LabBoxSpec, 'boxId' | 'address' | 'ports'>,
   a: Addressing,
 ): { address: string; ports: BoxPorts } {
+  const fixed = spec.boxId <= portsModeMaxId(a.portBase);
+  const offset = (base: number) => (fixed ? base + spec.boxId : 0);
   const byMode: BoxPorts =
     a.mode === 'addresses'
       ? { ...a.standardPorts }
       : {
-          ssh: a.portBase.ssh + spec.boxId,
-          cli: a.portBase.cli + spec.boxId,
-          https: a.portBase.https + spec.boxId,
-          http: a.portBase.http + spec.boxId,
-          snmp: a.portBase.snmp + spec.boxId,
+          ssh: offset(a.portBase.ssh),
+          cli: offset(a.portBase.cli),
+          https: offset(a.portBase.https),
+          http: offset(a.portBase.http),
+          snmp: offset(a.portBase.snmp),
         };
   const address =
     spec.address ??
