@@ -89,6 +89,12 @@ t.test('the other verbs', async (t) => {
   fails(t, ['status', '--bogus'], /Unknown option '--bogus'/);
 });
 
+t.test('time advance needs a unit (a bare 61 was taken as 61 ms)', async (t) => {
+  fails(t, ['time', 'advance', '61'], /duration "61" needs a unit: 61d, 61h, 61m, 61s or 61ms/);
+  t.match(parseLabArgs(['time', 'advance', '61d']), { verb: 'time', ms: 61 * 86_400_000 });
+  t.match(parseLabArgs(['time', 'advance', '1500ms']), { verb: 'time', ms: 1500 });
+});
+
 t.test('durations', async (t) => {
   t.equal(parseDuration('30d'), 30 * 86_400_000);
   t.equal(parseDuration('1.5h'), 5_400_000);

@@ -145,12 +145,20 @@ export function parseBoxList(s: string | undefined): number[] | undefined {
   return [...out].sort((x, y) => x - y);
 }
 
-/** "30d", "20h", "90m", "45s", "1500ms" or plain milliseconds -> ms. */
+/**
+ * "30d", "20h", "90m", "45s" or "1500ms" -> ms. The unit is required: a bare
+ * "61" (meant as days, taken as 61 ms) was accepted as almost nothing.
+ */
 export function parseDuration(s: string): number {
-  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)?$/.exec(s.trim());
-  if (!m) throw new LabUsageError(`duration must look like 30d, 20h, 90m, 45s or 1500ms, got "${s}"`);
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)$/.exec(s.trim());
+  if (!m)
+    throw new LabUsageError(
+      /^\d+(?:\.\d+)?$/.test(s.trim())
+        ? `duration "${s}" needs a unit: ${s}d, ${s}h, ${s}m, ${s}s or ${s}ms`
+        : `duration must look like 30d, 20h, 90m, 45s or 1500ms, got "${s}"`,
+    );
   const n = Number(m[1]);
-  const unit = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 }[(m[2] ?? 'ms') as 'ms'];
+  const unit = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 }[m[2] as 'ms'];
   return Math.round(n * unit);
 }
 
