@@ -286,3 +286,102 @@ t.test(`fuzzing the CLI over SSH and TCP (${LINES} lines)`, async (t) => {
   );
   t.notMatch(box.stderr(), /"msg":"command failed"/, 'no command failed inside the box');
 });
+
+/** Key fragments of an interactive session: editing keys, arrows of every terminal, and hostile sequences. */
+const KEYS = [
+  'show ',
+  'version',
+  'crypto certificate acme issue domain a.lab.test acme-server https://ca.lab.test/dir ',
+  '"quoted value',
+  '\x1b[A', // Up (CSI)
+  '\x1bOA', // Up (SS3)
+  '\x1b[B',
+  '\x1b[D',
+  '\x1bOD',
+  '\x1b[C',
+  '\x1b[1~', // Home (PuTTY)
+  '\x1b[4~', // End (PuTTY)
+  '\x1b[7~',
+  '\x1b[3~', // Delete
+  '\x1b[1;5C', // Ctrl-Right
+  '\x1b[99;99;99z', // unknown CSI
+  '\x1bOP', // F1 (unknown SS3)
+  '\x1b[' + '9;'.repeat(30) + 'm', // overlong parameters
+  '\x1b', // a lone Escape
+  '\x01',
+  '\x02',
+  '\x04',
+  '\x05',
+  '\x06',
+  '\x0b',
+  '\x0c',
+  '\x0e',
+  '\x10',
+  '\x15',
+  '\x17',
+  '\x7f',
+  '\b',
+  '\t',
+  '?',
+  'é😀',
+];
+
+t.test('fuzzing the interactive key paths (pty): every path ends with a prompt', async (t) => {
+  const box: BoxProcess = await startBox({});
+  t.teardown(() => box.kill());
+  const client = new ssh2.Client();
+  t.teardown(() => client.end());
+  await new Promise<void>((resolve, reject) => {
+    client.once('ready', () => resolve());
+    client.once('error', reject);
+    client.connect({
+      host: '127.0.0.1',
+      port: box.ready.ports.ssh,
+      username: 'admin',
+      password: PASSWORD,
+      readyTimeout: 10_000,
+    });
+  });
+  const stream = await new Promise<ssh2.ClientChannel>((resolve, reject) =>
+    client.shell({ rows: 24, cols: 40, term: 'xterm' }, (err, s) => (err ? reject(err) : resolve(s))),
+  );
+  const out = new Tail();
+  stream.setEncoding('utf8');
+  stream.on('data', (d: string) => out.push(d));
+  await out.until(/ > $/, 10_000);
+  stream.write('terminal length 999\r');
+  await out.until(/ > $/, 10_000);
+  // History past its bound: more lines than the history keeps, then walk far back.
+  for (let i = 0; i < 120; i++) stream.write(`sentinel-h${i}\r`);
+  stream.write('\x1b[A'.repeat(150) + '\x03');
+  await out.until(/sentinel-h119"\.[\s\S]*\^C\r\n\S+ > $/, 20_000);
+
+  const rng = new Rng(`${SEED}/keys`);
+  const rounds = size('KEY_ROUNDS', 300, 5000);
+  const failures: string[] = [];
+  for (let i = 0; i < rounds; i++) {
+    let keys = '';
+    const n = rng.int(1, 12);
+    for (let k = 0; k < n; k++) keys += KEYS[rng.int(0, KEYS.length - 1)];
+    // Sent in two pieces cut anywhere (an escape sequence cut in half), with a resize in between now and then.
+    const cut = rng.int(0, keys.length);
+    stream.write(keys.slice(0, cut));
+    // Never narrower than prompt + sentinel, so the sentinel's echo does not wrap.
+    if (rng.int(0, 3) === 0) stream.setWindow(24, rng.int(40, 140), 0, 0);
+    stream.write(keys.slice(cut));
+    // Ctrl-C abandons whatever is left (a quote, a sequence), then the sentinel must answer after a prompt.
+    stream.write(`\x03sentinel-${i}\r`);
+    try {
+      await out.until(
+        new RegExp(`\\S+ > sentinel-${i}\\r\\n% Unrecognized command "sentinel-${i}"\\.`),
+        10_000,
+      );
+    } catch {
+      failures.push(`round ${i}: ${JSON.stringify(keys)}`);
+      break;
+    }
+  }
+  t.same(failures, [], `${rounds} rounds of keys, each ended with a prompt`);
+  t.equal(box.proc.exitCode, null, 'the box process is still running');
+  t.notMatch(box.stderr(), /"msg":"command failed"/, 'no command failed inside the box');
+});
