@@ -202,7 +202,10 @@ t.test('shell with a pty (-tt): echo, CR LF, ?, Tab, Ctrl-C, paging', async (t) 
     'show ?',
     '\r',
     'sh\tver\t\r',
+    // show version is longer than a 24-row page now (the real layout): q ends its pager.
+    'q',
     'show version\x03show chassis\r',
+    'q', // and so is show chassis of two boxes (key : value blocks)
     'cli session terminal length 5\r',
     'show images\r',
     ' ',
