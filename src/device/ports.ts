@@ -49,16 +49,25 @@ export interface SnmpTargetCounters {
   dropped: number;
 }
 
-/** Counters of a box's SNMP agent (`show snmp`). */
-interface SnmpAgentCounters {
+/** Counters of a box's SNMP agent (`show snmp`; SNMPv2-MIB snmp group, RFC 3418 §2). */
+export interface SnmpAgentCounters {
+  /** Datagrams received (snmpInPkts). */
   inPkts: number;
+  /** Responses and reports sent (snmpOutPkts). */
   outPkts: number;
+  /** Unknown SNMP version (snmpInBadVersions). */
   badVersions: number;
+  /** Unknown community, or no community configured (snmpInBadCommunityNames). */
   badCommunityNames: number;
+  /** Undecodable datagrams (snmpInASNParseErrs). */
   asnParseErrs: number;
+  /** USM: unknown engine ID, unknown user, wrong digest, not in time window, decryption error, unsupported level. */
   usmErrors: number;
+  /** Responses replaced by tooBig (snmpOutTooBigs). */
   tooBigs: number;
+  /** SET requests refused (read-only agent). */
   setsRefused: number;
+  /** Requests dropped silently: an unsupported PDU type or a response that could not be built (snmpSilentDrops). */
   silentDrops: number;
 }
 

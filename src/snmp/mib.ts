@@ -12,6 +12,7 @@
  */
 import { loadavg } from 'node:os';
 import type { AcmeIssued, AcmeRequestStatus, BoxIdentity, SnmpConfig } from '../device/model.js';
+import type { SnmpAgentCounters } from '../device/ports.js';
 import { isoUtc, upTimeTicks } from './varbinds.js';
 import { GIGAMON_OID, GVOS_SIM_OID } from './oids.js';
 
@@ -23,29 +24,7 @@ export interface SmiValue {
   value: number | string | Buffer;
 }
 
-/** Counters of one agent (`show snmp`; SNMPv2-MIB snmp group, RFC 3418 §2). */
-export interface AgentCounters {
-  /** Datagrams received (snmpInPkts). */
-  inPkts: number;
-  /** Responses and reports sent (snmpOutPkts). */
-  outPkts: number;
-  /** Unknown SNMP version (snmpInBadVersions). */
-  badVersions: number;
-  /** Unknown community, or no community configured (snmpInBadCommunityNames). */
-  badCommunityNames: number;
-  /** Undecodable datagrams (snmpInASNParseErrs). */
-  asnParseErrs: number;
-  /** USM: unknown engine ID, unknown user, wrong digest, not in time window, decryption error, unsupported level. */
-  usmErrors: number;
-  /** Responses replaced by tooBig (snmpOutTooBigs). */
-  tooBigs: number;
-  /** SET requests refused (read-only agent). */
-  setsRefused: number;
-  /** Requests dropped silently: an unsupported PDU type or a response that could not be built (snmpSilentDrops). */
-  silentDrops: number;
-}
-
-export function zeroAgentCounters(): AgentCounters {
+export function zeroAgentCounters(): SnmpAgentCounters {
   return {
     inPkts: 0,
     outPkts: 0,
@@ -76,7 +55,7 @@ export interface MibContext {
   engineIdHex: string;
   engineBoots: number;
   engineTime: number;
-  counters: AgentCounters;
+  counters: SnmpAgentCounters;
   /** sysContact/sysLocation (the settings of `snmp-server contact/location`). */
   contact: string;
   location: string;
