@@ -54,6 +54,7 @@ export class AcmeAgentPort {
     } finally {
       core.acmeStarting = false;
     }
+    core.events.emit('acme-request-started', { boxId: core.boxId, request: structuredClone(req) });
   }
 
   /**

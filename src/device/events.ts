@@ -32,6 +32,8 @@ export interface DeviceEvents {
   'certificate-revoked': CertificateEvent;
   'certificate-cleared': CertificateEvent;
   'certificate-expiring-soon': CertificateEvent & { daysLeft: number };
+  /** An ACME request was recorded In Progress (any interface, or the renewal timer: type Auto-Renew). */
+  'acme-request-started': { boxId: number; request: AcmeRequestStatus };
   /** An ACME request reached Success or Failed. */
   'acme-request-finished': { boxId: number; request: AcmeRequestStatus };
   /** The box finished booting: cold = process start, warm = reload. */

@@ -93,7 +93,7 @@ export const DEFAULT_ADDRESSING: Addressing = {
 };
 
 /** The state of one box as the runner sees it. */
-type LabBoxState = 'starting' | 'running' | 'stopping' | 'stopped' | 'killed' | 'failed';
+export type LabBoxState = 'starting' | 'running' | 'stopping' | 'stopped' | 'killed' | 'failed';
 
 /** One box of the lab: its spec, where it listens, its state and last error. */
 export interface LabBoxInfo {
@@ -188,6 +188,7 @@ export class ClusterRunner {
   readonly cluster: LabCluster;
   private readonly slots = new Map<number, Slot>();
   private readonly log: Logger;
+  private readonly stateListeners = new Set<(boxId: number, state: LabBoxState, error?: string) => void>();
   /** One for all boxes: the CA lists of a lab's boxes are the same, so the ACME trust material is built once. */
   private readonly trustCache = new TrustCache();
   /**
@@ -210,6 +211,26 @@ export class ClusterRunner {
 
   get addressing(): Addressing {
     return this.o.addressing;
+  }
+
+  /**
+   * Call `listener` each time a box reaches running, stopped, killed or
+   * failed (not the passing starting/stopping); returns the unsubscribe
+   * function. The lab's event bus is fed from it.
+   */
+  onStateChange(listener: (boxId: number, state: LabBoxState, error?: string) => void): () => void {
+    this.stateListeners.add(listener);
+    return () => void this.stateListeners.delete(listener);
+  }
+
+  private settled(slot: Slot): void {
+    for (const l of [...this.stateListeners]) {
+      try {
+        l(slot.spec.boxId, slot.state, slot.error);
+      } catch (err) {
+        this.log.error('box state listener failed', { boxId: slot.spec.boxId, err });
+      }
+    }
   }
 
   /** Box-ids of the lab (running or not), ascending. */
@@ -300,6 +321,7 @@ export class ClusterRunner {
       slot.host = undefined;
       slot.store = undefined;
       slot.state = 'stopped';
+      this.settled(slot);
     });
   }
 
@@ -315,6 +337,7 @@ export class ClusterRunner {
       slot.host = undefined;
       slot.store = undefined;
       slot.state = 'killed';
+      this.settled(slot);
     });
   }
 
@@ -327,6 +350,7 @@ export class ClusterRunner {
       if (!slot.host.running) {
         slot.state = 'failed';
         slot.error = 'reload failed; see the log';
+        this.settled(slot);
       }
     });
   }
@@ -393,9 +417,11 @@ export class ClusterRunner {
       // Port 0 (a high box-id in ports mode) became a real port: keep it for status and for the next start.
       if (Object.values(slot.ports).includes(0)) slot.ports = { ...slot.host.ready.ports };
       slot.state = 'running';
+      this.settled(slot);
     } catch (err) {
       slot.state = 'failed';
       slot.error = (err as Error).message;
+      this.settled(slot);
       throw new Error(`box ${slot.spec.boxId}: ${(err as Error).message}`);
     }
   }

@@ -11,10 +11,14 @@ import inject from 'light-my-request';
 import { Validator } from '@seriousme/openapi-schema-validator';
 import { ControlPlane, controlPlaneDocument, createControlPlaneApp, ROUTES } from './control-plane.js';
 import type { Lab } from './lab.js';
+import { LabEventBus } from './lab-events.js';
+import { get } from 'node:http';
 
 const TOKEN = 'tok-0123456789abcdef';
 const faultCalls: unknown[][] = [];
+const events = new LabEventBus();
 const lab = {
+  events,
   status: () => [{ boxId: 1 }, { boxId: 2 }],
   runner: { ids: () => [1, 2], has: (n: number) => n === 1 || n === 2, addressing: { mode: 'standard' } },
   faults: { list: () => [] },
@@ -159,3 +163,94 @@ t.test('a trickled body cannot hold a connection', async (t) => {
   t.match(slow.reply, /did not arrive within 0\.5 s/);
   t.ok(slow.sent < 200, `the server closed the connection after ${slow.sent} of 200 bytes`);
 });
+
+t.test('GET /v1/events: the kept events after ?since, oldest first; a bad since is a 400', async (t) => {
+  const first = events.lastSeq;
+  events.publish({ boxId: 1, hostname: 'gigavue-1', type: 'box-killed' });
+  events.publish({ boxId: 2, hostname: 'gigavue-2', type: 'fault', fault: 'snmp-muted', on: true });
+  const r = await call('GET', `/v1/events?since=${first}`);
+  t.equal(r.status, 200);
+  t.match(r.json, [
+    { seq: first + 1, boxId: 1, type: 'box-killed', time: /^\d{4}-\d\d-\d\dT/ },
+    { seq: first + 2, boxId: 2, type: 'fault', fault: 'snmp-muted', on: true },
+  ]);
+  t.equal(r.json.length, 2);
+  t.equal((await call('GET', `/v1/events?since=${first + 2}`)).json.length, 0);
+  t.match(await call('GET', '/v1/events?since=-1'), { status: 400, json: { code: 'bad-input' } });
+  t.match(await call('GET', '/v1/events', { auth: '' }), { status: 401 });
+});
+
+/** Open the SSE stream; resolves the response once its headers arrived, collecting the data lines. */
+function openStream(port: number, headers: Record<string, string>) {
+  return new Promise<{ status: number; type: string; data: () => string; close: () => void }>(
+    (resolve, reject) => {
+      let text = '';
+      const req = get(
+        { host: '127.0.0.1', port, path: '/v1/events', headers: { ...headers, accept: 'text/event-stream' } },
+        (res) => {
+          res.setEncoding('utf8');
+          res.on('data', (d: string) => (text += d));
+          res.on('error', () => undefined);
+          resolve({
+            status: res.statusCode ?? 0,
+            type: String(res.headers['content-type']),
+            data: () => text,
+            close: () => req.destroy(),
+          });
+        },
+      );
+      req.on('error', reject);
+    },
+  );
+}
+
+async function until(what: string, cond: () => boolean): Promise<void> {
+  for (let i = 0; i < 500 && !cond(); i++) await new Promise((r) => setTimeout(r, 10));
+  if (!cond()) throw new Error(`timed out waiting for ${what}`);
+}
+
+t.test(
+  'the SSE stream: backlog after Last-Event-ID, then live events; no listener left after the client goes',
+  async (t) => {
+    const plane = new ControlPlane(lab, TOKEN, () => undefined);
+    const port = Number(new URL(await plane.listen()).port);
+    t.teardown(() => plane.close());
+    const before = events.subscriberCount;
+    const missed = events.publish({ boxId: 1, hostname: 'gigavue-1', type: 'box-stopped' });
+    const s = await openStream(port, {
+      authorization: `Bearer ${TOKEN}`,
+      'last-event-id': String(missed.seq - 1),
+    });
+    t.equal(s.status, 200);
+    t.match(s.type, /^text\/event-stream/);
+    await until('the backlog', () => s.data().includes(`id: ${missed.seq}\n`));
+    t.equal(events.subscriberCount, before + 1);
+    const live = events.publish({
+      boxId: 2,
+      hostname: 'gigavue-2',
+      type: 'box-started',
+      firmware: '6.10.00',
+    });
+    await until('the live event', () => s.data().includes(`id: ${live.seq}\n`));
+    const frames = s
+      .data()
+      .split('\n\n')
+      .filter((f) => f.startsWith('id: '))
+      .map((f) => JSON.parse(f.split('\n')[1]!.replace(/^data: /, '')) as { seq: number; type: string });
+    t.strictSame(
+      frames.map((f) => [f.seq, f.type]),
+      [
+        [missed.seq, 'box-stopped'],
+        [live.seq, 'box-started'],
+      ],
+      'exactly the events after Last-Event-ID, in order, each once',
+    );
+    s.close();
+    await until('the unsubscribe', () => events.subscriberCount === before);
+    t.equal(events.subscriberCount, before);
+
+    const anon = await openStream(port, {});
+    t.equal(anon.status, 401);
+    anon.close();
+  },
+);

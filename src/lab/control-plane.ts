@@ -42,11 +42,16 @@ import {
 } from '../web/api/route-table.js';
 import { FAULT_NAMES } from './faults.js';
 import { FLEET_OPS, inventoryCsv, type Lab } from './lab.js';
+import type { LabEvent } from './lab-events.js';
 
 /** Largest request body the control plane reads. */
 const MAX_BODY_BYTES = 64 * 1024;
 /** The whole body of an accepted request must arrive within this. */
 const BODY_DEADLINE_MS = 5_000;
+/** An SSE stream sends a comment this often, so a vanished client is noticed and proxies keep it open. */
+const SSE_KEEPALIVE_MS = 15_000;
+/** A client this far behind (bytes queued) is cut off; it reconnects with Last-Event-ID and catches up from the ring. */
+const SSE_MAX_QUEUED_BYTES = 4 * 1024 * 1024;
 
 /** What each handler gets. */
 interface PlaneCall {
@@ -312,6 +317,40 @@ export const ROUTES: readonly AnyRoute<PlaneCall>[] = [
   ),
   planeRoute({
     method: 'get',
+    path: '/v1/events',
+    operationId: 'listEvents',
+    summary:
+      'The lab event feed (LabEvent, src/lab/lab-events.ts), oldest first; with Accept: text/event-stream, a live stream.',
+    description:
+      'JSON: the kept events with seq > `since` (default 0: all kept, the newest 10,000). ' +
+      'If the first has seq > since + 1, events were dropped from the ring: reload the state. ' +
+      'Server-sent events (Accept: text/event-stream): those events, then each new one as it happens, ' +
+      'as `id: <seq>` and `data: <LabEvent JSON>`; a reconnecting client sends Last-Event-ID instead of `since`. ' +
+      'A comment line every 15 s keeps the stream open.',
+    tags: ['lab'],
+    query: { since: 'A sequence number: only events after it.' },
+    responses: {
+      200: {
+        description: 'LabEvent[] (or text/event-stream).',
+        schema: list('LabEvent[]: {seq, time, boxId, hostname, type, ...}'),
+      },
+    },
+    errors: ['BadInput'],
+    handler: (ctx, { lab, query }) => {
+      const sse = ctx.accepts('application/json', 'text/event-stream') === 'text/event-stream';
+      const raw = (sse ? ctx.get('Last-Event-ID') : '') || (query.since ?? '0');
+      if (!/^\d{1,15}$/.test(raw))
+        throw new WebError(
+          'bad-input',
+          `since (or Last-Event-ID) must be a sequence number, got ${raw.slice(0, 20)}`,
+        );
+      const since = Number(raw);
+      if (!sse) return send(ctx, 200, lab.events.since(since));
+      streamEvents(ctx, lab, since);
+    },
+  }),
+  planeRoute({
+    method: 'get',
     path: '/v1/inventory',
     operationId: 'getInventory',
     summary: 'box-id, hostname, address, ports and SNMP engine IDs for a manager.',
@@ -359,6 +398,43 @@ export const ROUTES: readonly AnyRoute<PlaneCall>[] = [
     },
   }),
 ];
+
+/**
+ * Serve the bus as server-sent events on this request: the kept events after
+ * `since`, then every new one. The subscription ends when the client goes
+ * (or falls SSE_MAX_QUEUED_BYTES behind, or the plane closes): no listener
+ * or timer outlives the connection.
+ */
+function streamEvents(ctx: Koa.Context, lab: Lab, since: number): void {
+  const out = new PassThrough();
+  ctx.status = 200;
+  ctx.type = 'text/event-stream';
+  ctx.set('Cache-Control', 'no-cache');
+  ctx.set('X-Accel-Buffering', 'no');
+  ctx.body = out;
+  const write = (e: LabEvent) => {
+    out.write(`id: ${e.seq}\ndata: ${JSON.stringify(e)}\n\n`);
+    if (out.writableLength > SSE_MAX_QUEUED_BYTES) end();
+  };
+  // The retry hint first: a browser's EventSource reconnects after 1 s, sending Last-Event-ID.
+  out.write('retry: 1000\n\n');
+  // The bus is synchronous: nothing is published between reading the backlog and subscribing.
+  for (const e of lab.events.since(since)) write(e);
+  const off = lab.events.subscribe(write);
+  const keepalive = setInterval(() => out.write(': keepalive\n\n'), SSE_KEEPALIVE_MS);
+  keepalive.unref();
+  let ended = false;
+  function end(): void {
+    if (ended) return;
+    ended = true;
+    off();
+    clearInterval(keepalive);
+    out.end();
+  }
+  // The response's close: the client went or the plane closed the connection (not the request's, which
+  // fires once its body was read).
+  ctx.res.once('close', end);
+}
 
 const ERRORS: Record<string, [number, string]> = {
   BadInput: [400, 'Malformed JSON, wrong types, unknown fields, a body too slow (code bad-input).'],

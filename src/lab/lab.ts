@@ -40,6 +40,9 @@ import {
   type LabBoxSpec,
 } from './cluster-runner.js';
 import { openFilesProblem } from './open-files.js';
+import { acmeOpOf, LabEventBus, type LabEventInput } from './lab-events.js';
+import { TrapLogTail, trapSource } from './trap-tail.js';
+import { varbindValue, type ReceivedNotification } from '../snmp/trapd-launcher.js';
 import { FaultBoard, LAB_ACTOR, type FaultName, type FaultState } from './faults.js';
 import {
   externalCa,
@@ -159,11 +162,18 @@ export class Lab {
   readonly runner: ClusterRunner;
   readonly faults: FaultBoard;
   readonly clock = new SystemClock();
+  /**
+   * Everything that happens in the lab, numbered (lab-events.ts): box
+   * lifecycle, ACME requests from any interface, auto-renewals, faults,
+   * clocks, traps received. The control plane serves it at GET /v1/events.
+   */
+  readonly events: LabEventBus;
   readonly dir: string;
   /** The admin password of every box (first boot). Secret: shown once by `lab up`, kept 0600 in the lab dir. */
   readonly adminPassword: string;
   private ca: LabCa | undefined;
   private traps: LabTrapReceiver | undefined;
+  private trapTail: TrapLogTail | undefined;
   private router: ChallengeRouter | undefined;
   /** Per box-id, kept across restarts of the box (the box's ACME transport reads it). */
   private readonly connectFaults = new Map<number, ConnectFaults>();
@@ -199,6 +209,100 @@ export class Lab {
       (id) => this.runner.box(id),
     );
     this.runner.cluster.onBoxUp((box) => this.faults.onBoxUp(box));
+    this.events = new LabEventBus({
+      onSubscriberError: (err) => o.logger.error('lab event subscriber failed', { err }),
+    });
+    this.runner.cluster.onBoxUp((box) => this.publishBoxEvents(box));
+    this.runner.onStateChange((boxId, state, error) => {
+      const head = { boxId, hostname: this.hostnameOf(boxId) };
+      if (state === 'running')
+        this.publish({
+          ...head,
+          type: 'box-started',
+          firmware: this.runner.box(boxId)?.image.version ?? null,
+        });
+      else if (state === 'stopped') this.publish({ ...head, type: 'box-stopped' });
+      else if (state === 'killed') this.publish({ ...head, type: 'box-killed' });
+      else if (state === 'failed') this.publish({ ...head, type: 'box-failed', reason: error ?? 'unknown' });
+    });
+  }
+
+  /** Publish on the bus (after down() nothing more is published: the feed ends with the boxes' stops). */
+  private publish(e: LabEventInput): void {
+    this.events.publish(e);
+  }
+
+  private hostnameOf(boxId: number): string | null {
+    if (!this.runner.has(boxId)) return null;
+    return this.runner.box(boxId)?.hostname ?? this.runner.info(boxId).spec.hostname;
+  }
+
+  /**
+   * Feed the bus from one box object's domain events. A reload replaces the
+   * object (LabCluster.onBoxUp calls this again) and the old one's emitter is
+   * cleared at its shutdown, so nothing accumulates.
+   */
+  private publishBoxEvents(box: Box): void {
+    const head = () => ({ boxId: box.boxId, hostname: box.hostname });
+    box.events.on('booted', (e) => {
+      if (e.kind === 'warm') this.publish({ ...head(), type: 'box-reloaded', firmware: e.version });
+    });
+    box.events.on('acme-request-started', ({ request }) => {
+      const op = acmeOpOf(request.type);
+      if (op !== 'auto-renew')
+        this.publish({ ...head(), type: 'acme-requested', op, domain: request.domain });
+    });
+    box.events.on('acme-request-finished', ({ request }) => {
+      const op = acmeOpOf(request.type);
+      const issued = box.acmeState().issued;
+      const serial = issued?.serial ?? null;
+      if (op === 'auto-renew') {
+        if (request.status === 'Success')
+          this.publish({
+            ...head(),
+            type: 'auto-renewal-done',
+            serial,
+            expires: issued ? new Date(issued.expiresMs).toISOString() : null,
+          });
+        else
+          this.publish({
+            ...head(),
+            type: 'auto-renewal-failed',
+            reason: request.reason ?? 'unknown reason',
+            serial,
+          });
+        return;
+      }
+      this.publish({
+        ...head(),
+        type: 'acme-finished',
+        op,
+        result: request.status === 'Success' ? 'Success' : 'Failed',
+        reason: request.reason,
+        serial,
+      });
+    });
+  }
+
+  /** A notification from the trap log, as a `trap` event of the box that sent it (by its box-id varbind, else its address). */
+  private publishTrap(n: ReceivedNotification): void {
+    const source = trapSource(n.transport);
+    let boxId: number | null = Number(varbindValue(n, 'gvosSimBoxId') ?? NaN);
+    if (!Number.isInteger(boxId) || !this.runner.has(boxId)) {
+      const address = source.replace(/:\d+$/, '');
+      boxId = this.runner.ids().find((id) => this.runner.info(id).address === address) ?? null;
+      // In ports mode every box sends from the shared address: no way to tell them apart.
+      if (boxId !== null && this.runner.addressing.mode === 'ports') boxId = null;
+    }
+    this.publish({
+      boxId,
+      hostname: boxId === null ? null : this.hostnameOf(boxId),
+      type: 'trap',
+      receivedAt: n.receivedMs === undefined ? null : new Date(n.receivedMs).toISOString(),
+      source,
+      name: n.name,
+      varbinds: n.varbinds.map((v) => ({ name: v.name, type: v.type, value: v.value })),
+    });
   }
 
   private connectFaultsOf(boxId: number): ConnectFaults {
@@ -297,6 +401,8 @@ export class Lab {
         community: topo.trapReceiver.community,
         logFile,
       });
+      this.trapTail = new TrapLogTail(logFile, (n) => this.publishTrap(n));
+      await this.trapTail.start();
     } else {
       this.traps = externalTrapReceiver(topo.trapReceiver.host, topo.trapReceiver.port);
     }
@@ -474,7 +580,10 @@ export class Lab {
   /** Turn a fault on or off on these boxes; returns their fault states. */
   setFault(fault: FaultName, on: boolean, boxIds: number[], delayMs?: number): FaultState[] {
     for (const id of boxIds) this.runner.info(id);
-    for (const id of boxIds) this.faults.set(id, fault, on, delayMs);
+    for (const id of boxIds) {
+      this.faults.set(id, fault, on, delayMs);
+      this.publish({ boxId: id, hostname: this.hostnameOf(id), type: 'fault', fault, on });
+    }
     return this.faults.list(boxIds);
   }
 
@@ -497,6 +606,14 @@ export class Lab {
     const out = boxIds.map((id) => {
       const clock = this.runner.clock(id);
       clock.advance(ms);
+      this.publish({
+        boxId: id,
+        hostname: this.hostnameOf(id),
+        type: 'clock-moved',
+        byMs: ms,
+        offsetMs: clock.offset,
+        keep,
+      });
       return { boxId: id, offsetMs: clock.offset };
     });
     if (!keep) {
@@ -595,6 +712,17 @@ export class Lab {
         : row(`Failed: ${req.reason ?? 'unknown reason'}`, false, now);
     } catch (err) {
       const msg = err instanceof Error ? err.message : String(err);
+      // A refusal started no request, so the box published nothing: the feed hears it from here.
+      if (isDeviceError(err))
+        this.publish({
+          boxId,
+          hostname,
+          type: 'acme-finished',
+          op,
+          result: 'Refused',
+          reason: msg.split('\n')[0]!,
+          serial: certificateStatus(box).serial,
+        });
       return row(isDeviceError(err) ? `Refused: ${msg}` : `Failed: ${msg}`, false, box);
     }
   }
@@ -637,6 +765,7 @@ export class Lab {
     if (!this.downing) {
       this.downing = (async () => {
         for (const t of this.rewinds) clearTimeout(t);
+        await this.trapTail?.stop();
         await this.runner.stopAll();
         await this.router?.close();
         await Promise.all([this.ca?.stop(), this.traps?.stop()]);

@@ -163,3 +163,16 @@ t.test('parse: v1 enterprise-specific, v1 generic, v3 numeric', async (t) => {
   t.same([v3.pdu, v3.version, v3.user, v3.name], ['INFORM', '3', 'informuser', '.1.3.6.1.4.1.26866.999.0.7']);
   t.equal(parseTrapdLine('NET-SNMP version 5.9.3'), undefined);
 });
+
+t.test('parse: the time field (%t) when the line has it; lines without it still parse', async (t) => {
+  // As snmptrapd 5.9.3 printed it with TRAPD_FORMAT's %t.
+  const line =
+    'GVOSSIM|1796453231|UDP: [127.0.0.1]:60336->[127.0.0.1]:16391|TRAP2, SNMP v2c, community public|.|0|0|0.0.0.0|' +
+    'iso.3.6.1.2.1.1.3.0 = Timeticks: (1268377) 3:31:23.77\tiso.3.6.1.6.3.1.1.4.1.0 = OID: iso.3.6.1.6.3.1.1.5.1';
+  const n = parseTrapdLine(line)!;
+  t.equal(new Date(n.receivedMs!).toISOString(), '2026-12-05T06:47:11.000Z');
+  t.equal(n.transport, 'UDP: [127.0.0.1]:60336->[127.0.0.1]:16391');
+  t.equal(n.varbinds.length, 2);
+  t.equal(parseTrapdLine(V2)!.receivedMs, undefined);
+  t.ok(TRAPD_FORMAT.startsWith('GVOSSIM|%t|'));
+});

@@ -129,10 +129,12 @@ const LEVEL_ORDER = { noauth: 0, auth: 1, priv: 2 } as const;
 /**
  * The -F format: one line per notification, fields separated by '|', the
  * varbinds last (tab-separated, as %v prints them):
- * GVOSSIM|transport|security|enterprise|generic|specific|agent-addr|varbinds
- * (%a: the v1 agent-addr as an IP address; %A would print a host name.)
+ * GVOSSIM|time|transport|security|enterprise|generic|specific|agent-addr|varbinds
+ * (%t: seconds since the epoch when snmptrapd received it, for `lab traps`'
+ * time column; %a: the v1 agent-addr as an IP address; %A would print a host
+ * name.) Lines without the time field (logs written before it) still parse.
  */
-export const TRAPD_FORMAT = 'GVOSSIM|%b|%P|%N|%w|%q|%a|%v\\n';
+export const TRAPD_FORMAT = 'GVOSSIM|%t|%b|%P|%N|%w|%q|%a|%v\\n';
 
 /** The line prefix of a notification in the log. */
 export const TRAPD_LINE_PREFIX = 'GVOSSIM|';
@@ -227,6 +229,8 @@ interface ReceivedVarbind {
 /** One notification from the log. */
 export interface ReceivedNotification {
   line: string;
+  /** When snmptrapd received it (ms since the epoch, whole seconds: %t), if the line says. */
+  receivedMs?: number;
   /** "UDP: [127.0.0.1]:40000->[127.0.0.1]:16200" */
   transport: string;
   /** 'TRAP', 'TRAP2' or 'INFORM' as snmptrapd prints them (kept as printed, so a string). */
@@ -262,7 +266,11 @@ const V1_GENERIC_NAMES = [
 /** Parse one log line written with TRAPD_FORMAT; undefined for any other line. */
 export function parseTrapdLine(line: string): ReceivedNotification | undefined {
   if (!line.startsWith(TRAPD_LINE_PREFIX)) return undefined;
-  const fields = splitN(line.slice(TRAPD_LINE_PREFIX.length), '|', 7);
+  let body = line.slice(TRAPD_LINE_PREFIX.length);
+  // The time field (%t) is all digits; a transport never is.
+  const time = /^(\d+)\|/.exec(body);
+  if (time) body = body.slice(time[0].length);
+  const fields = splitN(body, '|', 7);
   if (fields.length < 7) return undefined;
   const [transport, security, enterprise, generic, specific, agentAddr, vbText] = fields as [
     string,
@@ -292,6 +300,7 @@ export function parseTrapdLine(line: string): ReceivedNotification | undefined {
   }
   const out: ReceivedNotification = {
     line,
+    ...(time ? { receivedMs: Number(time[1]) * 1000 } : {}),
     transport,
     pdu,
     version,
