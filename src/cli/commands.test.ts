@@ -13,6 +13,7 @@ import { generateKeyPair } from '../pki/keys.js';
 import { createSelfSigned } from '../pki/self-signed.js';
 import { makeTestBox, TEST_PASSWORD, acmePortOf } from '../../test/harness/boxes.js';
 import { Session } from './session.js';
+import { ALL_COMMANDS } from './commands/index.js';
 import { completeIssue, FakeAcme, FakeSnmp } from '../../test/harness/cli-fakes.js';
 
 interface Lab {
@@ -20,8 +21,8 @@ interface Lab {
   clock: ManualClock;
   acme: FakeAcme;
   acme2: FakeAcme;
-  /** Run a script in a new session (enable mode), as `role`. */
-  run(script: string, role?: Role): Promise<string>;
+  /** Run a script in a new session (enable mode) on box 1 (or `boxId`), as `role`. */
+  run(script: string, role?: Role, boxId?: number): Promise<string>;
   /** The same, in config mode. */
   conf(script: string, role?: Role): Promise<string>;
 }
@@ -34,10 +35,10 @@ async function lab(cryptoMode: CryptoMode = 'secure-crypto'): Promise<Lab> {
   const acme2 = new FakeAcme(() => cluster.get(2));
   box.attachAcme(acme);
   cluster.get(2).attachAcme(acme2);
-  const run = (script: string, role: Role = 'admin') =>
+  const run = (script: string, role: Role = 'admin', boxId = 1) =>
     new Session({
       cluster,
-      boxId: 1,
+      boxId,
       user: role === 'admin' ? 'admin' : role,
       role,
       source: 'test',
@@ -187,6 +188,57 @@ t.test('system', async (t) => {
   t.equal(await l.run('reload box-id 2', 'operator'), 'Rebooting box-id 2 (box2)...\n');
   t.same(reloads, [1, 1, 2]);
   t.equal(await l.run('reload', 'monitor'), DENIED);
+});
+
+t.test('every per-box show takes box-id and shows that box (box 2 of two)', async (t) => {
+  // Shows of the session itself, not of a box.
+  const SESSION_SHOWS = ['show history'];
+  for (const c of ALL_COMMANDS.filter((x) => x.syntax.startsWith('show '))) {
+    if (SESSION_SHOWS.includes(c.syntax)) continue;
+    t.match(c.syntax, /\[box-id <box-id:int:/, `${c.syntax}: box-id`);
+  }
+  const l = await lab();
+  const admin = { user: 'admin', role: 'admin' as const, source: 'test' };
+  const b2 = l.cluster.get(2);
+  b2.snmpSetLocation(admin, 'rack 2, row B');
+  b2.snmpSetTarget(admin, {
+    host: '127.0.0.222',
+    port: 1162,
+    kind: 'traps',
+    version: '2c',
+    community: 'c2',
+    ratePerSec: 100,
+  });
+  b2.snmpSetEvent(admin, 'cold-start', false);
+  await b2.imageFetch(admin, 'image-gvos-5.13.01.img');
+  const fp = (n: number) => l.cluster.get(n).certificate('default-cert').facts.sha1Fingerprint;
+  t.not(fp(1), fp(2), 'the boxes have different default certificates');
+  const cases: [string, RegExp][] = [
+    ['show web', new RegExp(`SHA-1 fingerprint: +${fp(2)}`)],
+    ['show crypto certificate', new RegExp(fp(2))],
+    ['show crypto certificate name default-cert', new RegExp(fp(2))],
+    ['show images', /^ +image-gvos-5\.13\.01\.img +\(5\.13\.01\)$/m],
+    ['show snmp', /rack 2, row B/],
+    ['show snmp host', /127\.0\.0\.222/],
+    ['show snmp events', /cold-start +no/],
+  ];
+  for (const [cmd, re] of cases) {
+    t.match(await l.run(`${cmd} box-id 2`, 'monitor'), re, `${cmd} box-id 2: box 2's`);
+    t.notMatch(await l.run(cmd, 'monitor'), re, `${cmd}: the session's box`);
+  }
+  // Any per-box show with box-id 2, from box 1, prints what the same show prints on box 2 itself.
+  // (show chassis and show card list the cluster, or with box-id one member: tested in 'system'.)
+  const CLUSTER_WIDE = ['show chassis', 'show card'];
+  const LOAD = /^CPU load averages:.*$/m; // the host's, read at each call
+  for (const c of ALL_COMMANDS.filter((x) => x.syntax.includes('[box-id <box-id:'))) {
+    if (!c.modes.includes('enable')) continue;
+    const cmd = c.syntax.split(' [')[0]!;
+    if (!cmd.startsWith('show ') || CLUSTER_WIDE.includes(cmd)) continue;
+    const viaBoxId = await l.run(`${cmd} box-id 2`, 'monitor');
+    const onBox2 = await l.run(cmd, 'monitor', 2);
+    t.equal(viaBoxId.replace(LOAD, ''), onBox2.replace(LOAD, ''), `${cmd} box-id 2`);
+  }
+  t.match(await l.run('show crypto certificate ca-list box-id 9'), /^% No box with box-id 9 in the cluster/);
 });
 
 t.test('users', async (t) => {

@@ -84,7 +84,12 @@ t.test('parse: abbreviations, ambiguity and errors', async (t) => {
     { name: 'abbreviation sh ver', mode: 'standard', line: 'sh ver', want: SHOW_VERSION },
     { name: 'abbreviation conf t', mode: 'enable', line: 'conf t', want: 'configure terminal' },
     { name: 'case-insensitive', mode: 'standard', line: 'SHOW Version', want: SHOW_VERSION },
-    { name: 'mixed-case keyword', mode: 'standard', line: 'show snmp engineid', want: 'show snmp engineID' },
+    {
+      name: 'mixed-case keyword',
+      mode: 'standard',
+      line: 'show snmp engineid',
+      want: 'show snmp engineID [box-id <box-id:int:1-65535>]',
+    },
     { name: 'empty line', mode: 'config', line: '   ', want: 'empty' },
     { name: 'unknown word', mode: 'standard', line: 'foo', want: UNRECOGNIZED('foo') },
     { name: 'unknown second word', mode: 'standard', line: 'show foo', want: UNRECOGNIZED('foo') },

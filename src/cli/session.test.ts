@@ -166,6 +166,37 @@ t.test('paging: the framework pager lines N-M and lines N-M/T (END)', async (t) 
   t.ok(resized.closed(), 'end of input while paging prints the rest and closes');
 });
 
+t.test('cli default paging: the saved default of every session that has not set its own', async (t) => {
+  const h = await harness({ interactive: true, rows: 5 });
+  const box = () => h.cluster.get(1);
+  h.take();
+  t.match(await h.send('show images\r'), /lines 1-4$/, 'on by default');
+  await h.send('q');
+  await h.send('enable\rconfigure terminal\rno cli default paging enable\r');
+  t.equal(box().config.cliPaging, false);
+  t.notMatch(await h.send('show images\r'), /lines \d/, 'off: this session follows the default');
+  const other = await harness({ interactive: true, rows: 5, cluster: h.cluster });
+  t.notMatch(await other.send('show images\r'), /lines \d/, 'off: a new session does not page');
+  await other.send('cli session paging enable\r');
+  t.match(await other.send('show images\r'), /lines 1-4$/, "the session's own setting wins");
+  await other.send('q');
+  await h.send('end\r');
+  t.notMatch(await h.send('show running-config\r'), /lines \d/);
+  const rc = await h.s.runOnce('show running-config');
+  t.match(rc, /^no cli default paging enable$/m, 'shown in the running config when off');
+  t.notMatch(await h.s.runOnce('show running-config full'), /^cli default paging enable$/m);
+  await h.send('write memory\r');
+  t.equal(box().savedConfig.cliPaging, false, 'saved by write memory');
+  await h.send('configure terminal\rcli default paging enable\rend\r');
+  t.equal(box().config.cliPaging, undefined, 'on again: stored as absent (the default)');
+  t.notMatch(await h.s.runOnce('show running-config'), /cli default paging/, 'the default is not listed');
+  t.match(
+    await h.s.runOnce('show running-config full'),
+    /^cli default paging enable$/m,
+    'full lists it at its default',
+  );
+});
+
 t.test('bounded input', async (t) => {
   const h = await harness();
   h.take();

@@ -90,7 +90,8 @@ export class Session implements TerminalControl {
   private closed = false;
   private inputEnded = false;
   private droppedInput = false;
-  private pagingOn: boolean;
+  /** `cli session paging`: undefined = the box's default (`cli default paging enable`), read at each command. */
+  private pagingOn: boolean | undefined;
   private length: number | undefined;
   private rows: number;
   private cols: number;
@@ -105,7 +106,6 @@ export class Session implements TerminalControl {
     // EMULATION: the role is fixed at login; a capability change applies from the next login.
     this.actor = { user: o.user, role: o.role, source: o.source };
     this.modes = o.startMode === 'enable' ? ['standard', 'enable'] : ['standard'];
-    this.pagingOn = o.interactive;
     this.rows = o.rows && o.rows > 0 ? o.rows : DEFAULT_ROWS;
     this.cols = o.cols && o.cols > 0 ? o.cols : 80;
     this.editor = new LineEditor({
@@ -445,11 +445,24 @@ export class Session implements TerminalControl {
 
   /** Lines per page, or Infinity when paging is off (never without a pty). */
   private pageSize(): number {
-    if (!this.pagingOn || !this.o.interactive) return Infinity;
+    if (!(this.pagingOn ?? this.defaultPaging()) || !this.o.interactive) return Infinity;
     const len = this.length ?? this.rows;
     if (len <= 0 || len >= NO_PAGING_LENGTH) return Infinity;
     // One row is kept for the pager line.
     return Math.max(1, len - 1);
+  }
+
+  /**
+   * The box's saved default, `[no] cli default paging enable` (on while the box is being reloaded).
+   * EMULATION: the default applies to every session that has not set its own `cli session paging`,
+   * from the next command on (the framework documents it for new sessions only).
+   */
+  private defaultPaging(): boolean {
+    try {
+      return this.o.cluster.get(this.o.boxId).config.cliPaging !== false;
+    } catch {
+      return true;
+    }
   }
 
   /**

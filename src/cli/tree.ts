@@ -124,8 +124,11 @@ export interface CommandSpec {
   run(ctx: CommandContext, a: Args): CommandOutput | Promise<CommandOutput>;
   /** Section of `show running-config` this entry's lines belong to. */
   section?: string;
-  /** This entry's lines of `show running-config`, from the box's state. Secrets masked. */
-  render?(box: Box): string[];
+  /**
+   * This entry's lines of `show running-config`, from the box's state. Secrets masked.
+   * `full` (`show running-config full`): also the lines of settings at their defaults.
+   */
+  render?(box: Box, full: boolean): string[];
 }
 
 /** A node of a mode's tree. */

@@ -84,6 +84,22 @@ export const setCryptoMode = setting({
   audit: ([mode]) => `crypto mode ${mode}`,
 });
 
+/**
+ * `[no] cli default paging enable`: the default for paging of CLI sessions
+ * (a session's own `cli session paging` setting wins). Stored as absent when
+ * on, so configurations saved before the setting existed read as on.
+ */
+export const setCliDefaultPaging = setting({
+  role: 'operator',
+  section: 'system',
+  apply: ({ draft }, on: boolean) => {
+    if ((draft.cliPaging ?? true) === on) return UNCHANGED;
+    if (on) delete draft.cliPaging;
+    else draft.cliPaging = false;
+  },
+  audit: ([on]) => `${on ? '' : 'no '}cli default paging enable`,
+});
+
 /** `write memory`: the running config becomes the saved config. */
 export const writeMemory = stored({
   role: 'operator',

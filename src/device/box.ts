@@ -156,6 +156,10 @@ export class Box {
   setCryptoMode(actor: Actor, mode: CryptoMode): void {
     system.setCryptoMode(this.#core, actor, mode);
   }
+  /** `[no] cli default paging enable`: whether CLI sessions page unless they say otherwise. */
+  setCliDefaultPaging(actor: Actor, on: boolean): void {
+    system.setCliDefaultPaging(this.#core, actor, on);
+  }
   /** `write memory`: the running config becomes the saved config. */
   async writeMemory(actor: Actor): Promise<void> {
     await system.writeMemory(this.#core, actor);

@@ -101,6 +101,8 @@ export interface RunningConfig {
   /** The configured mode; the box runs in it after the next reload. */
   cryptoMode: CryptoMode;
   snmp: SnmpConfig;
+  /** `[no] cli default paging enable`: whether CLI sessions page long output unless they say otherwise. Absent = on. */
+  cliPaging?: boolean;
 }
 
 /** A certificate (with its key when the box has one) in the certificate store. */

@@ -60,6 +60,7 @@ const BoxDocumentSchema = Type.Object({
       users: Type.Array(Type.Object({ name: Text() })),
       events: Type.Array(Text()),
     }),
+    cliPaging: Type.Optional(Type.Boolean()),
   }),
   crypto: Type.Object({
     certificates: Type.Record(Type.String(), Certificate),

@@ -9,6 +9,7 @@ import { ACME_CERT_NAME, DEFAULT_CERT_NAME } from '../../device/model.js';
 import { keyValues, timeOrNa } from '../format.js';
 import { table } from '../../lib/table.js';
 import { ANY_MODE, CONFIG_ONLY, type CommandSpec } from '../tree.js';
+import { BOX_ID } from './common.js';
 
 const ORIGIN: Record<CertificateView['origin'], string> = {
   default: 'default (self-signed by the box)',
@@ -129,12 +130,12 @@ export const CERTIFICATE_COMMANDS: readonly CommandSpec[] = [
     run: (ctx) => ctx.box().setWebCertificate(ctx.actor, DEFAULT_CERT_NAME),
   },
   {
-    syntax: 'show crypto certificate [name <name>]',
+    syntax: `show crypto certificate [name <name>] [${BOX_ID}]`,
     modes: ANY_MODE,
     role: 'monitor',
     help: { certificate: 'Certificates: subject, issuer, serial, validity, key, fingerprint' },
     run: (ctx, a) => {
-      const box = ctx.box();
+      const box = ctx.target(a);
       const name = a.opt('name');
       const list = name === undefined ? box.certificates() : [box.certificate(name)];
       return list.flatMap((c, i) => [...(i > 0 ? [''] : []), ...renderCertificate(c)]);
@@ -142,13 +143,13 @@ export const CERTIFICATE_COMMANDS: readonly CommandSpec[] = [
   },
   {
     // EMULATION: the layout of the CA list and of `show web` is ours.
-    syntax: 'show crypto certificate ca-list',
+    syntax: `show crypto certificate ca-list [${BOX_ID}]`,
     modes: ANY_MODE,
     role: 'monitor',
     help: { 'ca-list': 'The certificates in the default CA list' },
-    run: (ctx) => {
+    run: (ctx, a) => {
       const cas = ctx
-        .box()
+        .target(a)
         .certificates()
         .filter((c) => c.inCaList);
       if (cas.length === 0)
@@ -163,12 +164,12 @@ export const CERTIFICATE_COMMANDS: readonly CommandSpec[] = [
     },
   },
   {
-    syntax: 'show web',
+    syntax: `show web [${BOX_ID}]`,
     modes: ANY_MODE,
     role: 'monitor',
     help: { web: 'The HTTPS server and its certificate' },
-    run: (ctx) => {
-      const box = ctx.box();
+    run: (ctx, a) => {
+      const box = ctx.target(a);
       const c = box.certificate(box.webCertificateName);
       return keyValues([
         ['Web HTTPS certificate', c.name],

@@ -4,6 +4,7 @@
  */
 import type { Box } from '../../device/box.js';
 import { ANY_MODE, CONFIG_ONLY, type CommandSpec } from '../tree.js';
+import { BOX_ID } from './common.js';
 import { keyValues } from '../format.js';
 import { table } from '../../lib/table.js';
 
@@ -80,10 +81,10 @@ export const FIRMWARE_COMMANDS: readonly CommandSpec[] = [
     },
   },
   {
-    syntax: 'show images',
+    syntax: `show images [${BOX_ID}]`,
     modes: ANY_MODE,
     role: 'monitor',
     help: { images: 'Firmware images: running, fetched, installed, next boot' },
-    run: (ctx) => renderImages(ctx.box()),
+    run: (ctx, a) => renderImages(ctx.target(a)),
   },
 ];

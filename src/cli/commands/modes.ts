@@ -1,7 +1,8 @@
 /**
  * Modes and session settings (CLI contract, "Session and modes"): enable,
  * configure terminal, exit, end, and the `cli session` settings, which
- * belong to the session and are not part of the running config.
+ * belong to the session and are not part of the running config; and the
+ * box's saved default `[no] cli default paging enable`, which is.
  */
 import { ANY_MODE, CONFIG_ONLY, type CommandSpec } from '../tree.js';
 
@@ -20,7 +21,7 @@ const CLI_HELP = {
   ansi: 'An ANSI terminal',
 } as const;
 
-/** Mode changes and session settings; none of them is part of the running config. */
+/** Mode changes and session settings; of them only `cli default paging` is part of the running config. */
 export const MODE_COMMANDS: readonly CommandSpec[] = [
   {
     syntax: 'enable',
@@ -74,6 +75,33 @@ export const MODE_COMMANDS: readonly CommandSpec[] = [
     role: 'monitor',
     help: { ...CLI_HELP, paging: 'Stop paging long output' },
     run: (ctx) => ctx.terminal.setPaging(false),
+  },
+  {
+    // EMULATION: operator role (a box-wide setting, like the hostname); saved by `write memory`.
+    syntax: 'cli default paging enable',
+    modes: CONFIG_ONLY,
+    role: 'operator',
+    help: { ...CLI_HELP, default: 'Settings of every CLI session (saved with "write memory")' },
+    run: (ctx) => ctx.box().setCliDefaultPaging(ctx.actor, true),
+    section: 'CLI',
+    // The default (on) shows only in `show running-config full`.
+    render: (box, full) =>
+      box.config.cliPaging === false
+        ? ['no cli default paging enable']
+        : full
+          ? ['cli default paging enable']
+          : [],
+  },
+  {
+    syntax: 'no cli default paging enable',
+    modes: CONFIG_ONLY,
+    role: 'operator',
+    help: {
+      ...CLI_HELP,
+      default: 'Settings of every CLI session (saved with "write memory")',
+      paging: 'Sessions do not page long output unless they turn it on',
+    },
+    run: (ctx) => ctx.box().setCliDefaultPaging(ctx.actor, false),
   },
   {
     syntax: 'cli session terminal length <lines:int:0-999>',

@@ -24,14 +24,13 @@ function managementPrefix(address: string): number {
  * (Netshot: `## Hostname:`, `## Generated at`, dropped before diffing); the
  * management interface comes as an `interface eth0` block (real-device.md
  * section 3). `full` (`show running-config full`) also lists the settings
- * at their defaults. EMULATION: the simulator has no setting whose default is
- * hidden, so `full` differs only by its header line.
+ * at their defaults (the entries decide: `cli default paging enable`).
  */
 export function renderRunningConfig(box: Box, specs: readonly CommandSpec[], full = false): string[] {
   const sections = new Map<string, string[]>();
   for (const spec of specs) {
     if (!spec.render) continue;
-    const lines = spec.render(box);
+    const lines = spec.render(box, full);
     if (lines.length === 0) continue;
     const name = spec.section ?? 'Other';
     sections.set(name, [...(sections.get(name) ?? []), ...lines]);

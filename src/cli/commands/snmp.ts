@@ -23,6 +23,7 @@ import type { SnmpTargetCounters } from '../../device/ports.js';
 import { keyValues, MASK } from '../format.js';
 import { table } from '../../lib/table.js';
 import { ANY_MODE, CONFIG_ONLY, type Args, type CommandSpec } from '../tree.js';
+import { BOX_ID } from './common.js';
 
 const AUTH: readonly SnmpAuthProtocol[] = ['md5', 'sha', 'sha256', 'sha512'];
 const PRIV: readonly SnmpPrivProtocol[] = ['des', 'aes-128', 'aes-256'];
@@ -398,18 +399,18 @@ export const SNMP_COMMANDS: readonly CommandSpec[] = [
     run: setFrameworkTarget,
   },
   {
-    syntax: 'show snmp user',
+    syntax: `show snmp user [${BOX_ID}]`,
     modes: ANY_MODE,
     role: 'monitor',
     help: { user: 'SNMPv3 users (never their passphrases)' },
-    run: (ctx) => renderSnmpUsers(ctx.box()),
+    run: (ctx, a) => renderSnmpUsers(ctx.target(a)),
   },
   {
-    syntax: 'show snmp events',
+    syntax: `show snmp events [${BOX_ID}]`,
     modes: ANY_MODE,
     role: 'monitor',
     help: { events: 'Notification events and whether each is sent' },
-    run: (ctx) => renderSnmpEvents(ctx.box()),
+    run: (ctx, a) => renderSnmpEvents(ctx.target(a)),
   },
   {
     syntax: 'snmp-server enable',
@@ -548,24 +549,24 @@ export const SNMP_COMMANDS: readonly CommandSpec[] = [
     },
   },
   {
-    syntax: 'show snmp',
+    syntax: `show snmp [${BOX_ID}]`,
     modes: ANY_MODE,
     role: 'monitor',
     help: { snmp: 'SNMP settings, engine and users' },
-    run: (ctx) => renderSnmp(ctx.box()),
+    run: (ctx, a) => renderSnmp(ctx.target(a)),
   },
   {
-    syntax: 'show snmp host',
+    syntax: `show snmp host [${BOX_ID}]`,
     modes: ANY_MODE,
     role: 'monitor',
     help: { host: 'Notification hosts and their counters' },
-    run: (ctx) => renderSnmpHosts(ctx.box()),
+    run: (ctx, a) => renderSnmpHosts(ctx.target(a)),
   },
   {
-    syntax: 'show snmp engineID',
+    syntax: `show snmp engineID [${BOX_ID}]`,
     modes: ANY_MODE,
     role: 'monitor',
     help: { engineID: 'The SNMPv3 engine ID, and the snmptrapd createUser line for each user' },
-    run: (ctx) => renderEngineId(ctx.box()),
+    run: (ctx, a) => renderEngineId(ctx.target(a)),
   },
 ];
