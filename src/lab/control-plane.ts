@@ -18,7 +18,7 @@
  * handled concurrently; operations on one box are serialised by the runner.
  */
 import { createServer, type Server } from 'node:http';
-import { timingSafeEqual } from 'node:crypto';
+import { createServer as createTlsServer, type Server as TlsServer } from 'node:https';
 import { PassThrough } from 'node:stream';
 import Koa from 'koa';
 import { Router } from '@koa/router';
@@ -26,6 +26,7 @@ import { Type } from '@sinclair/typebox';
 import { listenOn } from '../lib/net.js';
 import { isDeviceError } from '../device/errors.js';
 import { CRYPTO_MODES } from '../device/model.js';
+import { MAX_LAB_BOXES } from '../device/limits.js';
 import { silentLogger } from '../lib/logger.js';
 import { component, StringEnum } from '../lib/typebox.js';
 import type { OpenApiDocument } from '../web/api/openapi.js';
@@ -40,6 +41,11 @@ import {
   type AnyRoute,
   type InterfaceSpec,
 } from '../web/api/route-table.js';
+import { CONTENT_SECURITY_POLICY } from '../web/app.js';
+import { PlaneAuth } from './dashboard/auth.js';
+import { dashboardFiles } from './dashboard/files.js';
+import { dashboardRow, dashboardRows } from './dashboard/rows.js';
+import { SESSION_COOKIE, type DashboardSession } from './dashboard/sessions.js';
 import { FAULT_NAMES } from './faults.js';
 import { FLEET_OPS, inventoryCsv, type Lab } from './lab.js';
 import type { LabEvent } from './lab-events.js';
@@ -58,6 +64,9 @@ interface PlaneCall {
   lab: Lab;
   onDown: () => void;
   document: OpenApiDocument;
+  auth: PlaneAuth;
+  /** The dashboard session the request came with (undefined: the bearer token, or a public route). */
+  session: DashboardSession | undefined;
 }
 
 // ------------------------------------------------------------------ schemas
@@ -123,6 +132,18 @@ const AdvanceTime = component(
       ms: Type.Number({ minimum: 0, description: 'Milliseconds to move the box clocks forward.' }),
       boxes: Type.Optional(BoxList),
       keep: Type.Optional(Type.Boolean({ description: 'Stay ahead instead of returning to real time.' })),
+    },
+    { additionalProperties: false },
+  ),
+);
+
+const Login = component(
+  'Login',
+  Type.Object(
+    {
+      user: Type.Optional(Type.String({ maxLength: 64, description: 'The lab admin (default admin).' })),
+      password: Type.Optional(Type.String({ maxLength: 256, description: 'The lab admin password.' })),
+      token: Type.Optional(Type.String({ maxLength: 256, description: 'Or the lab token instead.' })),
     },
     { additionalProperties: false },
   ),
@@ -250,6 +271,68 @@ export const ROUTES: readonly AnyRoute<PlaneCall>[] = [
       },
     }),
   ),
+  planeRoute({
+    method: 'post',
+    path: '/v1/session',
+    operationId: 'login',
+    summary: 'Dashboard login: the lab admin password or the token; sets the session cookie (HTTPS only).',
+    description:
+      'Answers {user, csrfToken, expiresAt} and sets `__Host-gvos-lab` (HttpOnly, Secure, SameSite=Strict). ' +
+      'With the cookie, every change must send the X-CSRF-Token header. 5 failed logins from a source within a minute lock it out for a minute (429).',
+    tags: ['dashboard'],
+    extra: { security: [] },
+    body: Login,
+    responses: { 200: { description: 'The session.', schema: any('{user, csrfToken, expiresAt}') } },
+    errors: ['Unauthenticated', 'TooManyAttempts'],
+    handler: (ctx, { auth, body }) => send(ctx, 200, auth.login(ctx, body)),
+  }),
+  planeRoute({
+    method: 'get',
+    path: '/v1/session',
+    operationId: 'getSession',
+    summary: "The dashboard session's user and CSRF token (a reloaded page asks here).",
+    tags: ['dashboard'],
+    responses: { 200: { description: 'The session.', schema: any('{user, csrfToken, expiresAt}') } },
+    handler: (ctx, { auth, session }) => {
+      if (!session) throw new WebError('not-found', 'no dashboard session: this request came with the token');
+      send(ctx, 200, auth.info(session));
+    },
+  }),
+  planeRoute({
+    method: 'delete',
+    path: '/v1/session',
+    operationId: 'logout',
+    summary: 'End the dashboard session and clear its cookie.',
+    tags: ['dashboard'],
+    responses: { 204: { description: 'Logged out.' } },
+    handler: (ctx, { auth }) => {
+      auth.logout(ctx);
+      ctx.status = 204;
+    },
+  }),
+  planeRoute({
+    method: 'get',
+    path: '/v1/dashboard/boxes',
+    operationId: 'dashboardBoxes',
+    summary:
+      'Every box as the dashboard shows it: model, crypto mode, firmware, state, certificate, next renewal, last request, clock offset, faults, GUI URL.',
+    tags: ['dashboard'],
+    query: { ids: 'Comma-separated box-ids (at most the lab size limit); absent: every box.' },
+    responses: { 200: { description: 'DashboardRow[]', schema: list('DashboardRow[]') } },
+    errors: ['NotFound', 'BadInput'],
+    handler: (ctx, { lab, query }) => {
+      if (query.ids === undefined) return send(ctx, 200, dashboardRows(lab));
+      const ids = query.ids.split(',', MAX_LAB_BOXES + 1);
+      if (ids.length > MAX_LAB_BOXES) throw new WebError('bad-input', `at most ${MAX_LAB_BOXES} box-ids`);
+      // Boxes removed since the page saw them are left out: the page drops a row it does not get back on a full read.
+      const known = ids.map(Number).filter((id) => lab.runner.has(id));
+      send(
+        ctx,
+        200,
+        known.map((id) => dashboardRow(lab, id)),
+      );
+    },
+  }),
   planeRoute({
     method: 'get',
     path: '/v1/faults',
@@ -438,7 +521,12 @@ function streamEvents(ctx: Koa.Context, lab: Lab, since: number): void {
 
 const ERRORS: Record<string, [number, string]> = {
   BadInput: [400, 'Malformed JSON, wrong types, unknown fields, a body too slow (code bad-input).'],
-  Unauthenticated: [401, 'No bearer token or a wrong one (code unauthenticated).'],
+  Unauthenticated: [401, 'No bearer token or a wrong one, and no dashboard session (code unauthenticated).'],
+  Forbidden: [
+    403,
+    'A change made with a dashboard session without its X-CSRF-Token (code permission-denied).',
+  ],
+  TooManyAttempts: [429, 'Too many failed logins from this source (code too-many-attempts).'],
   NotFound: [404, 'No such box or path (code not-found).'],
   Conflict: [409, 'The lab refuses it now: a box not running, a box-id taken... (code conflict).'],
   PayloadTooLarge: [413, 'The body is over 64 KiB (code payload-too-large).'],
@@ -450,6 +538,7 @@ const PLANE: InterfaceSpec = {
   errorsOf: (r) => [
     ...(r.body ? ['BadInput', 'PayloadTooLarge', 'UnsupportedMediaType'] : []),
     ...(r.extra?.security ? [] : ['Unauthenticated']),
+    ...(r.method !== 'get' && !r.extra?.security ? ['Forbidden'] : []),
   ],
 };
 
@@ -462,19 +551,26 @@ export function controlPlaneDocument(): OpenApiDocument {
       version: '1.0.0',
       description:
         'Drives a running lab: boxes, faults, box clocks, fleet ACME, inventory. `gvos-sim lab <verb>` is a client of it. ' +
-        'Send "Authorization: Bearer <token>" (the token is in the lab state file, mode 0600).',
+        'Send "Authorization: Bearer <token>" (the token is in the lab state file, mode 0600), or log in at POST /v1/session ' +
+        '(the dashboard at / does) and send the session cookie, with X-CSRF-Token on every change.',
     },
     servers: [{ url: '/' }],
-    security: [{ bearerAuth: [] }],
+    security: [{ bearerAuth: [] }, { sessionCookie: [] }],
     paths: pathsOf(ROUTES as AnyRoute<never>[], PLANE),
     components: {
       securitySchemes: {
         bearerAuth: { type: 'http', scheme: 'bearer', description: 'The lab token (lab state file).' },
+        sessionCookie: {
+          type: 'apiKey',
+          in: 'cookie',
+          name: SESSION_COOKIE,
+          description: 'A dashboard session (POST /v1/session); changes also need the X-CSRF-Token header.',
+        },
       },
       responses: Object.fromEntries(
         Object.entries(ERRORS).map(([k, [, description]]) => [k, problemResponse(description)]),
       ),
-      schemas: componentSchemas([Problem, AddBox, SetFault, AdvanceTime, Boxes]),
+      schemas: componentSchemas([Problem, AddBox, SetFault, AdvanceTime, Boxes, Login]),
     },
   };
 }
@@ -492,15 +588,16 @@ export function createControlPlaneApp(
   onDown: () => void,
   o: { bodyDeadlineMs?: number } = {},
 ): Koa {
-  const expected = Buffer.from(token);
+  const auth = new PlaneAuth(token, lab.adminPassword, lab.clock);
   const document = controlPlaneDocument();
+  const files = dashboardFiles();
   const router = new Router();
   mountRoutes<PlaneCall>(
     router,
     ROUTES,
     (ctx, r) => {
-      if (!r.extra?.security) authorize(ctx.get('Authorization'), expected);
-      return { lab, onDown, document };
+      const session = r.extra?.security ? undefined : auth.check(ctx);
+      return { lab, onDown, document, auth, session };
     },
     { maxBytes: MAX_BODY_BYTES, untypedIsJson: true, deadlineMs: o.bodyDeadlineMs ?? BODY_DEADLINE_MS },
   );
@@ -521,6 +618,12 @@ export function createControlPlaneApp(
   });
   const app = new Koa();
   app.use(async (ctx, next) => {
+    // The dashboard's page is served here too: the same policy as a box's GUI (nothing inline, nothing from elsewhere).
+    ctx.set('Content-Security-Policy', CONTENT_SECURITY_POLICY);
+    ctx.set('X-Content-Type-Options', 'nosniff');
+    ctx.set('X-Frame-Options', 'DENY');
+    ctx.set('Referrer-Policy', 'no-referrer');
+    if (ctx.secure) ctx.set('Strict-Transport-Security', 'max-age=31536000');
     await next();
     // A refusal sent before the body arrived: close, so a trickled body cannot hold the connection.
     if (ctx.status >= 400 && !ctx.req.complete) ctx.set('Connection', 'close');
@@ -528,6 +631,7 @@ export function createControlPlaneApp(
   app.use((ctx, next) =>
     // eslint-disable-next-line @typescript-eslint/no-unsafe-return -- koa's Middleware type returns any
     problems(ctx, async () => {
+      if (files.serve(ctx)) return;
       if (ctx.path !== '/v1' && !ctx.path.startsWith('/v1/'))
         throw new WebError(
           'not-found',
@@ -542,30 +646,31 @@ export function createControlPlaneApp(
   return app;
 }
 
-/** Throw 401 unless `header` is "Bearer <token>" (scheme in any case, RFC 7235 §2.1). */
-function authorize(header: string, expected: Buffer): void {
-  const m = /^bearer[ \t]+(\S+)[ \t]*$/i.exec(header);
-  const got = Buffer.from(m?.[1] ?? '');
-  if (got.length !== expected.length || !timingSafeEqual(got, expected)) {
-    throw new WebError('unauthenticated', 'missing or wrong bearer token (see the lab state file)', {
-      'WWW-Authenticate': 'Bearer realm="gvos-sim-lab"',
-    });
-  }
-}
-
-/** The control plane of one lab (see the file comment); listen() once, close() frees its port. */
+/**
+ * The control plane of one lab (see the file comment): HTTP for the CLI on
+ * 127.0.0.1, and HTTPS for the dashboard and anyone else (listenHttps). Both
+ * serve the same app. listen() and listenHttps() once each; close() frees
+ * their ports.
+ */
 export class ControlPlane {
   private readonly server: Server;
+  private tlsServer: TlsServer | undefined;
+  private readonly callback: ReturnType<Koa['callback']>;
   private port = 0;
 
   /** `onDown` runs after the answer to POST /v1/down was sent. */
   constructor(lab: Lab, token: string, onDown: () => void, o: { bodyDeadlineMs?: number } = {}) {
+    this.callback = createControlPlaneApp(lab, token, onDown, o).callback();
     // eslint-disable-next-line @typescript-eslint/no-misused-promises -- koa's callback() catches its own errors
-    this.server = createServer(createControlPlaneApp(lab, token, onDown, o).callback());
-    // Fleet operations on many boxes answer after minutes: no limit on the whole exchange; the body
-    // has its own deadline (above) and the headers Node's.
-    this.server.requestTimeout = 0;
-    this.server.headersTimeout = 10_000;
+    this.server = createServer(this.callback);
+    ControlPlane.limits(this.server);
+  }
+
+  // Fleet operations on many boxes answer after minutes, and the event stream stays open: no limit on
+  // the whole exchange; the body has its own deadline (above) and the headers Node's.
+  private static limits(server: Server | TlsServer): void {
+    server.requestTimeout = 0;
+    server.headersTimeout = 10_000;
   }
 
   /** Listen on 127.0.0.1 (port 0 = any free port); resolves the URL. */
@@ -574,11 +679,33 @@ export class ControlPlane {
     return `http://${address}:${this.port}`;
   }
 
+  /**
+   * Listen over HTTPS with these credentials (dashboard/plane-tls.ts) on
+   * `address` (port 0 = any free port); resolves the port.
+   */
+  async listenHttps(
+    creds: { certPem: string; keyPem: string },
+    address = '127.0.0.1',
+    port = 0,
+  ): Promise<number> {
+    this.tlsServer = createTlsServer(
+      { cert: creds.certPem, key: creds.keyPem, minVersion: 'TLSv1.2' },
+      // eslint-disable-next-line @typescript-eslint/no-misused-promises -- koa's callback() catches its own errors
+      this.callback,
+    );
+    ControlPlane.limits(this.tlsServer);
+    return listenOn(this.tlsServer, address, port, 'the lab dashboard (HTTPS)');
+  }
+
   async close(): Promise<void> {
-    if (!this.server.listening) return;
-    await new Promise<void>((r) => {
-      this.server.close(() => r());
-      this.server.closeAllConnections();
-    });
+    const closing = [this.server, this.tlsServer].map((server) =>
+      server?.listening
+        ? new Promise<void>((r) => {
+            server.close(() => r());
+            server.closeAllConnections();
+          })
+        : Promise.resolve(),
+    );
+    await Promise.all(closing);
   }
 }

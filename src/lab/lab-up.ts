@@ -13,6 +13,7 @@ import { join, resolve } from 'node:path';
 import { FileFirmwareCatalog } from '../firmware/catalog.js';
 import { JsonLogger } from '../lib/logger.js';
 import { ControlPlane } from './control-plane.js';
+import { planeCredentials, planeName, type PlaneCredentials } from './dashboard/plane-tls.js';
 import { Lab, type LabStateFile } from './lab.js';
 import { LabUsageError, type LabRequest } from './lab-args.js';
 import { endPeer, pidAlive, readStateFile, removeStateFile, writeStateFile } from './lab-state.js';
@@ -142,13 +143,18 @@ export async function labUp(o: Extract<LabRequest, { verb: 'up' }>): Promise<voi
   const down = new Promise<void>((r) => (settleDown = r));
   const stopAndSettle = (why: string) => void stop(why).then(settleDown, settleDown);
 
+  let creds: PlaneCredentials | undefined;
+  let dashboardUrl = '';
   try {
     const token = randomBytes(24).toString('base64url');
     plane = new ControlPlane(lab, token, () => stopAndSettle('lab down'));
     const url = await plane.listen();
+    creds = await planeCredentials(planeName(labName, topology.domain), lab.signingRoot, Date.now());
+    const httpsPort = await plane.listenHttps(creds);
+    dashboardUrl = `https://127.0.0.1:${httpsPort}/`;
     await saveState({
       ...state,
-      controlPlane: { url, token },
+      controlPlane: { url, token, dashboardUrl, dashboardName: creds.name },
       processes: lab.processes,
       trapLog: lab.trapLog,
     });
@@ -158,10 +164,18 @@ export async function labUp(o: Extract<LabRequest, { verb: 'up' }>): Promise<voi
   }
   if (progress instanceof LiveTableProgress) progress.finish();
   printUp(lab, labName, topology, t0);
+  const rootFile = join(lab.dir, 'ca-root.pem');
   if (lab.caRootPem) {
-    const rootFile = join(lab.dir, 'ca-root.pem');
-    await writeFile(rootFile, lab.caRootPem);
+    // A CA that keeps its key (not Pebble): the root the lab made for its dashboard goes into the same file.
+    await writeFile(rootFile, lab.caRootPem + (creds?.ownRootPem ? '\n' + creds.ownRootPem : ''));
     console.log(`CA root:     ${rootFile}`);
+  }
+  if (creds) {
+    const port = new URL(dashboardUrl).port;
+    console.log(`dashboard:   ${dashboardUrl}   (user admin; or https://${creds.name}:${port}/ by name)`);
+    console.log(
+      `             curl --cacert ${rootFile} --resolve ${creds.name}:${port}:127.0.0.1 https://${creds.name}:${port}/`,
+    );
   }
   if (lab.trapLog) console.log(`trap log:    ${lab.trapLog}   (gvos-sim lab traps${nameOpt})`);
   console.log(`stop:        Ctrl-C, or gvos-sim lab down${nameOpt}`);

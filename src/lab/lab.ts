@@ -124,7 +124,12 @@ export interface LabStateFile {
   name: string;
   /** The process running the lab (`lab up`). */
   pid: number;
-  controlPlane: { url: string; token: string };
+  /**
+   * The control plane: `url` is HTTP on 127.0.0.1 (the CLI's), `dashboardUrl`
+   * HTTPS for the dashboard and `dashboardName` the DNS name its certificate
+   * is for (dashboard/plane-tls.ts); both absent while the lab starts.
+   */
+  controlPlane: { url: string; token: string; dashboardUrl?: string; dashboardName?: string };
   processes: PeerProcessRecord[];
   trapLog: string | null;
   startedAt: string;
@@ -353,6 +358,11 @@ export class Lab {
   /** Child processes the lab started (by PID). */
   get processes(): PeerProcessRecord[] {
     return [...(this.ca?.processes ?? []), ...(this.traps?.processes ?? [])];
+  }
+
+  /** The CA's issuing root with its key, when the CA gives it out (Pebble): the control plane's certificate is signed with it. */
+  get signingRoot(): LabCa['signingRoot'] {
+    return this.ca?.signingRoot;
   }
 
   /** The CA's issuing root (PEM): the certificates of the boxes chain to it. */

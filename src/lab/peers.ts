@@ -14,6 +14,7 @@
  * binary is reported with the exact package to install.
  */
 import { spawn } from 'node:child_process';
+import { createPrivateKey } from 'node:crypto';
 import { mkdir, writeFile, readFile, open } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
@@ -33,6 +34,7 @@ import {
   type Daemon,
 } from '../acme/pebble-launcher.js';
 import { freePort } from '../lib/net.js';
+import type { SigningCa } from '../pki/issued.js';
 import { TRAPD_READY_TEXT, trapdConfigText, trapdLaunch, udpPortBound } from '../snmp/trapd-launcher.js';
 
 /** A process the lab started: enough to stop it later from another process (`lab down`). */
@@ -63,6 +65,12 @@ export interface LabCa extends Peer {
   readonly listenerCaPem?: string;
   /** The name server the boxes use ("ip:port"), when the lab runs one. */
   readonly nameServer: string | undefined;
+  /**
+   * The issuing root with its private key, when the CA gives it out (Pebble's
+   * management API does: /root-keys/0); undefined for a CA that does not.
+   * The key is secret: never printed, logged or written.
+   */
+  readonly signingRoot?: () => Promise<SigningCa>;
   /** Make `name` resolve to `address` at the lab's name server (no-op without one). */
   addHost(name: string, address: string): Promise<void>;
 }
@@ -221,6 +229,10 @@ export async function startPebbleCa(o: PebbleCaOptions): Promise<LabCa> {
       managementUrl: `https://127.0.0.1:${mgmtPort}`,
       listenerCaPem: listener.caPem,
       processes: records,
+      signingRoot: async () => ({
+        certPem: issuingRoot,
+        key: createPrivateKey(await httpsGet(`https://127.0.0.1:${mgmtPort}/root-keys/0`, listener.caPem)),
+      }),
       async addHost(name: string, address: string) {
         const ok = await httpOk(
           `http://127.0.0.1:${dnsMgmtPort}/add-a`,

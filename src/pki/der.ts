@@ -6,7 +6,7 @@
  * 8-14 ms per certificate (the largest cost of a box's first boot after the
  * password hash; bench/scale.ts). Pure.
  */
-import type { KeyObject } from 'node:crypto';
+import { createHash, type KeyObject } from 'node:crypto';
 import { isIP } from 'node:net';
 
 /** Tag-length-value with a definite length. */
@@ -28,10 +28,14 @@ export const set = (...parts: Buffer[]): Buffer => tlv(0x31, Buffer.concat(parts
 export const explicit = (n: number, inner: Buffer): Buffer => tlv(0xa0 | n, inner);
 export const NULL = Buffer.from([0x05, 0x00]);
 export const utf8 = (s: string): Buffer => tlv(0x0c, Buffer.from(s, 'utf8'));
-const octets = (b: Buffer): Buffer => tlv(0x04, b);
+/** [n] IMPLICIT OCTET STRING (primitive, context-specific): keyIdentifier of an authorityKeyIdentifier. */
+export const implicitOctets = (n: number, b: Buffer): Buffer => tlv(0x80 | n, b);
+/** OCTET STRING. */
+export const octets = (b: Buffer): Buffer => tlv(0x04, b);
 /** BIT STRING of whole octets (no unused bits): signatures, keys. */
 export const bits = (b: Buffer): Buffer => tlv(0x03, Buffer.concat([Buffer.from([0]), b]));
-const bool = (v: boolean): Buffer => Buffer.from([0x01, 0x01, v ? 0xff : 0x00]);
+/** BOOLEAN. */
+export const bool = (v: boolean): Buffer => Buffer.from([0x01, 0x01, v ? 0xff : 0x00]);
 
 /** A non-negative INTEGER from big-endian bytes, minimally encoded (X.690 §8.3.2). */
 export function unsignedInteger(bytes: Buffer): Buffer {
@@ -120,6 +124,8 @@ export const OID = {
   keyUsage: '2.5.29.15',
   extKeyUsage: '2.5.29.37',
   subjectAltName: '2.5.29.17',
+  subjectKeyIdentifier: '2.5.29.14',
+  authorityKeyIdentifier: '2.5.29.35',
   serverAuth: '1.3.6.1.5.5.7.3.1',
   extensionRequest: '1.2.840.113549.1.9.14',
   sha256WithRSA: '1.2.840.113549.1.1.11',
@@ -127,6 +133,40 @@ export const OID = {
   ecdsaWithSha384: '1.2.840.10045.4.3.3',
   ecdsaWithSha512: '1.2.840.10045.4.3.4',
 } as const;
+
+/** keyUsage keyCertSign (bit 5) + cRLSign (bit 6): one octet 0000 0110, 1 unused bit. */
+export const KEY_USAGE_CERT_SIGN = tlv(0x03, Buffer.from([0x01, 0x06]));
+
+/**
+ * The subject Name of a DER certificate, as its bytes (RFC 5280 §4.1: the
+ * sixth field of the TBSCertificate, after the optional [0] version), so a
+ * certificate it signs names its issuer byte for byte. Throws on DER that is
+ * not a certificate.
+ */
+export function subjectNameOf(certDer: Buffer): Buffer {
+  /** The element at `off`: where its content starts and where it ends. */
+  const at = (off: number): { tag: number; start: number; end: number } => {
+    const tag = certDer[off];
+    let len = certDer[off + 1];
+    if (tag === undefined || len === undefined) throw new Error('not a DER certificate');
+    let start = off + 2;
+    if (len & 0x80) {
+      const n = len & 0x7f;
+      len = 0;
+      for (let i = 0; i < n; i++) len = len * 256 + (certDer[start + i] ?? 0);
+      start += n;
+    }
+    if (start + len > certDer.length) throw new Error('not a DER certificate');
+    return { tag, start, end: start + len };
+  };
+  const tbs = at(at(0).start);
+  let off = tbs.start;
+  if (at(off).tag === 0xa0) off = at(off).end;
+  for (let i = 0; i < 4; i++) off = at(off).end; // serial, signature, issuer, validity
+  const subject = at(off);
+  if (subject.tag !== 0x30) throw new Error('not a DER certificate');
+  return certDer.subarray(off, subject.end);
+}
 
 /** keyUsage digitalSignature (bit 0) + keyEncipherment (bit 2): one octet 1010 0000, 5 unused bits. */
 export const KEY_USAGE_SIGN_ENCIPHER = tlv(0x03, Buffer.from([0x05, 0xa0]));
@@ -143,19 +183,32 @@ const CURVE_OIDS: Record<string, string> = {
  * call, the JWK export ~5 us. Throws for other key types.
  */
 export function spki(key: KeyObject): Buffer {
+  const { algorithm, keyBits } = publicKeyParts(key);
+  return seq(algorithm, bits(keyBits));
+}
+
+/**
+ * RFC 5280 §4.2.1.2 method (1): the SHA-1 of the subjectPublicKey bits,
+ * for subjectKeyIdentifier and authorityKeyIdentifier.
+ */
+export function keyIdentifier(key: KeyObject): Buffer {
+  return createHash('sha1').update(publicKeyParts(key).keyBits).digest();
+}
+
+function publicKeyParts(key: KeyObject): { algorithm: Buffer; keyBits: Buffer } {
   const jwk = key.export({ format: 'jwk' });
   const b = (v: string | undefined) => Buffer.from(v ?? '', 'base64url');
   if (jwk.kty === 'EC' && jwk.crv && CURVE_OIDS[jwk.crv]) {
-    return seq(
-      seq(oid('1.2.840.10045.2.1'), oid(CURVE_OIDS[jwk.crv]!)),
-      bits(Buffer.concat([Buffer.from([0x04]), b(jwk.x), b(jwk.y)])),
-    );
+    return {
+      algorithm: seq(oid('1.2.840.10045.2.1'), oid(CURVE_OIDS[jwk.crv]!)),
+      keyBits: Buffer.concat([Buffer.from([0x04]), b(jwk.x), b(jwk.y)]),
+    };
   }
   if (jwk.kty === 'RSA') {
-    return seq(
-      seq(oid('1.2.840.113549.1.1.1'), NULL),
-      bits(seq(unsignedInteger(b(jwk.n)), unsignedInteger(b(jwk.e)))),
-    );
+    return {
+      algorithm: seq(oid('1.2.840.113549.1.1.1'), NULL),
+      keyBits: seq(unsignedInteger(b(jwk.n)), unsignedInteger(b(jwk.e))),
+    };
   }
   throw new Error(`no SubjectPublicKeyInfo for a ${key.asymmetricKeyType} key`);
 }

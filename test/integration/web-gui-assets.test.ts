@@ -15,6 +15,7 @@ import { silentLogger } from '../../src/lib/logger.js';
 import { CONTENT_SECURITY_POLICY } from '../../src/web/app.js';
 import { escapeHtml, guiAssetDir } from '../../src/web/gui/gui-router.js';
 import { WebServer } from '../../src/web/server.js';
+import { dashboardDir } from '../../src/lab/dashboard/files.js';
 import { makeTestBox } from '../harness/boxes.js';
 
 const dir = guiAssetDir();
@@ -95,26 +96,49 @@ t.test('the markup has nothing the policy would block', async (t) => {
   );
 });
 
-t.test('app.js type-checks (strict, DOM library)', async (t) => {
-  const file = join(dir, 'app.js');
-  const program = ts.createProgram([file], {
-    allowJs: true,
-    checkJs: true,
-    noEmit: true,
-    strict: true,
-    noUnusedLocals: true,
-    noUnusedParameters: true,
-    target: ts.ScriptTarget.ES2022,
-    module: ts.ModuleKind.ES2022,
-    lib: ['lib.es2022.d.ts', 'lib.dom.d.ts', 'lib.dom.iterable.d.ts'],
-    types: [],
+for (const [name, file] of [
+  ['app.js', join(dir, 'app.js')],
+  ['the lab dashboard.js', join(dashboardDir(), 'dashboard.js')],
+] as const) {
+  t.test(`${name} type-checks (strict, DOM library)`, async (t) => {
+    const program = ts.createProgram([file], {
+      allowJs: true,
+      checkJs: true,
+      noEmit: true,
+      strict: true,
+      noUnusedLocals: true,
+      noUnusedParameters: true,
+      target: ts.ScriptTarget.ES2022,
+      module: ts.ModuleKind.ES2022,
+      lib: ['lib.es2022.d.ts', 'lib.dom.d.ts', 'lib.dom.iterable.d.ts'],
+      types: [],
+    });
+    const diagnostics = ts.getPreEmitDiagnostics(program).map((d) => {
+      const where =
+        d.file && d.start !== undefined ? d.file.getLineAndCharacterOfPosition(d.start) : undefined;
+      return `${where ? `${name}:${where.line + 1}:${where.character + 1} ` : ''}${ts.flattenDiagnosticMessageText(d.messageText, '\n')}`;
+    });
+    t.same(diagnostics, []);
   });
-  const diagnostics = ts.getPreEmitDiagnostics(program).map((d) => {
-    const where = d.file && d.start !== undefined ? d.file.getLineAndCharacterOfPosition(d.start) : undefined;
-    return `${where ? `app.js:${where.line + 1}:${where.character + 1} ` : ''}${ts.flattenDiagnosticMessageText(d.messageText, '\n')}`;
-  });
-  t.same(diagnostics, []);
-});
+}
+
+t.test(
+  'the lab dashboard: nothing inline, nothing from elsewhere, text never parsed as markup',
+  async (t) => {
+    const html = readFileSync(join(dashboardDir(), 'index.html'), 'utf8');
+    for (const [, attrs, content] of html.matchAll(/<script\b([^>]*)>([\s\S]*?)<\/script>/g)) {
+      t.match(attrs!, /\bsrc="\/dashboard\//, 'scripts come from the control plane');
+      t.equal(content!.trim(), '', 'no inline script');
+    }
+    t.notMatch(html, /\sstyle\s*=|<style\b|\son[a-z]+\s*=/i, 'no inline style or handlers');
+    t.notMatch(html, /(src|href)="(https?:)?\/\//i, 'nothing from elsewhere');
+    t.notMatch(
+      readFileSync(join(dashboardDir(), 'dashboard.js'), 'utf8'),
+      /innerHTML|outerHTML|insertAdjacentHTML|document\.write|eval\(|new Function|setInterval/,
+      'text only, and no polling loop',
+    );
+  },
+);
 
 t.test('escapeHtml', async (t) => {
   t.equal(escapeHtml(`<a href="x">'&'</a>`), '&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;');

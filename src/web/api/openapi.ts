@@ -25,7 +25,11 @@ export interface OpenApiDocument {
   paths: Record<string, Partial<Record<HttpVerb, Operation>>>;
   components: {
     schemas: Record<string, JsonSchema>;
-    securitySchemes: Record<string, { type: 'http'; scheme: string; description: string }>;
+    securitySchemes: Record<
+      string,
+      | { type: 'http'; scheme: string; description: string }
+      | { type: 'apiKey'; in: 'cookie' | 'header'; name: string; description: string }
+    >;
     responses: Record<string, ResponseObject>;
   };
 }

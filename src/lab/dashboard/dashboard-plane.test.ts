@@ -1,0 +1,224 @@
+/**
+ * The dashboard side of the control plane over a real HTTPS socket (the
+ * session cookie is Secure, so only TLS shows it): the certificate verifies
+ * for the lab's name and 127.0.0.1 against the root alone; the page and its
+ * files under a strict CSP; login with the admin password or the token; the
+ * cookie's attributes; CSRF on changes; the login throttle; logout; and the
+ * same routes refusing a login over plain HTTP. A stand-in Lab answers the
+ * calls these routes make (the real lab: test/e2e/lab-dashboard.test.ts).
+ */
+import t from 'tap';
+import { request as httpsRequest } from 'node:https';
+import { request as httpRequest } from 'node:http';
+import { generateKeyPairSync } from 'node:crypto';
+import { SystemClock } from '../../lib/clock.js';
+import { createRootCa } from '../../pki/issued.js';
+import { ControlPlane } from '../control-plane.js';
+import type { Lab } from '../lab.js';
+import { planeCredentials } from './plane-tls.js';
+
+const TOKEN = 'tok-0123456789abcdef';
+const PASSWORD = 'Lab-adm1n-pw';
+const faultCalls: unknown[][] = [];
+const lab = {
+  adminPassword: PASSWORD,
+  clock: new SystemClock(),
+  topology: { lab: 'lab' },
+  runner: {
+    ids: () => [1, 2],
+    has: (n: number) => n === 1 || n === 2,
+    info: (n: number) => ({
+      spec: { model: 'GigaVUE-HC2', cryptoMode: 'classic', firmware: '6.5.00' },
+      boxId: n,
+    }),
+    box: () => undefined,
+    clock: () => ({ offset: 0 }),
+    addressing: { mode: 'addresses' },
+  },
+  boxStatus: (n: number) => ({
+    boxId: n,
+    hostname: `gigavue-${n}`,
+    address: `127.0.0.10${n}`,
+    ports: { https: 443 },
+    state: 'stopped',
+    certificate: { status: 'unknown', serial: null, expires: null },
+  }),
+  faults: { list: () => [] },
+  setFault: (...args: unknown[]) => {
+    faultCalls.push(args);
+    return [];
+  },
+} as unknown as Lab;
+
+const creds = await planeCredentials('lab.lab.test', undefined, Date.now());
+const plane = new ControlPlane(lab, TOKEN, () => undefined);
+const httpUrl = await plane.listen();
+const port = await plane.listenHttps(creds);
+t.teardown(() => plane.close());
+const root = creds.ownRootPem!;
+
+interface Answer {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  text: string;
+  json: any; // eslint-disable-line @typescript-eslint/no-explicit-any -- test answers are read loosely
+}
+
+function call(
+  method: string,
+  path: string,
+  o: {
+    headers?: Record<string, string>;
+    body?: unknown;
+    ca?: string;
+    servername?: string;
+    http?: boolean;
+  } = {},
+): Promise<Answer> {
+  const payload = o.body === undefined ? undefined : JSON.stringify(o.body);
+  const headers = { ...(payload ? { 'content-type': 'application/json' } : {}), ...o.headers };
+  return new Promise((resolve, reject) => {
+    const onRes = (res: import('node:http').IncomingMessage) => {
+      let text = '';
+      res.on('data', (d: Buffer) => (text += d.toString()));
+      res.on('end', () =>
+        resolve({
+          status: res.statusCode!,
+          headers: res.headers,
+          text,
+          json: /json/.test(String(res.headers['content-type'])) && text ? JSON.parse(text) : undefined,
+        }),
+      );
+    };
+    const req = o.http
+      ? httpRequest(`${httpUrl}${path}`, { method, headers }, onRes)
+      : httpsRequest(
+          {
+            host: '127.0.0.1',
+            port,
+            path,
+            method,
+            headers,
+            ca: o.ca ?? root,
+            servername: o.servername ?? 'lab.lab.test',
+            agent: false,
+          },
+          onRes,
+        );
+    req.once('error', reject);
+    req.end(payload);
+  });
+}
+
+const cookieOf = (a: Answer) => String(a.headers['set-cookie']).split(';')[0]!;
+
+t.test('the certificate verifies for the lab name and for 127.0.0.1 with only the root', async (t) => {
+  t.equal((await call('GET', '/')).status, 200, 'by name (SNI lab.lab.test)');
+  t.equal((await call('GET', '/', { servername: '' })).status, 200, 'by address (IP SAN)');
+  const stranger = createRootCa({
+    key: generateKeyPairSync('ec', { namedCurve: 'prime256v1' }).privateKey,
+    commonName: 'gvos-sim lab root for lab.lab.test',
+    organization: 'gvos-sim lab',
+    notBeforeMs: Date.now(),
+    validDays: 1,
+  });
+  await t.rejects(call('GET', '/', { ca: stranger }), /self-signed|unable to verify|certificate/i);
+  await t.rejects(call('GET', '/', { servername: 'other.lab.test' }), /altnames|Hostname/i);
+});
+
+t.test('the page and its files, under the same strict CSP as a box GUI', async (t) => {
+  const page = await call('GET', '/');
+  t.match(page.headers['content-type'], /^text\/html/);
+  t.match(page.text, '<script type="module" src="/dashboard/dashboard.js"></script>');
+  t.match(String(page.headers['content-security-policy']), /script-src 'self'/);
+  t.notMatch(String(page.headers['content-security-policy']), /unsafe/);
+  t.match(String(page.headers['strict-transport-security']), /max-age/);
+  t.match((await call('GET', '/dashboard/dashboard.js')).headers['content-type'], /^text\/javascript/);
+  t.match((await call('GET', '/dashboard/dashboard.css')).headers['content-type'], /^text\/css/);
+  t.equal((await call('GET', '/dashboard/nope.js')).status, 404);
+});
+
+t.test(
+  'login with the admin password: a Secure HttpOnly SameSite=Strict cookie, CSRF on changes',
+  async (t) => {
+    t.equal((await call('GET', '/v1/dashboard/boxes')).status, 401, 'nothing without a session');
+    const bad = await call('POST', '/v1/session', { body: { user: 'admin', password: 'wrong' } });
+    t.equal(bad.status, 401);
+    t.notOk(bad.headers['set-cookie'], 'no cookie for a wrong password');
+    const ok = await call('POST', '/v1/session', { body: { user: 'admin', password: PASSWORD } });
+    t.equal(ok.status, 200);
+    const setCookie = String(ok.headers['set-cookie']);
+    t.match(setCookie, /^__Host-gvos-lab=[A-Za-z0-9_-]{43};/);
+    for (const attr of ['Secure', 'HttpOnly', 'SameSite=Strict', 'Path=/']) t.match(setCookie, attr);
+    t.notMatch(setCookie, /Domain=/i);
+    t.equal(ok.json.user, 'admin');
+    t.notMatch(JSON.stringify(ok.json), cookieOf(ok).split('=')[1]!, 'the session id is not in the body');
+    const cookie = cookieOf(ok);
+    const rows = await call('GET', '/v1/dashboard/boxes', { headers: { cookie } });
+    t.equal(rows.status, 200);
+    t.same(
+      rows.json.map((r: { boxId: number; model: string; guiUrl: string }) => [r.boxId, r.model, r.guiUrl]),
+      [
+        [1, 'GigaVUE-HC2', 'https://127.0.0.101/'],
+        [2, 'GigaVUE-HC2', 'https://127.0.0.102/'],
+      ],
+    );
+    t.same(
+      (await call('GET', '/v1/dashboard/boxes?ids=2,7', { headers: { cookie } })).json.map(
+        (r: { boxId: number }) => r.boxId,
+      ),
+      [2],
+      'ids: only those, unknown ones left out',
+    );
+    const change = { fault: 'acme-slow', on: true, boxes: [2] };
+    const noCsrf = await call('POST', '/v1/faults', { headers: { cookie }, body: change });
+    t.equal(noCsrf.status, 403, 'a change without the CSRF header is refused');
+    t.equal(faultCalls.length, 0);
+    const wrongCsrf = await call('POST', '/v1/faults', {
+      headers: { cookie, 'x-csrf-token': 'x'.repeat(43) },
+      body: change,
+    });
+    t.equal(wrongCsrf.status, 403);
+    const withCsrf = await call('POST', '/v1/faults', {
+      headers: { cookie, 'x-csrf-token': ok.json.csrfToken },
+      body: change,
+    });
+    t.equal(withCsrf.status, 200);
+    t.same(faultCalls, [['acme-slow', true, [2], undefined]]);
+    const again = await call('GET', '/v1/session', { headers: { cookie } });
+    t.equal(again.json.csrfToken, ok.json.csrfToken, 'a reloaded page gets its CSRF token back');
+    t.equal(
+      (await call('DELETE', '/v1/session', { headers: { cookie, 'x-csrf-token': ok.json.csrfToken } }))
+        .status,
+      204,
+    );
+    t.equal((await call('GET', '/v1/dashboard/boxes', { headers: { cookie } })).status, 401, 'logged out');
+  },
+);
+
+t.test('login with the token; the bearer token needs no CSRF header', async (t) => {
+  const ok = await call('POST', '/v1/session', { body: { token: TOKEN } });
+  t.equal(ok.status, 200);
+  t.equal(ok.json.user, 'token');
+  const bearer = await call('POST', '/v1/faults', {
+    headers: { authorization: `Bearer ${TOKEN}` },
+    body: { fault: 'acme-slow', on: false, boxes: [1] },
+  });
+  t.equal(bearer.status, 200);
+});
+
+t.test('no login over plain HTTP; wrong passwords lock the source out', async (t) => {
+  const plain = await call('POST', '/v1/session', {
+    http: true,
+    body: { user: 'admin', password: PASSWORD },
+  });
+  t.equal(plain.status, 400);
+  t.match(plain.json.detail, /HTTPS/);
+  const statuses: number[] = [];
+  for (let i = 0; i < 6; i++)
+    statuses.push((await call('POST', '/v1/session', { body: { password: `wrong-${i}` } })).status);
+  t.same(statuses.slice(0, 4), [401, 401, 401, 401]);
+  t.equal(statuses[5], 429, 'locked out after 5 failures');
+  const right = await call('POST', '/v1/session', { body: { password: PASSWORD } });
+  t.equal(right.status, 429, 'even the right password waits out the lockout');
+});
