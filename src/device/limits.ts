@@ -16,11 +16,13 @@ export const BOX_ID_MIN = 1;
 export const BOX_ID_MAX = 65535;
 
 /**
- * Boxes in one lab (one process), at most. A thousand boxes in one process
- * is a benchmarked size (bench/scale.ts); 4096 leaves room above it. Box-ids
- * in a lab still range over 1..BOX_ID_MAX.
+ * Boxes in one lab (one process), at most: the size benchmarked in
+ * bench/scale.ts (`--boxes 10000`), with the boxes' TCP listeners in listener
+ * processes (src/host/listener-pool.ts; src/lab/open-files.ts says at start
+ * whether a topology fits the open-files limit). Box-ids in a lab still range
+ * over 1..BOX_ID_MAX.
  */
-export const MAX_LAB_BOXES = 4096;
+export const MAX_LAB_BOXES = 10_000;
 
 /** True when `n` is a whole number within the box-id range. */
 export function isBoxId(n: number): boolean {

@@ -25,6 +25,7 @@ import type { ConnectFaults } from '../lib/connect-faults.js';
 import { Logins } from '../device/login.js';
 import { LoginThrottle } from '../lib/login-throttle.js';
 import type { Logger } from '../lib/logger.js';
+import type { Listeners } from '../lib/net.js';
 import { AcmeAgent, type AcmeAgentSettings } from '../acme/agent.js';
 import type { TrustCache } from '../acme/trust-cache.js';
 import { SshCliServer } from '../cli/transports/ssh.js';
@@ -95,6 +96,12 @@ export interface BoxHostOptions {
    * without it the box generates its own (~90-190 ms of CPU).
    */
   defaultRsaKeyPem?: () => Promise<string>;
+  /**
+   * Who holds the box's TCP listening sockets (SSH, CLI, HTTPS, HTTP): this
+   * process (default) or a lab's listener processes (host/listener-pool.ts).
+   * The SNMP agent's UDP socket is always the box's own.
+   */
+  listeners?: Listeners;
 }
 
 /** What a box reports when it is up (the "ready" line). */
@@ -290,6 +297,7 @@ export class BoxHost {
       httpPort: this.bound.http,
       logger: this.log,
       logins: this.logins,
+      ...(this.o.listeners ? { listeners: this.o.listeners } : {}),
     });
     const cliOpts = {
       address: this.o.address,
@@ -298,6 +306,7 @@ export class BoxHost {
       logger: this.log,
       logins: this.logins,
       ...(this.o.loginTimeoutMs !== undefined ? { loginTimeoutMs: this.o.loginTimeoutMs } : {}),
+      ...(this.o.listeners ? { listeners: this.o.listeners } : {}),
     };
     const ssh = new SshCliServer({ ...cliOpts, port: this.bound.ssh, hostKeyPem: box.sshHostKey });
     const tcp = new TcpCliServer({ ...cliOpts, port: this.bound.cli });

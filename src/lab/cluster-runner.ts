@@ -43,6 +43,7 @@ import type { SystemClock } from '../lib/clock.js';
 import type { Logger } from '../lib/logger.js';
 import type { AcmeAgentSettings } from '../acme/agent.js';
 import { BoxHost, boxDataDir, type BoxPorts } from '../host/box-host.js';
+import { ListenerPool } from '../host/listener-pool.js';
 import { BOX_ID_MAX, isBoxId, PORT_MAX, SNMP_AGENT_PORT } from '../device/limits.js';
 import type { Store } from '../store/store.js';
 import { LowdbStore } from '../store/lowdb-store.js';
@@ -119,6 +120,13 @@ export interface ClusterRunnerOptions {
   acmeSettings?: AcmeAgentSettings;
   /** The faults of each box's path to its ACME server (one object per box-id, kept across restarts). */
   acmeFaults?: (boxId: number) => ConnectFaults;
+  /**
+   * Put the boxes' TCP listening sockets in listener processes holding at
+   * most `perProcess` each (src/host/listener-pool.ts), for a lab larger than
+   * this process's open-files limit allows (lab/open-files.ts decides).
+   * Default: every box listens in this process.
+   */
+  listenerProcesses?: { perProcess: number };
 }
 
 /**
@@ -203,10 +211,14 @@ export class ClusterRunner {
    * boxes, made on the first such first boot. See the file comment.
    */
   private defaultRsaKey: Promise<string> | undefined;
+  /** The listener processes, when the options ask for them. */
+  readonly listenerPool: ListenerPool | undefined;
 
   constructor(private readonly o: ClusterRunnerOptions) {
     this.cluster = new LabCluster(o.clusterName);
     this.log = o.logger;
+    if (o.listenerProcesses)
+      this.listenerPool = new ListenerPool({ perProcess: o.listenerProcesses.perProcess, logger: o.logger });
   }
 
   get addressing(): Addressing {
@@ -363,11 +375,12 @@ export class ClusterRunner {
     await rm(boxDataDir(this.o.labDir, boxId), { recursive: true, force: true });
   }
 
-  /** Stop every box (concurrently); resolves when all listeners are closed. */
+  /** Stop every box (concurrently); resolves when all listeners are closed (and the listener processes ended). */
   async stopAll(): Promise<void> {
     await Promise.all(
       this.ids().map((id) => this.stop(id).catch((err) => this.log.error('stop failed', { boxId: id, err }))),
     );
+    await this.listenerPool?.stop();
   }
 
   private slot(boxId: number): Slot {
@@ -412,6 +425,7 @@ export class ClusterRunner {
         catalog: this.o.catalog,
         store,
         ...(this.o.acmeSettings ? { acmeSettings: this.o.acmeSettings } : {}),
+        ...(this.listenerPool ? { listeners: this.listenerPool } : {}),
       });
       slot.store = store;
       // Port 0 (a high box-id in ports mode) became a real port: keep it for status and for the next start.

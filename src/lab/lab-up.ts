@@ -9,6 +9,7 @@
 import { randomBytes } from 'node:crypto';
 import { appendFileSync, mkdirSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
+import { planListeners } from './open-files.js';
 import { join, resolve } from 'node:path';
 import { FileFirmwareCatalog } from '../firmware/catalog.js';
 import { JsonLogger } from '../lib/logger.js';
@@ -81,6 +82,9 @@ export async function labUp(o: Extract<LabRequest, { verb: 'up' }>): Promise<voi
   console.log(
     `gvos-sim lab ${labName}: ${topology.boxes.length} boxes${o.file ? ` from ${o.file}` : ''} (log: ${logFile})`,
   );
+  // Said before anything starts: the open-files limit this lab meets and where its listeners go (or why it cannot run).
+  const planned = planListeners(topology.boxes.length);
+  console.log(`open files:  ${'plan' in planned ? planned.plan.line : planned.problem}`);
 
   // The state file exists from the start (no control plane yet), with each peer's PID as soon as it runs:
   // `lab down` can stop a lab that is still starting, and clean up after one that died while starting.

@@ -39,7 +39,7 @@ import {
   type Addressing,
   type LabBoxSpec,
 } from './cluster-runner.js';
-import { openFilesProblem } from './open-files.js';
+import { planListeners, type ListenerPlan } from './open-files.js';
 import { acmeOpOf, LabEventBus, type LabEventInput } from './lab-events.js';
 import { TrapLogTail, trapSource } from './trap-tail.js';
 import { varbindValue, type ReceivedNotification } from '../snmp/trapd-launcher.js';
@@ -193,6 +193,7 @@ export class Lab {
     private readonly o: LabOptions,
     addressing: Addressing,
     password: string,
+    listeners: ListenerPlan,
   ) {
     this.dir = join(o.labsDir, topology.lab);
     this.adminPassword = password;
@@ -208,6 +209,9 @@ export class Lab {
       addressing,
       ...(o.acmeSettings ? { acmeSettings: o.acmeSettings } : {}),
       acmeFaults: (id) => this.connectFaultsOf(id),
+      ...(listeners.where === 'listener-processes'
+        ? { listenerProcesses: { perProcess: listeners.perProcess } }
+        : {}),
     });
     this.faults = new FaultBoard(
       (id) => this.connectFaultsOf(id),
@@ -338,9 +342,10 @@ export class Lab {
       topo.network.mode === 'auto'
         ? await chooseAddressing(topo.boxes, base)
         : { ...base, mode: topo.network.mode };
-    const tooMany = openFilesProblem(topo.boxes.length);
-    if (tooMany) throw new Error(`lab ${topo.lab}: ${tooMany}`);
-    const lab = new Lab(topo, o, addressing, password);
+    const planned = planListeners(topo.boxes.length);
+    if ('problem' in planned) throw new Error(`lab ${topo.lab}: ${planned.problem}`);
+    o.logger.info(`lab ${topo.lab}: ${planned.plan.line}`);
+    const lab = new Lab(topo, o, addressing, password, planned.plan);
     try {
       await lab.start();
     } catch (err) {

@@ -1,20 +1,49 @@
-/** The lab says at start which open-files limit a topology exceeds, and what it needs. */
+/** The lab says at start which open-files limit it met, where its listeners go, and what a topology that does not fit needs. */
 import t from 'tap';
-import { FDS_BASE, FDS_PER_BOX, openFilesLimit, openFilesProblem } from './open-files.js';
+import {
+  FDS_BASE,
+  FDS_CONNECTIONS,
+  LISTENER_PROCESS_BASE,
+  openFilesLimit,
+  planListeners,
+} from './open-files.js';
+
+t.test('a lab that fits in this process listens here, and says so with the limit', (t) => {
+  const r = planListeners(1000, 20_000);
+  t.ok('plan' in r && r.plan.where === 'in-process', '1000 boxes listen in this process');
+  if ('plan' in r) t.match(r.plan.line, "of this process's 20000");
+  const unknown = planListeners(50_000, null);
+  t.ok('plan' in unknown && unknown.plan.where === 'in-process', 'unknown limit: no claim, in this process');
+  t.end();
+});
 
 t.test(
-  'a topology that fits says nothing; one that does not names the limit, the need and what fits',
+  '10,000 boxes without trap targets: TCP listeners in listener processes, each under the limit',
   (t) => {
-    t.equal(openFilesProblem(1000, 20_000), undefined, '1000 boxes fit in 20,000');
-    const msg = openFilesProblem(10_000, 20_000);
-    t.ok(msg, '10,000 boxes do not fit in 20,000');
-    t.match(msg!, `need about ${FDS_BASE + 10_000 * FDS_PER_BOX} open files`);
-    t.match(msg!, 'may open 20000 (ulimit -n)');
-    t.match(msg!, `at most ${Math.floor((20_000 - FDS_BASE) / FDS_PER_BOX)} boxes fit`);
-    t.equal(openFilesProblem(10_000, null), undefined, 'unknown limit: no claim');
+    const r = planListeners(10_000, 20_000, 0);
+    if (!('plan' in r)) return t.fail(`refused: ${r.problem}`);
+    t.equal(r.plan.where, 'listener-processes');
+    t.equal(r.plan.perProcess, 20_000 - LISTENER_PROCESS_BASE);
+    t.equal(
+      r.plan.processes,
+      Math.ceil(40_000 / (20_000 - LISTENER_PROCESS_BASE)),
+      '40,000 listeners over 3 processes',
+    );
+    t.match(r.plan.line, 'over its limit of 20000 (ulimit -n)');
+    t.match(r.plan.line, '40000 TCP listeners go to 3 listener processes');
     t.end();
   },
 );
+
+t.test('a lab that does not fit even so names the limit, the need and how many boxes fit', (t) => {
+  const r = planListeners(10_000, 20_000, 1);
+  if (!('problem' in r)) return t.fail('10,000 boxes with a trap target each were said to fit');
+  const need = FDS_BASE + FDS_CONNECTIONS + 10_000 * 2;
+  t.match(r.problem, `need about ${need} open files`);
+  t.match(r.problem, 'may open 20000 (ulimit -n)');
+  t.match(r.problem, `at most ${Math.floor((20_000 - FDS_BASE - FDS_CONNECTIONS) / 2)} boxes fit`);
+  t.end();
+});
 
 t.test("this process's limit is read from /proc", (t) => {
   const l = openFilesLimit();

@@ -1,17 +1,41 @@
 /**
- * Whether a lab's boxes fit in this process's open-files limit, said at
- * start instead of failing obscurely (EMFILE) half way through the boot.
+ * Whether a lab's boxes fit in this process's open-files limit, and where
+ * their listening sockets go: said at start instead of failing obscurely
+ * (EMFILE) half way through the boot.
+ *
+ * A box holds four TCP listeners (SSH, CLI, HTTPS, HTTP), the SNMP agent's
+ * UDP socket, one UDP socket per trap target (the lab configures one) and,
+ * while it talks to its CA, an ACME connection. While all of that fits in
+ * this process the boxes listen themselves; above, the TCP listeners move to
+ * listener processes (src/host/listener-pool.ts), each under its own
+ * open-files limit, and this process keeps the UDP sockets and the
+ * connections.
  */
 import { readFileSync } from 'node:fs';
 
-/**
- * File descriptors one box holds: its listeners (SSH, CLI, HTTPS, HTTP and
- * the SNMP agent's UDP socket) and one keep-alive connection to its ACME
- * server while it issues.
- */
-export const FDS_PER_BOX = 6;
+/** TCP listening sockets per box (SSH, CLI, HTTPS, HTTP). */
+const TCP_LISTENERS_PER_BOX = 4;
 /** What the process holds besides the boxes (peers' pipes, logs, the control plane, state writes). */
 export const FDS_BASE = 200;
+/**
+ * Connections at once that are not a box's own (listener-processes mode):
+ * CLI and web sessions, ACME requests in flight and idle for a few seconds
+ * after (src/acme/transport.ts), the CA's http-01 validations.
+ */
+export const FDS_CONNECTIONS = 1000;
+/** What a listener process holds besides its listeners (Node itself, its IPC channel). */
+export const LISTENER_PROCESS_BASE = 100;
+
+/** Where a lab's TCP listening sockets live, and how many listener processes that takes. */
+export interface ListenerPlan {
+  where: 'in-process' | 'listener-processes';
+  /** Listener processes to hold them (0 in-process). */
+  processes: number;
+  /** Listeners per listener process, at most. */
+  perProcess: number;
+  /** One line for the log and `lab up`: the limit met and what the lab needs. */
+  line: string;
+}
 
 /** The soft open-files limit of this process (/proc/self/limits), or undefined where it cannot be read. */
 export function openFilesLimit(): number | undefined {
@@ -23,21 +47,59 @@ export function openFilesLimit(): number | undefined {
   }
 }
 
+/** Open files one box needs when it holds its own listeners. */
+function perBoxInProcess(trapTargets: number): number {
+  return TCP_LISTENERS_PER_BOX + 1 + trapTargets + 1;
+}
+
 /**
- * One line naming the limit `boxes` would exceed and what they need, or
- * undefined when they fit or the limit is unknown (null).
+ * Where `boxes` boxes listen under `limit` (null: unknown, assumed to fit in
+ * this process), or a problem: one line naming the limit they exceed, what
+ * they need and how many boxes fit. Pure.
  */
-export function openFilesProblem(
+export function planListeners(
   boxes: number,
   limit: number | null = openFilesLimit() ?? null,
-): string | undefined {
-  if (limit === null) return undefined;
-  const need = FDS_BASE + boxes * FDS_PER_BOX;
-  if (need <= limit) return undefined;
-  const fit = Math.max(0, Math.floor((limit - FDS_BASE) / FDS_PER_BOX));
-  return (
-    `${boxes} boxes need about ${need} open files (${FDS_PER_BOX} per box: 5 listeners and an ACME connection, ` +
-    `plus ${FDS_BASE}) but this process may open ${limit} (ulimit -n); at most ${fit} boxes fit: ` +
-    `raise the limit (ulimit -n ${need}, or the container's nofile) or run fewer boxes`
-  );
+  trapTargets = 1,
+): { plan: ListenerPlan } | { problem: string } {
+  const inProcessNeed = FDS_BASE + boxes * perBoxInProcess(trapTargets);
+  if (limit === null || inProcessNeed <= limit) {
+    return {
+      plan: {
+        where: 'in-process',
+        processes: 0,
+        perProcess: 0,
+        line:
+          limit === null
+            ? `${boxes} boxes listen in this process (open-files limit unknown)`
+            : `${boxes} boxes need about ${inProcessNeed} open files of this process's ${limit}: they listen in this process`,
+      },
+    };
+  }
+  // This process keeps the UDP sockets (agent, trap targets) and the connections.
+  const mainNeed = FDS_BASE + FDS_CONNECTIONS + boxes * (1 + trapTargets);
+  const perProcess = limit - LISTENER_PROCESS_BASE;
+  const listeners = boxes * TCP_LISTENERS_PER_BOX;
+  if (mainNeed <= limit && perProcess > 0) {
+    const processes = Math.ceil(listeners / perProcess);
+    return {
+      plan: {
+        where: 'listener-processes',
+        processes,
+        perProcess,
+        line:
+          `${boxes} boxes would need about ${inProcessNeed} open files in one process, over its limit of ${limit} (ulimit -n): ` +
+          `their ${listeners} TCP listeners go to ${processes} listener process${processes === 1 ? '' : 'es'} ` +
+          `(at most ${perProcess} each), this process keeps about ${mainNeed}`,
+      },
+    };
+  }
+  const fit = Math.max(0, Math.floor((limit - FDS_BASE - FDS_CONNECTIONS) / (1 + trapTargets)));
+  return {
+    problem:
+      `${boxes} boxes need about ${mainNeed} open files in the lab's process even with their TCP listeners in listener processes ` +
+      `(${1 + trapTargets} UDP sockets per box: the SNMP agent and ${trapTargets} trap target${trapTargets === 1 ? '' : 's'}, ` +
+      `plus ${FDS_BASE + FDS_CONNECTIONS} for peers and connections) but this process may open ${limit} (ulimit -n); ` +
+      `at most ${fit} boxes fit: raise the limit (ulimit -n ${mainNeed}, or the container's nofile) or run fewer boxes`,
+  };
 }

@@ -115,3 +115,29 @@ export async function freePort(host = '127.0.0.1', protocol: PortProtocol = 'tcp
   }
   throw new Error(`no free ${protocol === 'both' ? 'TCP+UDP' : protocol.toUpperCase()} port on ${host}`);
 }
+
+/**
+ * Where a server's listening socket lives. The server object (net, http,
+ * ssh front) stays in this process either way and gets each accepted
+ * connection as its 'connection' event; only who holds the listening socket
+ * changes: this process (IN_PROCESS) or a listener process
+ * (host/listener-pool.ts, for labs larger than one process's open-files
+ * limit allows).
+ */
+export interface Listeners {
+  /**
+   * Accept connections to address:port for `server`. Resolves with the
+   * bound port (the real one when `port` is 0); rejects with the one line
+   * listenOn() gives and leaves nothing listening.
+   */
+  listen(server: Server, address: string, port: number, what: string, log?: Logger): Promise<number>;
+  /** Stop accepting for `server` (open connections are the caller's). Resolves once the port is free; a no-op when not listening. */
+  close(server: Server): Promise<void>;
+}
+
+/** Listening sockets held by this process: listenOn(), and Server.close(). */
+export const IN_PROCESS: Listeners = {
+  listen: listenOn,
+  close: (server) =>
+    server.listening ? new Promise<void>((resolve) => server.close(() => resolve())) : Promise.resolve(),
+};

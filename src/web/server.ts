@@ -12,7 +12,7 @@ import type { Box } from '../device/box.js';
 import type { Cluster } from '../device/cluster.js';
 import type { Logins } from '../device/login.js';
 import type { Logger } from '../lib/logger.js';
-import { listenOn } from '../lib/net.js';
+import { IN_PROCESS, type Listeners } from '../lib/net.js';
 import type { SessionOptions } from './api/auth.js';
 import { createHttpApp, createHttpsApp } from './app.js';
 import { HelloRouter } from './tls-alpn.js';
@@ -91,6 +91,8 @@ export interface WebServerOptions {
    * and the ACME agent may choose that challenge.
    */
   tlsAlpn01?: boolean;
+  /** Who holds the listening sockets: this process (default) or a lab's listener processes. */
+  listeners?: Listeners;
 }
 
 /**
@@ -162,7 +164,7 @@ export class WebServer {
 
   /** Bind both ports (0 = any free port); resolves with the bound ports, rejects naming the address and port. */
   async listen(): Promise<{ https: number; http: number }> {
-    this.ports.https = await listenOn(
+    this.ports.https = await this.listeners.listen(
       this.front.server,
       this.o.address,
       this.o.httpsPort,
@@ -175,7 +177,7 @@ export class WebServer {
     // Once listening, an accept error (e.g. out of file descriptors) is logged, not thrown: the port keeps serving.
     this.front.server.on('error', (err) => this.log.error('https port error', { err: err.message }));
     try {
-      this.ports.http = await listenOn(
+      this.ports.http = await this.listeners.listen(
         this.http,
         this.o.address,
         this.o.httpPort,
@@ -204,15 +206,26 @@ export class WebServer {
   async close(): Promise<void> {
     this.unsubscribe?.();
     if (this.o.tlsAlpn01 !== false) this.box.challenges.responders['tls-alpn-01'] = false;
-    await Promise.all([this.closeHttps(), closeServer(this.http)]);
+    await Promise.all([this.closeHttps(), this.closeHttp()]);
+  }
+
+  /** Stop accepting on the http port and end its connections. */
+  private async closeHttp(): Promise<void> {
+    const closed = this.listeners.close(this.http);
+    this.http.closeAllConnections();
+    await closed;
+    // Stops the deadline checks that 'listening' started when a listener process held the port
+    // (then this server never listened itself, and Node reports ERR_SERVER_NOT_RUNNING: expected).
+    this.http.close(() => undefined);
+  }
+
+  private get listeners(): Listeners {
+    return this.o.listeners ?? IN_PROCESS;
   }
 
   /** Stop accepting on the https port and end its connections (the HTTPS server itself never listens). */
   private async closeHttps(): Promise<void> {
-    const server = this.front.server;
-    const closed = server.listening
-      ? new Promise<void>((resolve) => server.close(() => resolve()))
-      : Promise.resolve();
+    const closed = this.listeners.close(this.front.server);
     this.front.closeConnections();
     this.https.closeAllConnections();
     // Stops the deadline checks started by the 'listening' above (the server itself never
@@ -220,12 +233,4 @@ export class WebServer {
     this.https.close(() => undefined);
     await closed;
   }
-}
-
-async function closeServer(s: HttpServer | HttpsServer): Promise<void> {
-  if (!s.listening) return;
-  await new Promise<void>((resolve) => {
-    s.close(() => resolve());
-    s.closeAllConnections();
-  });
 }

@@ -6,6 +6,7 @@ import type { Cluster } from '../../device/cluster.js';
 import { Logins } from '../../device/login.js';
 import { LoginThrottle } from '../../lib/login-throttle.js';
 import type { Logger } from '../../lib/logger.js';
+import type { Listeners } from '../../lib/net.js';
 
 /** What a CLI server of one box is built from (the host's composition root passes these). */
 export interface CliServerOptions {
@@ -30,6 +31,8 @@ export interface CliServerOptions {
    * destroyed and its slot freed.
    */
   loginTimeoutMs?: number;
+  /** Who holds the listening socket: this process (default) or a lab's listener processes. */
+  listeners?: Listeners;
 }
 
 /** The logins a server uses: the ones given, else its own on the box's clock (the box must be in the cluster). */

@@ -25,7 +25,7 @@ import { clip } from '../../device/validate.js';
 import { escapeUnsafe } from '../../lib/escape.js';
 import { lockoutMessage } from '../../lib/login-throttle.js';
 import type { Logger } from '../../lib/logger.js';
-import { listenOn } from '../../lib/net.js';
+import { IN_PROCESS } from '../../lib/net.js';
 import { Session } from '../session.js';
 import {
   LOGIN_TIMEOUT_MS,
@@ -91,7 +91,13 @@ export class SshCliServer {
 
   /** Start listening; resolves with the bound port. */
   listen(): Promise<number> {
-    return listenOn(this.listener, this.o.address, this.o.port, `SSH CLI of box ${this.o.boxId}`, this.log);
+    return (this.o.listeners ?? IN_PROCESS).listen(
+      this.listener,
+      this.o.address,
+      this.o.port,
+      `SSH CLI of box ${this.o.boxId}`,
+      this.log,
+    );
   }
 
   /** End every session and connection and stop listening. Safe to call more than once. */
@@ -99,7 +105,7 @@ export class SshCliServer {
     this.closing = true;
     for (const s of this.sessions) s.end();
     this.sessions.clear();
-    const closed = new Promise<void>((resolve) => this.listener.close(() => resolve()));
+    const closed = (this.o.listeners ?? IN_PROCESS).close(this.listener);
     for (const c of this.clients) {
       try {
         c.end();

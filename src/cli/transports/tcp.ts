@@ -19,7 +19,7 @@ import { clip } from '../../device/validate.js';
 import { escapeUnsafe } from '../../lib/escape.js';
 import { lockoutMessage } from '../../lib/login-throttle.js';
 import type { Logger } from '../../lib/logger.js';
-import { listenOn } from '../../lib/net.js';
+import { IN_PROCESS } from '../../lib/net.js';
 import { MAX_PENDING_CHARS, Session } from '../session.js';
 import {
   LOGIN_TIMEOUT_MS,
@@ -69,7 +69,13 @@ export class TcpCliServer {
 
   /** Start listening; resolves with the bound port. */
   listen(): Promise<number> {
-    return listenOn(this.listener, this.o.address, this.o.port, `TCP CLI of box ${this.o.boxId}`, this.log);
+    return (this.o.listeners ?? IN_PROCESS).listen(
+      this.listener,
+      this.o.address,
+      this.o.port,
+      `TCP CLI of box ${this.o.boxId}`,
+      this.log,
+    );
   }
 
   /** End every session and connection and stop listening. Safe to call more than once. */
@@ -77,7 +83,7 @@ export class TcpCliServer {
     this.closing = true;
     for (const s of this.sessions) s.end();
     this.sessions.clear();
-    const closed = new Promise<void>((resolve) => this.listener.close(() => resolve()));
+    const closed = (this.o.listeners ?? IN_PROCESS).close(this.listener);
     for (const s of [...this.sockets, ...this.refused]) s.destroy();
     await closed;
   }

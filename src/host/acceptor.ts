@@ -1,0 +1,65 @@
+/**
+ * A listener process of a ListenerPool (src/host/listener-pool.ts): started
+ * by fork(), it opens and closes listening sockets as its parent asks and
+ * passes every accepted connection, unread, to the parent. It holds no box
+ * and reads no byte of any connection. It exits when its parent disconnects
+ * (the parent stopped or died), so no listener outlives the lab.
+ */
+import { createServer, type Server, type Socket } from 'node:net';
+import { listenOn } from '../lib/net.js';
+
+/** What the parent asks (sent in batches: `{ op: 'batch', ops }`). */
+export type AcceptorRequest =
+  { op: 'listen'; id: number; address: string; port: number; what: string } | { op: 'close'; id: number };
+
+/** What the listener process answers: a request done, or an accepted connection (its socket rides along). */
+export type AcceptorReply = AcceptorDone | { op: 'conn' };
+
+/** A request done: a listen's bound address and port, or why it failed. */
+export interface AcceptorDone {
+  op: 'done';
+  id: number;
+  port?: number;
+  address?: string;
+  err?: string;
+}
+
+const servers = new Map<number, Server>();
+
+function reply(m: AcceptorReply, sock?: Socket): void {
+  // The parent may be gone (it then disconnects us, and we exit): nothing to do with the error.
+  if (sock) process.send?.(m, sock, {}, () => undefined);
+  else process.send?.(m, undefined, {}, () => undefined);
+}
+
+function listen(r: Extract<AcceptorRequest, { op: 'listen' }>): void {
+  // pauseOnConnect: not one byte is read here; the parent's server reads the client's first bytes.
+  const server = createServer({ pauseOnConnect: true }, (sock) => {
+    reply({ op: 'conn' }, sock);
+  });
+  listenOn(server, r.address, r.port, r.what).then(
+    (port) => {
+      servers.set(r.id, server);
+      // Out of file descriptors or similar: said on stderr (the lab's), the port keeps listening.
+      server.on('error', (err) => process.stderr.write(`listener ${r.what}: ${err.message}\n`));
+      const a = server.address();
+      reply({ op: 'done', id: r.id, port, address: typeof a === 'object' && a ? a.address : r.address });
+    },
+    (err: Error) => reply({ op: 'done', id: r.id, err: err.message }),
+  );
+}
+
+function close(id: number): void {
+  const server = servers.get(id);
+  servers.delete(id);
+  if (!server) return reply({ op: 'done', id });
+  server.close(() => reply({ op: 'done', id }));
+}
+
+process.on('message', (m: { op: 'batch'; ops: AcceptorRequest[] }) => {
+  for (const r of m.ops) {
+    if (r.op === 'listen') listen(r);
+    else close(r.id);
+  }
+});
+process.once('disconnect', () => process.exit(0));
