@@ -10,7 +10,6 @@ import { parseArgs } from 'node:util';
 import { isIP } from 'node:net';
 import { resolve } from 'node:path';
 import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { Cluster } from './device/cluster.js';
 import { CRYPTO_MODES, type CryptoMode } from './device/model.js';
 import { FileFirmwareCatalog } from './firmware/catalog.js';
@@ -18,6 +17,7 @@ import { BoxHost } from './host/box-host.js';
 import { BOX_ID_MAX, BOX_ID_MIN, isBoxId } from './device/limits.js';
 import { SystemClock } from './lib/clock.js';
 import { JsonLogger, parseLogLevel } from './lib/logger.js';
+import { repoPath } from './lib/repo-root.js';
 
 const BOX_HELP = `Usage: gvos-sim box [options]
 
@@ -64,9 +64,7 @@ export class UsageError extends Error {}
 
 function packageVersion(): string {
   try {
-    const pkg = JSON.parse(
-      readFileSync(fileURLToPath(new URL('../../package.json', import.meta.url)), 'utf8'),
-    ) as {
+    const pkg = JSON.parse(readFileSync(repoPath('package.json'), 'utf8')) as {
       version: string;
     };
     return pkg.version;

@@ -17,6 +17,7 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import * as acme from 'acme-client';
 import { generateKeyPair } from '../pki/keys.js';
+import { repoPath } from '../lib/repo-root.js';
 
 type Raw = { status: number; headers: Record<string, string>; data: unknown };
 interface Internals {
@@ -60,7 +61,7 @@ const b64json = (s: string) =>
 t.test('the installed acme-client is the pinned 5.4.0', async (t) => {
   const pkg = JSON.parse(readFileSync(pkgFile, 'utf8')) as { version: string };
   t.equal(pkg.version, '5.4.0');
-  const own = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
+  const own = JSON.parse(readFileSync(repoPath('package.json'), 'utf8')) as {
     dependencies: Record<string, string>;
   };
   t.equal(own.dependencies['acme-client'], '5.4.0', 'package.json pins the exact version (no range)');

@@ -1,12 +1,12 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import t from 'tap';
 import { ALL_COMMANDS } from './commands/index.js';
 import { findEmulations, renderCliReference } from './docs.js';
+import { repoRoot } from '../lib/repo-root.js';
 
 /** The repository (a unit test imports no peer harness, so not box-process.ts's REPO_ROOT). */
-const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const REPO_ROOT = repoRoot();
 
 t.test('docs/cli.md is what the command tables generate (npm run docs:cli)', async (t) => {
   const committed = readFileSync(join(REPO_ROOT, 'docs', 'cli.md'), 'utf8');

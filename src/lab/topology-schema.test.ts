@@ -10,9 +10,10 @@ import { Ajv2020 } from 'ajv/dist/2020.js';
 import { parse } from 'yaml';
 import { fieldPaths, topologyJsonSchema, topologyJsonSchemaText } from './topology-schema.js';
 import { TOPOLOGY_FIELDS } from './topology.js';
+import { repoPath } from '../lib/repo-root.js';
 
 t.test('the committed topology.schema.json is the generated one', async (t) => {
-  const committed = readFileSync(new URL('./topology.schema.json', import.meta.url), 'utf8');
+  const committed = readFileSync(repoPath('src', 'lab', 'topology.schema.json'), 'utf8');
   t.equal(committed, topologyJsonSchemaText(), 'src/lab/topology.schema.json differs: run `npm run schemas`');
 });
 
@@ -25,13 +26,13 @@ t.test('the schema is valid JSON Schema 2020-12 and accepts the example topologi
   const ajv = new Ajv2020({ allErrors: true, strict: false });
   const validate = ajv.compile(topologyJsonSchema());
   // docker/topologies/*.yaml are templates (variables filled in by docker/render-topology.mjs), not topologies.
-  const examples = new URL('../../examples/', import.meta.url);
+  const examples = repoPath('examples');
   const files = readdirSync(examples)
     .filter((f) => f.endsWith('.yaml'))
     .map((f) => `examples/${f}`);
   t.ok(files.length >= 1, files.join(', '));
   for (const f of files) {
-    const ok = validate(parse(readFileSync(new URL(`../../${f}`, import.meta.url), 'utf8')));
+    const ok = validate(parse(readFileSync(repoPath(f), 'utf8')));
     t.same(validate.errors ?? [], [], f);
     t.ok(ok, f);
   }

@@ -9,6 +9,7 @@ import {
   defaultTopology,
   type TopologyContext,
 } from './topology.js';
+import { repoPath } from '../lib/repo-root.js';
 
 const ctx: TopologyContext = {
   firmware: [
@@ -330,7 +331,7 @@ t.test('default topology: three boxes, Pebble, snmptrapd, certificates by name',
 
 t.test('the JSON Schema describes exactly the fields the validator accepts', async (t) => {
   type S = { properties?: Record<string, S>; items?: S; oneOf?: S[]; $ref?: string };
-  const schema = JSON.parse(readFileSync(new URL('./topology.schema.json', import.meta.url), 'utf8')) as S;
+  const schema = JSON.parse(readFileSync(repoPath('src', 'lab', 'topology.schema.json'), 'utf8')) as S;
   const paths = new Set<string>();
   const walk = (s: S, prefix: string) => {
     for (const alt of s.oneOf ?? []) walk(alt, prefix);
@@ -368,8 +369,7 @@ t.test('the example topologies are valid', async (t) => {
     'docker/topologies/lab.yaml',
     'docker/topologies/join.yaml',
   ]) {
-    const url = new URL(`../../${f}`, import.meta.url);
-    const topo = parseTopology(renderTemplate(readFileSync(url, 'utf8')), f, ctx);
+    const topo = parseTopology(renderTemplate(readFileSync(repoPath(f), 'utf8')), f, ctx);
     t.ok(topo.boxes.length >= 1, f);
   }
 });

@@ -11,8 +11,11 @@ import t from 'tap';
 import { readFileSync } from 'node:fs';
 import { Validator } from '@seriousme/openapi-schema-validator';
 import { openApiDocument } from './router.js';
+import { repoPath } from '../../lib/repo-root.js';
 
-const before = JSON.parse(readFileSync(new URL('./fixtures/openapi-before.json', import.meta.url), 'utf8'));
+const before = JSON.parse(
+  readFileSync(repoPath('src', 'web', 'api', 'fixtures', 'openapi-before.json'), 'utf8'),
+);
 const now = JSON.parse(JSON.stringify(openApiDocument()));
 
 /** Drop `required: []` everywhere (an empty list requires nothing). */
