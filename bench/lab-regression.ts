@@ -140,7 +140,8 @@ async function labRun(n: number, labsDir: string) {
 }
 
 export async function labRegressionBench(full: boolean): Promise<void> {
-  const n = full ? 1000 : 100;
+  // GVOS_BENCH_BOXES overrides the size (profiling at 100-300 boxes: node --cpu-prof dist/bench/run.js ...).
+  const n = Number(process.env.GVOS_BENCH_BOXES) || (full ? 1000 : 100);
   const load1 = loadavg();
   const labsDir = mkdtempSync(join(tmpdir(), 'gvos-bench-lab-'));
   try {

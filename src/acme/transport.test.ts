@@ -15,6 +15,7 @@ import { freePort } from '../lib/net.js';
 import {
   BoxTransport,
   createBoxLookup,
+  createTrustContext,
   inspectServerChain,
   isTrustFailure,
   retryAfterMs,
@@ -67,6 +68,53 @@ t.test(
     t.ok(isTrustFailure((rb as PromiseRejectedResult).reason));
     // And again after A's connection is open and kept alive.
     await t.rejects(b.request(url, 'get'), { name: 'TransportError', kind: 'tls' }, 'no trust leaks from A');
+  },
+);
+
+t.test(
+  'a later operation resumes the TLS session of an earlier one with the same CA list, and no other list gets it',
+  async (t) => {
+    // Answers whether the connection resumed a session (what the server saw).
+    const resuming = createServer(
+      { cert: readFileSync(good.certPath), key: readFileSync(good.keyPath) },
+      (req, res) => {
+        res.writeHead(200, { 'Content-Type': 'application/json' });
+        res.end(JSON.stringify({ resumed: (req.socket as import('node:tls').TLSSocket).isSessionReused() }));
+      },
+    );
+    await new Promise<void>((r) => resuming.listen(0, '127.0.0.1', r));
+    t.teardown(() => resuming.close());
+    const u = `https://127.0.0.1:${(resuming.address() as { port: number }).port}/dir`;
+    const context = createTrustContext([good.caPem]);
+    const op = (caPems: string[], trustContext?: ReturnType<typeof createTrustContext>) =>
+      new BoxTransport({
+        caPems,
+        ...(trustContext ? { trustContext } : {}),
+        nameServers: ['127.0.0.1'],
+        requestTimeoutMs: 2000,
+        dnsTimeoutMs: 300,
+        userAgent: 'test',
+      });
+    const first = op([good.caPem], context);
+    t.match(
+      await first.request(u, 'get'),
+      { status: 200, data: { resumed: false } },
+      'first: full handshake',
+    );
+    first.close();
+    const second = op([good.caPem], context);
+    t.match(await second.request(u, 'get'), { status: 200, data: { resumed: true } }, 'second: resumed');
+    second.close();
+    // A box that does not trust the CA is refused as before: a session is never offered across CA lists.
+    for (const caPems of [[], [other.caPem]]) {
+      const stranger = op(caPems);
+      await t.rejects(
+        stranger.request(u, 'get'),
+        { name: 'TransportError', kind: 'tls' },
+        'untrusted: refused',
+      );
+      stranger.close();
+    }
   },
 );
 

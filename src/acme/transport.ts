@@ -171,6 +171,22 @@ export function createBoxLookup(nameServers: string[], timeoutMs: number): Looku
 }
 
 /**
+ * TLS sessions to resume, per client context and server. A box opens one
+ * connection per ACME operation, so each issuance paid a full handshake
+ * (the chain parsed and verified again: most of the client's TLS CPU in
+ * bench/lab-regression's profile); a resumed one skips that.
+ *
+ * Keyed first by the SecureContext, which trusts exactly one CA list
+ * (TrustCache shares a context only between identical lists): a session is
+ * offered only by a transport that trusts what verified it, so trust never
+ * mixes between boxes. Then by server name and port; a ticket offered to
+ * another server is simply not accepted (a full handshake follows).
+ */
+const SESSIONS = new WeakMap<SecureContext, Map<string, Buffer>>();
+/** Servers remembered per context (a box talks to one CA, a lab to a few). */
+const MAX_SESSIONS_PER_CONTEXT = 64;
+
+/**
  * One box's HTTPS client for its ACME server. One instance per operation:
  * it captures the CA list and name servers at creation (a CA-list change
  * applies to the next operation) and must be closed.
@@ -181,13 +197,21 @@ export class BoxTransport {
   private readonly agent: HttpsAgent;
   private readonly lookup: LookupFunction;
   private readonly uncut: () => void;
+  /** Resumable sessions of this transport's context (see SESSIONS). */
+  private readonly sessions: Map<string, Buffer>;
+  /** Sockets whose new sessions are already being kept (a keep-alive socket serves many requests). */
+  private readonly watched = new WeakSet<object>();
 
   constructor(private readonly o: BoxTransportOptions) {
     this.lookup = createBoxLookup(o.nameServers, o.dnsTimeoutMs);
+    // One context for every connection of this transport (the Agent would build one per socket).
+    // It trusts the CA list only: an explicit (possibly empty) list replaces Node's bundled roots.
+    const context = o.trustContext ?? createTrustContext(o.caPems);
+    let sessions = SESSIONS.get(context);
+    if (!sessions) SESSIONS.set(context, (sessions = new Map<string, Buffer>()));
+    this.sessions = sessions;
     this.agent = new HttpsAgent({
-      // One context for every connection of this transport (the Agent would build one per socket).
-      // It trusts the CA list only: an explicit (possibly empty) list replaces Node's bundled roots.
-      secureContext: o.trustContext ?? createTrustContext(o.caPems),
+      secureContext: context,
       lookup: this.lookup,
       keepAlive: true,
       maxSockets: 1,
@@ -252,11 +276,15 @@ export class BoxTransport {
         reject(new TransportError('connect', `cannot connect to ${u.host} (ECONNRESET)`, 'ECONNRESET'));
         return;
       }
+      const server = `${u.hostname}:${u.port || 443}`;
+      const session = this.sessions.get(server);
       const req = httpsRequest(
         {
           protocol: 'https:',
           hostname: u.hostname.replace(/^\[|\]$/g, ''),
           port: u.port || 443,
+          // Used only when the request needs a new connection; verification runs as for any.
+          ...(session ? { session } : {}),
           path: u.pathname + u.search,
           method: method.toUpperCase(),
           headers,
@@ -298,6 +326,15 @@ export class BoxTransport {
           res.on('error', (e) => reject(toTransportError(e, u)));
         },
       );
+      req.on('socket', (socket) => {
+        if (this.watched.has(socket)) return;
+        this.watched.add(socket);
+        socket.on('session', (ticket: Buffer) => {
+          if (!this.sessions.has(server) && this.sessions.size >= MAX_SESSIONS_PER_CONTEXT)
+            this.sessions.clear();
+          this.sessions.set(server, ticket);
+        });
+      });
       // A whole-request deadline: the socket timeout alone only measures idle time.
       const deadline = setTimeout(
         () =>

@@ -148,6 +148,8 @@ export class BoxCore {
   private commitQueue: Promise<unknown> = Promise.resolve();
   /** A change made current without a write (commit with `write: false`) waits for the next write. */
   private unsaved = false;
+  /** Open batch() scopes: while above 0, commits are made current without a write. */
+  private batching = 0;
 
   constructor(o: BoxOptions) {
     this.doc = structuredClone(o.doc);
@@ -195,7 +197,7 @@ export class BoxCore {
     const run = async () => {
       const draft = structuredClone(this.doc);
       if (mutate(draft) === UNCHANGED) return;
-      if (o.write === false) {
+      if (o.write === false || this.batching > 0) {
         this.doc = draft;
         this.unsaved = true;
         return;
@@ -217,6 +219,33 @@ export class BoxCore {
     const p = this.commitQueue.then(run, run);
     this.commitQueue = p.catch(() => undefined);
     return p;
+  }
+
+  /**
+   * Run `fn`, whose changes are written together when it ends: one state
+   * write (an atomic replace and fsync) for a series of stored changes
+   * instead of one each. The lab configures a new box this way
+   * (bench/lab-regression: the configure phase was three writes per box).
+   *
+   * Contract: every commit that runs while the batch is open, from any
+   * caller, is made current at once and reaches the disk with the batch's
+   * closing write (made even when `fn` throws, for what it made current).
+   * Unlike a single change, a failed closing write does not undo them: they
+   * stay current, the batch rejects with DeviceError('storage'), and the next
+   * write that succeeds carries them. Batches may nest; the outermost writes.
+   */
+  async batch<T>(fn: () => Promise<T>): Promise<T> {
+    this.batching++;
+    let result: T;
+    try {
+      result = await fn();
+    } finally {
+      // Queued behind the batch's own commits, so the count drops only after they ran.
+      await this.commitQueue.catch(() => undefined);
+      this.batching--;
+      if (this.batching === 0 && this.unsaved) await this.commit(() => undefined);
+    }
+    return result;
   }
 
   /** Wait until every queued commit has been written (shutdown). */

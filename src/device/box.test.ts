@@ -5,6 +5,7 @@ import { ADMIN, MONITOR, OPERATOR, makeTestBox, acmePortOf } from '../../test/ha
 import { DeviceError } from './errors.js';
 import type { AcmeController, AcmeRequest } from './ports.js';
 import { prepareBoot } from './first-boot.js';
+import { DEFAULT_CERT_NAME } from './model.js';
 
 async function certAndKey(cn: string) {
   const k = await generateKeyPair('prime256v1');
@@ -117,6 +118,36 @@ t.test('a failed state write changes nothing and says so', async (t) => {
   store.failWith = undefined;
   await box.addPublicCertificate(ADMIN, 'c1', a.cert);
   t.ok(box.certificate('c1'));
+});
+
+t.test('a batch writes its stored changes once, at its end; a failed closing write says so', async (t) => {
+  const { box, store } = await makeTestBox();
+  const a = await certAndKey('a.lab.test');
+  const saves = store.saves;
+  await box.batch(async () => {
+    await box.addPublicCertificate(ADMIN, 'ca1', a.cert);
+    await box.addCaListEntry(ADMIN, 'ca1');
+    box.addNameServer(ADMIN, '127.0.0.1:8053');
+    await box.writeMemory(ADMIN);
+    t.equal(store.saves, saves, 'nothing written inside the batch');
+    t.ok(box.certificate('ca1').inCaList, 'but each change is current at once');
+  });
+  t.equal(store.saves, saves + 1, 'one write for the whole batch');
+  const saved = (await store.load())!;
+  t.ok(saved.crypto.certificates.ca1, 'the certificate reached the disk');
+  t.same(saved.crypto.caList.includes('ca1'), true);
+  t.same(saved.config.nameServers, ['127.0.0.1:8053'], 'and the saved running config');
+
+  store.failWith = new Error('EIO: i/o error');
+  await t.rejects(
+    box.batch(() => box.addCaListEntry(ADMIN, DEFAULT_CERT_NAME)),
+    { code: 'storage', message: /EIO/ },
+    'the closing write failed: the batch says so',
+  );
+  t.ok(box.certificate(DEFAULT_CERT_NAME).inCaList, 'the change stays current (the contract of a batch)');
+  store.failWith = undefined;
+  await box.flush();
+  t.ok((await store.load())!.crypto.caList.includes(DEFAULT_CERT_NAME), 'and the next write carries it');
 });
 
 t.test('running config persists only on write memory; a reboot comes back with the saved one', async (t) => {

@@ -73,6 +73,16 @@ export class Box {
     return this.#core.flush();
   }
 
+  /**
+   * Run `fn` (a series of operations on this box) with one state write at
+   * its end instead of one per stored change; see BoxCore.batch for the
+   * contract (a failed closing write leaves the changes current, unwritten).
+   * Each operation inside still checks its actor's role.
+   */
+  batch<T>(fn: () => Promise<T>): Promise<T> {
+    return this.#core.batch(fn);
+  }
+
   // ---------------------------------------------------------------- identity
 
   get events(): TypedEmitter<DeviceEvents> {
@@ -223,6 +233,10 @@ export class Box {
   }
   certificates(): certs.CertificateView[] {
     return certs.certificates(this.#core);
+  }
+  /** The names of the certificates held (no parsing: cheaper than certificates() when only names matter). */
+  certificateNames(): string[] {
+    return Object.keys(this.#core.doc.crypto.certificates);
   }
   certificate(name: string): certs.CertificateView {
     return certs.certificate(this.#core, name);

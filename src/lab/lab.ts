@@ -470,14 +470,21 @@ export class Lab {
     return undefined;
   }
 
-  /** Configure a running box for the lab through its command layer, then write memory (a reload or kill keeps it). */
+  /**
+   * Configure a running box for the lab through its command layer, then
+   * write memory (a reload or kill keeps it); all in one batch, so one state
+   * write per box instead of one per stored change.
+   */
   private async configure(boxId: number): Promise<void> {
     const box = this.mustBox(boxId);
+    await box.batch(() => this.configureSteps(boxId, box));
+  }
+
+  private async configureSteps(boxId: number, box: Box): Promise<void> {
     const ca = this.ca!;
     for (const pem of ca.trustPems) {
       const name = `lab-ca-${certificateFacts(pem).sha256Fingerprint.replace(/:/g, '').slice(0, 12).toLowerCase()}`;
-      if (!box.certificates().some((c) => c.name === name))
-        await box.addPublicCertificate(LAB_ACTOR, name, pem);
+      if (!box.certificateNames().includes(name)) await box.addPublicCertificate(LAB_ACTOR, name, pem);
       await box.addCaListEntry(LAB_ACTOR, name);
     }
     if (ca.nameServer) {
@@ -797,7 +804,8 @@ function certificateStatus(box: Box): LabCertificateStatus {
   const req = st.lastRequest;
   let serial: string | null = null;
   let expires: string | null = null;
-  const acme = box.certificates().find((c) => c.name === ACME_CERT_NAME);
+  // Only the ACME certificate's facts (certificates() would read every certificate of the box).
+  const acme = box.certificateNames().includes(ACME_CERT_NAME) ? box.certificate(ACME_CERT_NAME) : undefined;
   if (acme) {
     serial = acme.facts.serial;
     expires = new Date(acme.facts.notAfter).toISOString();

@@ -33,6 +33,7 @@ import {
   spawnDaemon,
   type Daemon,
 } from '../acme/pebble-launcher.js';
+import { Gate } from '../lib/gate.js';
 import { freePort } from '../lib/net.js';
 import type { SigningCa } from '../pki/issued.js';
 import { TRAPD_READY_TEXT, trapdConfigText, trapdLaunch, udpPortBound } from '../snmp/trapd-launcher.js';
@@ -217,6 +218,7 @@ export async function startPebbleCa(o: PebbleCaOptions): Promise<LabCa> {
     }
     const issuingRoot = await httpsGet(`https://127.0.0.1:${mgmtPort}/roots/0`, listener.caPem);
     await writeFile(join(o.dir, 'issuing-root.pem'), issuingRoot);
+    const addHostGate = new Gate(16);
     const records: PeerProcessRecord[] = [
       { name: 'pebble-challtestsrv', pid: started[0]!.pid, command: dnsBin },
       { name: 'pebble', pid: started[1]!.pid, command: pebbleBin },
@@ -234,12 +236,22 @@ export async function startPebbleCa(o: PebbleCaOptions): Promise<LabCa> {
         key: createPrivateKey(await httpsGet(`https://127.0.0.1:${mgmtPort}/root-keys/0`, listener.caPem)),
       }),
       async addHost(name: string, address: string) {
-        const ok = await httpOk(
-          `http://127.0.0.1:${dnsMgmtPort}/add-a`,
-          'POST',
-          JSON.stringify({ host: name, addresses: [address] }),
-        );
-        if (!ok) throw new Error(`pebble-challtestsrv did not accept the name ${name}`);
+        // A thousand boxes configure at once: bounded in flight, and retried (add-a replaces
+        // the record, so a repeat is harmless) when a loaded machine lets one time out.
+        const release = await addHostGate.acquire();
+        try {
+          for (let attempt = 1; ; attempt++) {
+            const ok = await httpOk(
+              `http://127.0.0.1:${dnsMgmtPort}/add-a`,
+              'POST',
+              JSON.stringify({ host: name, addresses: [address] }),
+            );
+            if (ok) return;
+            if (attempt >= 3) throw new Error(`pebble-challtestsrv did not accept the name ${name}`);
+          }
+        } finally {
+          release();
+        }
       },
       stop: stopAll,
     };

@@ -120,14 +120,27 @@ function assertSupported(schema: JsonSchema, where: string, resolve?: (name: str
 }
 
 /**
+ * Validators already compiled, by schema object. Every box of a process
+ * mounts the same route table: Ajv's compile (about 30 ms for the box's
+ * routes) ran once per box at boot, most of a lab's start-up CPU
+ * (bench/lab-regression's profile); now once per process.
+ */
+const COMPILED = new WeakMap<object, Validate>();
+
+/**
  * Compile `schema` (no $ref: TypeBox schemas embed what they use) into a
- * Validate. Call it once per schema, when the app is built: compiling is the
- * slow part, validating is cheap.
+ * Validate. Compiling is the slow part, validating is cheap: the result is
+ * kept per schema object, so a schema must not be changed after its first
+ * compile (the route tables' schemas are constants).
  */
 export function compileSchema(schema: JsonSchema, where = 'schema'): Validate {
+  const known = COMPILED.get(schema);
+  if (known) return known;
   assertSupported(schema, where);
   const fn = AJV.compile(JSON.parse(JSON.stringify(schema)) as object);
-  return (value) => (fn(value) ? [] : violations(fn, value));
+  const validate: Validate = (value) => (fn(value) ? [] : violations(fn, value));
+  COMPILED.set(schema, validate);
+  return validate;
 }
 
 /**

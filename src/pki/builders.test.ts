@@ -10,6 +10,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { certificateFacts } from './certificate.js';
 import { createCsr } from './csr.js';
 import { ipOctets, spki, time } from './der.js';
 import { createSelfSigned } from './self-signed.js';
@@ -171,4 +172,25 @@ t.test('createSelfSigned', async (t) => {
       );
     }
   });
+});
+
+t.test('certificateFacts: the same facts on every read of a PEM, each caller its own copy', async (t) => {
+  const k = KEYS[0]!;
+  const pem = await createSelfSigned({
+    privateKeyPem: k.key.export({ type: 'pkcs8', format: 'pem' }) as string,
+    keyAlgorithm: k.alg,
+    commonName: 'facts',
+    altNames: ['facts.lab.test'],
+    notBeforeMs: Date.UTC(2026, 0, 1),
+    validDays: 30,
+  });
+  const first = certificateFacts(pem);
+  t.same(first.subjectAltNames, ['DNS:facts.lab.test']);
+  t.equal(first.serial, new X509Certificate(pem).serialNumber.toUpperCase());
+  first.subjectAltNames.push('DNS:changed.by.a.caller');
+  first.serial = 'CHANGED';
+  const again = certificateFacts(pem);
+  t.same(again.subjectAltNames, ['DNS:facts.lab.test'], 'a caller changing its copy changes nothing kept');
+  t.equal(again.serial, new X509Certificate(pem).serialNumber.toUpperCase());
+  t.throws(() => certificateFacts('not a pem'), /no PEM certificate/, 'a bad PEM still throws each time');
 });

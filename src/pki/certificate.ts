@@ -43,9 +43,32 @@ export function parseChain(pem: string): X509Certificate[] {
   });
 }
 
+/**
+ * Facts already read, by PEM text, least recently used first. A box's views
+ * (`show crypto certificate`, the lab's status, every fleet result) parsed
+ * each certificate again at every call: 5% of a lab's CPU in
+ * bench/lab-regression's profile. A PEM always yields the same facts, so
+ * they are kept; bounded, so memory stays flat whatever the number of boxes.
+ */
+const FACTS = new Map<string, CertificateFacts>();
+const MAX_FACTS = 2048;
+
 /** Facts about one certificate (the first of a bundle). */
 export function certificateFacts(pemOrCert: string | X509Certificate): CertificateFacts {
-  const c = typeof pemOrCert === 'string' ? parseChain(pemOrCert)[0]! : pemOrCert;
+  if (typeof pemOrCert !== 'string') return readFacts(pemOrCert);
+  let f = FACTS.get(pemOrCert);
+  if (f)
+    FACTS.delete(pemOrCert); // re-inserted below: Map order is the recency order
+  else {
+    f = readFacts(parseChain(pemOrCert)[0]!);
+    if (FACTS.size >= MAX_FACTS) FACTS.delete(FACTS.keys().next().value!);
+  }
+  FACTS.set(pemOrCert, f);
+  // A copy: callers own what they get.
+  return { ...f, subjectAltNames: [...f.subjectAltNames] };
+}
+
+function readFacts(c: X509Certificate): CertificateFacts {
   const key = describeKey(c.publicKey);
   return {
     subject: c.subject.replace(/\n/g, ', '),
