@@ -7,6 +7,7 @@
  */
 import t from 'tap';
 import { connect } from 'node:net';
+import { SystemClock } from '../lib/clock.js';
 import inject from 'light-my-request';
 import { Validator } from '@seriousme/openapi-schema-validator';
 import { ControlPlane, controlPlaneDocument, createControlPlaneApp, ROUTES } from './control-plane.js';
@@ -19,6 +20,8 @@ const faultCalls: unknown[][] = [];
 const events = new LabEventBus();
 const lab = {
   events,
+  adminPassword: 'lab-admin-pw',
+  clock: new SystemClock(),
   status: () => [{ boxId: 1 }, { boxId: 2 }],
   runner: { ids: () => [1, 2], has: (n: number) => n === 1 || n === 2, addressing: { mode: 'standard' } },
   faults: { list: () => [] },
@@ -75,16 +78,33 @@ t.test('GET /v1 lists every route', async (t) => {
 });
 
 t.test(
-  'the token: the scheme in any case (RFC 7235), a wrong or missing token is a 401 problem',
+  'the token or Basic admin: the scheme in any case (RFC 7235), wrong or missing credentials are a 401 problem',
   async (t) => {
     for (const scheme of ['Bearer', 'bearer', 'BEARER'])
       t.equal((await call('GET', '/v1/boxes', { auth: `${scheme} ${TOKEN}` })).status, 200, scheme);
-    for (const auth of ['', `Bearer ${TOKEN}x`, `Basic ${TOKEN}`, 'Bearer', `Bearer ${TOKEN} extra`]) {
+    const basic = (s: string) => `Basic ${Buffer.from(s).toString('base64')}`;
+    const b64 = Buffer.from('admin:lab-admin-pw').toString('base64');
+    for (const scheme of ['Basic', 'BASIC'])
+      t.equal((await call('GET', '/v1/boxes', { auth: `${scheme} ${b64}` })).status, 200, `${scheme} admin`);
+    for (const auth of [
+      '',
+      `Bearer ${TOKEN}x`,
+      `Basic ${TOKEN}`,
+      'Bearer',
+      `Bearer ${TOKEN} extra`,
+      basic('admin:lab-admin-pwx'),
+      basic('operator:lab-admin-pw'),
+      basic(':lab-admin-pw'),
+      basic('admin'),
+    ]) {
       const r = await call('GET', '/v1/boxes', { auth });
       t.equal(r.status, 401, JSON.stringify(auth));
       t.match(r.headers['content-type'], /^application\/problem\+json/);
-      t.match(r.json, { code: 'unauthenticated', detail: /bearer token/ });
-      t.equal(r.headers['www-authenticate'], 'Bearer realm="gvos-sim-lab"');
+      t.match(r.json, { code: 'unauthenticated', detail: /bearer token or Basic credentials/ });
+      t.equal(
+        r.headers['www-authenticate'],
+        'Bearer realm="gvos-sim-lab", Basic realm="gvos-sim-lab", charset="UTF-8"',
+      );
     }
   },
 );

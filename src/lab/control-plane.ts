@@ -7,7 +7,11 @@
  * `GET /v1/openapi.json` all come from the table; `GET /v1` lists the routes.
  *
  * Every other request needs `Authorization: Bearer <token>` (the scheme in
- * any case, RFC 7235 §2.1; the token compared in constant time). Answers are
+ * any case, RFC 7235 §2.1; the token compared in constant time) or, as
+ * GigaVUE-FM's clients send, `Basic` with the lab's admin credentials
+ * (admin and the lab's admin password), or a dashboard session
+ * (dashboard/auth.ts); each is the admin role, and a route's `x-min-role`
+ * is checked against it. Answers are
  * JSON; errors are problem+json (RFC 9457) with `detail` the one-line reason
  * and a stable `code`. A refused request whose body has not arrived is
  * answered at once and its connection closed; an accepted one must send its
@@ -16,6 +20,10 @@
  *
  * `boxes` is a list of box-ids or "all"; absent = every box. Requests are
  * handled concurrently; operations on one box are serialised by the runner.
+ *
+ * The GigaVUE-FM-shaped fleet API (fm-api/) is part of the same table, under
+ * /api/v1.3, and of the same document: one place for a client to learn the
+ * whole plane, one authentication and one body limit.
  */
 import { createServer, type Server } from 'node:http';
 import { createServer as createTlsServer, type Server as TlsServer } from 'node:https';
@@ -25,6 +33,7 @@ import { Router } from '@koa/router';
 import { Type } from '@sinclair/typebox';
 import { listenOn } from '../lib/net.js';
 import { isDeviceError } from '../device/errors.js';
+import { roleAllows, type Role } from '../device/roles.js';
 import { CRYPTO_MODES } from '../device/model.js';
 import { MAX_LAB_BOXES } from '../device/limits.js';
 import { silentLogger } from '../lib/logger.js';
@@ -49,6 +58,9 @@ import { SESSION_COOKIE, type DashboardSession } from './dashboard/sessions.js';
 import { FAULT_NAMES } from './faults.js';
 import { FLEET_OPS, inventoryCsv, type Lab } from './lab.js';
 import type { LabEvent } from './lab-events.js';
+import { FmFleet } from './fm-api/fm-fleet.js';
+import { FM_COMPONENTS } from './fm-api/models.js';
+import { FM_ROUTES } from './fm-api/routes.js';
 
 /** Largest request body the control plane reads. */
 const MAX_BODY_BYTES = 64 * 1024;
@@ -67,6 +79,8 @@ interface PlaneCall {
   auth: PlaneAuth;
   /** The dashboard session the request came with (undefined: the bearer token, or a public route). */
   session: DashboardSession | undefined;
+  /** The FM-shaped API's template and tasks. */
+  fm: FmFleet;
 }
 
 // ------------------------------------------------------------------ schemas
@@ -468,6 +482,7 @@ export const ROUTES: readonly AnyRoute<PlaneCall>[] = [
         addressing: lab.runner.addressing.mode,
       }),
   }),
+  ...(FM_ROUTES as readonly AnyRoute<PlaneCall>[]),
   planeRoute({
     method: 'post',
     path: '/v1/down',
@@ -521,10 +536,13 @@ function streamEvents(ctx: Koa.Context, lab: Lab, since: number): void {
 
 const ERRORS: Record<string, [number, string]> = {
   BadInput: [400, 'Malformed JSON, wrong types, unknown fields, a body too slow (code bad-input).'],
-  Unauthenticated: [401, 'No bearer token or a wrong one, and no dashboard session (code unauthenticated).'],
+  Unauthenticated: [
+    401,
+    'No bearer token or Basic admin credentials or wrong ones, and no dashboard session (code unauthenticated).',
+  ],
   Forbidden: [
     403,
-    'A change made with a dashboard session without its X-CSRF-Token (code permission-denied).',
+    "A change made with a dashboard session without its X-CSRF-Token, or a role below the route's x-min-role (code permission-denied).",
   ],
   TooManyAttempts: [429, 'Too many failed logins from this source (code too-many-attempts).'],
   NotFound: [404, 'No such box or path (code not-found).'],
@@ -551,11 +569,12 @@ export function controlPlaneDocument(): OpenApiDocument {
       version: '1.0.0',
       description:
         'Drives a running lab: boxes, faults, box clocks, fleet ACME, inventory. `gvos-sim lab <verb>` is a client of it. ' +
-        'Send "Authorization: Bearer <token>" (the token is in the lab state file, mode 0600), or log in at POST /v1/session ' +
-        '(the dashboard at / does) and send the session cookie, with X-CSRF-Token on every change.',
+        'Send "Authorization: Bearer <token>" (the token is in the lab state file, mode 0600), Basic with the lab\'s admin credentials, or log in at POST /v1/session ' +
+        '(the dashboard at / does) and send the session cookie, with X-CSRF-Token on every change. ' +
+        'Under /api/v1.3: the GigaVUE-FM-shaped fleet API (device ACME operations as tasks, per-device status, the global template).',
     },
     servers: [{ url: '/' }],
-    security: [{ bearerAuth: [] }, { sessionCookie: [] }],
+    security: [{ bearerAuth: [] }, { basicAuth: [] }, { sessionCookie: [] }],
     paths: pathsOf(ROUTES as AnyRoute<never>[], PLANE),
     components: {
       securitySchemes: {
@@ -566,17 +585,22 @@ export function controlPlaneDocument(): OpenApiDocument {
           name: SESSION_COOKIE,
           description: 'A dashboard session (POST /v1/session); changes also need the X-CSRF-Token header.',
         },
+        basicAuth: { type: 'http', scheme: 'basic', description: "admin and the lab's admin password." },
       },
       responses: Object.fromEntries(
         Object.entries(ERRORS).map(([k, [, description]]) => [k, problemResponse(description)]),
       ),
-      schemas: componentSchemas([Problem, AddBox, SetFault, AdvanceTime, Boxes, Login]),
+      schemas: componentSchemas([Problem, AddBox, SetFault, AdvanceTime, Boxes, Login, ...FM_COMPONENTS]),
     },
   };
 }
 
 /** Where the routes are listed, for a 404. */
 const ROUTES_AT = 'GET /v1';
+/** The path prefixes the plane serves (its own, the FM-shaped API's). */
+const SERVED = ['/v1', '/api/v1.3'];
+/** The role of every identity the plane knows (PlaneAuth): the lab's admin. */
+const PLANE_ROLE: Role = 'admin';
 
 /**
  * The control plane's koa app (no socket: tests inject into its callback).
@@ -591,13 +615,20 @@ export function createControlPlaneApp(
   const auth = new PlaneAuth(token, lab.adminPassword, lab.clock);
   const document = controlPlaneDocument();
   const files = dashboardFiles();
+  const fm = new FmFleet(lab);
   const router = new Router();
   mountRoutes<PlaneCall>(
     router,
     ROUTES,
     (ctx, r) => {
-      const session = r.extra?.security ? undefined : auth.check(ctx);
-      return { lab, onDown, document, auth, session };
+      if (r.extra?.security) return { lab, onDown, document, auth, session: undefined, fm };
+      const session = auth.check(ctx);
+      // Every identity of the plane (token, Basic admin, dashboard session) is the lab's admin; the check
+      // stays so that a lesser identity added later meets the x-min-role the document shows.
+      const needed = r.extra?.['x-min-role'] as Role | undefined;
+      if (needed && !roleAllows(PLANE_ROLE, needed))
+        throw new WebError('permission-denied', `${r.operationId} needs the ${needed} role.`);
+      return { lab, onDown, document, auth, session, fm };
     },
     { maxBytes: MAX_BODY_BYTES, untypedIsJson: true, deadlineMs: o.bodyDeadlineMs ?? BODY_DEADLINE_MS },
   );
@@ -632,7 +663,7 @@ export function createControlPlaneApp(
     // eslint-disable-next-line @typescript-eslint/no-unsafe-return -- koa's Middleware type returns any
     problems(ctx, async () => {
       if (files.serve(ctx)) return;
-      if (ctx.path !== '/v1' && !ctx.path.startsWith('/v1/'))
+      if (!SERVED.some((p) => ctx.path === p || ctx.path.startsWith(`${p}/`)))
         throw new WebError(
           'not-found',
           `No such path ${ctx.path.slice(0, 100)}; the routes are listed in ${ROUTES_AT}.`,

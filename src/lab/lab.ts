@@ -24,7 +24,7 @@ import { ACME_CERT_NAME } from '../device/model.js';
 import type { Box } from '../device/box.js';
 import { isDeviceError } from '../device/errors.js';
 import type { FirmwareCatalog } from '../device/firmware.js';
-import type { AcmeRequestStatus } from '../device/model.js';
+import type { AcmeRequestStatus, AcmeRequestType } from '../device/model.js';
 import { SystemClock } from '../lib/clock.js';
 import { ConnectFaults } from '../lib/connect-faults.js';
 import { freePort } from '../lib/net.js';
@@ -66,6 +66,11 @@ interface LabCertificateStatus {
   domain?: string;
   /** Why the last request failed. */
   reason?: string;
+  /**
+   * The box's last ACME request ("Last Request Status Since Bootup"): its
+   * type, outcome, and when it finished (when it started, while in progress).
+   */
+  lastRequest: { type: AcmeRequestType; status: AcmeRequestStatus['status']; at: string } | null;
 }
 
 /** One row of `lab status --json`. */
@@ -105,6 +110,19 @@ export type FleetOp = (typeof FLEET_OPS)[number];
  * gate (ClusterRunner), which is what keeps Pebble from stalling.
  */
 const FLEET_PARALLEL = 250;
+
+/**
+ * What a fleet issue may set per box, as the manager's fields give it
+ * (GigaVUE-FM's acmeServerUrl, algorithm, renewDays, domain); absent: the
+ * lab's own (its CA, the topology's on-start key algorithm and renew days,
+ * the box's lab name). Renew and revoke use only `domain`.
+ */
+export interface FleetIssueSettings {
+  directoryUrl?: string;
+  keyAlgorithm?: KeyAlgorithm;
+  renewDays?: number;
+  domain?: string;
+}
 
 /** The outcome of one box in a fleet operation. */
 export interface FleetResult {
@@ -538,7 +556,9 @@ export class Lab {
       address: info.address,
       ports: { ...info.ports },
       state: info.state,
-      certificate: box ? certificateStatus(box) : { status: 'unknown', serial: null, expires: null },
+      certificate: box
+        ? certificateStatus(box)
+        : { status: 'unknown', serial: null, expires: null, lastRequest: null },
     };
   }
 
@@ -655,19 +675,22 @@ export class Lab {
    * Run an ACME operation on these boxes (concurrently, at most `parallel`
    * at a time) and wait for each to finish. A box that refuses (DeviceError,
    * e.g. nothing to renew) or is not running gets a Refused row; the others
-   * run on. `onResult` sees each row as it completes.
+   * run on. `onResult` sees each row as it completes. `o.settings` gives each
+   * box's manager fields (the CLI's `lab acme`, the control plane's fleet
+   * routes and the FM-shaped API all come here: one implementation).
    */
   async fleet(
     op: FleetOp,
     boxIds: number[],
     onResult?: (r: FleetResult) => void,
-    parallel = FLEET_PARALLEL,
+    o: { parallel?: number; settings?: (boxId: number) => FleetIssueSettings } = {},
   ): Promise<FleetResult[]> {
     const results: FleetResult[] = [];
     const queue = [...boxIds];
+    const parallel = o.parallel ?? FLEET_PARALLEL;
     const worker = async () => {
       for (let id = queue.shift(); id !== undefined; id = queue.shift()) {
-        const r = await this.acmeOne(op, id);
+        const r = await this.acmeOne(op, id, o.settings?.(id) ?? {});
         results.push(r);
         onResult?.(r);
       }
@@ -676,7 +699,7 @@ export class Lab {
     return results.sort((a, b) => a.boxId - b.boxId);
   }
 
-  private async acmeOne(op: FleetOp, boxId: number): Promise<FleetResult> {
+  private async acmeOne(op: FleetOp, boxId: number, set: FleetIssueSettings): Promise<FleetResult> {
     const t0 = Date.now();
     const hostname = this.runner.has(boxId)
       ? (this.runner.box(boxId)?.hostname ?? this.runner.info(boxId).spec.hostname)
@@ -710,16 +733,16 @@ export class Lab {
       const finished = this.nextFinished(box, this.o.issueTimeoutMs ?? 120_000);
       try {
         if (op === 'issue') {
+          const keyAlgorithm = set.keyAlgorithm ?? this.topology.onStart.keyAlgorithm;
+          const renewDays = set.renewDays ?? this.topology.onStart.renewDays;
           await box.acmeIssue(LAB_ACTOR, {
-            domain: this.domainFor(boxId),
-            directoryUrl: this.directoryUrlFor(boxId),
-            ...(this.topology.onStart.keyAlgorithm
-              ? { keyAlgorithm: this.topology.onStart.keyAlgorithm as KeyAlgorithm }
-              : {}),
-            ...(this.topology.onStart.renewDays ? { renewDays: this.topology.onStart.renewDays } : {}),
+            domain: set.domain ?? this.domainFor(boxId),
+            directoryUrl: set.directoryUrl ?? this.directoryUrlFor(boxId),
+            ...(keyAlgorithm ? { keyAlgorithm } : {}),
+            ...(renewDays ? { renewDays } : {}),
           });
         } else {
-          const domain = box.acmeState().issued?.domain ?? this.domainFor(boxId);
+          const domain = set.domain ?? box.acmeState().issued?.domain ?? this.domainFor(boxId);
           if (op === 'renew') await box.acmeRenew(LAB_ACTOR, domain);
           else await box.acmeRevoke(LAB_ACTOR, domain);
         }
@@ -817,6 +840,13 @@ function certificateStatus(box: Box): LabCertificateStatus {
     serial,
     expires,
     ...(issued ? { domain: issued.domain } : req ? { domain: req.domain } : {}),
+    lastRequest: req
+      ? {
+          type: req.type,
+          status: req.status,
+          at: new Date(req.finishedMs ?? req.startedMs).toISOString(),
+        }
+      : null,
   };
   if (req?.status === 'In Progress') return { status: 'in-progress', ...base };
   if (issued) return { status: issued.expiresMs < box.clock.now() ? 'expired' : 'valid', ...base };

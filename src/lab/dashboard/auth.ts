@@ -1,6 +1,9 @@
 /**
  * Who may use the control plane, and how the dashboard logs in:
  * - `Authorization: Bearer <token>` (the CLI, scripts): every route;
+ * - `Authorization: Basic` with the lab's admin user and password, as
+ *   GigaVUE-FM's clients send it (the FM-shaped API, fm-api/): every route;
+ *   a wrong one counts as a failed login (the throttle below);
  * - a dashboard session cookie (sessions.ts): every route too, and every
  *   change (any method but GET/HEAD) must carry the session's CSRF token in
  *   the X-CSRF-Token header.
@@ -57,21 +60,40 @@ export class PlaneAuth {
    * session when that is how it came.
    */
   check(ctx: Koa.Context): DashboardSession | undefined {
-    const m = /^bearer[ \t]+(\S+)[ \t]*$/i.exec(ctx.get('Authorization'));
+    const header = ctx.get('Authorization');
+    const m = /^bearer[ \t]+(\S+)[ \t]*$/i.exec(header);
     if (m && sameSecret(m[1]!, this.token)) return undefined;
+    const basic = /^basic[ \t]+(\S{1,1024})[ \t]*$/i.exec(header);
+    if (basic) {
+      this.checkBasic(ctx, basic[1]!);
+      return undefined;
+    }
     const session = m ? undefined : this.sessions.get(sessionIdOf(ctx.get('Cookie')));
-    if (!session)
-      throw new WebError(
-        'unauthenticated',
-        'missing or wrong bearer token (see the lab state file), or no dashboard session (log in)',
-        { 'WWW-Authenticate': 'Bearer realm="gvos-sim-lab"' },
-      );
+    if (!session) throw unauthenticated();
     if (ctx.method !== 'GET' && ctx.method !== 'HEAD' && !sameSecret(ctx.get(CSRF_HEADER), session.csrf))
       throw new WebError(
         'permission-denied',
         `a change from the dashboard needs its ${CSRF_HEADER} header; reload the page`,
       );
     return session;
+  }
+
+  /** HTTP Basic: admin and the lab's admin password, throttled per source like a login; 401 or 429 otherwise. */
+  private checkBasic(ctx: Koa.Context, b64: string): void {
+    const text = Buffer.from(b64, 'base64').toString('utf8');
+    const colon = text.indexOf(':');
+    const user = colon > 0 ? text.slice(0, colon) : '';
+    const attempt = this.throttle.begin(ctx.ip, user || 'admin');
+    if (!attempt.allowed)
+      throw new WebError('too-many-attempts', attempt.message, {
+        'Retry-After': String(Math.ceil(attempt.retryAfterMs / 1000)),
+      });
+    if (user === 'admin' && sameSecret(text.slice(colon + 1), this.adminPassword)) {
+      attempt.succeeded();
+      return;
+    }
+    attempt.failed();
+    throw unauthenticated();
   }
 
   /** Log in (see the file comment): sets the cookie, resolves the session's facts. */
@@ -113,4 +135,13 @@ export class PlaneAuth {
       expiresAt: new Date(s.createdMs + this.maxAgeMs).toISOString(),
     };
   }
+}
+
+/** The 401 of the plane: what it takes, and both challenges (RFC 7235 §4.1). */
+function unauthenticated(): WebError {
+  return new WebError(
+    'unauthenticated',
+    'missing or wrong bearer token or Basic credentials (see the lab state file), or no dashboard session (log in)',
+    { 'WWW-Authenticate': 'Bearer realm="gvos-sim-lab", Basic realm="gvos-sim-lab", charset="UTF-8"' },
+  );
 }
