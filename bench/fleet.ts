@@ -33,6 +33,8 @@ export interface FleetOptions {
   /** Reuse this lab directory (a later boot); a new temporary one by default. */
   labDir?: string;
   acmeSettings?: AcmeAgentSettings;
+  /** The boxes' TCP listeners in listener processes (what a lab above the open-files limit does). */
+  listenerProcesses?: { perProcess: number };
 }
 
 export interface Fleet {
@@ -69,6 +71,7 @@ export async function bootFleet(o: FleetOptions): Promise<Fleet> {
     // Defaults but a shorter request timeout: when Pebble wedges (letsencrypt/pebble#554, see
     // fleet-issuance.ts) the run fails in 15 s instead of 30 s and is repeated.
     acmeSettings: o.acmeSettings ?? { requestTimeoutMs: 15_000 },
+    ...(o.listenerProcesses ? { listenerProcesses: o.listenerProcesses } : {}),
   });
   const ids = Array.from({ length: o.n }, (_, i) => i + 1);
   const firmware = catalog.latest().version;

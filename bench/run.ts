@@ -12,6 +12,7 @@ import { hotSwapBench } from './hot-swap.js';
 import { labRegressionBench } from './lab-regression.js';
 import { notificationsBench } from './notifications.js';
 import { scaleBench } from './scale.js';
+import { scaleLabBench } from './scale-lab.js';
 import { snmpAgentBench } from './snmp-agent.js';
 import { soakBench } from './soak.js';
 
@@ -21,6 +22,8 @@ const BENCHES: Record<string, (full: boolean) => Promise<void>> = {
   'lab-regression': labRegressionBench,
   notifications: notificationsBench,
   scale: scaleBench,
+  // 10,000 boxes in one lab with --full (1000 without), the reference size in the same run.
+  'scale-lab': scaleLabBench,
   'snmp-agent': snmpAgentBench,
   // --full only for the real soak (100 boxes, 200 SSH sessions, 5 min); without it a 100 s rehearsal.
   soak: soakBench,

@@ -91,8 +91,8 @@ async function timedBoot(
   };
 }
 
-/** One SSH shell session to a box; `run` sends a line and resolves with the output once the prompt is back. */
-async function sshShell(address: string, port: number, hostKeyPem: string, prompt: string) {
+/** One SSH shell session to a box (also scale-lab.ts); `run` sends a line and resolves with the output once the prompt is back. */
+export async function sshShell(address: string, port: number, hostKeyPem: string, prompt: string) {
   const parsed = ssh2.utils.parseKey(hostKeyPem);
   if (parsed instanceof Error) throw parsed;
   const blob = (Array.isArray(parsed) ? parsed[0] : parsed).getPublicSSH();

@@ -1,0 +1,300 @@
+/**
+ * Scale of one lab (issue 16, target 4): 10,000 boxes in one process, with
+ * the reference size (1000 boxes) in the same run. Each size runs in a child
+ * process of its own (clean resident memory), through the lab's
+ * ClusterRunner; where the boxes' sockets do not fit the open-files limit,
+ * their TCP listeners go to listener processes exactly as `lab up` decides
+ * (src/lab/open-files.ts, src/host/listener-pool.ts).
+ *
+ * Per size:
+ * 1. first boot (untimed figure), stop; a later boot from the same data
+ *    directories, timed to "every listener of every box is up";
+ * 2. resident memory per box after the later boot: this process's RSS after
+ *    a full GC minus its RSS before the first box, plus the listener
+ *    processes' RSS, over N; open files of each process;
+ * 3. `show crypto acme client info` over SSH while idle (ssh2 Client, no pty,
+ *    sessions to boxes spread over the fleet): p50/p95 from the line sent to
+ *    the prompt back; every connection crossed a listener process when the
+ *    size has them;
+ * 4. every box issues a P-256 certificate from one Pebble (http-01 through the
+ *    boxes' HTTP listeners); resident memory per box after.
+ *
+ * `node --expose-gc dist/bench/run.js --only scale-lab [--full]`: full is
+ * 1000 and 10,000 boxes; small is 100 and 1000.
+ */
+import { fork } from 'node:child_process';
+import { readdirSync } from 'node:fs';
+import { loadavg } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { openFilesLimit, planListeners, type ListenerPlan } from '../src/lab/open-files.js';
+import { freePort } from '../src/lib/net.js';
+import { issueEveryBox } from './fleet-issuance.js';
+import { bootFleet, openFds, ServedProbe } from './fleet.js';
+import { percentile, procRssBytes, table, writeResult, type Target } from './lib.js';
+import { collectGarbage } from './profile.js';
+import { sshShell } from './scale.js';
+
+const MiB = 1024 * 1024;
+const round = (x: number, d = 1) => Math.round(x * 10 ** d) / 10 ** d;
+
+/** What one size measured (the child's answer). */
+interface SizeFigures {
+  boxes: number;
+  listeners: Pick<ListenerPlan, 'where' | 'processes' | 'line'>;
+  firstBootSeconds: number;
+  laterBootSeconds: number;
+  baselineRssMiB: number;
+  afterBoot: {
+    labRssMiB: number;
+    listenerRssMiB: number;
+    rssPerBoxMiB: number;
+    labFds: number;
+    listenerFds: number[];
+  };
+  show: { p50Ms: number; p95Ms: number; maxMs: number; commands: number; sample: string[] };
+  issuance: {
+    ok: number;
+    seconds: number;
+    certsPerSec: number;
+    attempts: number;
+    withoutCertificate: number;
+  };
+  afterIssue: { labRssMiB: number; listenerRssMiB: number; rssPerBoxMiB: number };
+  loadAvg1m: [number, number];
+}
+
+function fdsOf(pid: number): number {
+  return readdirSync(`/proc/${pid}/fd`).length;
+}
+
+/** One size, in this (child) process. */
+async function measureSize(n: number): Promise<SizeFigures> {
+  const load0 = loadavg()[0]!;
+  const httpPort = await freePort('127.0.0.1');
+  const ports = { ssh: 2222, cli: 2323, https: 8443, http: httpPort, snmp: 1161 };
+  const base = '127.74.0.0';
+  const planned = planListeners(n, openFilesLimit() ?? null, 0);
+  if ('problem' in planned) throw new Error(planned.problem);
+  const plan = planned.plan;
+  const listenerProcesses = plan.where === 'listener-processes' ? { perProcess: plan.perProcess } : undefined;
+
+  collectGarbage();
+  const rss0 = procRssBytes('self');
+
+  let t0 = performance.now();
+  const first = await bootFleet({
+    n,
+    cryptoMode: 'secure-crypto',
+    addressBase: base,
+    ports,
+    ...(listenerProcesses ? { listenerProcesses } : {}),
+  });
+  const firstBootSeconds = (performance.now() - t0) / 1000;
+  const labDir = first.labDir;
+  await first.stop();
+
+  t0 = performance.now();
+  const fleet = await bootFleet({
+    n,
+    cryptoMode: 'secure-crypto',
+    addressBase: base,
+    ports,
+    labDir,
+    ...(listenerProcesses ? { listenerProcesses } : {}),
+  });
+  const laterBootSeconds = (performance.now() - t0) / 1000;
+
+  const memory = () => {
+    collectGarbage();
+    const lab = procRssBytes('self');
+    const pids = fleet.runner.listenerPool?.processes.map((p) => p.pid) ?? [];
+    const listener = pids.reduce((s, pid) => s + procRssBytes(pid), 0);
+    return {
+      labRssMiB: round(lab / MiB),
+      listenerRssMiB: round(listener / MiB),
+      rssPerBoxMiB: round((lab - rss0 + listener) / n / MiB, 3),
+      pids,
+    };
+  };
+  try {
+    const m1 = memory();
+    const afterBoot = {
+      labRssMiB: m1.labRssMiB,
+      listenerRssMiB: m1.listenerRssMiB,
+      rssPerBoxMiB: m1.rssPerBoxMiB,
+      labFds: openFds(),
+      listenerFds: m1.pids.map(fdsOf),
+    };
+
+    // Idle: nothing else runs in the lab while the commands are timed.
+    const sessions = 10;
+    const perSession = 50;
+    const latencies: number[] = [];
+    let sample = '';
+    for (let i = 0; i < sessions; i++) {
+      const id = fleet.ids[Math.floor(((i + 0.5) * n) / sessions)]!;
+      const box = fleet.box(id);
+      const sh = await sshShell(fleet.address(id), ports.ssh, box.sshHostKey, `${box.hostname} > `);
+      try {
+        await sh.run('show crypto acme client info'); // the session's first command: not timed
+        for (let k = 0; k < perSession; k++) {
+          const t = performance.now();
+          sample = await sh.run('show crypto acme client info');
+          latencies.push(performance.now() - t);
+        }
+      } finally {
+        sh.close();
+      }
+    }
+
+    const probe = new ServedProbe();
+    let every: Awaited<ReturnType<typeof issueEveryBox>>;
+    try {
+      every = await issueEveryBox(fleet, httpPort, probe, ports.https);
+    } finally {
+      probe.close();
+    }
+    const m2 = memory();
+    return {
+      boxes: n,
+      listeners: { where: plan.where, processes: plan.processes, line: plan.line },
+      firstBootSeconds: round(firstBootSeconds, 2),
+      laterBootSeconds: round(laterBootSeconds, 2),
+      baselineRssMiB: round(rss0 / MiB),
+      afterBoot,
+      show: {
+        p50Ms: round(percentile(latencies, 50), 2),
+        p95Ms: round(percentile(latencies, 95), 2),
+        maxMs: round(Math.max(...latencies), 2),
+        commands: latencies.length,
+        sample: sample.split('\n').slice(0, 6),
+      },
+      issuance: {
+        ok: every.first.ok,
+        seconds: every.first.seconds,
+        certsPerSec: every.first.certsPerSec,
+        attempts: every.attempts,
+        withoutCertificate: every.withoutCertificate,
+      },
+      afterIssue: {
+        labRssMiB: m2.labRssMiB,
+        listenerRssMiB: m2.listenerRssMiB,
+        rssPerBoxMiB: m2.rssPerBoxMiB,
+      },
+      loadAvg1m: [round(load0, 2), round(loadavg()[0]!, 2)],
+    };
+  } finally {
+    await fleet.destroy();
+  }
+}
+
+/** Run one size in a child process of its own (this file, with the size as its argument). */
+function inChild(n: number): Promise<SizeFigures> {
+  return new Promise((resolve, reject) => {
+    const child = fork(fileURLToPath(import.meta.url), [String(n)], {
+      stdio: 'inherit',
+      execArgv: ['--expose-gc'],
+    });
+    let got: SizeFigures | undefined;
+    child.on('message', (m: { figures?: SizeFigures; error?: string }) => {
+      if (m.figures) got = m.figures;
+      else reject(new Error(m.error));
+    });
+    child.once('exit', (code) =>
+      got ? resolve(got) : reject(new Error(`the ${n}-box run exited with code ${code}`)),
+    );
+  });
+}
+
+export async function scaleLabBench(full: boolean): Promise<void> {
+  const [ref, big] = full ? [1000, 10_000] : [100, 1000];
+  const r = await inChild(ref);
+  console.log(`scale-lab: ${ref} boxes done (later boot ${r.laterBootSeconds} s)`);
+  const b = await inChild(big);
+  const targets: Target[] = [
+    {
+      name: `later boot of ${big} boxes, every listener up`,
+      target: '< 30 s',
+      measured: `${b.laterBootSeconds} s (${ref} boxes: ${r.laterBootSeconds} s)`,
+      met: b.laterBootSeconds < 30,
+    },
+    {
+      name: 'resident memory per box after boot (lab + listener processes)',
+      target: '< 0.5 MiB',
+      measured: `${b.afterBoot.rssPerBoxMiB} MiB (${ref} boxes: ${r.afterBoot.rssPerBoxMiB})`,
+      met: b.afterBoot.rssPerBoxMiB < 0.5,
+    },
+    {
+      name: 'resident memory per box with certificates issued',
+      target: '< 1 MiB, every box with its certificate',
+      measured: `${b.afterIssue.rssPerBoxMiB} MiB, ${b.issuance.withoutCertificate} boxes without one (${ref} boxes: ${r.afterIssue.rssPerBoxMiB})`,
+      met: b.afterIssue.rssPerBoxMiB < 1 && b.issuance.withoutCertificate === 0,
+    },
+    {
+      name: `show crypto acme client info over SSH while idle, p95 at ${big} boxes`,
+      target: '< 20 ms',
+      measured: `p95 ${b.show.p95Ms} ms, p50 ${b.show.p50Ms} ms, ${b.show.commands} commands (${ref} boxes: p95 ${r.show.p95Ms} ms)`,
+      met: b.show.p95Ms < 20,
+    },
+    {
+      name: '`lab status`, `lab inventory`, a fleet operation on one box',
+      target: '< 1 s each',
+      measured: 'not measured here: see figures.labVerbs',
+      met: false,
+    },
+  ];
+  const row = (f: SizeFigures) => [
+    f.boxes,
+    f.listeners.where === 'in-process' ? 'in-process' : `${f.listeners.processes} processes`,
+    f.firstBootSeconds,
+    f.laterBootSeconds,
+    f.afterBoot.rssPerBoxMiB,
+    `${f.afterBoot.labFds}${f.afterBoot.listenerFds.length ? ` + ${f.afterBoot.listenerFds.join('/')}` : ''}`,
+    `${f.show.p50Ms} / ${f.show.p95Ms}`,
+    `${f.issuance.ok} in ${f.issuance.seconds} s`,
+    f.afterIssue.rssPerBoxMiB,
+  ];
+  writeResult({
+    name: 'scale-lab',
+    full,
+    figures: {
+      reference: r,
+      size: b,
+      openFilesLimit: openFilesLimit() ?? null,
+      labVerbs:
+        'not measured: `lab up` configures a trap target on every box, one more UDP socket per box in the lab process, so 10,000 boxes need about 21,200 open files there and the lab refuses them at start (src/lab/open-files.ts); the verbs run over the same boxes as this bench',
+      note: "each size in a child process of its own; memory after a full GC, against the child's RSS before its first box, plus the listener processes' RSS",
+    },
+    targets,
+    table: table(
+      [
+        'boxes',
+        'TCP listeners',
+        'first boot s',
+        'later boot s',
+        'RSS MiB/box after boot',
+        'open files (lab + listener processes)',
+        'show over SSH p50/p95 ms',
+        'certificates',
+        'RSS MiB/box with certificates',
+      ],
+      [row(r), row(b)],
+    ),
+  });
+}
+
+// A child run: `node scale-lab.js <n>` (forked by inChild).
+if (process.argv[1] === fileURLToPath(import.meta.url) && process.argv[2]) {
+  measureSize(Number(process.argv[2])).then(
+    (figures) => {
+      process.send?.({ figures });
+      process.disconnect?.();
+      process.exit(0);
+    },
+    (err: Error) => {
+      console.error(err);
+      process.send?.({ error: err.message });
+      process.exit(1);
+    },
+  );
+}
