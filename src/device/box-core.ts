@@ -75,7 +75,8 @@ export interface StoredPolicy<A extends unknown[], R> {
   apply(change: Change<BoxDocument>, ...args: A): R | typeof UNCHANGED;
   /** The audit line from the arguments and what `apply` returned. */
   audit(args: A, result: R): string;
-  after?(core: BoxCore, ...args: A): void;
+  /** Runs after a successful write and its audit line: the domain event of the change. */
+  after?(core: BoxCore, actor: Actor, ...args: A): void;
 }
 
 /** An operation of the command layer over a box's core. */
@@ -116,7 +117,7 @@ export function stored<A extends unknown[], R = void>(
     const result = out.result;
     if (result === UNCHANGED) return undefined;
     core.audit(actor, p.audit(args, result));
-    p.after?.(core, ...args);
+    p.after?.(core, actor, ...args);
     return result;
   };
 }

@@ -111,3 +111,20 @@ t.test('the ACME agent methods are not on the Box (only the agent port has them)
   }
   t.same(Object.keys(box), [], 'no public field leads to the state');
 });
+
+t.test(
+  'write memory raises config-saved itself, once per successful save, never on a failed one',
+  async (t) => {
+    const { box, store } = await makeTestBox();
+    const saved: DeviceEvents['config-saved'][] = [];
+    box.events.on('config-saved', (e: DeviceEvents['config-saved']) => saved.push(e));
+    await box.writeMemory(OPERATOR);
+    t.same(saved, [{ boxId: box.boxId, user: 'op', fileName: 'initial' }], 'saved by op');
+    store.failWith = new Error('ENOSPC: no space left on device');
+    await t.rejects(box.writeMemory(ADMIN), { code: 'storage' });
+    t.equal(saved.length, 1, 'a failed write is no save');
+    store.failWith = undefined;
+    await t.rejects(box.writeMemory(MONITOR), { code: 'permission-denied' });
+    t.equal(saved.length, 1, 'a refused write is no save');
+  },
+);

@@ -8,12 +8,22 @@ import { setting, type BoxCore } from './box-core.js';
 import { DeviceError } from './errors.js';
 import {
   MAX_EXPIRING_SOON_DAYS,
+  MAX_SNMP_COMMUNITIES,
+  MAX_SNMP_COMMUNITY_LENGTH,
   MAX_SNMP_RATE_PER_SEC,
+  MAX_SNMP_TEXT_LENGTH,
+  SNMP_PASSPHRASE_LENGTH,
   MAX_SNMP_TARGETS,
   PORT_MAX,
   PORT_MIN,
 } from './limits.js';
-import { SNMP_EVENTS, type SnmpEventName, type SnmpTarget, type SnmpUser } from './model.js';
+import {
+  SNMP_EVENTS,
+  type RunningConfig,
+  type SnmpEventName,
+  type SnmpTarget,
+  type SnmpUser,
+} from './model.js';
 import { requireRole, type Actor } from './roles.js';
 import { clip, validateInt, validateName } from './validate.js';
 
@@ -37,22 +47,29 @@ export const snmpNotifyEnable = setting({
   audit: ([on]) => `${on ? '' : 'no '}snmp-server enable notify`,
 });
 
-/** EMULATION: at most 16 communities, each 1-64 printable characters without spaces. */
-const MAX_COMMUNITIES = 16;
-const COMMUNITY = /^[\x21-\x7e]{1,64}$/;
-/** EMULATION: contact and location are 0-255 printable characters (sysContact/sysLocation are DisplayString). */
-const DISPLAY_STRING = /^[\x20-\x7e]{0,255}$/;
+/** Communities and sysContact/sysLocation texts, within device/limits.ts. */
+const COMMUNITY = new RegExp(`^[\\x21-\\x7e]{1,${MAX_SNMP_COMMUNITY_LENGTH}}$`);
+const DISPLAY_STRING = new RegExp(`^[\\x20-\\x7e]{0,${MAX_SNMP_TEXT_LENGTH}}$`);
 
-/** `snmp-server community <c> [ro]`: a read-only community of the agent (secret: shown masked). */
+/** Throw unless `community` is a valid community string. */
+function checkCommunity(community: string): void {
+  if (!COMMUNITY.test(community))
+    throw new DeviceError('bad-input', 'Invalid community: use 1-64 printable characters without spaces.');
+}
+
+/**
+ * `snmp-server community <c> [ro]`: a read-only community of the agent
+ * (secret: shown masked).
+ * EMULATION: only admin may change communities and v3 users: they are the agent's credentials (as user management).
+ */
 export const snmpAddCommunity = setting({
-  role: 'operator',
+  role: 'admin',
   section: 'snmp',
   apply: ({ draft }, community: string) => {
-    if (!COMMUNITY.test(community))
-      throw new DeviceError('bad-input', 'Invalid community: use 1-64 printable characters without spaces.');
+    checkCommunity(community);
     const list = (draft.snmp.communities ?? []).filter((c) => c !== community);
-    if (list.length >= MAX_COMMUNITIES)
-      throw new DeviceError('bad-input', `At most ${MAX_COMMUNITIES} SNMP communities.`);
+    if (list.length >= MAX_SNMP_COMMUNITIES)
+      throw new DeviceError('bad-input', `At most ${MAX_SNMP_COMMUNITIES} SNMP communities.`);
     draft.snmp.communities = [...list, community];
   },
   // Never the community itself in the audit log.
@@ -61,7 +78,7 @@ export const snmpAddCommunity = setting({
 
 /** `no snmp-server community <c>`. */
 export const snmpRemoveCommunity = setting({
-  role: 'operator',
+  role: 'admin',
   section: 'snmp',
   apply: ({ draft }, community: string) => {
     const list = draft.snmp.communities ?? [];
@@ -69,6 +86,21 @@ export const snmpRemoveCommunity = setting({
     draft.snmp.communities = list.filter((c) => c !== community);
   },
   audit: () => 'no snmp-server community ********',
+});
+
+/** Replace every community at once (REST): the same rules as `snmp-server community`, all or nothing. */
+export const snmpSetCommunities = setting({
+  role: 'admin',
+  section: 'snmp',
+  apply: ({ draft }, communities: readonly string[]) => {
+    communities.forEach(checkCommunity);
+    const list = [...new Set(communities)];
+    if (list.length > MAX_SNMP_COMMUNITIES)
+      throw new DeviceError('bad-input', `At most ${MAX_SNMP_COMMUNITIES} SNMP communities.`);
+    draft.snmp.communities = list;
+  },
+  audit: ([list]) =>
+    `snmp-server communities ${list.length === 0 ? '(none)' : list.map(() => '********').join(' ')}`,
 });
 
 /** `[no] snmp-server enable communities`: v1/v2c access to the agent. */
@@ -81,15 +113,24 @@ export const snmpCommunitiesEnable = setting({
   audit: ([on]) => `${on ? '' : 'no '}snmp-server enable communities`,
 });
 
+/** Set sysContact or sysLocation on a draft (empty = none). */
+function applyText(draft: RunningConfig, which: 'contact' | 'location', text: string): void {
+  if (!DISPLAY_STRING.test(text))
+    throw new DeviceError('bad-input', `Invalid ${which}: use at most 255 printable characters.`);
+  draft.snmp[which] = text;
+}
+
+/** Set the agent's UDP port on a draft (undefined = the box's default). */
+function applyAgentPort(draft: RunningConfig, port: number | undefined): void {
+  if (port === undefined) delete draft.snmp.agentPort;
+  else draft.snmp.agentPort = validateInt('port', port, PORT_MIN, PORT_MAX);
+}
+
 /** `snmp-server contact <text>` / `snmp-server location <text>` (empty = none): sysContact, sysLocation. */
 export const snmpSetText = setting({
   role: 'operator',
   section: 'snmp',
-  apply: ({ draft }, which: 'contact' | 'location', text: string) => {
-    if (!DISPLAY_STRING.test(text))
-      throw new DeviceError('bad-input', `Invalid ${which}: use at most 255 printable characters.`);
-    draft.snmp[which] = text;
-  },
+  apply: ({ draft }, which: 'contact' | 'location', text: string) => applyText(draft, which, text),
   audit: ([which, text]) => `snmp-server ${which} ${clip(text)}`,
 });
 
@@ -97,12 +138,65 @@ export const snmpSetText = setting({
 export const snmpSetAgentPort = setting({
   role: 'operator',
   section: 'snmp',
-  apply: ({ draft }, port: number | undefined) => {
-    if (port === undefined) delete draft.snmp.agentPort;
-    else draft.snmp.agentPort = validateInt('port', port, PORT_MIN, PORT_MAX);
-  },
+  apply: ({ draft }, port: number | undefined) => applyAgentPort(draft, port),
   audit: ([port]) => (port === undefined ? 'no snmp-server port' : `snmp-server port ${port}`),
 });
+
+/** The agent and notification settings one REST update may change together (absent = unchanged). */
+export interface SnmpSettingsPatch {
+  enabled?: boolean;
+  notifyEnabled?: boolean;
+  communitiesEnabled?: boolean;
+  contact?: string;
+  location?: string;
+  /** null: back to the box's default port. */
+  agentPort?: number | null;
+  expiringSoonDays?: number;
+  /** The full set of enabled notification events. */
+  events?: readonly string[];
+}
+
+/**
+ * Several SNMP settings at once (REST PUT /snmp): each checked as its CLI
+ * command checks it, all applied or none; one audit line with the commands
+ * the change amounts to.
+ */
+export const snmpUpdate = setting({
+  role: 'operator',
+  section: 'snmp',
+  apply: ({ draft }, p: SnmpSettingsPatch) => {
+    if (p.enabled !== undefined) draft.snmp.enabled = p.enabled;
+    if (p.notifyEnabled !== undefined) draft.snmp.notifyEnabled = p.notifyEnabled;
+    if (p.communitiesEnabled !== undefined) draft.snmp.communitiesEnabled = p.communitiesEnabled;
+    if (p.contact !== undefined) applyText(draft, 'contact', p.contact);
+    if (p.location !== undefined) applyText(draft, 'location', p.location);
+    if (p.agentPort !== undefined) applyAgentPort(draft, p.agentPort ?? undefined);
+    if (p.expiringSoonDays !== undefined) applyExpiringSoonDays(draft, p.expiringSoonDays);
+    if (p.events !== undefined) {
+      for (const e of p.events) checkEvent(e);
+      draft.snmp.events = SNMP_EVENTS.filter((e) => p.events!.includes(e));
+    }
+  },
+  audit: ([p]) => patchAudit(p),
+});
+
+/** The CLI commands a patch amounts to, `; `-separated, for the audit log. */
+function patchAudit(p: SnmpSettingsPatch): string {
+  const no = (on: boolean) => (on ? '' : 'no ');
+  const lines: string[] = [];
+  if (p.enabled !== undefined) lines.push(`${no(p.enabled)}snmp-server enable`);
+  if (p.notifyEnabled !== undefined) lines.push(`${no(p.notifyEnabled)}snmp-server enable notify`);
+  if (p.communitiesEnabled !== undefined)
+    lines.push(`${no(p.communitiesEnabled)}snmp-server enable communities`);
+  if (p.contact !== undefined) lines.push(`snmp-server contact ${clip(p.contact)}`);
+  if (p.location !== undefined) lines.push(`snmp-server location ${clip(p.location)}`);
+  if (p.agentPort !== undefined)
+    lines.push(p.agentPort === null ? 'no snmp-server port' : `snmp-server port ${p.agentPort}`);
+  if (p.expiringSoonDays !== undefined)
+    lines.push(`snmp-server notify expiring-soon-days ${p.expiringSoonDays}`);
+  if (p.events !== undefined) lines.push(`snmp-server notify events ${p.events.join(',') || '(none)'}`);
+  return lines.join('; ') || 'snmp-server (no change)';
+}
 
 /** Add or replace the target with the same host, port and kind. */
 export const snmpSetTarget = setting({
@@ -156,9 +250,9 @@ export const snmpRemoveTarget = setting({
   audit: ([host]) => `no snmp-server host ${host}`,
 });
 
-/** Add or replace an SNMPv3 user. MD5 and DES are refused in FIPS mode. */
+/** Add or replace an SNMPv3 user (admin: see snmpAddCommunity). MD5 and DES are refused in FIPS mode. */
 export const snmpSetUser = setting({
-  role: 'operator',
+  role: 'admin',
   section: 'snmp',
   apply: ({ draft, core }, u: SnmpUser) => {
     validateName('SNMP user', u.name);
@@ -171,8 +265,9 @@ export const snmpSetUser = setting({
     if (u.priv && !u.auth)
       throw new DeviceError('bad-input', 'Privacy needs authentication: give "auth ... priv ...".');
     for (const s of [u.auth?.password, u.priv?.password]) {
-      if (s !== undefined && (s.length < 8 || s.length > 64)) {
-        throw new DeviceError('bad-input', 'SNMPv3 passphrases must have 8 to 64 characters.');
+      const { min, max } = SNMP_PASSPHRASE_LENGTH;
+      if (s !== undefined && (s.length < min || s.length > max)) {
+        throw new DeviceError('bad-input', `SNMPv3 passphrases must have ${min} to ${max} characters.`);
       }
     }
     draft.snmp.users = [...draft.snmp.users.filter((x) => x.name !== u.name), u];
@@ -180,9 +275,9 @@ export const snmpSetUser = setting({
   audit: ([u]) => `snmp-server user ${u.name} v3`,
 });
 
-/** `no snmp-server user <name>`: refused while a target uses it. */
+/** `no snmp-server user <name>` (admin): refused while a target uses it. */
 export const snmpRemoveUser = setting({
-  role: 'operator',
+  role: 'admin',
   section: 'snmp',
   apply: ({ draft }, name: string) => {
     if (draft.snmp.targets.some((t) => t.user === name)) {
@@ -196,20 +291,29 @@ export const snmpRemoveUser = setting({
   audit: ([name]) => `no snmp-server user ${name}`,
 });
 
+/** Throw unless `name` is a notification event. */
+function checkEvent(name: string): asserts name is SnmpEventName {
+  if (!(SNMP_EVENTS as readonly string[]).includes(name)) {
+    throw new DeviceError(
+      'bad-input',
+      `Unknown event "${clip(name)}"; use one of ${SNMP_EVENTS.join(', ')}.`,
+    );
+  }
+}
+
+function applyExpiringSoonDays(draft: RunningConfig, days: number): void {
+  draft.snmp.expiringSoonDays = validateInt('days', days, 1, MAX_EXPIRING_SOON_DAYS);
+}
+
 /** `snmp-server notify event <name>` / `no ...`. */
 export const snmpSetEvent = setting({
   role: 'operator',
   section: 'snmp',
   apply: ({ draft }, name: string, on: boolean) => {
-    if (!(SNMP_EVENTS as readonly string[]).includes(name)) {
-      throw new DeviceError(
-        'bad-input',
-        `Unknown event "${clip(name)}"; use one of ${SNMP_EVENTS.join(', ')}.`,
-      );
-    }
+    checkEvent(name);
     const set = new Set(draft.snmp.events);
-    if (on) set.add(name as SnmpEventName);
-    else set.delete(name as SnmpEventName);
+    if (on) set.add(name);
+    else set.delete(name);
     draft.snmp.events = SNMP_EVENTS.filter((e) => set.has(e));
   },
   audit: ([name, on]) => `${on ? '' : 'no '}snmp-server notify event ${name}`,
@@ -219,9 +323,7 @@ export const snmpSetEvent = setting({
 export const snmpSetExpiringSoonDays = setting({
   role: 'operator',
   section: 'snmp',
-  apply: ({ draft }, days: number) => {
-    draft.snmp.expiringSoonDays = validateInt('days', days, 1, MAX_EXPIRING_SOON_DAYS);
-  },
+  apply: ({ draft }, days: number) => applyExpiringSoonDays(draft, days),
   audit: ([days]) => `snmp-server notify expiring-soon-days ${days}`,
 });
 

@@ -107,6 +107,9 @@ export const writeMemory = stored({
     draft.config = structuredClone(core.running);
   },
   audit: () => 'write memory',
+  // EMULATION: the saved configuration's file name is Onyx's default, "initial".
+  after: (core, actor) =>
+    core.events.emit('config-saved', { boxId: core.boxId, user: actor.user, fileName: 'initial' }),
 });
 
 /** `reload`: the host restarts the box with its saved config; unsaved changes are lost. */

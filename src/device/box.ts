@@ -326,6 +326,12 @@ export class Box {
   snmpSetAgentPort(actor: Actor, port: number | undefined): void {
     snmp.snmpSetAgentPort(this.#core, actor, port);
   }
+  snmpSetCommunities(actor: Actor, communities: readonly string[]): void {
+    snmp.snmpSetCommunities(this.#core, actor, communities);
+  }
+  snmpUpdate(actor: Actor, patch: snmp.SnmpSettingsPatch): void {
+    snmp.snmpUpdate(this.#core, actor, patch);
+  }
   snmpSendTest(actor: Actor): Promise<void> {
     return snmp.snmpSendTest(this.#core, actor);
   }

@@ -59,6 +59,22 @@ export function modelHardware(model: string): ModelHardware {
   };
 }
 
+/** Memory figures, MB, as `show version` prints them and the SNMP agent answers them. */
+export interface MemoryUsage {
+  usedMb: number;
+  freeMb: number;
+  totalMb: number;
+}
+
+/**
+ * The memory of a box of this hardware (`show version`, and the SNMP agent).
+ * EMULATION: a fixed 6.5 % of the total is in use (the HC2 sample's share).
+ */
+export function memoryUsage(hw: ModelHardware): MemoryUsage {
+  const usedMb = Math.round(hw.memoryMb * 0.065);
+  return { usedMb, freeMb: hw.memoryMb - usedMb, totalMb: hw.memoryMb };
+}
+
 /** The host ID as show version prints it: 12 hex digits, no colons (`5a13965639c8`). */
 export function hostIdHex(hostId: string): string {
   return hostId.replace(/[^0-9a-fA-F]/g, '').toLowerCase();

@@ -51,6 +51,13 @@ export const MAX_DOMAIN_LIST = 6;
 export const MAX_USERS = 64;
 export const MAX_CERTIFICATES = 256;
 export const MAX_SNMP_TARGETS = 16;
+/** EMULATION: at most 16 agent communities, each 1-64 printable characters without spaces. */
+export const MAX_SNMP_COMMUNITIES = 16;
+export const MAX_SNMP_COMMUNITY_LENGTH = 64;
+/** EMULATION: sysContact and sysLocation are 0-255 printable characters (DisplayString). */
+export const MAX_SNMP_TEXT_LENGTH = 255;
+/** EMULATION: SNMPv3 passphrases have 8 (RFC 3414's minimum) to 64 characters. */
+export const SNMP_PASSPHRASE_LENGTH = { min: 8, max: 64 } as const;
 
 /** The UDP port a box's SNMP agent listens on unless `snmp-server port` or the lab says otherwise. */
 export const SNMP_AGENT_PORT = 161;

@@ -30,14 +30,22 @@ interface UserRecord {
   passwordHash: string;
 }
 
-export type SnmpAuthProtocol = 'md5' | 'sha' | 'sha256' | 'sha512';
-export type SnmpPrivProtocol = 'des' | 'aes-128' | 'aes-256';
+/** SNMPv3 authentication and privacy protocols (`snmp-server user ... auth <p> priv <p>`). */
+export const SNMP_AUTH_PROTOCOLS = ['md5', 'sha', 'sha256', 'sha512'] as const;
+export const SNMP_PRIV_PROTOCOLS = ['des', 'aes-128', 'aes-256'] as const;
+export type SnmpAuthProtocol = (typeof SNMP_AUTH_PROTOCOLS)[number];
+export type SnmpPrivProtocol = (typeof SNMP_PRIV_PROTOCOLS)[number];
 
 /** An SNMPv3 user (USM). No auth = noAuthNoPriv; auth only = authNoPriv; both = authPriv. */
 export interface SnmpUser {
   name: string;
   auth?: { protocol: SnmpAuthProtocol; password: string };
   priv?: { protocol: SnmpPrivProtocol; password: string };
+}
+
+/** The USM security level a user gives (RFC 3414). */
+export function snmpSecurityLevel(u: SnmpUser): 'noAuthNoPriv' | 'authNoPriv' | 'authPriv' {
+  return u.priv ? 'authPriv' : u.auth ? 'authNoPriv' : 'noAuthNoPriv';
 }
 
 /** A notification receiver (`snmp-server host ...`). */

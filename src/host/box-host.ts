@@ -263,14 +263,6 @@ export class BoxHost {
         });
     });
     box.events.on('reload-requested', () => void this.reload());
-    // The Box audits `write memory` only once the save succeeded; until the Box emits config-saved
-    // itself (box.ts is being split), the host turns that audit into the event.
-    box.events.on('audit', (a) => {
-      if (a.action === 'write memory') {
-        // EMULATION: the saved configuration's file name is Onyx's default, "initial".
-        box.events.emit('config-saved', { boxId: box.boxId, user: a.actor.user, fileName: 'initial' });
-      }
-    });
     box.events.on('config-changed', (e) => {
       if (e.section === 'snmp') void this.rebindAgent(box);
     });

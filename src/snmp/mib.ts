@@ -13,6 +13,7 @@
 import { loadavg } from 'node:os';
 import type { AcmeIssued, AcmeRequestStatus, BoxIdentity, SnmpConfig } from '../device/model.js';
 import type { SnmpAgentCounters } from '../device/ports.js';
+import { memoryUsage, modelHardware } from '../device/hardware.js';
 import { isoUtc, upTimeTicks } from './varbinds.js';
 import { GIGAMON_OID, GVOS_SIM_OID } from './oids.js';
 
@@ -95,13 +96,14 @@ function hwType(model: string): string {
 /**
  * sysDescr.0 in net-snmp's uname form, as the real HC2 answers:
  * `Linux <hostname> 2.6.34-GIGAMONsmp-gvhc2 GigaVUE-OS 5.16.00 #327068 2022-05-23 12:39:51 SMP ppc`.
- * EMULATION: the kernel string of models other than HC2 follows the HC2's
- * pattern, and the architecture is the x86_64 that `show version` prints.
+ * The target hw and the architecture are `show version`'s (device/hardware.ts).
+ * EMULATION: the kernel string of models other than HC2 follows the HC2's pattern.
  */
 function sysDescrFor(box: AgentBoxView): string {
   const img = box.image;
-  const kernel = `2.6.34-GIGAMONsmp-gv${hwType(box.identity.model).toLowerCase()}`;
-  return `Linux ${box.hostname} ${kernel} GigaVUE-OS ${img.version} ${img.buildId} ${img.buildDate} SMP x86_64`;
+  const hw = modelHardware(box.identity.model);
+  const kernel = `2.6.34-GIGAMONsmp-${hw.targetHw}`;
+  return `Linux ${box.hostname} ${kernel} GigaVUE-OS ${img.version} ${img.buildId} ${img.buildDate} SMP ${hw.arch}`;
 }
 
 /** Right-padded with spaces to 24 characters, as the real gigamonSystem strings are. */
@@ -119,19 +121,10 @@ const PORT_COUNTS: Record<string, number> = {
   'GigaVUE-TA25': 48,
   'GigaVUE-TA200': 32,
 };
-/** EMULATION: memory per model in KB (8 GiB; 16 GiB for HC3 and TA200). */
-const MEMORY_KB: Record<string, number> = {
-  'GigaVUE-HC3': 16 * 1024 * 1024,
-  'GigaVUE-TA200': 16 * 1024 * 1024,
-};
-const DEFAULT_MEMORY_KB = 8 * 1024 * 1024;
-/** EMULATION: the box uses a fixed 37 % of its memory. */
-const USED_SHARE = 0.37;
-/** 4 CPUs, as the real HC2's hrProcessorTable. */
-const CPUS = 4;
-
-function memoryKb(model: string): number {
-  return MEMORY_KB[model] ?? DEFAULT_MEMORY_KB;
+/** The model's memory in KB (device/hardware.ts: the figures `show version` prints). */
+function memoryKb(model: string): { totalKb: number; usedKb: number; freeKb: number } {
+  const m = memoryUsage(modelHardware(model));
+  return { totalKb: m.totalMb * 1024, usedKb: m.usedMb * 1024, freeKb: m.freeMb * 1024 };
 }
 
 /**
@@ -181,9 +174,9 @@ const counter = (value: number): SmiValue => ({ type: 'Counter32', value: value 
 const ticks = (ms: number): SmiValue => ({ type: 'TimeTicks', value: upTimeTicks(ms) });
 const oid = (value: string): SmiValue => ({ type: 'OID', value });
 
-/** Host load of the last minute, as a share of the host's CPUs (0..1). EMULATION: the simulator's host load. */
-function hostLoadShare(): number {
-  return Math.min(1, loadavg()[0]! / CPUS);
+/** Host load of the last minute, as a share of `cpus` (0..1). EMULATION: the simulator's host load. */
+function hostLoadShare(cpus: number): number {
+  return Math.min(1, loadavg()[0]! / cpus);
 }
 
 function certRow(ctx: MibContext): { issued: AcmeIssued | null; last: AcmeRequestStatus | null } | undefined {
@@ -254,12 +247,13 @@ function buildEntries(model: string): MibEntry[] {
   add(`${SNMP_GROUP}.31.0`, (c) => counter(c.counters.silentDrops));
 
   // HOST-RESOURCES-MIB: uptime, memory, storage, processor load.
-  const memKb = memoryKb(model);
+  const mem = memoryKb(model);
+  const cpus = modelHardware(model).cpus;
   add(`${HR}.1.1.0`, (c) => ticks(c.box.uptimeMs()));
-  add(`${HR}.2.2.0`, () => int(memKb));
+  add(`${HR}.2.2.0`, () => int(mem.totalKb));
   // EMULATION: storage sizes (4 KiB units): RAM, then /, /config, /var.
   const storage: [number, string, string, number, number][] = [
-    [1, `${HR}.2.1.2`, 'Physical memory', memKb / 4, Math.round((memKb / 4) * USED_SHARE)],
+    [1, `${HR}.2.1.2`, 'Physical memory', mem.totalKb / 4, Math.round(mem.usedKb / 4)],
     [31, `${HR}.2.1.4`, '/', 262144, 131072],
     [32, `${HR}.2.1.4`, '/config', 65536, 4096],
     [33, `${HR}.2.1.4`, '/var', 524288, 98304],
@@ -273,13 +267,13 @@ function buildEntries(model: string): MibEntry[] {
     [6, (r) => int(r[4])],
   ];
   for (const [col, get] of stCols) for (const r of storage) add(`${HR}.2.3.1.${col}.${r[0]}`, () => get(r));
-  // hrProcessorLoad for 4 CPUs, indexed as net-snmp does (hrDeviceIndex 196608 + n).
-  for (let n = 0; n < CPUS; n++)
-    add(`${HR}.3.3.1.2.${196608 + n}`, () => int(Math.round(hostLoadShare() * 100)));
+  // hrProcessorLoad per CPU of the model (show version's "Number of CPUs"), indexed as net-snmp does (hrDeviceIndex 196608 + n).
+  for (let n = 0; n < cpus; n++)
+    add(`${HR}.3.3.1.2.${196608 + n}`, () => int(Math.round(hostLoadShare(cpus) * 100)));
 
   // UCD-SNMP-MIB: memory and load averages (the real walk has laLoad).
-  add(`${UCD}.4.5.0`, () => int(memKb));
-  add(`${UCD}.4.6.0`, () => int(Math.round(memKb * (1 - USED_SHARE))));
+  add(`${UCD}.4.5.0`, () => int(mem.totalKb));
+  add(`${UCD}.4.6.0`, () => int(mem.freeKb));
   const la: [number, string, number][] = [
     [1, 'Load-1', 0],
     [2, 'Load-5', 1],
@@ -298,9 +292,9 @@ function buildEntries(model: string): MibEntry[] {
   // EMULATION: the chassis serial number is the box's serial (a simulated box has one serial).
   add(`${GIGAMON_SYSTEM}.8.0`, (c) => str(pad24(c.box.identity.serial)));
   // gigamonCpuUtilization: a string starting with the digits of a percentage. EMULATION: "<n>%" from the host's load.
-  add(`${GIGAMON_SYSTEM}.18.4.0`, () => str(`${Math.round(hostLoadShare() * 100)}%`));
-  add(`${GIGAMON_SYSTEM}.19.1.0`, () => int(memKb));
-  add(`${GIGAMON_SYSTEM}.19.2.0`, () => int(Math.round(memKb * (1 - USED_SHARE))));
+  add(`${GIGAMON_SYSTEM}.18.4.0`, () => str(`${Math.round(hostLoadShare(cpus) * 100)}%`));
+  add(`${GIGAMON_SYSTEM}.19.1.0`, () => int(mem.totalKb));
+  add(`${GIGAMON_SYSTEM}.19.2.0`, () => int(mem.freeKb));
 
   // EMULATION: gvosSimCertTable, one row (index 1, the box's ACME certificate for https) while the box
   // has an ACME certificate or a last ACME request; values are read at request time.

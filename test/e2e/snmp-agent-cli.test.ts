@@ -5,20 +5,13 @@
  * Communities stay masked in `show snmp` and the running config; `snmp-server
  * port` moves the agent; the framework's host grammar is accepted.
  */
-import { execFile } from 'node:child_process';
 import t from 'tap';
 import { startBoxProcess } from '../harness/box-process.js';
 import { TcpClient } from './cli-helpers.js';
+import { netSnmpTool } from '../harness/net-snmp-tools.js';
 
-function snmpget(args: string[]): Promise<string> {
-  return new Promise((resolve) =>
-    execFile(
-      'snmpget',
-      ['-M', '/nonexistent', '-m', '', '-On', '-t', '1', '-r', '1', ...args],
-      (err, out, errOut) => resolve(out + errOut + (err ? ' (failed)' : '')),
-    ),
-  );
-}
+const snmpget = (args: string[]) => netSnmpTool('snmpget', args);
+const snmpwalk = (args: string[]) => netSnmpTool('snmpwalk', args);
 
 t.test('configure by CLI, detect as LibreNMS does', async (t) => {
   const b = await startBoxProcess();
@@ -70,6 +63,46 @@ t.test('configure by CLI, detect as LibreNMS does', async (t) => {
   );
   t.match(out, new RegExp(`26866\\.2\\.4\\.0 = STRING: "${serial} *"`), 'serial = show version');
   t.match(out, /26866\.2\.2\.0 = STRING: "CHS-HC2 +"/, 'model = show chassis HW type');
+
+  // The hardware the agent reports is the hardware show version prints (device/hardware.ts).
+  const arch = /Target arch: +(\S+)/.exec(version)![1]!;
+  const targetHw = /Target hw: +(\S+)/.exec(version)![1]!;
+  const cpus = Number(/Number of CPUs: +(\d+)/.exec(version)![1]);
+  const [, , freeMb, totalMb] = /System memory: +(\d+) MB used \/ (\d+) MB free \/ (\d+) MB total/
+    .exec(version)!
+    .map(Number);
+  const hw = await snmpget([
+    '-v2c',
+    '-c',
+    'secret-ro',
+    target,
+    '1.3.6.1.2.1.1.1.0',
+    '1.3.6.1.2.1.25.2.2.0',
+    '1.3.6.1.4.1.2021.4.5.0',
+    '1.3.6.1.4.1.2021.4.6.0',
+    '1.3.6.1.4.1.26866.2.19.1.0',
+    '1.3.6.1.4.1.26866.2.19.2.0',
+  ]);
+  t.match(
+    hw,
+    new RegExp(`1\\.1\\.0 = STRING: "Linux \\S+ 2\\.6\\.34-GIGAMONsmp-${targetHw} .* SMP ${arch}"`),
+    `sysDescr names show version's target hw ${targetHw} and arch ${arch}`,
+  );
+  for (const [oid, kb, what] of [
+    ['1.3.6.1.2.1.25.2.2.0', totalMb! * 1024, 'hrMemorySize'],
+    ['1.3.6.1.4.1.2021.4.5.0', totalMb! * 1024, 'memTotalReal'],
+    ['1.3.6.1.4.1.2021.4.6.0', freeMb! * 1024, 'memAvailReal'],
+    ['1.3.6.1.4.1.26866.2.19.1.0', totalMb! * 1024, 'gigamon total memory'],
+    ['1.3.6.1.4.1.26866.2.19.2.0', freeMb! * 1024, 'gigamon free memory'],
+  ] as const) {
+    t.match(hw, new RegExp(`\\.${oid.replace(/\./g, '\\.')} = INTEGER: ${kb}\n`), `${what} = show version`);
+  }
+  const loads = await snmpwalk(['-v2c', '-c', 'secret-ro', target, '1.3.6.1.2.1.25.3.3.1.2']);
+  t.equal(
+    loads.split('\n').filter((l) => /25\.3\.3\.1\.2\.\d+ = INTEGER/.test(l)).length,
+    cpus,
+    'one hrProcessorLoad row per CPU of show version',
+  );
 
   const show = await c.cmd('show snmp');
   t.match(show, /Communities: +\*{8} ro/);

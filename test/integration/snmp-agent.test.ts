@@ -59,7 +59,11 @@ t.test('one box answers net-snmp tools', async (t) => {
     '1.3.6.1.2.1.1.5.0',
   ]);
   t.equal(get.code, 0, get.out);
-  t.match(get.out, /Linux agent1 2\.6\.34-GIGAMONsmp-gvhc2 GigaVUE-OS \S+ #\S+ .* SMP x86_64/);
+  t.match(
+    get.out,
+    /Linux agent1 2\.6\.34-GIGAMONsmp-gvhc2 GigaVUE-OS \S+ #\S+ .* SMP ppc"/,
+    'the HC2 is a ppc box, as show version says',
+  );
   t.match(get.out, /\.1\.3\.6\.1\.2\.1\.1\.2\.0 = OID: \.1\.3\.6\.1\.4\.1\.26866\.3\.6/);
   const walk = await run('snmpwalk', ['-v2c', '-c', 'public', '-On', target, '.1']);
   t.equal(walk.code, 0, walk.out);

@@ -14,6 +14,7 @@ import {
 } from '../../device/limits.js';
 import {
   SNMP_EVENTS,
+  snmpSecurityLevel,
   type SnmpAuthProtocol,
   type SnmpPrivProtocol,
   type SnmpTarget,
@@ -55,10 +56,6 @@ function userLine(u: SnmpUser): string {
   const auth = u.auth ? ` auth ${u.auth.protocol} ${MASK}` : '';
   const priv = u.priv ? ` priv ${u.priv.protocol} ${MASK}` : '';
   return `snmp-server user ${u.name} v3${auth}${priv}`;
-}
-
-function securityLevel(u: SnmpUser): string {
-  return u.priv ? 'authPriv' : u.auth ? 'authNoPriv' : 'noAuthNoPriv';
 }
 
 function countersOf(box: Box, t: SnmpTarget): SnmpTargetCounters | undefined {
@@ -137,7 +134,12 @@ function renderSnmp(box: Box): string[] {
       ? ['  none']
       : table(
           ['User', 'Security level', 'Auth', 'Privacy'],
-          c.users.map((u) => [u.name, securityLevel(u), u.auth?.protocol ?? '-', u.priv?.protocol ?? '-']),
+          c.users.map((u) => [
+            u.name,
+            snmpSecurityLevel(u),
+            u.auth?.protocol ?? '-',
+            u.priv?.protocol ?? '-',
+          ]),
         ).map((l) => '  ' + l)),
   ];
 }
@@ -285,7 +287,7 @@ function renderSnmpUsers(box: Box): string[] {
     ['User', 'Security level', 'Auth', 'Privacy', 'Used by'],
     users.map((u) => [
       u.name,
-      securityLevel(u),
+      snmpSecurityLevel(u),
       u.auth?.protocol ?? '-',
       u.priv?.protocol ?? '-',
       box.config.snmp.targets.some((t) => t.user === u.name) ? 'notifications, agent' : 'agent',
@@ -302,12 +304,12 @@ function renderSnmpEvents(box: Box): string[] {
   );
 }
 
-/** SNMP configuration (operator) and the SNMP show commands. */
+/** SNMP configuration (operator; communities and v3 users admin) and the SNMP show commands. */
 export const SNMP_COMMANDS: readonly CommandSpec[] = [
   {
     syntax: 'snmp-server community <community> [ro]',
     modes: CONFIG_ONLY,
-    role: 'operator',
+    role: 'admin', // the agent's credentials (device/box-snmp.ts)
     help: {
       community: 'A read-only community of the SNMP agent (v1/v2c)',
       '<community>': 'Community string (1-64 printable characters)',
@@ -321,7 +323,7 @@ export const SNMP_COMMANDS: readonly CommandSpec[] = [
   {
     syntax: 'no snmp-server community <community>',
     modes: CONFIG_ONLY,
-    role: 'operator',
+    role: 'admin', // the agent's credentials (device/box-snmp.ts)
     help: { community: 'Remove a community', '<community>': 'Community string' },
     run: (ctx, a) => ctx.box().snmpRemoveCommunity(ctx.actor, a.get('community')),
   },
@@ -448,7 +450,7 @@ export const SNMP_COMMANDS: readonly CommandSpec[] = [
     syntax:
       'snmp-server user <snmp-user> v3 [auth {md5|sha|sha256|sha512} <auth-pass> [priv {des|aes-128|aes-256} <priv-pass>]]',
     modes: CONFIG_ONLY,
-    role: 'operator',
+    role: 'admin', // the agent's credentials (device/box-snmp.ts)
     help: USER_HELP,
     run: (ctx, a) => {
       const authProto = a.which(AUTH);
@@ -465,7 +467,7 @@ export const SNMP_COMMANDS: readonly CommandSpec[] = [
   {
     syntax: 'no snmp-server user <snmp-user>',
     modes: CONFIG_ONLY,
-    role: 'operator',
+    role: 'admin', // the agent's credentials (device/box-snmp.ts)
     help: { user: 'Delete an SNMPv3 user', '<snmp-user>': 'SNMPv3 user name' },
     run: (ctx, a) => ctx.box().snmpRemoveUser(ctx.actor, a.get('snmp-user')),
   },

@@ -6,7 +6,7 @@
 import { loadavg } from 'node:os';
 import type { Box } from '../../device/box.js';
 import type { Member } from '../../device/cluster.js';
-import { hostIdHex, modelHardware } from '../../device/hardware.js';
+import { hostIdHex, memoryUsage, modelHardware } from '../../device/hardware.js';
 import { ALGORITHMS_BY_MODE } from '../../device/key-algorithms.js';
 import { CRYPTO_MODES } from '../../device/model.js';
 import { formatLocalTime, formatUptime, keyValues } from '../format.js';
@@ -26,14 +26,14 @@ import { BOX_ID } from './common.js';
  * release block, the boot firmware block, the model block, the run-time
  * block; what only the simulator knows (serial, crypto mode) comes last.
  * EMULATION: "Built by" is `gvos-sim`; U-Boot, CPLD and TS versions are
- * `n/a`; memory used is a fixed 6.5 % of the model's total (the HC2 sample's
- * share), swap is 0; the load averages are the host's.
+ * `n/a`; memory comes from device/hardware.ts (the SNMP agent answers the
+ * same figures); swap is 0; the load averages are the host's.
  */
 function renderVersion(box: Box): string[] {
   const img = box.image;
   const id = box.identity;
   const hw = modelHardware(id.model);
-  const used = Math.round(hw.memoryMb * 0.065);
+  const mem = memoryUsage(hw);
   const load = loadavg()
     .map((l) => l.toFixed(2))
     .join(' / ');
@@ -61,7 +61,7 @@ function renderVersion(box: Box): string[] {
     ['Uptime', formatUptime(box.uptimeMs())],
     ['CPU load averages', load],
     ['Number of CPUs', String(hw.cpus)],
-    ['System memory', `${used} MB used / ${hw.memoryMb - used} MB free / ${hw.memoryMb} MB total`],
+    ['System memory', `${mem.usedMb} MB used / ${mem.freeMb} MB free / ${mem.totalMb} MB total`],
     ['Swap', '0 MB used / 0 MB free / 0 MB total'],
     ['', ''],
     ['System serial num', id.serial],

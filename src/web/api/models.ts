@@ -14,11 +14,16 @@ import { Type } from '@sinclair/typebox';
 import { MANAGER_ALGORITHM_NAMES as FM_ALGORITHM_NAMES } from '../../device/key-algorithms.js';
 import {
   DEFAULT_SNMP_RATE_PER_SEC,
+  MAX_EXPIRING_SOON_DAYS,
+  MAX_SNMP_COMMUNITIES,
+  MAX_SNMP_COMMUNITY_LENGTH,
   MAX_SNMP_RATE_PER_SEC,
+  MAX_SNMP_TEXT_LENGTH,
   PORT_MAX,
+  SNMP_PASSPHRASE_LENGTH,
   SNMP_TRAP_PORT,
 } from '../../device/limits.js';
-import { CRYPTO_MODES } from '../../device/model.js';
+import { CRYPTO_MODES, SNMP_AUTH_PROTOCOLS, SNMP_EVENTS, SNMP_PRIV_PROTOCOLS } from '../../device/model.js';
 import { ROLES } from '../../device/roles.js';
 import { component, Nullable, StringEnum } from '../../lib/typebox.js';
 import { PROBLEM_CODES } from './problem.js';
@@ -270,6 +275,108 @@ export const SnmpTargetCreate = component(
   ),
 );
 
+const SnmpEvent = () => StringEnum(SNMP_EVENTS);
+const MASKED = 'Masked: "********" per configured one (a secret; never shown).';
+const snmpText = (what: string) =>
+  Type.String({
+    maxLength: MAX_SNMP_TEXT_LENGTH,
+    description: `${what}: at most ${MAX_SNMP_TEXT_LENGTH} printable characters; "" for none.`,
+  });
+
+const SnmpUserView = component(
+  'SnmpUserView',
+  Type.Object(
+    {
+      name: Type.String(),
+      securityLevel: StringEnum(['noAuthNoPriv', 'authNoPriv', 'authPriv']),
+      auth: Nullable(StringEnum(SNMP_AUTH_PROTOCOLS)),
+      priv: Nullable(StringEnum(SNMP_PRIV_PROTOCOLS)),
+    },
+    { ...closed, description: 'An SNMPv3 user, without its passphrases.' },
+  ),
+);
+
+export const SnmpSettings = component(
+  'SnmpSettings',
+  Type.Object(
+    {
+      enabled: Type.Boolean({ description: '"snmp-server enable".' }),
+      notifyEnabled: Type.Boolean({ description: '"snmp-server enable notify".' }),
+      communitiesEnabled: Type.Boolean({ description: '"snmp-server enable communities" (v1/v2c access).' }),
+      agentPort: Nullable(Type.Integer(), { description: '"snmp-server port"; null: the box\'s default.' }),
+      agentPortInUse: Nullable(Type.Integer(), { description: 'The UDP port the agent listens on now.' }),
+      contact: Type.String({ description: 'sysContact ("snmp-server contact").' }),
+      location: Type.String({ description: 'sysLocation ("snmp-server location").' }),
+      communities: Type.Array(Type.String(), { description: MASKED }),
+      users: Type.Array(SnmpUserView),
+      events: Type.Array(SnmpEvent(), { description: 'The notification events sent.' }),
+      expiringSoonDays: Type.Integer(),
+    },
+    { ...closed, description: '"show snmp": the agent and notification settings (running configuration).' },
+  ),
+);
+
+export const SnmpSettingsUpdate = component(
+  'SnmpSettingsUpdate',
+  Type.Object(
+    {
+      enabled: Type.Optional(Type.Boolean()),
+      notifyEnabled: Type.Optional(Type.Boolean()),
+      communitiesEnabled: Type.Optional(Type.Boolean()),
+      agentPort: Type.Optional(
+        Nullable(Type.Integer({ minimum: 1, maximum: PORT_MAX }), {
+          description: `UDP port 1-${PORT_MAX} of the agent; null: back to the box's default.`,
+        }),
+      ),
+      contact: Type.Optional(snmpText('sysContact')),
+      location: Type.Optional(snmpText('sysLocation')),
+      expiringSoonDays: Type.Optional(Type.Integer({ minimum: 1, maximum: MAX_EXPIRING_SOON_DAYS })),
+      events: Type.Optional(
+        Type.Array(SnmpEvent(), {
+          maxItems: SNMP_EVENTS.length,
+          description: 'The full set of events to send (the others are turned off).',
+        }),
+      ),
+    },
+    { ...closed, description: 'Absent fields stay as they are; all changes apply or none.' },
+  ),
+);
+
+export const SnmpCommunities = component(
+  'SnmpCommunities',
+  Type.Object(
+    {
+      communities: Type.Array(Type.String({ minLength: 1, maxLength: MAX_SNMP_COMMUNITY_LENGTH }), {
+        maxItems: MAX_SNMP_COMMUNITIES,
+        description: `Every read-only community of the agent (replaces the list; 1-${MAX_SNMP_COMMUNITY_LENGTH} printable characters without spaces each, at most ${MAX_SNMP_COMMUNITIES}). Never shown again.`,
+      }),
+    },
+    closed,
+  ),
+);
+
+const passphrase = () =>
+  Type.String({ minLength: SNMP_PASSPHRASE_LENGTH.min, maxLength: SNMP_PASSPHRASE_LENGTH.max });
+
+export const SnmpUserUpdate = component(
+  'SnmpUserUpdate',
+  Type.Object(
+    {
+      auth: Type.Optional(
+        Type.Object({ protocol: StringEnum(SNMP_AUTH_PROTOCOLS), password: passphrase() }, closed),
+      ),
+      priv: Type.Optional(
+        Type.Object({ protocol: StringEnum(SNMP_PRIV_PROTOCOLS), password: passphrase() }, closed),
+      ),
+    },
+    {
+      ...closed,
+      description:
+        '"snmp-server user <name> v3 [auth ... [priv ...]]": passphrases of 8-64 characters, never shown again; MD5 and DES are refused in FIPS mode.',
+    },
+  ),
+);
+
 export const AcmeAccepted = component(
   'AcmeAccepted',
   Type.Object(
@@ -399,6 +506,11 @@ export const COMPONENTS = [
   WebCertificate,
   SnmpTarget,
   SnmpTargetCreate,
+  SnmpUserView,
+  SnmpSettings,
+  SnmpSettingsUpdate,
+  SnmpCommunities,
+  SnmpUserUpdate,
   AcmeAccepted,
   AcmeStatus,
 ];

@@ -26,6 +26,7 @@ import {
   chassisJson,
   cryptoModeJson,
   isoOrNull,
+  snmpSettingsJson,
   snmpTargetJson,
   systemJson,
   versionJson,
@@ -418,6 +419,73 @@ export const ROUTES: readonly RouteSpec[] = [
     handler: (ctx, { box, actor, params, query }) => {
       const port = query.port === undefined ? undefined : validateInt('port', query.port, PORT_MIN, PORT_MAX);
       box.snmpRemoveTarget(actor, params.host, port);
+      send(ctx, 204);
+    },
+  }),
+  boxRoute('monitor', {
+    method: 'get',
+    path: '/snmp',
+    operationId: 'getSnmp',
+    summary: '"show snmp": agent and notification settings (communities masked, no v3 passphrase).',
+    tags: ['snmp'],
+    responses: ok(M.SnmpSettings, 'The SNMP settings.'),
+    handler: (ctx, { box }) => send(ctx, 200, snmpSettingsJson(box)),
+  }),
+  boxRoute('operator', {
+    method: 'put',
+    path: '/snmp',
+    operationId: 'updateSnmp',
+    summary:
+      '"snmp-server enable [notify|communities]", "contact", "location", "port", "notify event", "notify expiring-soon-days": the fields given, all or none.',
+    tags: ['snmp'],
+    body: M.SnmpSettingsUpdate,
+    responses: ok(M.SnmpSettings, 'The settings after the change (running configuration).'),
+    handler: (ctx, { box, actor, body }) => {
+      box.snmpUpdate(actor, body);
+      send(ctx, 200, snmpSettingsJson(box));
+    },
+  }),
+  boxRoute('admin', {
+    method: 'put',
+    path: '/snmp/communities',
+    operationId: 'setSnmpCommunities',
+    summary:
+      '"snmp-server community <c> ro" for each: replace the read-only communities of the agent (admin).',
+    tags: ['snmp'],
+    body: M.SnmpCommunities,
+    responses: ok(M.SnmpSettings, 'The settings after the change; communities masked.'),
+    handler: (ctx, { box, actor, body }) => {
+      box.snmpSetCommunities(actor, body.communities);
+      send(ctx, 200, snmpSettingsJson(box));
+    },
+  }),
+  boxRoute('admin', {
+    method: 'put',
+    path: '/snmp/users/:name',
+    operationId: 'setSnmpUser',
+    summary:
+      '"snmp-server user <name> v3 ...": add or replace an SNMPv3 user of the agent and notifications (admin).',
+    tags: ['snmp'],
+    params: { name: 'The SNMPv3 user name.' },
+    body: M.SnmpUserUpdate,
+    responses: ok(M.SnmpSettings, 'The settings after the change; no passphrase shown.'),
+    errors: ['Unsupported'],
+    handler: (ctx, { box, actor, params, body }) => {
+      box.snmpSetUser(actor, { name: params.name, ...body });
+      send(ctx, 200, snmpSettingsJson(box));
+    },
+  }),
+  boxRoute('admin', {
+    method: 'delete',
+    path: '/snmp/users/:name',
+    operationId: 'removeSnmpUser',
+    summary: '"no snmp-server user <name>": refused while a notification host uses it (admin).',
+    tags: ['snmp'],
+    params: { name: 'The SNMPv3 user name.' },
+    responses: { 204: { description: 'Removed.' } },
+    errors: ['NotFound', 'Conflict'],
+    handler: (ctx, { box, actor, params }) => {
+      box.snmpRemoveUser(actor, params.name);
       send(ctx, 204);
     },
   }),

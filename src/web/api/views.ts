@@ -8,6 +8,7 @@ import type { Box, CertificateView } from '../../device/box.js';
 import { ALGORITHMS_BY_MODE, managerAlgorithm, type ManagerAlgorithm } from '../../device/key-algorithms.js';
 import {
   ACME_CERT_NAME,
+  snmpSecurityLevel,
   type AcmeIssued,
   type AcmeRequestStatus,
   type SnmpTarget,
@@ -60,6 +61,33 @@ export function snmpTargetJson(t: SnmpTarget) {
     version: t.version,
     ...(t.user !== undefined ? { user: t.user } : {}),
     ratePerSec: t.ratePerSec,
+  };
+}
+
+/** What a secret is shown as (communities; as the CLI's show snmp and running config). */
+const MASKED = '********';
+
+/** GET /snmp: the settings of `show snmp`; communities masked, v3 users without passphrases. */
+export function snmpSettingsJson(box: Box) {
+  const c = box.config.snmp;
+  const agent = box.snmpStatus()?.agentStatus();
+  return {
+    enabled: c.enabled,
+    notifyEnabled: c.notifyEnabled,
+    communitiesEnabled: c.communitiesEnabled ?? true,
+    agentPort: c.agentPort ?? null,
+    agentPortInUse: agent?.port ?? null,
+    contact: c.contact ?? '',
+    location: c.location ?? '',
+    communities: (c.communities ?? []).map(() => MASKED),
+    users: c.users.map((u) => ({
+      name: u.name,
+      securityLevel: snmpSecurityLevel(u),
+      auth: u.auth?.protocol ?? null,
+      priv: u.priv?.protocol ?? null,
+    })),
+    events: [...c.events],
+    expiringSoonDays: c.expiringSoonDays,
   };
 }
 
