@@ -6,7 +6,7 @@ import { createServer } from 'node:net';
 import { statSync, readdirSync } from 'node:fs';
 import { connect } from 'node:tls';
 import { join } from 'node:path';
-import { runBoxCommand, startBoxProcess } from '../harness/box-process.js';
+import { anyPortBoxArgs, runBoxCommand, startBoxProcess } from '../harness/box-process.js';
 
 t.test('ready line with the real ports; SIGTERM stops cleanly with exit 0; state is 0600', async (t) => {
   const b = await startBoxProcess();
@@ -86,24 +86,7 @@ for (const row of badOptions) {
 }
 
 t.test('first boot without a password is refused, and nothing is created', async (t) => {
-  const r = await runBoxCommand(
-    [
-      'box',
-      '--data-dir',
-      '/tmp/gvos-nopw-' + process.pid,
-      '--ssh-port',
-      '0',
-      '--cli-port',
-      '0',
-      '--https-port',
-      '0',
-      '--http-port',
-      '0',
-    ],
-    {
-      GVOS_ADMIN_PASSWORD: '',
-    },
-  );
+  const r = await runBoxCommand(anyPortBoxArgs('/tmp/gvos-nopw-' + process.pid), { GVOS_ADMIN_PASSWORD: '' });
   t.equal(r.code, 1);
   t.match(r.stderr, /first boot needs an admin password/);
 });

@@ -3,28 +3,20 @@
 // --box` reach them by those ids, as a user types them. Box 150 lives at
 // base + 150, box 65535 at base + 65535 (still in 127/8).
 import t from 'tap';
-import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { canListen } from '../../src/lib/net.js';
 import { ipv4Add } from '../../src/lab/cluster-runner.js';
 import type { LabBoxStatus } from '../../src/lab/lab.js';
-import { ensureBuilt, runLabCli, startLabUp } from './lab-harness.js';
+import { ensureBuilt, missingLabPeers, runLabCli, startLabUp } from './lab-harness.js';
 
 // Its own address block: 127.0.10.x for box 150 and 127.1.10.x for box 65535.
 const BASE = '127.0.10.0';
 const A150 = ipv4Add(BASE, 150);
 const A65535 = ipv4Add(BASE, 65535);
 const canBind = (await canListen(A150, 443)) && (await canListen(A65535, 443));
-const missing = ['pebble', 'pebble-challtestsrv', 'snmptrapd'].filter((b) => {
-  try {
-    execFileSync('sh', ['-c', `command -v ${b} || test -x /usr/sbin/${b}`], { stdio: 'ignore' });
-    return false;
-  } catch {
-    return true;
-  }
-});
+const missing = missingLabPeers();
 const skip = !canBind
   ? `cannot listen on ${A150}:443 and ${A65535}:443 (needs root and 127/8)`
   : missing.length

@@ -2,7 +2,7 @@
  * Helpers of the lab's end-to-end tests: run `gvos-sim lab ...` as a user
  * does (the built CLI), build first when dist/ is older than the sources.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, statSync, readdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -83,4 +83,16 @@ export async function startLabUp(
   // The lines after the table (login, CA root, trap log) follow at once.
   await new Promise((r) => setTimeout(r, 200));
   return { proc, stdout: () => out, exited };
+}
+
+/** Which of a lab's default peers (Pebble, its challenge server, snmptrapd) this machine lacks, for a skip reason. */
+export function missingLabPeers(): string[] {
+  return ['pebble', 'pebble-challtestsrv', 'snmptrapd'].filter((b) => {
+    try {
+      execFileSync('sh', ['-c', `command -v ${b} || test -x /usr/sbin/${b}`], { stdio: 'ignore' });
+      return false;
+    } catch {
+      return true;
+    }
+  });
 }

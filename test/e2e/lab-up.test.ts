@@ -12,19 +12,12 @@ import { connect as tlsConnect } from 'node:tls';
 import { canListen } from '../../src/lib/net.js';
 import { pidAlive } from '../../src/lab/lab-state.js';
 import type { LabBoxStatus, LabStateFile } from '../../src/lab/lab.js';
-import { ensureBuilt, runLabCli, startLabUp } from './lab-harness.js';
+import { ensureBuilt, missingLabPeers, runLabCli, startLabUp } from './lab-harness.js';
 
 // Its own address block (127.0.4.x), apart from users' labs and other suites.
 const BASE = '127.0.4';
 const canBind = await canListen(`${BASE}.1`, 443);
-const missing = ['pebble', 'pebble-challtestsrv', 'snmptrapd'].filter((b) => {
-  try {
-    execFileSync('sh', ['-c', `command -v ${b} || test -x /usr/sbin/${b}`], { stdio: 'ignore' });
-    return false;
-  } catch {
-    return true;
-  }
-});
+const missing = missingLabPeers();
 const skip = !canBind
   ? `cannot listen on ${BASE}.1:443 (needs root and 127/8)`
   : missing.length

@@ -94,6 +94,23 @@ export async function startBoxProcess(o: BoxProcessOptions = {}): Promise<BoxPro
   };
 }
 
+/** `box --data-dir <dir>` with every TCP port 0 (any free one): for a box that only has to boot or refuse. */
+export function anyPortBoxArgs(dataDir: string): string[] {
+  return [
+    'box',
+    '--data-dir',
+    dataDir,
+    '--ssh-port',
+    '0',
+    '--cli-port',
+    '0',
+    '--https-port',
+    '0',
+    '--http-port',
+    '0',
+  ];
+}
+
 /** Run the box command to completion (for option errors); resolves code, stdout and stderr. */
 export function runBoxCommand(
   args: string[],

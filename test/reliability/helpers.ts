@@ -9,12 +9,21 @@
  * test prints the seed it used.
  */
 import { createHash, X509Certificate } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Test } from 'tap';
 import type { IncomingHttpHeaders } from 'node:http';
 import { request } from 'node:https';
 import { freePort } from '../../src/lib/net.js';
 import { PROMPT, TcpClient } from '../e2e/cli-helpers.js';
-import { startBoxProcess, type BoxProcess, type BoxProcessOptions } from '../harness/box-process.js';
+import {
+  anyPortBoxArgs,
+  runBoxCommand,
+  startBoxProcess,
+  type BoxProcess,
+  type BoxProcessOptions,
+} from '../harness/box-process.js';
 import { servedCertificate, startPebble, type Pebble } from '../harness/pebble.js';
 
 /** Full sizes (hundreds of trials, 100k fuzzed lines) instead of the quick ones. */
@@ -25,6 +34,33 @@ export const SEED = process.env.GVOS_SEED ?? 'gvos-reliability-1';
 export function size(name: string, quick: number, full: number): number {
   const v = process.env[`GVOS_${name}`];
   return v && /^\d+$/.test(v) ? Number(v) : FULL ? full : quick;
+}
+
+/**
+ * One saved box (hostname saved-box, secure-crypto; saved twice, so it has a
+ * .bak), made once per test file (a boot costs a second) and removed at the
+ * file's teardown. savedBox() gives a fresh copy of its data directory; boot()
+ * runs a box process on a copy to completion (for a box that must refuse to
+ * start) with any ports.
+ */
+export async function savedBoxTemplate(t: Test): Promise<{
+  savedBox: () => string;
+  boot: (dataDir: string, password?: string) => ReturnType<typeof runBoxCommand>;
+}> {
+  const b = await startBox({ args: ['--hostname', 'saved-box', '--crypto-mode', 'secure-crypto'] });
+  await cli(b.ready.ports.cli, ['enable', 'write memory']);
+  await b.stop();
+  const template = b.dataDir;
+  t.teardown(() => rmSync(template, { recursive: true, force: true }));
+  return {
+    savedBox: () => {
+      const dir = mkdtempSync(join(tmpdir(), 'gvos-saved-'));
+      cpSync(template, dir, { recursive: true });
+      return dir;
+    },
+    boot: (dataDir, password = 'An0ther-pw') =>
+      runBoxCommand(anyPortBoxArgs(dataDir), { GVOS_ADMIN_PASSWORD: password }),
+  };
 }
 
 /** The password the box processes of the suite are started with (test/harness/box-process.ts). */

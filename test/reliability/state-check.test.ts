@@ -6,47 +6,15 @@
  * The unit tests of each check are in src/store/state-schema.test.ts.
  */
 import t from 'tap';
-import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { BoxDocument } from '../../src/device/model.js';
-import { runBoxCommand, type BoxProcess } from '../harness/box-process.js';
-import { cli, startBox } from './helpers.js';
+import type { BoxProcess } from '../harness/box-process.js';
+import { cli, savedBoxTemplate, startBox } from './helpers.js';
 
 const stateOf = (dir: string) => JSON.parse(readFileSync(join(dir, 'state.json'), 'utf8')) as BoxDocument;
 
-/** One saved box (saved twice, so it has a .bak), copied for each test below. */
-const template = await (async () => {
-  const b = await startBox({ args: ['--hostname', 'saved-box', '--crypto-mode', 'secure-crypto'] });
-  await cli(b.ready.ports.cli, ['enable', 'write memory']);
-  await b.stop();
-  return b.dataDir;
-})();
-t.teardown(() => rmSync(template, { recursive: true, force: true }));
-
-function savedBox(): string {
-  const dir = mkdtempSync(join(tmpdir(), 'gvos-saved-'));
-  cpSync(template, dir, { recursive: true });
-  return dir;
-}
-
-const boot = (dataDir: string, password = 'An0ther-pw') =>
-  runBoxCommand(
-    [
-      'box',
-      '--data-dir',
-      dataDir,
-      '--ssh-port',
-      '0',
-      '--cli-port',
-      '0',
-      '--https-port',
-      '0',
-      '--http-port',
-      '0',
-    ],
-    { GVOS_ADMIN_PASSWORD: password },
-  );
+const { savedBox, boot } = await savedBoxTemplate(t);
 
 const brokenStates: [string, string, (d: BoxDocument) => void][] = [
   [

@@ -27,7 +27,6 @@ import { execFileSync } from 'node:child_process';
 import {
   existsSync,
   mkdtempSync,
-  cpSync,
   openSync,
   readdirSync,
   readFileSync,
@@ -41,7 +40,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FaultProxy } from '../harness/fault-proxy.js';
 import type { BoxDocument } from '../../src/device/model.js';
-import { runBoxCommand, type BoxProcess } from '../harness/box-process.js';
+import type { BoxProcess } from '../harness/box-process.js';
 import {
   acmeInfo,
   acmeSettled,
@@ -51,6 +50,7 @@ import {
   rest,
   served,
   startAcmePeers,
+  savedBoxTemplate,
   startBox,
   type AcmePeers,
 } from './helpers.js';
@@ -246,39 +246,7 @@ t.test(
 
 // ---------------------------------------------------------------- corrupt state at boot
 
-/** One saved box (saved twice, so it has a .bak), copied for each test below: a boot costs a second. */
-const template = await (async () => {
-  const b = await startBox({ args: ['--hostname', 'saved-box', '--crypto-mode', 'secure-crypto'] });
-  await cli(b.ready.ports.cli, ['enable', 'write memory']);
-  await b.stop();
-  return b.dataDir;
-})();
-t.teardown(() => rmSync(template, { recursive: true, force: true }));
-
-/** A fresh copy of the saved box's data directory. */
-function savedBox(): string {
-  const dir = mkdtempSync(join(tmpdir(), 'gvos-saved-'));
-  cpSync(template, dir, { recursive: true });
-  return dir;
-}
-
-const boot = (dataDir: string, password = 'An0ther-pw') =>
-  runBoxCommand(
-    [
-      'box',
-      '--data-dir',
-      dataDir,
-      '--ssh-port',
-      '0',
-      '--cli-port',
-      '0',
-      '--https-port',
-      '0',
-      '--http-port',
-      '0',
-    ],
-    { GVOS_ADMIN_PASSWORD: password },
-  );
+const { savedBox, boot } = await savedBoxTemplate(t);
 
 const corruptions: [string, (f: string) => void][] = [
   ['truncated JSON', (f) => writeFileSync(f, readFileSync(f, 'utf8').slice(0, 100))],
