@@ -241,6 +241,60 @@ t.test(
     t.equal(faults.counters.delayed, 1, 'the held-back answer is counted');
     faults.setDelay(0);
     t.match(await box.request(url, 'get'), { status: 200 }, 'off again: answered');
-    t.same(faults.counters, { refused: 1, delayed: 1 }, 'counters only grow while faults take effect');
+    t.same(
+      faults.counters,
+      { refused: 1, delayed: 1, dropped: 0 },
+      'counters only grow while faults take effect',
+    );
+  },
+);
+
+t.test(
+  "a box's dropped path: nothing reaches the server, the request times out (not a reset), no gate place held",
+  async (t) => {
+    let seen = 0;
+    const counting = createServer(
+      { cert: readFileSync(good.certPath), key: readFileSync(good.keyPath) },
+      (_req, res) => {
+        seen++;
+        res.writeHead(200, { 'Content-Type': 'application/json' });
+        res.end('{"ok":true}');
+      },
+    );
+    await new Promise<void>((r) => counting.listen(0, '127.0.0.1', r));
+    t.teardown(() => counting.close());
+    const u = `https://127.0.0.1:${(counting.address() as { port: number }).port}/dir`;
+    const faults = new ConnectFaults();
+    const gates = new GateMap(1);
+    const box = new BoxTransport({
+      caPems: [good.caPem],
+      nameServers: ['127.0.0.1'],
+      requestTimeoutMs: 300,
+      dnsTimeoutMs: 300,
+      userAgent: 'test',
+      gates,
+      faults,
+    });
+    const neighbour = transport([good.caPem], ['127.0.0.1'], gates);
+    t.teardown(() => [box, neighbour].forEach((x) => x.close()));
+    t.match(await box.request(u, 'get'), { status: 200 }, 'no fault: answered');
+    t.equal(seen, 1);
+    faults.setDrop(true);
+    const lost = box.request(u, 'get');
+    t.match(
+      await neighbour.request(u, 'get'),
+      { status: 200 },
+      'a neighbour sharing the one gate place is answered meanwhile',
+    );
+    await t.rejects(
+      lost,
+      { name: 'TransportError', kind: 'timeout', code: 'ETIMEDOUT', message: /no answer .* within 300 ms/ },
+      'dropped: a timeout, not a reset',
+    );
+    t.equal(seen, 2, 'the dropped request never reached the server (only the neighbour did)');
+    t.equal(faults.counters.dropped, 1, 'counted');
+    faults.setDrop(false);
+    t.match(await box.request(u, 'get'), { status: 200 }, 'off again: answered');
+    t.same(faults.counters, { refused: 0, delayed: 0, dropped: 1 });
   },
 );

@@ -249,11 +249,42 @@ export class BoxTransport {
     };
     if (body) headers['Content-Length'] = body.length;
     else delete headers['Content-Type'];
+    if (this.o.faults?.drop) return this.dropped(u);
     const gate = this.o.gates?.for(u.origin);
     if (!gate) return this.exchange(u, method, headers, body, () => undefined);
     return gate.acquire(this.o.signal).then(
       (release) => this.exchange(u, method, headers, body, release),
       () => Promise.reject(new TransportError('aborted', 'the operation was cancelled')),
+    );
+  }
+
+  /** A request the path swallows (ConnectFaults.drop): nothing is sent, it fails at its deadline. */
+  private dropped(u: URL): Promise<AcmeHttpResponse> {
+    this.o.faults!.counters.dropped++;
+    const signal = this.o.signal;
+    return new Promise((_resolve, reject) => {
+      if (signal?.aborted) {
+        reject(new TransportError('aborted', 'the operation was cancelled'));
+        return;
+      }
+      const onAbort = () => {
+        clearTimeout(deadline);
+        reject(new TransportError('aborted', 'the operation was cancelled'));
+      };
+      const deadline = setTimeout(() => {
+        signal?.removeEventListener('abort', onAbort);
+        reject(this.timedOut(u));
+      }, this.o.requestTimeoutMs);
+      deadline.unref();
+      signal?.addEventListener('abort', onAbort, { once: true });
+    });
+  }
+
+  private timedOut(u: URL): TransportError {
+    return new TransportError(
+      'timeout',
+      `no answer from ${u.host} within ${this.o.requestTimeoutMs} ms`,
+      'ETIMEDOUT',
     );
   }
 
@@ -293,6 +324,12 @@ export class BoxTransport {
           timeout: this.o.requestTimeoutMs,
         },
         (res) => {
+          if (faults?.drop) {
+            // Lost on the way: left unread, the deadline below ends the request as a timeout.
+            faults.counters.dropped++;
+            res.pause();
+            return;
+          }
           const hold = faults?.delayMs ?? 0;
           if (hold > 0) {
             // Held back unread; the whole-request deadline below keeps running.
@@ -336,27 +373,9 @@ export class BoxTransport {
         });
       });
       // A whole-request deadline: the socket timeout alone only measures idle time.
-      const deadline = setTimeout(
-        () =>
-          req.destroy(
-            new TransportError(
-              'timeout',
-              `no answer from ${u.host} within ${this.o.requestTimeoutMs} ms`,
-              'ETIMEDOUT',
-            ),
-          ),
-        this.o.requestTimeoutMs,
-      );
+      const deadline = setTimeout(() => req.destroy(this.timedOut(u)), this.o.requestTimeoutMs);
       deadline.unref();
-      req.on('timeout', () =>
-        req.destroy(
-          new TransportError(
-            'timeout',
-            `no answer from ${u.host} within ${this.o.requestTimeoutMs} ms`,
-            'ETIMEDOUT',
-          ),
-        ),
-      );
+      req.on('timeout', () => req.destroy(this.timedOut(u)));
       req.on('error', (e) => reject(toTransportError(e, u, this.o.nameServers)));
       req.on('close', () => clearTimeout(deadline));
       req.end(body);

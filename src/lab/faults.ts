@@ -9,6 +9,7 @@
  * |------------------|-------------------------------------------------------|-------------------------------------------|
  * | acme-unreachable | the box's ACME transport fails every request as reset | requests refused                          |
  * | acme-slow        | the box's ACME transport holds back each CA answer `delayMs` | CA answers held back               |
+ * | acme-drop        | the box's path to the CA drops packets: requests time out, never reset | requests and answers lost |
  * | challenge-wrong  | the box answers http-01 with a wrong key authorization (and tls-alpn-01 with no certificate) | wrong answers served |
  * | snmp-muted       | the box's SNMP hosts are removed (running config)     | notification events the box could not send|
  *
@@ -22,7 +23,13 @@ import type { Actor } from '../device/roles.js';
 import type { ConnectFaults } from '../lib/connect-faults.js';
 
 /** The faults the lab can inject, as the control plane and `gvos-sim lab fault` name them. */
-export const FAULT_NAMES = ['acme-unreachable', 'acme-slow', 'challenge-wrong', 'snmp-muted'] as const;
+export const FAULT_NAMES = [
+  'acme-unreachable',
+  'acme-slow',
+  'acme-drop',
+  'challenge-wrong',
+  'snmp-muted',
+] as const;
 /** One of FAULT_NAMES. */
 export type FaultName = (typeof FAULT_NAMES)[number];
 
@@ -126,9 +133,11 @@ export class FaultBoard {
     const box = this.boxOf(boxId);
     switch (fault) {
       case 'acme-unreachable':
-      case 'acme-slow': {
+      case 'acme-slow':
+      case 'acme-drop': {
         const f = this.connectFaultsOf(boxId);
         if (fault === 'acme-unreachable') f.setRefuse(on);
+        else if (fault === 'acme-drop') f.setDrop(on);
         else f.setDelay(on ? delayMs : 0);
         return;
       }
@@ -168,6 +177,7 @@ export class FaultBoard {
           count: p.counters.delayed,
           delayMs: p.delayMs,
         },
+        { boxId, fault: 'acme-drop', on: p.drop, count: p.counters.dropped },
         { boxId, fault: 'challenge-wrong', on: s.wrongChallenge, count: s.wrongAnswers },
         { boxId, fault: 'snmp-muted', on: s.muted, count: s.suppressed },
       );

@@ -1,7 +1,7 @@
 /**
  * Faults on one box's path to its ACME server, set by whoever runs the box
  * (the lab) and read by the box's own ACME transport at each request: no
- * proxy in the path, nothing extra when off (two field reads per request),
+ * proxy in the path, nothing extra when off (three field reads per request),
  * and they work with any CA, external ones included.
  *
  * - refuse (acme-unreachable): every request fails as a reset connection
@@ -11,6 +11,12 @@
  *   read; the request's own deadline still runs, so a delay past the
  *   request timeout makes the box's timeout failure; `delayed` counts the
  *   responses held back.
+ * - drop (acme-drop): the path swallows packets, as a firewall that drops
+ *   instead of rejecting: a new request sends nothing and fails at its
+ *   deadline as a timeout (ETIMEDOUT), never as a reset; an answer still on
+ *   its way on an open connection is lost the same way. `dropped` counts
+ *   the requests and answers lost. A dropped request holds no place in the
+ *   shared gate to the CA (it never reaches the network).
  *
  * Counters only grow; they survive turning a fault off and on. One object
  * per box outlives the box object (reload, stop/start): the lab keeps it.
@@ -18,9 +24,10 @@
 export class ConnectFaults {
   private refuseOn = false;
   private delay = 0;
+  private dropOn = false;
   private readonly cutters = new Set<() => void>();
   /** How often each fault took effect. */
-  readonly counters = { refused: 0, delayed: 0 };
+  readonly counters = { refused: 0, delayed: 0, dropped: 0 };
 
   /** True while every request is refused. */
   get refuse(): boolean {
@@ -31,6 +38,16 @@ export class ConnectFaults {
   setRefuse(on: boolean): void {
     this.refuseOn = on;
     if (on) for (const cut of [...this.cutters]) cut();
+  }
+
+  /** True while requests and answers are dropped. */
+  get drop(): boolean {
+    return this.dropOn;
+  }
+
+  /** Drop every request and answer (each request then fails at its deadline) or stop dropping. */
+  setDrop(on: boolean): void {
+    this.dropOn = on;
   }
 
   /** Hold-back of each response, ms (0: off). */

@@ -190,6 +190,22 @@ t.test('control plane', { skip }, async (t) => {
     t.ok(again!.ok, `off again: ${again!.result}`);
   });
 
+  await t.test(
+    'fault acme-drop: the path to the CA drops packets, the box times out (no reset), counted',
+    async (t) => {
+      await api('POST', '/v1/faults', { fault: 'acme-drop', on: true, boxes: [1] });
+      const [r] = await fleet('renew', [1]);
+      t.notOk(r!.ok, r!.result);
+      t.match(r!.result, /no answer .* within \d+ ms/);
+      t.notMatch(r!.result, /ECONNRESET/);
+      t.ok((await faultCount(1, 'acme-drop')) > 0, 'counted');
+      await api('POST', '/v1/faults', { fault: 'acme-drop', on: false, boxes: [1] });
+      await waitFor('box 1 idle', async () => (await status(1)).certificate.status !== 'in-progress');
+      const [again] = await fleet('renew', [1]);
+      t.ok(again!.ok, `off again: ${again!.result}`);
+    },
+  );
+
   await t.test('fault challenge-wrong: validation fails, counted', async (t) => {
     await api('POST', '/v1/faults', { fault: 'challenge-wrong', on: true, boxes: [3] });
     const [r] = await fleet('renew', [3]);

@@ -44,6 +44,7 @@ import { silentLogger } from '../../src/lib/logger.js';
 import type { MemoryStore } from '../../src/store/memory-store.js';
 import { WebServer } from '../../src/web/server.js';
 import { acmePortOf, ADMIN, createTestBox, makeTestBox } from './boxes.js';
+import type { ConnectFaults } from '../../src/lib/connect-faults.js';
 
 export interface PebbleOptions {
   /** The box's http port: Pebble's VA fetches http-01 answers there. */
@@ -268,6 +269,8 @@ export interface AcmeBoxOptions {
   settings?: AcmeAgentSettings;
   /** Serve http/https with the web feature's WebServer (default true). */
   web?: boolean;
+  /** Faults on the box's path to its CA (the lab's ConnectFaults), read by its ACME transport. */
+  faults?: ConnectFaults;
   /**
    * Boot from this store's saved document instead of a first boot, the way
    * the host does after a restart (prepareBoot marks a request that was In
@@ -336,7 +339,13 @@ export async function startAcmeBox(pebble: Pebble | undefined, o: AcmeBoxOptions
     ...(pebble ? { caRootUrls: () => [pebble.rootUrl] } : {}),
     ...(o.settings ?? {}),
   };
-  const agent = new AcmeAgent({ port: acmePortOf(box), clock, logger: silentLogger, settings });
+  const agent = new AcmeAgent({
+    port: acmePortOf(box),
+    clock,
+    logger: silentLogger,
+    settings,
+    ...(o.faults ? { faults: o.faults } : {}),
+  });
   box.attachAcme(agent);
   agent.resume();
   let web: WebServer | undefined;

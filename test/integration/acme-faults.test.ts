@@ -9,6 +9,7 @@
  * port both Pebbles' VAs dial).
  */
 import t from 'tap';
+import { ConnectFaults } from '../../src/lib/connect-faults.js';
 import { freePort } from '../../src/lib/net.js';
 import type { Box } from '../../src/device/box.js';
 import { ADMIN, OPERATOR, acmePortOf } from '../harness/boxes.js';
@@ -90,6 +91,33 @@ t.test(
     t.equal(b.acmeState().issued, null);
     t.equal(b.webCertificateName, 'default-cert');
     t.equal(b.challenges.size, 0);
+  },
+);
+
+t.test(
+  "a dropped path to the CA (the lab's acme-drop): the box times out, never a reset; counted; off again it issues",
+  async (t) => {
+    const faults = new ConnectFaults();
+    const {
+      box: b,
+      agent,
+      address,
+    } = await box(t, {
+      faults,
+      settings: { requestTimeoutMs: 500, dnsTimeoutMs: 300 },
+    });
+    faults.setDrop(true);
+    await t.rejects(b.acmeIssue(ADMIN, { domain: address, directoryUrl: pebble.directoryUrl }), {
+      code: 'precondition',
+      message: /Cannot reach the ACME server .*: no answer from 127\.0\.0\.1:\d+ within 500 ms\.$/,
+    });
+    t.ok(faults.counters.dropped >= 1, 'counted');
+    t.equal(faults.counters.refused, 0, 'nothing was reset');
+    t.equal(b.acmeState().lastRequest, null, 'nothing started');
+    faults.setDrop(false);
+    await b.acmeIssue(ADMIN, { domain: address, directoryUrl: pebble.directoryUrl });
+    await agent.idle();
+    t.match(b.acmeState().lastRequest, { type: 'Issue', status: 'Success' });
   },
 );
 

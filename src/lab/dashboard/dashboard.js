@@ -24,7 +24,7 @@ const FLASH_MS = 3000;
 const COALESCE_MS = 100;
 /** Events kept in the feed. */
 const FEED_MAX = 300;
-const FAULTS = ['acme-unreachable', 'acme-slow', 'challenge-wrong', 'snmp-muted'];
+const FAULTS = ['acme-unreachable', 'acme-slow', 'acme-drop', 'challenge-wrong', 'snmp-muted'];
 
 /**
  * @typedef {{ boxId: number, hostname: string, address: string, model: string, cryptoMode: string, firmware: string,
