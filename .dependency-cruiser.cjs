@@ -24,6 +24,7 @@ const FEATURES = ['acme', 'snmp', 'web', 'cli', 'firmware', 'store'];
 const CONCRETE = [
   '^src/store/lowdb-store\\.ts$',
   '^src/store/memory-store\\.ts$',
+  '^src/store/config-file-url\\.ts$',
   '^src/snmp/net-snmp-sender\\.ts$',
   '^src/snmp/notifier\\.ts$',
   '^src/acme/agent\\.ts$',

@@ -4,6 +4,9 @@
  * ports. Dates render in UTC here (TZ is set before any date is formatted).
  */
 process.env.TZ = 'UTC';
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import t from 'tap';
 import type { Cluster } from '../device/cluster.js';
 import type { Role } from '../device/roles.js';
@@ -240,6 +243,98 @@ t.test('every per-box show takes box-id and shows that box (box 2 of two)', asyn
   }
   t.match(await l.run('show crypto certificate ca-list box-id 9'), /^% No box with box-id 9 in the cluster/);
 });
+
+t.test(
+  'configuration files: upload active, fetch, switch-to, delete, show configuration files',
+  async (t) => {
+    const l = await lab();
+    const dir = mkdtempSync(join(tmpdir(), 'gvos-cfg-'));
+    t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+    const box = () => l.cluster.get(1);
+    await l.conf('hostname saved-1\nsnmp-server location "row 1"\nsnmp-server community s3cret-c ro');
+    await l.run('write memory');
+    await l.conf('hostname unsaved-2');
+    const url = `file://${dir}/backup.json`;
+    t.equal(
+      await l.conf(`configuration upload active ${url}`),
+      `Uploaded the active configuration to ${dir}/backup.json (mode 0600: it holds the users' password hashes and the SNMP secrets).\n`,
+    );
+    t.equal(statSync(`${dir}/backup.json`).mode & 0o777, 0o600, 'the file is 0600');
+    const text = readFileSync(`${dir}/backup.json`, 'utf8');
+    t.match(text, /"hostname": "saved-1"/, 'the saved configuration, not the unsaved change');
+    t.notMatch(text, new RegExp(TEST_PASSWORD), 'no password, only its hash');
+    t.notMatch(text, /BEGIN/, 'no certificate or key');
+    t.equal(await l.conf(`configuration upload active ${url}`, 'operator'), DENIED, 'admin only');
+    t.equal(await l.conf(`configuration fetch ${url}`, 'operator'), DENIED);
+    t.equal(await l.conf('configuration switch-to backup.json', 'operator'), DENIED);
+
+    await l.conf('hostname changed-3\nno snmp-server location\nno cli default paging enable');
+    await l.run('write memory');
+    t.equal(box().savedConfig.hostname, 'changed-3');
+    t.equal(
+      await l.conf(`configuration fetch ${url}`),
+      'Fetched configuration file "backup.json"; make it active with "configuration switch-to backup.json".\n',
+    );
+    t.equal(
+      await l.conf(`configuration fetch ${url} restore1`),
+      'Fetched configuration file "restore1"; make it active with "configuration switch-to restore1".\n',
+    );
+    t.equal(
+      await l.run('show configuration files', 'monitor'),
+      'initial (active)\nbackup.json\nrestore1\n\nActive configuration: initial\nUnsaved changes: no\n',
+    );
+    t.equal(
+      await l.conf('configuration switch-to restore1'),
+      'Switched to configuration file "restore1": it is the saved and the running configuration.\n',
+    );
+    t.equal(box().hostname, 'saved-1', 'running');
+    t.equal(box().savedConfig.hostname, 'saved-1', 'saved: a reload comes back with it');
+    t.equal(box().config.snmp.location, 'row 1');
+    t.same(box().config.snmp.communities, ['s3cret-c'], 'the SNMP secret came back');
+    t.equal(box().config.cliPaging, undefined);
+    t.equal(await box().authenticate('admin', TEST_PASSWORD), 'admin', 'the password hash came back');
+    t.equal(
+      await l.run('show configuration files'),
+      'restore1 (active)\nbackup.json\ninitial\n\nActive configuration: restore1\nUnsaved changes: no\n',
+      'the old active file is kept',
+    );
+    t.equal(
+      await l.conf('configuration switch-to initial'),
+      'Switched to configuration file "initial": it is the saved and the running configuration.\n',
+    );
+    t.equal(box().hostname, 'changed-3', 'and back');
+    t.match(
+      await l.conf('configuration delete initial'),
+      /^% "initial" is the active configuration file; switch to another one first/,
+    );
+    t.equal(await l.conf('configuration delete backup.json'), '');
+    t.match(
+      await l.conf('configuration switch-to backup.json'),
+      /^% No configuration file "backup.json" \(files: initial, restore1\)\.$/m,
+    );
+    t.match(
+      await l.conf(`configuration fetch ${url} initial`),
+      /^% "initial" is the active configuration file; fetch under another name/,
+    );
+    t.match(
+      await l.conf(`configuration fetch ${url} "bad name"`),
+      /^% Invalid configuration file name "bad name"/,
+    );
+    t.match(
+      await l.conf('configuration fetch http://127.0.0.1/x.json'),
+      /^% Give a file:\/\/\/<absolute path> URL/,
+    );
+    t.match(
+      await l.conf(`configuration fetch file://${dir}/none.json`),
+      /^% Cannot read .*none\.json: no such file\.$/m,
+    );
+    t.match(await l.run('show configuration files box-id 2'), /^initial \(active\)$/m);
+    const n = box().configFiles().length;
+    for (let i = 0; i < 20; i++) await l.conf(`configuration fetch ${url} f${i}`);
+    t.equal(box().configFiles().length, 16, `at most 16 files (had ${n})`);
+    t.match(await l.conf(`configuration fetch ${url} one-more`), /^% At most 16 configuration files/);
+  },
+);
 
 t.test('users', async (t) => {
   const l = await lab();

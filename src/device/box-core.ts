@@ -20,7 +20,7 @@ import { DeviceError } from './errors.js';
 import type { DeviceEvents } from './events.js';
 import type { FirmwareCatalog } from './firmware.js';
 import { DEFAULT_CERT_NAME, type BoxDocument, type CryptoMode, type RunningConfig } from './model.js';
-import type { AcmeController, BoxPersistence, SnmpController } from './ports.js';
+import type { AcmeController, BoxPersistence, ConfigFileTransfer, SnmpController } from './ports.js';
 import { requireRole, type Actor, type Role } from './roles.js';
 import { clip } from './validate.js';
 
@@ -36,6 +36,8 @@ export interface BoxOptions {
   /** cold = the process started, warm = `reload`. */
   bootKind: 'cold' | 'warm';
   clusterName?: string;
+  /** Where `configuration upload|fetch` read and write; absent: those commands are refused. */
+  configTransfer?: ConfigFileTransfer;
 }
 
 /** The part of the running config a change touches (the config-changed event). */
@@ -135,6 +137,7 @@ export class BoxCore {
   readonly clusterName: string;
   readonly log: Logger;
   readonly firmware: FirmwareCatalog;
+  readonly configTransfer: ConfigFileTransfer | undefined;
 
   /** The persisted document; replaced, never changed in place (commit()). */
   doc: BoxDocument;
@@ -159,6 +162,7 @@ export class BoxCore {
     this.clock = o.clock;
     this.log = o.logger;
     this.firmware = o.firmware;
+    this.configTransfer = o.configTransfer;
     this.address = o.address;
     this.bootKind = o.bootKind;
     this.bootedAtMs = o.clock.now();

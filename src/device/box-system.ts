@@ -3,6 +3,7 @@
  * servers, domain list, crypto mode, `write memory`, `reload`. Running-config
  * settings: they persist on `write memory`.
  */
+import { activeConfigFile } from './box-config-files.js';
 import { setting, stored, UNCHANGED, type BoxCore } from './box-core.js';
 import { DeviceError } from './errors.js';
 import { MAX_DOMAIN_LIST, MAX_NAME_SERVERS } from './limits.js';
@@ -107,9 +108,13 @@ export const writeMemory = stored({
     draft.config = structuredClone(core.running);
   },
   audit: () => 'write memory',
-  // EMULATION: the saved configuration's file name is Onyx's default, "initial".
+  // EMULATION: the saved configuration's file name is the active file's (Onyx's default "initial" until a switch-to).
   after: (core, actor) =>
-    core.events.emit('config-saved', { boxId: core.boxId, user: actor.user, fileName: 'initial' }),
+    core.events.emit('config-saved', {
+      boxId: core.boxId,
+      user: actor.user,
+      fileName: activeConfigFile(core.doc),
+    }),
 });
 
 /** `reload`: the host restarts the box with its saved config; unsaved changes are lost. */

@@ -19,6 +19,7 @@ import type { TypedEmitter } from '../lib/emitter.js';
 import { AcmeAgentPort } from './acme-agent-port.js';
 import * as acme from './box-acme.js';
 import * as certs from './box-certificates.js';
+import * as configs from './box-config-files.js';
 import { BoxCore, type BoxOptions } from './box-core.js';
 import * as fw from './box-firmware.js';
 import * as snmp from './box-snmp.js';
@@ -177,6 +178,29 @@ export class Box {
   /** `reload`: the host restarts the box with its saved config; unsaved changes are lost. */
   requestReload(actor: Actor): void {
     system.requestReload(this.#core, actor);
+  }
+
+  // ---------------------------------------------------------------- configuration files (box-config-files.ts)
+
+  /** `show configuration files`: the active file first, then the kept ones. */
+  configFiles(): configs.ConfigFileInfo[] {
+    return configs.configFiles(this.#core);
+  }
+  /** `configuration upload {active|<name>} <url>`; resolves to the path written. */
+  uploadConfigFile(actor: Actor, which: string, url: string): Promise<string> {
+    return configs.uploadConfigFile(this.#core, actor, which, url);
+  }
+  /** `configuration fetch <url> [<name>]`; resolves to the name the file is kept under. */
+  fetchConfigFile(actor: Actor, url: string, name?: string): Promise<string> {
+    return configs.fetchConfigFile(this.#core, actor, url, name);
+  }
+  /** `configuration switch-to <name>`: the file becomes the saved and the running configuration. */
+  async switchToConfigFile(actor: Actor, name: string): Promise<void> {
+    await configs.switchToConfigFile(this.#core, actor, name);
+  }
+  /** `configuration delete <name>`. */
+  async deleteConfigFile(actor: Actor, name: string): Promise<void> {
+    await configs.deleteConfigFile(this.#core, actor, name);
   }
 
   // ---------------------------------------------------------------- users (box-users.ts)

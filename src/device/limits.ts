@@ -58,6 +58,14 @@ export const MAX_SNMP_COMMUNITY_LENGTH = 64;
 export const MAX_SNMP_TEXT_LENGTH = 255;
 /** EMULATION: SNMPv3 passphrases have 8 (RFC 3414's minimum) to 64 characters. */
 export const SNMP_PASSPHRASE_LENGTH = { min: 8, max: 64 } as const;
+/** Configuration files a box keeps, the active one included (`configuration fetch`). EMULATION: bound ours. */
+export const MAX_CONFIG_FILES = 16;
+/** The largest configuration file `configuration fetch` reads (bytes). EMULATION: bound ours. */
+export const MAX_CONFIG_FILE_BYTES = 1024 * 1024;
+/** The longest URL a `configuration upload|fetch` takes (characters). EMULATION: bound ours. */
+export const MAX_CONFIG_URL_LENGTH = 1024;
+/** The name of the active configuration file of a box that never switched (the framework's first file). */
+export const INITIAL_CONFIG_FILE = 'initial';
 
 /** The UDP port a box's SNMP agent listens on unless `snmp-server port` or the lab says otherwise. */
 export const SNMP_AGENT_PORT = 161;

@@ -193,6 +193,13 @@ interface FirmwareState {
   installed: string | null;
 }
 
+/** A configuration file the box keeps beside the active one (`configuration fetch`, `switch-to`). */
+interface StoredConfigFile {
+  config: RunningConfig;
+  /** When it was fetched, or stopped being the active file. */
+  storedAtMs: number;
+}
+
 /** Everything a box persists, in one document (one owner: store/). */
 // EMULATION: certificates, keys, CA list, web mapping and ACME state persist at once; the rest of the running config on `write memory`.
 export interface BoxDocument {
@@ -212,6 +219,10 @@ export interface BoxDocument {
   snmpEngine: { boots: number };
   /** SSH host key, OpenSSH format; secret. */
   sshHostKey: string;
+  /** Configuration files other than the active one, by name (`show configuration files`). Absent = none. */
+  configFiles?: Record<string, StoredConfigFile>;
+  /** The name of the active configuration file, whose content is `config`. Absent = INITIAL_CONFIG_FILE. */
+  activeConfigFile?: string;
 }
 
 /** The SNMP configuration of a fresh box. */

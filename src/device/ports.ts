@@ -3,11 +3,33 @@
  * imports no feature; main.ts plugs the implementations in).
  */
 import type { KeyAlgorithm } from './key-algorithms.js';
-import type { BoxDocument, AcmeRequestType, SnmpTarget } from './model.js';
+import type { BoxDocument, AcmeRequestType, RunningConfig, SnmpTarget } from './model.js';
 
 /** Persists a box's document (store/ implements it). save() is atomic: old or new, never half. */
 export interface BoxPersistence {
   save(doc: BoxDocument): Promise<void>;
+}
+
+/** What a configuration file carries besides the configuration: where it was saved from. */
+export interface ConfigFileContent {
+  config: RunningConfig;
+  /** The box's model and release when it was saved (informational). */
+  model: string;
+  release: string;
+  /** The file's name on the box it was saved from. */
+  name: string;
+}
+
+/**
+ * Moves configuration files between a box and a URL (`configuration upload`,
+ * `configuration fetch`; store/config-file-url.ts implements it for file://).
+ * Rejects with a DeviceError that names what to fix; never quotes the file's content.
+ */
+export interface ConfigFileTransfer {
+  /** Write `file` to `url`, readable by its owner only; resolves to the path written. */
+  upload(url: string, file: ConfigFileContent): Promise<string>;
+  /** Read and check the configuration file at `url`. */
+  fetch(url: string): Promise<ConfigFileContent>;
 }
 
 /** An ACME request after the device's own checks passed. */

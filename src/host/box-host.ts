@@ -34,6 +34,7 @@ import { SnmpAgent, agentSettingsOf } from '../snmp/agent.js';
 import { SnmpNotifier } from '../snmp/notifier.js';
 import type { Store } from '../store/store.js';
 import { LowdbStore } from '../store/lowdb-store.js';
+import { FileUrlConfigTransfer } from '../store/config-file-url.js';
 import { WebServer } from '../web/server.js';
 
 /** The listening ports of a box (0 = any free port). */
@@ -249,6 +250,7 @@ export class BoxHost {
       address: this.o.address,
       bootKind: kind,
       clusterName: this.o.cluster.name,
+      configTransfer: new FileUrlConfigTransfer(),
     });
     box.events.on('audit', (a) =>
       this.log.info('audit', { user: a.actor.user, source: a.actor.source, action: a.action }),

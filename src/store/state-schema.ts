@@ -32,6 +32,29 @@ const Certificate = Type.Object({
   addedAtMs: Ms(),
 });
 
+/** The running configuration, in the state file and in a configuration file (`configuration fetch`). */
+const ConfigSchema = Type.Object({
+  hostname: Type.String({
+    pattern: HOSTNAME_PATTERN.source,
+    description: '1-63 letters, digits or hyphens, not starting or ending with a hyphen',
+  }),
+  nameServers: Type.Array(Text()),
+  domainList: Type.Array(Text()),
+  users: Type.Record(
+    Type.String(),
+    Type.Object({ role: StringEnum(ROLES), passwordHash: Type.String({ minLength: 1 }) }),
+  ),
+  cryptoMode: StringEnum(CRYPTO_MODES),
+  snmp: Type.Object({
+    enabled: Type.Boolean(),
+    notifyEnabled: Type.Boolean(),
+    targets: Type.Array(Type.Object({ host: Text(), port: Type.Integer() })),
+    users: Type.Array(Type.Object({ name: Text() })),
+    events: Type.Array(Text()),
+  }),
+  cliPaging: Type.Optional(Type.Boolean()),
+});
+
 /** The shape of a state file (schema 1). */
 const BoxDocumentSchema = Type.Object({
   schema: Type.Unsafe<1>({ type: 'integer', enum: [1] }),
@@ -41,27 +64,7 @@ const BoxDocumentSchema = Type.Object({
     hostId: Text(),
     model: Text(),
   }),
-  config: Type.Object({
-    hostname: Type.String({
-      pattern: HOSTNAME_PATTERN.source,
-      description: '1-63 letters, digits or hyphens, not starting or ending with a hyphen',
-    }),
-    nameServers: Type.Array(Text()),
-    domainList: Type.Array(Text()),
-    users: Type.Record(
-      Type.String(),
-      Type.Object({ role: StringEnum(ROLES), passwordHash: Type.String({ minLength: 1 }) }),
-    ),
-    cryptoMode: StringEnum(CRYPTO_MODES),
-    snmp: Type.Object({
-      enabled: Type.Boolean(),
-      notifyEnabled: Type.Boolean(),
-      targets: Type.Array(Type.Object({ host: Text(), port: Type.Integer() })),
-      users: Type.Array(Type.Object({ name: Text() })),
-      events: Type.Array(Text()),
-    }),
-    cliPaging: Type.Optional(Type.Boolean()),
-  }),
+  config: ConfigSchema,
   crypto: Type.Object({
     certificates: Type.Record(Type.String(), Certificate),
     caList: Type.Array(Text()),
@@ -87,6 +90,10 @@ const BoxDocumentSchema = Type.Object({
     installed: Nullable(Text()),
   }),
   snmpEngine: Type.Object({ boots: Type.Integer({ minimum: 0 }) }),
+  configFiles: Type.Optional(
+    Type.Record(Type.String(), Type.Object({ config: ConfigSchema, storedAtMs: Ms() })),
+  ),
+  activeConfigFile: Type.Optional(Text()),
   sshHostKey: Text(),
 });
 
@@ -96,6 +103,25 @@ const validateShape = compileSchema(
   recordsAsAdditional(BoxDocumentSchema) as never,
   'state file',
 );
+
+const validateConfig = compileSchema(recordsAsAdditional(ConfigSchema) as never, 'configuration');
+
+/**
+ * The first problem of a parsed running configuration (a configuration
+ * file's), as "<field>: <what is wrong>", or undefined when a box can run it.
+ * Never throws; never quotes a secret.
+ */
+export function configProblem(config: unknown): string | undefined {
+  const v = validateConfig(config)[0];
+  if (v) return `${v.path || 'the configuration'}: ${fieldless(v.message)}`;
+  return adminProblem((config as BoxDocument['config']).users, 'users');
+}
+
+function adminProblem(users: BoxDocument['config']['users'], at: string): string | undefined {
+  return Object.values(users).some((u) => u.role === 'admin')
+    ? undefined
+    : `${at}: at least one admin user is required`;
+}
 
 /** A name or value from the file, safe to print in one line. */
 function shown(s: string): string {
@@ -114,8 +140,12 @@ export function stateProblem(doc: unknown): string | undefined {
   if (v) return `${v.path || 'the document'}: ${fieldless(v.message)}`;
   const d = doc as BoxDocument;
 
-  if (!Object.values(d.config.users).some((u) => u.role === 'admin'))
-    return 'config.users: at least one admin user is required';
+  const noAdmin = adminProblem(d.config.users, 'config.users');
+  if (noAdmin) return noAdmin;
+  for (const [name, f] of Object.entries(d.configFiles ?? {})) {
+    const p = adminProblem(f.config.users, `configFiles.${shown(name)}.config.users`);
+    if (p) return p;
+  }
 
   for (const [name, c] of Object.entries(d.crypto.certificates)) {
     const at = `crypto.certificates.${shown(name)}`;

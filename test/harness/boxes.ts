@@ -13,6 +13,7 @@ import { FileFirmwareCatalog } from '../../src/firmware/catalog.js';
 import { ManualClock, type Clock } from '../../src/lib/clock.js';
 import { silentLogger } from '../../src/lib/logger.js';
 import { MemoryStore } from '../../src/store/memory-store.js';
+import { FileUrlConfigTransfer } from '../../src/store/config-file-url.js';
 
 export const ADMIN: Actor = { user: 'admin', role: 'admin', source: 'test' };
 export const OPERATOR: Actor = { user: 'op', role: 'operator', source: 'test' };
@@ -85,6 +86,7 @@ export async function makeTestBox(o: TestBoxOptions = {}): Promise<TestBox> {
     address,
     bootKind: 'cold',
     clusterName: cluster.name,
+    configTransfer: new FileUrlConfigTransfer(),
   });
   cluster.set(box);
   return { box, store, clock, cluster };

@@ -5,6 +5,7 @@
 import { buildTrees, PRIVILEGED, type CommandSpec, type ModeTrees } from '../tree.js';
 import { ACME_COMMANDS } from './acme.js';
 import { CERTIFICATE_COMMANDS } from './certificates.js';
+import { CONFIGURATION_COMMANDS } from './configuration.js';
 import { BOX_ID, COMMON_HELP } from './common.js';
 import { FIRMWARE_COMMANDS } from './firmware.js';
 import { MODE_COMMANDS } from './modes.js';
@@ -16,6 +17,7 @@ import { USER_COMMANDS } from './users.js';
 const CONFIG_COMMANDS: readonly CommandSpec[] = [
   ...MODE_COMMANDS,
   ...SYSTEM_COMMANDS,
+  ...CONFIGURATION_COMMANDS,
   ...USER_COMMANDS,
   ...FIRMWARE_COMMANDS,
   ...CERTIFICATE_COMMANDS,
