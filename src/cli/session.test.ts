@@ -95,7 +95,7 @@ t.test('pty: echo, CR LF, ? at once, Tab, Ctrl-C, Ctrl-Z', async (t) => {
   t.equal(await h.send('sh\t'), 'show ', 'Tab completes');
   t.match(
     await h.send('c\t'),
-    /c\r\n {2}card +chassis +clock +crypto\r\nbox1 > show c$/,
+    /c\r\n {2}card +chassis +clock +configuration +crypto\r\nbox1 > show c$/,
     'Tab lists the choices',
   );
   t.equal(await h.send('\x03'), '^C\r\nbox1 > ', 'Ctrl-C drops the line');
@@ -403,7 +403,7 @@ t.test('a command of another mode says where it works; ambiguous words list the 
   );
   t.match(
     await h.send('show c\n'),
-    /^\n% Ambiguous command "c"\.\n {2}card +The cards[^\n]*\n {2}chassis [^\n]*\n {2}clock [^\n]*\n {2}crypto [^\n]*\nbox1 > $/,
+    /^\n% Ambiguous command "c"\.\n {2}card +The cards[^\n]*\n {2}chassis [^\n]*\n {2}clock [^\n]*\n {2}configuration [^\n]*\n {2}crypto [^\n]*\nbox1 > $/,
   );
   t.equal(await h.send('quit\n'), '\n', 'quit logs out from any mode');
   t.ok(h.closed());

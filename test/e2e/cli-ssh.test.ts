@@ -219,7 +219,7 @@ t.test('shell with a pty (-tt): echo, CR LF, ?, Tab, Ctrl-C, paging', async (t) 
   const out = r.stdout;
   t.match(
     out,
-    /^box1 > show \?\r\n {2}card +The cards[^\r\n]*\r\n {2}chassis +The boxes of the cluster[^\r\n]*\r\n {2}clock [^\r\n]*\r\n {2}crypto /,
+    /^box1 > show \?\r\n {2}card +The cards[^\r\n]*\r\n {2}chassis +The boxes of the cluster[^\r\n]*\r\n {2}clock [^\r\n]*\r\n {2}configuration [^\r\n]*\r\n {2}crypto /,
     'the ? is answered at once, with CR LF',
   );
   t.match(out, /\r\nbox1 > show \r\n% Incomplete command\.\r\n/, 'the line stays after ?');
