@@ -222,6 +222,7 @@ export async function soakBench(full: boolean): Promise<void> {
       renewalRetryDelaysMs: [2_000, 5_000],
       lastChanceBeforeExpiryMs: 3_000,
       busyRetryMs: 2_000,
+      autoRenewalMinGapMs: 2_000,
     },
   });
   try {

@@ -29,16 +29,19 @@ import type { Box } from '../device/box.js';
 import type { CertificateEvent, DeviceEvents } from '../device/events.js';
 import { ACME_CERT_NAME, type AcmeIssued, type AcmeRequestType } from '../device/model.js';
 import type { AcmeController, AcmeRequest } from '../device/ports.js';
-import type { Clock } from '../lib/clock.js';
+import type { Clock, TimerHandle } from '../lib/clock.js';
 import type { Logger } from '../lib/logger.js';
 import { generateKeyPair, generatePrivateKey } from '../pki/keys.js';
 import {
+  anchoredRenewalMoment,
+  AUTO_RENEWAL_MIN_GAP_MS,
+  clockAheadShift,
   LAST_CHANCE_BEFORE_EXPIRY_MS,
   MINUTE_MS,
   nextRetryMoment,
   RENEWAL_RETRY_DELAYS_MS,
-  renewalMoment,
   RenewalTimer,
+  type InstalledCertificate,
 } from './scheduler.js';
 import {
   AcmeSession,
@@ -76,6 +79,8 @@ export interface AcmeAgentSettings {
   lastChanceBeforeExpiryMs?: number;
   /** When an auto-renewal falls due while another operation runs, look again after this (default 1 min). */
   busyRetryMs?: number;
+  /** The fewest real ms between two auto-renewals of the box (default AUTO_RENEWAL_MIN_GAP_MS, 1 min); a renewal due sooner waits. */
+  autoRenewalMinGapMs?: number;
   /**
    * URLs of the CA's own root certificates, fetched over the box's verified
    * transport after each issuance and added to the CA list's anchors for the
@@ -104,6 +109,7 @@ const DEFAULTS: Resolved = {
   renewalRetryDelaysMs: RENEWAL_RETRY_DELAYS_MS,
   lastChanceBeforeExpiryMs: LAST_CHANCE_BEFORE_EXPIRY_MS,
   busyRetryMs: MINUTE_MS,
+  autoRenewalMinGapMs: AUTO_RENEWAL_MIN_GAP_MS,
   caRootUrls: undefined,
   challengeTypes: ['http-01', 'tls-alpn-01'],
   userAgent: 'gvos-sim (acme-client/5.4.0)',
@@ -161,6 +167,14 @@ export class AcmeAgent implements AcmeController {
   private readonly faults: ConnectFaults | undefined;
   /** The account key last parsed from the store (OpenSSL 3 takes ~0.4 ms per PEM decode). */
   private accountKey: { pem: string; key: KeyObject } | undefined;
+  /**
+   * Set for autoRenewalMinGapMs after an auto-renewal starts: a plain timer
+   * of the clock, so real time in a lab (a box clock's jump does not end it).
+   */
+  private coolDown: TimerHandle | undefined;
+  /** A renewal fell due during the cool-down: it starts when the cool-down ends. */
+  private dueAfterCoolDown = false;
+  private readonly offJump: () => void;
 
   constructor(o: AcmeAgentOptions) {
     this.port = o.port;
@@ -172,6 +186,9 @@ export class AcmeAgent implements AcmeController {
     this.trust = o.trust ?? new TrustCache(4);
     this.gates = o.gates;
     this.faults = o.faults;
+    this.offJump = o.clock.onJump((deltaMs) => {
+      if (deltaMs < 0) this.clockWentBack(deltaMs);
+    });
   }
 
   // ------------------------------------------------------------------ lifecycle
@@ -208,6 +225,9 @@ export class AcmeAgent implements AcmeController {
     if (this.stopped) return;
     this.stopped = true;
     this.timer.dispose();
+    this.offJump();
+    this.clock.clearTimer(this.coolDown);
+    this.coolDown = undefined;
     this.work?.abort.abort();
     this.work?.transport.close();
   }
@@ -460,12 +480,13 @@ export class AcmeAgent implements AcmeController {
       expiresMs: f.notAfter,
       serial: f.serial,
       renewDays: req.renewDays,
-      nextRenewalMs: renewalMoment(f.notBefore, f.notAfter, req.renewDays, f.notBefore),
+      nextRenewalMs: 0,
       lastSuccessfulRenewalMs: null,
       lastFailedRenewalMs: null,
       lastFailureReason: null,
       failedAttempts: 0,
     };
+    issued.nextRenewalMs = this.momentOf(issued);
     await this.port.installAcmeCertificate(got.certPem, got.keyPem, issued, () => {
       this.timer.arm(issued.nextRenewalMs);
       this.emit('certificate-issued', issued, issued.serial);
@@ -498,15 +519,17 @@ export class AcmeAgent implements AcmeController {
 
   private renewedRecord(before: AcmeIssued, got: VerifiedCertificate): Scheduled {
     const f = got.facts;
-    return {
+    const issued: Scheduled = {
       ...before,
       notBeforeMs: f.notBefore,
       expiresMs: f.notAfter,
       serial: f.serial,
-      nextRenewalMs: renewalMoment(f.notBefore, f.notAfter, before.renewDays, f.notBefore),
+      nextRenewalMs: 0,
       lastSuccessfulRenewalMs: this.clock.now(),
       failedAttempts: 0,
     };
+    issued.nextRenewalMs = this.momentOf(issued);
+    return issued;
   }
 
   /**
@@ -525,10 +548,11 @@ export class AcmeAgent implements AcmeController {
     let next: number | null = before.nextRenewalMs;
     if (req.type === 'Auto-Renew') {
       const failedAttempts = before.failedAttempts + 1;
+      // The bound moves with the moment: a box ahead of its CA keeps retrying on its own timeline.
       next = nextRetryMoment(
         failedAttempts,
         now,
-        before.expiresMs,
+        before.expiresMs + clockAheadShift(installed(before)),
         this.s.renewalRetryDelaysMs,
         this.s.lastChanceBeforeExpiryMs,
       );
@@ -604,17 +628,27 @@ export class AcmeAgent implements AcmeController {
     return this.finish(work, outcome.status, outcome.reason);
   }
 
-  /** The auto-renewal timer fired: begin an Auto-Renew unless another operation runs. */
+  /**
+   * The auto-renewal timer fired: begin an Auto-Renew unless another
+   * operation runs, or unless the last one began less than
+   * autoRenewalMinGapMs ago (then it begins when that gap has passed).
+   */
   private autoRenewDue(): void {
     if (this.stopped) return;
     const issued = this.box.acmeState().issued;
     if (!issued) return;
+    if (this.coolDown) {
+      if (!this.dueAfterCoolDown) this.log.warn('auto-renewal due again within the minimum gap; it waits');
+      this.dueAfterCoolDown = true;
+      return;
+    }
     try {
       this.takeLock('Auto-Renew');
     } catch {
       this.timer.arm(this.clock.now() + this.s.busyRetryMs);
       return;
     }
+    this.startCoolDown();
     const abort = new AbortController();
     const transport = this.openTransport(abort.signal);
     const req: AcmeRequest = {
@@ -640,6 +674,39 @@ export class AcmeAgent implements AcmeController {
         if (!this.stopped) this.timer.arm(this.clock.now() + this.s.busyRetryMs);
       },
     );
+  }
+
+  private startCoolDown(): void {
+    if (this.s.autoRenewalMinGapMs <= 0) return;
+    this.coolDown = this.clock.setTimer(() => {
+      this.coolDown = undefined;
+      if (!this.dueAfterCoolDown || this.stopped) return;
+      this.dueAfterCoolDown = false;
+      // From the stored plan: an operator's renew or clear meanwhile has replaced or removed it.
+      const next = this.box.acmeState().issued?.nextRenewalMs;
+      if (next !== null && next !== undefined && this.timer.deadlineMs === undefined) this.timer.arm(next);
+    }, this.s.autoRenewalMinGapMs);
+  }
+
+  /**
+   * The box clock went back (a lab returns a box it moved ahead to real
+   * time): move back what was stamped while it was ahead (the port does, in
+   * one write), then plan the renewal again from the moved times, so a
+   * failed renewal's retry stays minutes away and not as far as the jump.
+   */
+  private clockWentBack(deltaMs: number): void {
+    if (this.stopped) return;
+    const moved = this.port.moveBackAcmeTimes(this.clock.now(), deltaMs);
+    void (async () => {
+      try {
+        await moved;
+        // A renewal that failed while ahead arms its retry as it ends, from the time before the move.
+        await this.idle();
+        this.resume();
+      } catch (e) {
+        this.log.warn('could not move the ACME times back', { err: messageOf(e) });
+      }
+    })();
   }
 
   /** The network prerequisite, inside background work: a failure becomes the renewal's reason. */
@@ -758,8 +825,9 @@ export class AcmeAgent implements AcmeController {
 
   // ------------------------------------------------------------------ helpers
 
+  /** The renewal moment of the stored certificate, anchored on the box clock at its install. */
   private momentOf(i: AcmeIssued): number {
-    return renewalMoment(i.notBeforeMs, i.expiresMs, i.renewDays, i.notBeforeMs);
+    return anchoredRenewalMoment(installed(i));
   }
 
   /** A one-line reason for the status, naming the CA to add when the server's TLS is not trusted. */
@@ -793,6 +861,21 @@ export class AcmeAgent implements AcmeController {
     } as DeviceEvents[K];
     this.box.events.emit(event, payload);
   }
+}
+
+/**
+ * The certificate of an issued record as the box got it. Its install time is
+ * the last successful renewal's or, before any, the issue's: both are
+ * stamped by the box clock as the certificate is installed (issue, renew,
+ * revoke's re-issue), so no separate field is stored.
+ */
+function installed(i: AcmeIssued): InstalledCertificate {
+  return {
+    notBeforeMs: i.notBeforeMs,
+    expiresMs: i.expiresMs,
+    renewDays: i.renewDays,
+    installedMs: i.lastSuccessfulRenewalMs ?? i.firstIssuedMs,
+  };
 }
 
 function clipReason(s: string): string {

@@ -1,6 +1,15 @@
 import t from 'tap';
-import { ManualClock, MAX_TIMER_MS, SystemClock, type Clock, type TimerHandle } from '../lib/clock.js';
 import {
+  ManualClock,
+  MAX_TIMER_MS,
+  SystemClock,
+  type Clock,
+  type JumpListener,
+  type TimerHandle,
+} from '../lib/clock.js';
+import {
+  anchoredRenewalMoment,
+  clockAheadShift,
   DAY_MS,
   HOUR_MS,
   isDefaultRenewal,
@@ -185,6 +194,142 @@ t.test('nextRetryMoment: custom table and last-chance margin (short test lifetim
   t.equal(nextRetryMoment(1, 11_000, 10_000, table, 500), null, 'already expired');
 });
 
+// ------------------------------------------------------------ a box clock ahead of its CA
+
+const anchorRows: {
+  name: string;
+  lifetimeMs: number;
+  renewDays: number | null;
+  /** How far the box clock is ahead of notBefore when it installs the certificate. */
+  aheadMs: number;
+  /** Expected shift of the seed's moment. */
+  shiftMs: number;
+}[] = [
+  {
+    name: 'in step: installed 2 s after notBefore',
+    lifetimeMs: 90 * DAY_MS,
+    renewDays: null,
+    aheadMs: 2 * SECOND_MS,
+    shiftMs: 0,
+  },
+  {
+    name: 'a CA that backdates notBefore 1 h',
+    lifetimeMs: 90 * DAY_MS,
+    renewDays: null,
+    aheadMs: HOUR_MS,
+    shiftMs: 0,
+  },
+  {
+    name: '20 d ahead: the moment is still 40 d away',
+    lifetimeMs: 90 * DAY_MS,
+    renewDays: null,
+    aheadMs: 20 * DAY_MS,
+    shiftMs: 0,
+  },
+  {
+    name: '84 d ahead (the issue): anchored',
+    lifetimeMs: 90 * DAY_MS,
+    renewDays: null,
+    aheadMs: 84 * DAY_MS,
+    shiftMs: 84 * DAY_MS,
+  },
+  {
+    name: '200 d ahead: past expiry, anchored',
+    lifetimeMs: 90 * DAY_MS,
+    renewDays: null,
+    aheadMs: 200 * DAY_MS,
+    shiftMs: 200 * DAY_MS,
+  },
+  {
+    name: 'renew-days 80 (10 d interval), 6 d ahead',
+    lifetimeMs: 90 * DAY_MS,
+    renewDays: 80,
+    aheadMs: 6 * DAY_MS,
+    shiftMs: 6 * DAY_MS,
+  },
+  {
+    name: '24-hour certificate (lab), 23 h ahead',
+    lifetimeMs: DAY_MS,
+    renewDays: null,
+    aheadMs: 23 * HOUR_MS,
+    shiftMs: 23 * HOUR_MS,
+  },
+  {
+    name: '15-second certificate, 1 s after notBefore',
+    lifetimeMs: 15 * SECOND_MS,
+    renewDays: null,
+    aheadMs: SECOND_MS,
+    shiftMs: 0,
+  },
+];
+for (const r of anchorRows) {
+  t.test(`clockAheadShift: ${r.name}`, async (t) => {
+    const c = {
+      notBeforeMs: T0,
+      expiresMs: T0 + r.lifetimeMs,
+      renewDays: r.renewDays,
+      installedMs: T0 + r.aheadMs,
+    };
+    t.equal(clockAheadShift(c), r.shiftMs);
+    const seed = renewalMoment(T0, c.expiresMs, r.renewDays, T0);
+    t.equal(anchoredRenewalMoment(c), seed + r.shiftMs);
+    t.ok(anchoredRenewalMoment(c) > c.installedMs, 'never due at install');
+    t.ok(
+      anchoredRenewalMoment(c) - c.installedMs >= (seed - T0) / 2,
+      'at least half the interval of box time after install',
+    );
+  });
+}
+
+/**
+ * The issue's loop on a fake clock: a box 84 days ahead of a CA that issues
+ * 90-day certificates from its own (real) time. Each renewal installs a new
+ * certificate and arms the next moment, as the agent does; the loop is
+ * bounded so that a regression fails instead of hanging.
+ */
+function renewalsIn(
+  windowMs: number,
+  moment: (c: { notBeforeMs: number; installedMs: number }) => number,
+): number {
+  const aheadMs = 84 * DAY_MS;
+  const box = new ManualClock(T0 + aheadMs);
+  let renewals = 0;
+  const timer: RenewalTimer = new RenewalTimer(box, () => {
+    if (++renewals >= 1000) return;
+    const notBeforeMs = box.now() - aheadMs; // the CA's clock
+    timer.arm(moment({ notBeforeMs, installedMs: box.now() }));
+  });
+  // The certificate the box had before the advance: issued in step, 60 d ago by the CA.
+  const nb = T0 - 60 * DAY_MS;
+  timer.arm(moment({ notBeforeMs: nb, installedMs: nb }));
+  box.advance(windowMs);
+  timer.dispose();
+  return renewals;
+}
+
+t.test('a box clock 84 d ahead of the CA renews once, not in a loop (fake clock)', async (t) => {
+  const lifetime = 90 * DAY_MS;
+  const anchored = renewalsIn(10 * MINUTE_MS, (c) =>
+    anchoredRenewalMoment({ ...c, expiresMs: c.notBeforeMs + lifetime, renewDays: null }),
+  );
+  t.equal(anchored, 1, 'one renewal in 10 minutes: the new certificate is anchored at install');
+  const anchored60d = renewalsIn(59 * DAY_MS, (c) =>
+    anchoredRenewalMoment({ ...c, expiresMs: c.notBeforeMs + lifetime, renewDays: null }),
+  );
+  t.equal(anchored60d, 1, 'and the next one after 60 d of box time, not before');
+  t.equal(
+    renewalsIn(61 * DAY_MS, (c) =>
+      anchoredRenewalMoment({ ...c, expiresMs: c.notBeforeMs + lifetime, renewDays: null }),
+    ),
+    2,
+  );
+  // The seed's moment alone, for contrast: every new certificate is due at once.
+  const seedOnly = renewalsIn(10 * MINUTE_MS, (c) =>
+    renewalMoment(c.notBeforeMs, c.notBeforeMs + lifetime, null, c.notBeforeMs),
+  );
+  t.equal(seedOnly, 1000, 'without the anchor: the loop (stopped at 1000)');
+});
+
 // ------------------------------------------------------------ the timer
 
 /** A Clock that records every delay it is asked for. */
@@ -201,7 +346,7 @@ class RecordingClock implements Clock {
   clearTimer(h: TimerHandle | undefined): void {
     this.inner.clearTimer(h);
   }
-  onJump(l: () => void): () => void {
+  onJump(l: JumpListener): () => void {
     return this.inner.onJump(l);
   }
 }

@@ -46,6 +46,59 @@ export function renewalMoment(
   return renewBeforeMs >= leftMs ? byDefault : expiresMs - renewBeforeMs;
 }
 
+/** A certificate as the box got it: its validity, its renew-days, and the box clock when it was installed. */
+export interface InstalledCertificate {
+  notBeforeMs: number;
+  expiresMs: number;
+  renewDays: number | null;
+  /** The box clock (epoch ms) when this certificate was installed. */
+  installedMs: number;
+}
+
+/**
+ * How far the renewal moment (and the retry bound) of a certificate is moved
+ * later because the box clock ran ahead of the CA when it was installed; 0
+ * for a box in step with its CA.
+ *
+ * Why: the CA stamps notBefore/notAfter from its own clock. A box whose clock
+ * runs ahead (a lab's `time advance --keep`) would see every new certificate
+ * as already due and renew it again at once, in a loop. So when the seed's
+ * moment is less than half its interval (notBefore to moment) away from the
+ * install, the certificate counts as issued at the install: the shift is
+ * installedMs - notBeforeMs, and the box renews after the same interval of
+ * its own time. A box in step (install seconds after notBefore, or a CA that
+ * backdates notBefore by an hour) keeps the seed's moment to the second.
+ * Pure.
+ */
+// EMULATION: a certificate installed when the box clock is past half of its renewal interval is anchored on the box clock at install (no renewal loop when the clock runs ahead of the CA).
+export function clockAheadShift(c: InstalledCertificate): number {
+  const intervalMs = renewalMoment(c.notBeforeMs, c.expiresMs, c.renewDays, c.notBeforeMs) - c.notBeforeMs;
+  const aheadMs = c.installedMs - c.notBeforeMs;
+  return aheadMs > intervalMs / 2 ? aheadMs : 0;
+}
+
+/**
+ * The renewal moment of an installed certificate, on the box clock: the
+ * seed's {@link renewalMoment} (with "today" = notBefore), moved later by
+ * {@link clockAheadShift}. Never due at install for a certificate with a
+ * lifetime. Pure.
+ */
+export function anchoredRenewalMoment(c: InstalledCertificate): number {
+  return renewalMoment(c.notBeforeMs, c.expiresMs, c.renewDays, c.notBeforeMs) + clockAheadShift(c);
+}
+
+/**
+ * The fewest real ms between two auto-renewals of one box, whatever its
+ * clock says: at most 60 auto-renewals per box per hour. A safety net
+ * under {@link anchoredRenewalMoment}: a certificate that is due again
+ * right after its renewal (a clock that keeps jumping, a CA that issues
+ * certificates already expired) cannot make a box hammer its CA. The
+ * default retry table starts at this gap, so it never delays a retry;
+ * the lab's shortest certificates (1 hour) renew every 40 minutes.
+ */
+// EMULATION: at most one auto-renewal per box per minute of real time (the device's documentation names no bound).
+export const AUTO_RENEWAL_MIN_GAP_MS = MINUTE_MS;
+
 /** True when the renewal moment computed by {@link renewalMoment} is the system-computed default. */
 export function isDefaultRenewal(expiresMs: number, renewDays: number | null, nowMs: number): boolean {
   return renewDays === null || renewDays * DAY_MS >= expiresMs - nowMs;

@@ -131,6 +131,39 @@ export class AcmeAgentPort {
   }
 
   /**
+   * The box clock went back by `-deltaMs` (a lab brings a box that it moved
+   * ahead back to real time) and now reads `nowMs`: every ACME time stamped
+   * while it was ahead (later than `nowMs`) moves back with it, so that no
+   * "Last ..." time shows a future date. A failed renewal's retry moves with
+   * the failure it follows (it stays the table's wait after it, not 61 real
+   * days away). The renewal moment of a certificate is the agent's to
+   * recompute from the moved install time. One write, none when nothing moved.
+   */
+  // EMULATION: ACME times stamped while a lab box's clock was ahead move back with it when it returns to real time.
+  async moveBackAcmeTimes(nowMs: number, deltaMs: number): Promise<void> {
+    if (!(deltaMs < 0)) return;
+    const back = (ms: number): number => (ms > nowMs ? ms + deltaMs : ms);
+    const backOrNull = (ms: number | null): number | null => (ms === null ? null : back(ms));
+    await this.#core.commit((d) => {
+      const before = JSON.stringify(d.acme);
+      const i = d.acme.issued;
+      if (i) {
+        if (i.failedAttempts > 0 && i.lastFailedRenewalMs !== null && i.lastFailedRenewalMs > nowMs)
+          i.nextRenewalMs = backOrNull(i.nextRenewalMs);
+        i.firstIssuedMs = back(i.firstIssuedMs);
+        i.lastSuccessfulRenewalMs = backOrNull(i.lastSuccessfulRenewalMs);
+        i.lastFailedRenewalMs = backOrNull(i.lastFailedRenewalMs);
+      }
+      const r = d.acme.lastRequest;
+      if (r) {
+        r.startedMs = back(r.startedMs);
+        r.finishedMs = backOrNull(r.finishedMs);
+      }
+      if (JSON.stringify(d.acme) === before) return UNCHANGED;
+    });
+  }
+
+  /**
    * Remove the ACME certificate and key, map web to the default certificate
    * (clear, or a failed re-issue during revoke), in one write.
    */

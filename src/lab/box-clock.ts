@@ -7,12 +7,14 @@
  * box's clock (or all)", and a lab whose CA keeps real time needs a way back
  * (see {@link BoxClock.rewind}); SystemClock only moves forward by contract.
  */
-import type { Clock, SystemClock, TimerHandle } from '../lib/clock.js';
+import { DAY_MS, HOUR_MS, renewalMoment } from '../acme/scheduler.js';
+import type { Box } from '../device/box.js';
+import type { Clock, JumpListener, SystemClock, TimerHandle } from '../lib/clock.js';
 
 /** The clock of one box: the lab clock plus this box's offset. Timers are the lab clock's real timers. */
 export class BoxClock implements Clock {
   private offsetMs = 0;
-  private readonly jumpListeners = new Set<() => void>();
+  private readonly jumpListeners = new Set<JumpListener>();
 
   /** `base` is the lab's clock; its own jumps reach this clock's listeners too. */
   constructor(private readonly base: SystemClock) {}
@@ -35,7 +37,7 @@ export class BoxClock implements Clock {
     this.base.clearTimer(handle);
   }
 
-  onJump(listener: () => void): () => void {
+  onJump(listener: JumpListener): () => void {
     this.jumpListeners.add(listener);
     const offBase = this.base.onJump(listener);
     return () => {
@@ -49,21 +51,58 @@ export class BoxClock implements Clock {
     if (!(ms >= 0) || !Number.isFinite(ms))
       throw new RangeError('advance takes a non-negative number of milliseconds');
     this.offsetMs += ms;
-    this.notify();
+    this.notify(ms);
   }
 
   /**
    * Bring this box back to the lab's time (offset 0) and tell its jump
-   * listeners. The lab calls it right after an advance has fired the timers
-   * that fell due (see Lab.advanceTime for why).
+   * listeners, with the (negative) jump: the ACME agent moves back what it
+   * stamped while ahead (a failed renewal's time and its retry). The lab
+   * calls it right after an advance has fired the timers that fell due (see
+   * Lab.advanceTime for why).
    */
   rewind(): void {
     if (this.offsetMs === 0) return;
+    const back = -this.offsetMs;
     this.offsetMs = 0;
-    this.notify();
+    this.notify(back);
   }
 
-  private notify(): void {
-    for (const l of [...this.jumpListeners]) l();
+  private notify(deltaMs: number): void {
+    for (const l of [...this.jumpListeners]) l(deltaMs);
   }
+}
+
+/** One row of `lab time advance`: how far a box's clock is ahead, and what to know about it. */
+export interface AdvancedClock {
+  boxId: number;
+  offsetMs: number;
+  /** With --keep: certificates the CA issues now are already due by this box's clock (see freshCertificateWarning). */
+  warning?: string;
+}
+
+/**
+ * The warning of `lab time advance --keep` for a box whose clock is now
+ * `offsetMs` ahead of the CA: when a certificate like its current one, issued
+ * now, would already be due by the box's clock. The box renews it once and
+ * anchors the next moment on its own clock at install (no loop), but what
+ * `lab status` shows for it is the box's view, not the CA's. Undefined when
+ * there is nothing to say (no certificate, or not that far ahead). Pure.
+ */
+export function freshCertificateWarning(box: Box | undefined, offsetMs: number): string | undefined {
+  const issued = box?.acmeState().issued;
+  if (!issued) return undefined;
+  const { notBeforeMs: nb, expiresMs, renewDays } = issued;
+  const intervalMs = renewalMoment(nb, expiresMs, renewDays, nb) - nb;
+  if (offsetMs < intervalMs) return undefined;
+  return (
+    `box ${box.boxId}: its clock is ${days(offsetMs)} ahead, more than the ${days(intervalMs)} after which a ` +
+    `certificate the CA issues now falls due by it; each new certificate's renewal is anchored on the box clock ` +
+    `at install (${days(intervalMs)} of box time later), so it renews once, not in a loop (at most one auto-renewal a minute)`
+  );
+}
+
+function days(ms: number): string {
+  const d = ms / DAY_MS;
+  return d >= 1 ? `${Number(d.toFixed(1))} d` : `${Number((ms / HOUR_MS).toFixed(1))} h`;
 }

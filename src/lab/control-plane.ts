@@ -375,7 +375,14 @@ export const ROUTES: readonly AnyRoute<PlaneCall>[] = [
     summary: 'Move box clocks forward: due renewals run now.',
     tags: ['time'],
     body: AdvanceTime,
-    responses: { 200: { description: '[{boxId, offsetMs}]', schema: list('[{boxId, offsetMs}]') } },
+    responses: {
+      200: {
+        description: '[{boxId, offsetMs, warning?}]',
+        schema: list(
+          '[{boxId, offsetMs, warning?}]: warning (with keep) when certificates the CA issues now are already due by that box clock',
+        ),
+      },
+    },
     errors: ['NotFound'],
     handler: (ctx, { lab, body }) =>
       send(ctx, 200, lab.advanceTime(body.ms, boxesOf(lab, body.boxes), body.keep ?? false)),

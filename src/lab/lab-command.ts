@@ -12,6 +12,7 @@ import { readFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { parseTrapdLine } from '../snmp/trapd-launcher.js';
+import type { AdvancedClock } from './box-clock.js';
 import type { FaultState } from './faults.js';
 import type { FleetResult, LabBoxStatus } from './lab.js';
 import { LAB_HELP, LabUsageError, parseLabArgs, type LabRequest } from './lab-args.js';
@@ -94,9 +95,10 @@ async function execute(req: Exclude<LabRequest, { verb: 'up' }>): Promise<void> 
         ms: req.ms,
         keep: req.keep,
         ...(req.boxes ? { boxes: req.boxes } : {}),
-      })) as { boxId: number; offsetMs: number }[];
+      })) as AdvancedClock[];
       if (req.json) return void console.log(JSON.stringify(rows));
       console.log(clockTable(rows));
+      for (const r of rows) if (r.warning) console.log(`warning: ${r.warning}`);
       if (!req.keep)
         console.log(
           'what fell due has started (e.g. an auto-renewal: see "gvos-sim lab status"); the boxes are back on real time (--keep to stay ahead)',

@@ -31,6 +31,7 @@ import { freePort } from '../lib/net.js';
 import type { Logger } from '../lib/logger.js';
 import type { AcmeAgentSettings } from '../acme/agent.js';
 import { certificateFacts } from '../pki/certificate.js';
+import { freshCertificateWarning, type AdvancedClock } from './box-clock.js';
 import { ChallengeRouter } from './challenge-router.js';
 import {
   chooseAddressing,
@@ -641,11 +642,15 @@ export class Lab {
    * - coming back before the work ends means nothing the box schedules or
    *   sends afterwards (next renewal, trap pacing) is stamped with the
    *   jumped time.
-   * Returns each box's offset right after the jump.
+   * Returns each box's offset right after the jump; with `keep`, a box whose
+   * clock is now so far ahead that a certificate the CA issues now would
+   * already be due by it gets a `warning` (its agent anchors such a
+   * certificate on the box clock at install, so it renews once, not in a
+   * loop; see acme/scheduler.ts clockAheadShift).
    */
-  advanceTime(ms: number, boxIds: number[], keep = false): { boxId: number; offsetMs: number }[] {
+  advanceTime(ms: number, boxIds: number[], keep = false): AdvancedClock[] {
     for (const id of boxIds) this.runner.info(id);
-    const out = boxIds.map((id) => {
+    const out = boxIds.map((id): AdvancedClock => {
       const clock = this.runner.clock(id);
       clock.advance(ms);
       this.publish({
@@ -656,7 +661,8 @@ export class Lab {
         offsetMs: clock.offset,
         keep,
       });
-      return { boxId: id, offsetMs: clock.offset };
+      const warning = keep ? freshCertificateWarning(this.runner.box(id), clock.offset) : undefined;
+      return { boxId: id, offsetMs: clock.offset, ...(warning ? { warning } : {}) };
     });
     if (!keep) {
       // After the timers the jump armed (0 ms, fired in order of arming): their work has started by then.

@@ -13,7 +13,8 @@ export interface TimerHandle {
  * The time source. `now()` is milliseconds since the epoch. Timers fire at most
  * once. `onJump` listeners run after the clock is moved by hand (advance/set),
  * so that long timers can re-check their deadline instead of trusting an old
- * delay.
+ * delay; they get the jump in ms (negative when the clock went back), so that
+ * what was stamped while the clock was ahead can be moved back with it.
  *
  * Contract for timers: a delay above {@link MAX_TIMER_MS} is not allowed
  * (Node fires such a timer at once); callers that need longer waits re-arm in
@@ -23,9 +24,12 @@ export interface Clock {
   now(): number;
   setTimer(fn: () => void, delayMs: number): TimerHandle;
   clearTimer(handle: TimerHandle | undefined): void;
-  /** Subscribe to manual jumps of the clock; returns an unsubscribe function. */
-  onJump(listener: () => void): () => void;
+  /** Subscribe to manual jumps of the clock (the listener gets the jump in ms); returns an unsubscribe function. */
+  onJump(listener: JumpListener): () => void;
 }
+
+/** Told of a manual jump of a clock: `deltaMs` is new now() minus old now(), negative when it went back. */
+export type JumpListener = (deltaMs: number) => void;
 
 /** The largest delay Node's setTimeout honours (2^31-1 ms, about 24.8 days). */
 export const MAX_TIMER_MS = 2 ** 31 - 1;
@@ -39,7 +43,7 @@ export class SystemClock implements Clock {
   private offsetMs = 0;
   private nextId = 1;
   private readonly timers = new Map<number, NodeJS.Timeout>();
-  private readonly jumpListeners = new Set<() => void>();
+  private readonly jumpListeners = new Set<JumpListener>();
 
   now(): number {
     return Date.now() + this.offsetMs;
@@ -49,7 +53,7 @@ export class SystemClock implements Clock {
   advance(ms: number): void {
     if (!(ms >= 0)) throw new RangeError('advance takes a non-negative number of milliseconds');
     this.offsetMs += ms;
-    for (const l of [...this.jumpListeners]) l();
+    for (const l of [...this.jumpListeners]) l(ms);
   }
 
   /** The offset added to the system time, in ms. */
@@ -80,7 +84,7 @@ export class SystemClock implements Clock {
     this.timers.delete(handle.id);
   }
 
-  onJump(listener: () => void): () => void {
+  onJump(listener: JumpListener): () => void {
     this.jumpListeners.add(listener);
     return () => this.jumpListeners.delete(listener);
   }
@@ -94,7 +98,7 @@ export class ManualClock implements Clock {
   private current: number;
   private nextId = 1;
   private readonly timers = new Map<number, { at: number; fn: () => void }>();
-  private readonly jumpListeners = new Set<() => void>();
+  private readonly jumpListeners = new Set<JumpListener>();
 
   constructor(startMs = Date.UTC(2026, 0, 1)) {
     this.current = startMs;
@@ -115,7 +119,7 @@ export class ManualClock implements Clock {
     if (handle) this.timers.delete(handle.id);
   }
 
-  onJump(listener: () => void): () => void {
+  onJump(listener: JumpListener): () => void {
     this.jumpListeners.add(listener);
     return () => this.jumpListeners.delete(listener);
   }
@@ -148,7 +152,8 @@ export class ManualClock implements Clock {
 
   /** Jump to an absolute time without firing timers on the way, then notify jump listeners. */
   jumpTo(ms: number): void {
+    const delta = ms - this.current;
     this.current = ms;
-    for (const l of [...this.jumpListeners]) l();
+    for (const l of [...this.jumpListeners]) l(delta);
   }
 }

@@ -3,67 +3,27 @@
 // a clock advance triggers a real renewal, fleet revoke gives one trap per
 // box in the trap log, inventory, add and remove.
 import t from 'tap';
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { connect as tlsConnect } from 'node:tls';
-import { FileFirmwareCatalog } from '../../src/firmware/catalog.js';
-import { silentLogger } from '../../src/lib/logger.js';
 import { parseTrapdLine, varbindValue } from '../../src/snmp/trapd-launcher.js';
 import { canListen } from '../../src/lib/net.js';
 import { ControlPlane } from '../../src/lab/control-plane.js';
-import { Lab, type FleetResult, type LabBoxStatus } from '../../src/lab/lab.js';
-import { parseTopology } from '../../src/lab/topology.js';
+import type { FleetResult, LabBoxStatus } from '../../src/lab/lab.js';
 import type { FaultState } from '../../src/lab/faults.js';
+import { inProcessLab, inProcessLabSkip } from './lab-harness.js';
 
 const BASE = '127.0.5';
-const canBind = await canListen(`${BASE}.1`, 443);
-const haveBins = ['pebble', 'pebble-challtestsrv'].every((b) => {
-  try {
-    execFileSync('sh', ['-c', `command -v ${b} && test -x /usr/sbin/snmptrapd`], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-});
-const skip = !canBind
-  ? `cannot listen on ${BASE}.1:443 (needs root and 127/8)`
-  : !haveBins
-    ? 'apt-get install pebble snmptrapd'
-    : false;
+const skip = await inProcessLabSkip(BASE);
 
 t.test('control plane', { skip }, async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'gvos-lab-cp-'));
-  const catalog = new FileFirmwareCatalog();
-  const topology = parseTopology(
-    [
-      'lab: e2e-cp',
-      'admin-password: Adm1n-test-pw',
-      'boxes: 3',
-      'network: { address-base: 127.0.5.0, address-offset: 0 }',
-      'ca: { validity-hours: 24 }',
-      '',
-    ].join('\n'),
-    'cp.yaml',
-    { defaultFirmware: catalog.latest().version },
-  );
-  // A short request timeout makes the slow fault fail in seconds.
-  const lab = await Lab.up({
-    topology,
-    labsDir: dir,
-    catalog,
-    logger: silentLogger,
-    acmeSettings: { requestTimeoutMs: 2_000 },
-  });
+  const { lab, down } = await inProcessLab({ name: 'e2e-cp', base: BASE, boxes: 3 });
   const token = 'test-token-0123456789';
   const plane = new ControlPlane(lab, token, () => undefined);
   const url = await plane.listen();
   t.teardown(async () => {
     await plane.close();
-    await lab.down();
-    rmSync(dir, { recursive: true, force: true });
+    await down();
   });
   const root = lab.caRootPem!;
 

@@ -3,9 +3,16 @@
  * does (the built CLI), build first when dist/ is older than the sources.
  */
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, statSync, readdirSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { AcmeAgentSettings } from '../../src/acme/agent.js';
+import { FileFirmwareCatalog } from '../../src/firmware/catalog.js';
+import { Lab } from '../../src/lab/lab.js';
+import { parseTopology } from '../../src/lab/topology.js';
+import { silentLogger } from '../../src/lib/logger.js';
+import { canListen } from '../../src/lib/net.js';
 
 /** The repository root (the lab's commands run from here). */
 export const REPO_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -95,4 +102,52 @@ export function missingLabPeers(): string[] {
       return true;
     }
   });
+}
+
+/** Why a lab with Pebble and snmptrapd on `<base>.x` (standard ports) cannot run in this process here, or false. */
+export async function inProcessLabSkip(base: string): Promise<string | false> {
+  if (!(await canListen(`${base}.1`, 443))) return `cannot listen on ${base}.1:443 (needs root and 127/8)`;
+  const missing = missingLabPeers();
+  return missing.length ? `apt-get install ${missing.join(' ')}` : false;
+}
+
+/**
+ * Lab.up in this process: `boxes` boxes on `<base>.N`, 24-hour certificates
+ * from a fresh Pebble, a short ACME request timeout (a fault fails in
+ * seconds). `down` stops it and removes its directory.
+ */
+export async function inProcessLab(o: {
+  name: string;
+  base: string;
+  boxes: number;
+  acmeSettings?: AcmeAgentSettings;
+}): Promise<{ lab: Lab; down: () => Promise<void> }> {
+  const dir = mkdtempSync(join(tmpdir(), `gvos-${o.name}-`));
+  const catalog = new FileFirmwareCatalog();
+  const topology = parseTopology(
+    [
+      `lab: ${o.name}`,
+      'admin-password: Adm1n-test-pw',
+      `boxes: ${o.boxes}`,
+      `network: { address-base: ${o.base}.0, address-offset: 0 }`,
+      'ca: { validity-hours: 24 }',
+      '',
+    ].join('\n'),
+    `${o.name}.yaml`,
+    { defaultFirmware: catalog.latest().version },
+  );
+  const lab = await Lab.up({
+    topology,
+    labsDir: dir,
+    catalog,
+    logger: silentLogger,
+    acmeSettings: { requestTimeoutMs: 2_000, ...o.acmeSettings },
+  });
+  return {
+    lab,
+    down: async () => {
+      await lab.down();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
 }
