@@ -91,21 +91,24 @@ export async function bootFleet(o: FleetOptions): Promise<Fleet> {
       await rm(labDir, { recursive: true, force: true });
     },
   };
-  try {
-    await Promise.all(
-      ids.map((boxId) =>
-        runner.add({
-          boxId,
-          hostname: `fleet-${boxId}`,
-          model: 'GigaVUE-HC2',
-          firmware,
-          cryptoMode: o.cryptoMode,
-        }),
-      ),
-    );
-  } catch (e) {
+  // allSettled: a failed box must not start the clean-up while the others still write their state.
+  const results = await Promise.allSettled(
+    ids.map((boxId) =>
+      runner.add({
+        boxId,
+        hostname: `fleet-${boxId}`,
+        model: 'GigaVUE-HC2',
+        firmware,
+        cryptoMode: o.cryptoMode,
+      }),
+    ),
+  );
+  const failed = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed.length) {
     await fleet.destroy();
-    throw e;
+    throw new Error(
+      `${failed.length} of ${o.n} boxes did not boot; the first: ${(failed[0]!.reason as Error).message}`,
+    );
   }
   return fleet;
 }

@@ -23,7 +23,8 @@
  * 1000 and 10,000 boxes; small is 100 and 1000.
  */
 import { fork } from 'node:child_process';
-import { readdirSync } from 'node:fs';
+import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { openFilesLimit, planListeners, type ListenerPlan } from '../src/lab/open-files.js';
@@ -35,6 +36,7 @@ import { collectGarbage } from './profile.js';
 import { sshShell } from './scale.js';
 
 const MiB = 1024 * 1024;
+const RESULTS = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'bench', 'results');
 const round = (x: number, d = 1) => Math.round(x * 10 ** d) / 10 ** d;
 
 /** What one size measured (the child's answer). */
@@ -61,6 +63,17 @@ interface SizeFigures {
   };
   afterIssue: { labRssMiB: number; listenerRssMiB: number; rssPerBoxMiB: number };
   loadAvg1m: [number, number];
+}
+
+/**
+ * What one size has measured so far, written after each phase to
+ * bench/results/scale-lab-<n>.progress.json and printed: a run cut short (a
+ * busy machine, a deadline) still leaves the phases it finished, marked so.
+ */
+function progress(n: number, phase: string, so: Record<string, unknown>): void {
+  const doc = { boxes: n, lastPhase: phase, complete: phase === 'done', at: new Date().toISOString(), ...so };
+  writeFileSync(join(RESULTS, `scale-lab-${n}.progress.json`), JSON.stringify(doc, null, 2) + '\n');
+  console.log(`scale-lab ${n}: ${phase}`);
 }
 
 function fdsOf(pid: number): number {
@@ -90,6 +103,15 @@ async function measureSize(n: number): Promise<SizeFigures> {
     ...(listenerProcesses ? { listenerProcesses } : {}),
   });
   const firstBootSeconds = (performance.now() - t0) / 1000;
+  mkdirSync(RESULTS, { recursive: true });
+  const so: Record<string, unknown> = {
+    listeners: { where: plan.where, processes: plan.processes, line: plan.line },
+    firstBootSeconds: round(firstBootSeconds, 2),
+    firstBootListenerProcesses: first.runner.listenerPool?.processes ?? [],
+    baselineRssMiB: round(rss0 / MiB),
+    loadAvg1mAtStart: round(load0, 2),
+  };
+  progress(n, 'first boot', so);
   const labDir = first.labDir;
   await first.stop();
 
@@ -103,6 +125,9 @@ async function measureSize(n: number): Promise<SizeFigures> {
     ...(listenerProcesses ? { listenerProcesses } : {}),
   });
   const laterBootSeconds = (performance.now() - t0) / 1000;
+  so.laterBootSeconds = round(laterBootSeconds, 2);
+  so.loadAvg1mAfterLaterBoot = round(loadavg()[0]!, 2);
+  progress(n, 'later boot', so);
 
   const memory = () => {
     collectGarbage();
@@ -125,6 +150,8 @@ async function measureSize(n: number): Promise<SizeFigures> {
       labFds: openFds(),
       listenerFds: m1.pids.map(fdsOf),
     };
+    so.afterBoot = afterBoot;
+    progress(n, 'memory after boot', so);
 
     // Idle: nothing else runs in the lab while the commands are timed.
     const sessions = 10;
@@ -147,6 +174,12 @@ async function measureSize(n: number): Promise<SizeFigures> {
       }
     }
 
+    so.show = {
+      p50Ms: round(percentile(latencies, 50), 2),
+      p95Ms: round(percentile(latencies, 95), 2),
+      commands: latencies.length,
+    };
+    progress(n, 'show over SSH', so);
     const probe = new ServedProbe();
     let every: Awaited<ReturnType<typeof issueEveryBox>>;
     try {
@@ -155,6 +188,8 @@ async function measureSize(n: number): Promise<SizeFigures> {
       probe.close();
     }
     const m2 = memory();
+    so.afterIssue = { rssPerBoxMiB: m2.rssPerBoxMiB, withoutCertificate: every.withoutCertificate };
+    progress(n, 'done', so);
     return {
       boxes: n,
       listeners: { where: plan.where, processes: plan.processes, line: plan.line },

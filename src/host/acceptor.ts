@@ -35,6 +35,11 @@ function reply(m: AcceptorReply, sock?: Socket): void {
 function listen(r: Extract<AcceptorRequest, { op: 'listen' }>): void {
   // pauseOnConnect: not one byte is read here; the parent's server reads the client's first bytes.
   const server = createServer({ pauseOnConnect: true }, (sock) => {
+    // Node sends a socket that still names its server with that server's key, and the receiving
+    // side then keeps one 'internalMessage' listener per listening server that ever sent one
+    // (for a cross-process getConnections() we do not use): 40,000 listeners, each called for
+    // every message, in a 10,000-box lab. Unlinked, the socket travels alone.
+    (sock as unknown as { server: unknown }).server = null;
     reply({ op: 'conn' }, sock);
   });
   listenOn(server, r.address, r.port, r.what).then(

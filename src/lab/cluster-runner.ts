@@ -35,7 +35,7 @@ import { canListen } from '../lib/net.js';
 import { rm } from 'node:fs/promises';
 import { Cluster } from '../device/cluster.js';
 import type { Box } from '../device/box.js';
-import { GateMap } from '../lib/gate.js';
+import { Gate, GateMap } from '../lib/gate.js';
 import type { ConnectFaults } from '../lib/connect-faults.js';
 import type { BoxDocument, CryptoMode } from '../device/model.js';
 import type { FirmwareCatalog } from '../device/firmware.js';
@@ -191,6 +191,14 @@ interface Slot {
  */
 const ACME_REQUESTS_PER_SERVER = 16;
 
+/**
+ * Boxes booting at once. A boot is mostly CPU (two cores keep busy with a
+ * few), but each one holds files open meanwhile (its state file, its temp
+ * copy): 10,000 boxes started together would open them all at once beside
+ * the running boxes' sockets and meet the open-files limit (EMFILE).
+ */
+const BOOTS_AT_ONCE = 64;
+
 /** The boxes of one lab in this process (see the file comment for the contract). */
 export class ClusterRunner {
   readonly cluster: LabCluster;
@@ -204,6 +212,8 @@ export class ClusterRunner {
    * to one ACME server from the lab (see src/lib/gate.ts for why).
    */
   private readonly acmeGates = new GateMap(ACME_REQUESTS_PER_SERVER);
+  /** At most BOOTS_AT_ONCE boxes booting (first boot, start, not reload). */
+  private readonly boots = new Gate(BOOTS_AT_ONCE);
   /** The admin password hashed once for every first boot (scrypt costs ~50 ms per hash). */
   private passwordHash: Promise<string> | undefined;
   /**
@@ -399,6 +409,15 @@ export class ClusterRunner {
   private async boot(slot: Slot): Promise<void> {
     slot.state = 'starting';
     slot.error = undefined;
+    const release = await this.boots.acquire();
+    try {
+      await this.bootNow(slot);
+    } finally {
+      release();
+    }
+  }
+
+  private async bootNow(slot: Slot): Promise<void> {
     const dataDir = boxDataDir(this.o.labDir, slot.spec.boxId);
     const store = new CuttableStore(new LowdbStore(dataDir));
     try {

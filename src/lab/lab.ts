@@ -349,6 +349,10 @@ export class Lab {
       for (const f of await readdir(dir))
         if (/^box-\d+$/.test(f)) await rm(join(dir, f), { recursive: true, force: true });
     }
+    // First, before any probe or peer: a topology that cannot fit the open-files limit is refused.
+    const planned = planListeners(topo.boxes.length);
+    if ('problem' in planned) throw new Error(`lab ${topo.lab}: ${planned.problem}`);
+    o.logger.info(`lab ${topo.lab}: ${planned.plan.line}`);
     const password = await adminPassword(topo, dir, o.env ?? process.env);
     const base: Addressing = {
       ...DEFAULT_ADDRESSING,
@@ -361,9 +365,6 @@ export class Lab {
       topo.network.mode === 'auto'
         ? await chooseAddressing(topo.boxes, base)
         : { ...base, mode: topo.network.mode };
-    const planned = planListeners(topo.boxes.length);
-    if ('problem' in planned) throw new Error(`lab ${topo.lab}: ${planned.problem}`);
-    o.logger.info(`lab ${topo.lab}: ${planned.plan.line}`);
     const lab = new Lab(topo, o, addressing, password, planned.plan);
     try {
       await lab.start();
