@@ -1,5 +1,6 @@
 import t, { type Test } from 'tap';
 import { LabUsageError, parseBoxList, parseDuration, parseLabArgs } from './lab-args.js';
+import { MAX_LAB_BOXES } from '../device/limits.js';
 
 const fails = (t: Test, argv: string[], msg: RegExp) =>
   t.throws(() => parseLabArgs(argv), { constructor: LabUsageError, message: msg }, argv.join(' '));
@@ -31,10 +32,16 @@ t.test('box-ids outside 1-65535 are refused with the range', async (t) => {
   fails(t, ['acme', 'issue', '--box', '1,,3'], /--box takes box-ids like 1,3,5 or 2-4 or all/);
 });
 
-t.test('--boxes is a lab size (1-4096), not a box-id', async (t) => {
+t.test('--boxes is a lab size (1 to MAX_LAB_BOXES), not a box-id', async (t) => {
   t.match(parseLabArgs(['up', '--boxes', '1000']), { verb: 'up', boxes: 1000 });
-  fails(t, ['up', '--boxes', '5000'], /--boxes must be a number from 1 to 4096, got "5000"/);
-  fails(t, ['up', '--boxes', '0'], /--boxes must be a number from 1 to 4096/);
+  t.match(parseLabArgs(['up', '--boxes', String(MAX_LAB_BOXES)]), { boxes: MAX_LAB_BOXES });
+  const over = String(MAX_LAB_BOXES + 1);
+  fails(
+    t,
+    ['up', '--boxes', over],
+    new RegExp(`--boxes must be a number from 1 to ${MAX_LAB_BOXES}, got "${over}"`),
+  );
+  fails(t, ['up', '--boxes', '0'], new RegExp(`--boxes must be a number from 1 to ${MAX_LAB_BOXES}`));
 });
 
 t.test('up: file, name, state, log level', async (t) => {

@@ -10,6 +10,7 @@ import {
   type TopologyContext,
 } from './topology.js';
 import { repoPath } from '../lib/repo-root.js';
+import { MAX_LAB_BOXES, PORT_MAX } from '../device/limits.js';
 
 const ctx: TopologyContext = {
   firmware: [
@@ -37,11 +38,15 @@ const invalid: [string, string, RegExp][] = [
     'lab: a\nbogus: 1\n',
     /^topology\.yaml:2: bogus: unknown field; allowed here: lab, cluster/,
   ],
-  ['box count too big', 'boxes: 5000\n', /^topology\.yaml:1: boxes: must be a whole number from 1 to 4096/],
+  [
+    'box count too big',
+    `boxes: ${MAX_LAB_BOXES + 1}\n`,
+    new RegExp(`^topology\\.yaml:1: boxes: must be a whole number from 1 to ${MAX_LAB_BOXES}`),
+  ],
   [
     'count in mapping',
     'boxes:\n  count: 0\n',
-    /^topology\.yaml:2: boxes\.count: must be a whole number from 1 to 4096/,
+    new RegExp(`^topology\\.yaml:2: boxes\\.count: must be a whole number from 1 to ${MAX_LAB_BOXES}`),
   ],
   [
     'crypto-mode of list item',
@@ -147,7 +152,9 @@ const invalid: [string, string, RegExp][] = [
   [
     'port base',
     'network:\n  port-base:\n    https: 65500\n',
-    /^topology\.yaml:3: network\.port-base\.https: must be a whole number from 1 to 61439/,
+    new RegExp(
+      `^topology\\.yaml:3: network\\.port-base\\.https: must be a whole number from 1 to ${PORT_MAX - MAX_LAB_BOXES}`,
+    ),
   ],
   ['ca type', 'ca:\n  type: letsencrypt\n', /^topology\.yaml:2: ca\.type: must be one of pebble, external/],
   [
