@@ -117,7 +117,8 @@ t.test(
       status: 400,
       json: {
         code: 'bad-input',
-        detail: 'Field "fault" must be one of acme-unreachable, acme-slow, acme-drop, challenge-wrong, snmp-muted.',
+        detail:
+          'Field "fault" must be one of acme-unreachable, acme-slow, acme-drop, challenge-wrong, snmp-muted.',
       },
     });
     t.match(await call('POST', '/v1/faults', { body: '{"fault":"snmp-muted","on":true,"boxes":[]}' }), {
