@@ -10,9 +10,13 @@ import { defaultKeyAlgorithm } from './key-algorithms.js';
 import {
   defaultSnmpConfig,
   DEFAULT_CERT_NAME,
+  SNMP_EVENTS,
+  SNMP_EVENTS_BEFORE_GIGAMON,
   type BoxDocument,
   type BoxIdentity,
   type CryptoMode,
+  type SnmpConfig,
+  type SnmpEventName,
 } from './model.js';
 import { hashPasswordAsync } from './passwords.js';
 import { validateHostname } from './validate.js';
@@ -126,8 +130,9 @@ export async function createFirstBootDocument(o: FirstBootOptions): Promise<BoxD
 }
 
 /**
- * Prepare a stored document for a boot: apply a pending firmware and count
- * the engine boot; an operation that was running when the box went down is
+ * Prepare a stored document for a boot: apply a pending firmware, count
+ * the engine boot, turn on the notification events added since the config
+ * was saved (withNewSnmpEvents); an operation that was running when the box went down is
  * marked failed (ACME issue: "Failed: interrupted by restart"). Pure.
  */
 export function prepareBoot(doc: BoxDocument, nowMs: number): BoxDocument {
@@ -138,6 +143,7 @@ export function prepareBoot(doc: BoxDocument, nowMs: number): BoxDocument {
     d.firmware.installed = null;
   }
   d.snmpEngine.boots += 1;
+  d.config.snmp = withNewSnmpEvents(d.config.snmp);
   if (d.acme.lastRequest?.status === 'In Progress') {
     d.acme.lastRequest = {
       ...d.acme.lastRequest,
@@ -147,4 +153,20 @@ export function prepareBoot(doc: BoxDocument, nowMs: number): BoxDocument {
     };
   }
   return d;
+}
+
+/**
+ * The saved SNMP config with every event it did not know turned on (the
+ * default of a fresh box), and `knownEvents` brought up to date. A state
+ * file written before Gigamon's four notifications existed has no
+ * `knownEvents` and loads with reset, config-save, firmware-change and
+ * auth-fail on; an event the user turned off, which the box knew, stays off.
+ * Pure; returns the same object when there is nothing to change.
+ */
+export function withNewSnmpEvents(c: SnmpConfig): SnmpConfig {
+  const known = new Set<SnmpEventName>(c.knownEvents ?? SNMP_EVENTS_BEFORE_GIGAMON);
+  if (c.knownEvents && SNMP_EVENTS.every((e) => known.has(e))) return c;
+  const on = new Set(c.events);
+  for (const e of SNMP_EVENTS) if (!known.has(e)) on.add(e);
+  return { ...c, events: SNMP_EVENTS.filter((e) => on.has(e)), knownEvents: [...SNMP_EVENTS] };
 }

@@ -79,6 +79,13 @@ export const SNMP_EVENTS = [
 ] as const;
 export type SnmpEventName = (typeof SNMP_EVENTS)[number];
 
+/**
+ * The events a state file knew when `SnmpConfig.knownEvents` did not exist
+ * yet: the certificate events and coldStart/warmStart, before Gigamon's
+ * four notifications (reset, config-save, firmware-change, auth-fail).
+ */
+export const SNMP_EVENTS_BEFORE_GIGAMON: readonly SnmpEventName[] = SNMP_EVENTS.slice(0, 8);
+
 export interface SnmpConfig {
   enabled: boolean;
   notifyEnabled: boolean;
@@ -86,6 +93,13 @@ export interface SnmpConfig {
   users: SnmpUser[];
   /** Enabled notification events. */
   events: SnmpEventName[];
+  /**
+   * Every event this box knew when the config was saved: an event added to
+   * the simulator later is turned on at the next boot (prepareBoot), as on a
+   * fresh box, while one the user turned off stays off. Absent = the events
+   * of SNMP_EVENTS_BEFORE_GIGAMON (state files older than the field).
+   */
+  knownEvents?: SnmpEventName[];
   /** How many days before expiry, with no renewal in sight, the expiring-soon notification is sent. */
   expiringSoonDays: number;
   /** The agent's v1/v2c read-only communities (`snmp-server community <c> ro`); secret, shown masked. Absent = none. */
@@ -233,6 +247,7 @@ export function defaultSnmpConfig(): SnmpConfig {
     targets: [],
     users: [],
     events: [...SNMP_EVENTS],
+    knownEvents: [...SNMP_EVENTS],
     expiringSoonDays: DEFAULT_EXPIRING_SOON_DAYS,
   };
 }
