@@ -38,24 +38,7 @@ const CONCRETE = [
  * goal; an entry here is a known debt, not a rule. `rule` names the rule below,
  * `from` and `to` are path regexes of the one import it lets through.
  */
-const TEMPORARY_EXCEPTIONS = [
-  {
-    rule: 'only-composition-constructs-concrete-classes',
-    from: '^src/snmp/notifier\\.ts$',
-    to: '^src/snmp/net-snmp-sender\\.ts$',
-    reason:
-      'SnmpNotifier defaults its wire to createNetSnmpSender; the sender factory should be passed in by ' +
-      'host/ (issue 11, snmp helper). senderProblem/SenderFactory then move to a non-concrete module.',
-  },
-  {
-    rule: 'only-composition-constructs-concrete-classes',
-    from: '^src/snmp/agent\\.ts$',
-    to: '^src/snmp/net-snmp-sender\\.ts$',
-    reason:
-      'the SNMP agent borrows toV3User (box user -> net-snmp user) and the LocalEngine type from the sender; ' +
-      'they belong in a module of their own that both import (snmp helper).',
-  },
-];
+const TEMPORARY_EXCEPTIONS = [];
 
 const asList = (x) => (x === undefined ? [] : Array.isArray(x) ? x : [x]);
 

@@ -6,6 +6,7 @@
  * own reference: the same run shows where loss starts.
  */
 import { SnmpNotifier } from '../src/snmp/notifier.js';
+import { createNetSnmpSender } from '../src/snmp/net-snmp-sender.js';
 import { SystemClock } from '../src/lib/clock.js';
 import { silentLogger } from '../src/lib/logger.js';
 import { ADMIN, makeTestBox } from '../test/harness/boxes.js';
@@ -20,7 +21,7 @@ export async function notificationsBench(full: boolean): Promise<void> {
   const rx = await TrapReceiver.start({ communities: ['public'] });
   const clock = new SystemClock();
   const { box } = await makeTestBox({ clock });
-  const notifier = new SnmpNotifier({ box, clock, logger: silentLogger });
+  const notifier = new SnmpNotifier({ senderFactory: createNetSnmpSender, box, clock, logger: silentLogger });
   box.attachSnmp(notifier);
   notifier.start();
   box.snmpEnable(ADMIN, true);

@@ -32,6 +32,7 @@ import { SshCliServer } from '../cli/transports/ssh.js';
 import { TcpCliServer } from '../cli/transports/tcp.js';
 import { SnmpAgent, agentSettingsOf } from '../snmp/agent.js';
 import { SnmpNotifier } from '../snmp/notifier.js';
+import { createNetSnmpSender } from '../snmp/net-snmp-sender.js';
 import type { Store } from '../store/store.js';
 import { LowdbStore } from '../store/lowdb-store.js';
 import { FileUrlConfigTransfer } from '../store/config-file-url.js';
@@ -278,7 +279,12 @@ export class BoxHost {
       ...(this.o.acmeGates ? { gates: this.o.acmeGates } : {}),
       ...(this.o.acmeFaults ? { faults: this.o.acmeFaults } : {}),
     });
-    const snmp = new SnmpNotifier({ box, clock: this.o.clock, logger: this.log });
+    const snmp = new SnmpNotifier({
+      senderFactory: createNetSnmpSender,
+      box,
+      clock: this.o.clock,
+      logger: this.log,
+    });
     box.attachAcme(acme);
     box.attachSnmp(snmp);
     this.o.cluster.set(box);

@@ -38,8 +38,7 @@ import {
   type MibContext,
   type SmiValue,
 } from './mib.js';
-import type { LocalEngine } from './net-snmp-sender.js';
-import { toV3User } from './net-snmp-sender.js';
+import { toV3User, type LocalEngine } from './usm.js';
 
 /** EMULATION: GETBULK max-repetitions is capped at 50 and a response at 100 variable bindings. */
 const MAX_REPETITIONS = 50;

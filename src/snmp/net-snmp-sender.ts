@@ -2,102 +2,13 @@
  * The wire to one notification target, with net-snmp: one session (one UDP
  * socket) per target. Implements TargetSender for target-queue.ts.
  */
-import { isIP, isIPv6 } from 'node:net';
-import snmp, {
-  type InternalMessage,
-  type Session,
-  type V3User,
-  type Varbind as NetSnmpVarbind,
-} from 'net-snmp';
-import type { SnmpTarget, SnmpUser } from '../device/model.js';
+import { isIPv6 } from 'node:net';
+import snmp, { type InternalMessage, type Session, type Varbind as NetSnmpVarbind } from 'net-snmp';
 import type { Logger } from '../lib/logger.js';
+import type { SenderSpec } from './sender-spec.js';
 import { InformTimeoutError, type TargetSender } from './target-queue.js';
+import { toV3User } from './usm.js';
 import { toV1Trap, type Notification, type Varbind } from './varbinds.js';
-
-/** The local SNMP engine, as a v3 trap needs it (RFC 3414 §2.3: the sender of a trap is authoritative). */
-export interface LocalEngine {
-  /** Hex, no 0x. */
-  engineId(): string;
-  engineBoots(): number;
-  engineTime(): number;
-}
-
-/** Everything a sender needs about its target. */
-export interface SenderSpec {
-  target: SnmpTarget;
-  /** The v3 user of a version 3 target. */
-  user?: SnmpUser;
-  engine: LocalEngine;
-  /** agent-addr of SNMPv1 traps (RFC 1157 §4.1.6): the box's IPv4 management address. */
-  agentAddr: string;
-  /**
-   * The local address the session's socket binds (any port): the box's own
-   * address, so receivers that file a v2c/v3 notification under its UDP
-   * source (snmptrapd `%b`, LibreNMS, Zabbix) see this box, not the process.
-   * Omitted when the target's family differs (an IPv4 box, an IPv6 target).
-   */
-  sourceAddress?: string;
-}
-
-/**
- * The source address a box's notifications to `targetHost` leave from: the
- * box's address when both are of the same family, else undefined (the
- * kernel chooses). `show snmp host` prints the same.
- */
-export function sourceAddressFor(boxAddress: string, targetHost: string): string | undefined {
-  if (!isIP(boxAddress)) return undefined;
-  return isIPv6(boxAddress) === isIPv6(targetHost) ? boxAddress : undefined;
-}
-
-/** Makes the sender of a target; the notifier's seam for tests. */
-export type SenderFactory = (spec: SenderSpec, logger: Logger) => TargetSender;
-
-/**
- * Why a target cannot be served, or undefined when it can. Checked before
- * a session is made, so a bad target costs a counted drop and one log
- * line, never an exception in the event path.
- */
-export function senderProblem(target: SnmpTarget, user: SnmpUser | undefined): string | undefined {
-  if (target.version === '3') {
-    if (!user) return `SNMPv3 user "${target.user ?? ''}" does not exist; add it with "snmp-server user ..."`;
-    // Node 20 runs OpenSSL 3, whose default provider has no DES-CBC: net-snmp
-    // fails with "digital envelope routines::unsupported" (peers.md §5).
-    if (user.priv?.protocol === 'des')
-      return `SNMPv3 user "${user.name}" uses DES privacy, which this runtime cannot encrypt; use aes-128 or aes-256`;
-  } else if (!target.community) {
-    return 'an SNMPv1/v2c target needs a community';
-  }
-  return undefined;
-}
-
-const AUTH = {
-  md5: snmp.AuthProtocols.md5,
-  sha: snmp.AuthProtocols.sha,
-  sha256: snmp.AuthProtocols.sha256,
-  sha512: snmp.AuthProtocols.sha512,
-} as const;
-
-/**
- * aes-256 is net-snmp's aes256b: the Blumenthal key extension, the one
- * Net-SNMP's snmptrapd calls AES256 (its Reeder variant is AES256C / aes256r).
- */
-const PRIV = { 'aes-128': snmp.PrivProtocols.aes, 'aes-256': snmp.PrivProtocols.aes256b } as const;
-
-/** The net-snmp form of a USM user: the level follows from which keys it has. */
-export function toV3User(u: SnmpUser): V3User {
-  const out: V3User = { name: u.name, level: snmp.SecurityLevel.noAuthNoPriv };
-  if (u.auth) {
-    out.level = snmp.SecurityLevel.authNoPriv;
-    out.authProtocol = AUTH[u.auth.protocol];
-    out.authKey = u.auth.password;
-  }
-  if (u.auth && u.priv && u.priv.protocol !== 'des') {
-    out.level = snmp.SecurityLevel.authPriv;
-    out.privProtocol = PRIV[u.priv.protocol];
-    out.privKey = u.priv.password;
-  }
-  return out;
-}
 
 const TYPES = {
   OctetString: snmp.ObjectType.OctetString,

@@ -4,7 +4,7 @@ import type { SnmpTarget } from '../device/model.js';
 import { ManualClock } from '../lib/clock.js';
 import { JsonLogger, silentLogger } from '../lib/logger.js';
 import { ADMIN, makeTestBox, acmePortOf } from '../../test/harness/boxes.js';
-import type { SenderSpec } from './net-snmp-sender.js';
+import type { SenderSpec } from './sender-spec.js';
 import { SnmpNotifier } from './notifier.js';
 import { NOTIFICATIONS, OBJECTS } from './oids.js';
 import type { TargetSender } from './target-queue.js';

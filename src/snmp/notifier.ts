@@ -27,12 +27,7 @@ import type { Logger } from '../lib/logger.js';
 import { engineIdFor, engineTimeSeconds, MAX_ENGINE_VALUE } from './engine-id.js';
 import { ExpiryWatch } from './expiry-watch.js';
 import { sysObjectIdFor } from './mib.js';
-import {
-  createNetSnmpSender,
-  senderProblem,
-  sourceAddressFor,
-  type SenderFactory,
-} from './net-snmp-sender.js';
+import { senderProblem, sourceAddressFor, type SenderFactory } from './sender-spec.js';
 import {
   DEFAULT_QUEUE_SETTINGS,
   TargetQueue,
@@ -56,15 +51,15 @@ import {
 /** The default pace of a target (SnmpTarget.ratePerSec): see the module comment for the measurement. */
 export const DEFAULT_RATE_PER_SEC = DEFAULT_QUEUE_SETTINGS.ratePerSec;
 
-/** What a notifier is built from. `settings` and `senderFactory` are for tests and the lab. */
+/** What a notifier is built from. `settings` is for tests and the lab. */
 export interface SnmpNotifierOptions {
   box: Box;
   clock: Clock;
   logger: Logger;
   /** Queue tuning shared by every target (the rate comes from each target unless it is not positive). */
   settings?: Partial<Omit<QueueSettings, 'ratePerSec'>>;
-  /** The wire; net-snmp by default. */
-  senderFactory?: SenderFactory;
+  /** The wire: host/ passes net-snmp-sender.ts's createNetSnmpSender, tests a fake. */
+  senderFactory: SenderFactory;
 }
 
 /** Which device event becomes which notification (and which `snmp-server notify event` name gates it). */
@@ -118,7 +113,7 @@ export class SnmpNotifier implements SnmpController {
     this.log = o.logger.child({ component: 'snmp' });
     const { ratePerSec: _rate, ...defaults } = DEFAULT_QUEUE_SETTINGS;
     this.settings = { ...defaults, ...(o.settings ?? {}) };
-    this.senderFactory = o.senderFactory ?? createNetSnmpSender;
+    this.senderFactory = o.senderFactory;
     this.engineIdHex = engineIdFor(o.box.identity);
     this.expiry = new ExpiryWatch({
       clock: o.clock,

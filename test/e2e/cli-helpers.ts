@@ -33,6 +33,7 @@ import { TcpCliServer } from '../../src/cli/transports/tcp.js';
 import { silentLogger } from '../../src/lib/logger.js';
 import { SystemClock } from '../../src/lib/clock.js';
 import { SnmpNotifier } from '../../src/snmp/notifier.js';
+import { createNetSnmpSender } from '../../src/snmp/net-snmp-sender.js';
 import { WebServer } from '../../src/web/server.js';
 import { makeTestBox, TEST_PASSWORD, acmePortOf } from '../harness/boxes.js';
 import { FAST_ACME, startPebble, type Pebble } from '../harness/pebble.js';
@@ -138,7 +139,12 @@ export async function startLab(peers: CliPeers, o: { maxSessions?: number } = {}
     const agent = new AcmeAgent({ port: acmePortOf(b), clock, logger: silentLogger, settings: FAST_ACME });
     b.attachAcme(agent);
     agent.resume();
-    const notifier = new SnmpNotifier({ box: b, clock, logger: silentLogger });
+    const notifier = new SnmpNotifier({
+      senderFactory: createNetSnmpSender,
+      box: b,
+      clock,
+      logger: silentLogger,
+    });
     b.attachSnmp(notifier);
     notifier.start();
     return { agent, notifier };

@@ -8,6 +8,7 @@
 import t from 'tap';
 import { freePort } from '../../src/lib/net.js';
 import { SnmpNotifier } from '../../src/snmp/notifier.js';
+import { createNetSnmpSender } from '../../src/snmp/net-snmp-sender.js';
 import { silentLogger } from '../../src/lib/logger.js';
 import { ADMIN } from '../harness/boxes.js';
 import { startAcmeBox, startPebble } from '../harness/pebble.js';
@@ -25,7 +26,7 @@ t.test('issue, renew, revoke and clear each reach snmptrapd as named notificatio
   const ab = await startAcmeBox(pebble, { address: ADDRESS, httpPort });
   t.teardown(() => ab.stop());
   const { box, clock } = ab;
-  const notifier = new SnmpNotifier({ box, clock, logger: silentLogger });
+  const notifier = new SnmpNotifier({ senderFactory: createNetSnmpSender, box, clock, logger: silentLogger });
   box.attachSnmp(notifier);
   notifier.start();
   t.teardown(() => notifier.stop());

@@ -7,6 +7,7 @@ import { SystemClock } from '../../src/lib/clock.js';
 import { silentLogger } from '../../src/lib/logger.js';
 import { SnmpAgent, agentSettingsOf, type AgentSettings } from '../../src/snmp/agent.js';
 import { SnmpNotifier } from '../../src/snmp/notifier.js';
+import { createNetSnmpSender } from '../../src/snmp/net-snmp-sender.js';
 import { ADMIN, makeTestBox } from '../harness/boxes.js';
 
 const ADDR = '127.0.0.121';
@@ -28,7 +29,7 @@ function run(cmd: string, args: string[]): Promise<{ code: number | null; out: s
 t.test('one box answers net-snmp tools', async (t) => {
   const clock = new SystemClock();
   const { box } = await makeTestBox({ clock, boxId: 1, hostname: 'agent1', address: ADDR });
-  const notifier = new SnmpNotifier({ box, clock, logger: silentLogger });
+  const notifier = new SnmpNotifier({ senderFactory: createNetSnmpSender, box, clock, logger: silentLogger });
   box.attachSnmp(notifier);
   let extra: Partial<AgentSettings> = {
     communities: ['public'],

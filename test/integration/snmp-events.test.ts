@@ -10,6 +10,7 @@ import type { AcmeIssued } from '../../src/device/model.js';
 import { ManualClock, SystemClock, type Clock } from '../../src/lib/clock.js';
 import { silentLogger } from '../../src/lib/logger.js';
 import { SnmpNotifier } from '../../src/snmp/notifier.js';
+import { createNetSnmpSender } from '../../src/snmp/net-snmp-sender.js';
 import { varbindValue } from '../../src/snmp/trapd-launcher.js';
 import { isoUtc } from '../../src/snmp/varbinds.js';
 import { ADMIN, makeTestBox, acmePortOf } from '../harness/boxes.js';
@@ -24,7 +25,7 @@ async function boxWithReceiver(
 ) {
   const { box } = await makeTestBox({ clock, hostname: o.hostname ?? 'box1' });
   const rx: TrapReceiver = await startTrapReceiver({ communities: ['public'] });
-  const notifier = new SnmpNotifier({ box, clock, logger: silentLogger });
+  const notifier = new SnmpNotifier({ senderFactory: createNetSnmpSender, box, clock, logger: silentLogger });
   box.attachSnmp(notifier);
   box.snmpEnable(ADMIN, true);
   box.snmpNotifyEnable(ADMIN, true);

@@ -6,6 +6,7 @@ import type { SnmpTarget } from '../../src/device/model.js';
 import { SystemClock } from '../../src/lib/clock.js';
 import { silentLogger } from '../../src/lib/logger.js';
 import { SnmpNotifier, type SnmpNotifierOptions } from '../../src/snmp/notifier.js';
+import { createNetSnmpSender } from '../../src/snmp/net-snmp-sender.js';
 import { trapdUserFor } from '../../src/snmp/trapd-launcher.js';
 import { ADMIN, makeTestBox } from '../harness/boxes.js';
 import { startTrapReceiver } from '../harness/snmptrapd.js';
@@ -27,7 +28,13 @@ async function setup(t: Test, version: '2c' | '3', settings?: SnmpNotifierOption
   const clock = new SystemClock();
   const { box } = await makeTestBox({ clock });
   const rx = await startTrapReceiver({ communities: ['public'], users: [trapdUserFor(user)] });
-  const notifier = new SnmpNotifier({ box, clock, logger: silentLogger, ...(settings ? { settings } : {}) });
+  const notifier = new SnmpNotifier({
+    senderFactory: createNetSnmpSender,
+    box,
+    clock,
+    logger: silentLogger,
+    ...(settings ? { settings } : {}),
+  });
   box.attachSnmp(notifier);
   box.snmpEnable(ADMIN, true);
   box.snmpNotifyEnable(ADMIN, true);

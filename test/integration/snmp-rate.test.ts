@@ -5,6 +5,7 @@ import t from 'tap';
 import { SystemClock } from '../../src/lib/clock.js';
 import { silentLogger } from '../../src/lib/logger.js';
 import { DEFAULT_RATE_PER_SEC, SnmpNotifier } from '../../src/snmp/notifier.js';
+import { createNetSnmpSender } from '../../src/snmp/net-snmp-sender.js';
 import { varbindValue } from '../../src/snmp/trapd-launcher.js';
 import { ADMIN, makeTestBox } from '../harness/boxes.js';
 import { startTrapReceiver } from '../harness/snmptrapd.js';
@@ -17,7 +18,12 @@ t.test(
     const clock = new SystemClock();
     const { box } = await makeTestBox({ clock });
     const rx = await startTrapReceiver({ communities: ['public'] });
-    const notifier = new SnmpNotifier({ box, clock, logger: silentLogger });
+    const notifier = new SnmpNotifier({
+      senderFactory: createNetSnmpSender,
+      box,
+      clock,
+      logger: silentLogger,
+    });
     t.teardown(async () => {
       notifier.stop();
       await rx.stop();

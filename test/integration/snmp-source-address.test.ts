@@ -10,6 +10,7 @@ import { SystemClock } from '../../src/lib/clock.js';
 import { silentLogger } from '../../src/lib/logger.js';
 import { renderSnmpHosts } from '../../src/cli/commands/snmp.js';
 import { SnmpNotifier } from '../../src/snmp/notifier.js';
+import { createNetSnmpSender } from '../../src/snmp/net-snmp-sender.js';
 import { trapdUserFor } from '../../src/snmp/trapd-launcher.js';
 import { ADMIN, makeTestBox } from '../harness/boxes.js';
 import { startTrapReceiver } from '../harness/snmptrapd.js';
@@ -27,7 +28,12 @@ t.test('each box traps from its own address, every version', async (t) => {
   for (let id = 1; id <= 4; id++) {
     const address = `127.0.0.${110 + id}`;
     const { box } = await makeTestBox({ clock, boxId: id, hostname: `src${id}`, address, cluster });
-    const notifier = new SnmpNotifier({ box, clock, logger: silentLogger });
+    const notifier = new SnmpNotifier({
+      senderFactory: createNetSnmpSender,
+      box,
+      clock,
+      logger: silentLogger,
+    });
     box.attachSnmp(notifier);
     boxes.push({ box, notifier, address });
   }

@@ -7,6 +7,7 @@ import type { SnmpTarget, SnmpUser } from '../../src/device/model.js';
 import { SystemClock } from '../../src/lib/clock.js';
 import { silentLogger } from '../../src/lib/logger.js';
 import { SnmpNotifier } from '../../src/snmp/notifier.js';
+import { createNetSnmpSender } from '../../src/snmp/net-snmp-sender.js';
 import { isoUtc } from '../../src/snmp/varbinds.js';
 import { trapdUserFor, varbindValue } from '../../src/snmp/trapd-launcher.js';
 import { ADMIN, makeTestBox } from '../harness/boxes.js';
@@ -57,7 +58,7 @@ const userName = (i: number) => `user${i}`;
 t.test('each version and security level arrives with the right varbinds', async (t) => {
   const clock = new SystemClock();
   const { box } = await makeTestBox({ clock, hostname: 'box7', boxId: 7 });
-  const notifier = new SnmpNotifier({ box, clock, logger: silentLogger });
+  const notifier = new SnmpNotifier({ senderFactory: createNetSnmpSender, box, clock, logger: silentLogger });
   box.attachSnmp(notifier);
   const engineId = notifier.engineId();
   // Trap users are bound to the box's engine ID; inform users are not (the receiver is authoritative).
@@ -166,7 +167,12 @@ t.test(
   async (t) => {
     const clock = new SystemClock();
     const { box } = await makeTestBox({ clock });
-    const notifier = new SnmpNotifier({ box, clock, logger: silentLogger });
+    const notifier = new SnmpNotifier({
+      senderFactory: createNetSnmpSender,
+      box,
+      clock,
+      logger: silentLogger,
+    });
     const user: SnmpUser = { name: 'bound', auth: sha('sha256'), priv: aes('aes-128') };
     const wrong = await startTrapReceiver({ users: [trapdUserFor(user, '800068f2040000000000')] });
     const right = await startTrapReceiver({ users: [trapdUserFor(user, notifier.engineId())] });
@@ -204,9 +210,24 @@ t.test(
     const clock = new SystemClock();
     const a = await makeTestBox({ clock, boxId: 1 });
     const b = await makeTestBox({ clock, boxId: 2 });
-    const na = new SnmpNotifier({ box: a.box, clock, logger: silentLogger });
-    const na2 = new SnmpNotifier({ box: a.box, clock, logger: silentLogger });
-    const nb = new SnmpNotifier({ box: b.box, clock, logger: silentLogger });
+    const na = new SnmpNotifier({
+      senderFactory: createNetSnmpSender,
+      box: a.box,
+      clock,
+      logger: silentLogger,
+    });
+    const na2 = new SnmpNotifier({
+      senderFactory: createNetSnmpSender,
+      box: a.box,
+      clock,
+      logger: silentLogger,
+    });
+    const nb = new SnmpNotifier({
+      senderFactory: createNetSnmpSender,
+      box: b.box,
+      clock,
+      logger: silentLogger,
+    });
     t.equal(na.engineBoots(), a.box.snmpEngineBoots);
     t.ok(na.engineBoots() >= 1, 'counted by prepareBoot');
     t.equal(na.engineId(), na2.engineId(), 'same box, same engine ID');
