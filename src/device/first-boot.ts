@@ -25,6 +25,8 @@ export interface FirstBootOptions {
   boxId: number;
   hostname: string;
   model: string;
+  /** sysObjectID override of the topology (identity.sysObjectId). */
+  sysObjectId?: string;
   firmware: string;
   cryptoMode: CryptoMode;
   adminPassword: string;
@@ -49,12 +51,12 @@ export interface FirstBootOptions {
 }
 
 /** Identity derived from a seed and the box-id, so a lab is reproducible. */
-function deriveIdentity(seed: string, boxId: number, model: string): BoxIdentity {
+function deriveIdentity(seed: string, boxId: number, model: string, sysObjectId?: string): BoxIdentity {
   const h = createHash('sha256').update(`${seed}/${boxId}`).digest();
   const serial = h.subarray(0, 4).toString('hex').toUpperCase();
   // A locally administered unicast MAC (second-lowest bit of the first octet set).
   const mac = [0x02, ...h.subarray(4, 9)].map((b) => b.toString(16).padStart(2, '0')).join(':');
-  return { boxId, serial, hostId: mac, model };
+  return { boxId, serial, hostId: mac, model, ...(sysObjectId ? { sysObjectId } : {}) };
 }
 
 /** Build the document of a fresh box. The default certificate is RSA-2048 in classic mode, P-256 otherwise. */
@@ -100,7 +102,7 @@ export async function createFirstBootDocument(o: FirstBootOptions): Promise<BoxD
   }).privateKey;
   return {
     schema: 1,
-    identity: deriveIdentity(o.seed, o.boxId, o.model),
+    identity: deriveIdentity(o.seed, o.boxId, o.model, o.sysObjectId),
     config: {
       hostname: o.hostname,
       nameServers: [],

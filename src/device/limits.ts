@@ -31,6 +31,8 @@ export function isBoxId(n: number): boolean {
 
 /** A hostname (and a domain label): 1-63 letters, digits and hyphens, not starting or ending with a hyphen. */
 export const HOSTNAME_PATTERN = /^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$/;
+/** A numeric OID as a sysObjectID (dotted, 2-128 sub-identifiers of at most 10 digits, no leading zeros). */
+export const SNMP_OID_PATTERN = /^[0-2](\.(0|[1-9][0-9]{0,9})){1,127}$/;
 
 /** A certificate or user name: 1-64 letters, digits, dot, dash, underscore or @. */
 export const NAME_PATTERN = /^[A-Za-z0-9._@-]{1,64}$/;

@@ -22,6 +22,8 @@ export interface BoxIdentity {
   hostId: string;
   /** Product model, e.g. "GigaVUE-HC2". */
   model: string;
+  /** The agent's sysObjectID when the lab's topology overrides the model's (`sys-object-id`); absent = the model's. */
+  sysObjectId?: string;
 }
 
 interface UserRecord {

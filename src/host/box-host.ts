@@ -61,6 +61,8 @@ export interface BoxHostOptions {
   /** First boot only: firmware version, model and crypto mode. */
   firmware: string;
   model: string;
+  /** First boot only: the topology's sysObjectID override (absent = the model's). */
+  sysObjectId?: string;
   cryptoMode: CryptoMode;
   /** Identity seed (serial, host id); the same seed and box-id give the same box. */
   seed: string;
@@ -203,6 +205,7 @@ export class BoxHost {
       boxId: this.o.boxId,
       hostname: this.o.hostname,
       model: this.o.model,
+      ...(this.o.sysObjectId ? { sysObjectId: this.o.sysObjectId } : {}),
       firmware: this.o.firmware,
       cryptoMode: this.o.cryptoMode,
       adminPassword: this.o.adminPassword,

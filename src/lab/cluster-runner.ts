@@ -59,6 +59,8 @@ export interface LabBoxSpec {
   model: string;
   firmware: string;
   cryptoMode: CryptoMode;
+  /** The agent's sysObjectID instead of the model's (topology `sys-object-id`; first boot). */
+  sysObjectId?: string;
   /** Explicit address; default from the lab's addressing. */
   address?: string;
   /** Explicit ports (any subset); the rest from the lab's addressing. */
@@ -436,6 +438,7 @@ export class ClusterRunner {
         ...(this.o.acmeFaults ? { acmeFaults: this.o.acmeFaults(slot.spec.boxId) } : {}),
         firmware: slot.spec.firmware,
         model: slot.spec.model,
+        ...(slot.spec.sysObjectId ? { sysObjectId: slot.spec.sysObjectId } : {}),
         cryptoMode: slot.spec.cryptoMode,
         seed: this.o.seed,
         clock: slot.clock,

@@ -11,7 +11,7 @@
  */
 import { Type, type TSchema } from '@sinclair/typebox';
 import { CLI_ALGORITHM_WORDS } from '../device/key-algorithms.js';
-import { BOX_ID_MAX, HOSTNAME_PATTERN, MAX_LAB_BOXES, PORT_MAX } from '../device/limits.js';
+import { BOX_ID_MAX, HOSTNAME_PATTERN, MAX_LAB_BOXES, PORT_MAX, SNMP_OID_PATTERN } from '../device/limits.js';
 import { CRYPTO_MODES, type CryptoMode } from '../device/model.js';
 import { StringEnum } from '../lib/typebox.js';
 
@@ -115,6 +115,13 @@ const TopologySchema = Type.Object(
                       model: opt(Type.String()),
                       firmware: opt(Type.String()),
                       'crypto-mode': opt(cryptoMode()),
+                      'sys-object-id': opt(
+                        Type.String({
+                          pattern: SNMP_OID_PATTERN.source,
+                          description:
+                            "The SNMP agent's sysObjectID (and SNMPv1 trap enterprise) instead of the model's, e.g. 1.3.6.1.4.1.26866.3.6; set at the box's first boot.",
+                        }),
+                      ),
                       address: opt(
                         Type.String({
                           description: 'IPv4 or IPv6 address every listener of this box binds.',

@@ -54,6 +54,11 @@ const invalid: [string, string, RegExp][] = [
     /^topology\.yaml:8: boxes\.list\[2\]\.crypto-mode: must be one of classic, secure-crypto, fips$/,
   ],
   [
+    'sys-object-id of list item',
+    'boxes:\n  list:\n    - box-id: 2\n      sys-object-id: 1.3.6.1.4.1.26866.03\n',
+    /^topology\.yaml:4: boxes\.list\[0\]\.sys-object-id: must be a numeric OID such as 1\.3\.6\.1\.4\.1\.26866\.3\.6$/,
+  ],
+  [
     'template crypto-mode',
     'boxes:\n  template:\n    crypto-mode: none\n',
     /^topology\.yaml:3: boxes\.template\.crypto-mode: must be one of/,
@@ -394,4 +399,14 @@ t.test('listed box-ids range over the device box-ids 1-65535 (box 150, box 65535
   t.match(problems('boxes:\n  count: 1\n  list:\n    - box-id: 65536\n'), [
     /boxes\.list\[0\]\.box-id: must be a whole number from 1 to 65535/,
   ]);
+});
+
+t.test('a listed box may override its sysObjectID', async (t) => {
+  const topo = parseTopology(
+    'boxes:\n  count: 2\n  list:\n    - box-id: 2\n      sys-object-id: 1.3.6.1.4.1.26866.3.42\n',
+    'topology.yaml',
+    ctx,
+  );
+  t.equal(topo.boxes[1]!.sysObjectId, '1.3.6.1.4.1.26866.3.42');
+  t.equal(topo.boxes[0]!.sysObjectId, undefined, "box 1 keeps its model's");
 });

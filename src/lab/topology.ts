@@ -24,7 +24,13 @@ import {
   KEY_ALGORITHMS,
   type KeyAlgorithm,
 } from '../device/key-algorithms.js';
-import { BOX_ID_MAX, HOSTNAME_PATTERN as HOSTNAME, MAX_LAB_BOXES, PORT_MAX } from '../device/limits.js';
+import {
+  BOX_ID_MAX,
+  HOSTNAME_PATTERN as HOSTNAME,
+  MAX_LAB_BOXES,
+  PORT_MAX,
+  SNMP_OID_PATTERN,
+} from '../device/limits.js';
 import { CRYPTO_MODES, type CryptoMode } from '../device/model.js';
 import type { BoxPorts } from '../host/box-host.js';
 import type { LabBoxSpec } from './cluster-runner.js';
@@ -370,6 +376,10 @@ export function parseTopology(text: string, file: string, ctx: TopologyContext =
         if (firmware) spec.firmware = firmware;
         const mode = oneOf(m, 'crypto-mode', `${path}.crypto-mode`, CRYPTO_MODES);
         if (mode) spec.cryptoMode = mode;
+        const sysObjectId = str(m, 'sys-object-id', `${path}.sys-object-id`, (v) =>
+          SNMP_OID_PATTERN.test(v) ? undefined : 'must be a numeric OID such as 1.3.6.1.4.1.26866.3.6',
+        );
+        if (sysObjectId) spec.sysObjectId = sysObjectId;
         const address = str(m, 'address', `${path}.address`, (v) =>
           isIP(v) ? undefined : 'must be an IPv4 or IPv6 address',
         );

@@ -83,9 +83,12 @@ const SYS_OBJECT_IDS: Record<string, string> = {
 /** EMULATION: a model the table does not know. */
 const UNKNOWN_MODEL_OID = `${GIGAMON_OID}.3.900`;
 
-/** The sysObjectID.0 of a model (also the enterprise of the box's SNMPv1 generic traps). */
-export function sysObjectIdFor(model: string): string {
-  return SYS_OBJECT_IDS[model] ?? UNKNOWN_MODEL_OID;
+/**
+ * The sysObjectID.0 of a box (also the enterprise of its SNMPv1 generic
+ * traps): the topology's override when it has one, else its model's.
+ */
+export function sysObjectIdOf(identity: Pick<BoxIdentity, 'model' | 'sysObjectId'>): string {
+  return identity.sysObjectId ?? SYS_OBJECT_IDS[identity.model] ?? UNKNOWN_MODEL_OID;
 }
 
 /** The model without "GigaVUE-" (HC2, TA25), as `show chassis` prints it. */
@@ -190,7 +193,7 @@ function buildEntries(model: string): MibEntry[] {
 
   // SNMPv2-MIB system group (RFC 3418).
   add(`${SYSTEM}.1.0`, (c) => str(sysDescrFor(c.box)));
-  add(`${SYSTEM}.2.0`, (c) => oid(sysObjectIdFor(c.box.identity.model)));
+  add(`${SYSTEM}.2.0`, (c) => oid(sysObjectIdOf(c.box.identity)));
   add(`${SYSTEM}.3.0`, (c) => ticks(c.box.uptimeMs()));
   add(`${SYSTEM}.4.0`, (c) => str(c.contact));
   add(`${SYSTEM}.5.0`, (c) => str(c.box.hostname));

@@ -26,7 +26,7 @@ import type { Clock } from '../lib/clock.js';
 import type { Logger } from '../lib/logger.js';
 import { engineIdFor, engineTimeSeconds, MAX_ENGINE_VALUE } from './engine-id.js';
 import { ExpiryWatch } from './expiry-watch.js';
-import { sysObjectIdFor } from './mib.js';
+import { sysObjectIdOf } from './mib.js';
 import { senderProblem, sourceAddressFor, type SenderFactory } from './sender-spec.js';
 import {
   DEFAULT_QUEUE_SETTINGS,
@@ -267,7 +267,7 @@ export class SnmpNotifier implements SnmpController {
 
   private facts(hostname: string): BoxFacts {
     const model = this.box.identity.model;
-    return { boxId: this.box.boxId, hostname, model, sysObjectId: sysObjectIdFor(model) };
+    return { boxId: this.box.boxId, hostname, model, sysObjectId: sysObjectIdOf(this.box.identity) };
   }
 
   /** One of Gigamon's public notifications, if its event is enabled. */

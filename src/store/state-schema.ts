@@ -63,6 +63,7 @@ const BoxDocumentSchema = Type.Object({
     serial: Text(),
     hostId: Text(),
     model: Text(),
+    sysObjectId: Type.Optional(Text()),
   }),
   config: ConfigSchema,
   crypto: Type.Object({
