@@ -85,6 +85,7 @@ export function createApiRouter(options: ApiOptions): Router {
   const logins = options.logins ?? defaultLogins(options.getBox);
   const document = (served ??= openApiDocument());
   const router = new Router({ prefix: API_PREFIX });
+  const streams = { open: 0 };
   mountRoutes<BoxCall>(router, ROUTES, async (ctx, r) => {
     const box = options.getBox();
     const role = (r as (typeof ROUTES)[number]).role;
@@ -104,6 +105,7 @@ export function createApiRouter(options: ApiOptions): Router {
       logins,
       logger: options.logger,
       document,
+      streams,
     };
   });
   return router;

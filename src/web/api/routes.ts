@@ -5,6 +5,7 @@
  * command layer shared with the CLI) and shapes the answer. The router
  * (router.ts) and the document (openapi.ts) are generated from this table.
  */
+import { streamAcme, type StreamCount } from './acme-stream.js';
 import type Koa from 'koa';
 import { Type, type TSchema } from '@sinclair/typebox';
 import type { Box } from '../../device/box.js';
@@ -49,6 +50,8 @@ export interface BoxCall {
   logger: Logger;
   /** The served document (built once with the router). */
   document: OpenApiDocument;
+  /** The status streams open on this box (acme-stream.ts bounds them). */
+  streams: StreamCount;
 }
 
 /** A row of the box API: a route with the lowest role allowed (undefined = no login). */
@@ -497,6 +500,21 @@ export const ROUTES: readonly RouteSpec[] = [
     tags: ['acme'],
     responses: ok(M.AcmeStatus, 'The issued certificate and the last request.'),
     handler: (ctx, { box }) => send(ctx, 200, acmeJson(box)),
+  }),
+  boxRoute('monitor', {
+    method: 'get',
+    path: '/acme/events',
+    operationId: 'getAcmeEvents',
+    summary:
+      'The ACME status as server-sent events: `event: acme` now and after each change, from any interface.',
+    description:
+      'text/event-stream; each `data:` is the body of GET /acme. Changes within 50 ms come as one event. ' +
+      'The stream ends after 10 minutes or when the box reloads; reconnect (credentials are checked again). ' +
+      'At most 32 streams per box (409 busy).',
+    tags: ['acme'],
+    responses: { 200: { description: 'text/event-stream of AcmeStatus.' } },
+    errors: ['Conflict'],
+    handler: (ctx, { box, streams }) => streamAcme(ctx, box, streams),
   }),
   boxRoute('admin', {
     method: 'post',

@@ -1,5 +1,5 @@
 // @ts-check
-/* global document, sessionStorage, fetch, setTimeout, clearTimeout, HTMLElement, HTMLFormElement, HTMLInputElement, HTMLSelectElement, HTMLButtonElement */
+/* global document, sessionStorage, fetch, setTimeout, clearTimeout, AbortController, TextDecoder, HTMLElement, HTMLFormElement, HTMLInputElement, HTMLSelectElement, HTMLButtonElement */
 /**
  * The box's web GUI: login, and the ACME certificate page (what
  * "show crypto acme client info" shows, the web certificate, and forms for
@@ -15,8 +15,8 @@
 
 const API = '/api/v1';
 const TOKEN_KEY = 'gvos-sim.token';
-/** How often the status is read while an operation runs. */
-const POLL_MS = 1000;
+/** How long to wait before opening the status stream again after it ended. */
+const RECONNECT_MS = 1000;
 
 /**
  * @typedef {{ domain: string, acmeCaUrl: string, algorithm: string, certName: string, firstIssued: string|null,
@@ -43,14 +43,16 @@ class ApiError extends Error {
 /**
  * running: an operation is In Progress on the box; watching: the Type of Request this page started and
  * waits to report the outcome of.
- * @type {{ token: string|null, role: string, user: string, pollTimer: ReturnType<typeof setTimeout>|undefined,
- *   running: boolean, watching: string|null }}
+ * stream: the open status stream (GET /acme/events), aborted on logout; reconnect: its pending reopening.
+ * @type {{ token: string|null, role: string, user: string, stream: AbortController|undefined,
+ *   reconnect: ReturnType<typeof setTimeout>|undefined, running: boolean, watching: string|null }}
  */
 const state = {
   token: sessionStorage.getItem(TOKEN_KEY),
   role: '',
   user: '',
-  pollTimer: undefined,
+  stream: undefined,
+  reconnect: undefined,
   running: false,
   watching: null,
 };
@@ -183,7 +185,7 @@ function clearMessages() {
 
 /** Show the login form, with a reason when a session ended. @param {string} [reason] */
 function showLogin(reason) {
-  stopPolling();
+  stopWatching();
   state.token = null;
   sessionStorage.removeItem(TOKEN_KEY);
   any('cert-view').hidden = true;
@@ -226,11 +228,59 @@ async function showCertificates() {
   // Shown once filled, so the page never flashes empty values.
   any('login-view').hidden = true;
   any('cert-view').hidden = false;
+  watchStatus();
 }
 
-/** Read the ACME status and the web certificate, render them, and keep polling while an operation runs. */
+/**
+ * Follow the box's status stream (server-sent events over fetch, since the
+ * session token travels in a header): each `acme` event means the status
+ * changed, from this page or from anywhere else (CLI, REST, the lab, the
+ * renewal timer), and the page reads and shows it. When the stream ends
+ * (the box reloads, or its 10 minutes are up) it is opened again.
+ */
+function watchStatus() {
+  stopWatching();
+  const ctl = new AbortController();
+  state.stream = ctl;
+  const again = () => {
+    if (state.stream !== ctl || ctl.signal.aborted) return;
+    state.reconnect = setTimeout(watchStatus, RECONNECT_MS);
+  };
+  (async () => {
+    const res = await fetch(`${API}/acme/events`, {
+      headers: { Accept: 'text/event-stream', Authorization: `Bearer ${state.token}` },
+      cache: 'no-store',
+      signal: ctl.signal,
+    });
+    if (res.status === 401) return showLogin('Your session ended; log in again.');
+    if (!res.ok || !res.body) return again();
+    const reader = res.body.getReader();
+    const decoder = new TextDecoder();
+    let buffered = '';
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      buffered += decoder.decode(value, { stream: true });
+      let end;
+      while ((end = buffered.indexOf('\n\n')) >= 0) {
+        const message = buffered.slice(0, end);
+        buffered = buffered.slice(end + 2);
+        if (/^event: acme$/m.test(message)) await refresh();
+      }
+    }
+    again();
+  })().catch(() => again());
+}
+
+function stopWatching() {
+  clearTimeout(state.reconnect);
+  state.reconnect = undefined;
+  state.stream?.abort();
+  state.stream = undefined;
+}
+
+/** Read the ACME status and the web certificate and render them (the status stream calls it after each change). */
 async function refresh() {
-  stopPolling();
   /** @type {[AcmeStatus, WebCertificate]} */
   const [acme, web] = await Promise.all([api('GET', '/acme'), api('GET', '/web/certificate')]);
   renderAcme(acme);
@@ -246,12 +296,6 @@ async function refresh() {
     state.watching = null;
   }
   updateForms();
-  if (state.running) state.pollTimer = setTimeout(() => void refresh().catch(reportError), POLL_MS);
-}
-
-function stopPolling() {
-  if (state.pollTimer !== undefined) clearTimeout(state.pollTimer);
-  state.pollTimer = undefined;
 }
 
 /** @param {AcmeStatus} s */
@@ -344,7 +388,7 @@ function reportError(e) {
 const value = (id) => el(id, HTMLInputElement).value.trim();
 
 /**
- * Start an ACME operation: POST it, say it started, then poll the status.
+ * Start an ACME operation: POST it and say it started; the status stream shows its progress and outcome.
  * @param {'issue'|'renew'|'revoke'|'clear'} op @param {Record<string, unknown>} body
  */
 async function startOperation(op, body) {
