@@ -332,9 +332,17 @@ export const ROUTES: readonly AnyRoute<PlaneCall>[] = [
       'Every box as the dashboard shows it: model, crypto mode, firmware, state, certificate, next renewal, last request, clock offset, faults, GUI URL.',
     tags: ['dashboard'],
     query: { ids: 'Comma-separated box-ids (at most the lab size limit); absent: every box.' },
-    responses: { 200: { description: 'DashboardRow[]', schema: list('DashboardRow[]') } },
+    responses: {
+      200: {
+        description: 'DashboardRow[]',
+        schema: list('DashboardRow[]'),
+        headers: { 'X-Lab-Event-Seq': 'The last event (GET /v1/events) these rows include.' },
+      },
+    },
     errors: ['NotFound', 'BadInput'],
     handler: (ctx, { lab, query }) => {
+      // Read before the rows: an event after this number may or may not be in them, so the page re-reads its box.
+      ctx.set('X-Lab-Event-Seq', String(lab.events.lastSeq));
       if (query.ids === undefined) return send(ctx, 200, dashboardRows(lab));
       const ids = query.ids.split(',', MAX_LAB_BOXES + 1);
       if (ids.length > MAX_LAB_BOXES) throw new WebError('bad-input', `at most ${MAX_LAB_BOXES} box-ids`);

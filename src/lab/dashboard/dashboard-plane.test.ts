@@ -44,6 +44,7 @@ const lab = {
     certificate: { status: 'unknown', serial: null, expires: null },
   }),
   faults: { list: () => [] },
+  events: { lastSeq: 7 },
   setFault: (...args: unknown[]) => {
     faultCalls.push(args);
     return [];
@@ -156,6 +157,7 @@ t.test(
     const cookie = cookieOf(ok);
     const rows = await call('GET', '/v1/dashboard/boxes', { headers: { cookie } });
     t.equal(rows.status, 200);
+  t.equal(rows.headers['x-lab-event-seq'], '7', 'the rows say which event they include');
     t.same(
       rows.json.map((r: { boxId: number; model: string; guiUrl: string }) => [r.boxId, r.model, r.guiUrl]),
       [

@@ -7,7 +7,8 @@
  * plane that served it: a session cookie (HttpOnly: the script never sees
  * it) and, on every change, the session's CSRF token in a header.
  *
- * Live without polling: one EventSource on GET /v1/events; an event that
+ * Live without polling: one EventSource on GET /v1/events, opened after the
+ * snapshot (GET /v1/dashboard/boxes says the last event it includes); an event that
  * names a box marks that box stale, and the stale rows are read back in one
  * request (GET /v1/dashboard/boxes?ids=...) once the burst has settled for a
  * moment (coalesced: a hundred renewals a second cost ten reads a second).
@@ -35,7 +36,7 @@ const FAULTS = ['acme-unreachable', 'acme-slow', 'acme-drop', 'challenge-wrong',
 
 /** @type {{ csrf: string, rows: Map<number, Row>, order: number[], shown: number[], selected: number|null,
  *   changed: Map<string, number>, stale: Set<number>, staleTimer: ReturnType<typeof setTimeout>|undefined,
- *   events: EventSource|undefined, lastSeq: number }} */
+ *   events: EventSource|undefined, lastSeq: number, snapshotSeq: number }} */
 const state = {
   csrf: '',
   rows: new Map(),
@@ -47,6 +48,7 @@ const state = {
   staleTimer: undefined,
   events: undefined,
   lastSeq: 0,
+  snapshotSeq: 0,
 };
 
 /**
@@ -94,6 +96,8 @@ async function api(method, path, body) {
   }
   const text = await res.text();
   const type = res.headers.get('content-type') || '';
+  const seq = res.headers.get('X-Lab-Event-Seq');
+  if (seq) state.snapshotSeq = Number(seq);
   /** @type {any} */
   let data;
   try {
@@ -122,11 +126,12 @@ function toast(err) {
 
 /** @param {number} n */
 const two = (n) => String(n).padStart(2, '0');
-/** Date and time, short: 2026-12-05 07:12. @param {string|null} iso */
+/** Date and time, short (the year only when it is not this one): 12-05 07:12. @param {string|null} iso */
 function when(iso) {
   if (!iso) return '-';
   const d = new Date(iso);
-  return `${d.getFullYear()}-${two(d.getMonth() + 1)}-${two(d.getDate())} ${two(d.getHours())}:${two(d.getMinutes())}`;
+  const year = d.getFullYear() === new Date().getFullYear() ? '' : `${d.getFullYear()}-`;
+  return `${year}${two(d.getMonth() + 1)}-${two(d.getDate())} ${two(d.getHours())}:${two(d.getMinutes())}`;
 }
 /** @param {string} iso */
 function clockTime(iso) {
@@ -159,7 +164,7 @@ function cells(r) {
     ['firmware', r.firmware, '', ''],
     ['state', r.state, `st-${r.state}`, ''],
     ['certificate', r.certificate, `cert-${r.certificate}`, ''],
-    ['serial', r.serial ? r.serial.slice(-12) : '-', 'mono', r.serial || ''],
+    ['serial', r.serial ? r.serial.slice(-10) : '-', 'mono', r.serial || ''],
     ['expires', when(r.expires), 'num', r.expires || ''],
     ['nextRenewal', when(r.nextRenewal), 'num', r.nextRenewal || ''],
     [
@@ -435,10 +440,18 @@ function feed(e) {
   while (list.childElementCount > FEED_MAX) list.lastElementChild?.remove();
 }
 
-/** Open the event stream; the browser reconnects by itself (with Last-Event-ID). */
+/** Events shown from before the page opened. */
+const HISTORY = 50;
+
+/**
+ * Open the event stream after the snapshot's last event (a few before it,
+ * for the feed); the browser reconnects by itself, with Last-Event-ID.
+ */
 function connect() {
   state.events?.close();
-  const es = new EventSource('/v1/events');
+  const since = Math.max(0, state.snapshotSeq - HISTORY);
+  state.lastSeq = since;
+  const es = new EventSource(`/v1/events?since=${since}`);
   state.events = es;
   const live = any('live');
   es.addEventListener('open', () => {
@@ -454,10 +467,11 @@ function connect() {
     /** @type {LabEvent} */
     const e = JSON.parse(String(m.data));
     // A gap (the lab's ring dropped events we never saw): read everything again.
-    if (state.lastSeq && e.seq > state.lastSeq + 1) void loadAll().catch(toast);
+    if (e.seq > state.lastSeq + 1 && state.lastSeq > 0) void loadAll().catch(toast);
     state.lastSeq = Math.max(state.lastSeq, e.seq);
     feed(e);
-    if (e.boxId !== null && e.boxId !== undefined) stale(e.boxId);
+    // Events the snapshot already includes only go to the feed.
+    if (e.seq > state.snapshotSeq && e.boxId !== null && e.boxId !== undefined) stale(e.boxId);
   };
   es.addEventListener('message', onEvent);
   es.addEventListener('lab-event', onEvent);
@@ -484,8 +498,8 @@ async function showMain() {
   const info = await api('GET', '/v1/info');
   any('lab-name').textContent = String(info.name);
   document.title = `${info.name} - gvos-sim lab`;
-  connect();
   await loadAll();
+  connect();
 }
 
 async function start() {
