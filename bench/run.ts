@@ -7,6 +7,7 @@
 import { fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { dashboardBench } from './dashboard.js';
 import { fleetIssuanceBench } from './fleet-issuance.js';
 import { hotSwapBench } from './hot-swap.js';
 import { labRegressionBench } from './lab-regression.js';
@@ -17,6 +18,7 @@ import { snmpAgentBench } from './snmp-agent.js';
 import { soakBench } from './soak.js';
 
 const BENCHES: Record<string, (full: boolean) => Promise<void>> = {
+  dashboard: dashboardBench,
   'fleet-issuance': fleetIssuanceBench,
   'hot-swap': hotSwapBench,
   'lab-regression': labRegressionBench,
