@@ -35,7 +35,8 @@ import { listenOn } from '../lib/net.js';
 import { isDeviceError } from '../device/errors.js';
 import { roleAllows, type Role } from '../device/roles.js';
 import { CRYPTO_MODES } from '../device/model.js';
-import { MAX_LAB_BOXES } from '../device/limits.js';
+import { MAX_LAB_BOXES, MAX_RENEW_DAYS } from '../device/limits.js';
+import { KEY_ALGORITHMS } from '../device/key-algorithms.js';
 import { silentLogger } from '../lib/logger.js';
 import { component, StringEnum } from '../lib/typebox.js';
 import type { OpenApiDocument } from '../web/api/openapi.js';
@@ -56,7 +57,7 @@ import { dashboardFiles } from './dashboard/files.js';
 import { dashboardRow, dashboardRows } from './dashboard/rows.js';
 import { SESSION_COOKIE, type DashboardSession } from './dashboard/sessions.js';
 import { FAULT_NAMES } from './faults.js';
-import { FLEET_OPS, inventoryCsv, type Lab } from './lab.js';
+import { FLEET_OPS, inventoryCsv, type FleetIssueSettings, type Lab } from './lab.js';
 import type { LabEvent } from './lab-events.js';
 import { FmFleet } from './fm-api/fm-fleet.js';
 import { FM_COMPONENTS } from './fm-api/models.js';
@@ -151,6 +152,31 @@ const AdvanceTime = component(
   ),
 );
 
+const FleetAcme = component(
+  'FleetAcme',
+  Type.Object(
+    {
+      boxes: Type.Optional(BoxList),
+      acmeServerUrl: Type.Optional(
+        Type.String({ maxLength: 2048, description: 'Issue: the ACME directory URL; default the lab CA.' }),
+      ),
+      algorithm: Type.Optional(
+        StringEnum(KEY_ALGORITHMS, {
+          description: "Issue: the key algorithm (the CLI's words); default the topology's.",
+        }),
+      ),
+      renewDays: Type.Optional(
+        Type.Integer({
+          minimum: 1,
+          maximum: MAX_RENEW_DAYS,
+          description: "Issue: renew days; default the topology's.",
+        }),
+      ),
+    },
+    { additionalProperties: false },
+  ),
+);
+
 const Login = component(
   'Login',
   Type.Object(
@@ -161,11 +187,6 @@ const Login = component(
     },
     { additionalProperties: false },
   ),
-);
-
-const Boxes = component(
-  'Boxes',
-  Type.Object({ boxes: Type.Optional(BoxList) }, { additionalProperties: false }),
 );
 
 const any = (description: string) => Type.Unsafe<unknown>({ type: 'object', description });
@@ -404,19 +425,26 @@ export const ROUTES: readonly AnyRoute<PlaneCall>[] = [
       description:
         'The answer is NDJSON (application/x-ndjson): {"event":"result",...} per box as it finishes, then {"event":"done","results":[...]}.',
       tags: ['acme'],
-      body: Boxes,
+      body: FleetAcme,
       bodyRequired: false,
       responses: { 200: { description: 'NDJSON progress lines, then the results.' } },
       errors: ['NotFound'],
       handler: (ctx, { lab, body }) => {
         const boxes = boxesOf(lab, body.boxes);
+        const settings: FleetIssueSettings = {
+          ...(body.acmeServerUrl ? { directoryUrl: body.acmeServerUrl } : {}),
+          ...(body.algorithm ? { keyAlgorithm: body.algorithm } : {}),
+          ...(body.renewDays ? { renewDays: body.renewDays } : {}),
+        };
         // Progress as it happens: one NDJSON line per box, then the table.
         const out = new PassThrough();
         ctx.status = 200;
         ctx.type = 'application/x-ndjson';
         ctx.body = out;
         lab
-          .fleet(op, boxes, (r) => out.write(JSON.stringify({ event: 'result', ...r }) + '\n'))
+          .fleet(op, boxes, (r) => out.write(JSON.stringify({ event: 'result', ...r }) + '\n'), {
+            settings: () => settings,
+          })
           .then(
             (results) => out.end(JSON.stringify({ event: 'done', results }) + '\n'),
             (err: unknown) =>
@@ -605,7 +633,7 @@ export function controlPlaneDocument(): OpenApiDocument {
       responses: Object.fromEntries(
         Object.entries(ERRORS).map(([k, [, description]]) => [k, problemResponse(description)]),
       ),
-      schemas: componentSchemas([Problem, AddBox, SetFault, AdvanceTime, Boxes, Login, ...FM_COMPONENTS]),
+      schemas: componentSchemas([Problem, AddBox, SetFault, AdvanceTime, FleetAcme, Login, ...FM_COMPONENTS]),
     },
   };
 }

@@ -20,7 +20,12 @@ import { planeCredentials } from './plane-tls.js';
 const TOKEN = 'tok-0123456789abcdef';
 const PASSWORD = 'Lab-adm1n-pw';
 const faultCalls: unknown[][] = [];
+const fleetCalls: unknown[][] = [];
 const lab = {
+  fleet: (op: string, ids: number[], _r: unknown, o: { settings?: (id: number) => unknown }) => {
+    fleetCalls.push([op, ids, o.settings?.(ids[0]!)]);
+    return Promise.resolve([]);
+  },
   adminPassword: PASSWORD,
   clock: new SystemClock(),
   topology: { lab: 'lab' },
@@ -157,7 +162,7 @@ t.test(
     const cookie = cookieOf(ok);
     const rows = await call('GET', '/v1/dashboard/boxes', { headers: { cookie } });
     t.equal(rows.status, 200);
-  t.equal(rows.headers['x-lab-event-seq'], '7', 'the rows say which event they include');
+    t.equal(rows.headers['x-lab-event-seq'], '7', 'the rows say which event they include');
     t.same(
       rows.json.map((r: { boxId: number; model: string; guiUrl: string }) => [r.boxId, r.model, r.guiUrl]),
       [
@@ -208,6 +213,31 @@ t.test('login with the token; the bearer token needs no CSRF header', async (t) 
   });
   t.equal(bearer.status, 200);
 });
+
+t.test(
+  "the fleet ACME form's fields reach the fleet operation (the manager's acmeServerUrl, algorithm, renewDays)",
+  async (t) => {
+    const auth = { authorization: `Bearer ${TOKEN}` };
+    const body = {
+      boxes: [2],
+      acmeServerUrl: 'https://ca.example/dir',
+      algorithm: 'secp384r1',
+      renewDays: 20,
+    };
+    const r = await call('POST', '/v1/acme/issue', { headers: auth, body });
+    t.equal(r.status, 200);
+    t.same(fleetCalls.pop(), [
+      'issue',
+      [2],
+      { directoryUrl: 'https://ca.example/dir', keyAlgorithm: 'secp384r1', renewDays: 20 },
+    ]);
+    await call('POST', '/v1/acme/renew', { headers: auth, body: { boxes: 'all' } });
+    t.same(fleetCalls.pop(), ['renew', [1, 2], {}], 'absent: the lab defaults');
+    const bad = await call('POST', '/v1/acme/issue', { headers: auth, body: { algorithm: 'ec-prime256v1' } });
+    t.equal(bad.status, 400, "the CLI's algorithm words only");
+    t.equal((await call('POST', '/v1/acme/issue', { headers: auth, body: { renewDays: 0 } })).status, 400);
+  },
+);
 
 t.test('no login over plain HTTP; wrong passwords lock the source out', async (t) => {
   const plain = await call('POST', '/v1/session', {
