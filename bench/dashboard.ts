@@ -17,13 +17,12 @@
  * `node dist/bench/run.js --only dashboard [--full]`: 100 boxes, or 1000
  * with --full (GVOS_BENCH_BOXES overrides).
  */
-import { execFile } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
-import { chromium, type BrowserContext } from 'playwright-core';
+import type { BrowserContext } from 'playwright-core';
+import { chromiumMissing, launchChromium } from '../test/harness/chromium.js';
 import { FileFirmwareCatalog } from '../src/firmware/catalog.js';
 import { ControlPlane } from '../src/lab/control-plane.js';
 import { planeCredentials, planeName } from '../src/lab/dashboard/plane-tls.js';
@@ -32,32 +31,9 @@ import { defaultTopology } from '../src/lab/topology.js';
 import { JsonLogger } from '../src/lib/logger.js';
 import { median, percentile, procCpuSeconds, table, writeResult, type Target } from './lib.js';
 
-const CHROMIUM = '/usr/bin/chromium';
 const PASSWORD = 'Bench-dash-pw1';
-const execFileP = promisify(execFile);
 const round = (x: number, d = 1) => Math.round(x * 10 ** d) / 10 ** d;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** A fresh $HOME whose NSS database trusts `rootPem` only. */
-async function homeTrusting(rootPem: string): Promise<string> {
-  const home = mkdtempSync(join(tmpdir(), 'gvos-bench-dash-home-'));
-  const db = join(home, '.pki', 'nssdb');
-  mkdirSync(db, { recursive: true });
-  writeFileSync(join(home, 'root.pem'), rootPem);
-  await execFileP('certutil', ['-N', '-d', `sql:${db}`, '--empty-password']);
-  await execFileP('certutil', [
-    '-A',
-    '-d',
-    `sql:${db}`,
-    '-n',
-    'lab-root',
-    '-t',
-    'C,,',
-    '-i',
-    join(home, 'root.pem'),
-  ]);
-  return home;
-}
 
 /** Load `url` in a new page of `context` until `ready` is visible; ms from goto to ready, and Chromium's FCP. */
 async function firstPaint(
@@ -82,7 +58,8 @@ async function firstPaint(
 
 /** The dashboard bench (see the file comment). */
 export async function dashboardBench(full: boolean): Promise<void> {
-  if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: apt-get install chromium`);
+  const missing = chromiumMissing();
+  if (missing) throw new Error(missing);
   const n = Number(process.env.GVOS_BENCH_BOXES) || (full ? 1000 : 100);
   const load0 = loadavg();
   const labsDir = mkdtempSync(join(tmpdir(), 'gvos-bench-dash-'));
@@ -104,19 +81,8 @@ export async function dashboardBench(full: boolean): Promise<void> {
   });
   const upS = round((performance.now() - tUp0) / 1000);
   const plane = new ControlPlane(lab, 'bench-token-0123456789', () => undefined);
-  const browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    headless: true,
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-sync',
-    ],
-    env: { ...process.env, HOME: await homeTrusting(lab.caRootPem!) },
-  });
+  const browser = await launchChromium(lab.caRootPem!);
+
   try {
     await plane.listen();
     const name = planeName(topology.lab, topology.domain);

@@ -16,61 +16,32 @@
  * machine); the figures are in bench/dashboard.ts.
  */
 import t from 'tap';
-import { execFile, execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
-import { chromium, type Page } from 'playwright-core';
-import { canListen } from '../../src/lib/net.js';
+import type { Page } from 'playwright-core';
 import type { LabStateFile } from '../../src/lab/lab.js';
-import { ensureBuilt, REPO_ROOT, runLabCli, startLabUp } from './lab-harness.js';
+import { chromiumMissing, launchChromium } from '../harness/chromium.js';
+import { ensureBuilt, labSkipReason, REPO_ROOT, runLabCli, startTopologyLab } from './lab-harness.js';
 
-const CHROMIUM = '/usr/bin/chromium';
 const PASSWORD = 'Dash-adm1n-pw';
+// Its own address block (127.0.8.x), apart from users' labs and other suites.
 const BASE = '127.0.8';
 const LAB = 'e2e-dash';
 const SCREENSHOT = join(REPO_ROOT, 'test-artifacts', 'dashboard.png');
-const execFileP = promisify(execFile);
-
-const canBind = await canListen(`${BASE}.1`, 443);
-const missing = ['pebble', 'pebble-challtestsrv', 'snmptrapd', 'certutil'].filter((b) => {
-  try {
-    execFileSync('sh', ['-c', `command -v ${b} || test -x /usr/sbin/${b}`], { stdio: 'ignore' });
-    return false;
-  } catch {
-    return true;
-  }
-});
-const skip = !canBind
-  ? `cannot listen on ${BASE}.1:443 (needs root and 127/8)`
-  : missing.length
-    ? `missing ${missing.join(', ')}: apt-get install pebble snmptrapd libnss3-tools`
-    : !existsSync(CHROMIUM)
-      ? `${CHROMIUM} is missing: apt-get install -y --no-install-recommends chromium`
-      : false;
-
-/** A fresh $HOME whose NSS database trusts the lab's CA root file, and nothing else added. */
-async function homeTrusting(rootFile: string): Promise<string> {
-  const home = mkdtempSync(join(tmpdir(), 'gvos-dash-home-'));
-  const db = join(home, '.pki', 'nssdb');
-  mkdirSync(db, { recursive: true });
-  await execFileP('certutil', ['-N', '-d', `sql:${db}`, '--empty-password']);
-  await execFileP('certutil', ['-A', '-d', `sql:${db}`, '-n', 'lab-root', '-t', 'C,,', '-i', rootFile]);
-  return home;
-}
+const skip = (await labSkipReason([`${BASE}.1`])) || chromiumMissing();
 
 /** The text of one cell of box `id`'s row. */
 const cell = (page: Page, id: number, field: string) =>
   page.locator(`#rows tr[data-box-id="${id}"] td[data-field="${field}"]`);
 
-t.test('the dashboard of a 6-box lab, live', { skip }, async (t) => {
+// A lab of six, a browser and a build when dist/ is stale: more than the suite's 180 s on a busy machine.
+t.setTimeout(600_000);
+
+t.test('the dashboard of a 6-box lab, live', { skip, timeout: 600_000 }, async (t) => {
   ensureBuilt();
-  const dir = mkdtempSync(join(tmpdir(), 'gvos-lab-dash-'));
-  const labs = join(dir, 'labs');
-  const topo = join(dir, 'topology.yaml');
-  writeFileSync(
-    topo,
+  const { lab, labs } = await startTopologyLab(
+    t,
+    'gvos-lab-dash-',
     [
       `lab: ${LAB}`,
       `admin-password: ${PASSWORD}`,
@@ -79,15 +50,9 @@ t.test('the dashboard of a 6-box lab, live', { skip }, async (t) => {
       '  address-offset: 0',
       'on-start:',
       '  domain: name',
-      '',
-    ].join('\n'),
+    ],
+    ['--boxes', '6'],
   );
-  const lab = await startLabUp([topo, '--boxes', '6', '--labs-dir', labs]);
-  t.teardown(async () => {
-    if (lab.proc.exitCode === null) lab.proc.kill('SIGTERM');
-    await lab.exited;
-    rmSync(dir, { recursive: true, force: true });
-  });
   const cli = (...args: string[]) => runLabCli([...args, '--labs-dir', labs]);
   const state = JSON.parse(readFileSync(join(labs, LAB, 'lab.json'), 'utf8')) as LabStateFile;
   const url = new URL(state.controlPlane.dashboardUrl!);
@@ -100,23 +65,9 @@ t.test('the dashboard of a 6-box lab, live', { skip }, async (t) => {
     `curl --cacert ${rootFile} --resolve ${name}:${url.port}:127.0.0.1 https://${name}:${url.port}/`,
   );
 
-  const browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    headless: true,
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-      `--host-resolver-rules=MAP ${name} 127.0.0.1, MAP gigavue-3.lab.test ${BASE}.3`,
-    ],
-    env: { ...process.env, HOME: await homeTrusting(rootFile) },
-    timeout: 30_000,
-  });
+  const browser = await launchChromium(readFileSync(rootFile, 'utf8'), [
+    `--host-resolver-rules=MAP ${name} 127.0.0.1, MAP gigavue-3.lab.test ${BASE}.3`,
+  ]);
   t.teardown(() => browser.close());
   const context = await browser.newContext({ viewport: { width: 1024, height: 768 } });
   const page = await context.newPage();

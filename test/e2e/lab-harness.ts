@@ -3,7 +3,7 @@
  * does (the built CLI), build first when dist/ is older than the sources.
  */
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -150,4 +150,41 @@ export async function inProcessLab(o: {
       rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * Why a `lab up` test cannot run here, or false: an address of its block
+ * that cannot be bound on 443 (own addresses need root and 127/8), or a
+ * peer binary that is not installed.
+ */
+export async function labSkipReason(addresses: string[]): Promise<string | false> {
+  for (const a of addresses)
+    if (!(await canListen(a, 443)))
+      return `cannot listen on ${addresses.map((x) => `${x}:443`).join(' and ')} (needs root and 127/8)`;
+  const missing = missingLabPeers();
+  return missing.length ? `missing ${missing.join(', ')}: apt-get install pebble snmptrapd` : false;
+}
+
+/**
+ * `lab up` of a topology file made of `lines`, in a fresh directory (labs
+ * under <dir>/labs); at teardown the lab gets SIGTERM if still up and the
+ * directory goes.
+ */
+export async function startTopologyLab(
+  t: { teardown(fn: () => unknown): void },
+  prefix: string,
+  lines: string[],
+  args: string[] = [],
+): Promise<{ lab: Awaited<ReturnType<typeof startLabUp>>; labs: string }> {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  const labs = join(dir, 'labs');
+  const topo = join(dir, 'topology.yaml');
+  writeFileSync(topo, [...lines, ''].join('\n'));
+  const lab = await startLabUp([topo, ...args, '--labs-dir', labs]);
+  t.teardown(async () => {
+    if (lab.proc.exitCode === null) lab.proc.kill('SIGTERM');
+    await lab.exited;
+    rmSync(dir, { recursive: true, force: true });
+  });
+  return { lab, labs };
 }

@@ -20,15 +20,13 @@
  *   verify the chain leaf -> Pebble intermediate -> Pebble root itself.
  */
 import t from 'tap';
-import { execFile } from 'node:child_process';
 import { createHash, X509Certificate } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync } from 'node:fs';
 import { request } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect } from 'node:tls';
-import { promisify } from 'node:util';
-import { chromium, type Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { freePort } from '../../src/lib/net.js';
 import { Cluster } from '../../src/device/cluster.js';
 import type { Actor } from '../../src/device/roles.js';
@@ -37,39 +35,17 @@ import { BoxHost } from '../../src/host/box-host.js';
 import { SystemClock } from '../../src/lib/clock.js';
 import { silentLogger } from '../../src/lib/logger.js';
 import { REPO_ROOT } from '../harness/box-process.js';
+import { chromiumMissing, launchChromium } from '../harness/chromium.js';
 import { FAST_ACME, startPebble } from '../harness/pebble.js';
 
-const CHROMIUM = '/usr/bin/chromium';
 const PASSWORD = 'Gui-adm1n-pw';
 const SCREENSHOT = join(REPO_ROOT, 'test-artifacts', 'web-gui-certificate.png');
 const SETUP: Actor = { user: 'admin', role: 'admin', source: 'test setup' };
-const execFileP = promisify(execFile);
 
 /** base64(SHA-256(SubjectPublicKeyInfo)): the form --ignore-certificate-errors-spki-list takes. */
 function spkiHash(certPem: string): string {
   const der = new X509Certificate(certPem).publicKey.export({ type: 'spki', format: 'der' });
   return createHash('sha256').update(der).digest('base64');
-}
-
-/** A fresh $HOME whose NSS database trusts `rootPem` as a CA for TLS servers, and nothing else added. */
-async function homeTrusting(rootPem: string): Promise<string> {
-  const home = mkdtempSync(join(tmpdir(), 'gvos-chromium-home-'));
-  const db = join(home, '.pki', 'nssdb');
-  mkdirSync(db, { recursive: true });
-  writeFileSync(join(home, 'pebble-root.pem'), rootPem);
-  await execFileP('certutil', ['-N', '-d', `sql:${db}`, '--empty-password']);
-  await execFileP('certutil', [
-    '-A',
-    '-d',
-    `sql:${db}`,
-    '-n',
-    'pebble-root',
-    '-t',
-    'C,,',
-    '-i',
-    join(home, 'pebble-root.pem'),
-  ]);
-  return home;
 }
 
 /** GET over HTTPS trusting exactly `ca`; the default name check applies (IP SAN for 127.0.0.1). */
@@ -115,13 +91,8 @@ function field(page: Page, list: string, label: string) {
 
 t.test('Chromium issues a certificate from the GUI and then gets the page over it', async (t) => {
   // Fail with the fix, not with a stack: both come from Debian packages (nothing is downloaded).
-  for (const [bin, pkg] of [
-    [CHROMIUM, 'chromium'],
-    ['/usr/bin/certutil', 'libnss3-tools'],
-  ] as const) {
-    if (!existsSync(bin))
-      throw new Error(`${bin} is missing: apt-get install -y --no-install-recommends ${pkg}`);
-  }
+  const missing = chromiumMissing();
+  if (missing) throw new Error(missing);
   // Pebble's VA fetches http-01 answers on a fixed port: the box's http port must be that port.
   const httpPort = await freePort('127.0.0.1');
   const pebble = await startPebble({ httpPort });
@@ -168,24 +139,10 @@ t.test('Chromium issues a certificate from the GUI and then gets the page over i
   );
 
   const pebbleRoot = await pebble.root();
-  const browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    headless: true,
-    // Playwright adds a fresh --user-data-dir itself (and refuses one here); the SPKI list needs it to be there.
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-      `--ignore-certificate-errors-spki-list=${spkiHash(defaultCert)}`,
-    ],
-    env: { ...process.env, HOME: await homeTrusting(pebbleRoot) },
-    timeout: 30_000,
-  });
+  // Playwright adds a fresh --user-data-dir itself; the SPKI list needs it to be there.
+  const browser = await launchChromium(pebbleRoot, [
+    `--ignore-certificate-errors-spki-list=${spkiHash(defaultCert)}`,
+  ]);
   t.teardown(() => browser.close());
 
   const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });

@@ -21,7 +21,7 @@ import type { DeviceEvents } from '../../device/events.js';
 import { acmeJson } from './views.js';
 
 /** Streams one box serves at once. */
-export const MAX_STREAMS = 32;
+const MAX_STREAMS = 32;
 const KEEPALIVE_MS = 15_000;
 const LIFETIME_MS = 10 * 60_000;
 const COALESCE_MS = 50;
