@@ -12,7 +12,7 @@ import { promisify } from 'node:util';
 import { chromium, type Browser } from 'playwright-core';
 
 /** Debian's package puts it here. */
-export const CHROMIUM = '/usr/bin/chromium';
+const CHROMIUM = '/usr/bin/chromium';
 const execFileP = promisify(execFile);
 
 /** Why Chromium tests cannot run here (a package missing, with the command that installs it), or false. */
