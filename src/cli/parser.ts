@@ -136,6 +136,14 @@ export function parseCommand(line: string | Tokenized, root: TreeNode, role: Rol
   return { kind: 'command', command: cmd, args: new Args(w.values, w.words) };
 }
 
+/** The existing values of a parameter node, for Tab and `?` (the session reads them from its box). */
+export type ValuesOf = (param: TreeNode) => readonly string[];
+
+const noValues: ValuesOf = () => [];
+
+/** At most this many existing names are listed by `?` (EMULATION: bound ours). */
+const MAX_LISTED_NAMES = 64;
+
 /** One line of a `?` listing. */
 export interface HelpEntry {
   label: string;
@@ -147,6 +155,7 @@ export function helpEntries(
   line: string,
   root: TreeNode,
   role: Role,
+  valuesOf: ValuesOf = noValues,
 ): { entries: HelpEntry[] } | { error: string[] } {
   const t = tokenize(line);
   if (t.openQuote) return { entries: [] };
@@ -165,8 +174,14 @@ export function helpEntries(
       if (c.word.toLowerCase().startsWith(partial)) entries.push({ label: c.word, help: c.help });
     }
     const param = w.node.children.find((c) => c.kind === 'param' && visibleTo(c, role));
-    if (param && (complete || entries.length === 0))
+    const partialText = complete ? '' : t.tokens[t.tokens.length - 1]!.text;
+    const names = param ? valuesOf(param).filter((n) => n.startsWith(partialText)) : [];
+    if (param && (complete || entries.length === 0 || names.length > 0))
       entries.push({ label: `<${param.word}>`, help: param.help });
+    // EMULATION: the existing values (certificates, users, SNMP hosts...) follow the parameter, one a line.
+    for (const n of names.slice(0, MAX_LISTED_NAMES)) entries.push({ label: n, help: 'existing' });
+    if (names.length > MAX_LISTED_NAMES)
+      entries.push({ label: `(${names.length - MAX_LISTED_NAMES} more)`, help: '' });
   }
   if (complete && w.node.command && roleAllows(role, w.node.command.role))
     entries.push({ label: '<cr>', help: '' });
@@ -182,8 +197,8 @@ function formatHelp(entries: readonly HelpEntry[]): string[] {
 }
 
 /** The lines `?` prints after `line`: the listing, or the error that stops it. */
-export function helpLines(line: string, root: TreeNode, role: Role): string[] {
-  const r = helpEntries(line, root, role);
+export function helpLines(line: string, root: TreeNode, role: Role, valuesOf: ValuesOf = noValues): string[] {
+  const r = helpEntries(line, root, role, valuesOf);
   return 'error' in r ? r.error : formatHelp(r.entries);
 }
 
@@ -193,8 +208,16 @@ export interface Completion {
   choices: string[];
 }
 
-/** Complete the last word of `line` (or list the next words when it ends with a blank). */
-export function complete(line: string, root: TreeNode, role: Role): Completion {
+/**
+ * Complete the last word of `line` (or list the next words when it ends with a blank): keywords,
+ * and where a parameter may come, its existing values (`no crypto certificate name d<Tab>`).
+ */
+export function complete(
+  line: string,
+  root: TreeNode,
+  role: Role,
+  valuesOf: ValuesOf = noValues,
+): Completion {
   const none: Completion = { append: '', choices: [] };
   const t = tokenize(line);
   if (t.openQuote) return none;
@@ -203,18 +226,25 @@ export function complete(line: string, root: TreeNode, role: Role): Completion {
   const partial = last ? last.text.toLowerCase() : '';
   const w = walk(last ? t.tokens.slice(0, -1) : t.tokens, root, role);
   if (!w.ok || w.rest) return none;
-  const words = sortedChildren(w.node)
+  const keywords = sortedChildren(w.node)
     .filter(
       (c) =>
         c.kind === 'keyword' && !c.hidden && visibleTo(c, role) && c.word.toLowerCase().startsWith(partial),
     )
     .map((c) => c.word);
-  const hasParam = w.node.children.some((c) => c.kind === 'param' && visibleTo(c, role));
+  const param = w.node.children.find((c) => c.kind === 'param' && visibleTo(c, role));
+  // Names are matched as typed (they are case-sensitive); keywords in any case.
+  const typed = last?.text ?? '';
+  const names = param ? [...new Set(valuesOf(param))].filter((n) => n.startsWith(typed)).sort() : [];
+  const words = [...keywords, ...names.filter((n) => !keywords.includes(n))];
   if (words.length === 0) return none;
-  if (words.length === 1 && !(hasParam && partial === ''))
-    return { append: words[0]!.slice(partial.length) + ' ', choices: [] };
-  const common = commonPrefix(words.map((x) => x.toLowerCase()));
-  if (common.length > partial.length) return { append: common.slice(partial.length), choices: [] };
+  // After a blank where a parameter may come, Tab lists what exists rather than choosing for the user.
+  if (param && partial === '') return { append: '', choices: words };
+  if (words.length === 1) return { append: words[0]!.slice(partial.length) + ' ', choices: [] };
+  // A common prefix is added only when every candidate is a keyword (case-insensitive) or a name (as typed).
+  const common = names.length === 0 ? commonPrefix(words.map((x) => x.toLowerCase())) : commonPrefix(words);
+  if (common.length > partial.length && (names.length > 0 || common.startsWith(partial)))
+    return { append: common.slice(partial.length), choices: [] };
   return { append: '', choices: words };
 }
 

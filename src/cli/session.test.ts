@@ -197,6 +197,78 @@ t.test('cli default paging: the saved default of every session that has not set 
   );
 });
 
+t.test('Tab and ? offer the existing names where the grammar takes one', async (t) => {
+  const h = await harness({ interactive: true });
+  const admin = { user: 'admin', role: 'admin' as const, source: 'test' };
+  const box = h.cluster.get(1);
+  box.snmpSetTarget(admin, {
+    host: '127.0.0.9',
+    port: 162,
+    kind: 'traps',
+    version: '2c',
+    community: 'c',
+    ratePerSec: 100,
+  });
+  box.snmpSetTarget(admin, {
+    host: '127.0.0.88',
+    port: 162,
+    kind: 'traps',
+    version: '2c',
+    community: 'c',
+    ratePerSec: 100,
+  });
+  await h.send('enable\rconfigure terminal\r');
+  t.equal(
+    await h.send('no crypto certificate name d\t'),
+    'no crypto certificate name default-cert ',
+    'a certificate name',
+  );
+  await h.send('\x03');
+  t.match(
+    await h.send('no crypto certificate name ?'),
+    /\r\n {2}<name> +Certificate name[^\r]*\r\n {2}default-cert +existing\r\n/,
+    '? lists the parameter, then the existing names',
+  );
+  await h.send('\x03');
+  t.equal(await h.send('no username a\t'), 'no username admin ', 'a user name');
+  await h.send('\x03');
+  t.match(await h.send('no username \t'), /\r\n {2}admin\r\n/, 'Tab after the blank lists the names');
+  await h.send('\x03');
+  t.match(
+    await h.send('no snmp-server host 127.0.0.\t'),
+    /^no snmp-server host 127\.0\.0\.\r\n {2}127\.0\.0\.88 +127\.0\.0\.9\r\n/,
+    'two hosts share the prefix typed: both listed',
+  );
+  t.equal(await h.send('8\t'), '88 ', 'then one');
+  await h.send('\x03');
+  t.equal(await h.send('web https certificate name default\t'), 'web https certificate name default-cert ');
+  await h.send('\x03');
+  t.equal(
+    await h.send('crypto certificate ca-list default-ca-list name zz\t'),
+    'crypto certificate ca-list default-ca-list name zz',
+    'no such name: nothing',
+  );
+  await h.send('\x03');
+  t.equal(
+    await h.send('configuration switch-to i\t'),
+    'configuration switch-to initial ',
+    'a configuration file',
+  );
+  await h.send('\x03');
+  t.match(await h.send('image install \t'), /\r\n {2}image-gvos-[\d.]+\.img\r\n/, 'the fetched image');
+  await h.send('\x03');
+  t.equal(await h.send('ho\t'), 'hostname ', 'keywords complete as before');
+  await h.send('\x03');
+  // A monitor sees no name of a command it may not use (the parameter is above its role).
+  const mon = await harness({ interactive: true, role: 'monitor', cluster: h.cluster });
+  await mon.send('enable\r');
+  t.equal(await mon.send('show crypto certificate name d\t'), 'show crypto certificate name default-cert ');
+  // Line mode: a line ending in ? lists the names too.
+  const plain = await harness({ cluster: h.cluster });
+  await plain.send('enable\rconfigure terminal\r');
+  t.match(await plain.send('no username ?\n'), /^ {2}admin +existing$/m);
+});
+
 t.test('bounded input', async (t) => {
   const h = await harness();
   h.take();

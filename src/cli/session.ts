@@ -20,7 +20,7 @@ import { COMMAND_TREES } from './commands/index.js';
 import { LineEditor, type EditorEvent } from './line-editor.js';
 import { complete, helpLines, modeHint, parseCommand } from './parser.js';
 import { splitLines, tokenize } from './tokenizer.js';
-import type { CommandContext, CommandOutput, Mode, ModeTrees, TerminalControl } from './tree.js';
+import type { CommandContext, CommandOutput, Mode, ModeTrees, TerminalControl, TreeNode } from './tree.js';
 
 /**
  * The longest line kept (bytes): a 64 KiB PEM value plus room for the command around it.
@@ -320,11 +320,13 @@ export class Session implements TerminalControl {
         return;
       }
       case 'help':
-        this.write('\n' + helpLines(ev.text, this.trees[this.mode], this.o.role).join('\n') + '\n');
+        this.write(
+          '\n' + helpLines(ev.text, this.trees[this.mode], this.o.role, this.valuesOf).join('\n') + '\n',
+        );
         this.redrawLine();
         return;
       case 'complete': {
-        const c = complete(ev.text, this.trees[this.mode], this.o.role);
+        const c = complete(ev.text, this.trees[this.mode], this.o.role, this.valuesOf);
         if (c.append) {
           this.editor.insert(c.append);
           // Without a pty the client does not see our echo, but it should see what Tab added.
@@ -369,8 +371,22 @@ export class Session implements TerminalControl {
     const t = tokenize(line);
     const last = t.tokens[t.tokens.length - 1];
     if (t.openQuote || !last || last.quoted || t.trailingSpace || !last.text.endsWith('?')) return undefined;
-    return helpLines(line.slice(0, last.end - 1), this.trees[this.mode], this.o.role);
+    return helpLines(line.slice(0, last.end - 1), this.trees[this.mode], this.o.role, this.valuesOf);
   }
+
+  /**
+   * The existing values of a parameter (certificate names, users, SNMP hosts...) on the session's box,
+   * for Tab and `?`; none while the box is being reloaded.
+   * EMULATION: the names come from the session's own box even when the line names another by box-id.
+   */
+  private readonly valuesOf = (param: TreeNode): readonly string[] => {
+    if (!param.values) return [];
+    try {
+      return param.values(this.o.cluster.get(this.o.boxId));
+    } catch {
+      return [];
+    }
+  };
 
   private runLine(text: string): void {
     this.busy = true;

@@ -122,6 +122,11 @@ export interface CommandSpec {
   /** Keywords that work but are never listed by `?` or Tab. */
   hidden?: readonly string[];
   run(ctx: CommandContext, a: Args): CommandOutput | Promise<CommandOutput>;
+  /**
+   * The existing values of a parameter, by its name (`<name>` -> the certificate names), that Tab
+   * and `?` offer at that place. Read from the session's box when the key is pressed.
+   */
+  values?: Readonly<Record<string, NameSource>>;
   /** Section of `show running-config` this entry's lines belong to. */
   section?: string;
   /**
@@ -130,6 +135,9 @@ export interface CommandSpec {
    */
   render?(box: Box, full: boolean): string[];
 }
+
+/** The existing names a parameter may take, read from a box (certificate names, user names...). */
+export type NameSource = (box: Box) => readonly string[];
 
 /** A node of a mode's tree. */
 export interface TreeNode {
@@ -144,6 +152,8 @@ export interface TreeNode {
   readonly children: TreeNode[];
   /** The command that may end here. */
   command?: CommandSpec;
+  /** A parameter's existing values (CommandSpec.values), offered by Tab and `?`. */
+  values?: NameSource;
 }
 
 /** The root of each mode's tree. */
@@ -286,6 +296,7 @@ function insertPath(
       node.children.push(child);
     }
     child.minRole = lowerRole(child.minRole, spec.role);
+    if (el.kind === 'param' && spec.values?.[el.name]) child.values ??= spec.values[el.name];
     node = child;
   });
   if (node.command && node.command !== spec) {

@@ -11,7 +11,8 @@
  * - Netshot's GigaVUE-OS driver, step by step over an SSH shell with a pty
  *   (as its JSch session): its prompts, `enable`, `terminal length 999`,
  *   `show running-config full`, `show version`, Enter on a pager line, and
- *   its regular expressions for the inventory.
+ *   its regular expressions for the inventory (with the SNMP location and
+ *   contact an operator set).
  */
 import { execFile } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -20,7 +21,7 @@ import { join } from 'node:path';
 import ssh2, { type ClientChannel } from 'ssh2';
 import t from 'tap';
 import { REPO_ROOT, startBoxProcess } from '../harness/box-process.js';
-import { TEST_PASSWORD, writeKnownHosts } from './cli-helpers.js';
+import { runSsh, TEST_PASSWORD, writeKnownHosts } from './cli-helpers.js';
 
 const ADDRESS = '127.0.0.75';
 
@@ -79,6 +80,18 @@ print(json.dumps(out))
   });
 
   t.test("Netshot's GigaVUE-OS driver: the inventory from a backup", async (t) => {
+    // The operator set where the box is and who runs it (Netshot reads them from the running config).
+    const set = await runSsh(
+      { address: ADDRESS, sshPort: b.ready.ports.ssh, knownHosts },
+      {
+        command: [
+          'configure terminal',
+          'snmp-server location Lab A, rack 3',
+          'snmp-server contact noc@lab.test, +1 555 0100',
+        ].join('\n'),
+      },
+    );
+    t.equal(set.code, 0, 'snmp-server location and contact set over OpenSSH');
     const conn = new ssh2.Client();
     t.teardown(() => conn.end());
     const parsed = ssh2.utils.parseKey(doc.sshHostKey);
@@ -192,6 +205,8 @@ print(json.dumps(out))
     t.equal(hw, 'gvhc2');
     t.match(hostId, /^[0-9a-f]{12}$/);
     t.equal(inventory.memoryMb, 3614);
+    t.equal(location, 'Lab A, rack 3', "Netshot's location");
+    t.equal(contact, 'noc@lab.test, +1 555 0100', "Netshot's contact");
     t.same(interfaces.eth0, { enabled: true, comment: 'management', ip: `${ADDRESS}/8` });
     sh.write('exit\r');
   });

@@ -9,7 +9,7 @@ import { ACME_CERT_NAME, DEFAULT_CERT_NAME } from '../../device/model.js';
 import { keyValues, timeOrNa } from '../format.js';
 import { table } from '../../lib/table.js';
 import { ANY_MODE, CONFIG_ONLY, type CommandSpec } from '../tree.js';
-import { BOX_ID } from './common.js';
+import { BOX_ID, NAMES } from './common.js';
 
 const ORIGIN: Record<CertificateView['origin'], string> = {
   default: 'default (self-signed by the box)',
@@ -48,6 +48,7 @@ function renderCertificate(c: CertificateView): string[] {
 export const CERTIFICATE_COMMANDS: readonly CommandSpec[] = [
   {
     syntax: 'crypto certificate name <name> public-cert pem <pem:pem>',
+    values: { name: NAMES.certificate },
     modes: CONFIG_ONLY,
     role: 'operator',
     help: {
@@ -59,6 +60,7 @@ export const CERTIFICATE_COMMANDS: readonly CommandSpec[] = [
   },
   {
     syntax: 'crypto certificate name <name> private-key pem <pem:pem>',
+    values: { name: NAMES.certificate },
     modes: CONFIG_ONLY,
     role: 'operator',
     help: {
@@ -70,6 +72,7 @@ export const CERTIFICATE_COMMANDS: readonly CommandSpec[] = [
   },
   {
     syntax: 'no crypto certificate name <name>',
+    values: { name: NAMES.certificate },
     modes: CONFIG_ONLY,
     role: 'operator',
     help: { name: 'Delete a certificate (refused while in use)' },
@@ -77,6 +80,7 @@ export const CERTIFICATE_COMMANDS: readonly CommandSpec[] = [
   },
   {
     syntax: 'crypto certificate ca-list default-ca-list name <name>',
+    values: { name: NAMES.certificate },
     modes: CONFIG_ONLY,
     role: 'operator',
     help: {
@@ -94,6 +98,7 @@ export const CERTIFICATE_COMMANDS: readonly CommandSpec[] = [
   },
   {
     syntax: 'no crypto certificate ca-list default-ca-list name <name>',
+    values: { name: NAMES.certificate },
     modes: CONFIG_ONLY,
     role: 'operator',
     help: {
@@ -105,6 +110,7 @@ export const CERTIFICATE_COMMANDS: readonly CommandSpec[] = [
   },
   {
     syntax: 'web https certificate name <name>',
+    values: { name: NAMES.certificate },
     modes: CONFIG_ONLY,
     role: 'operator',
     help: {
@@ -131,6 +137,7 @@ export const CERTIFICATE_COMMANDS: readonly CommandSpec[] = [
   },
   {
     syntax: `show crypto certificate [name <name>] [${BOX_ID}]`,
+    values: { name: NAMES.certificate },
     modes: ANY_MODE,
     role: 'monitor',
     help: { certificate: 'Certificates: subject, issuer, serial, validity, key, fingerprint' },

@@ -1,4 +1,6 @@
+import type { Box } from '../../device/box.js';
 import { BOX_ID_MAX, BOX_ID_MIN } from '../../device/limits.js';
+import type { NameSource } from '../tree.js';
 
 /**
  * Pieces shared by the command entries: the `box-id` option (cluster
@@ -35,3 +37,12 @@ export const COMMON_HELP: Readonly<Record<string, string>> = {
   '<name>': 'Certificate name (1-64 letters, digits, dot, dash, underscore or @)',
   snmp: 'SNMP settings and counters',
 };
+
+/** The existing names Tab and `?` offer for the parameters that name a thing of the box. */
+export const NAMES = {
+  certificate: (box: Box) => box.certificateNames(),
+  user: (box: Box) => box.users().map((u) => u.name),
+  snmpHost: (box: Box) => box.config.snmp.targets.map((t) => t.host),
+  snmpUser: (box: Box) => box.config.snmp.users.map((u) => u.name),
+  configFile: (box: Box) => box.configFiles().map((f) => f.name),
+} as const satisfies Record<string, NameSource>;

@@ -6,7 +6,7 @@
  */
 import type { Box } from '../../device/box.js';
 import { ANY_MODE, CONFIG_ONLY, type CommandSpec } from '../tree.js';
-import { BOX_ID } from './common.js';
+import { BOX_ID, NAMES } from './common.js';
 
 const HELP = {
   configuration: 'Configuration files: backup and restore',
@@ -34,6 +34,7 @@ export const CONFIGURATION_COMMANDS: readonly CommandSpec[] = [
   {
     // EMULATION: the framework's progress and success texts are not public; one line each here.
     syntax: 'configuration upload {active|<file>} <url>',
+    values: { file: NAMES.configFile },
     modes: CONFIG_ONLY,
     role: 'admin',
     help: {
@@ -49,6 +50,7 @@ export const CONFIGURATION_COMMANDS: readonly CommandSpec[] = [
   },
   {
     syntax: 'configuration fetch <url> [<file>]',
+    values: { file: NAMES.configFile },
     modes: CONFIG_ONLY,
     role: 'admin',
     help: {
@@ -63,6 +65,7 @@ export const CONFIGURATION_COMMANDS: readonly CommandSpec[] = [
   },
   {
     syntax: 'configuration switch-to <file>',
+    values: { file: NAMES.configFile },
     modes: CONFIG_ONLY,
     role: 'admin',
     help: {
@@ -87,6 +90,7 @@ export const CONFIGURATION_COMMANDS: readonly CommandSpec[] = [
   },
   {
     syntax: 'configuration delete <file>',
+    values: { file: NAMES.configFile },
     modes: CONFIG_ONLY,
     role: 'admin',
     help: { ...HELP, delete: 'Delete a configuration file that is not the active one' },

@@ -49,6 +49,7 @@ export const FIRMWARE_COMMANDS: readonly CommandSpec[] = [
   {
     // EMULATION: the image commands answer with one line each (the real device shows progress).
     syntax: 'image fetch <source>',
+    values: { source: (box) => box.images().catalog.map((i) => i.file) },
     modes: CONFIG_ONLY,
     role: 'admin',
     help: {
@@ -62,6 +63,12 @@ export const FIRMWARE_COMMANDS: readonly CommandSpec[] = [
   },
   {
     syntax: 'image install <file>',
+    values: {
+      file: (box) => {
+        const s = box.images();
+        return s.fetched.map((v) => s.catalog.find((i) => i.version === v)?.file ?? v);
+      },
+    },
     modes: CONFIG_ONLY,
     role: 'admin',
     help: { install: 'Install a fetched image', '<file>': 'The image file name (see "show images")' },

@@ -24,7 +24,7 @@ import type { SnmpTargetCounters } from '../../device/ports.js';
 import { keyValues, MASK } from '../format.js';
 import { table } from '../../lib/table.js';
 import { ANY_MODE, CONFIG_ONLY, type Args, type CommandSpec } from '../tree.js';
-import { BOX_ID } from './common.js';
+import { BOX_ID, NAMES } from './common.js';
 
 const AUTH: readonly SnmpAuthProtocol[] = ['md5', 'sha', 'sha256', 'sha512'];
 const PRIV: readonly SnmpPrivProtocol[] = ['des', 'aes-128', 'aes-256'];
@@ -466,6 +466,7 @@ export const SNMP_COMMANDS: readonly CommandSpec[] = [
   },
   {
     syntax: 'no snmp-server user <snmp-user>',
+    values: { 'snmp-user': NAMES.snmpUser },
     modes: CONFIG_ONLY,
     role: 'admin', // the agent's credentials (device/box-snmp.ts)
     help: { user: 'Delete an SNMPv3 user', '<snmp-user>': 'SNMPv3 user name' },
@@ -482,6 +483,7 @@ export const SNMP_COMMANDS: readonly CommandSpec[] = [
   },
   {
     syntax: `${HOST_PREFIX} 3 user <snmp-user> ${RATE}`,
+    values: { 'snmp-user': NAMES.snmpUser },
     modes: CONFIG_ONLY,
     role: 'operator',
     help: HOST_HELP,
@@ -489,6 +491,7 @@ export const SNMP_COMMANDS: readonly CommandSpec[] = [
   },
   {
     syntax: `no snmp-server host <host> [port <port:int:1-${PORT_MAX}>]`,
+    values: { host: NAMES.snmpHost },
     modes: CONFIG_ONLY,
     role: 'operator',
     help: {

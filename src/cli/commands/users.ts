@@ -5,11 +5,13 @@
 import { ROLES } from '../../device/roles.js';
 import { MASK } from '../format.js';
 import { CONFIG_ONLY, type CommandSpec } from '../tree.js';
+import { NAMES } from './common.js';
 
 /** User commands (admin only); the password entry renders the users of the running config. */
 export const USER_COMMANDS: readonly CommandSpec[] = [
   {
     syntax: 'username <user> password <password>',
+    values: { user: NAMES.user },
     modes: CONFIG_ONLY,
     role: 'admin',
     help: {
@@ -26,6 +28,7 @@ export const USER_COMMANDS: readonly CommandSpec[] = [
   },
   {
     syntax: `username <user> capability {${ROLES.join('|')}}`,
+    values: { user: NAMES.user },
     modes: CONFIG_ONLY,
     role: 'admin',
     help: {
@@ -38,6 +41,7 @@ export const USER_COMMANDS: readonly CommandSpec[] = [
   },
   {
     syntax: 'no username <user>',
+    values: { user: NAMES.user },
     modes: CONFIG_ONLY,
     role: 'admin',
     help: { username: 'Delete a user' },
