@@ -145,6 +145,19 @@ t.test("names are looked up only at the box's name servers", async (t) => {
   t.match(await none.request(url, 'get'), { status: 200 }, 'IP literals need no lookup');
 });
 
+t.test('a box without a name server still reaches a CA given by IP address', async (t) => {
+  const lookup = createBoxLookup([], 300);
+  const ask = (host: string, all: boolean) =>
+    new Promise<unknown>((resolve, reject) =>
+      lookup(host, { all }, (err, address, family) =>
+        err ? reject(err) : resolve(all ? address : { address, family }),
+      ),
+    );
+  t.same(await ask('127.0.0.1', false), { address: '127.0.0.1', family: 4 });
+  t.same(await ask('::1', true), [{ address: '::1', family: 6 }], 'as a list when all is asked');
+  await t.rejects(ask('localhost', false), { code: 'ENONAMESERVER' }, 'a name still needs one');
+});
+
 t.test('connection failures and non-https URLs', async (t) => {
   const x = transport([good.caPem]);
   t.teardown(() => x.close());

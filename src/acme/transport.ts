@@ -126,7 +126,13 @@ export function createBoxLookup(nameServers: string[], timeoutMs: number): Looku
       else callback(null, addresses[0]!.address, addresses[0]!.family);
     };
     const fail = (err: NodeJS.ErrnoException) => callback(err, '', 0);
+    // An IP literal needs no name server: checked first, so a box without
+    // one still reaches a CA given by address.
     const literal = isIP(hostname);
+    if (literal) {
+      answer([{ address: hostname, family: literal }]);
+      return;
+    }
     if (nameServers.length === 0) {
       fail(
         Object.assign(new Error(`no name server configured to resolve ${hostname}`), {
@@ -134,10 +140,6 @@ export function createBoxLookup(nameServers: string[], timeoutMs: number): Looku
           hostname,
         }),
       );
-      return;
-    }
-    if (literal) {
-      answer([{ address: hostname, family: literal }]);
       return;
     }
     const want4 = family === 0 || family === 4 || (family as unknown) === 'IPv4';

@@ -13,6 +13,7 @@ import { Validator } from '@seriousme/openapi-schema-validator';
 import { ControlPlane, controlPlaneDocument, createControlPlaneApp, ROUTES } from './control-plane.js';
 import type { Lab } from './lab.js';
 import { LabEventBus } from './lab-events.js';
+import { formatBoxList, parseLabArgs } from './lab-args.js';
 import { get } from 'node:http';
 
 const TOKEN = 'tok-0123456789abcdef';
@@ -108,6 +109,31 @@ t.test(
     }
   },
 );
+
+t.test('lab --box 1-65535 reaches the plane as a range, under its body limit', async (t) => {
+  const sent = (box: string) => {
+    const req = parseLabArgs(['fault', 'snmp-muted', 'on', '--box', box]);
+    if (req.verb !== 'fault') throw new Error('not a fault request');
+    // What lab-command sends for these boxes.
+    return JSON.stringify({
+      fault: 'snmp-muted',
+      on: true,
+      ...(req.boxes ? { boxes: formatBoxList(req.boxes) } : {}),
+    });
+  };
+  t.match(await call('POST', '/v1/faults', { body: sent('1-65535') }), {
+    status: 404,
+    json: { code: 'not-found', detail: /^no box with box-id 3 / },
+  });
+  t.equal((await call('POST', '/v1/faults', { body: sent('2,1') })).status, 200);
+  t.same(faultCalls.at(-1), ['snmp-muted', true, [1, 2], undefined], 'the range names the same boxes');
+  t.equal((await call('POST', '/v1/faults', { body: sent('all') })).status, 200);
+  t.same(formatBoxList([7, 1, 2, 3, 5, 6, 3]), '1-3,5-7');
+  t.match(await call('POST', '/v1/faults', { body: '{"fault":"snmp-muted","on":true,"boxes":"1-x"}' }), {
+    status: 400,
+    json: { code: 'bad-input', detail: 'boxes takes box-ids like "1,3,5", "2-4" or "all", got "1-x".' },
+  });
+});
 
 t.test(
   'bodies: validated against the table; no Content-Type is read as JSON; errors are problems',

@@ -37,6 +37,7 @@ import { roleAllows, type Role } from '../device/roles.js';
 import { CRYPTO_MODES } from '../device/model.js';
 import { MAX_LAB_BOXES, MAX_RENEW_DAYS } from '../device/limits.js';
 import { KEY_ALGORITHMS } from '../device/key-algorithms.js';
+import { clip } from '../device/validate.js';
 import { silentLogger } from '../lib/logger.js';
 import { component, StringEnum } from '../lib/typebox.js';
 import type { OpenApiDocument } from '../web/api/openapi.js';
@@ -57,6 +58,7 @@ import { dashboardFiles } from './dashboard/files.js';
 import { dashboardRow, dashboardRows } from './dashboard/rows.js';
 import { SESSION_COOKIE, type DashboardSession } from './dashboard/sessions.js';
 import { FAULT_NAMES } from './faults.js';
+import { MAX_BOX_SELECTOR, parseBoxList } from './lab-args.js';
 import { FLEET_OPS, inventoryCsv, type FleetIssueSettings, type Lab } from './lab.js';
 import type { LabEvent } from './lab-events.js';
 import { FmFleet } from './fm-api/fm-fleet.js';
@@ -105,12 +107,13 @@ const Problem = component(
   ),
 );
 
-const BoxList = Type.Unsafe<number[] | 'all'>({
+const BoxList = Type.Unsafe<number[] | string>({
   anyOf: [
     { type: 'array', items: { type: 'integer' }, minItems: 1 },
-    { type: 'string', enum: ['all'] },
+    { type: 'string', minLength: 1, maxLength: MAX_BOX_SELECTOR },
   ],
-  description: 'Box-ids, or "all"; absent: every box.',
+  description:
+    'Box-ids as a list, or as a selector like "1,3,5", "2-4" or "all" (what `lab --box` sends: ranges keep a many-box request small); absent: every box.',
 });
 
 const AddBox = component(
@@ -212,9 +215,21 @@ function boxIdOf(lab: Lab, s: string): number {
   return n;
 }
 
-function boxesOf(lab: Lab, b: number[] | 'all' | undefined): number[] {
-  if (b === undefined || b === 'all') return lab.runner.ids();
-  return b.map((x) => boxIdOf(lab, String(x)));
+/** The boxes a `boxes` field names; a selector string is read by the CLI's own parser (parseBoxList). */
+function boxesOf(lab: Lab, b: number[] | string | undefined): number[] {
+  let ids: number[] | undefined;
+  if (typeof b === 'string') {
+    try {
+      ids = parseBoxList(b);
+    } catch {
+      throw new WebError(
+        'bad-input',
+        `boxes takes box-ids like "1,3,5", "2-4" or "all", got "${clip(b, 40)}".`,
+      );
+    }
+  } else ids = b;
+  if (ids === undefined) return lab.runner.ids();
+  return ids.map((x) => boxIdOf(lab, String(x)));
 }
 
 const BOX_VERBS = ['stop', 'start', 'kill', 'reload'] as const;

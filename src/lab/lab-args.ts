@@ -131,6 +131,9 @@ function parseBoxId(s: string, what: string): number {
   return n;
 }
 
+/** The longest box selector a request may carry (`boxes`, fm-api's `boxIds`): ranges keep even 1-65535 short. */
+export const MAX_BOX_SELECTOR = 1024;
+
 /** "1,3,5", "2-4", "all" -> box-ids in order (undefined = all); each id BOX_ID_MIN..BOX_ID_MAX. */
 export function parseBoxList(s: string | undefined): number[] | undefined {
   if (s === undefined || s === 'all') return undefined;
@@ -143,6 +146,23 @@ export function parseBoxList(s: string | undefined): number[] | undefined {
     for (let i = Math.min(a, b); i <= Math.max(a, b); i++) out.add(i);
   }
   return [...out].sort((x, y) => x - y);
+}
+
+/**
+ * Box-ids -> the selector parseBoxList reads back, runs as ranges ("1-65535",
+ * "1,3-5"): a control-plane request naming many boxes stays far under the
+ * plane's body limit (an expanded 1-65535 list was about 380 KiB: 413).
+ */
+export function formatBoxList(ids: readonly number[]): string {
+  const sorted = [...new Set(ids)].sort((x, y) => x - y);
+  const parts: string[] = [];
+  for (let i = 0; i < sorted.length;) {
+    let j = i;
+    while (j + 1 < sorted.length && sorted[j + 1] === sorted[j]! + 1) j++;
+    parts.push(j === i ? `${sorted[i]}` : `${sorted[i]}-${sorted[j]}`);
+    i = j + 1;
+  }
+  return parts.join(',');
 }
 
 /**

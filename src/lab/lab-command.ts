@@ -15,7 +15,7 @@ import { parseTrapdLine } from '../snmp/trapd-launcher.js';
 import type { AdvancedClock } from './box-clock.js';
 import type { FaultState } from './faults.js';
 import type { FleetResult, LabBoxStatus } from './lab.js';
-import { LAB_HELP, LabUsageError, parseLabArgs, type LabRequest } from './lab-args.js';
+import { formatBoxList, LAB_HELP, LabUsageError, parseLabArgs, type LabRequest } from './lab-args.js';
 import { pidAlive, readStateFile, waitPidGone } from './lab-state.js';
 import { cleanupDeadLab, labUp } from './lab-up.js';
 import { callPlane, chooseLab, runningLab } from './plane-client.js';
@@ -80,7 +80,7 @@ async function execute(req: Exclude<LabRequest, { verb: 'up' }>): Promise<void> 
       const rows = (await callPlane(state, 'POST', '/v1/faults', {
         fault: req.fault,
         on: req.on,
-        ...(req.boxes ? { boxes: req.boxes } : {}),
+        ...(req.boxes ? { boxes: formatBoxList(req.boxes) } : {}),
         ...(req.delayMs !== undefined ? { delayMs: req.delayMs } : {}),
       })) as FaultState[];
       const mine = rows.filter((r) => r.fault === req.fault);
@@ -94,7 +94,7 @@ async function execute(req: Exclude<LabRequest, { verb: 'up' }>): Promise<void> 
       const rows = (await callPlane(state, 'POST', '/v1/time/advance', {
         ms: req.ms,
         keep: req.keep,
-        ...(req.boxes ? { boxes: req.boxes } : {}),
+        ...(req.boxes ? { boxes: formatBoxList(req.boxes) } : {}),
       })) as AdvancedClock[];
       if (req.json) return void console.log(JSON.stringify(rows));
       console.log(clockTable(rows));
@@ -111,7 +111,7 @@ async function execute(req: Exclude<LabRequest, { verb: 'up' }>): Promise<void> 
         state,
         'POST',
         `/v1/acme/${req.op}`,
-        req.boxes ? { boxes: req.boxes } : {},
+        req.boxes ? { boxes: formatBoxList(req.boxes) } : {},
         (line) => {
           const l = line as { event: string } & FleetResult;
           if (l.event === 'result' && !req.json)

@@ -18,12 +18,10 @@ import { MAX_LAB_BOXES, MAX_RENEW_DAYS } from '../../device/limits.js';
 import { component, Nullable, StringEnum } from '../../lib/typebox.js';
 import { AcmeStatus } from '../../web/api/models.js';
 import { FLEET_OPS } from '../lab.js';
+import { MAX_BOX_SELECTOR } from '../lab-args.js';
 
 const closed = { additionalProperties: false } as const;
 const dateTime = (description: string) => Nullable(Type.String({ format: 'date-time' }), { description });
-
-/** The longest box selector (`boxIds`) a request may send: ranges keep a 65535-box request small. */
-const MAX_BOX_SELECTOR = 1024;
 
 const acmeServerUrl = Type.String({
   maxLength: 2048,
