@@ -67,17 +67,7 @@ export async function acmeIssue(core: BoxCore, actor: Actor, p: AcmeIssueParams)
 
 /** `crypto certificate acme renew domain <d>` (admin). */
 export async function acmeRenew(core: BoxCore, actor: Actor, domain: string): Promise<void> {
-  requireRole(actor, 'admin');
-  const issued = issuedFor(core, domain, 'renew');
-  const controller = prerequisites(core);
-  await controller.start({
-    type: 'Renew',
-    domain: issued.domain,
-    directoryUrl: issued.directoryUrl,
-    keyAlgorithm: issued.keyAlgorithm,
-    renewDays: issued.renewDays,
-  });
-  core.audit(actor, `crypto certificate acme renew domain ${issued.domain}`);
+  await startOnIssued(core, actor, domain, 'renew', {});
 }
 
 /** `crypto certificate acme revoke domain <d>` (admin): re-issue, install, then revoke the old one. */
@@ -87,18 +77,29 @@ export async function acmeRevoke(
   domain: string,
   reason: RevocationReason = 'superseded',
 ): Promise<void> {
+  await startOnIssued(core, actor, domain, 'revoke', { revocationReason: reason });
+}
+
+/** Renew and revoke: the issued certificate's own settings, then the audit line naming its domain. */
+async function startOnIssued(
+  core: BoxCore,
+  actor: Actor,
+  domain: string,
+  op: 'renew' | 'revoke',
+  extra: { revocationReason?: RevocationReason },
+): Promise<void> {
   requireRole(actor, 'admin');
-  const issued = issuedFor(core, domain, 'revoke');
+  const issued = issuedFor(core, domain, op);
   const controller = prerequisites(core);
   await controller.start({
-    type: 'Revoke',
+    type: op === 'renew' ? 'Renew' : 'Revoke',
     domain: issued.domain,
     directoryUrl: issued.directoryUrl,
     keyAlgorithm: issued.keyAlgorithm,
     renewDays: issued.renewDays,
-    revocationReason: reason,
+    ...extra,
   });
-  core.audit(actor, `crypto certificate acme revoke domain ${issued.domain}`);
+  core.audit(actor, `crypto certificate acme ${op} domain ${issued.domain}`);
 }
 
 /** `crypto certificate acme clear` (admin): back to the default certificate, timers cancelled. */
