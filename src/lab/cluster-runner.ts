@@ -31,7 +31,7 @@
  *   (`gvos-sim box`) still makes its own key. P-256 keys (secure-crypto,
  *   fips: the lab's default) cost 0.4 ms and stay per box.
  */
-import { canListen } from '../lib/net.js';
+import { listenProblem } from '../lib/net.js';
 import { rm } from 'node:fs/promises';
 import { Cluster } from '../device/cluster.js';
 import type { Box } from '../device/box.js';
@@ -517,23 +517,26 @@ export function ipv4Add(base: string, n: number): string {
 }
 
 /**
- * Choose the lab's addressing mode for these box-ids: 'addresses' when every
- * box's own address can listen on every standard port (root, Linux's whole
- * 127/8 on lo), else 'ports'. Explicitly given addresses and ports are not
- * probed (the user chose them). One mode for the lab: the ACME CA's http-01
- * port is one port for all boxes.
+ * Why the boxes cannot each listen on their own address with the standard
+ * ports (root, Linux's whole 127/8 on lo): the first listener that cannot be
+ * opened, in a few words; undefined when they can. Explicitly given
+ * addresses and ports are not probed (the user chose them). The lab uses
+ * one mode for all boxes (the ACME CA's http-01 port is one port for all):
+ * network.mode auto falls back to port offsets on an answer, addresses
+ * refuses.
  */
-export async function chooseAddressing(
+export async function ownAddressesProblem(
   specs: Pick<LabBoxSpec, 'boxId' | 'address' | 'ports'>[],
   base: Addressing = DEFAULT_ADDRESSING,
-): Promise<Addressing> {
+): Promise<string | undefined> {
   const asAddresses: Addressing = { ...base, mode: 'addresses' };
   for (const spec of specs) {
     const { address, ports } = endpointFor(spec, asAddresses);
     for (const k of ['ssh', 'cli', 'https', 'http'] as const) {
       if (spec.ports?.[k] !== undefined) continue;
-      if (!(await canListen(address, ports[k]))) return { ...base, mode: 'ports' };
+      const problem = await listenProblem(address, ports[k]);
+      if (problem) return `box ${spec.boxId}: ${problem}`;
     }
   }
-  return asAddresses;
+  return undefined;
 }

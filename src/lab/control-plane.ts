@@ -526,14 +526,15 @@ export const ROUTES: readonly AnyRoute<PlaneCall>[] = [
     method: 'get',
     path: '/v1/info',
     operationId: 'getInfo',
-    summary: 'The lab: name, trap log, CA root, processes, addressing.',
+    summary: 'The lab: name, DNS domain of the boxes, trap log, CA root, processes, addressing.',
     tags: ['lab'],
     responses: {
-      200: { description: '{name, trapLog, caRoot, processes, addressing}', schema: any('info') },
+      200: { description: '{name, domain, trapLog, caRoot, processes, addressing}', schema: any('info') },
     },
     handler: (ctx, { lab }) =>
       send(ctx, 200, {
         name: lab.topology.lab,
+        domain: lab.topology.domain,
         trapLog: lab.trapLog,
         caRoot: lab.caRootPem ?? null,
         processes: lab.processes,

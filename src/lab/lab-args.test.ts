@@ -49,6 +49,7 @@ t.test('up: file, name, state, log level', async (t) => {
     verb: 'up',
     name: 'demo',
     labsDir: '.gvos-sim/labs',
+    labsDirGiven: false,
     file: 'x.yaml',
     keepState: true,
     logLevel: 'debug',
@@ -111,4 +112,37 @@ t.test('durations', async (t) => {
     message: /duration must look like 30d/,
   });
   t.throws(() => parseDuration('-1d'), { constructor: LabUsageError, message: /duration must look like/ });
+});
+
+t.test('events, traps, hosts; --since as an event number, a time or a duration ago', async (t) => {
+  const now = Date.parse('2026-12-05T07:00:00Z');
+  t.match(parseLabArgs(['events'], {}, now), {
+    verb: 'events',
+    follow: false,
+    json: false,
+    labsDirGiven: false,
+  });
+  t.match(parseLabArgs(['events', '--follow', '--since', '42'], {}, now), {
+    follow: true,
+    since: { seq: 42 },
+  });
+  t.match(parseLabArgs(['events', '-f', '--since', '10m'], {}, now), {
+    follow: true,
+    since: { timeMs: now - 600_000 },
+  });
+  t.match(parseLabArgs(['events', '--since', '2026-12-05T06:00:00Z'], {}, now), {
+    since: { timeMs: Date.parse('2026-12-05T06:00:00Z') },
+  });
+  fails(t, ['events', '--since', 'yesterday'], /--since takes an event number \(42\), a time/);
+  t.match(parseLabArgs(['traps', '--tail', '5', '--since', '1h', '--follow'], {}, now), {
+    verb: 'traps',
+    tail: 5,
+    sinceMs: now - 3_600_000,
+    follow: true,
+  });
+  fails(t, ['traps', '--since', '42'], /--since takes a time .* or a duration ago/);
+  fails(t, ['traps', '--tail', 'x'], /--tail takes a number/);
+  t.match(parseLabArgs(['hosts', '--name', 'demo']), { verb: 'hosts', name: 'demo' });
+  t.match(parseLabArgs(['status', '--labs-dir', '/x']), { labsDir: '/x', labsDirGiven: true });
+  t.match(parseLabArgs(['status'], { GVOS_SIM_LABS_DIR: '/y' }), { labsDir: '/y', labsDirGiven: true });
 });

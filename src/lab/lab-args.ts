@@ -35,11 +35,17 @@ and drive it while it runs.
   lab acme <${FLEET_OPS.join('|')}> [--box <ids>] [--json]
                           fleet ACME with progress and a result table
   lab inventory [--format json|csv] [--output <file>]
-  lab traps [--json]      the notifications in the lab's trap log
+  lab events [--follow] [--since <seq|time|duration>] [--json]
+                          the lab's event feed (box lifecycle, ACME, faults, clocks, traps);
+                          --since 42 (after event 42), 2026-12-05T06:00:00Z, or 10m (ago)
+  lab traps [--follow] [--tail N] [--since <time|duration>] [--json]
+                          the notifications in the lab's trap log, with the time received
+  lab hosts               an /etc/hosts snippet: every box's name and address
 
 Common options:
   --name <lab>            which lab (default: the only running one; "lab" for up)
   --labs-dir <dir>        where labs keep their state     [${DEFAULT_LABS_DIR}]
+                          (without it, running labs are also found from any directory)
   --box <ids>             box-ids ${BOX_ID_MIN}-${BOX_ID_MAX}, e.g. 1,3,5 or 2-4 (default: all)
   -h, --help              this help`;
 
@@ -52,7 +58,12 @@ interface Common {
   name?: string;
   /** --labs-dir, else $GVOS_SIM_LABS_DIR, else DEFAULT_LABS_DIR (not resolved: the caller does). */
   labsDir: string;
+  /** --labs-dir or $GVOS_SIM_LABS_DIR was given: only that directory, not the per-user registry. */
+  labsDirGiven: boolean;
 }
+
+/** Where `--since` starts: after a sequence number, or at a time (ms since the epoch). */
+type Since = { seq: number } | { timeMs: number };
 
 /** The fields of `lab add` as the control plane takes them. */
 interface AddBody {
@@ -89,7 +100,15 @@ export type LabRequest =
   | (Common & { verb: 'time'; ms: number; keep: boolean; boxes?: number[]; json: boolean })
   | (Common & { verb: 'acme'; op: FleetOp; boxes?: number[]; json: boolean })
   | (Common & { verb: 'inventory'; format: 'json' | 'csv'; output?: string })
-  | (Common & { verb: 'traps'; json: boolean });
+  | (Common & { verb: 'events'; follow: boolean; since?: Since; json: boolean })
+  | (Common & {
+      verb: 'traps';
+      follow: boolean;
+      tail?: number;
+      sinceMs?: number;
+      json: boolean;
+    })
+  | (Common & { verb: 'hosts' });
 
 const COMMON = {
   name: { type: 'string' },
@@ -183,17 +202,43 @@ export function parseDuration(s: string): number {
 }
 
 const VERBS =
-  'up, status, down, add, remove, stop, start, kill, reload, fault, faults, time, acme, inventory, traps';
+  'up, status, down, add, remove, stop, start, kill, reload, fault, faults, time, acme, inventory, events, traps, hosts';
+
+/**
+ * `--since`: a sequence number (digits, when `seqAllowed`), a duration ago
+ * (10m, 2h), or a date and time Date.parse reads (2026-12-05T06:00:00Z).
+ */
+function parseSince(s: string, nowMs: number, seqAllowed: boolean): Since {
+  const v = s.trim();
+  if (/^\d{1,15}$/.test(v)) {
+    if (seqAllowed) return { seq: Number(v) };
+    throw new LabUsageError(
+      `--since takes a time (2026-12-05T06:00:00Z) or a duration ago (10m), got "${s}"`,
+    );
+  }
+  if (/^\d+(?:\.\d+)?(?:ms|s|m|h|d)$/.test(v)) return { timeMs: nowMs - parseDuration(v) };
+  const t = /\d{4}-\d\d-\d\d/.test(v) ? Date.parse(v) : NaN;
+  if (Number.isNaN(t))
+    throw new LabUsageError(
+      `--since takes ${seqAllowed ? 'an event number (42), ' : ''}a time (2026-12-05T06:00:00Z) or a duration ago (10m), got "${s.slice(0, 40)}"`,
+    );
+  return { timeMs: t };
+}
 
 /**
  * Parse `gvos-sim lab <argv>`. `env` gives GVOS_SIM_LABS_DIR. Returns
  * `{verb: 'help'}` for help anywhere; throws LabUsageError otherwise.
  */
-export function parseLabArgs(argv: readonly string[], env: NodeJS.ProcessEnv = {}): LabRequest {
+export function parseLabArgs(
+  argv: readonly string[],
+  env: NodeJS.ProcessEnv = {},
+  nowMs: number = Date.now(),
+): LabRequest {
   const [verb, ...rest] = argv;
   const common = (v: Opts): Common => ({
     ...(v.name !== undefined ? { name: v.name as string } : {}),
     labsDir: (v['labs-dir'] as string | undefined) ?? env.GVOS_SIM_LABS_DIR ?? DEFAULT_LABS_DIR,
+    labsDirGiven: v['labs-dir'] !== undefined || env.GVOS_SIM_LABS_DIR !== undefined,
   });
   const flag = (v: Opts, k: string) => v[k] === true;
   switch (verb) {
@@ -365,10 +410,50 @@ export function parseLabArgs(argv: readonly string[], env: NodeJS.ProcessEnv = {
         ...(v.output !== undefined ? { output: v.output as string } : {}),
       };
     }
-    case 'traps': {
-      const { values: v } = parse(rest, { json: { type: 'boolean' } });
+    case 'events': {
+      const { values: v } = parse(rest, {
+        follow: { type: 'boolean', short: 'f' },
+        since: { type: 'string' },
+        json: { type: 'boolean' },
+      });
       if (v.help) return { verb: 'help' };
-      return { verb: 'traps', ...common(v), json: flag(v, 'json') };
+      const since = v.since === undefined ? undefined : parseSince(v.since as string, nowMs, true);
+      return {
+        verb: 'events',
+        ...common(v),
+        follow: flag(v, 'follow'),
+        ...(since ? { since } : {}),
+        json: flag(v, 'json'),
+      };
+    }
+    case 'traps': {
+      const { values: v } = parse(rest, {
+        follow: { type: 'boolean', short: 'f' },
+        tail: { type: 'string' },
+        since: { type: 'string' },
+        json: { type: 'boolean' },
+      });
+      if (v.help) return { verb: 'help' };
+      let tail: number | undefined;
+      if (v.tail !== undefined) {
+        if (!/^\d{1,7}$/.test(v.tail as string))
+          throw new LabUsageError(`--tail takes a number of notifications, got "${v.tail}"`);
+        tail = Number(v.tail);
+      }
+      const since = v.since === undefined ? undefined : parseSince(v.since as string, nowMs, false);
+      return {
+        verb: 'traps',
+        ...common(v),
+        follow: flag(v, 'follow'),
+        ...(tail !== undefined ? { tail } : {}),
+        ...(since && 'timeMs' in since ? { sinceMs: since.timeMs } : {}),
+        json: flag(v, 'json'),
+      };
+    }
+    case 'hosts': {
+      const { values: v } = parse(rest, {});
+      if (v.help) return { verb: 'help' };
+      return { verb: 'hosts', ...common(v) };
     }
     default:
       throw new LabUsageError(`unknown lab verb "${verb}" (use ${VERBS})`);

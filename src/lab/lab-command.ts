@@ -8,18 +8,21 @@
  * Exit codes: 0 done; 1 the operation failed (one line on stderr); 2 bad
  * usage (one line naming the option and what is expected).
  */
-import { readFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { writeFile } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
-import { parseTrapdLine } from '../snmp/trapd-launcher.js';
+import { join } from 'node:path';
+import { parseTrapdLine, type ReceivedNotification } from '../snmp/trapd-launcher.js';
 import type { AdvancedClock } from './box-clock.js';
 import type { FaultState } from './faults.js';
-import type { FleetResult, LabBoxStatus } from './lab.js';
+import type { FleetResult, LabBoxStatus, LabStateFile } from './lab.js';
 import { formatBoxList, LAB_HELP, LabUsageError, parseLabArgs, type LabRequest } from './lab-args.js';
+import { formatEventLine, type LabEvent } from './lab-events.js';
 import { pidAlive, readStateFile, waitPidGone } from './lab-state.js';
 import { cleanupDeadLab, labUp } from './lab-up.js';
-import { callPlane, chooseLab, runningLab } from './plane-client.js';
+import { invokedAs } from './invocation.js';
+import { callPlane, followEvents, locateLab, runningLab } from './plane-client.js';
 import { clockTable, faultsTable, fleetTable, statusTable, trapsTable } from './lab-tables.js';
+import { TrapLogTail } from './trap-tail.js';
 import { TopologyError } from './topology.js';
 
 /**
@@ -53,15 +56,40 @@ export async function runLab(argv: string[]): Promise<void> {
 
 async function execute(req: Exclude<LabRequest, { verb: 'up' }>): Promise<void> {
   if (req.verb === 'help') return void console.log(LAB_HELP);
-  const dir = resolve(req.labsDir);
-  if (req.verb === 'down') return down(dir, req.name);
-  const state = await runningLab(dir, req.name);
+  const cmd = invokedAs();
+  if (req.verb === 'down') return down(req, cmd);
+  const state = await runningLab(await locateLab(req, process.env, `; start one with "${cmd} lab up"`));
   switch (req.verb) {
     case 'status': {
       const rows = (await callPlane(state, 'GET', '/v1/boxes')) as LabBoxStatus[];
       if (req.json) return void console.log(JSON.stringify(rows));
       console.log(statusTable(rows));
       if (state.trapLog) console.log(`\ntrap log: ${state.trapLog}`);
+      return;
+    }
+    case 'events': {
+      let since = 0;
+      let fromMs: number | undefined;
+      if (req.since && 'seq' in req.since) since = req.since.seq;
+      else if (req.since) fromMs = req.since.timeMs;
+      const show = (e: LabEvent) => {
+        if (fromMs !== undefined && Date.parse(e.time) < fromMs) return;
+        console.log(req.json ? JSON.stringify(e) : formatEventLine(e));
+      };
+      if (!req.follow) {
+        for (const e of (await callPlane(state, 'GET', `/v1/events?since=${since}`)) as LabEvent[]) show(e);
+        return;
+      }
+      const stop = new AbortController();
+      process.once('SIGINT', () => stop.abort());
+      await followEvents(state, since, show, stop.signal);
+      return;
+    }
+    case 'hosts': {
+      const info = (await callPlane(state, 'GET', '/v1/info')) as { name: string; domain: string };
+      const rows = (await callPlane(state, 'GET', '/v1/boxes')) as LabBoxStatus[];
+      const again = `${cmd} lab hosts${req.name ? ` --name ${req.name}` : ''}`;
+      console.log(hostsSnippet(info.name, info.domain, rows, again));
       return;
     }
     case 'add': {
@@ -137,33 +165,80 @@ async function execute(req: Exclude<LabRequest, { verb: 'up' }>): Promise<void> 
       await writeFile(req.output, text);
       return void console.log(`inventory written to ${req.output}`);
     }
-    case 'traps': {
-      if (!state.trapLog) throw new Error('this lab sends its traps to an external receiver; look there');
-      const rows = readFileSync(state.trapLog, 'utf8')
-        .split('\n')
-        .map(parseTrapdLine)
-        .filter((n) => n !== undefined);
-      if (req.json)
-        return void console.log(
-          JSON.stringify(
-            rows.map((n) => ({
-              name: n.name,
-              transport: n.transport,
-              version: n.version,
-              varbinds: n.varbinds,
-            })),
-          ),
-        );
-      console.log(trapsTable(rows));
-      console.log(`\n${rows.length} notifications in ${state.trapLog}`);
-      return;
-    }
+    case 'traps':
+      return traps(req, state);
   }
 }
 
+/**
+ * An /etc/hosts snippet: each box's name (<hostname>.<domain>) at the address
+ * its HTTPS, SSH and CLI listen on (the shared address in ports mode).
+ */
+export function hostsSnippet(
+  lab: string,
+  domain: string,
+  rows: readonly LabBoxStatus[],
+  command = 'gvos-sim lab hosts',
+): string {
+  const lines = [`# gvos-sim lab ${lab}; add to /etc/hosts with: ${command} | sudo tee -a /etc/hosts`];
+  const width = Math.max(0, ...rows.map((r) => r.address.length));
+  for (const r of rows) lines.push(`${r.address.padEnd(width)}  ${`${r.hostname}.${domain}`.toLowerCase()}`);
+  return lines.join('\n');
+}
+
+/** `lab traps`: the trap log with the time each arrived, filtered (--since, --tail), then --follow. */
+async function traps(req: Extract<LabRequest, { verb: 'traps' }>, state: LabStateFile): Promise<void> {
+  const file = state.trapLog;
+  if (!file) throw new Error('this lab sends its traps to an external receiver; look there');
+  const data = await readFile(file);
+  // Up to the last complete line: a line being written is read by the follower.
+  const complete = data.lastIndexOf(0x0a) + 1;
+  let rows = data
+    .subarray(0, complete)
+    .toString('utf8')
+    .split('\n')
+    .map(parseTrapdLine)
+    .filter((n) => n !== undefined);
+  if (req.sinceMs !== undefined) rows = rows.filter((n) => (n.receivedMs ?? 0) >= req.sinceMs! - 999);
+  if (req.tail !== undefined) rows = req.tail === 0 ? [] : rows.slice(-req.tail);
+  const json = (n: ReceivedNotification) =>
+    JSON.stringify({
+      time: n.receivedMs === undefined ? null : new Date(n.receivedMs).toISOString(),
+      name: n.name,
+      transport: n.transport,
+      version: n.version,
+      varbinds: n.varbinds,
+    });
+  if (!req.follow) {
+    if (req.json) return void console.log(`[${rows.map(json).join(',')}]`);
+    console.log(trapsTable(rows));
+    console.log(`\n${rows.length} notifications in ${file}`);
+    return;
+  }
+  // Following: one line per notification (a table cannot grow), header first.
+  const line = (n: ReceivedNotification) => (req.json ? json(n) : trapsTable([n]).split('\n').at(-1)!);
+  if (!req.json) console.log(trapsTable([]).split('\n')[0]);
+  for (const n of rows) console.log(line(n));
+  const tail = new TrapLogTail(file, (n) => console.log(line(n)));
+  await tail.start(complete);
+  // Until Ctrl-C or the lab goes down (its process ends).
+  await new Promise<void>((done) => {
+    const check = setInterval(() => {
+      if (!pidAlive(state.pid)) finish();
+    }, 500);
+    const finish = () => {
+      clearInterval(check);
+      process.off('SIGINT', finish);
+      done();
+    };
+    process.once('SIGINT', finish);
+  });
+  await tail.stop();
+}
+
 /** `lab down`: ask the lab process to stop; end it by PID when it does not answer; then its left-over peers. */
-async function down(dir: string, nameOpt: string | undefined): Promise<void> {
-  const name = await chooseLab(dir, nameOpt);
+async function down(req: Extract<LabRequest, { verb: 'down' }>, cmd: string): Promise<void> {
+  const { dir, name } = await locateLab(req, process.env, `; start one with "${cmd} lab up"`);
   const state = await readStateFile(dir, name);
   if (!state) throw new Error(`lab ${name} is not running (no state in ${join(dir, name)})`);
   if (pidAlive(state.pid)) {

@@ -74,8 +74,9 @@ export function fleetTable(results: readonly FleetResult[]): string {
 /** `lab traps`: one row per notification of the trap log. */
 export function trapsTable(rows: readonly ReceivedNotification[]): string {
   return lines(
-    ['notification', 'from', 'hostname', 'serial', 'description'],
+    ['time', 'notification', 'from', 'hostname', 'serial', 'description'],
     rows.map((n) => [
+      n.receivedMs === undefined ? '-' : isoShort(new Date(n.receivedMs).toISOString()),
       n.name,
       n.transport.replace(/^UDP: /, '').replace(/->.*/, ''),
       varbindValue(n, 'gvosSimHostname') ?? '-',

@@ -19,6 +19,9 @@ import { Lab, type LabStateFile } from './lab.js';
 import { LabUsageError, type LabRequest } from './lab-args.js';
 import { endPeer, pidAlive, readStateFile, removeStateFile, writeStateFile } from './lab-state.js';
 import { statusTable } from './lab-tables.js';
+import { formatEventLine } from './lab-events.js';
+import { invokedAs } from './invocation.js';
+import { registerLab, unregisterLab } from './lab-registry.js';
 import { LineProgress, LiveTableProgress } from './progress.js';
 import { defaultTopology, parseTopology, type TopologyContext } from './topology.js';
 
@@ -27,6 +30,7 @@ export async function cleanupDeadLab(dir: string, s: LabStateFile): Promise<numb
   let ended = 0;
   for (const p of s.processes) if (await endPeer(p)) ended++;
   await removeStateFile(dir, s.name);
+  await unregisterLab(s.name, dir);
   return ended;
 }
 
@@ -61,12 +65,13 @@ export async function labUp(o: Extract<LabRequest, { verb: 'up' }>): Promise<voi
   if (o.name) topology = { ...topology, lab: o.name };
   const labName = topology.lab;
   const nameOpt = labName === 'lab' ? '' : ' --name ' + labName;
+  const cmd = `${invokedAs()} lab`;
 
   const existing = await readStateFile(dir, labName);
   // In a container the lab is PID 1 on every start: a state file naming our own PID is from an earlier run.
   if (existing && existing.pid !== process.pid && pidAlive(existing.pid)) {
     throw new Error(
-      `lab ${labName} is already running (pid ${existing.pid}); stop it with "gvos-sim lab down --name ${labName}"`,
+      `lab ${labName} is already running (pid ${existing.pid}); stop it with "${cmd} down --name ${labName}"`,
     );
   }
   if (existing) await cleanupDeadLab(dir, existing);
@@ -134,13 +139,17 @@ export async function labUp(o: Extract<LabRequest, { verb: 'up' }>): Promise<voi
   // One stop, whoever asks first (signal or `lab down`); `down` settles when it is done.
   let stopping: Promise<void> | undefined;
   let plane: ControlPlane | undefined;
+  // The event feed's unsubscribe, set once the lab is up (a stop before that has none).
+  const feed = { off: (): void => undefined };
   const stop = (why: string): Promise<void> =>
     (stopping ??= (async () => {
+      feed.off();
       process.stdout.write(`\nlab ${labName}: stopping (${why})...\n`);
       await plane?.close();
       await lab.down();
       await stateWrites.catch(() => undefined);
       await removeStateFile(dir, labName);
+      await unregisterLab(labName, dir).catch(() => undefined);
       process.stdout.write(`lab ${labName}: down\n`);
     })());
   let settleDown!: () => void;
@@ -162,27 +171,34 @@ export async function labUp(o: Extract<LabRequest, { verb: 'up' }>): Promise<voi
       processes: lab.processes,
       trapLog: lab.trapLog,
     });
+    // Found from any directory from now on (lab-registry.ts); a failure here only costs that.
+    await registerLab({ name: labName, labsDir: dir, pid: process.pid, startedAt: state.startedAt }).catch(
+      (err: Error) => console.log(`note: the lab is not registered for other directories (${err.message})`),
+    );
   } catch (err) {
     await stop('start failed');
     throw err;
   }
+  lab.endProgress();
   if (progress instanceof LiveTableProgress) progress.finish();
-  printUp(lab, labName, topology, t0);
-  const rootFile = join(lab.dir, 'ca-root.pem');
-  if (lab.caRootPem) {
+  const rootFile = lab.caRootPem ? join(lab.dir, 'ca-root.pem') : undefined;
+  if (rootFile && lab.caRootPem) {
     // A CA that keeps its key (not Pebble): the root the lab made for its dashboard goes into the same file.
     await writeFile(rootFile, lab.caRootPem + (creds?.ownRootPem ? '\n' + creds.ownRootPem : ''));
-    console.log(`CA root:     ${rootFile}`);
   }
+  const dashboard: string[] = [];
   if (creds) {
     const port = new URL(dashboardUrl).port;
-    console.log(`dashboard:   ${dashboardUrl}   (user admin; or https://${creds.name}:${port}/ by name)`);
-    console.log(
-      `             curl --cacert ${rootFile} --resolve ${creds.name}:${port}:127.0.0.1 https://${creds.name}:${port}/`,
-    );
+    dashboard.push(`dashboard:   ${dashboardUrl}   (user admin; or https://${creds.name}:${port}/ by name)`);
+    if (rootFile)
+      dashboard.push(
+        `  curl:      curl --cacert ${rootFile} --resolve ${creds.name}:${port}:127.0.0.1 https://${creds.name}:${port}/`,
+      );
   }
-  if (lab.trapLog) console.log(`trap log:    ${lab.trapLog}   (gvos-sim lab traps${nameOpt})`);
-  console.log(`stop:        Ctrl-C, or gvos-sim lab down${nameOpt}`);
+  printUp(lab, labName, topology, t0, rootFile, `${cmd} %s${nameOpt}`, dashboard);
+  // The event feed: one line per event from here on (the start's own events were the table).
+  console.log('\nevents (Ctrl-C stops the lab):');
+  feed.off = lab.events.subscribe((e) => console.log(formatEventLine(e)));
 
   process.once('SIGINT', () => stopAndSettle('SIGINT'));
   process.once('SIGTERM', () => stopAndSettle('SIGTERM'));
@@ -190,12 +206,23 @@ export async function labUp(o: Extract<LabRequest, { verb: 'up' }>): Promise<voi
   await down;
 }
 
+/**
+ * The table and the hints after it. Every hint works as printed: URLs by the
+ * name the certificate carries, with the curl line that reaches it (the lab's
+ * DNS names are not in the system resolver: --resolve pins the name to the
+ * box's address), and commands spelled as this process was invoked
+ * (`verb` is "<command> lab %s [--name L]").
+ */
 function printUp(
   lab: Lab,
   labName: string,
   topology: { adminPassword?: string | undefined; adminPasswordEnv: string },
   t0: number,
+  rootFile: string | undefined,
+  verb: string,
+  dashboard: readonly string[],
 ): void {
+  const labVerb = (v: string) => verb.replace('%s', v);
   const elapsed = ((Date.now() - t0) / 1000).toFixed(1);
   const rows = lab.status();
   console.log('');
@@ -203,16 +230,40 @@ function printUp(
   console.log('');
   const ok = rows.filter((r) => r.certificate.status === 'valid').length;
   console.log(`lab ${labName} is up: ${rows.length} boxes, ${ok} with a valid certificate, in ${elapsed} s`);
+  console.log(lab.addressingNote);
   const first = rows.find((r) => r.boxId === 3) ?? rows[0];
-  if (!first) return;
-  const portOpt = first.ports.ssh === 22 ? '' : ` -p ${first.ports.ssh}`;
-  const password = topology.adminPassword
-    ? 'from the topology'
-    : process.env[topology.adminPasswordEnv]
-      ? `$${topology.adminPasswordEnv}`
-      : lab.adminPassword;
-  console.log(`log in:      ssh${portOpt} admin@${first.address}   (password: ${password})`);
-  console.log(
-    `web:         https://${first.address}${first.ports.https === 443 ? '' : ':' + first.ports.https}/`,
-  );
+  if (first) {
+    const portOpt = first.ports.ssh === 22 ? '' : ` -p ${first.ports.ssh}`;
+    const password = topology.adminPassword
+      ? 'from the topology'
+      : process.env[topology.adminPasswordEnv]
+        ? `$${topology.adminPasswordEnv}`
+        : lab.adminPassword;
+    console.log(`log in:      ssh${portOpt} admin@${first.address}   (password: ${password})`);
+    const https = first.ports.https;
+    const port = https === 443 ? '' : `:${https}`;
+    const name = lab.domainFor(first.boxId);
+    const byName = name !== first.address;
+    const url = `https://${name.includes(':') ? `[${name}]` : name}${port}/`;
+    const resolveOpt = byName ? ` --resolve ${name}:${https}:${first.address}` : '';
+    const cacert = rootFile ? `--cacert ${rootFile}` : '';
+    console.log(`web:         ${url}   (box ${first.boxId}; its certificate names ${name})`);
+    if (rootFile) {
+      const user =
+        topology.adminPassword || process.env[topology.adminPasswordEnv]
+          ? 'admin'
+          : `admin:${lab.adminPassword}`;
+      console.log(`  curl:      curl ${cacert}${resolveOpt} ${url}`);
+      console.log(`  REST API:  curl ${cacert}${resolveOpt} -u ${user} ${url}api/v1/system/version`);
+    }
+    if (byName)
+      console.log(
+        `  names:     ${labVerb('hosts')} prints an /etc/hosts snippet; to trust the lab's root see the README (Trusting the lab's CA)`,
+      );
+  }
+  for (const l of dashboard) console.log(l);
+  if (rootFile) console.log(`CA root:     ${rootFile}`);
+  if (lab.trapLog) console.log(`trap log:    ${lab.trapLog}   (${labVerb('traps --follow')})`);
+  console.log(`events:      ${labVerb('events --follow')} from another shell`);
+  console.log(`stop:        Ctrl-C, or ${labVerb('down')}`);
 }

@@ -34,7 +34,7 @@ import { certificateFacts } from '../pki/certificate.js';
 import { freshCertificateWarning, type AdvancedClock } from './box-clock.js';
 import { ChallengeRouter } from './challenge-router.js';
 import {
-  chooseAddressing,
+  ownAddressesProblem,
   ClusterRunner,
   DEFAULT_ADDRESSING,
   type Addressing,
@@ -201,9 +201,15 @@ export class Lab {
   private router: ChallengeRouter | undefined;
   /** Per box-id, kept across restarts of the box (the box's ACME transport reads it). */
   private readonly connectFaults = new Map<number, ConnectFaults>();
-  private readonly progress: LabProgress;
+  private progress: LabProgress;
   private downing: Promise<void> | undefined;
   private readonly rewinds = new Set<NodeJS.Timeout>();
+  /**
+   * One line saying how the boxes are addressed and, when own addresses
+   * could not be used (network.mode auto), why the lab fell back to port
+   * offsets: `lab up` prints it under its table.
+   */
+  addressingNote = '';
   /** Ports mode: the http-01 router's port (Pebble's httpPort). */
   private challengePort = 80;
 
@@ -361,11 +367,21 @@ export class Lab {
       sharedAddress: topo.network.sharedAddress,
       portBase: topo.network.portBase,
     };
-    const addressing =
-      topo.network.mode === 'auto'
-        ? await chooseAddressing(topo.boxes, base)
-        : { ...base, mode: topo.network.mode };
+    let addressing: Addressing = { ...base, mode: topo.network.mode === 'ports' ? 'ports' : 'addresses' };
+    let fallback: string | undefined;
+    if (topo.network.mode !== 'ports') {
+      const problem = await ownAddressesProblem(topo.boxes, base);
+      if (problem && topo.network.mode === 'addresses')
+        throw new Error(
+          `lab ${topo.lab}: network.mode addresses, but ${problem}; free it, run as root, or use network.mode auto (falls back to port offsets) or ports`,
+        );
+      if (problem) {
+        addressing = { ...base, mode: 'ports' };
+        fallback = problem;
+      }
+    }
     const lab = new Lab(topo, o, addressing, password, planned.plan);
+    lab.addressingNote = addressingNote(topo, addressing, fallback);
     try {
       await lab.start();
     } catch (err) {
@@ -373,6 +389,15 @@ export class Lab {
       throw err;
     }
     return lab;
+  }
+
+  /**
+   * Stop reporting to the start's progress (the live table or lines): once
+   * `lab up` printed its table, the terminal shows the event feed instead,
+   * and a redraw of the start table would overwrite it.
+   */
+  endProgress(): void {
+    this.progress = silentProgress;
   }
 
   /** The lab's trap log (snmptrapd), if the lab runs the receiver. */
@@ -398,11 +423,7 @@ export class Lab {
   private async start(): Promise<void> {
     const topo = this.topology;
     const addressing = this.runner.addressing;
-    this.progress.phase(
-      addressing.mode === 'addresses'
-        ? `addressing: one address per box (${topo.network.addressBase} + ${topo.network.addressOffset} + box-id), standard ports`
-        : `addressing: ${addressing.sharedAddress} with port offsets (ssh ${addressing.portBase.ssh}+id, https ${addressing.portBase.https}+id); own addresses need root and 127/8`,
-    );
+    this.progress.phase(this.addressingNote || addressingNote(topo, addressing, undefined));
     // --- peers
     if (addressing.mode === 'ports') {
       // One address for all boxes: the CA's http-01 requests reach each box through the router, by name.
@@ -924,6 +945,16 @@ async function adminPassword(topo: Topology, dir: string, env: NodeJS.ProcessEnv
   const made = randomBytes(12).toString('base64url');
   await writeFile(file, made + '\n', { mode: 0o600 });
   return made;
+}
+
+/** The addressing line of `lab up` (see Lab.addressingNote). */
+function addressingNote(topo: Topology, a: Addressing, fallback: string | undefined): string {
+  if (a.mode === 'addresses')
+    return `addressing: one address per box (${topo.network.addressBase} + ${topo.network.addressOffset} + box-id), standard ports`;
+  const how = `${a.sharedAddress} with port offsets (ssh ${a.portBase.ssh}+id, https ${a.portBase.https}+id)`;
+  return fallback
+    ? `addressing: every box on ${how}, because ${fallback}; network.mode addresses would refuse instead`
+    : `addressing: every box on ${how} (network.mode ports)`;
 }
 
 /** A wildcard listen address is reached at loopback. */

@@ -33,12 +33,14 @@ export class TrapLogTail {
     private readonly intervalMs = DEFAULT_INTERVAL_MS,
   ) {}
 
-  /** Start following from the log's current end (what is there already was before the lab's feed). */
-  async start(): Promise<void> {
-    this.offset = await stat(this.file).then(
-      (s) => s.size,
-      () => 0,
-    );
+  /** Start following from byte `fromOffset`, by default the log's current end (what is there was before). */
+  async start(fromOffset?: number): Promise<void> {
+    this.offset =
+      fromOffset ??
+      (await stat(this.file).then(
+        (s) => s.size,
+        () => 0,
+      ));
     this.schedule();
   }
 

@@ -70,11 +70,27 @@ export function listenOn(
 }
 
 /** True when a TCP listener can be opened on address:port right now (closed again at once). */
-export function canListen(address: string, port: number): Promise<boolean> {
+export async function canListen(address: string, port: number): Promise<boolean> {
+  return (await listenProblem(address, port)) === undefined;
+}
+
+/**
+ * Why a TCP listener on address:port cannot be opened now, in a few words
+ * ("127.0.0.101:443 is taken (EADDRINUSE)"), or undefined when it can.
+ */
+export function listenProblem(address: string, port: number): Promise<string | undefined> {
   return new Promise((resolve) => {
     const s = createServer();
-    s.once('error', () => resolve(false));
-    s.listen({ host: address, port, exclusive: true }, () => s.close(() => resolve(true)));
+    s.once('error', (err: NodeJS.ErrnoException) => {
+      const where = `${address.includes(':') ? `[${address}]` : address}:${port}`;
+      if (err.code === 'EADDRINUSE') resolve(`${where} is taken (EADDRINUSE)`);
+      else if (err.code === 'EACCES')
+        resolve(`listening on ${where} needs root or CAP_NET_BIND_SERVICE (EACCES)`);
+      else if (err.code === 'EADDRNOTAVAIL')
+        resolve(`${address} is not an address of this machine (EADDRNOTAVAIL)`);
+      else resolve(`cannot listen on ${where} (${err.code ?? err.message})`);
+    });
+    s.listen({ host: address, port, exclusive: true }, () => s.close(() => resolve(undefined)));
   });
 }
 

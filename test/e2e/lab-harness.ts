@@ -46,14 +46,23 @@ function labCommand(args: string[]): string[] {
   return ['--input-type=module', '-e', code, ...args];
 }
 
+/** The commands of `names` that are not installed (on the PATH or in /usr/sbin). */
+export function missingCommands(names: readonly string[]): string[] {
+  return names.filter(
+    (b) =>
+      spawnSync('sh', ['-c', `command -v ${b} || test -x /usr/sbin/${b}`], { stdio: 'ignore' }).status !== 0,
+  );
+}
+
 /** Run `gvos-sim lab <args>` to completion. */
 export function runLabCli(
   args: string[],
   env: NodeJS.ProcessEnv = {},
+  cwd: string = REPO_ROOT,
 ): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
     const p = spawn(process.execPath, labCommand(args), {
-      cwd: REPO_ROOT,
+      cwd,
       env: { ...process.env, ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
@@ -69,9 +78,11 @@ export function runLabCli(
 export async function startLabUp(
   args: string[],
   timeoutMs = 120_000,
+  env: NodeJS.ProcessEnv = {},
 ): Promise<{ proc: ChildProcess; stdout: () => string; exited: Promise<number | null> }> {
   const proc = spawn(process.execPath, labCommand(['up', ...args]), {
     cwd: REPO_ROOT,
+    env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';

@@ -106,7 +106,9 @@ t.test(
   async (t) => {
     if (!(await canListen('127.0.6.2', 443))) return t.pass('cannot use 127.0.6.2:443 here; nothing to show');
     const dir = mkdtempSync(join(tmpdir(), 'gvos-lab-half-'));
-    // Box 2's HTTPS port is taken: the lab starts its peers and box 1, then box 2 fails.
+    // Box 2's HTTPS port is taken: the lab starts its peers and box 1, then box 2 fails. Its port is
+    // listed in the topology: listed ports are not probed before the start (a taken standard port
+    // would make network.mode addresses refuse at once, starting nothing).
     const blocker = createServer();
     await new Promise<void>((r) => blocker.listen(443, '127.0.6.2', () => r()));
     t.teardown(() => {
@@ -117,7 +119,7 @@ t.test(
       [
         'lab: e2e-half',
         'admin-password: Adm1n-test-pw',
-        'boxes: 3',
+        'boxes: { count: 3, list: [{ box-id: 2, ports: { https: 443 } }] }',
         'network: { mode: addresses, address-base: 127.0.6.0, address-offset: 0 }',
         '',
       ].join('\n'),
