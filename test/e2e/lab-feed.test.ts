@@ -4,22 +4,20 @@
 // with only the printed line verifies the box's certificate and reaches its
 // REST API), `lab hosts`, a lab found from another directory through the
 // per-user registry; the address fallback's one line and the refusal of
-// `network.mode: addresses`.
+// `network.mode: addresses` (lab-fallback.test.ts).
 import t from 'tap';
 import { execFileSync } from 'node:child_process';
-import { createServer } from 'node:net';
 import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { canListen } from '../../src/lib/net.js';
 import type { LabEvent } from '../../src/lab/lab-events.js';
-import { ensureBuilt, missingCommands, runLabCli, startLabUp } from './lab-harness.js';
+import { ensureBuilt, missingLabPeers, runLabCli, startLabUp } from './lab-harness.js';
 
-// Its own address blocks (127.0.10.x: the feed lab; 127.0.11.x: the fallback), apart from other suites.
+// Its own address block (127.0.10.x), apart from other suites.
 const BASE = '127.0.10';
-const FALLBACK_BASE = '127.0.11';
 const canBind = await canListen(`${BASE}.1`, 443);
-const missing = missingCommands(['pebble', 'pebble-challtestsrv', 'snmptrapd', 'curl']);
+const missing = missingLabPeers(['curl']);
 const skip = !canBind
   ? `cannot listen on ${BASE}.1:443 (needs root and 127/8)`
   : missing.length
@@ -62,7 +60,11 @@ t.test('the feed, the hints, lab hosts and a lab found from another directory', 
   t.match(up, /lab e2e-feed is up: 3 boxes, 3 with a valid certificate/);
   t.match(up, /addressing: one address per box/);
   t.match(up, /web: +https:\/\/gigavue-3\.lab\.test\/ /, 'the URL by the name the certificate carries');
-  t.match(up, /stop: +Ctrl-C, or node bin\/gvos-sim\.js lab down --name e2e-feed/, 'the command as invoked');
+  t.match(
+    up,
+    /stop: +Ctrl-C, or node bin\/gvos-sim\.js lab down --name e2e-feed\n/,
+    'the command as invoked',
+  );
   t.match(up, /\nevents \(Ctrl-C stops the lab\):\n/);
 
   // --- curl with only the printed hint: full verification against the lab's root, by name.
@@ -157,62 +159,3 @@ t.test('the feed, the hints, lab hosts and a lab found from another directory', 
     'traps --follow saw the revocation',
   );
 });
-
-t.test(
-  'the address fallback says why in one line; network.mode addresses refuses instead',
-  { skip },
-  async (t) => {
-    ensureBuilt();
-    if (!(await canListen(`${FALLBACK_BASE}.1`, 443))) return t.pass(`${FALLBACK_BASE}.1:443 is in use here`);
-    const dir = mkdtempSync(join(tmpdir(), 'gvos-lab-fallback-'));
-    const blocker = createServer();
-    await new Promise<void>((r) => blocker.listen(443, `${FALLBACK_BASE}.1`, () => r()));
-    t.teardown(() => {
-      blocker.close();
-      rmSync(dir, { recursive: true, force: true });
-    });
-    const env = { GVOS_SIM_REGISTRY_DIR: join(dir, 'registry') };
-    const topo = (mode: string) => {
-      const f = join(dir, `${mode}.yaml`);
-      writeFileSync(
-        f,
-        [
-          `lab: e2e-${mode}`,
-          'boxes: 1',
-          'on-start: { issue-certificates: false }',
-          'network:',
-          `  mode: ${mode}`,
-          `  address-base: ${FALLBACK_BASE}.0`,
-          '  address-offset: 0',
-          '',
-        ].join('\n'),
-      );
-      return f;
-    };
-    const refused = await runLabCli(['up', topo('addresses'), '--labs-dir', join(dir, 'labs')], env);
-    t.equal(refused.code, 1);
-    t.match(
-      refused.stderr,
-      `network.mode addresses, but box 1: ${FALLBACK_BASE}.1:443 is taken (EADDRINUSE); free it, run as root, or use network.mode auto`,
-    );
-    t.notMatch(refused.stdout, /starting Pebble/, 'refused before starting anything');
-
-    const lab = await startLabUp([topo('auto'), '--labs-dir', join(dir, 'labs')], 120_000, env);
-    t.teardown(async () => {
-      if (lab.proc.exitCode === null) lab.proc.kill('SIGTERM');
-      await lab.exited;
-    });
-    const lines = lab
-      .stdout()
-      .split('\n')
-      .filter((l) => l.startsWith('addressing: '));
-    t.ok(lines.length >= 1);
-    t.equal(
-      lines.at(-1),
-      `addressing: every box on 127.0.0.1 with port offsets (ssh 2200+id, https 4400+id), because box 1: ${FALLBACK_BASE}.1:443 is taken (EADDRINUSE); network.mode addresses would refuse instead`,
-    );
-    t.match(lab.stdout(), /log in: +ssh -p 2201 admin@127\.0\.0\.1 /);
-    const down = await runLabCli(['down', '--name', 'e2e-auto', '--labs-dir', join(dir, 'labs')], env);
-    t.equal(down.code, 0, down.stderr);
-  },
-);

@@ -39,19 +39,16 @@ export function ensureBuilt(): void {
  * The command line of `gvos-sim lab <args>`: bin/gvos-sim.js once main.ts
  * has the lab command, else the built lab module directly (same code path).
  */
+let binHasLab: boolean | undefined;
 function labCommand(args: string[]): string[] {
-  const probe = spawnSync(process.execPath, [BIN, 'lab', '--help'], { encoding: 'utf8' });
-  if (probe.status === 0 && probe.stdout.includes('gvos-sim lab')) return [BIN, 'lab', ...args];
+  // Probed once per test file: a node start per command doubled the time of the lab suites.
+  binHasLab ??= (() => {
+    const probe = spawnSync(process.execPath, [BIN, 'lab', '--help'], { encoding: 'utf8' });
+    return probe.status === 0 && probe.stdout.includes('gvos-sim lab');
+  })();
+  if (binHasLab) return [BIN, 'lab', ...args];
   const code = `import(${JSON.stringify(LAB_JS)}).then((m) => m.runLab(process.argv.slice(1))).catch((e) => { console.error('gvos-sim: ' + e.message); process.exit(1); });`;
   return ['--input-type=module', '-e', code, ...args];
-}
-
-/** The commands of `names` that are not installed (on the PATH or in /usr/sbin). */
-export function missingCommands(names: readonly string[]): string[] {
-  return names.filter(
-    (b) =>
-      spawnSync('sh', ['-c', `command -v ${b} || test -x /usr/sbin/${b}`], { stdio: 'ignore' }).status !== 0,
-  );
 }
 
 /** Run `gvos-sim lab <args>` to completion. */
@@ -103,9 +100,9 @@ export async function startLabUp(
   return { proc, stdout: () => out, exited };
 }
 
-/** Which of a lab's default peers (Pebble, its challenge server, snmptrapd) this machine lacks, for a skip reason. */
-export function missingLabPeers(): string[] {
-  return ['pebble', 'pebble-challtestsrv', 'snmptrapd'].filter((b) => {
+/** Which of a lab's default peers (Pebble, its challenge server, snmptrapd) and of `extra` this machine lacks, for a skip reason. */
+export function missingLabPeers(extra: readonly string[] = []): string[] {
+  return ['pebble', 'pebble-challtestsrv', 'snmptrapd', ...extra].filter((b) => {
     try {
       execFileSync('sh', ['-c', `command -v ${b} || test -x /usr/sbin/${b}`], { stdio: 'ignore' });
       return false;
