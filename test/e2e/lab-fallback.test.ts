@@ -13,6 +13,7 @@ import { ensureBuilt, missingLabPeers, runLabCli, startLabUp } from './lab-harne
 const FALLBACK_BASE = '127.0.11';
 const canBind = await canListen(`${FALLBACK_BASE}.2`, 443);
 const missing = missingLabPeers();
+t.setTimeout(400_000);
 const skip = !canBind
   ? `cannot listen on ${FALLBACK_BASE}.2:443 (needs root and 127/8)`
   : missing.length
