@@ -39,6 +39,7 @@ import { MAX_LAB_BOXES, MAX_RENEW_DAYS } from '../device/limits.js';
 import { KEY_ALGORITHMS } from '../device/key-algorithms.js';
 import { clip } from '../device/validate.js';
 import { silentLogger } from '../lib/logger.js';
+import { reportAppErrors } from '../web/app-errors.js';
 import { component, StringEnum } from '../lib/typebox.js';
 import type { OpenApiDocument } from '../web/api/openapi.js';
 import { problemResponse } from '../web/api/openapi.js';
@@ -707,6 +708,7 @@ export function createControlPlaneApp(
     },
   });
   const app = new Koa();
+  reportAppErrors(app, lab.logger);
   app.use(async (ctx, next) => {
     // The dashboard's page is served here too: the same policy as a box's GUI (nothing inline, nothing from elsewhere).
     ctx.set('Content-Security-Policy', CONTENT_SECURITY_POLICY);

@@ -400,6 +400,11 @@ export class Lab {
     this.progress = silentProgress;
   }
 
+  /** The lab's logger (the control plane reports its failed answers there). */
+  get logger(): Logger {
+    return this.o.logger;
+  }
+
   /** The lab's trap log (snmptrapd), if the lab runs the receiver. */
   get trapLog(): string | null {
     return this.traps?.logFile ?? null;

@@ -12,6 +12,7 @@ import type { Box } from '../device/box.js';
 import { certificateFacts } from '../pki/certificate.js';
 import type { Logins } from '../device/login.js';
 import { silentLogger, type Logger } from '../lib/logger.js';
+import { reportAppErrors } from './app-errors.js';
 import {
   DEFAULT_MAX_SESSIONS,
   DEFAULT_SESSION_IDLE_MS,
@@ -72,6 +73,7 @@ export interface HttpsAppOptions {
 export function createHttpsApp(getBox: () => Box, o: HttpsAppOptions = {}): Koa {
   const app = new Koa();
   const logger = o.logger ?? silentLogger;
+  reportAppErrors(app, logger);
   const sessions = new SessionStore({
     idleMs: o.sessions?.idleMs ?? DEFAULT_SESSION_IDLE_MS,
     maxAgeMs: o.sessions?.maxAgeMs ?? DEFAULT_SESSION_MAX_AGE_MS,
