@@ -203,30 +203,6 @@ if (!existsSync(join(REPO_ROOT, 'dist', 'src', 'main.js'))) {
     await until(/\ntty-box > ?$/, 'q back to the prompt');
   });
 
-  t.test('Tab and ? complete the names that exist (a certificate, a user)', async (t) => {
-    await keys('-l', 'show crypto certificate name def');
-    await keys('Tab');
-    t.equal(
-      await lineAfterKeys('tty-box > show crypto certificate name default-cert'),
-      'tty-box > show crypto certificate name default-cert',
-      'Tab completed the certificate name',
-    );
-    await keys('Enter');
-    await until(/Certificate with name 'default-cert'[\s\S]*tty-box > ?$/, 'the completed line ran');
-    await keys('-l', 'show crypto certificate name ?');
-    const s = await until(
-      / {2}default-cert +existing\ntty-box > show crypto certificate name $/,
-      '? and the names',
-    );
-    t.match(
-      s,
-      / {2}<name> +Certificate name[^\n]*\n {2}default-cert +existing\n/,
-      '? lists the parameter and the names',
-    );
-    await keys('C-u');
-    t.equal(await lineAfterKeys('tty-box >'), 'tty-box >');
-  });
-
   t.test('transcript', async (t) => {
     // Kept for the report: what the operator saw.
     const s = (await tmux('capture-pane', '-p', '-J', '-S', '-200', '-t', 'cli')).stdout;
