@@ -41,7 +41,7 @@ import {
   nextRetryMoment,
   RENEWAL_RETRY_DELAYS_MS,
   RenewalTimer,
-  type InstalledCertificate,
+  installedCertificate,
 } from './scheduler.js';
 import {
   AcmeSession,
@@ -552,7 +552,7 @@ export class AcmeAgent implements AcmeController {
       next = nextRetryMoment(
         failedAttempts,
         now,
-        before.expiresMs + clockAheadShift(installed(before)),
+        before.expiresMs + clockAheadShift(installedCertificate(before)),
         this.s.renewalRetryDelaysMs,
         this.s.lastChanceBeforeExpiryMs,
       );
@@ -827,7 +827,7 @@ export class AcmeAgent implements AcmeController {
 
   /** The renewal moment of the stored certificate, anchored on the box clock at its install. */
   private momentOf(i: AcmeIssued): number {
-    return anchoredRenewalMoment(installed(i));
+    return anchoredRenewalMoment(installedCertificate(i));
   }
 
   /** A one-line reason for the status, naming the CA to add when the server's TLS is not trusted. */
@@ -861,21 +861,6 @@ export class AcmeAgent implements AcmeController {
     } as DeviceEvents[K];
     this.box.events.emit(event, payload);
   }
-}
-
-/**
- * The certificate of an issued record as the box got it. Its install time is
- * the last successful renewal's or, before any, the issue's: both are
- * stamped by the box clock as the certificate is installed (issue, renew,
- * revoke's re-issue), so no separate field is stored.
- */
-function installed(i: AcmeIssued): InstalledCertificate {
-  return {
-    notBeforeMs: i.notBeforeMs,
-    expiresMs: i.expiresMs,
-    renewDays: i.renewDays,
-    installedMs: i.lastSuccessfulRenewalMs ?? i.firstIssuedMs,
-  };
 }
 
 function clipReason(s: string): string {

@@ -6,6 +6,7 @@
  * time from an injected Clock, so tests and the lab move time instead of
  * sleeping.
  */
+import type { AcmeIssued } from '../device/model.js';
 import { MAX_TIMER_MS, type Clock, type TimerHandle } from '../lib/clock.js';
 
 export const SECOND_MS = 1_000;
@@ -53,6 +54,21 @@ export interface InstalledCertificate {
   renewDays: number | null;
   /** The box clock (epoch ms) when this certificate was installed. */
   installedMs: number;
+}
+
+/**
+ * The certificate of an issued record as the box got it. Its install time is
+ * the last successful renewal's or, before any, the issue's: both are
+ * stamped by the box clock as the certificate is installed (issue, renew,
+ * revoke's re-issue), so no separate field is stored. Pure.
+ */
+export function installedCertificate(i: AcmeIssued): InstalledCertificate {
+  return {
+    notBeforeMs: i.notBeforeMs,
+    expiresMs: i.expiresMs,
+    renewDays: i.renewDays,
+    installedMs: i.lastSuccessfulRenewalMs ?? i.firstIssuedMs,
+  };
 }
 
 /**

@@ -21,6 +21,9 @@ import {
 import { hashPasswordAsync } from './passwords.js';
 import { validateHostname } from './validate.js';
 
+/** The user a box has from its first boot, with the admin role and the first-boot password (the real box's `admin`). */
+export const FIRST_ADMIN_USER = 'admin';
+
 export interface FirstBootOptions {
   boxId: number;
   hostname: string;
@@ -107,7 +110,7 @@ export async function createFirstBootDocument(o: FirstBootOptions): Promise<BoxD
       hostname: o.hostname,
       nameServers: [],
       domainList: [],
-      users: { admin: { role: 'admin', passwordHash } },
+      users: { [FIRST_ADMIN_USER]: { role: 'admin', passwordHash } },
       cryptoMode: o.cryptoMode,
       snmp: defaultSnmpConfig(),
     },

@@ -15,22 +15,50 @@ function isoShort(iso: string | null | undefined): string {
   return iso ? iso.replace('T', ' ').replace(/\.\d+Z$/, 'Z') : '-';
 }
 
-/** The final table of `lab up` and `lab status`. */
+/** How far a box clock is ahead: `real`, or `+23.0 h` / `+84.0 d`. */
+function clockOffset(ms: number): string {
+  if (ms === 0) return 'real';
+  const h = ms / 3_600_000;
+  return h < 48 ? `+${h.toFixed(1)} h` : `+${(h / 24).toFixed(1)} d`;
+}
+
+/** The final table of `lab up` and `lab status`: times are the box's clock (see the clock column). */
 export function statusTable(rows: readonly LabBoxStatus[]): string {
   return lines(
-    ['box-id', 'hostname', 'address', 'ssh', 'https', 'snmp', 'state', 'certificate', 'serial', 'expires'],
-    rows.map((r) => [
-      String(r.boxId),
-      r.hostname,
-      r.address,
-      String(r.ports.ssh),
-      String(r.ports.https),
-      String(r.ports.snmp),
-      r.state,
-      r.certificate.status + (r.certificate.reason ? ` (${r.certificate.reason.slice(0, 60)})` : ''),
-      r.certificate.serial ?? '-',
-      isoShort(r.certificate.expires),
-    ]),
+    [
+      'box-id',
+      'hostname',
+      'address',
+      'ssh',
+      'https',
+      'snmp',
+      'state',
+      'certificate',
+      'serial',
+      'expires',
+      'next renewal',
+      'last request',
+      'clock',
+    ],
+    rows.map((r) => {
+      const c = r.certificate;
+      const req = c.lastRequest;
+      return [
+        String(r.boxId),
+        r.hostname,
+        r.address,
+        String(r.ports.ssh),
+        String(r.ports.https),
+        String(r.ports.snmp),
+        r.state,
+        c.status + (c.reason ? ` (${c.reason.slice(0, 60)})` : ''),
+        c.serial ?? '-',
+        isoShort(c.expires),
+        isoShort(c.nextRenewal),
+        req ? `${req.type} ${req.status} ${isoShort(req.at)}` : '-',
+        clockOffset(r.clockOffsetMs),
+      ];
+    }),
   );
 }
 

@@ -18,8 +18,9 @@
  */
 import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, rm, writeFile, readdir } from 'node:fs/promises';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import type { KeyAlgorithm } from '../device/key-algorithms.js';
+import { FIRST_ADMIN_USER } from '../device/first-boot.js';
 import { ACME_CERT_NAME } from '../device/model.js';
 import type { Box } from '../device/box.js';
 import { isDeviceError } from '../device/errors.js';
@@ -32,6 +33,7 @@ import type { Logger } from '../lib/logger.js';
 import type { AcmeAgentSettings } from '../acme/agent.js';
 import { certificateFacts } from '../pki/certificate.js';
 import { freshCertificateWarning, type AdvancedClock } from './box-clock.js';
+import { certificateState, type CertificateState } from './certificate-state.js';
 import { ChallengeRouter } from './challenge-router.js';
 import {
   ownAddressesProblem,
@@ -58,15 +60,17 @@ import type { Topology } from './topology.js';
 
 /** A box's certificate as `lab status` shows it. */
 interface LabCertificateStatus {
-  /** none | in-progress | valid | expired | failed | unknown (box not running) */
-  status: 'none' | 'in-progress' | 'valid' | 'expired' | 'failed' | 'unknown';
+  /** See {@link CertificateState}: none, in-progress, valid, expiring, renewal-failing, expired, failed, unknown (box not running). */
+  status: CertificateState;
   /** Upper-case hex as `openssl x509 -noout -serial` prints it. */
   serial: string | null;
   /** ISO 8601. */
   expires: string | null;
   domain?: string;
-  /** Why the last request failed. */
+  /** Why the last request (failed) or the last renewal (renewal-failing) failed. */
   reason?: string;
+  /** ISO 8601 on the box's clock: when the box renews next (or retries a failed renewal); null when none is planned. */
+  nextRenewal: string | null;
   /**
    * The box's last ACME request ("Last Request Status Since Bootup"): its
    * type, outcome, and when it finished (when it started, while in progress).
@@ -82,6 +86,8 @@ export interface LabBoxStatus {
   ports: { ssh: number; cli: number; https: number; http: number; snmp: number };
   state: string;
   certificate: LabCertificateStatus;
+  /** How far the box's clock runs ahead of real time (`lab time advance --keep`), ms. */
+  clockOffsetMs: number;
 }
 
 /** One row of the inventory a manager onboards the lab from. */
@@ -96,6 +102,12 @@ export interface InventoryRow {
   firmware: string;
   /** SNMPv3 engine ID in hex, or null while the box is not running. */
   snmpEngineId: string | null;
+  /** The name its certificate is issued for (and the manager reaches it by, through the lab's DNS or `lab hosts`). */
+  domain: string;
+  /** The file holding the lab CA's root that its certificate chains to (written by `lab up`), or null (external CA). */
+  caRoot: string | null;
+  /** The admin user of every box (its password is the lab's; not listed). */
+  user: string;
 }
 
 /** The fleet ACME operations (GigaVUE-FM's global ACME configuration). */
@@ -420,6 +432,11 @@ export class Lab {
     return this.ca?.signingRoot;
   }
 
+  /** Where `lab up` writes the CA's issuing root (ca-root.pem in the lab's directory; absolute), or null when the CA gives none. */
+  get caRootFile(): string | null {
+    return this.caRootPem ? resolve(this.dir, 'ca-root.pem') : null;
+  }
+
   /** The CA's issuing root (PEM): the certificates of the boxes chain to it. */
   get caRootPem(): string | undefined {
     return this.ca?.issuingRootPem;
@@ -586,7 +603,8 @@ export class Lab {
       state: info.state,
       certificate: box
         ? certificateStatus(box)
-        : { status: 'unknown', serial: null, expires: null, lastRequest: null },
+        : { status: 'unknown', serial: null, expires: null, lastRequest: null, nextRenewal: null },
+      clockOffsetMs: this.runner.clock(boxId).offset,
     };
   }
 
@@ -605,6 +623,9 @@ export class Lab {
         model: box?.identity.model ?? info.spec.model,
         firmware: box?.image.version ?? info.spec.firmware,
         snmpEngineId: box?.snmpStatus()?.engineId() ?? null,
+        domain: box?.acmeState().issued?.domain ?? this.domainFor(id),
+        caRoot: this.caRootFile,
+        user: FIRST_ADMIN_USER,
       };
     });
   }
@@ -880,12 +901,10 @@ function certificateStatus(box: Box): LabCertificateStatus {
           at: new Date(req.finishedMs ?? req.startedMs).toISOString(),
         }
       : null,
+    nextRenewal: issued?.nextRenewalMs ? new Date(issued.nextRenewalMs).toISOString() : null,
   };
-  if (req?.status === 'In Progress') return { status: 'in-progress', ...base };
-  if (issued) return { status: issued.expiresMs < box.clock.now() ? 'expired' : 'valid', ...base };
-  if (req?.status === 'Failed')
-    return { status: 'failed', ...base, ...(req.reason ? { reason: req.reason } : {}) };
-  return { status: 'none', ...base };
+  const { state, reason } = certificateState(issued, req, box.clock.now());
+  return { status: state, ...base, ...(reason ? { reason } : {}) };
 }
 
 /** CSV of the inventory (RFC 4180 quoting), with a header line. */
@@ -908,6 +927,9 @@ export function inventoryCsv(rows: InventoryRow[]): string {
     'model',
     'firmware',
     'snmp-engine-id',
+    'domain',
+    'ca-root',
+    'user',
   ];
   const lines = rows.map((r) =>
     [
@@ -924,6 +946,9 @@ export function inventoryCsv(rows: InventoryRow[]): string {
       r.model,
       r.firmware,
       r.snmpEngineId,
+      r.domain,
+      r.caRoot,
+      r.user,
     ]
       .map(q)
       .join(','),

@@ -6,9 +6,12 @@
 //   is anchored on its own clock, and the advance warns;
 // - an advance without --keep whose renewal fails while the box is ahead:
 //   once the box is back on real time, Last Failed Renewal is not in the
-//   future and the retry is the table's minute away, not 17 hours.
+//   future and the retry is the table's minute away, not 17 hours;
+// - `lab status` (and --json): next renewal, last request and clock columns,
+//   and `renewal-failing` for a box whose renewal fails in its renew window.
 import t from 'tap';
 import { HOUR_MS, MINUTE_MS } from '../../src/acme/scheduler.js';
+import { statusTable } from '../../src/lab/lab-tables.js';
 import { inProcessLab, inProcessLabSkip } from './lab-harness.js';
 
 const BASE = '127.0.14';
@@ -23,7 +26,13 @@ const waitFor = async (what: string, test: () => boolean, ms = 20_000) => {
 };
 
 t.test('box clocks ahead of the CA', { skip }, async (t) => {
-  const { lab, down } = await inProcessLab({ name: 'e2e-renew', base: BASE, boxes: 2 });
+  // A 1-second gap between auto-renewals (1 minute by default) keeps the third case short.
+  const { lab, down } = await inProcessLab({
+    name: 'e2e-renew',
+    base: BASE,
+    boxes: 2,
+    acmeSettings: { autoRenewalMinGapMs: 1_000 },
+  });
   t.teardown(down);
 
   await t.test('advance 23h --keep: one renewal, not a loop, and a warning', async (t) => {
@@ -69,7 +78,16 @@ t.test('box clocks ahead of the CA', { skip }, async (t) => {
       // The agent moves its times back as the clock comes back (one state write).
       await waitFor(
         'the retry planned on real time',
-        () => (box.acmeState().issued!.nextRenewalMs ?? Infinity) < Date.now() + 2 * MINUTE_MS,
+        () => {
+          const { issued, lastRequest } = box.acmeState();
+          const now = Date.now();
+          return (
+            (issued!.nextRenewalMs ?? Infinity) < now + 2 * MINUTE_MS &&
+            issued!.lastFailedRenewalMs! <= now &&
+            lastRequest!.startedMs <= now &&
+            (lastRequest!.finishedMs ?? 0) <= now
+          );
+        },
         5_000,
       ).catch(() => undefined);
       const issued = box.acmeState().issued!;
@@ -89,7 +107,38 @@ t.test('box clocks ahead of the CA', { skip }, async (t) => {
         req.startedMs <= Date.now() && (req.finishedMs ?? 0) <= Date.now(),
         'the last request is not in the future',
       );
-      lab.setFault('acme-unreachable', false, [2]);
     },
   );
+
+  await t.test('lab status: a box whose renewal fails in its renew window is not valid', async (t) => {
+    const box = lab.runner.box(2)!;
+    const failed = new Promise<void>((resolve) => {
+      const off = box.events.on('certificate-renewal-failed', () => {
+        off();
+        resolve();
+      });
+    });
+    // Still unreachable: the retry falls due at once on a clock 17 h ahead, inside the 8 h renew window.
+    lab.advanceTime(17 * HOUR_MS, [2], true);
+    await failed;
+    await waitFor('box 2 idle', () => box.acmeState().lastRequest?.status !== 'In Progress');
+    const [one, two] = lab.status();
+    t.match(one, { boxId: 1, clockOffsetMs: 23 * HOUR_MS, certificate: { status: 'valid' } });
+    t.match(two, {
+      boxId: 2,
+      clockOffsetMs: 17 * HOUR_MS,
+      certificate: {
+        status: 'renewal-failing',
+        reason: /\S/,
+        lastRequest: { type: 'Auto-Renew', status: 'Failed' },
+        nextRenewal: new Date(box.acmeState().issued!.nextRenewalMs!).toISOString(),
+      },
+    });
+    const table = statusTable(lab.status());
+    t.match(table, /next renewal\s+last request\s+clock/, 'the new columns');
+    t.match(table, /\n\s*2 .* renewal-failing .* Auto-Renew Failed \S+ \S+Z\s+\+17\.0 h/, "box 2's row");
+    t.match(table, /\n\s*1 .* valid .* Auto-Renew Success \S+ \S+Z\s+\+23\.0 h/, "box 1's row");
+    t.comment(table);
+    lab.setFault('acme-unreachable', false, [2]);
+  });
 });
