@@ -248,7 +248,7 @@ t.test('control plane', { skip }, async (t) => {
     const csv = (await api('GET', '/v1/inventory?format=csv')).text.trim().split('\r\n');
     t.equal(
       csv[0],
-      'box-id,hostname,address,ssh-port,cli-port,https-port,http-port,snmp-port,serial,host-id,model,firmware,snmp-engine-id',
+      'box-id,hostname,address,ssh-port,cli-port,https-port,http-port,snmp-port,serial,host-id,model,firmware,snmp-engine-id,domain,ca-root,user',
     );
     t.equal(csv.length, 4);
     t.match(csv[1], new RegExp(`^1,gigavue-1,${BASE}\\.1,22,23,443,80,161,`));
