@@ -22,6 +22,11 @@ t.test('npx, and gvos-sim on the PATH', async (t) => {
     invokedAs(['/usr/bin/node', '/repo/node_modules/.bin/gvos-sim'], { npm_command: 'exec' }, '/x'),
     'npx gvos-sim',
   );
+  t.equal(
+    invokedAs(['/usr/bin/node', '/repo/bin/gvos-sim.js'], { npm_command: 'exec' }, '/repo'),
+    'node bin/gvos-sim.js',
+    'node with the launcher under an npx-started parent (npm_command inherited) is not npx',
+  );
   const dir = mkdtempSync(join(tmpdir(), 'gvos-inv-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   const launcher = join(dir, 'gvos-sim.js');

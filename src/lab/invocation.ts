@@ -46,7 +46,9 @@ export function invokedAs(
 ): string {
   const script = argv[1] ?? '';
   const name = basename(script);
-  if (env.npm_command === 'exec' && (name === 'gvos-sim' || name === 'gvos-sim.js')) return 'npx gvos-sim';
+  // npx runs the bin link (node_modules/.bin/gvos-sim). npm_command alone is not enough: a child started
+  // as `node bin/gvos-sim.js` under an npx-launched parent (a test runner) inherits it.
+  if (env.npm_command === 'exec' && name === 'gvos-sim') return 'npx gvos-sim';
   if (name === 'gvos-sim') {
     let real = script;
     try {
