@@ -1,0 +1,118 @@
+// A live `gvos-sim lab up` of two boxes as managers see it: each box's agent
+// answers net-snmp's snmpget on its own address with its own hostname (the
+// community set over the box's REST API, HTTPS verified against the lab CA's
+// root), box 2 answers the sysObjectID its topology entry gives, and a
+// notification from box 2 reaches the lab's snmptrapd from box 2's address.
+import t from 'tap';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { request } from 'node:https';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { canListen } from '../../src/lib/net.js';
+import { netSnmpTool } from '../harness/net-snmp-tools.js';
+import { ensureBuilt, missingLabPeers, startLabUp } from './lab-harness.js';
+
+// Its own address block (127.0.12.x), apart from users' labs and other suites.
+const BASE = '127.0.12';
+const PASSWORD = 'Adm1n-lab-snmp';
+const OVERRIDE = '1.3.6.1.4.1.26866.3.4242';
+const canBind = await canListen(`${BASE}.1`, 443);
+const missing = missingLabPeers();
+const skip = !canBind
+  ? `cannot listen on ${BASE}.1:443 (needs root and 127/8)`
+  : missing.length
+    ? `missing ${missing.join(', ')}: apt-get install ${missing.join(' ')}`
+    : false;
+
+/** One admin request to a box's REST API, trusting only the lab CA's root and checking the box's name. */
+function rest(address: string, servername: string, ca: string, method: string, path: string, body?: unknown) {
+  return new Promise<number>((resolve, reject) => {
+    const payload = body === undefined ? undefined : JSON.stringify(body);
+    const req = request(
+      {
+        host: address,
+        port: 443,
+        servername,
+        method,
+        path: `/api/v1${path}`,
+        ca,
+        agent: false,
+        headers: {
+          Authorization: 'Basic ' + Buffer.from(`admin:${PASSWORD}`).toString('base64'),
+          ...(payload
+            ? { 'Content-Type': 'application/json', 'Content-Length': String(Buffer.byteLength(payload)) }
+            : {}),
+        },
+      },
+      (res) => {
+        res.resume();
+        res.on('end', () => resolve(res.statusCode!));
+      },
+    );
+    req.once('error', reject);
+    req.end(payload);
+  });
+}
+
+t.test('two boxes of a live lab: sysName on each address, a trap from box 2', { skip }, async (t) => {
+  ensureBuilt();
+  const dir = mkdtempSync(join(tmpdir(), 'gvos-lab-snmp-'));
+  const labs = join(dir, 'labs');
+  const topo = join(dir, 'topology.yaml');
+  writeFileSync(
+    topo,
+    [
+      'lab: e2e-snmp',
+      `admin-password: ${PASSWORD}`,
+      'network:',
+      `  address-base: ${BASE}.0`,
+      '  address-offset: 0',
+      'boxes:',
+      '  count: 2',
+      '  list:',
+      '    - box-id: 2',
+      `      sys-object-id: ${OVERRIDE}`,
+      '',
+    ].join('\n'),
+  );
+  const lab = await startLabUp([topo, '--labs-dir', labs]);
+  t.teardown(async () => {
+    if (lab.proc.exitCode === null) lab.proc.kill('SIGTERM');
+    await lab.exited;
+    rmSync(dir, { recursive: true, force: true });
+  });
+  t.match(lab.stdout(), /lab e2e-snmp is up: 2 boxes/);
+  const root = readFileSync(join(labs, 'e2e-snmp', 'ca-root.pem'), 'utf8');
+
+  for (const id of [1, 2]) {
+    const address = `${BASE}.${id}`;
+    const hostname = `gigavue-${id}`;
+    const status = await rest(address, `${hostname}.lab.test`, root, 'PUT', '/snmp/communities', {
+      communities: ['lab-ro'],
+    });
+    t.equal(status, 200, `box ${id}: community set over REST`);
+    const got = await netSnmpTool('snmpget', [
+      ...['-v2c', '-c', 'lab-ro', `${address}:161`],
+      ...['1.3.6.1.2.1.1.5.0', '1.3.6.1.2.1.1.2.0'],
+    ]);
+    t.match(got, new RegExp(`1\\.5\\.0 = STRING: "${hostname}"`), `box ${id} answers its own hostname`);
+    const expected = id === 2 ? OVERRIDE : '1.3.6.1.4.1.26866.3.6';
+    t.match(got, `1.2.0 = OID: .${expected}\n`, `box ${id} sysObjectID ${expected}`);
+  }
+
+  // write memory on box 2 raises Gigamon's config-save notification; snmptrapd logs its UDP source (%b).
+  // (The lab's own configure phase saved each box once already: count from here.)
+  const log = join(labs, 'e2e-snmp', 'traps.log');
+  const saves = (from: string) =>
+    readFileSync(log, 'utf8')
+      .split('\n')
+      .filter((l) => /gigamonSnmpConfigSaveNotification|26866\.1\.1\.4\b/.test(l) && l.includes(`[${from}]`))
+      .length;
+  const before = saves(`${BASE}.2`);
+  const before1 = saves(`${BASE}.1`);
+  t.equal(await rest(`${BASE}.2`, 'gigavue-2.lab.test', root, 'POST', '/system/write-memory'), 204);
+  const until = Date.now() + 20_000;
+  while (saves(`${BASE}.2`) === before && Date.now() < until) await new Promise((r) => setTimeout(r, 200));
+  t.equal(saves(`${BASE}.2`), before + 1, "box 2's config-save notification arrived from box 2's address");
+  t.equal(saves(`${BASE}.1`), before1, 'and none more from box 1');
+});
