@@ -58,7 +58,12 @@ function close(id: number): void {
   const server = servers.get(id);
   servers.delete(id);
   if (!server) return reply({ op: 'done', id });
-  server.close(() => reply({ op: 'done', id }));
+  // Not close(callback): that waits for the server's connections to end, and Node still counts every
+  // connection this server accepted, since each travelled detached (see listen()) and Node only uncounts a
+  // socket sent with its server. The listening socket itself is closed at once (libuv closes a TCP
+  // handle's descriptor in uv_close), so the port is free when the parent reads the answer.
+  server.close();
+  reply({ op: 'done', id });
 }
 
 process.on('message', (m: { op: 'batch'; ops: AcceptorRequest[] }) => {
