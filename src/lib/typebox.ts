@@ -29,11 +29,16 @@ export function StringEnum<const T extends readonly string[]>(
   return Type.Unsafe<T[number]>({ type: 'string', enum: [...values], ...options });
 }
 
-/** `schema` or null, written `type: [<type>, "null"]` (the document's spelling). */
+/**
+ * `schema` or null, written `type: [<type>, "null"]` (the document's spelling).
+ * An enum gets null among its values too: `enum` is checked on its own, so
+ * without it a null would fail the enum although the type allows it.
+ */
 export function Nullable<T extends TSchema>(
   schema: T,
   options: { description?: string } = {},
 ): TUnsafe<Static<T> | null> {
-  const { type, ...rest } = schema as unknown as { type: string };
+  const { type, ...rest } = schema as unknown as { type: string; enum?: unknown[] };
+  if (rest.enum) rest.enum = [...rest.enum, null];
   return Type.Unsafe<Static<T> | null>({ ...rest, type: [type, 'null'], ...options });
 }

@@ -12,6 +12,7 @@ import { connect as tlsConnect } from 'node:tls';
 import { canListen } from '../../src/lib/net.js';
 import { pidAlive } from '../../src/lab/lab-state.js';
 import type { LabBoxStatus, LabStateFile } from '../../src/lab/lab.js';
+import { MAX_LAB_BOXES } from '../../src/device/limits.js';
 import { ensureBuilt, missingLabPeers, runLabCli, startLabUp } from './lab-harness.js';
 
 // Its own address block (127.0.4.x), apart from users' labs and other suites.
@@ -113,9 +114,9 @@ t.test('usage and topology errors are one line each, exit code 2', async (t) => 
   const r = await runLabCli(['up', bad, '--labs-dir', join(dir, 'labs')]);
   t.equal(r.code, 2);
   t.match(r.stderr, /bad\.yaml:4: boxes\.template\.crypto-mode: must be one of classic, secure-crypto, fips/);
-  const r2 = await runLabCli(['up', '--boxes', '5000', '--labs-dir', join(dir, 'labs')]);
+  const r2 = await runLabCli(['up', '--boxes', String(MAX_LAB_BOXES + 1), '--labs-dir', join(dir, 'labs')]);
   t.equal(r2.code, 2);
-  t.match(r2.stderr, /--boxes must be a number from 1 to 4096/);
+  t.match(r2.stderr, new RegExp(`--boxes must be a number from 1 to ${MAX_LAB_BOXES}`));
   const r3 = await runLabCli(['frobnicate']);
   t.equal(r3.code, 2);
   t.match(r3.stderr, /unknown lab verb "frobnicate"/);

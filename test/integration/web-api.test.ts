@@ -538,6 +538,25 @@ t.test('the REST API, route by route', async (t) => {
     );
   });
 
+  await t.test(
+    'SNMP settings, communities and v3 users (test/integration/snmp-rest.test.ts has the agent side)',
+    async (t) => {
+      t.equal((await api('GET', '/snmp', { as: 'monitor' })).status, 200);
+      const put = await api('PUT', '/snmp', { as: 'operator', body: { contact: 'noc@lab.test' } });
+      t.equal(put.json.contact, 'noc@lab.test');
+      const com = await api('PUT', '/snmp/communities', { as: 'admin', body: { communities: ['lab-ro'] } });
+      t.same(com.json.communities, ['********'], 'communities masked in the answer');
+      t.equal(
+        (await api('PUT', '/snmp/users/{name}', { as: 'admin', params: { name: 'pollv3' }, body: {} }))
+          .status,
+        200,
+      );
+      t.ok(
+        (await api('DELETE', '/snmp/users/{name}', { as: 'admin', params: { name: 'pollv3' } })).status < 300,
+      );
+    },
+  );
+
   await t.test('SNMP targets', async (t) => {
     t.same((await api('GET', '/snmp/targets', { as: 'monitor' })).json, []);
     const add = await api('POST', '/snmp/targets', {
@@ -963,6 +982,17 @@ t.test('the REST API, route by route', async (t) => {
     await refused(proto, 400, 'bad-input', /^Unknown field "__proto__"/);
 
     // A small fuzz: odd JSON values into every route that takes a body.
+    type JsonBody = { content?: Record<string, { schema?: { $ref?: string; required?: string[] } }> };
+    const schemas = (doc.doc as { components?: { schemas?: Record<string, { required?: string[] }> } })
+      .components?.schemas;
+    /** The fields a route's JSON body must have (from the document: the schema or the one it refers to). */
+    const requiredFields = (body: unknown): string[] => {
+      const s = (body as JsonBody).content?.['application/json']?.schema;
+      const named = s?.$ref ? schemas?.[s.$ref.split('/').pop()!] : s;
+      return named?.required ?? [];
+    };
+    const isEmptyObject = (v: unknown) =>
+      typeof v === 'object' && v !== null && !Array.isArray(v) && Object.keys(v).length === 0;
     const values: unknown[] = [
       null,
       true,
@@ -987,8 +1017,10 @@ t.test('the REST API, route by route', async (t) => {
             raw: JSON.stringify(v),
             params: { name: 'default-cert' },
           });
+          // {} is a valid request where the body requires no field (PUT /snmp: change nothing).
+          const emptyIsValid = isEmptyObject(v) && !requiredFields(op.requestBody).length && r.status < 300;
           t.ok(
-            r.status >= 400 && r.status < 500,
+            (r.status >= 400 && r.status < 500) || emptyIsValid,
             `${method} ${path} ${JSON.stringify(v).slice(0, 30)} -> ${r.status}`,
           );
         }
@@ -1041,8 +1073,10 @@ t.test('the REST API, route by route', async (t) => {
     const all = Object.values(doc.doc.paths).flatMap((item) =>
       Object.values(item).map((op) => op.operationId),
     );
+    // A status stream never ends, so no request here waits for it: test/e2e/web-gui.test.ts follows it.
+    const streams = new Set(['getAcmeEvents']);
     t.same(
-      all.filter((id) => !doc.covered.has(id)),
+      all.filter((id) => !doc.covered.has(id) && !streams.has(id)),
       [],
     );
   });

@@ -94,7 +94,13 @@ t.test('malformed and wrongly typed bodies on every route: 4xx problem+json, nev
       }
       n++;
       const why = isProblem4xx(reply);
-      if (why)
+      // An empty object (after a BOM, or under an odd charset) is a valid request where the body requires
+      // no field: PUT /snmp or PUT /snmp/users/:name with {} change nothing or add a user with no keys.
+      const emptyIsValid =
+        !(r.body as { required?: string[] } | undefined)?.required?.length &&
+        String(b.raw).replace(/^\ufeff/, '') === '{}' &&
+        reply.status < 300;
+      if (why && !emptyIsValid)
         bad.push(`${r.method.toUpperCase()} ${r.path} with ${b.name}: ${why} ${reply.text.slice(0, 200)}`);
     }
   }
