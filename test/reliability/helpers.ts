@@ -325,7 +325,15 @@ export function rest(port: number, method: string, path: string, o: RestOptions 
       (res) => {
         let text = '';
         res.setEncoding('utf8');
-        res.on('data', (d: string) => (text += d));
+        // A server-sent-event stream never ends: its answer is what came up to the first event.
+        const stream = String(res.headers['content-type'] ?? '').startsWith('text/event-stream');
+        res.on('data', (d: string) => {
+          text += d;
+          if (stream && /^data:.*\n\n/m.test(text)) {
+            resolve({ status: res.statusCode ?? 0, headers: res.headers, text });
+            req.destroy();
+          }
+        });
         res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, text }));
         res.on('error', reject);
       },

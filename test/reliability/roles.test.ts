@@ -115,6 +115,12 @@ function call(port: number, method: string, path: string, auth: string | undefin
         },
         (res) => {
           let text = '';
+          // A server-sent-event stream (GET /acme/events) never ends: its status is the answer here.
+          if (String(res.headers['content-type'] ?? '').startsWith('text/event-stream')) {
+            resolve({ status: res.statusCode ?? 0, json: {} });
+            req.destroy();
+            return;
+          }
           res.on('data', (d: Buffer) => (text += d.toString()));
           res.on('end', () => {
             let json = {};
