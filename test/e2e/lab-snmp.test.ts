@@ -4,25 +4,17 @@
 // root), box 2 answers the sysObjectID its topology entry gives, and a
 // notification from box 2 reaches the lab's snmptrapd from box 2's address.
 import t from 'tap';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { request } from 'node:https';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { canListen } from '../../src/lib/net.js';
 import { netSnmpTool } from '../harness/net-snmp-tools.js';
-import { ensureBuilt, missingLabPeers, startLabUp } from './lab-harness.js';
+import { ensureBuilt, labSkipReason, startTopologyLab } from './lab-harness.js';
 
 // Its own address block (127.0.12.x), apart from users' labs and other suites.
 const BASE = '127.0.12';
 const PASSWORD = 'Adm1n-lab-snmp';
 const OVERRIDE = '1.3.6.1.4.1.26866.3.4242';
-const canBind = await canListen(`${BASE}.1`, 443);
-const missing = missingLabPeers();
-const skip = !canBind
-  ? `cannot listen on ${BASE}.1:443 (needs root and 127/8)`
-  : missing.length
-    ? `missing ${missing.join(', ')}: apt-get install ${missing.join(' ')}`
-    : false;
+const skip = await labSkipReason([`${BASE}.1`]);
 
 /** One admin request to a box's REST API, trusting only the lab CA's root and checking the box's name. */
 function rest(address: string, servername: string, ca: string, method: string, path: string, body?: unknown) {
@@ -56,31 +48,18 @@ function rest(address: string, servername: string, ca: string, method: string, p
 
 t.test('two boxes of a live lab: sysName on each address, a trap from box 2', { skip }, async (t) => {
   ensureBuilt();
-  const dir = mkdtempSync(join(tmpdir(), 'gvos-lab-snmp-'));
-  const labs = join(dir, 'labs');
-  const topo = join(dir, 'topology.yaml');
-  writeFileSync(
-    topo,
-    [
-      'lab: e2e-snmp',
-      `admin-password: ${PASSWORD}`,
-      'network:',
-      `  address-base: ${BASE}.0`,
-      '  address-offset: 0',
-      'boxes:',
-      '  count: 2',
-      '  list:',
-      '    - box-id: 2',
-      `      sys-object-id: ${OVERRIDE}`,
-      '',
-    ].join('\n'),
-  );
-  const lab = await startLabUp([topo, '--labs-dir', labs]);
-  t.teardown(async () => {
-    if (lab.proc.exitCode === null) lab.proc.kill('SIGTERM');
-    await lab.exited;
-    rmSync(dir, { recursive: true, force: true });
-  });
+  const { lab, labs } = await startTopologyLab(t, 'gvos-lab-snmp-', [
+    'lab: e2e-snmp',
+    `admin-password: ${PASSWORD}`,
+    'network:',
+    `  address-base: ${BASE}.0`,
+    '  address-offset: 0',
+    'boxes:',
+    '  count: 2',
+    '  list:',
+    '    - box-id: 2',
+    `      sys-object-id: ${OVERRIDE}`,
+  ]);
   t.match(lab.stdout(), /lab e2e-snmp is up: 2 boxes/);
   const root = readFileSync(join(labs, 'e2e-snmp', 'ca-root.pem'), 'utf8');
 
