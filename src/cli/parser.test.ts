@@ -353,40 +353,31 @@ t.test('? help', async (t) => {
     const r = helpEntries(line, COMMAND_TREES[mode], role);
     return 'error' in r ? r.error : r.entries.map((e) => e.label);
   };
+  /** What `show ?` offers in standard mode (and `sh ?`, the same). */
+  const STANDARD_SHOWS = [
+    'version',
+    'card',
+    'chassis',
+    'clock',
+    'configuration',
+    'history',
+    'images',
+    'crypto',
+    'web',
+    'snmp',
+  ];
   const rows: { name: string; line: string; mode: Mode; role?: Role; want: string[]; has?: boolean }[] = [
     {
       name: 'show ? in standard mode',
       line: 'show ',
       mode: 'standard',
-      want: [
-        'version',
-        'card',
-        'chassis',
-        'clock',
-        'configuration',
-        'history',
-        'images',
-        'crypto',
-        'web',
-        'snmp',
-      ],
+      want: STANDARD_SHOWS,
     },
     {
       name: 'sh ? works like show ?',
       line: 'sh ',
       mode: 'standard',
-      want: [
-        'version',
-        'card',
-        'chassis',
-        'clock',
-        'configuration',
-        'history',
-        'images',
-        'crypto',
-        'web',
-        'snmp',
-      ],
+      want: STANDARD_SHOWS,
     },
     {
       name: 'show ? in enable mode has running-config',

@@ -24,6 +24,7 @@ import { connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import ssh2 from 'ssh2';
+import type { Test } from 'tap';
 import { AcmeAgent } from '../../src/acme/agent.js';
 import { freePort } from '../../src/lib/net.js';
 import type { Box } from '../../src/device/box.js';
@@ -36,7 +37,7 @@ import { SnmpNotifier } from '../../src/snmp/notifier.js';
 import { createNetSnmpSender } from '../../src/snmp/net-snmp-sender.js';
 import { WebServer } from '../../src/web/server.js';
 import { makeTestBox, TEST_PASSWORD, acmePortOf } from '../harness/boxes.js';
-import { FAST_ACME, startPebble, type Pebble } from '../harness/pebble.js';
+import { FAST_ACME, opensslVerify, servedCertificate, startPebble, type Pebble } from '../harness/pebble.js';
 import { TrapReceiver } from '../harness/snmptrapd.js';
 
 export { TEST_PASSWORD };
@@ -610,6 +611,51 @@ export function scriptEnv(peers: CliPeers, pems: TestPems): ScriptEnv {
     rootPem: peers.rootPem,
     trapdPort: peers.trapd.port,
   };
+}
+
+/**
+ * After happyScript's `steps` ran on `lab` (over SSH or TCP) and printed
+ * `output`: every step answered as expected with LF line ends, the hostname
+ * it set holds and no secret it typed comes back; then what it did, seen
+ * from outside. The box's issued certificate names E2E_DOMAIN from Pebble with the
+ * script's settings, HTTPS serves it and it verifies against Pebble's root,
+ * and snmptrapd got the test inform (v3) and trap (v2c). Resolves with the
+ * issued certificate's facts for the lifecycle checks that follow.
+ */
+export async function checkHappyOutcome(
+  t: Test,
+  lab: CliLab,
+  env: ScriptEnv,
+  run: { steps: Step[]; output: string },
+): Promise<{ serial: string }> {
+  t.notMatch(run.output, /\r/, 'no pty: LF only');
+  t.same(checkTranscript(run.output, run.steps), [], 'every step answered as expected');
+  t.equal(lab.box().hostname, 'e2e-box');
+  t.notMatch(run.output, /authpass1|privpass1|e2e-community|op pass 1|PRIVATE KEY/, 'no secret comes back');
+  const issued = lab.box().acmeState().issued!;
+  t.match(issued, {
+    domain: E2E_DOMAIN,
+    directoryUrl: env.directoryUrl,
+    keyAlgorithm: 'prime256v1',
+    renewDays: 30,
+  });
+  const served = await servedCertificate(lab.address, lab.httpsPort);
+  t.equal(served.serial, issued.serial, 'HTTPS serves the issued certificate');
+  t.match(
+    await opensslVerify(served.chainPem, lab.peers.rootPem, E2E_DOMAIN),
+    /: OK$/,
+    "it verifies against Pebble's root",
+  );
+  const rx = lab.peers.trapd;
+  t.ok(
+    await rx.waitFor((n) => n.name === 'gvosSimTest' && n.pdu === 'INFORM' && n.user === TRAP_USER.name),
+    'snmptrapd got the test inform',
+  );
+  t.ok(
+    await rx.waitFor((n) => n.name === 'gvosSimTest' && n.pdu === 'TRAP2' && n.community === TRAP_COMMUNITY),
+    'snmptrapd got the test trap',
+  );
+  return issued;
 }
 
 const STATUS_HINT = 'Check status using "show crypto acme client info box-id 1".';
