@@ -2,8 +2,10 @@
  * A listener process of a ListenerPool (src/host/listener-pool.ts): started
  * by fork(), it opens and closes listening sockets as its parent asks and
  * passes every accepted connection, unread, to the parent. It holds no box
- * and reads no byte of any connection. It exits when its parent disconnects
- * (the parent stopped or died), so no listener outlives the lab.
+ * and reads no byte of any connection.
+ *
+ * Contract: it exits when its parent disconnects or dies (SIGKILL included),
+ * within PARENT_CHECK_MS, so no listener outlives the lab.
  */
 import { createServer, type Server, type Socket } from 'node:net';
 import { listenOn } from '../lib/net.js';
@@ -73,3 +75,16 @@ process.on('message', (m: { op: 'batch'; ops: AcceptorRequest[] }) => {
   }
 });
 process.once('disconnect', () => process.exit(0));
+
+/** How often the listener process checks that its parent is still there (see below). */
+const PARENT_CHECK_MS = 250;
+const parentPid = process.ppid;
+// 'disconnect' alone is not enough: a socket sent to the parent waits for the parent's acknowledgement
+// (Node's NODE_HANDLE_ACK), and while one waits Node postpones 'disconnect' until the queue is flushed,
+// which never happens when the parent was SIGKILLed (or hung) with a connection on its way. That left
+// a listener holding :443 on thousands of addresses after a lab died. Node does mark the channel
+// closed at once (process.connected turns false), and the parent's death re-parents this process; either
+// ends it. The timer is unreferenced: the listening sockets are what keep this process up.
+setInterval(() => {
+  if (!process.connected || process.ppid !== parentPid) process.exit(0);
+}, PARENT_CHECK_MS).unref();
