@@ -86,7 +86,7 @@ async function measureSize(n: number): Promise<SizeFigures> {
   const httpPort = await freePort('127.0.0.1');
   const ports = { ssh: 2222, cli: 2323, https: 8443, http: httpPort, snmp: 1161 };
   const base = '127.74.0.0';
-  const planned = planListeners(n, openFilesLimit() ?? null, 0);
+  const planned = planListeners(n, openFilesLimit() ?? null);
   if ('problem' in planned) throw new Error(planned.problem);
   const plan = planned.plan;
   const listenerProcesses = plan.where === 'listener-processes' ? { perProcess: plan.perProcess } : undefined;

@@ -4,8 +4,9 @@
  * (EMFILE) half way through the boot.
  *
  * A box holds four TCP listeners (SSH, CLI, HTTPS, HTTP), the SNMP agent's
- * UDP socket, one UDP socket per trap target (the lab configures one) and,
- * while it talks to its CA, an ACME connection. While all of that fits in
+ * UDP socket and, while it talks to its CA, an ACME connection. Its trap
+ * targets hold a UDP socket only while a notification is out
+ * (src/snmp/net-snmp-sender.ts): FDS_NOTIFICATIONS, not per box. While all of that fits in
  * this process the boxes listen themselves; above, the TCP listeners move to
  * listener processes (src/host/listener-pool.ts), each under its own
  * open-files limit, and this process keeps the UDP sockets and the
@@ -23,6 +24,13 @@ export const FDS_BASE = 200;
  * after (src/acme/transport.ts), the CA's http-01 validations.
  */
 export const FDS_CONNECTIONS = 1000;
+/**
+ * Notification sockets open at once: a target's socket lives from a send to
+ * its end (a trap: milliseconds; an inform: up to its timeout), and boxes
+ * send when something happens to them, which the lab paces (16 ACME
+ * requests in flight per CA).
+ */
+export const FDS_NOTIFICATIONS = 500;
 /** What a listener process holds besides its listeners (Node itself, its IPC channel). */
 export const LISTENER_PROCESS_BASE = 100;
 
@@ -47,10 +55,8 @@ export function openFilesLimit(): number | undefined {
   }
 }
 
-/** Open files one box needs when it holds its own listeners. */
-function perBoxInProcess(trapTargets: number): number {
-  return TCP_LISTENERS_PER_BOX + 1 + trapTargets + 1;
-}
+/** Open files one box needs when it holds its own listeners: 4 TCP listeners, the agent, an ACME connection. */
+const PER_BOX_IN_PROCESS = TCP_LISTENERS_PER_BOX + 1 + 1;
 
 /**
  * Where `boxes` boxes listen under `limit` (null: unknown, assumed to fit in
@@ -60,9 +66,8 @@ function perBoxInProcess(trapTargets: number): number {
 export function planListeners(
   boxes: number,
   limit: number | null = openFilesLimit() ?? null,
-  trapTargets = 1,
 ): { plan: ListenerPlan } | { problem: string } {
-  const inProcessNeed = FDS_BASE + boxes * perBoxInProcess(trapTargets);
+  const inProcessNeed = FDS_BASE + FDS_NOTIFICATIONS + boxes * PER_BOX_IN_PROCESS;
   if (limit === null || inProcessNeed <= limit) {
     return {
       plan: {
@@ -76,8 +81,9 @@ export function planListeners(
       },
     };
   }
-  // This process keeps the UDP sockets (agent, trap targets) and the connections.
-  const mainNeed = FDS_BASE + FDS_CONNECTIONS + boxes * (1 + trapTargets);
+  // This process keeps the agents' UDP sockets, the notification sockets and the connections.
+  const shared = FDS_BASE + FDS_CONNECTIONS + FDS_NOTIFICATIONS;
+  const mainNeed = shared + boxes;
   const perProcess = limit - LISTENER_PROCESS_BASE;
   const listeners = boxes * TCP_LISTENERS_PER_BOX;
   if (mainNeed <= limit && perProcess > 0) {
@@ -94,12 +100,12 @@ export function planListeners(
       },
     };
   }
-  const fit = Math.max(0, Math.floor((limit - FDS_BASE - FDS_CONNECTIONS) / (1 + trapTargets)));
+  const fit = Math.max(0, limit - shared);
   return {
     problem:
       `${boxes} boxes need about ${mainNeed} open files in the lab's process even with their TCP listeners in listener processes ` +
-      `(${1 + trapTargets} UDP sockets per box: the SNMP agent and ${trapTargets} trap target${trapTargets === 1 ? '' : 's'}, ` +
-      `plus ${FDS_BASE + FDS_CONNECTIONS} for peers and connections) but this process may open ${limit} (ulimit -n); ` +
+      `(the SNMP agent's UDP socket per box, plus ${shared} for peers, connections and notifications) ` +
+      `but this process may open ${limit} (ulimit -n); ` +
       `at most ${fit} boxes fit: raise the limit (ulimit -n ${mainNeed}, or the container's nofile) or run fewer boxes`,
   };
 }

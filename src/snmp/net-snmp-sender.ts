@@ -1,6 +1,9 @@
 /**
- * The wire to one notification target, with net-snmp: one session (one UDP
- * socket) per target. Implements TargetSender for target-queue.ts.
+ * The wire to one notification target, with net-snmp: a session (one UDP
+ * socket) opened when a notification leaves and closed once nothing is
+ * outstanding, so a box holds no socket between notifications (10,000 boxes
+ * in one lab cannot hold one each under a 20,000 open-files limit beside
+ * their agents). Implements TargetSender for target-queue.ts.
  */
 import { isIPv6 } from 'node:net';
 import snmp, { type InternalMessage, type Session, type Varbind as NetSnmpVarbind } from 'net-snmp';
@@ -54,33 +57,66 @@ export function createNetSnmpSender(spec: SenderSpec, logger: Logger): TargetSen
     transport: isIPv6(target.host) ? ('udp6' as const) : ('udp4' as const),
     ...(spec.sourceAddress ? { sourceAddress: spec.sourceAddress } : {}),
   };
-  let session: Session;
-  if (target.version === '3') {
-    if (!user) throw new Error(`no SNMPv3 user for ${target.host}`);
-    // A v3 trap must carry the box's engine ID: the receiver holds the user
-    // localized to it (createUser -e <engineId>) and silently drops others.
-    const engineID = target.kind === 'traps' ? engine.engineId() : undefined;
-    session = snmp.createV3Session(target.host, toV3User(user), {
-      ...options,
-      ...(engineID ? { engineID } : {}),
-    });
-  } else {
-    const version = target.version === '1' ? snmp.Version1 : snmp.Version2c;
-    session = snmp.createSession(target.host, target.community ?? '', { ...options, version });
-  }
-  // net-snmp emits 'error' for undecodable datagrams; unhandled, that would throw.
-  session.on('error', (err: unknown) =>
-    logger.debug('snmp session error', { reason: err instanceof Error ? err.message : String(err) }),
-  );
-
-  let patch: ((m: InternalMessage) => void) | undefined;
-  const originalSend = session.send.bind(session);
-  session.send = (req, noWait) => {
-    if (patch) patch(req.message);
-    return originalSend(req, noWait);
+  const open = (): Session => {
+    let session: Session;
+    if (target.version === '3') {
+      if (!user) throw new Error(`no SNMPv3 user for ${target.host}`);
+      // A v3 trap must carry the box's engine ID: the receiver holds the user
+      // localized to it (createUser -e <engineId>) and silently drops others.
+      const engineID = target.kind === 'traps' ? engine.engineId() : undefined;
+      session = snmp.createV3Session(target.host, toV3User(user), {
+        ...options,
+        ...(engineID ? { engineID } : {}),
+      });
+    } else {
+      const version = target.version === '1' ? snmp.Version1 : snmp.Version2c;
+      session = snmp.createSession(target.host, target.community ?? '', { ...options, version });
+    }
+    // net-snmp emits 'error' for undecodable datagrams; unhandled, that would throw.
+    session.on('error', (err: unknown) =>
+      logger.debug('snmp session error', { reason: err instanceof Error ? err.message : String(err) }),
+    );
+    const originalSend = session.send.bind(session);
+    session.send = (req, noWait) => {
+      if (patch) patch(req.message);
+      return originalSend(req, noWait);
+    };
+    return session;
   };
 
-  const trapV1 = (n: Notification, cb: (err: Error | null) => void) => {
+  // EMULATION: the socket lives from a notification's send to its end (a
+  // trap: handed to the kernel; an inform: its response or timeout), so each
+  // burst leaves from a fresh ephemeral port of the box's address. net-snmp's
+  // snmpd keeps one socket per sink; receivers file notifications by source
+  // address (real-device.md §2), which stays the box's.
+  let current: Session | undefined;
+  let outstanding = 0;
+  /** The open session for one more request (opened now when none is); release() once that request is over. */
+  const acquire = (): Session => {
+    current ??= open();
+    outstanding++;
+    return current;
+  };
+  const closeSession = (s: Session, why: string) => {
+    try {
+      s.cancelRequests(new Error(why));
+      s.close();
+    } catch (err) {
+      logger.debug('snmp session close failed', { reason: err instanceof Error ? err.message : String(err) });
+    }
+  };
+  /** One request is over: close the socket when it was the last. */
+  const release = () => {
+    outstanding--;
+    if (outstanding > 0 || !current) return;
+    const s = current;
+    current = undefined;
+    closeSession(s, 'SNMP notification finished');
+  };
+
+  let patch: ((m: InternalMessage) => void) | undefined;
+
+  const trapV1 = (session: Session, n: Notification, cb: (err: Error | null) => void) => {
     const v1 = toV1Trap(n);
     patch = (m) => {
       if (m.pdu.type !== snmp.PduType.Trap) return;
@@ -91,7 +127,7 @@ export function createNetSnmpSender(spec: SenderSpec, logger: Logger): TargetSen
     session.trap(n.trapOid, v1.varbinds.map(toNetSnmp), { agentAddr: spec.agentAddr, upTime: upTime(n) }, cb);
   };
 
-  const trapV3 = (n: Notification, cb: (err: Error | null) => void) => {
+  const trapV3 = (session: Session, n: Notification, cb: (err: Error | null) => void) => {
     patch = (m) => {
       if (m.pdu.type !== snmp.PduType.TrapV2 || !m.msgSecurityParameters) return;
       m.msgSecurityParameters.msgAuthoritativeEngineBoots = engine.engineBoots();
@@ -103,13 +139,23 @@ export function createNetSnmpSender(spec: SenderSpec, logger: Logger): TargetSen
   return {
     trap(n) {
       return new Promise<void>((resolve, reject) => {
-        const cb = (err: Error | null) => (err ? reject(err) : resolve());
+        let acquired = false;
+        let settled = false;
+        const cb = (err: Error | null) => {
+          if (settled) return;
+          settled = true;
+          if (acquired) release();
+          if (err) reject(err);
+          else resolve();
+        };
         try {
-          if (target.version === '1') trapV1(n, cb);
-          else if (target.version === '3') trapV3(n, cb);
+          const session = acquire();
+          acquired = true;
+          if (target.version === '1') trapV1(session, n, cb);
+          else if (target.version === '3') trapV3(session, n, cb);
           else session.trap(n.trapOid, n.varbinds.map(toNetSnmp), { upTime: upTime(n) }, cb);
         } catch (err) {
-          reject(err instanceof Error ? err : new Error(String(err)));
+          cb(err instanceof Error ? err : new Error(String(err)));
         } finally {
           patch = undefined;
         }
@@ -118,30 +164,33 @@ export function createNetSnmpSender(spec: SenderSpec, logger: Logger): TargetSen
 
     inform(n, timeoutMs) {
       return new Promise<void>((resolve, reject) => {
-        // Read by net-snmp when it creates each request (a v3 inform makes
-        // two: discovery, then the inform); one queue uses one value.
-        session.timeout = timeoutMs;
+        let acquired = false;
+        let settled = false;
+        const done = (err: Error | null) => {
+          if (settled) return;
+          settled = true;
+          if (acquired) release();
+          if (!err) resolve();
+          else if (err.name === 'RequestTimedOutError') reject(new InformTimeoutError(timeoutMs));
+          else reject(err);
+        };
         try {
-          session.inform(n.trapOid, n.varbinds.map(toNetSnmp), { upTime: upTime(n) }, (err) => {
-            if (!err) resolve();
-            else if (err.name === 'RequestTimedOutError') reject(new InformTimeoutError(timeoutMs));
-            else reject(err);
-          });
+          const session = acquire();
+          acquired = true;
+          // Read by net-snmp when it creates each request (a v3 inform makes
+          // two: discovery, then the inform); one queue uses one value.
+          session.timeout = timeoutMs;
+          session.inform(n.trapOid, n.varbinds.map(toNetSnmp), { upTime: upTime(n) }, done);
         } catch (err) {
-          reject(err instanceof Error ? err : new Error(String(err)));
+          done(err instanceof Error ? err : new Error(String(err)));
         }
       });
     },
 
     close() {
-      try {
-        session.cancelRequests(new Error('SNMP notifier stopped'));
-        session.close();
-      } catch (err) {
-        logger.debug('snmp session close failed', {
-          reason: err instanceof Error ? err.message : String(err),
-        });
-      }
+      const s = current;
+      current = undefined;
+      if (s) closeSession(s, 'SNMP notifier stopped');
     },
   };
 }

@@ -2,7 +2,10 @@
 // and a v2c inform to one real snmptrapd: every notification arrives from
 // its box's address (snmptrapd's %b), as a receiver that files v2c/v3
 // notifications by UDP source (LibreNMS, Zabbix) needs; `show snmp host`
-// names that address.
+// names that address. Between notifications no box holds a UDP socket
+// (`ss` lists none on the boxes' addresses): a socket per box and target
+// would not fit 10,000 boxes in one process's open files.
+import { execFileSync } from 'node:child_process';
 import t from 'tap';
 import type { Box } from '../../src/device/box.js';
 import { Cluster } from '../../src/device/cluster.js';
@@ -20,6 +23,14 @@ const user = {
   auth: { protocol: 'sha256' as const, password: 'auth-pass-123' },
   priv: { protocol: 'aes-128' as const, password: 'priv-pass-456' },
 };
+
+/** The UDP sockets this process holds on any of `addresses`, as `ss` lists them. */
+function udpSocketsOn(addresses: readonly string[]): string[] {
+  const out = execFileSync('ss', ['-uanpH'], { encoding: 'utf8' });
+  return out
+    .split('\n')
+    .filter((l) => l.includes(`pid=${process.pid},`) && addresses.some((a) => l.includes(` ${a}:`)));
+}
 
 t.test('each box traps from its own address, every version', async (t) => {
   const clock = new SystemClock();
@@ -77,6 +88,13 @@ t.test('each box traps from its own address, every version', async (t) => {
   }
   // 4 boxes x 3 rounds x (one trap + one inform).
   const got = await rx.waitForCount(24, (n) => n.name === 'gvosSimTest', 15_000);
+  // The last informs' responses may still be on their way back: wait (bounded) for them to be counted.
+  const addresses = boxes.map((b) => b.address);
+  const informsAcked = () =>
+    boxes.every(({ notifier }) => notifier.counters().some((c) => c.acknowledged >= 3));
+  for (let i = 0; i < 100 && !informsAcked(); i++) await new Promise((r) => setTimeout(r, 50));
+  t.ok(informsAcked(), 'every box counted its three informs acknowledged');
+  t.same(udpSocketsOn(addresses), [], 'no box holds a UDP socket once its notifications are out (ss)');
   for (const { box, address } of boxes) {
     const mine = got.filter((n) => n.varbinds.some((v) => v.value.includes(`src${box.boxId}`)));
     t.ok(mine.length >= 6, `box ${box.boxId}: its notifications arrived (${mine.length})`);
