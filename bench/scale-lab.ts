@@ -60,6 +60,8 @@ interface SizeFigures {
     certsPerSec: number;
     attempts: number;
     withoutCertificate: number;
+    /** Most open files of the lab's process while the boxes issued (sampled every 250 ms). */
+    peakLabFds: number;
   };
   afterIssue: { labRssMiB: number; listenerRssMiB: number; rssPerBoxMiB: number };
   loadAvg1m: [number, number];
@@ -182,13 +184,20 @@ async function measureSize(n: number): Promise<SizeFigures> {
     progress(n, 'show over SSH', so);
     const probe = new ServedProbe();
     let every: Awaited<ReturnType<typeof issueEveryBox>>;
+    let peakLabFds = openFds();
+    const sampler = setInterval(() => (peakLabFds = Math.max(peakLabFds, openFds())), 250);
     try {
       every = await issueEveryBox(fleet, httpPort, probe, ports.https);
     } finally {
+      clearInterval(sampler);
       probe.close();
     }
     const m2 = memory();
-    so.afterIssue = { rssPerBoxMiB: m2.rssPerBoxMiB, withoutCertificate: every.withoutCertificate };
+    so.afterIssue = {
+      rssPerBoxMiB: m2.rssPerBoxMiB,
+      withoutCertificate: every.withoutCertificate,
+      peakLabFds,
+    };
     progress(n, 'done', so);
     return {
       boxes: n,
@@ -210,6 +219,7 @@ async function measureSize(n: number): Promise<SizeFigures> {
         certsPerSec: every.first.certsPerSec,
         attempts: every.attempts,
         withoutCertificate: every.withoutCertificate,
+        peakLabFds,
       },
       afterIssue: {
         labRssMiB: m2.labRssMiB,

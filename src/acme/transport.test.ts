@@ -3,7 +3,7 @@
  * bundled roots, nothing from another box), names go only to the box's name
  * servers, and failures come back as one-line TransportErrors.
  */
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:https';
 import { tmpdir } from 'node:os';
@@ -311,3 +311,77 @@ t.test(
     t.same(faults.counters, { refused: 0, delayed: 0, dropped: 1 });
   },
 );
+
+/**
+ * Five boxes each hold a kept-alive connection from a first request; a sixth
+ * holds the one place of the gate on a held-back answer; the five ask again
+ * and wait. The server counts the connections open.
+ */
+async function fiveWaitBehindOne(t: Test, dropIdleAtQueue: number) {
+  let hold: (() => void) | undefined;
+  let open = 0;
+  let accepted = 0;
+  const slow = createServer(
+    { cert: readFileSync(good.certPath), key: readFileSync(good.keyPath) },
+    (req, res) => {
+      const answer = () => {
+        res.writeHead(200, { 'Content-Type': 'application/json' });
+        res.end('{"ok":true}');
+      };
+      if (req.url === '/held') hold = answer;
+      else answer();
+    },
+  );
+  slow.on('secureConnection', (s) => {
+    open++;
+    accepted++;
+    s.once('close', () => open--);
+  });
+  await new Promise<void>((r) => slow.listen(0, '127.0.0.1', r));
+  t.teardown(() => slow.close());
+  const base = `https://127.0.0.1:${(slow.address() as { port: number }).port}`;
+  const gates = new GateMap(1);
+  const make = () =>
+    new BoxTransport({
+      caPems: [good.caPem],
+      nameServers: ['127.0.0.1'],
+      requestTimeoutMs: 5000,
+      dnsTimeoutMs: 300,
+      userAgent: 'test',
+      gates,
+      dropIdleAtQueue,
+    });
+  const five = Array.from({ length: 5 }, make);
+  const holder = make();
+  t.teardown(() => [...five, holder].forEach((b) => b.close()));
+  for (const b of five) await b.request(`${base}/first`, 'get');
+  t.equal(open, 5, 'after their first request, the five boxes keep their connections');
+  const held = holder.request(`${base}/held`, 'get');
+  while (!hold) await new Promise((r) => setTimeout(r, 10));
+  const acceptedBefore = accepted;
+  const again = five.map((b) => b.request(`${base}/second`, 'get'));
+  const gate = gates.for(base);
+  t.equal(gate.waiting, 5, 'the five wait for the place');
+  // The closes reach the server asynchronously: wait for them, bounded.
+  for (let i = 0; i < 100 && open > 1; i++) await new Promise((r) => setTimeout(r, 20));
+  const openWhileWaiting = open;
+  hold();
+  const results = await Promise.allSettled([held, ...again]);
+  t.ok(
+    results.every((r) => r.status === 'fulfilled' && r.value.status === 200),
+    'every request is answered',
+  );
+  return { openWhileWaiting, reconnected: accepted - acceptedBefore };
+}
+
+t.test('a box waiting behind a long queue holds no idle connection to the CA', async (t) => {
+  const r = await fiveWaitBehindOne(t, 0);
+  t.equal(r.openWhileWaiting, 1, 'while they wait, only the connection in use is open');
+  t.equal(r.reconnected, 5, 'each waiting box connects again when its turn comes');
+});
+
+t.test('behind a short queue, a box keeps its connection for its next request', async (t) => {
+  const r = await fiveWaitBehindOne(t, 64);
+  t.equal(r.openWhileWaiting, 6, 'the five idle connections stay open while they wait');
+  t.equal(r.reconnected, 0, 'and serve the next request');
+});

@@ -4,7 +4,7 @@ import { mkdtempSync, readdirSync, statSync, writeFileSync, chmodSync, readFileS
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MemoryStore } from './memory-store.js';
-import { LowdbStore } from './lowdb-store.js';
+import { LowdbStore, MAX_STATE_WRITES_AT_ONCE } from './lowdb-store.js';
 import { sampleDocument, storeContract } from './store.contract.js';
 import { StoreCorruptError } from './store.js';
 
@@ -131,4 +131,26 @@ t.test('LowdbStore refuses a corrupt .bak when state.json is missing, naming the
     name: 'StoreCorruptError',
     message: new RegExp(join(dir, 'state.json.bak') + ' is corrupt'),
   });
+});
+
+t.test('a fleet of stores saving at once holds a bounded number of open files', async (t) => {
+  // A lab configures and issues every box at once: 400 state writes here.
+  const stores = Array.from({ length: 400 }, () => new LowdbStore(tmp()));
+  const openFiles = () => readdirSync('/proc/self/fd').length;
+  const before = openFiles();
+  let peak = before;
+  let sampling = true;
+  const sample = () => {
+    peak = Math.max(peak, openFiles());
+    if (sampling) setImmediate(sample);
+  };
+  sample();
+  await Promise.all(stores.map((s, i) => s.save(sampleDocument(i))));
+  sampling = false;
+  t.ok(
+    peak - before <= 2 * MAX_STATE_WRITES_AT_ONCE,
+    `at most ${2 * MAX_STATE_WRITES_AT_ONCE} more open files (a file and its directory per write): ${peak - before}`,
+  );
+  const back = await stores[399]!.load();
+  t.equal(back?.config.hostname, sampleDocument(399).config.hostname, 'and every write happened');
 });
