@@ -21,7 +21,14 @@ import { pidAlive, readStateFile, waitPidGone } from './lab-state.js';
 import { cleanupDeadLab, labUp } from './lab-up.js';
 import { invokedAs } from './invocation.js';
 import { callPlane, followEvents, locateLab, runningLab } from './plane-client.js';
-import { clockTable, faultsTable, fleetTable, statusTable, trapsTable } from './lab-tables.js';
+import {
+  clockTable,
+  faultsTable,
+  fleetTable,
+  statusTable,
+  trapsFollowLayout,
+  trapsTable,
+} from './lab-tables.js';
 import { TrapLogTail } from './trap-tail.js';
 import { TopologyError } from './topology.js';
 
@@ -215,9 +222,10 @@ async function traps(req: Extract<LabRequest, { verb: 'traps' }>, state: LabStat
     console.log(`\n${rows.length} notifications in ${file}`);
     return;
   }
-  // Following: one line per notification (a table cannot grow), header first.
-  const line = (n: ReceivedNotification) => (req.json ? json(n) : trapsTable([n]).split('\n').at(-1)!);
-  if (!req.json) console.log(trapsTable([]).split('\n')[0]);
+  // Following: one line per notification (a table cannot grow), header first, the columns fixed from it on.
+  const layout = trapsFollowLayout(rows);
+  const line = (n: ReceivedNotification) => (req.json ? json(n) : layout.line(n));
+  if (!req.json) for (const h of layout.header) console.log(h);
   for (const n of rows) console.log(line(n));
   const tail = new TrapLogTail(file, (n) => console.log(line(n)));
   await tail.start(complete);
