@@ -15,6 +15,7 @@ import type { Lab } from './lab.js';
 import { LabEventBus } from './lab-events.js';
 import { formatBoxList, parseLabArgs } from './lab-args.js';
 import { get } from 'node:http';
+import { openSse } from './sse-test-client.js';
 
 const TOKEN = 'tok-0123456789abcdef';
 const faultCalls: unknown[][] = [];
@@ -228,27 +229,14 @@ t.test('GET /v1/events: the kept events after ?since, oldest first; a bad since 
 });
 
 /** Open the SSE stream; resolves the response once its headers arrived, collecting the data lines. */
-function openStream(port: number, headers: Record<string, string>) {
-  return new Promise<{ status: number; type: string; data: () => string; close: () => void }>(
-    (resolve, reject) => {
-      let text = '';
-      const req = get(
-        { host: '127.0.0.1', port, path: '/v1/events', headers: { ...headers, accept: 'text/event-stream' } },
-        (res) => {
-          res.setEncoding('utf8');
-          res.on('data', (d: string) => (text += d));
-          res.on('error', () => undefined);
-          resolve({
-            status: res.statusCode ?? 0,
-            type: String(res.headers['content-type']),
-            data: () => text,
-            close: () => req.destroy(),
-          });
-        },
-      );
-      req.on('error', reject);
-    },
+async function openStream(port: number, headers: Record<string, string>) {
+  const s = await openSse((onRes) =>
+    get(
+      { host: '127.0.0.1', port, path: '/v1/events', headers: { ...headers, accept: 'text/event-stream' } },
+      onRes,
+    ),
   );
+  return { ...s, data: s.text };
 }
 
 async function until(what: string, cond: () => boolean): Promise<void> {

@@ -57,6 +57,7 @@ import { CONTENT_SECURITY_POLICY } from '../web/app.js';
 import { PlaneAuth } from './dashboard/auth.js';
 import { dashboardFiles } from './dashboard/files.js';
 import { dashboardRow, dashboardRows } from './dashboard/rows.js';
+import { DashboardFeed } from './dashboard/stream.js';
 import { SESSION_COOKIE, type DashboardSession } from './dashboard/sessions.js';
 import { FAULT_NAMES } from './faults.js';
 import { MAX_BOX_SELECTOR, parseBoxList } from './lab-args.js';
@@ -394,6 +395,29 @@ export const ROUTES: readonly AnyRoute<PlaneCall>[] = [
   }),
   planeRoute({
     method: 'get',
+    path: '/v1/dashboard/stream',
+    operationId: 'dashboardStream',
+    summary:
+      "The dashboard's live view (server-sent events): every box's row, then only the fields that change, with the events for the feed.",
+    description:
+      'Each SSE event is `event: dashboard`, `id: <newest lab event seq>`, `data: DashboardMessage` ' +
+      '(src/lab/dashboard/stream.ts): the first has `whole: true` and every DashboardRow plus the last 50 lab events ' +
+      '(a reconnect with Last-Event-ID: the events after it); then, at most every 50 ms, `whole: false` with patches ' +
+      '({boxId, ...changed fields}), `removed` box-ids and the new events. A comment line every 15 s keeps it open.',
+    tags: ['dashboard'],
+    responses: {
+      200: { description: 'text/event-stream of DashboardMessage.', schema: any('DashboardMessage stream') },
+    },
+    errors: ['BadInput'],
+    handler: (ctx, { lab }) => {
+      const raw = ctx.get('Last-Event-ID');
+      if (raw && !/^\d{1,15}$/.test(raw))
+        throw new WebError('bad-input', `Last-Event-ID must be a sequence number, got ${raw.slice(0, 20)}`);
+      streamDashboard(ctx, lab, raw ? Number(raw) : undefined);
+    },
+  }),
+  planeRoute({
+    method: 'get',
     path: '/v1/faults',
     operationId: 'listFaults',
     summary: 'Every fault of every box, on or off, with its count.',
@@ -558,40 +582,68 @@ export const ROUTES: readonly AnyRoute<PlaneCall>[] = [
 ];
 
 /**
- * Serve the bus as server-sent events on this request: the kept events after
- * `since`, then every new one. The subscription ends when the client goes
- * (or falls SSE_MAX_QUEUED_BYTES behind, or the plane closes): no listener
- * or timer outlives the connection.
+ * Answer this request with server-sent events: `start` gets the writer and
+ * returns what stops its source. The stream ends when the client goes (or
+ * falls SSE_MAX_QUEUED_BYTES behind, or the plane closes): the source is
+ * stopped then, so no listener or timer outlives the connection.
  */
-function streamEvents(ctx: Koa.Context, lab: Lab, since: number): void {
+function serveSse(ctx: Koa.Context, start: (write: (chunk: string) => void) => () => void): void {
   const out = new PassThrough();
   ctx.status = 200;
   ctx.type = 'text/event-stream';
   ctx.set('Cache-Control', 'no-cache');
   ctx.set('X-Accel-Buffering', 'no');
   ctx.body = out;
-  const write = (e: LabEvent) => {
-    out.write(`id: ${e.seq}\ndata: ${JSON.stringify(e)}\n\n`);
-    if (out.writableLength > SSE_MAX_QUEUED_BYTES) end();
-  };
-  // The retry hint first: a browser's EventSource reconnects after 1 s, sending Last-Event-ID.
-  out.write('retry: 1000\n\n');
-  // The bus is synchronous: nothing is published between reading the backlog and subscribing.
-  for (const e of lab.events.since(since)) write(e);
-  const off = lab.events.subscribe(write);
-  const keepalive = setInterval(() => out.write(': keepalive\n\n'), SSE_KEEPALIVE_MS);
-  keepalive.unref();
   let ended = false;
+  // Set once start() returns: a stream cut while starting stops its source right after.
+  const source: { stop?: () => void } = {};
+  const keepalive = setInterval(() => write(': keepalive\n\n'), SSE_KEEPALIVE_MS);
+  keepalive.unref();
   function end(): void {
     if (ended) return;
     ended = true;
-    off();
+    source.stop?.();
     clearInterval(keepalive);
     out.end();
   }
+  function write(chunk: string): void {
+    if (ended) return;
+    out.write(chunk);
+    if (out.writableLength > SSE_MAX_QUEUED_BYTES) end();
+  }
+  // The retry hint first: a browser's EventSource reconnects after 1 s, sending Last-Event-ID.
+  out.write('retry: 1000\n\n');
+  source.stop = start(write);
+  if (ended) source.stop();
   // The response's close: the client went or the plane closed the connection (not the request's, which
   // fires once its body was read).
   ctx.res.once('close', end);
+}
+
+/** Serve the bus as server-sent events: the kept events after `since`, then every new one. */
+function streamEvents(ctx: Koa.Context, lab: Lab, since: number): void {
+  serveSse(ctx, (write) => {
+    const send = (e: LabEvent) => write(`id: ${e.seq}\ndata: ${JSON.stringify(e)}\n\n`);
+    // The bus is synchronous: nothing is published between reading the backlog and subscribing.
+    for (const e of lab.events.since(since)) send(e);
+    return lab.events.subscribe(send);
+  });
+}
+
+/** Serve the dashboard's stream (dashboard/stream.ts): the whole fleet, then patches; `id:` is the lab event seq. */
+function streamDashboard(ctx: Koa.Context, lab: Lab, afterSeq: number | undefined): void {
+  serveSse(ctx, (write) => {
+    const feed = new DashboardFeed(
+      {
+        events: lab.events,
+        ids: () => lab.runner.ids(),
+        row: (id) => (lab.runner.has(id) ? dashboardRow(lab, id) : undefined),
+      },
+      (m) => write(`id: ${m.seq}\nevent: dashboard\ndata: ${JSON.stringify(m)}\n\n`),
+      { afterSeq },
+    );
+    return () => feed.close();
+  });
 }
 
 const ERRORS: Record<string, [number, string]> = {

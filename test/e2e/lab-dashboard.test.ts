@@ -11,6 +11,7 @@
  *   serial and last request change without a reload, and box 3's own GUI,
  *   open in another tab, shows the new serial too;
  * - a fault toggled in the page shows in `lab faults`;
+ * - at 1024x768 every column header is in view, whole (no sideways scroll);
  * - a screenshot at 1024x768 goes to test-artifacts/dashboard.png.
  * Waits are bounded at 5 s where the issue says 2 s (a noisy 2-core
  * machine); the figures are in bench/dashboard.ts.
@@ -100,6 +101,31 @@ t.test('the dashboard of a 6-box lab, live', { skip, timeout: 600_000 }, async (
   );
   await page.locator('#live.on').waitFor({ timeout: 5000 });
 
+  // Every column at 1024x768: each header inside the window and not cut, the table not scrolling sideways.
+  const layout = (await page.evaluate(`(() => {
+    const wrap = document.getElementById('table-wrap');
+    return {
+      width: document.documentElement.clientWidth,
+      wrapScrolls: wrap.scrollWidth > wrap.clientWidth,
+      headers: [...document.querySelectorAll('#boxes thead th')].map((th) => {
+        const r = th.getBoundingClientRect();
+        return { text: th.textContent.trim(), left: r.left, right: r.right, cut: th.scrollWidth > th.clientWidth };
+      }),
+    };
+  })()`)) as {
+    width: number;
+    wrapScrolls: boolean;
+    headers: { text: string; left: number; right: number; cut: boolean }[];
+  };
+  t.equal(layout.width, 1024);
+  t.equal(layout.headers.length, 14, 'the 14 columns of the issue');
+  t.same(
+    layout.headers.filter((h) => h.left < 0 || h.right > layout.width || h.cut).map((h) => h.text),
+    [],
+    'every column header is within the 1024 px window and whole',
+  );
+  t.equal(layout.wrapScrolls, false, 'the table does not scroll sideways');
+
   // Box 3's own GUI in another tab, by name, over its ACME certificate.
   const gui = await context.newPage();
   gui.on('pageerror', (e) => pageErrors.push(e.message));
@@ -138,7 +164,12 @@ t.test('the dashboard of a 6-box lab, live', { skip, timeout: 600_000 }, async (
   await page.click('#rows tr[data-box-id="2"] td[data-field="hostname"]');
   await page.locator('#sel-id', { hasText: '2' }).waitFor();
   await page.check('#sel-faults input[data-fault="acme-unreachable"]');
-  await cell(page, 2, 'faults').filter({ hasText: 'acme-unreachable' }).waitFor({ timeout: 5000 });
+  // The cell shows the fault's short name; its title has the full one.
+  await page
+    .locator('#rows tr[data-box-id="2"] td[data-field="faults"][title="acme-unreachable"]', {
+      hasText: 'unreach',
+    })
+    .waitFor({ timeout: 5000 });
   // While the changed cell still flashes.
   mkdirSync(join(REPO_ROOT, 'test-artifacts'), { recursive: true });
   await page.screenshot({ path: SCREENSHOT });

@@ -15,12 +15,19 @@ import { SystemClock } from '../../lib/clock.js';
 import { createRootCa } from '../../pki/issued.js';
 import { ControlPlane } from '../control-plane.js';
 import type { Lab } from '../lab.js';
+import { LabEventBus } from '../lab-events.js';
+import { openSse } from '../sse-test-client.js';
 import { planeCredentials } from './plane-tls.js';
+import type { DashboardMessage } from './stream.js';
 
 const TOKEN = 'tok-0123456789abcdef';
 const PASSWORD = 'Lab-adm1n-pw';
 const faultCalls: unknown[][] = [];
 const fleetCalls: unknown[][] = [];
+const events = new LabEventBus();
+for (let i = 0; i < 7; i++) events.publish({ boxId: 1, hostname: 'gigavue-1', type: 'box-stopped' });
+/** The faults turned on, as the stand-in lab lists them. */
+const faultsOn: { boxId: number; fault: string }[] = [];
 const lab = {
   fleet: (op: string, ids: number[], _r: unknown, o: { settings?: (id: number) => unknown }) => {
     fleetCalls.push([op, ids, o.settings?.(ids[0]!)]);
@@ -48,8 +55,10 @@ const lab = {
     state: 'stopped',
     certificate: { status: 'unknown', serial: null, expires: null },
   }),
-  faults: { list: () => [] },
-  events: { lastSeq: 7 },
+  faults: {
+    list: (ids: number[]) => faultsOn.filter((f) => ids.includes(f.boxId)).map((f) => ({ ...f, on: true })),
+  },
+  events,
   setFault: (...args: unknown[]) => {
     faultCalls.push(args);
     return [];
@@ -236,6 +245,92 @@ t.test(
     const bad = await call('POST', '/v1/acme/issue', { headers: auth, body: { algorithm: 'ec-prime256v1' } });
     t.equal(bad.status, 400, "the CLI's algorithm words only");
     t.equal((await call('POST', '/v1/acme/issue', { headers: auth, body: { renewDays: 0 } })).status, 400);
+  },
+);
+
+/** Open GET /v1/dashboard/stream; the parsed `dashboard` messages so far, and close. */
+async function openDashboardStream(cookie: string) {
+  const s = await openSse((onRes) =>
+    httpsRequest(
+      {
+        host: '127.0.0.1',
+        port,
+        path: '/v1/dashboard/stream',
+        headers: { accept: 'text/event-stream', ...(cookie ? { cookie } : {}) },
+        ca: root,
+        servername: 'lab.lab.test',
+        agent: false,
+      },
+      onRes,
+    ),
+  );
+  const messages = (): DashboardMessage[] =>
+    s
+      .text()
+      .split('\n\n')
+      .filter((f) => f.includes('\nevent: dashboard\n'))
+      .map(
+        (f) =>
+          JSON.parse(
+            f
+              .split('\n')
+              .find((l) => l.startsWith('data: '))!
+              .slice(6),
+          ) as DashboardMessage,
+      );
+  return { ...s, messages };
+}
+
+const until = async (what: string, cond: () => boolean) => {
+  for (let i = 0; i < 500 && !cond(); i++) await new Promise((r) => setTimeout(r, 10));
+  if (!cond()) throw new Error(`timed out waiting for ${what}`);
+};
+
+t.test(
+  'the live stream: the whole fleet, then only what changed; a session needed; nothing left',
+  async (t) => {
+    t.equal((await openDashboardStream('')).status, 401, 'no stream without a session');
+    const ok = await call('POST', '/v1/session', { body: { user: 'admin', password: PASSWORD } });
+    const before = events.subscriberCount;
+    const s = await openDashboardStream(cookieOf(ok));
+    t.equal(s.status, 200);
+    t.match(s.type, /^text\/event-stream/);
+    await until('the first message', () => s.messages().length === 1);
+    const first = s.messages()[0]!;
+    t.match(first, { whole: true, seq: events.lastSeq });
+    t.same(
+      first.rows.map((r) => [r.boxId, r.hostname, r.faults]),
+      [
+        [1, 'gigavue-1', []],
+        [2, 'gigavue-2', []],
+      ],
+    );
+    t.equal(events.subscriberCount, before + 1);
+    faultsOn.push({ boxId: 2, fault: 'acme-slow' });
+    const e = events.publish({
+      boxId: 2,
+      hostname: 'gigavue-2',
+      type: 'fault',
+      fault: 'acme-slow',
+      on: true,
+    });
+    await until('the patch', () => s.messages().length === 2);
+    t.strictSame(
+      { ...s.messages()[1], events: s.messages()[1]!.events.map((x) => x.seq) },
+      {
+        seq: e.seq,
+        whole: false,
+        rows: [{ boxId: 2, faults: ['acme-slow'] }],
+        removed: [],
+        events: [e.seq],
+        skipped: 0,
+      },
+      "box 2's faults only, with the event for the feed",
+    );
+    s.close();
+    await until('the unsubscribe', () => events.subscriberCount === before);
+    t.equal(events.subscriberCount, before);
+    faultsOn.length = 0;
   },
 );
 

@@ -1,5 +1,5 @@
 // @ts-check
-/* global document, window, fetch, EventSource, setTimeout, performance, HTMLElement, HTMLInputElement, HTMLSelectElement, HTMLFormElement, HTMLAnchorElement, HTMLTableRowElement */
+/* global document, window, fetch, EventSource, setTimeout, requestAnimationFrame, performance, HTMLElement, HTMLInputElement, HTMLSelectElement, HTMLFormElement, HTMLAnchorElement, HTMLTableRowElement */
 /**
  * The lab dashboard: every box of the lab in one table that updates itself,
  * the lab's event and trap feed, and the presenter's actions (fleet ACME,
@@ -7,13 +7,16 @@
  * plane that served it: a session cookie (HttpOnly: the script never sees
  * it) and, on every change, the session's CSRF token in a header.
  *
- * Live without polling: one EventSource on GET /v1/events, opened after the
- * snapshot (GET /v1/dashboard/boxes says the last event it includes); an event that
- * names a box marks that box stale, and the stale rows are read back in one
- * request (GET /v1/dashboard/boxes?ids=...) once the burst has settled for a
- * moment (coalesced: a hundred renewals a second cost ten reads a second).
- * Changed cells flash. The table draws only the rows in view (a thousand
- * boxes scroll smoothly). Everything is written with textContent.
+ * Live without polling: one EventSource on GET /v1/dashboard/stream, which
+ * sends every box's row first, then (at most every 50 ms) only the fields
+ * that changed and the events for the feed (src/lab/dashboard/stream.ts):
+ * an event costs the page no request. Messages are applied at once and drawn
+ * in the next animation frame: the rows in view that changed are replaced,
+ * the rest of the table is left alone (the whole view is drawn again only on
+ * scroll, a filter, or boxes coming and going). Changed cells flash. The
+ * table draws only the rows in view (a thousand boxes scroll smoothly).
+ * Everything is written with textContent. A reconnect gets the whole fleet
+ * again, so nothing missed while away stays wrong.
  */
 
 const ROW_HEIGHT = 30;
@@ -21,11 +24,19 @@ const ROW_HEIGHT = 30;
 const OVERSCAN = 10;
 /** How long a changed cell stays highlighted (the CSS animation's length). */
 const FLASH_MS = 3000;
-/** Stale rows are read back this long after the first event that made them stale. */
-const COALESCE_MS = 100;
 /** Events kept in the feed. */
 const FEED_MAX = 300;
 const FAULTS = ['acme-unreachable', 'acme-slow', 'acme-drop', 'challenge-wrong', 'snmp-muted'];
+/** Short names of the faults in the table (the cell's title has the full ones; 1024 px must show every column). */
+const FAULT_SHORT = /** @type {Record<string, string>} */ ({
+  'acme-unreachable': 'unreach',
+  'acme-slow': 'slow',
+  'acme-drop': 'drop',
+  'challenge-wrong': 'chall',
+  'snmp-muted': 'mute',
+});
+/** Crypto modes as the table shows them. */
+const CRYPTO_SHORT = /** @type {Record<string, string>} */ ({ 'secure-crypto': 'secure', fips: 'FIPS' });
 
 /**
  * @typedef {{ boxId: number, hostname: string, address: string, model: string, cryptoMode: string, firmware: string,
@@ -34,9 +45,14 @@ const FAULTS = ['acme-unreachable', 'acme-slow', 'acme-drop', 'challenge-wrong',
  * @typedef {{ seq: number, time: string, type: string, boxId: number|null, hostname: string|null, [k: string]: unknown }} LabEvent
  */
 
+/**
+ * @typedef {{ seq: number, whole: boolean, rows: (Partial<Row> & { boxId: number })[], removed: number[],
+ *   events: LabEvent[], skipped: number }} StreamMessage
+ */
+
 /** @type {{ csrf: string, rows: Map<number, Row>, order: number[], shown: number[], selected: number|null,
- *   changed: Map<string, number>, stale: Set<number>, staleTimer: ReturnType<typeof setTimeout>|undefined,
- *   events: EventSource|undefined, lastSeq: number, snapshotSeq: number }} */
+ *   changed: Map<string, number>, drawn: Map<number, HTMLTableRowElement>, dirty: Set<number>,
+ *   relayout: boolean, feedQueue: LabEvent[], frame: boolean, events: EventSource|undefined }} */
 const state = {
   csrf: '',
   rows: new Map(),
@@ -44,11 +60,14 @@ const state = {
   shown: [],
   selected: null,
   changed: new Map(),
-  stale: new Set(),
-  staleTimer: undefined,
+  // The rows drawn now, by box-id (a patch replaces only these).
+  drawn: new Map(),
+  // Boxes changed since the last frame; relayout: the set of boxes or their order changed.
+  dirty: new Set(),
+  relayout: false,
+  feedQueue: [],
+  frame: false,
   events: undefined,
-  lastSeq: 0,
-  snapshotSeq: 0,
 };
 
 /**
@@ -96,8 +115,6 @@ async function api(method, path, body) {
   }
   const text = await res.text();
   const type = res.headers.get('content-type') || '';
-  const seq = res.headers.get('X-Lab-Event-Seq');
-  if (seq) state.snapshotSeq = Number(seq);
   /** @type {any} */
   let data;
   try {
@@ -126,12 +143,20 @@ function toast(err) {
 
 /** @param {number} n */
 const two = (n) => String(n).padStart(2, '0');
-/** Date and time, short (the year only when it is not this one): 12-05 07:12. @param {string|null} iso */
-function when(iso) {
+/**
+ * How far ahead a time of the box's clock is, by the box's clock now: 90d,
+ * 5h, 12m, now; -2d when past (the cell's title has the time itself).
+ * @param {string|null} iso @param {number} clockOffsetMs
+ */
+function fromNow(iso, clockOffsetMs) {
   if (!iso) return '-';
-  const d = new Date(iso);
-  const year = d.getFullYear() === new Date().getFullYear() ? '' : `${d.getFullYear()}-`;
-  return `${year}${two(d.getMonth() + 1)}-${two(d.getDate())} ${two(d.getHours())}:${two(d.getMinutes())}`;
+  const ms = Date.parse(iso) - (Date.now() + clockOffsetMs);
+  const a = Math.abs(ms);
+  const sign = ms < 0 ? '-' : '';
+  if (a >= 2 * 86400000) return `${sign}${Math.floor(a / 86400000)}d`;
+  if (a >= 2 * 3600000) return `${sign}${Math.floor(a / 3600000)}h`;
+  if (a >= 60000) return `${sign}${Math.floor(a / 60000)}m`;
+  return 'now';
 }
 /** @param {string} iso */
 function clockTime(iso) {
@@ -157,24 +182,29 @@ function cells(r) {
   const req = r.lastRequest || '-';
   return [
     ['boxId', String(r.boxId), 'num', ''],
-    ['hostname', r.hostname, '', ''],
-    ['address', r.address, 'mono', ''],
+    ['hostname', r.hostname, '', r.hostname],
+    ['address', r.address, 'mono', r.address],
     ['model', r.model.replace(/^GigaVUE-/, ''), '', r.model],
-    ['cryptoMode', r.cryptoMode, '', ''],
-    ['firmware', r.firmware, '', ''],
-    ['state', r.state, `st-${r.state}`, ''],
-    ['certificate', r.certificate, `cert-${r.certificate}`, ''],
-    ['serial', r.serial ? r.serial.slice(-10) : '-', 'mono', r.serial || ''],
-    ['expires', when(r.expires), 'num', r.expires || ''],
-    ['nextRenewal', when(r.nextRenewal), 'num', r.nextRenewal || ''],
+    ['cryptoMode', CRYPTO_SHORT[r.cryptoMode] || r.cryptoMode, '', r.cryptoMode],
+    ['firmware', r.firmware, '', r.firmware],
+    ['state', r.state, `st-${r.state}`, r.state],
+    ['certificate', r.certificate, `cert-${r.certificate}`, r.certificate],
+    ['serial', r.serial ? r.serial.slice(-8) : '-', 'mono', r.serial || ''],
+    ['expires', fromNow(r.expires, r.clockOffsetMs), 'num', r.expires || ''],
+    ['nextRenewal', fromNow(r.nextRenewal, r.clockOffsetMs), 'num', r.nextRenewal || ''],
     [
       'lastRequest',
       req,
       /Failed/.test(req) ? 'req-failed' : '',
       r.lastRequestAt ? `${req} at ${r.lastRequestAt}` : req,
     ],
-    ['clockOffsetMs', offset(r.clockOffsetMs), 'num', ''],
-    ['faults', r.faults.join(', ') || '-', r.faults.length ? 'faulty' : '', ''],
+    ['clockOffsetMs', offset(r.clockOffsetMs), 'num', `box clock ${offset(r.clockOffsetMs)} from the lab's`],
+    [
+      'faults',
+      r.faults.map((f) => FAULT_SHORT[f] || f).join(' ') || '-',
+      r.faults.length ? 'faulty' : '',
+      r.faults.join(', '),
+    ],
   ];
 }
 
@@ -211,7 +241,7 @@ function spacer(px) {
   return tr;
 }
 
-/** Draw the rows in view (and a few around them). */
+/** Draw the rows in view (and a few around them), all of them anew. */
 function draw() {
   const wrap = any('table-wrap');
   const body = any('rows');
@@ -221,15 +251,32 @@ function draw() {
   const now = performance.now();
   /** @type {HTMLTableRowElement[]} */
   const trs = [];
+  state.drawn.clear();
   for (let i = first; i < last; i++) {
     const r = state.rows.get(/** @type {number} */ (state.shown[i]));
-    if (r) trs.push(rowElement(r, now));
+    if (!r) continue;
+    const tr = rowElement(r, now);
+    state.drawn.set(r.boxId, tr);
+    trs.push(tr);
   }
   body.replaceChildren(
     ...(first > 0 ? [spacer(first * ROW_HEIGHT)] : []),
     ...trs,
     ...(last < state.shown.length ? [spacer((state.shown.length - last) * ROW_HEIGHT)] : []),
   );
+}
+
+/** Replace the drawn rows of these boxes (the rest of the view stays). @param {Iterable<number>} ids */
+function redrawRows(ids) {
+  const now = performance.now();
+  for (const id of ids) {
+    const old = state.drawn.get(id);
+    const r = state.rows.get(id);
+    if (!old || !r) continue;
+    const tr = rowElement(r, now);
+    old.replaceWith(tr);
+    state.drawn.set(id, tr);
+  }
 }
 
 /** @param {Row} r @param {number} now */
@@ -255,30 +302,60 @@ function rowElement(r, now) {
 }
 
 /**
- * Take new rows: remember which cells changed (they flash), keep the order by
- * box-id, redraw. @param {Row[]} rows @param {boolean} whole the whole fleet (boxes not in it are gone)
+ * Take a message of the stream: rows whole or patched, boxes removed, events
+ * for the feed; remember which cells changed (they flash); draw in the next
+ * frame. @param {StreamMessage} m
  */
-function takeRows(rows, whole) {
+function takeMessage(m) {
   const now = performance.now();
-  if (whole) {
-    const ids = new Set(rows.map((r) => r.boxId));
+  if (m.whole) {
+    const ids = new Set(m.rows.map((r) => r.boxId));
     for (const id of state.rows.keys()) if (!ids.has(id)) state.rows.delete(id);
+    state.relayout = true;
   }
-  for (const r of rows) {
-    const old = state.rows.get(r.boxId);
+  for (const id of m.removed) state.rows.delete(id);
+  if (m.removed.length) state.relayout = true;
+  for (const p of m.rows) {
+    const old = state.rows.get(p.boxId);
+    const r = /** @type {Row} */ (old ? { ...old, ...p } : p);
     if (old) {
       const before = cells(old);
       cells(r).forEach(([field, text], i) => {
         if (before[i]?.[1] !== text) state.changed.set(`${r.boxId}/${field}`, now);
       });
-    }
+    } else state.relayout = true;
     state.rows.set(r.boxId, r);
+    state.dirty.add(r.boxId);
   }
+  if (m.skipped) state.feedQueue.push(skippedEvent(m.skipped));
+  state.feedQueue.push(...m.events);
+  schedule();
+}
+
+/** Draw what changed once, in the next frame (a hidden page: soon, its timers are slowed anyway). */
+function schedule() {
+  if (state.frame) return;
+  state.frame = true;
+  if (document.hidden) setTimeout(render, 100);
+  else requestAnimationFrame(render);
+}
+
+function render() {
+  state.frame = false;
+  const now = performance.now();
   for (const [k, t] of state.changed) if (now - t > FLASH_MS) state.changed.delete(k);
-  state.order = [...state.rows.keys()].sort((a, b) => a - b);
-  summarize();
-  applyFilter();
-  if (state.selected !== null) showSelected();
+  const filtered = !!(
+    el('filter-state', HTMLSelectElement).value || el('filter-text', HTMLInputElement).value.trim()
+  );
+  if (state.relayout) state.order = [...state.rows.keys()].sort((a, b) => a - b);
+  // A filter may take a changed box in or out: filter again; otherwise only the changed rows in view change.
+  if (state.relayout || (filtered && state.dirty.size)) applyFilter();
+  else redrawRows(state.dirty);
+  if (state.dirty.size || state.relayout) summarize();
+  if (state.selected !== null && (state.relayout || state.dirty.has(state.selected))) showSelected();
+  state.relayout = false;
+  state.dirty.clear();
+  flushFeed();
 }
 
 function summarize() {
@@ -292,31 +369,6 @@ function summarize() {
     `${state.rows.size} boxes: ${n.running || 0} running, ${n['cert-valid'] || 0} certificates valid` +
     (n['cert-failed'] ? `, ${n['cert-failed']} failed` : '') +
     (n['cert-expired'] ? `, ${n['cert-expired']} expired` : '');
-}
-
-/** Read the whole fleet again. */
-async function loadAll() {
-  takeRows(await api('GET', '/v1/dashboard/boxes'), true);
-}
-
-/** Mark a box stale; its row is read back shortly with the others of the burst. @param {number} id */
-function stale(id) {
-  state.stale.add(id);
-  if (state.staleTimer === undefined) state.staleTimer = setTimeout(() => void readStale(), COALESCE_MS);
-}
-
-async function readStale() {
-  state.staleTimer = undefined;
-  const ids = [...state.stale];
-  state.stale.clear();
-  if (ids.length === 0) return;
-  try {
-    // Many at once (a fleet operation): the whole table costs about as much as a long id list.
-    if (ids.length > 200) await loadAll();
-    else takeRows(await api('GET', `/v1/dashboard/boxes?ids=${ids.join(',')}`), false);
-  } catch (e) {
-    toast(e);
-  }
 }
 
 // ------------------------------------------------------------------ selection and actions
@@ -351,12 +403,10 @@ function onFaultToggle(ev) {
   const input = /** @type {HTMLInputElement} */ (ev.target);
   const id = state.selected;
   if (id === null) return;
-  api('POST', '/v1/faults', { fault: input.dataset.fault, on: input.checked, boxes: [id] })
-    .then(() => stale(id))
-    .catch((e) => {
-      input.checked = !input.checked;
-      toast(e);
-    });
+  api('POST', '/v1/faults', { fault: input.dataset.fault, on: input.checked, boxes: [id] }).catch((e) => {
+    input.checked = !input.checked;
+    toast(e);
+  });
 }
 
 /** The box-ids a form's scope names. @param {string} scope @returns {number[]|'all'} */
@@ -424,8 +474,20 @@ function describe(e) {
   }
 }
 
+/** The feed's line for events a burst had too many of. @param {number} n @returns {LabEvent} */
+function skippedEvent(n) {
+  return {
+    seq: 0,
+    time: new Date().toISOString(),
+    type: 'events-skipped',
+    boxId: null,
+    hostname: null,
+    reason: `${n} not shown`,
+  };
+}
+
 /** @param {LabEvent} e */
-function feed(e) {
+function feedLine(e) {
   const li = document.createElement('li');
   const t = document.createElement('span');
   t.className = 't';
@@ -435,23 +497,26 @@ function feed(e) {
   if (e.type === 'trap') text.className = 'trap';
   else if (/failed|killed/.test(e.type) || e.result === 'Failed') text.className = 'bad';
   li.append(t, text);
+  return li;
+}
+
+/** Put the events that came since the last frame at the top of the feed (newest first), keep FEED_MAX. */
+function flushFeed() {
+  const q = state.feedQueue.splice(0).slice(-FEED_MAX);
+  if (q.length === 0) return;
   const list = any('feed');
-  list.prepend(li);
+  list.prepend(...q.reverse().map(feedLine));
   while (list.childElementCount > FEED_MAX) list.lastElementChild?.remove();
 }
 
-/** Events shown from before the page opened. */
-const HISTORY = 50;
-
 /**
- * Open the event stream after the snapshot's last event (a few before it,
- * for the feed); the browser reconnects by itself, with Last-Event-ID.
+ * Open the dashboard stream: the whole fleet, then changes. The browser
+ * reconnects by itself (with Last-Event-ID: the feed goes on from there; the
+ * rows come whole again).
  */
 function connect() {
   state.events?.close();
-  const since = Math.max(0, state.snapshotSeq - HISTORY);
-  state.lastSeq = since;
-  const es = new EventSource(`/v1/events?since=${since}`);
+  const es = new EventSource('/v1/dashboard/stream');
   state.events = es;
   const live = any('live');
   es.addEventListener('open', () => {
@@ -462,19 +527,9 @@ function connect() {
     live.classList.remove('on');
     any('live-text').textContent = 'reconnecting';
   });
-  /** @param {MessageEvent} m */
-  const onEvent = (m) => {
-    /** @type {LabEvent} */
-    const e = JSON.parse(String(m.data));
-    // A gap (the lab's ring dropped events we never saw): read everything again.
-    if (e.seq > state.lastSeq + 1 && state.lastSeq > 0) void loadAll().catch(toast);
-    state.lastSeq = Math.max(state.lastSeq, e.seq);
-    feed(e);
-    // Events the snapshot already includes only go to the feed.
-    if (e.seq > state.snapshotSeq && e.boxId !== null && e.boxId !== undefined) stale(e.boxId);
-  };
-  es.addEventListener('message', onEvent);
-  es.addEventListener('lab-event', onEvent);
+  es.addEventListener('dashboard', (m) =>
+    takeMessage(JSON.parse(String(/** @type {MessageEvent} */ (m).data))),
+  );
 }
 
 // ------------------------------------------------------------------ login and start
@@ -498,7 +553,6 @@ async function showMain() {
   const info = await api('GET', '/v1/info');
   any('lab-name').textContent = String(info.name);
   document.title = `${info.name} - gvos-sim lab`;
-  await loadAll();
   connect();
 }
 
@@ -550,9 +604,7 @@ for (const b of document.querySelectorAll('[data-box-verb]')) {
     const id = state.selected;
     const verb = b instanceof HTMLElement ? b.dataset.boxVerb : '';
     if (id === null || !verb) return;
-    api('POST', `/v1/boxes/${id}/${verb}`)
-      .then(() => stale(id))
-      .catch(toast);
+    api('POST', `/v1/boxes/${id}/${verb}`).catch(toast);
   });
 }
 el('acme-form', HTMLFormElement).addEventListener('submit', (ev) => {
