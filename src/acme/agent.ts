@@ -21,6 +21,7 @@
  */
 import { createPrivateKey, type KeyObject } from 'node:crypto';
 import { isIP } from 'node:net';
+import { orderIdentifiers } from '../device/acme-identifiers.js';
 import { DeviceError, isDeviceError } from '../device/errors.js';
 import type { GateMap } from '../lib/gate.js';
 import type { ConnectFaults } from '../lib/connect-faults.js';
@@ -472,6 +473,7 @@ export class AcmeAgent implements AcmeController {
     const f = got.facts;
     const issued: Scheduled = {
       domain: req.domain,
+      ...(req.address ? { address: req.address } : {}),
       directoryUrl: req.directoryUrl,
       keyAlgorithm: req.keyAlgorithm,
       certName: ACME_CERT_NAME,
@@ -654,6 +656,7 @@ export class AcmeAgent implements AcmeController {
     const req: AcmeRequest = {
       type: 'Auto-Renew',
       domain: issued.domain,
+      ...(issued.address ? { address: issued.address } : {}),
       directoryUrl: issued.directoryUrl,
       keyAlgorithm: issued.keyAlgorithm,
       renewDays: issued.renewDays,
@@ -771,7 +774,8 @@ export class AcmeAgent implements AcmeController {
     work: Work,
   ): Promise<VerifiedCertificate & { keyPem: string }> {
     const key = await generatePrivateKey(req.keyAlgorithm);
-    const chainPem = await session.obtain(req.domain, key.key, this.responder());
+    const identifiers = orderIdentifiers(req.domain, req.address);
+    const chainPem = await session.obtain(identifiers, key.key, this.responder());
     const anchors = [
       ...this.trust.anchors(this.box.caListPems().map((c) => c.pem)),
       ...parseAnchors(await this.fetchCaRoots(req.directoryUrl, work)),
@@ -779,7 +783,7 @@ export class AcmeAgent implements AcmeController {
     const verified = verifyIssuedCertificate({
       chainPem,
       keyPem: key.key,
-      domain: req.domain,
+      identifiers,
       anchors,
       nowMs: this.clock.now(),
     });

@@ -7,14 +7,33 @@
  * order is finalized without a poll for "ready" unless the CA asks for one.
  */
 import t from 'tap';
+import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { generateKeyPair } from '../pki/keys.js';
+import { generateKeyPair, generatePrivateKey } from '../pki/keys.js';
 import { createListenerCertificate } from './pebble-launcher.js';
-import { AcmeSession, type SessionTuning } from './session.js';
+import { orderIdentifiers } from '../device/acme-identifiers.js';
+import {
+  AcmeSession,
+  csrRequest,
+  orderRequest,
+  pickChallenge,
+  type ChallengeToAnswer,
+  type SessionTuning,
+} from './session.js';
 import { BoxTransport } from './transport.js';
+
+/** The openssl CLI on `input` (a real peer's parse of what the box sends). */
+function openssl(args: string[], input: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const p = execFile('openssl', args, (err, stdout, stderr) =>
+      err ? reject(new Error(`openssl ${args[0]}: ${stderr || err.message}`)) : resolve(stdout + stderr),
+    );
+    p.stdin!.end(input);
+  });
+}
 
 const dir = mkdtempSync(join(tmpdir(), 'gvos-fake-acme-'));
 t.teardown(() => rmSync(dir, { recursive: true, force: true }));
@@ -29,7 +48,7 @@ class FakeAcme {
   base = '';
   private n = 0;
   private readonly valid = new Set<string>();
-  readonly posts: { path: string; nonce: string; at: number }[] = [];
+  readonly posts: { path: string; nonce: string; at: number; payload: string }[] = [];
   readonly gets: { path: string; at: number }[] = [];
   readonly script = new Map<string, Answer[]>();
 
@@ -80,9 +99,10 @@ class FakeAcme {
       }
       return send({ status: 200 });
     }
-    const jws = JSON.parse(body) as { protected: string };
+    const jws = JSON.parse(body) as { protected: string; payload: string };
     const header = JSON.parse(Buffer.from(jws.protected, 'base64url').toString()) as { nonce: string };
-    this.posts.push({ path, nonce: header.nonce, at: Date.now() });
+    const payload = Buffer.from(jws.payload, 'base64url').toString();
+    this.posts.push({ path, nonce: header.nonce, at: Date.now(), payload });
     // RFC 8555 §6.5: a nonce is good once.
     if (!this.valid.delete(header.nonce)) {
       return send({
@@ -256,7 +276,11 @@ t.test(
       fake.script.set('/cert/1', [{ status: 200, body: certPem }]);
       const { session, transport } = await open(fake);
       t.teardown(() => transport.close());
-      t.equal(await session.obtain('a.test', key, responder), certPem, 'the chain as the CA sent it');
+      t.equal(
+        await session.obtain([{ type: 'dns', value: 'a.test' }], key, responder),
+        certPem,
+        'the chain as the CA sent it',
+      );
       t.same(
         fake.posts.map((p) => p.path).filter((p) => p !== '/acct'),
         notReadyFirst
@@ -267,3 +291,114 @@ t.test(
     }
   },
 );
+
+t.test(
+  'one order for a DNS name and an IP address: both identifiers, each authorization answered, a CSR with both SANs',
+  async (t) => {
+    const key = (await generatePrivateKey('prime256v1')).key;
+    const answered: string[] = [];
+    const responder = {
+      types: () => ['http-01' as const, 'tls-alpn-01' as const],
+      present: async (c: ChallengeToAnswer) =>
+        void answered.push(`${c.type} ${c.identifier.type}:${c.identifier.value}`),
+      remove: () => undefined,
+    };
+    const fake = new FakeAcme();
+    await fake.listen();
+    t.teardown(() => fake.server.close());
+    const b = fake.base;
+    const authzs = [`${b}/authz/1`, `${b}/authz/2`];
+    const order = { status: 'pending', authorizations: authzs, finalize: `${b}/finalize/1` };
+    fake.script.set('/order', [{ status: 201, headers: { Location: `${b}/order/1` }, body: order }]);
+    const challenge = (n: number, type: string) => ({
+      type,
+      url: `${b}/chall/${n}-${type}`,
+      token: `token-${n}-${type}`,
+      status: 'pending',
+    });
+    // The DNS name is offered all three; the address (RFC 8738 §7) http-01 and tls-alpn-01 only, as Pebble does.
+    const pending = (n: number, identifier: object, types: string[]) => ({
+      status: 200,
+      body: { status: 'pending', identifier, challenges: types.map((ty) => challenge(n, ty)) },
+    });
+    fake.script.set('/authz/1', [
+      pending(1, { type: 'dns', value: 'box1.lab.test' }, ['dns-01', 'tls-alpn-01', 'http-01']),
+    ]);
+    fake.script.set('/authz/2', [pending(2, { type: 'ip', value: '127.0.0.9' }, ['tls-alpn-01', 'http-01'])]);
+    for (const n of [1, 2])
+      fake.script.set(`/chall/${n}-http-01`, [
+        { status: 200, body: challenge(n, 'http-01') },
+        { status: 200, body: { ...challenge(n, 'http-01'), status: 'valid' } },
+      ]);
+    fake.script.set('/finalize/1', [
+      { status: 200, body: { ...order, status: 'valid', certificate: `${b}/cert/1` } },
+    ]);
+    fake.script.set('/cert/1', [{ status: 200, body: certPem }]);
+    const { session, transport } = await open(fake);
+    t.teardown(() => transport.close());
+
+    const ids = orderIdentifiers('box1.lab.test', '127.0.0.9');
+    t.equal(await session.obtain(ids, key, responder), certPem);
+    const newOrder = JSON.parse(fake.posts.find((p) => p.path === '/order')!.payload) as unknown;
+    t.same(
+      newOrder,
+      {
+        identifiers: [
+          { type: 'dns', value: 'box1.lab.test' },
+          { type: 'ip', value: '127.0.0.9' },
+        ],
+      },
+      'newOrder names both identifiers, the address as type ip (RFC 8738 §3)',
+    );
+    t.same(answered, ['http-01 dns:box1.lab.test', 'http-01 ip:127.0.0.9'], 'each authorization answered');
+    // The CSR as the CA reads it: openssl's own parse of the finalize payload.
+    const { csr } = JSON.parse(fake.posts.find((p) => p.path === '/finalize/1')!.payload) as { csr: string };
+    const der = Buffer.from(csr, 'base64url').toString('base64');
+    const csrPem = `-----BEGIN CERTIFICATE REQUEST-----\n${der.match(/.{1,64}/g)!.join('\n')}\n-----END CERTIFICATE REQUEST-----\n`;
+    const text = await openssl(['req', '-noout', '-text', '-verify'], csrPem);
+    t.match(text, /Subject: CN ?= ?box1\.lab\.test/, 'the DNS name is the CN');
+    t.match(text, /DNS:box1\.lab\.test, IP Address:127\.0\.0\.9/, 'a dNSName and an iPAddress SAN');
+  },
+);
+
+t.test('building an order and its CSR (pure)', async (t) => {
+  const key = (await generatePrivateKey('prime256v1')).key;
+  t.same(orderRequest(orderIdentifiers('box1.lab.test')), {
+    identifiers: [{ type: 'dns', value: 'box1.lab.test' }],
+  });
+  t.same(orderRequest(orderIdentifiers('127.0.0.9')), { identifiers: [{ type: 'ip', value: '127.0.0.9' }] });
+  t.same(orderIdentifiers('box1.lab.test', 'box1.lab.test'), [{ type: 'dns', value: 'box1.lab.test' }]);
+  t.throws(() => orderIdentifiers('box1.lab.test', 'box2.lab.test'), /not an IP address/);
+  t.throws(
+    () =>
+      orderRequest([
+        { type: 'dns', value: 'a.test' },
+        { type: 'ip', value: '127.0.0.1' },
+        { type: 'ip', value: '::1' },
+      ]),
+    /1 to 2 identifiers, not 3/,
+  );
+  t.throws(() => orderRequest([]), /not 0/);
+  const both = csrRequest(orderIdentifiers('box1.lab.test', '::1'), key);
+  t.equal(both.commonName, 'box1.lab.test');
+  t.same(both.altNames, ['box1.lab.test', '::1']);
+  const ipOnly = csrRequest(orderIdentifiers('127.0.0.9'), key);
+  t.equal(ipOnly.commonName, undefined, 'an address alone has no CN (RFC 8738 §3)');
+  t.same(ipOnly.altNames, ['127.0.0.9']);
+});
+
+t.test('the challenge for an address is never dns-01 (RFC 8738 §7)', async (t) => {
+  const ip = { type: 'ip' as const, value: '127.0.0.9' };
+  const dns = { type: 'dns' as const, value: 'box1.lab.test' };
+  t.equal(pickChallenge(ip, ['dns-01', 'http-01'], ['http-01', 'tls-alpn-01']), 'http-01');
+  t.equal(pickChallenge(ip, ['tls-alpn-01'], ['http-01', 'tls-alpn-01']), 'tls-alpn-01');
+  t.throws(() => pickChallenge(ip, ['dns-01'], ['http-01', 'tls-alpn-01']), {
+    message: /offers dns-01 for 127\.0\.0\.9.*dns-01 cannot validate an IP address, RFC 8738 §7/,
+  });
+  t.equal(
+    pickChallenge(dns, ['tls-alpn-01', 'http-01'], ['http-01', 'tls-alpn-01']),
+    'http-01',
+    "the box's preference",
+  );
+  t.throws(() => pickChallenge(dns, ['dns-01'], ['http-01']), { message: /can answer only http-01$/ });
+});

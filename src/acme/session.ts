@@ -26,7 +26,12 @@
  */
 import * as acme from 'acme-client';
 import { createPrivateKey, type KeyObject } from 'node:crypto';
-import { isIP } from 'node:net';
+import {
+  CHALLENGES_BY_IDENTIFIER,
+  MAX_ACME_IDENTIFIERS,
+  type AcmeIdentifier,
+  type ChallengeType,
+} from '../device/acme-identifiers.js';
 import { createCsr } from '../pki/csr.js';
 import type { AcmeHttpResponse, BoxTransport } from './transport.js';
 import { retryAfterMs, TransportError } from './transport.js';
@@ -47,13 +52,12 @@ export interface SessionTuning {
   badNonceRetries: number;
 }
 
-/** A challenge type the box can answer. */
-export type ChallengeType = 'http-01' | 'tls-alpn-01';
+export type { ChallengeType };
 
 /** An authorization's identifier and the chosen challenge, as the responder sees them. */
 export interface ChallengeToAnswer {
   type: ChallengeType;
-  identifier: { type: 'dns' | 'ip'; value: string };
+  identifier: AcmeIdentifier;
   token: string;
   keyAuthorization: string;
 }
@@ -247,15 +251,19 @@ export class AcmeSession {
   }
 
   /**
-   * Issue a certificate for one identifier (a DNS name or an IP address,
-   * RFC 8738) with a CSR signed by `key`: new order, answer every pending
-   * authorization (already valid ones are skipped: authz reuse), finalize
-   * (waiting for "ready" only when the CA asks for it), download. Resolves with the PEM chain
-   * as the CA sent it (leaf first). The caller verifies it.
+   * Issue a certificate for `identifiers` (a DNS name or an IP address,
+   * RFC 8738, or a DNS name and an IP address in one order) with a CSR
+   * signed by `key`: new order, answer every pending authorization in turn
+   * (already valid ones are skipped: authz reuse), finalize (waiting for
+   * "ready" only when the CA asks for it), download. Resolves with the PEM
+   * chain as the CA sent it (leaf first). The caller verifies it.
    */
-  async obtain(domain: string, key: KeyObject, responder: ChallengeResponder): Promise<string> {
-    const identifier = { type: isIP(domain) ? ('ip' as const) : ('dns' as const), value: domain };
-    let order = await this.client.createOrder({ identifiers: [identifier] });
+  async obtain(
+    identifiers: readonly AcmeIdentifier[],
+    key: KeyObject,
+    responder: ChallengeResponder,
+  ): Promise<string> {
+    let order = await this.client.createOrder(orderRequest(identifiers));
     const authzs = await this.client.getAuthorizations(order);
     for (const authz of authzs) {
       if (authz.status === 'valid') continue; // reused authorization (RFC 8555 §7.1.4)
@@ -263,12 +271,7 @@ export class AcmeSession {
         throw new Error(`the authorization for ${authz.identifier.value} is ${authz.status}`);
       await this.answer(authz, responder);
     }
-    // Subject: the CN is the DNS name; IP certificates get the IP as a SAN only (RFC 8738 §3).
-    const csr = createCsr(
-      identifier.type === 'dns'
-        ? { key, commonName: domain, altNames: [domain] }
-        : { key, altNames: [domain] },
-    );
+    const csr = createCsr(csrRequest(identifiers, key));
     // RFC 8555 §7.1.6: with every authorization valid the order is "ready", so finalize at once
     // (one request less per certificate than polling for "ready" first); only a CA that answers
     // orderNotReady (§7.4) is polled until the order is ready, then finalized again.
@@ -288,18 +291,14 @@ export class AcmeSession {
   }
 
   private async answer(authz: acme.Authorization, responder: ChallengeResponder): Promise<void> {
+    const identifier = authz.identifier as AcmeIdentifier;
     const offered = authz.challenges.map((c) => c.type as string).sort();
-    const type = responder.types().find((t) => offered.includes(t));
-    if (!type) {
-      throw new Error(
-        `the CA offers ${offered.join(', ') || 'no challenge'} for ${authz.identifier.value}, but the box can answer only ${responder.types().join(', ') || 'none'}`,
-      );
-    }
+    const type = pickChallenge(identifier, offered, responder.types());
     const challenge = authz.challenges.find((c) => (c.type as string) === type)!;
     const keyAuthorization = await this.client.getChallengeKeyAuthorization(challenge);
     const c: ChallengeToAnswer = {
       type,
-      identifier: { type: authz.identifier.type as 'dns' | 'ip', value: authz.identifier.value },
+      identifier: { type: identifier.type, value: identifier.value },
       token: challenge.token,
       keyAuthorization,
     };
@@ -329,6 +328,53 @@ export class AcmeSession {
   }
 }
 
+/**
+ * The newOrder payload (RFC 8555 §7.4) for `identifiers`: each one as given,
+ * in order. Throws Error for none or more than MAX_ACME_IDENTIFIERS.
+ */
+export function orderRequest(identifiers: readonly AcmeIdentifier[]): { identifiers: AcmeIdentifier[] } {
+  if (identifiers.length === 0 || identifiers.length > MAX_ACME_IDENTIFIERS)
+    throw new Error(`an order names 1 to ${MAX_ACME_IDENTIFIERS} identifiers, not ${identifiers.length}`);
+  return { identifiers: identifiers.map((i) => ({ type: i.type, value: i.value })) };
+}
+
+/**
+ * What the CSR of an order carries: every identifier as a SAN (dNSName or
+ * iPAddress: createCsr tells them apart), and the first DNS name as the CN;
+ * an order of addresses only has no CN (RFC 8738 §3: the IP goes in the SAN).
+ */
+export function csrRequest(
+  identifiers: readonly AcmeIdentifier[],
+  key: KeyObject,
+): { key: KeyObject; commonName?: string; altNames: string[] } {
+  const dns = identifiers.find((i) => i.type === 'dns');
+  const altNames = identifiers.map((i) => i.value);
+  return dns ? { key, commonName: dns.value, altNames } : { key, altNames };
+}
+
+/**
+ * The challenge to answer for `identifier`: the first of the box's types
+ * (in its preference) that the CA offers and that may validate this kind of
+ * identifier (CHALLENGES_BY_IDENTIFIER: never dns-01 for an address). Throws
+ * Error naming what was offered when there is none.
+ */
+export function pickChallenge(
+  identifier: AcmeIdentifier,
+  offered: readonly string[],
+  boxTypes: readonly ChallengeType[],
+): ChallengeType {
+  const allowed = CHALLENGES_BY_IDENTIFIER[identifier.type] ?? [];
+  const type = boxTypes.find((t) => offered.includes(t) && allowed.includes(t));
+  if (type) return type;
+  const why =
+    identifier.type === 'ip' && offered.includes('dns-01')
+      ? ' (dns-01 cannot validate an IP address, RFC 8738 §7)'
+      : '';
+  throw new Error(
+    `the CA offers ${offered.join(', ') || 'no challenge'} for ${identifier.value}, but the box can answer only ${boxTypes.join(', ') || 'none'}${why}`,
+  );
+}
+
 /** A one-line message from anything thrown by acme-client or the transport. */
 export function messageOf(e: unknown): string {
   const m = e instanceof Error ? e.message : String(e);
@@ -342,7 +388,7 @@ export function messageOf(e: unknown): string {
  * SHA-256 of the key authorization. Built by acme-client with `keyPem`.
  */
 export async function createTlsAlpnCertificate(
-  identifier: { type: 'dns' | 'ip'; value: string },
+  identifier: AcmeIdentifier,
   keyAuthorization: string,
   keyPem: string,
 ): Promise<string> {

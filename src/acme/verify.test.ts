@@ -9,6 +9,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { orderIdentifiers } from '../device/acme-identifiers.js';
 import { generateKeyPair } from '../pki/keys.js';
 import { verifyIssuedCertificate } from './verify.js';
 
@@ -119,6 +120,7 @@ const otherKey = (await generateKeyPair('prime256v1')).privateKeyPem;
 await leaf('dns', 'DNS:box1.lab.test', key, 'inter');
 await leaf('ip', 'IP:127.0.0.9', key, 'inter');
 await leaf('two', 'DNS:box1.lab.test,DNS:extra.lab.test', key, 'inter');
+await leaf('both', 'DNS:box1.lab.test,IP:127.0.0.9', key, 'inter');
 await leaf('bad-inter', 'DNS:box1.lab.test', key, 'notca');
 const root = new X509Certificate(pem('root'));
 const inter = new X509Certificate(pem('inter'));
@@ -129,6 +131,8 @@ const rows: {
   chain: string;
   keyPem?: string;
   domain: string;
+  /** The box's address, ordered beside the domain. */
+  address?: string;
   anchors: X509Certificate[];
   nowMs?: number;
   error?: RegExp;
@@ -174,6 +178,36 @@ const rows: {
     error: /names more than box1\.lab\.test/,
   },
   {
+    name: 'a DNS name and the box address, both ordered (checkHost and checkIP)',
+    chain: pem('both') + pem('inter'),
+    domain: 'box1.lab.test',
+    address: '127.0.0.9',
+    anchors: [root],
+  },
+  {
+    name: 'the address ordered but missing from the certificate',
+    chain: pem('dns') + pem('inter'),
+    domain: 'box1.lab.test',
+    address: '127.0.0.9',
+    anchors: [root],
+    error: /does not name 127\.0\.0\.9/,
+  },
+  {
+    name: 'another address than the one ordered',
+    chain: pem('both') + pem('inter'),
+    domain: 'box1.lab.test',
+    address: '127.0.0.10',
+    anchors: [root],
+    error: /does not name 127\.0\.0\.10/,
+  },
+  {
+    name: 'an address the order did not ask for',
+    chain: pem('both') + pem('inter'),
+    domain: 'box1.lab.test',
+    anchors: [root],
+    error: /names more than box1\.lab\.test: DNS:box1\.lab\.test, IP:127\.0\.0\.9/,
+  },
+  {
     name: 'nothing in the CA list',
     chain: pem('dns') + pem('inter'),
     domain: 'box1.lab.test',
@@ -217,7 +251,7 @@ for (const r of rows) {
       verifyIssuedCertificate({
         chainPem: r.chain,
         keyPem: r.keyPem ?? key,
-        domain: r.domain,
+        identifiers: orderIdentifiers(r.domain, r.address),
         anchors: r.anchors,
         nowMs: r.nowMs ?? now,
       });

@@ -6,9 +6,10 @@
  * Checked, in order:
  * 1. the PEM parses; it holds a leaf and the chain the CA sent (leaf first);
  * 2. the leaf is not a CA, carries the new key (so the box can serve it),
- *    names exactly the requested identifier (checkHost / checkIP; one name
- *    only, the seed's single-domain limitation) and, when it has an
- *    extended key usage, allows serverAuth;
+ *    names every requested identifier (checkHost for a DNS name, checkIP
+ *    for an address) and nothing else (as many SANs as identifiers: the
+ *    seed's single domain, or the domain and the box's address a lab
+ *    orders) and, when it has an extended key usage, allows serverAuth;
  * 3. every certificate after the leaf is a CA, and each one signed the one
  *    before it (the chain is internally consistent);
  * 4. the chain leads to a trust anchor: a certificate of the box's CA list
@@ -21,7 +22,7 @@
  * Not checked: revocation (the CA just issued it) and CT.
  */
 import { X509Certificate, type KeyObject } from 'node:crypto';
-import { isIP } from 'node:net';
+import { identifiersText, type AcmeIdentifier } from '../device/acme-identifiers.js';
 import { certificateFacts, parseChain, verifyChain, type CertificateFacts } from '../pki/certificate.js';
 import { keyMatches } from '../pki/keys.js';
 
@@ -38,7 +39,8 @@ export function verifyIssuedCertificate(o: {
   chainPem: string;
   /** The new private key (PEM, or the KeyObject to spare a parse). */
   keyPem: string | KeyObject;
-  domain: string;
+  /** What the order asked for (orderIdentifiers): the domain, and the box's address when ordered too. */
+  identifiers: readonly AcmeIdentifier[];
   anchors: X509Certificate[];
   nowMs: number;
 }): VerifiedCertificate {
@@ -52,12 +54,14 @@ export function verifyIssuedCertificate(o: {
   if (leaf.ca) throw new Error('the CA returned a CA certificate instead of a server certificate');
   if (!keyMatches(o.keyPem, leaf.publicKey))
     throw new Error("the issued certificate does not carry the box's new key");
-  const named = isIP(o.domain) ? leaf.checkIP(o.domain) : leaf.checkHost(o.domain, { wildcards: false });
-  if (!named) throw new Error(`the issued certificate does not name ${o.domain}`);
+  for (const id of o.identifiers) {
+    const named = id.type === 'ip' ? leaf.checkIP(id.value) : leaf.checkHost(id.value, { wildcards: false });
+    if (!named) throw new Error(`the issued certificate does not name ${id.value}`);
+  }
   const facts = certificateFacts(leaf);
-  if (facts.subjectAltNames.length > 1)
+  if (facts.subjectAltNames.length > o.identifiers.length)
     throw new Error(
-      `the issued certificate names more than ${o.domain}: ${facts.subjectAltNames.join(', ')}`,
+      `the issued certificate names more than ${identifiersText(o.identifiers)}: ${facts.subjectAltNames.join(', ')}`,
     );
   const eku = leaf.keyUsage;
   if (eku && eku.length > 0 && !eku.includes(SERVER_AUTH))

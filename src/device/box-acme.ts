@@ -5,6 +5,7 @@
  * (the AcmeController port); they resolve once the work has started. What
  * only the agent may do is in acme-agent-port.ts.
  */
+import { isIP } from 'node:net';
 import type { BoxCore } from './box-core.js';
 import { runningImage } from './box-firmware.js';
 import { DeviceError } from './errors.js';
@@ -24,6 +25,14 @@ import { clip, validateDomain, validateInt } from './validate.js';
 /** Parameters of `crypto certificate acme issue`. */
 export interface AcmeIssueParams {
   domain: string;
+  /**
+   * Also order the certificate for this IP address of the box (a second
+   * identifier, RFC 8738), beside a DNS domain. Set by a lab's topology only:
+   * the real device's issue takes one domain (seed), so neither the CLI nor
+   * the REST API offers it.
+   */
+  // EMULATION: a lab box can hold an ACME certificate naming its DNS name and its address (topology `address-in-certificate`); the device's own interfaces still order one domain.
+  address?: string;
   directoryUrl: string;
   keyAlgorithm?: KeyAlgorithm;
   renewDays?: number;
@@ -47,6 +56,7 @@ export function acmeBusy(core: BoxCore): boolean {
 export async function acmeIssue(core: BoxCore, actor: Actor, p: AcmeIssueParams): Promise<void> {
   requireRole(actor, 'admin');
   const domain = validateDomain(p.domain);
+  const address = p.address === undefined ? undefined : validateSecondAddress(domain, p.address);
   const directoryUrl = validateDirectoryUrl(p.directoryUrl);
   const renewDays =
     p.renewDays === undefined ? null : validateInt('renew-days', p.renewDays, 1, MAX_RENEW_DAYS);
@@ -61,7 +71,14 @@ export async function acmeIssue(core: BoxCore, actor: Actor, p: AcmeIssueParams)
     );
   }
   const controller = prerequisites(core);
-  await controller.start({ type: 'Issue', domain, directoryUrl, keyAlgorithm, renewDays });
+  await controller.start({
+    type: 'Issue',
+    domain,
+    ...(address ? { address } : {}),
+    directoryUrl,
+    keyAlgorithm,
+    renewDays,
+  });
   core.audit(actor, `crypto certificate acme issue domain ${domain}`);
 }
 
@@ -94,6 +111,7 @@ async function startOnIssued(
   await controller.start({
     type: op === 'renew' ? 'Renew' : 'Revoke',
     domain: issued.domain,
+    ...(issued.address ? { address: issued.address } : {}),
     directoryUrl: issued.directoryUrl,
     keyAlgorithm: issued.keyAlgorithm,
     renewDays: issued.renewDays,
@@ -157,6 +175,23 @@ function prerequisites(core: BoxCore): AcmeController {
   }
   if (acmeBusy(core)) throw busyError(core);
   return controller;
+}
+
+/**
+ * The address ordered beside `domain`: an IP address, next to a DNS name
+ * (an IP domain already is the address). Returns undefined when it is the
+ * domain itself (nothing to add).
+ */
+function validateSecondAddress(domain: string, address: string): string | undefined {
+  if (!isIP(address))
+    throw new DeviceError('bad-input', `Invalid address "${clip(address)}": give the box's IP address.`);
+  if (address === domain) return undefined;
+  if (isIP(domain))
+    throw new DeviceError(
+      'bad-input',
+      `The domain ${domain} is an address already; a second address goes beside a DNS name only.`,
+    );
+  return address;
 }
 
 /** An ACME directory URL: https only (RFC 8555 §6.1), bounded. */

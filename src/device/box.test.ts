@@ -218,6 +218,7 @@ const acmeRows: {
   nameServer?: boolean;
   params: {
     domain: string;
+    address?: string;
     directoryUrl?: string;
     keyAlgorithm?: 'rsa-2048' | 'prime256v1';
     renewDays?: number;
@@ -273,6 +274,18 @@ const acmeRows: {
     message: /from 1 to 365/,
   },
   {
+    name: 'an address beside it that is not an address',
+    params: { domain: 'a.lab.test', address: 'b.lab.test' },
+    code: 'bad-input',
+    message: /Invalid address "b\.lab\.test"/,
+  },
+  {
+    name: 'a second address beside an address',
+    params: { domain: '127.0.0.9', address: '127.0.0.10' },
+    code: 'bad-input',
+    message: /is an address already/,
+  },
+  {
     name: 'http directory',
     params: { domain: 'a.lab.test', directoryUrl: 'http://ca/dir' },
     code: 'bad-input',
@@ -307,6 +320,18 @@ t.test(
       keyAlgorithm: 'prime256v1',
       renewDays: null,
     });
+    await box.acmeIssue(ADMIN, {
+      domain: 'box1.lab.test',
+      address: '127.0.0.9',
+      directoryUrl: 'https://127.0.0.1:14000/dir',
+    });
+    t.match(acme.started[1], { domain: 'box1.lab.test', address: '127.0.0.9' }, 'the address rides along');
+    await box.acmeIssue(ADMIN, {
+      domain: '127.0.0.9',
+      address: '127.0.0.9',
+      directoryUrl: 'https://127.0.0.1:14000/dir',
+    });
+    t.notOk('address' in acme.started[2]!, 'the domain is the address: one identifier');
     await t.rejects(box.acmeRenew(ADMIN, 'box1.lab.test'), {
       code: 'precondition',
       message: /No ACME issued certificate to renew/,

@@ -150,6 +150,12 @@ export type AcmeRequestType = 'Issue' | 'Renew' | 'Revoke' | 'Clear' | 'Auto-Ren
 /** The ACME certificate currently issued to the box (status block 1). */
 export interface AcmeIssued {
   domain: string;
+  /**
+   * The box's IP address, ordered as a second identifier beside a DNS domain
+   * (RFC 8738; a lab's topology option, never the CLI or REST API): renewals
+   * and revokes order it again. Absent: the certificate names the domain only.
+   */
+  address?: string;
   directoryUrl: string;
   keyAlgorithm: KeyAlgorithm;
   certName: string;

@@ -36,6 +36,8 @@ export interface ConfigFileTransfer {
 export interface AcmeRequest {
   type: Exclude<AcmeRequestType, 'Clear'>;
   domain: string;
+  /** The box's address, ordered beside the DNS domain (AcmeIssued.address); absent: the domain only. */
+  address?: string;
   directoryUrl: string;
   keyAlgorithm: KeyAlgorithm;
   renewDays: number | null;

@@ -63,6 +63,8 @@ export interface LabBoxSpec {
   sysObjectId?: string;
   /** Explicit address; default from the lab's addressing. */
   address?: string;
+  /** The lab's only (the runner ignores it): this box's certificate names its address too; absent = the topology's on-start default. */
+  addressInCertificate?: boolean;
   /** Explicit ports (any subset); the rest from the lab's addressing. */
   ports?: Partial<BoxPorts>;
 }

@@ -247,13 +247,20 @@ function printUp(
     const url = `https://${name.includes(':') ? `[${name}]` : name}${port}/`;
     const resolveOpt = byName ? ` --resolve ${name}:${https}:${first.address}` : '';
     const cacert = rootFile ? `--cacert ${rootFile}` : '';
-    console.log(`web:         ${url}   (box ${first.boxId}; its certificate names ${name})`);
+    // topology address-in-certificate: the certificate names the address too, so the plain URL verifies.
+    const address = lab.certificateAddressFor(first.boxId);
+    const names = address ? `${name} and ${address}` : name;
+    console.log(`web:         ${url}   (box ${first.boxId}; its certificate names ${names})`);
     if (rootFile) {
       const user =
         topology.adminPassword || process.env[topology.adminPasswordEnv]
           ? 'admin'
           : `admin:${lab.adminPassword}`;
       console.log(`  curl:      curl ${cacert}${resolveOpt} ${url}`);
+      if (address)
+        console.log(
+          `  by address: curl ${cacert} https://${address.includes(':') ? `[${address}]` : address}${port}/`,
+        );
       console.log(`  REST API:  curl ${cacert}${resolveOpt} -u ${user} ${url}api/v1/system/version`);
     }
     if (byName)

@@ -524,6 +524,21 @@ export class Lab {
       : `${hostname}.${this.topology.domain}`.toLowerCase();
   }
 
+  /**
+   * The address box `boxId` orders beside its name (topology
+   * `address-in-certificate`, the box's own setting first), or undefined:
+   * when off, with on-start.domain ip (the address is the domain), or when
+   * the box shares the lab's address (ports mode, e.g. after the fallback),
+   * which the CA cannot validate per box.
+   */
+  certificateAddressFor(boxId: number): string | undefined {
+    const info = this.runner.info(boxId);
+    const on = info.spec.addressInCertificate ?? this.topology.onStart.addressInCertificate;
+    if (!on || this.topology.onStart.domain === 'ip') return undefined;
+    const own = this.runner.addressing.mode === 'addresses' || info.spec.address !== undefined;
+    return own ? info.address : undefined;
+  }
+
   private boxHttpByName(host: string): { address: string; port: number } | undefined {
     for (const id of this.runner.ids()) {
       const info = this.runner.info(id);
@@ -789,8 +804,11 @@ export class Lab {
         if (op === 'issue') {
           const keyAlgorithm = set.keyAlgorithm ?? this.topology.onStart.keyAlgorithm;
           const renewDays = set.renewDays ?? this.topology.onStart.renewDays;
+          // The address goes beside the lab's own name for the box, not beside a domain a caller chose.
+          const address = set.domain === undefined ? this.certificateAddressFor(boxId) : undefined;
           await box.acmeIssue(LAB_ACTOR, {
             domain: set.domain ?? this.domainFor(boxId),
+            ...(address ? { address } : {}),
             directoryUrl: set.directoryUrl ?? this.directoryUrlFor(boxId),
             ...(keyAlgorithm ? { keyAlgorithm } : {}),
             ...(renewDays ? { renewDays } : {}),
@@ -982,8 +1000,13 @@ function addressingNote(topo: Topology, a: Addressing, fallback: string | undefi
   if (a.mode === 'addresses')
     return `addressing: one address per box (${topo.network.addressBase} + ${topo.network.addressOffset} + box-id), standard ports`;
   const how = `${a.sharedAddress} with port offsets (ssh ${a.portBase.ssh}+id, https ${a.portBase.https}+id)`;
+  // Only a fallback gets here with the option on (the topology refuses it with mode ports).
+  const inCert = topo.onStart.addressInCertificate || topo.boxes.some((b) => b.addressInCertificate);
+  const noAddress = inCert
+    ? '; boxes on the shared address get certificates by name only (address-in-certificate needs an address per box)'
+    : '';
   return fallback
-    ? `addressing: every box on ${how}, because ${fallback}; network.mode addresses would refuse instead`
+    ? `addressing: every box on ${how}, because ${fallback}; network.mode addresses would refuse instead${noAddress}`
     : `addressing: every box on ${how} (network.mode ports)`;
 }
 

@@ -127,6 +127,12 @@ const TopologySchema = Type.Object(
                           description: 'IPv4 or IPv6 address every listener of this box binds.',
                         }),
                       ),
+                      'address-in-certificate': opt(
+                        Type.Boolean({
+                          description:
+                            'This box only: on-start.address-in-certificate (its certificate names its address beside its name).',
+                        }),
+                      ),
                       ports: opt(ports()),
                     },
                     closed,
@@ -226,6 +232,13 @@ const TopologySchema = Type.Object(
             StringEnum(['name', 'ip'], {
               default: 'name',
               description: "name: <hostname>.<domain>; ip: the box's address.",
+            }),
+          ),
+          'address-in-certificate': opt(
+            Type.Boolean({
+              default: false,
+              description:
+                "With domain name: one ACME order for the box's name and its address (a DNS and an IP identifier, RFC 8738), so https://<address>/ verifies too. Needs one address per box.",
             }),
           ),
           'key-algorithm': opt(

@@ -257,6 +257,26 @@ const invalid: [string, string, RegExp][] = [
     'network:\n  mode: ports\non-start:\n  domain: ip\n',
     /^topology\.yaml:4: on-start\.domain: ip needs one address per box/,
   ],
+  [
+    'address-in-certificate with domain ip',
+    'on-start:\n  domain: ip\n  address-in-certificate: true\n',
+    /^topology\.yaml:3: on-start\.address-in-certificate: on-start\.domain ip already puts the address/,
+  ],
+  [
+    'address-in-certificate in ports mode',
+    'network:\n  mode: ports\non-start:\n  address-in-certificate: true\n',
+    /^topology\.yaml:4: on-start\.address-in-certificate: needs one address per box, but network\.mode ports puts box 1 on the shared address/,
+  ],
+  [
+    'address-in-certificate of one box in ports mode',
+    'network:\n  mode: ports\nboxes:\n  count: 2\n  list:\n    - box-id: 2\n      address-in-certificate: true\n',
+    /^topology\.yaml:6: boxes\.list\[0\]\.address-in-certificate: needs one address per box, but .* box 2 /,
+  ],
+  [
+    'address-in-certificate not a boolean',
+    'on-start:\n  address-in-certificate: yes please\n',
+    /^topology\.yaml:2: on-start\.address-in-certificate: must be true or false/,
+  ],
   ['password empty', 'admin-password: ""\n', /^topology\.yaml:1: admin-password: must be 1-128 characters/],
   [
     'password env',
@@ -328,9 +348,54 @@ t.test('defaults and overrides', async (t) => {
     rootFile: '/labs/demo/certs/root.pem',
   });
   t.same(topo.trapReceiver, { type: 'external', host: '127.0.0.1', port: 16262, community: 'public' });
-  t.same(topo.onStart, { issueCertificates: true, domain: 'ip', keyAlgorithm: 'prime256v1', renewDays: 20 });
+  t.same(topo.onStart, {
+    issueCertificates: true,
+    domain: 'ip',
+    addressInCertificate: false,
+    keyAlgorithm: 'prime256v1',
+    renewDays: 20,
+  });
   t.equal(topo.network.mode, 'auto');
 });
+
+t.test(
+  'address-in-certificate: lab-wide, overridden per box; a box with its own address may use it in ports mode',
+  async (t) => {
+    const topo = parseTopology(
+      [
+        'boxes:',
+        '  count: 3',
+        '  list:',
+        '    - box-id: 3',
+        '      address-in-certificate: false',
+        'on-start: { address-in-certificate: true }',
+      ].join('\n'),
+      'topology.yaml',
+      ctx,
+    );
+    t.equal(topo.onStart.addressInCertificate, true);
+    t.same(
+      topo.boxes.map((b) => b.addressInCertificate),
+      [undefined, undefined, false],
+      'box 3 says no; the others follow the lab',
+    );
+    const ports = parseTopology(
+      [
+        'network: { mode: ports }',
+        'boxes:',
+        '  count: 2',
+        '  list:',
+        '    - box-id: 2',
+        '      address: 127.0.0.42',
+        '      address-in-certificate: true',
+      ].join('\n'),
+      'topology.yaml',
+      ctx,
+    );
+    t.equal(ports.boxes[1]!.addressInCertificate, true);
+    t.equal(defaultTopology(1, ctx).onStart.addressInCertificate, false, 'off by default');
+  },
+);
 
 t.test('default topology: three boxes, Pebble, snmptrapd, certificates by name', async (t) => {
   const topo = defaultTopology(3, ctx);

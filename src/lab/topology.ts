@@ -59,6 +59,8 @@ interface TopologyOnStart {
   issueCertificates: boolean;
   /** The certificate's domain: the box's name (<hostname>.<domain>) or its address. */
   domain: 'name' | 'ip';
+  /** With domain name: order the box's address beside its name (boxes.list[] may say otherwise per box). */
+  addressInCertificate: boolean;
   /** undefined = the box's default for its crypto mode. */
   keyAlgorithm: KeyAlgorithm | undefined;
   /** undefined = system computed (a third of the lifetime). */
@@ -384,6 +386,8 @@ export function parseTopology(text: string, file: string, ctx: TopologyContext =
           isIP(v) ? undefined : 'must be an IPv4 or IPv6 address',
         );
         if (address) spec.address = address;
+        const inCert = bool(m, 'address-in-certificate', `${path}.address-in-certificate`);
+        if (inCert !== undefined) spec.addressInCertificate = inCert;
         const pm = fields(m.get('ports'), `${path}.ports`, 'boxes.list[].ports');
         if (m.has('ports') && pm) {
           const ports: Partial<BoxPorts> = {};
@@ -504,6 +508,7 @@ export function parseTopology(text: string, file: string, ctx: TopologyContext =
   const onStart: TopologyOnStart = {
     issueCertificates: bool(os, 'issue-certificates', 'on-start.issue-certificates') ?? true,
     domain: oneOf(os, 'domain', 'on-start.domain', ['name', 'ip'] as const) ?? 'name',
+    addressInCertificate: bool(os, 'address-in-certificate', 'on-start.address-in-certificate') ?? false,
     keyAlgorithm,
     renewDays: int(os, 'renew-days', 'on-start.renew-days', 1, 365),
   };
@@ -549,6 +554,8 @@ export function parseTopology(text: string, file: string, ctx: TopologyContext =
     }
   }
 
+  checkAddressInCertificate(onStart, network, boxes, os, overrides, fail);
+
   if (problems.length) throw new TopologyError(problems);
   return {
     file,
@@ -566,6 +573,50 @@ export function parseTopology(text: string, file: string, ctx: TopologyContext =
     trapReceiver,
     onStart,
   };
+}
+
+/**
+ * `address-in-certificate` (lab-wide or per box) needs a certificate by
+ * name (with domain ip the address already is the identifier) and an
+ * address of the box's own: in ports mode boxes share one address, which the
+ * CA cannot validate per box. Reports one problem per place it is set wrongly.
+ */
+function checkAddressInCertificate(
+  onStart: TopologyOnStart,
+  network: TopologyNetwork,
+  boxes: readonly TopologyBox[],
+  os: Map<string, YamlNode | null> | undefined,
+  overrides: ReadonlyMap<number, { node: YamlNode; path: string }>,
+  fail: (node: YamlNode | null | undefined, path: string, msg: string) => void,
+): void {
+  const lab = onStart.addressInCertificate;
+  const wanted = boxes.filter((b) => b.addressInCertificate ?? lab);
+  if (wanted.length === 0) return;
+  const where = (b: TopologyBox) => {
+    const o = overrides.get(b.boxId);
+    return o && b.addressInCertificate !== undefined
+      ? { node: o.node, path: `${o.path}.address-in-certificate` }
+      : { node: os?.get('address-in-certificate'), path: 'on-start.address-in-certificate' };
+  };
+  if (onStart.domain === 'ip') {
+    const w = where(wanted[0]!);
+    fail(
+      w.node,
+      w.path,
+      'on-start.domain ip already puts the address in the certificate; address-in-certificate adds it beside the name (domain: name)',
+    );
+    return;
+  }
+  if (network.mode !== 'ports') return;
+  const shared = wanted.find((b) => !b.address);
+  if (shared) {
+    const w = where(shared);
+    fail(
+      w.node,
+      w.path,
+      `needs one address per box, but network.mode ports puts box ${shared.boxId} on the shared address (use mode addresses or auto, or give the box its own address)`,
+    );
+  }
 }
 
 /** "ip", "ipv4:port" or "[ipv6]:port". */

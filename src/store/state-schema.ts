@@ -75,6 +75,7 @@ const BoxDocumentSchema = Type.Object({
     issued: Nullable(
       Type.Object({
         domain: Text(),
+        address: Type.Optional(Text()),
         directoryUrl: Text(),
         keyAlgorithm: StringEnum(KEY_ALGORITHMS),
         certName: Text(),
