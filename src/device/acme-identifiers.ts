@@ -9,8 +9,7 @@
 import { isIP } from 'node:net';
 
 /** The identifier types the box orders (RFC 8555 §9.7.7, RFC 8738 §3). */
-const ACME_IDENTIFIER_TYPES = ['dns', 'ip'] as const;
-export type AcmeIdentifierType = (typeof ACME_IDENTIFIER_TYPES)[number];
+export type AcmeIdentifierType = 'dns' | 'ip';
 
 /** One identifier of an order, as it goes on the wire (newOrder's `identifiers`). */
 export interface AcmeIdentifier {
@@ -19,8 +18,7 @@ export interface AcmeIdentifier {
 }
 
 /** The challenge types the box can answer (it runs no DNS zone, so never dns-01). */
-const CHALLENGE_TYPES = ['http-01', 'tls-alpn-01'] as const;
-export type ChallengeType = (typeof CHALLENGE_TYPES)[number];
+export type ChallengeType = 'http-01' | 'tls-alpn-01';
 
 /**
  * Which challenge types may validate an identifier of each type: an IP
