@@ -402,7 +402,7 @@ export const ROUTES: readonly AnyRoute<PlaneCall>[] = [
     description:
       'Each SSE event is `event: dashboard`, `id: <newest lab event seq>`, `data: DashboardMessage` ' +
       '(src/lab/dashboard/stream.ts): the first has `whole: true` and every DashboardRow plus the last 50 lab events ' +
-      '(a reconnect with Last-Event-ID: the events after it); then, at most every 50 ms, `whole: false` with patches ' +
+      '(a reconnect with Last-Event-ID: the events after it); then, as changes happen (at most one message every 50 ms), `whole: false` with patches ' +
       '({boxId, ...changed fields}), `removed` box-ids and the new events. A comment line every 15 s keeps it open.',
     tags: ['dashboard'],
     responses: {

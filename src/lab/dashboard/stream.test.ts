@@ -32,7 +32,10 @@ function row(boxId: number, over: Partial<DashboardRow> = {}): DashboardRow {
 }
 
 /** A lab of `n` boxes: its bus, its rows (change them to change the lab), and a feed's messages. */
-function setup(n: number, o: { afterSeq?: number; sweepMs?: number; history?: number } = {}) {
+function setup(
+  n: number,
+  o: { afterSeq?: number; sweepMs?: number; history?: number; flushMs?: number } = {},
+) {
   const bus = new LabEventBus();
   for (let i = 0; i < (o.history ?? 0); i++)
     bus.publish({ boxId: 1, hostname: 'gigavue-1', type: 'box-started', firmware: '6.5.00' });
@@ -42,7 +45,7 @@ function setup(n: number, o: { afterSeq?: number; sweepMs?: number; history?: nu
   const feed = new DashboardFeed(
     { events: bus, ids: () => [...rows.keys()].sort((a, b) => a - b), row: (id) => rows.get(id) },
     (m) => got.push(structuredClone(m)),
-    { flushMs: 5, sweepMs: o.sweepMs ?? 60_000, afterSeq: o.afterSeq },
+    { flushMs: o.flushMs ?? 5, sweepMs: o.sweepMs ?? 60_000, afterSeq: o.afterSeq },
   );
   return { bus, rows, got, feed };
 }
@@ -102,7 +105,7 @@ t.test('a burst is one message: only the changed fields of the boxes that change
     name: 'coldStart',
     varbinds: [],
   });
-  t.equal(got.length, 1, 'nothing before the flush interval');
+  t.equal(got.length, 1, 'nothing while the burst is being published');
   await settle();
   t.equal(got.length, 2, 'one message for the burst');
   t.strictSame(got[1], {
@@ -153,4 +156,22 @@ t.test('close(): unsubscribed, no message after it', async (t) => {
   t.equal(bus.subscriberCount, 0);
   await settle();
   t.equal(got.length, 1, 'the pending flush did not send');
+});
+
+const until = async (what: string, cond: () => boolean) => {
+  for (let i = 0; i < 500 && !cond(); i++) await new Promise((r) => setTimeout(r, 10));
+  if (!cond()) throw new Error(`timed out waiting for ${what}`);
+};
+
+t.test('the first change after a quiet spell goes at once; the next waits for the interval', async (t) => {
+  const { bus, rows, got, feed } = setup(2, { flushMs: 60_000 });
+  t.teardown(() => feed.close());
+  rows.set(1, row(1, { faults: ['acme-slow'] }));
+  fault(bus, 1);
+  await until('the first change, long before the interval', () => got.length === 2);
+  rows.set(2, row(2, { faults: ['acme-slow'] }));
+  fault(bus, 2);
+  await settle();
+  t.equal(got.length, 2, 'the second waits for the interval');
+  t.strictSame(got[1]!.rows, [{ boxId: 1, faults: ['acme-slow'] }]);
 });

@@ -6,8 +6,10 @@
  * Why server-side: the page used to hear an event, wait for the burst to
  * settle, then ask for the rows it named. Under load every one of those
  * steps waits for the lab's busy event loop, and the page redrew the whole
- * view per answer. Now an event marks its box dirty; at most every
- * `flushMs` the stream reads the dirty boxes' rows, compares them with what
+ * view per answer. Now an event marks its box dirty; as soon as the lab's
+ * current work is done (a burst published in one go is one message), and
+ * then at most once every `flushMs`, the stream reads the dirty boxes' rows,
+ * compares them with what
  * it last sent this page and sends one message with only the fields that
  * differ (a renewal: serial, expiry, next renewal, last request) and the
  * events for the feed. The page applies a message in one animation frame.
@@ -27,7 +29,7 @@
 import type { LabEvent } from '../lab-events.js';
 import type { DashboardRow } from './rows.js';
 
-/** Dirty boxes are read and sent at most this often: the stream's share of an event's latency. */
+/** Dirty boxes are read and sent at most this often (the first change after a quiet spell at once). */
 const DASHBOARD_FLUSH_MS = 50;
 /** Every row is compared this often, for what changes with time alone. */
 const SWEEP_MS = 10_000;
@@ -82,6 +84,8 @@ export class DashboardFeed {
   private skipped = 0;
   private seq: number;
   private flushTimer: NodeJS.Timeout | undefined;
+  /** When the last message went (performance.now()). */
+  private lastFlush = -Infinity;
   private readonly sweepTimer: NodeJS.Timeout;
   private readonly off: () => void;
   private closed = false;
@@ -128,7 +132,10 @@ export class DashboardFeed {
     }
     this.seq = e.seq;
     if (e.boxId !== null) this.dirty.add(e.boxId);
-    this.flushTimer ??= setTimeout(() => this.flush(), this.flushMs);
+    this.flushTimer ??= setTimeout(
+      () => this.flush(),
+      Math.max(0, this.lastFlush + this.flushMs - performance.now()),
+    );
   }
 
   /** Every box dirty: what changed with time alone goes out with the next message. */
@@ -139,8 +146,10 @@ export class DashboardFeed {
   }
 
   private flush(): void {
+    clearTimeout(this.flushTimer);
     this.flushTimer = undefined;
     if (this.closed) return;
+    this.lastFlush = performance.now();
     const rows: DashboardPatch[] = [];
     const removed: number[] = [];
     for (const id of this.dirty) {
