@@ -1,5 +1,5 @@
 // @ts-check
-/* global document, window, fetch, EventSource, setTimeout, requestAnimationFrame, performance, HTMLElement, HTMLInputElement, HTMLSelectElement, HTMLFormElement, HTMLAnchorElement, HTMLTableRowElement */
+/* global document, window, fetch, EventSource, setTimeout, setInterval, requestAnimationFrame, performance, HTMLElement, HTMLInputElement, HTMLSelectElement, HTMLFormElement, HTMLAnchorElement, HTMLTableRowElement */
 /**
  * The lab dashboard: every box of the lab in one table that updates itself,
  * the lab's event and trap feed, and the presenter's actions (fleet ACME,
@@ -590,6 +590,11 @@ any('logout').addEventListener('click', () => {
 });
 any('table-wrap').addEventListener('scroll', () => draw(), { passive: true });
 window.addEventListener('resize', () => draw());
+// Expiry and next renewal read as how far ahead they are: the rows in view are drawn again each minute
+// (in the page only; nothing is asked of the lab).
+setInterval(() => {
+  if (!document.hidden && state.rows.size) draw();
+}, 60_000);
 el('filter-state', HTMLSelectElement).addEventListener('change', applyFilter);
 el('filter-text', HTMLInputElement).addEventListener('input', applyFilter);
 any('rows').addEventListener('click', (ev) => {
