@@ -6,10 +6,10 @@
 // stopped with SIGSTOP first); its listener process must be gone and the ports free.
 import t, { type Test } from 'tap';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { pidAlive } from '../../src/lab/lab-state.js';
 
 const PARENT = fileURLToPath(new URL('../harness/listener-pool-parent.ts', import.meta.url));
 // An address block of its own (listener-processes.test is 127.0.78.x); ports are free ones (0).
@@ -38,17 +38,6 @@ async function startParent(t: Test): Promise<Started> {
     );
   });
   return { proc, ...(JSON.parse(line) as Omit<Started, 'proc'>) };
-}
-
-/** Whether a process still runs: a zombie waiting for a reaper (PID 1 here may never reap) has ended. */
-function running(pid: number): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // The state follows the command name in parentheses: `pid (comm) S ...`.
-    return !/^\S+ \(.*\) [ZX] /.test(stat);
-  } catch {
-    return false;
-  }
 }
 
 /** PIDs holding a listening TCP socket on address:port (from `ss -tlnpH`). */
@@ -97,7 +86,7 @@ async function killParentAndCheck(t: Test, s: Started): Promise<void> {
   await exited;
   const started = Date.now();
   // A few seconds: the listener process checks on its parent four times a second.
-  const gone = await within(5_000, () => s.acceptors.every((pid) => !running(pid)));
+  const gone = await within(5_000, () => s.acceptors.every((pid) => !pidAlive(pid)));
   t.ok(gone, `the listener process (${s.acceptors.join(', ')}) ended after its parent was SIGKILLed`);
   if (gone) t.comment(`listener process gone ${Date.now() - started} ms after the parent's death`);
   for (const endpoint of s.endpoints) {
@@ -105,7 +94,7 @@ async function killParentAndCheck(t: Test, s: Started): Promise<void> {
     t.equal(await firstLine(endpoint), 'ECONNREFUSED', `${endpoint} refuses connections`);
   }
   // Not left behind even when the test fails: end it by its PID.
-  for (const pid of s.acceptors) if (running(pid)) process.kill(pid, 'SIGKILL');
+  for (const pid of s.acceptors) if (pidAlive(pid)) process.kill(pid, 'SIGKILL');
 }
 
 t.test('an idle pool: its listener process ends with its SIGKILLed parent', async (t) => {
