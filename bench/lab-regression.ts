@@ -25,7 +25,7 @@ import { JsonLogger } from '../src/lib/logger.js';
 import { Lab, type LabProgress } from '../src/lab/lab.js';
 import { defaultTopology } from '../src/lab/topology.js';
 import { agentAloneRun } from './fleet-issuance.js';
-import { procCpuSeconds, table, writeResult, type Target } from './lib.js';
+import { procCpuSplit, table, writeResult, type Target } from './lib.js';
 
 const round = (x: number, d = 1) => Math.round(x * 10 ** d) / 10 ** d;
 
@@ -56,6 +56,40 @@ async function drainTraps(file: string | null, want: number, quietMs = 5000): Pr
   }
 }
 
+/**
+ * With GVOS_BENCH_MARKS=1, prints `mark <name> <µs>` on stderr at each phase
+ * boundary, on the clock of V8's CPU profiles (process.hrtime), so that a
+ * `node --cpu-prof` profile can be cut to one phase.
+ */
+function mark(name: string): void {
+  if (process.env.GVOS_BENCH_MARKS === '1')
+    process.stderr.write(`mark ${name} ${process.hrtime.bigint() / 1000n}\n`);
+}
+
+/** CPU ms per certificate between two readings, user and system apart. */
+function cpuPerCert(
+  a: { user: number; sys: number },
+  b: { user: number; sys: number },
+  certs: number,
+): { totalMs: number; userMs: number; sysMs: number } {
+  const per = (x: number) => round((x / Math.max(certs, 1)) * 1000);
+  return {
+    totalMs: per(b.user - a.user + b.sys - a.sys),
+    userMs: per(b.user - a.user),
+    sysMs: per(b.sys - a.sys),
+  };
+}
+
+/** How many times each failure reason occurred (digits folded, so one reason counts once). */
+function reasons(failures: string[]): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const f of failures) {
+    const k = f.replace(/\d+/g, 'N').slice(0, 200);
+    out[k] = (out[k] ?? 0) + 1;
+  }
+  return out;
+}
+
 function commit(): string {
   try {
     return execFileSync('git', ['rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).trim();
@@ -77,15 +111,16 @@ async function labRun(n: number, labsDir: string) {
   const marks: Record<string, number> = {};
   let configuring = 0;
   let lastConfiguring = 0;
-  let issueCpu0 = 0;
+  let issueCpu0 = { user: 0, sys: 0 };
   let pebblePid = 0;
-  let pebbleCpu0 = 0;
+  let pebbleCpu0 = { user: 0, sys: 0 };
   const progress: LabProgress = {
     phase: (m) => {
       if (m.startsWith('issuing')) {
         marks.issue = performance.now();
-        issueCpu0 = procCpuSeconds('self');
-        pebbleCpu0 = procCpuSeconds(pebblePid);
+        mark(`issue-${n}`);
+        issueCpu0 = procCpuSplit('self');
+        pebbleCpu0 = procCpuSplit(pebblePid);
       }
     },
     box: (_id, _h, state) => {
@@ -93,6 +128,7 @@ async function labRun(n: number, labsDir: string) {
     },
   };
   const t0 = performance.now();
+  mark(`start-${n}`);
   const lab = await Lab.up({
     topology,
     labsDir,
@@ -103,14 +139,24 @@ async function labRun(n: number, labsDir: string) {
   });
   try {
     const tUp = performance.now();
-    const issueCpu = procCpuSeconds('self') - issueCpu0;
+    mark(`issued-${n}`);
+    const issueCpu1 = procCpuSplit('self');
     const ids = lab.runner.ids();
     const issued = ids.filter((id) => lab.boxStatus(id).certificate.status === 'valid').length;
-    const pebbleCpu = procCpuSeconds(pebblePid) - pebbleCpu0;
+    const pebbleCpu1 = procCpuSplit(pebblePid);
     const trapsBefore = await drainTraps(lab.trapLog, Number.MAX_SAFE_INTEGER, 1500);
     const tRevoke0 = performance.now();
-    const revoked = (await lab.fleet('revoke', ids)).filter((r) => r.ok).length;
+    mark(`revoke-${n}`);
+    const revokeCpu0 = procCpuSplit('self');
+    const revokePebble0 = procCpuSplit(pebblePid);
+    const revokeRows = await lab.fleet('revoke', ids);
+    const revoked = revokeRows.filter((r) => r.ok).length;
     const tRevoke1 = performance.now();
+    mark(`revoked-${n}`);
+    const revokeCpu = cpuPerCert(revokeCpu0, procCpuSplit('self'), revoked);
+    const revokePebble = cpuPerCert(revokePebble0, procCpuSplit(pebblePid), revoked);
+    const issueCpu = cpuPerCert(issueCpu0, issueCpu1, issued);
+    const issuePebble = cpuPerCert(pebbleCpu0, pebbleCpu1, issued);
     const want = trapsBefore + 2 * n;
     const trapsAfter = await drainTraps(lab.trapLog, want);
     const tEnd = performance.now();
@@ -130,9 +176,23 @@ async function labRun(n: number, labsDir: string) {
       issued,
       revoked,
       certsPerSec: round(issued / issueS),
-      labCpuPerCertMs: round((issueCpu / Math.max(issued, 1)) * 1000),
-      pebbleCpuPerCertMs: round((pebbleCpu / Math.max(issued, 1)) * 1000),
+      labCpuPerCertMs: issueCpu.totalMs,
+      pebbleCpuPerCertMs: issuePebble.totalMs,
+      /** CPU per certificate, user and system apart: the issue phase, and the revoke phase (per re-issued and revoked box). */
+      cpuPerCertMs: {
+        issue: { simulator: issueCpu, pebble: issuePebble },
+        revoke: { simulator: revokeCpu, pebble: revokePebble },
+      },
       traps: { beforeRevoke: trapsBefore, afterRevoke: trapsAfter, expectedFromRevoke: 2 * n },
+      /** Why boxes failed, if any did: the issue's last request status, the revoke's fleet result. */
+      failures: {
+        issue: reasons(
+          ids
+            .filter((id) => lab.boxStatus(id).certificate.status !== 'valid')
+            .map((id) => lab.runner.box(id)?.acmeState().lastRequest?.reason ?? 'no request status'),
+        ),
+        revoke: reasons(revokeRows.filter((r) => !r.ok).map((r) => r.result)),
+      },
     };
   } finally {
     await lab.down();

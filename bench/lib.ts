@@ -102,6 +102,13 @@ export function procCpuSeconds(pid: number | 'self'): number {
   return ticks / 100; // USER_HZ is 100 on Linux x86_64
 }
 
+/** User and system CPU seconds of a process (its threads included) from /proc/<pid>/stat. */
+export function procCpuSplit(pid: number | 'self'): { user: number; sys: number } {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return { user: Number(fields[11]) / 100, sys: Number(fields[12]) / 100 };
+}
+
 /** Resident memory of a process in bytes from /proc/<pid>/status. */
 export function procRssBytes(pid: number | 'self'): number {
   const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));

@@ -72,16 +72,19 @@ t.test(
 );
 
 t.test(
-  'a later operation resumes the TLS session of an earlier one with the same CA list, and no other list gets it',
+  'later operations with the same CA list reuse the kept-alive connection or resume its session; no other list gets either',
   async (t) => {
-    // Answers whether the connection resumed a session (what the server saw).
+    // Answers which connection carried the request and whether it resumed a session (what the server saw).
+    let connections = 0;
     const resuming = createServer(
       { cert: readFileSync(good.certPath), key: readFileSync(good.keyPath) },
       (req, res) => {
+        const socket = req.socket as import('node:tls').TLSSocket;
         res.writeHead(200, { 'Content-Type': 'application/json' });
-        res.end(JSON.stringify({ resumed: (req.socket as import('node:tls').TLSSocket).isSessionReused() }));
+        res.end(JSON.stringify({ connection: connections, resumed: socket.isSessionReused() }));
       },
     );
+    resuming.on('secureConnection', () => connections++);
     await new Promise<void>((r) => resuming.listen(0, '127.0.0.1', r));
     t.teardown(() => resuming.close());
     const u = `https://127.0.0.1:${(resuming.address() as { port: number }).port}/dir`;
@@ -98,14 +101,28 @@ t.test(
     const first = op([good.caPem], context);
     t.match(
       await first.request(u, 'get'),
-      { status: 200, data: { resumed: false } },
-      'first: full handshake',
+      { status: 200, data: { connection: 1, resumed: false } },
+      'first: a new connection, full handshake',
     );
     first.close();
     const second = op([good.caPem], context);
-    t.match(await second.request(u, 'get'), { status: 200, data: { resumed: true } }, 'second: resumed');
+    t.match(
+      await second.request(u, 'get'),
+      { status: 200, data: { connection: 1 } },
+      "second operation (another box's, same CA list): the same connection, no handshake",
+    );
     second.close();
-    // A box that does not trust the CA is refused as before: a session is never offered across CA lists.
+    // The server drops the idle connection: the next operation connects again and resumes.
+    resuming.closeIdleConnections();
+    await new Promise((r) => setTimeout(r, 50));
+    const third = op([good.caPem], context);
+    t.match(
+      await third.request(u, 'get'),
+      { status: 200, data: { connection: 2, resumed: true } },
+      'third: a new connection that resumes the session',
+    );
+    third.close();
+    // A box that does not trust the CA is refused as before: no connection or session crosses CA lists.
     for (const caPems of [[], [other.caPem]]) {
       const stranger = op(caPems);
       await t.rejects(
@@ -115,8 +132,45 @@ t.test(
       );
       stranger.close();
     }
+    t.equal(connections, 2, 'the refused handshakes never completed');
   },
 );
+
+t.test("a cut ends the cut box's requests on a shared connection pool and not its neighbour's", async (t) => {
+  const slow = createServer(
+    { cert: readFileSync(good.certPath), key: readFileSync(good.keyPath) },
+    (_req, res) => {
+      setTimeout(() => {
+        res.writeHead(200, { 'Content-Type': 'application/json' });
+        res.end('{"ok":true}');
+      }, 300);
+    },
+  );
+  await new Promise<void>((r) => slow.listen(0, '127.0.0.1', r));
+  t.teardown(() => slow.close());
+  const u = `https://127.0.0.1:${(slow.address() as { port: number }).port}/dir`;
+  const context = createTrustContext([good.caPem]);
+  const faults = new ConnectFaults();
+  const shared = (f?: ConnectFaults) =>
+    new BoxTransport({
+      caPems: [good.caPem],
+      trustContext: context,
+      nameServers: ['127.0.0.1'],
+      requestTimeoutMs: 2000,
+      dnsTimeoutMs: 300,
+      userAgent: 'test',
+      ...(f ? { faults: f } : {}),
+    });
+  const box = shared(faults);
+  const neighbour = shared();
+  t.teardown(() => [box, neighbour].forEach((x) => x.close()));
+  const mine = box.request(u, 'get');
+  const theirs = neighbour.request(u, 'get');
+  await new Promise((r) => setTimeout(r, 100));
+  faults.setRefuse(true);
+  await t.rejects(mine, { name: 'TransportError', kind: 'connect' }, 'the cut box: reset');
+  t.match(await theirs, { status: 200 }, 'the neighbour on the same pool: answered');
+});
 
 t.test('the diagnostic handshake names the CA the server chains to', async (t) => {
   const lookup = createBoxLookup(['127.0.0.1'], 300);

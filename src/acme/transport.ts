@@ -17,6 +17,7 @@
  * can name the CA to add to the CA list.
  */
 import { promises as dnsPromises } from 'node:dns';
+import type { ClientRequest } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { isIP, type LookupFunction } from 'node:net';
 import {
@@ -182,20 +183,61 @@ export function createBoxLookup(nameServers: string[], timeoutMs: number): Looku
 }
 
 /**
- * TLS sessions to resume, per client context and server. A box opens one
- * connection per ACME operation, so each issuance paid a full handshake
- * (the chain parsed and verified again: most of the client's TLS CPU in
- * bench/lab-regression's profile); a resumed one skips that.
+ * Kept-alive connections to ACME servers, shared by every transport of one
+ * client context and name-server list (an https.Agent each). A box used to
+ * open one connection per operation, and a lab of a thousand boxes paid a
+ * TCP and TLS handshake per certificate and per box (bench/lab-regression's
+ * profile); now the boxes of a lab ride on the few connections its gate lets
+ * run at once, and a connection closed meanwhile resumes its TLS session
+ * (the Agent keeps them, per server).
  *
  * Keyed first by the SecureContext, which trusts exactly one CA list
- * (TrustCache shares a context only between identical lists): a session is
- * offered only by a transport that trusts what verified it, so trust never
- * mixes between boxes. Then by server name and port; a ticket offered to
- * another server is simply not accepted (a full handshake follows).
+ * (TrustCache shares a context only between identical lists): a connection
+ * or session is reused only by a transport that trusts what verified it, so
+ * trust never mixes between boxes. Then by the name servers (the Agent's
+ * lookup asks only those). A transport given no context builds its own and
+ * so shares nothing.
+ *
+ * EMULATION: one real box has connections of its own; boxes simulated in one
+ * process that trust the same CA list and ask the same name servers share
+ * their kept-alive connections to the CA (the CA sees fewer TCP and TLS
+ * handshakes than from separate devices; every request is still signed by
+ * the box's own account key).
  */
-const SESSIONS = new WeakMap<SecureContext, Map<string, Buffer>>();
-/** Servers remembered per context (a box talks to one CA, a lab to a few). */
-const MAX_SESSIONS_PER_CONTEXT = 64;
+const SHARED_AGENTS = new WeakMap<SecureContext, Map<string, SharedAgent>>();
+
+interface SharedAgent {
+  agent: HttpsAgent;
+  lookup: LookupFunction;
+}
+
+/** An idle kept-alive connection is closed after this, before a server's own idle timeout can race a reuse. */
+const IDLE_CONNECTION_MS = 4_000;
+
+function newAgent(context: SecureContext, lookup: LookupFunction): HttpsAgent {
+  return new HttpsAgent({
+    secureContext: context,
+    lookup,
+    keepAlive: true,
+    // Requests in flight are bounded by the cluster's gate, not here.
+    maxSockets: Infinity,
+    timeout: IDLE_CONNECTION_MS,
+  });
+}
+
+function sharedAgent(context: SecureContext, nameServers: string[], dnsTimeoutMs: number): SharedAgent {
+  let byServers = SHARED_AGENTS.get(context);
+  if (!byServers) SHARED_AGENTS.set(context, (byServers = new Map<string, SharedAgent>()));
+  // A separator no server string contains.
+  const key = `${dnsTimeoutMs}\0${nameServers.join('\0')}`;
+  let shared = byServers.get(key);
+  if (!shared) {
+    const lookup = createBoxLookup(nameServers, dnsTimeoutMs);
+    shared = { agent: newAgent(context, lookup), lookup };
+    byServers.set(key, shared);
+  }
+  return shared;
+}
 
 /** See BoxTransportOptions.dropIdleAtQueue: a queue this long is a fleet at once, not a lab's paced operations (25 under 16 places). */
 const DROP_IDLE_AT_QUEUE = 64;
@@ -209,28 +251,28 @@ const DROP_IDLE_AT_QUEUE = 64;
  */
 export class BoxTransport {
   private readonly agent: HttpsAgent;
+  /** The agent is this transport's alone (no shared context given): close() destroys it. */
+  private readonly ownAgent: boolean;
   private readonly lookup: LookupFunction;
   private readonly uncut: () => void;
-  /** Resumable sessions of this transport's context (see SESSIONS). */
-  private readonly sessions: Map<string, Buffer>;
-  /** Sockets whose new sessions are already being kept (a keep-alive socket serves many requests). */
-  private readonly watched = new WeakSet<object>();
+  /** Requests in flight, so that a cut (ConnectFaults) ends this box's connections and no other's. */
+  private readonly inFlight = new Set<ClientRequest>();
 
   constructor(private readonly o: BoxTransportOptions) {
-    this.lookup = createBoxLookup(o.nameServers, o.dnsTimeoutMs);
-    // One context for every connection of this transport (the Agent would build one per socket).
-    // It trusts the CA list only: an explicit (possibly empty) list replaces Node's bundled roots.
-    const context = o.trustContext ?? createTrustContext(o.caPems);
-    let sessions = SESSIONS.get(context);
-    if (!sessions) SESSIONS.set(context, (sessions = new Map<string, Buffer>()));
-    this.sessions = sessions;
-    this.agent = new HttpsAgent({
-      secureContext: context,
-      lookup: this.lookup,
-      keepAlive: true,
-      maxSockets: 1,
-    });
-    this.uncut = o.faults?.onCut(() => this.agent.destroy()) ?? (() => undefined);
+    if (o.trustContext) {
+      // It trusts the CA list only: an explicit (possibly empty) list replaces Node's bundled roots.
+      ({ agent: this.agent, lookup: this.lookup } = sharedAgent(
+        o.trustContext,
+        o.nameServers,
+        o.dnsTimeoutMs,
+      ));
+      this.ownAgent = false;
+    } else {
+      this.lookup = createBoxLookup(o.nameServers, o.dnsTimeoutMs);
+      this.agent = newAgent(createTrustContext(o.caPems), this.lookup);
+      this.ownAgent = true;
+    }
+    this.uncut = o.faults?.onCut(() => this.cut()) ?? (() => undefined);
   }
 
   /** The name servers this transport asks, for messages. */
@@ -323,15 +365,11 @@ export class BoxTransport {
         reject(new TransportError('connect', `cannot connect to ${u.host} (ECONNRESET)`, 'ECONNRESET'));
         return;
       }
-      const server = `${u.hostname}:${u.port || 443}`;
-      const session = this.sessions.get(server);
       const req = httpsRequest(
         {
           protocol: 'https:',
           hostname: u.hostname.replace(/^\[|\]$/g, ''),
           port: u.port || 443,
-          // Used only when the request needs a new connection; verification runs as for any.
-          ...(session ? { session } : {}),
           path: u.pathname + u.search,
           method: method.toUpperCase(),
           headers,
@@ -379,31 +417,34 @@ export class BoxTransport {
           res.on('error', (e) => reject(toTransportError(e, u)));
         },
       );
-      req.on('socket', (socket) => {
-        if (this.watched.has(socket)) return;
-        this.watched.add(socket);
-        socket.on('session', (ticket: Buffer) => {
-          if (!this.sessions.has(server) && this.sessions.size >= MAX_SESSIONS_PER_CONTEXT)
-            this.sessions.clear();
-          this.sessions.set(server, ticket);
-        });
-      });
+      this.inFlight.add(req);
       // A whole-request deadline: the socket timeout alone only measures idle time.
       const deadline = setTimeout(() => req.destroy(this.timedOut(u)), this.o.requestTimeoutMs);
       deadline.unref();
       req.on('timeout', () => req.destroy(this.timedOut(u)));
       req.on('error', (e) => reject(toTransportError(e, u, this.o.nameServers)));
-      req.on('close', () => clearTimeout(deadline));
+      req.on('close', () => {
+        clearTimeout(deadline);
+        this.inFlight.delete(req);
+      });
       req.end(body);
     });
     done.then(release, release);
     return done;
   }
 
-  /** Close idle keep-alive sockets and refuse new requests' reuse of them. */
+  /** End this transport: its requests still in flight are cut; a private agent's idle connections close too. */
   close(): void {
     this.uncut();
-    this.agent.destroy();
+    this.cut();
+    if (this.ownAgent) this.agent.destroy();
+  }
+
+  /** Ends this transport's requests in flight with their connections, as a reset path does. */
+  private cut(): void {
+    for (const req of this.inFlight)
+      req.destroy(new TransportError('connect', `cannot connect to ${req.host} (ECONNRESET)`, 'ECONNRESET'));
+    this.inFlight.clear();
   }
 
   /** Close the kept-alive connections no request is using (the next request connects again, resuming TLS). */
