@@ -109,8 +109,12 @@ export class WebServer {
   private readonly log: Logger;
   private unsubscribe: (() => void) | undefined;
   private ports = { https: 0, http: 0 };
-  /** Number of certificate swaps done (for tests and benchmarks). */
+  /** Number of certificate changes received (for tests and benchmarks). */
   swaps = 0;
+  /** Number of TLS server contexts built for a swap (for tests and benchmarks): at most one per handshake after a change. */
+  contextsBuilt = 0;
+  /** The certificate of the last change, not yet in the server's context (see swap()). */
+  private pending: SecureContextOptions | undefined;
 
   constructor(private readonly o: WebServerOptions) {
     this.box = o.box;
@@ -154,6 +158,7 @@ export class WebServer {
       https: this.https,
       challenges: () => this.box.challenges,
       logger: o.logger,
+      beforeHttps: () => this.applyPending(),
     });
   }
 
@@ -195,11 +200,35 @@ export class WebServer {
     return { ...this.ports };
   }
 
-  /** Present this certificate from the next handshake on. */
+  /**
+   * Present this certificate from the next handshake on. The TLS context is
+   * built when a connection arrives, not here: building one (OpenSSL
+   * decoding the key and certificates, the cipher and group lists) was 5 %
+   * of a lab's CPU while a thousand boxes renewed and nobody connected
+   * (bench/lab-regression), and a box whose certificate changes twice
+   * before its next visitor builds one context, with the latest.
+   */
   swap(ctx: SecureContextOptions): void {
-    this.https.setSecureContext({ ...tlsOptionsFor(this.box.activeCryptoMode), ...ctx });
+    this.pending = ctx;
     this.swaps++;
     this.log.info('web certificate swapped', { boxId: this.box.boxId });
+  }
+
+  /** Build the context of the last change, if any is waiting; called before a connection reaches the HTTPS server. */
+  private applyPending(): void {
+    const ctx = this.pending;
+    if (!ctx) return;
+    this.pending = undefined;
+    try {
+      this.https.setSecureContext({ ...tlsOptionsFor(this.box.activeCryptoMode), ...ctx });
+      this.contextsBuilt++;
+    } catch (err) {
+      // The box checks a certificate against its key before storing it, so this is not expected;
+      // the previous certificate keeps being served rather than no handshake at all.
+      this.log.error('web certificate could not be loaded; the previous one is still served', {
+        err: err instanceof Error ? err.message : String(err),
+      });
+    }
   }
 
   /** Close both listeners and every open connection. */

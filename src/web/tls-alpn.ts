@@ -38,6 +38,8 @@ export interface HelloRouterOptions {
    * deadline holds for a whole tls-alpn-01 handshake.
    */
   helloTimeoutMs?: number;
+  /** Called just before a connection goes to the HTTPS server (the web server brings its certificate up to date there). */
+  beforeHttps?: () => void;
 }
 
 /**
@@ -79,7 +81,10 @@ export class HelloRouter {
       socket.unshift(hello);
       if (protocols && protocols.length === 1 && protocols[0] === ACME_TLS_ALPN_PROTOCOL)
         this.answerChallenge(socket);
-      else this.o.https.emit('connection', socket);
+      else {
+        this.o.beforeHttps?.();
+        this.o.https.emit('connection', socket);
+      }
     };
     socket.on('data', onData);
     socket.resume();

@@ -97,6 +97,37 @@ t.test(
   },
 );
 
+t.test(
+  'certificate changes with nobody connecting build no TLS context; the next handshake builds one, with the last',
+  async (t) => {
+    const { box } = await makeTestBox({ clock: new SystemClock() });
+    const web = new WebServer({ box, address: '127.0.0.1', httpsPort: 0, httpPort: 0, logger: silentLogger });
+    const { https } = await web.listen();
+    t.teardown(() => web.close());
+    const a = await selfSigned('a.lab.test');
+    const b = await selfSigned('b.lab.test');
+    for (const [name, c] of [
+      ['a', a],
+      ['b', b],
+    ] as const) {
+      await box.addPublicCertificate(ADMIN, name, c.cert);
+      await box.addPrivateKey(ADMIN, name, c.key);
+    }
+    const ca = [box.webCredentials().certPem, a.cert, b.cert].join('');
+    for (let i = 0; i < 10; i++) await box.setWebCertificate(ADMIN, i % 2 ? 'b' : 'a');
+    t.equal(web.swaps, 10, 'every change reached the server');
+    t.equal(web.contextsBuilt, 0, 'no context built while nobody connected');
+    t.equal(
+      (await handshake(https, ca, 'box1')).serialNumber,
+      b.serial,
+      'the next handshake: the last change',
+    );
+    t.equal(web.contextsBuilt, 1, 'one context built, for that handshake');
+    t.equal((await handshake(https, ca, 'box1')).serialNumber, b.serial, 'and the one after');
+    t.equal(web.contextsBuilt, 1, 'no change since: nothing built again');
+  },
+);
+
 t.test('TLS 1.1 is refused; TLS 1.2 and 1.3 are offered', async (t) => {
   const { box } = await makeTestBox({ clock: new SystemClock() });
   const web = new WebServer({ box, address: '127.0.0.1', httpsPort: 0, httpPort: 0, logger: silentLogger });
