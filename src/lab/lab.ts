@@ -996,7 +996,7 @@ async function adminPassword(topo: Topology, dir: string, env: NodeJS.ProcessEnv
 }
 
 /** The addressing line of `lab up` (see Lab.addressingNote). */
-function addressingNote(topo: Topology, a: Addressing, fallback: string | undefined): string {
+export function addressingNote(topo: Topology, a: Addressing, fallback: string | undefined): string {
   if (a.mode === 'addresses')
     return `addressing: one address per box (${topo.network.addressBase} + ${topo.network.addressOffset} + box-id), standard ports`;
   const how = `${a.sharedAddress} with port offsets (ssh ${a.portBase.ssh}+id, https ${a.portBase.https}+id)`;

@@ -67,6 +67,12 @@ t.test(
     const up = lab.stdout();
     t.match(up, /lab e2e-ipcert is up: 3 boxes, 3 with a valid certificate/);
     const root = join(labs, 'e2e-ipcert', 'ca-root.pem');
+    t.comment(
+      up
+        .split('\n')
+        .filter((l) => /^(addressing|web| {2}curl| {2}by address):/.test(l))
+        .join('\n'),
+    );
 
     // The hint of box 3 (the one `lab up` shows) names both, and its by-address line works as printed.
     t.match(up, `(box 3; its certificate names gigavue-3.lab.test and ${BASE}.3)`);
