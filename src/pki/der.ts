@@ -138,26 +138,40 @@ export const OID = {
 export const KEY_USAGE_CERT_SIGN = tlv(0x03, Buffer.from([0x01, 0x06]));
 
 /**
+ * The DER element at `off` (one tag octet, definite length): its tag, where
+ * its content starts and where it ends; undefined when the bytes end first
+ * or its content would pass `end`.
+ */
+export function derElement(
+  der: Buffer,
+  off: number,
+  end = der.length,
+): { tag: number; start: number; end: number } | undefined {
+  if (off + 2 > end) return undefined;
+  const tag = der[off]!;
+  let len = der[off + 1]!;
+  let start = off + 2;
+  if (len & 0x80) {
+    const n = len & 0x7f;
+    if (n === 0 || n > 4 || start + n > end) return undefined;
+    len = 0;
+    for (let i = 0; i < n; i++) len = len * 256 + der[start + i]!;
+    start += n;
+  }
+  return start + len <= end ? { tag, start, end: start + len } : undefined;
+}
+
+/**
  * The subject Name of a DER certificate, as its bytes (RFC 5280 §4.1: the
  * sixth field of the TBSCertificate, after the optional [0] version), so a
  * certificate it signs names its issuer byte for byte. Throws on DER that is
  * not a certificate.
  */
 export function subjectNameOf(certDer: Buffer): Buffer {
-  /** The element at `off`: where its content starts and where it ends. */
   const at = (off: number): { tag: number; start: number; end: number } => {
-    const tag = certDer[off];
-    let len = certDer[off + 1];
-    if (tag === undefined || len === undefined) throw new Error('not a DER certificate');
-    let start = off + 2;
-    if (len & 0x80) {
-      const n = len & 0x7f;
-      len = 0;
-      for (let i = 0; i < n; i++) len = len * 256 + (certDer[start + i] ?? 0);
-      start += n;
-    }
-    if (start + len > certDer.length) throw new Error('not a DER certificate');
-    return { tag, start, end: start + len };
+    const e = derElement(certDer, off);
+    if (!e) throw new Error('not a DER certificate');
+    return e;
   };
   const tbs = at(at(0).start);
   let off = tbs.start;

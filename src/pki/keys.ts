@@ -4,6 +4,7 @@
  * never printed or logged).
  */
 import { createPrivateKey, createPublicKey, generateKeyPair as genKeyPair, KeyObject } from 'node:crypto';
+import { derElement } from './der.js';
 
 /** The key algorithms of the device (seed: rsa-2048/rsa-4096 in classic, prime256v1/secp384r1 otherwise). */
 export type KeyAlgorithm = 'rsa-2048' | 'rsa-4096' | 'prime256v1' | 'secp384r1';
@@ -81,6 +82,36 @@ export function parsePrivateKey(pem: string): KeyObject {
   } catch {
     throw new Error('not a valid PEM private key (PKCS#8, PKCS#1 or SEC1, unencrypted)');
   }
+}
+
+const PRIVATE_KEY_PEM =
+  /-----BEGIN (PRIVATE KEY|EC PRIVATE KEY|RSA PRIVATE KEY)-----\r?\n([A-Za-z0-9+/=\r\n]+)-----END \1-----/;
+
+/**
+ * Whether `pem` holds an unencrypted private key's form (PKCS#8, SEC1 or
+ * PKCS#1; text around the block is ignored, as OpenSSL ignores it): its armour, then DER that starts with one SEQUENCE whose elements
+ * follow one another exactly, starting with the version
+ * INTEGER. Catches a truncated, garbled or wrongly labelled key without
+ * OpenSSL: decoding a key with OpenSSL 3 costs 0.3-1.8 ms (parsePrivateKey),
+ * and a box's state holds four, read at every boot. A key of that form whose
+ * numbers are wrong fails where it is used (its TLS context, its SSH server).
+ */
+export function hasPrivateKeyForm(pem: string): boolean {
+  const m = PRIVATE_KEY_PEM.exec(pem);
+  if (!m) return false;
+  const der = Buffer.from(m[2]!.replace(/\s+/g, ''), 'base64');
+  const outer = derElement(der, 0, der.length);
+  // Bytes after the SEQUENCE are ignored, as OpenSSL ignores them.
+  if (!outer || outer.tag !== 0x30) return false;
+  let p = outer.start;
+  let first = true;
+  while (p < outer.end) {
+    const e = derElement(der, p, outer.end);
+    if (!e || (first && e.tag !== 0x02)) return false;
+    first = false;
+    p = e.end;
+  }
+  return !first;
 }
 
 /** The key algorithm of a private key (PEM or KeyObject), if it is one of the device's. */

@@ -6,8 +6,10 @@
  * an unparseable file, with one line naming the field (issue 15 item 5).
  *
  * Two steps: the shape, from one TypeBox schema (types, enums, the hostname
- * rule of device/limits.ts), then the facts a schema cannot state (PEMs
- * parse, names refer to stored certificates, an admin exists). Objects are
+ * rule of device/limits.ts), then the facts a schema cannot state
+ * (certificates parse, private keys have a key's DER form: hasPrivateKeyForm
+ * says why not a full decode; names refer to stored certificates, an admin
+ * exists). Objects are
  * open (unknown fields are kept, not refused): a state written by a newer
  * simulator must not stop an older one over a field it does not use.
  */
@@ -19,7 +21,7 @@ import { ROLES } from '../device/roles.js';
 import { compileSchema } from '../lib/json-schema.js';
 import { Nullable, StringEnum } from '../lib/typebox.js';
 import { parseChain } from '../pki/certificate.js';
-import { parsePrivateKey } from '../pki/keys.js';
+import { hasPrivateKeyForm } from '../pki/keys.js';
 
 const Text = () => Type.String();
 const Ms = () => Type.Number();
@@ -175,12 +177,7 @@ export function stateProblem(doc: unknown): string | undefined {
 }
 
 function isPrivateKey(pem: string): boolean {
-  try {
-    parsePrivateKey(pem);
-    return true;
-  } catch {
-    return false;
-  }
+  return hasPrivateKeyForm(pem);
 }
 
 /** 'Field "a.b" must be ...' -> 'must be ...'; 'Missing required field "a.b".' -> 'missing'. */

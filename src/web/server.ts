@@ -70,6 +70,22 @@ function tlsOptionsFor(mode: string): SecureContextOptions {
     : { ...TLS_OPTIONS, ecdhCurve: EC_GROUPS };
 }
 
+/** Bounded: slow or idle clients are cut off instead of holding sockets forever. */
+function bound(s: HttpServer | HttpsServer): void {
+  s.headersTimeout = 10_000;
+  s.requestTimeout = 30_000;
+  s.keepAliveTimeout = 5_000;
+  s.maxHeadersCount = 100;
+}
+
+let httpsAppChecked = false;
+/** Build one HTTPS app per process (it throws when the routes and the OpenAPI document disagree or a GUI file is missing). */
+function checkHttpsAppOnce(box: Box): void {
+  if (httpsAppChecked) return;
+  createHttpsApp(() => box);
+  httpsAppChecked = true;
+}
+
 /** What a box's web server is built from; ports may be 0 (any free port). */
 export interface WebServerOptions {
   box: Box;
@@ -101,7 +117,9 @@ export interface WebServerOptions {
  * server: a reload builds a new one and so logs everybody out.
  */
 export class WebServer {
-  private readonly https: HttpsServer;
+  /** Built at the first HTTPS connection (see https). */
+  private httpsServer: HttpsServer | undefined;
+  private listening = false;
   private readonly http: HttpServer;
   /** Listens on the https port and hands each connection to `https` or answers it as tls-alpn-01. */
   private readonly front: HelloRouter;
@@ -119,25 +137,9 @@ export class WebServer {
   constructor(private readonly o: WebServerOptions) {
     this.box = o.box;
     this.log = o.logger;
-    const creds = o.box.webCredentials();
-    this.https = createHttpsServer(
-      {
-        ...tlsOptionsFor(o.box.activeCryptoMode),
-        cert: creds.certPem,
-        key: creds.keyPem,
-        // A handshake left half done is cut after this (Node's default is 2 minutes).
-        handshakeTimeout: HANDSHAKE_TIMEOUT_MS,
-        // The deadlines below are enforced by a check every this often (Node's default: 30 s late).
-        connectionsCheckingInterval: DEADLINE_CHECK_MS,
-      },
-      // eslint-disable-next-line @typescript-eslint/no-misused-promises -- koa's callback() catches its own errors
-      createHttpsApp(() => this.box, {
-        logger: o.logger,
-        clusterBoxes: o.cluster ? () => o.cluster!.list() : undefined,
-        sessions: o.sessions,
-        logins: o.logins,
-      }).callback(),
-    );
+    // The REST routes against their OpenAPI document and the GUI files are checked here, once per
+    // process: a mistake there fails the first box's start, not its first HTTPS request.
+    checkHttpsAppOnce(o.box);
     this.http = createHttpServer(
       { connectionsCheckingInterval: DEADLINE_CHECK_MS },
       // eslint-disable-next-line @typescript-eslint/no-misused-promises -- koa's callback() catches its own errors
@@ -146,20 +148,52 @@ export class WebServer {
         () => this.ports.https,
       ).callback(),
     );
-    for (const s of [this.https, this.http]) {
-      // Bounded: slow or idle clients are cut off instead of holding sockets forever.
-      s.headersTimeout = 10_000;
-      s.requestTimeout = 30_000;
-      s.keepAliveTimeout = 5_000;
-      s.maxHeadersCount = 100;
-    }
-    this.https.on('tlsClientError', (err) => this.log.debug('TLS client error', { err: err.message }));
+    bound(this.http);
     this.front = new HelloRouter({
-      https: this.https,
+      https: () => this.https,
       challenges: () => this.box.challenges,
       logger: o.logger,
       beforeHttps: () => this.applyPending(),
     });
+  }
+
+  /**
+   * The HTTPS server (REST API, GUI), built at the box's first HTTPS
+   * connection: its TLS context (OpenSSL's SSL_CTX with the certificate and
+   * key) and its koa app were most of a box's boot CPU, paid by every box of
+   * a 10,000-box lab that nobody browses. Built with the box's current
+   * certificate, or the last change's.
+   */
+  private get https(): HttpsServer {
+    if (this.httpsServer) return this.httpsServer;
+    const creds = this.box.webCredentials();
+    const server = createHttpsServer(
+      {
+        ...tlsOptionsFor(this.box.activeCryptoMode),
+        ...(this.pending ?? { cert: creds.certPem, key: creds.keyPem }),
+        // A handshake left half done is cut after this (Node's default is 2 minutes).
+        handshakeTimeout: HANDSHAKE_TIMEOUT_MS,
+        // The deadlines below are enforced by a check every this often (Node's default: 30 s late).
+        connectionsCheckingInterval: DEADLINE_CHECK_MS,
+      },
+      // eslint-disable-next-line @typescript-eslint/no-misused-promises -- koa's callback() catches its own errors
+      createHttpsApp(() => this.box, {
+        logger: this.o.logger,
+        clusterBoxes: this.o.cluster ? () => this.o.cluster!.list() : undefined,
+        sessions: this.o.sessions,
+        logins: this.o.logins,
+      }).callback(),
+    );
+    if (this.pending) this.contextsBuilt++;
+    this.pending = undefined;
+    bound(server);
+    server.on('tlsClientError', (err) => this.log.debug('TLS client error', { err: err.message }));
+    // Node starts enforcing headersTimeout and requestTimeout when a server emits 'listening'.
+    // The HTTPS server never listens itself (the front hands it each connection), so without
+    // this, a client that trickles its headers (slowloris) would hold its connection forever.
+    if (this.listening) server.emit('listening');
+    this.httpsServer = server;
+    return server;
   }
 
   /** tls-alpn-01 handshakes answered so far (for tests). */
@@ -175,10 +209,8 @@ export class WebServer {
       this.o.httpsPort,
       `HTTPS of box ${this.box.boxId}`,
     );
-    // Node starts enforcing headersTimeout and requestTimeout when a server emits 'listening'.
-    // The HTTPS server never listens itself (the front hands it each connection), so without
-    // this, a client that trickles its headers (slowloris) would hold its connection forever.
-    this.https.emit('listening');
+    this.listening = true;
+    this.httpsServer?.emit('listening');
     // Once listening, an accept error (e.g. out of file descriptors) is logged, not thrown: the port keeps serving.
     this.front.server.on('error', (err) => this.log.error('https port error', { err: err.message }));
     try {
@@ -217,10 +249,11 @@ export class WebServer {
   /** Build the context of the last change, if any is waiting; called before a connection reaches the HTTPS server. */
   private applyPending(): void {
     const ctx = this.pending;
-    if (!ctx) return;
+    // No server yet: it is built with the pending certificate.
+    if (!ctx || !this.httpsServer) return;
     this.pending = undefined;
     try {
-      this.https.setSecureContext({ ...tlsOptionsFor(this.box.activeCryptoMode), ...ctx });
+      this.httpsServer.setSecureContext({ ...tlsOptionsFor(this.box.activeCryptoMode), ...ctx });
       this.contextsBuilt++;
     } catch (err) {
       // The box checks a certificate against its key before storing it, so this is not expected;
@@ -256,10 +289,11 @@ export class WebServer {
   private async closeHttps(): Promise<void> {
     const closed = this.listeners.close(this.front.server);
     this.front.closeConnections();
-    this.https.closeAllConnections();
+    const https = this.httpsServer;
+    https?.closeAllConnections();
     // Stops the deadline checks started by the 'listening' above (the server itself never
     // listened, so Node reports ERR_SERVER_NOT_RUNNING, which is expected here).
-    this.https.close(() => undefined);
+    https?.close(() => undefined);
     await closed;
   }
 }

@@ -27,8 +27,8 @@ const HANDSHAKE_RECORD = 22;
 
 /** What the front of the https port needs. */
 export interface HelloRouterOptions {
-  /** The HTTPS server that gets every ordinary connection (it does not listen itself). */
-  https: TlsServer;
+  /** The HTTPS server that gets every ordinary connection (it does not listen itself); asked per connection, so it may be built at the first. */
+  https: () => TlsServer;
   /** The box's challenges, looked up per connection (the lab may replace a lookup to inject faults). */
   challenges: () => ChallengeTokens;
   logger: Logger;
@@ -81,13 +81,24 @@ export class HelloRouter {
       socket.unshift(hello);
       if (protocols && protocols.length === 1 && protocols[0] === ACME_TLS_ALPN_PROTOCOL)
         this.answerChallenge(socket);
-      else {
-        this.o.beforeHttps?.();
-        this.o.https.emit('connection', socket);
-      }
+      else this.toHttps(socket);
     };
     socket.on('data', onData);
     socket.resume();
+  }
+
+  /** Hand an ordinary connection to the HTTPS server; one that cannot be built (a key OpenSSL refuses) closes it, logged. */
+  private toHttps(socket: Socket): void {
+    let https: TlsServer;
+    try {
+      this.o.beforeHttps?.();
+      https = this.o.https();
+    } catch (err) {
+      this.o.logger.error('https server unavailable', { err: (err as Error).message });
+      socket.destroy();
+      return;
+    }
+    https.emit('connection', socket);
   }
 
   /** A tls-alpn-01 validation: the challenge certificate for the SNI name, acme-tls/1, then close. */

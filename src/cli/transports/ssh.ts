@@ -17,7 +17,14 @@
  */
 import { createServer, type Server as NetServer, type Socket } from 'node:net';
 import ssh2 from 'ssh2';
-import type { ClientInfo, Connection, PseudoTtyInfo, ServerChannel, Session as SshChannel } from 'ssh2';
+import type {
+  ClientInfo,
+  Connection,
+  ParsedKey,
+  PseudoTtyInfo,
+  ServerChannel,
+  Session as SshChannel,
+} from 'ssh2';
 import type { Role } from '../../device/roles.js';
 import type { Logins } from '../../device/login.js';
 import type { CryptoMode } from '../../device/model.js';
@@ -26,6 +33,7 @@ import { escapeUnsafe } from '../../lib/escape.js';
 import { lockoutMessage } from '../../lib/login-throttle.js';
 import type { Logger } from '../../lib/logger.js';
 import { IN_PROCESS } from '../../lib/net.js';
+import { hasPrivateKeyForm } from '../../pki/keys.js';
 import { Session } from '../session.js';
 import {
   LOGIN_TIMEOUT_MS,
@@ -54,7 +62,8 @@ export class SshCliServer {
   private readonly o: CliServerOptions & { hostKeyPem: string; cryptoMode?: CryptoMode };
   private readonly log: Logger;
   private readonly maxSessions: number;
-  private readonly ssh: InstanceType<typeof Ssh2Server>;
+  /** Built at the first connection (see ssh). */
+  private sshServer: InstanceType<typeof Ssh2Server> | undefined;
   private readonly listener: NetServer;
   private readonly sockets = new Set<Socket>();
   private readonly clients = new Set<Connection>();
@@ -66,8 +75,9 @@ export class SshCliServer {
   private closing = false;
 
   /**
-   * Throws Error when the host key is not a key ssh2 can use (an EC P-256
-   * SEC1 PEM is). The box `o.boxId` must be in the cluster (its clock times
+   * Throws Error when the host key does not have a private key's form
+   * (hasPrivateKeyForm; an EC P-256 SEC1 PEM has). One of that form that ssh2
+   * cannot use fails at the first connection: logged, connections closed. The box `o.boxId` must be in the cluster (its clock times
    * the default throttle; its crypto mode picks the algorithms unless
    * `cryptoMode` is given: ssh-algorithms.ts).
    */
@@ -77,15 +87,10 @@ export class SshCliServer {
     this.maxSessions = o.maxSessions ?? MAX_SESSIONS_PER_BOX;
     this.logins = loginsOf(o);
     this.loginTimeoutMs = o.loginTimeoutMs ?? LOGIN_TIMEOUT_MS;
-    const parsed = utils.parseKey(o.hostKeyPem);
-    if (parsed instanceof Error)
-      throw new Error(`SSH host key of box ${o.boxId} is not usable: ${parsed.message}`);
-    const mode = o.cryptoMode ?? o.cluster.get(o.boxId).activeCryptoMode;
-    this.ssh = new Ssh2Server(
-      { hostKeys: [o.hostKeyPem], ident: 'gvos-sim', algorithms: SSH_ALGORITHMS[mode] },
-      (client, info) => this.onClient(client, info),
-    );
-    this.ssh.on('error', (err: Error) => this.log.error('ssh server error', { err: err.message }));
+    // The form only, here; ssh2 parses the key (about 1 ms of CPU: OpenSSL, then the public
+    // half derived from the private) at the first connection, not at every boot of 10,000 boxes.
+    if (!hasPrivateKeyForm(o.hostKeyPem))
+      throw new Error(`SSH host key of box ${o.boxId} is not usable: not an unencrypted private key PEM`);
     this.listener = createServer((sock) => this.onSocket(sock));
   }
 
@@ -152,7 +157,37 @@ export class SshCliServer {
       if (this.pending.get(key)?.sock === sock) this.pending.delete(key);
     });
     sock.on('error', (err) => this.log.debug('ssh socket error', { err: err.message }));
-    this.ssh.injectSocket(sock);
+    let ssh: InstanceType<typeof Ssh2Server>;
+    try {
+      ssh = this.ssh;
+    } catch (err) {
+      this.log.error('ssh server unavailable', { err: (err as Error).message });
+      sock.destroy();
+      return;
+    }
+    ssh.injectSocket(sock);
+  }
+
+  /** The ssh2 server, built at the first connection; throws when ssh2 cannot use the host key. */
+  private get ssh(): InstanceType<typeof Ssh2Server> {
+    if (this.sshServer) return this.sshServer;
+    const o = this.o;
+    const parsed = utils.parseKey(o.hostKeyPem);
+    if (parsed instanceof Error)
+      throw new Error(`SSH host key of box ${o.boxId} is not usable: ${parsed.message}`);
+    const mode = o.cryptoMode ?? o.cluster.get(o.boxId).activeCryptoMode;
+    // The key parsed above, not its PEM: ssh2 would parse it again.
+    const server = new Ssh2Server(
+      {
+        hostKeys: [{ key: Array.isArray(parsed) ? (parsed[0] as ParsedKey) : parsed }],
+        ident: 'gvos-sim',
+        algorithms: SSH_ALGORITHMS[mode],
+      },
+      (client, info) => this.onClient(client, info),
+    );
+    server.on('error', (err: Error) => this.log.error('ssh server error', { err: err.message }));
+    this.sshServer = server;
+    return server;
   }
 
   private onClient(client: Connection, info: ClientInfo): void {

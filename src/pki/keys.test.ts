@@ -1,0 +1,57 @@
+/**
+ * hasPrivateKeyForm, the check a state file's keys get at every boot: every
+ * key the device makes passes in each encoding OpenSSL writes, and what a
+ * torn write, a stray edit or a wrong paste leaves is refused, as
+ * parsePrivateKey (OpenSSL) refuses it.
+ */
+import t from 'tap';
+import { generateKeyPairSync, type KeyObject } from 'node:crypto';
+import { hasPrivateKeyForm, parsePrivateKey } from './keys.js';
+
+const ec = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey;
+const ec384 = generateKeyPairSync('ec', { namedCurve: 'P-384' }).privateKey;
+const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey;
+const pem = (k: KeyObject, type: 'pkcs8' | 'sec1' | 'pkcs1') => k.export({ type, format: 'pem' }) as string;
+
+const openssl = (p: string) => {
+  try {
+    parsePrivateKey(p);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+t.test('every key the device makes has the form, in PKCS#8, SEC1 and PKCS#1', (t) => {
+  for (const [name, p] of [
+    ['P-256 PKCS#8', pem(ec, 'pkcs8')],
+    ['P-256 SEC1', pem(ec, 'sec1')],
+    ['P-384 PKCS#8', pem(ec384, 'pkcs8')],
+    ['RSA-2048 PKCS#8', pem(rsa, 'pkcs8')],
+    ['RSA-2048 PKCS#1', pem(rsa, 'pkcs1')],
+    ['CRLF line ends', pem(ec, 'pkcs8').replace(/\n/g, '\r\n')],
+    ['text around the block (as pasted)', 'my key:\n' + pem(ec, 'pkcs8') + 'end\n'],
+  ] as const) {
+    t.ok(hasPrivateKeyForm(p), name);
+  }
+  t.end();
+});
+
+t.test('what is not a whole private key is refused, as OpenSSL refuses it', (t) => {
+  const good = pem(rsa, 'pkcs8');
+  const lines = good.split('\n');
+  const cert =
+    '-----BEGIN CERTIFICATE-----\n' + lines.slice(1, -2).join('\n') + '\n-----END CERTIFICATE-----\n';
+  for (const [name, p] of [
+    ['a torn write: the last lines of the body lost', [...lines.slice(0, 8), lines.at(-2)!, ''].join('\n')],
+    ['a body of zeros', '-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n'],
+    ['a line of the body overwritten', [lines[0], 'A'.repeat(64), ...lines.slice(2)].join('\n')],
+    ['the key behind a certificate label', cert],
+    ['labels that differ', good.replace('END PRIVATE KEY', 'END EC PRIVATE KEY')],
+    ['empty', ''],
+  ] as const) {
+    t.notOk(hasPrivateKeyForm(p), name);
+    t.notOk(openssl(p), `${name}: OpenSSL refuses it too`);
+  }
+  t.end();
+});
