@@ -9,6 +9,7 @@
  * Each test has its own Pebble and box address.
  */
 import t from 'tap';
+import { X509Certificate } from 'node:crypto';
 import { freePort } from '../../src/lib/net.js';
 import { ADMIN } from '../harness/boxes.js';
 import { nextEvent, startAcmeBox, startPebble } from '../harness/pebble.js';
@@ -42,6 +43,30 @@ t.test('real auto-renew of a 15-second certificate: the served serial changes wi
   t.equal((await ab.served()).serial, now.serial, 'HTTPS serves the renewed certificate');
   t.equal(agent.nextWakeMs, now.nextRenewalMs!, 'the next renewal is armed');
   t.ok(now.nextRenewalMs! > now.notBeforeMs && now.nextRenewalMs! < now.expiresMs);
+});
+
+t.test('an auto-renewal of a certificate for a name and the address orders both again', async (t) => {
+  const address = '127.0.0.23';
+  const domain = 'renew23.lab.test';
+  const httpPort = await freePort(address);
+  const pebble = await startPebble({ httpPort, validitySeconds: 12 });
+  t.teardown(() => pebble.stop());
+  const ab = await startAcmeBox(pebble, { address, httpPort, cryptoMode: 'secure-crypto' });
+  t.teardown(() => ab.stop());
+  await pebble.addA(domain, address);
+  const { box, agent } = ab;
+  const both = `DNS:${domain}, IP Address:${address}`;
+  const sans = async () => new X509Certificate((await ab.served()).chainPem[0]!).subjectAltName;
+
+  await box.acmeIssue(ADMIN, { domain, address, directoryUrl: pebble.directoryUrl });
+  await agent.idle();
+  t.match(box.acmeState().issued, { domain, address });
+  t.equal(await sans(), both, 'issued for both');
+  const renewed = await nextEvent(box, 'certificate-renewed', 20_000);
+  await agent.idle();
+  t.match(box.acmeState().lastRequest, { type: 'Auto-Renew', status: 'Success' });
+  t.equal((await ab.served()).serial, renewed.serial);
+  t.equal(await sans(), both, 'the auto-renewed certificate names both again');
 });
 
 t.test(

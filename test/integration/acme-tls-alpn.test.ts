@@ -7,6 +7,7 @@
  * web-tls-alpn.test.ts; this file checks the agent's side of it.
  */
 import t from 'tap';
+import { X509Certificate } from 'node:crypto';
 import { freePort } from '../../src/lib/net.js';
 import { ADMIN } from '../harness/boxes.js';
 import { startAcmeBox, startPebble } from '../harness/pebble.js';
@@ -18,7 +19,14 @@ for (const row of [
     domain: '127.0.0.51',
   },
   { name: 'a DNS name', address: '127.0.0.52', domain: 'alpn52.lab.test' },
-]) {
+  {
+    name: 'a DNS name and the address in one order (a lab box with address-in-certificate)',
+    address: '127.0.0.54',
+    domain: 'alpn54.lab.test',
+    second: '127.0.0.54',
+    sans: 'DNS:alpn54.lab.test, IP Address:127.0.0.54',
+  },
+] as { name: string; address: string; domain: string; second?: string; sans?: string }[]) {
   t.test(`tls-alpn-01 on the https port, ${row.name}`, async (t) => {
     const httpsPort = await freePort(row.address);
     const httpPort = await freePort(row.address);
@@ -32,10 +40,15 @@ for (const row of [
     box.challenges.responders['http-01'] = false;
     if (row.domain !== row.address) await pebble.addA(row.domain, row.address);
 
-    await box.acmeIssue(ADMIN, { domain: row.domain, directoryUrl: pebble.directoryUrl });
+    await box.acmeIssue(ADMIN, {
+      domain: row.domain,
+      ...(row.second ? { address: row.second } : {}),
+      directoryUrl: pebble.directoryUrl,
+    });
     await agent.idle();
     t.match(box.acmeState().lastRequest, { type: 'Issue', status: 'Success', reason: null });
-    t.ok(ab.web!.alpnHandshakes >= 1, "Pebble's VA got the challenge certificate");
+    // One validation per identifier, each over its own handshake (Pebble's VA may make several).
+    t.ok(ab.web!.alpnHandshakes >= (row.second ? 2 : 1), "Pebble's VA got the challenge certificate");
     t.equal(box.challenges.alpnSize, 0, 'the challenge certificate is removed afterwards');
     t.equal(box.challenges.size, 0, 'no http-01 token was used');
     t.equal(
@@ -43,6 +56,8 @@ for (const row of [
       box.acmeState().issued!.serial,
       'ordinary handshakes get the new web certificate',
     );
+    if (row.sans)
+      t.equal(new X509Certificate((await ab.served()).chainPem[0]!).subjectAltName, row.sans, 'both SANs');
   });
 }
 
