@@ -526,16 +526,25 @@ export function ipv4Add(base: string, n: number): string {
  * one mode for all boxes (the ACME CA's http-01 port is one port for all):
  * network.mode auto falls back to port offsets on an answer, addresses
  * refuses.
+ *
+ * Probed: every port of the first and the last box (what is not allowed or
+ * taken on every address, such as an sshd on 0.0.0.0:22, shows there), and
+ * one port of each box between (another lab on some of the addresses holds
+ * all of their ports): 10,000 boxes cost 10,002 probes, not 40,000. A port
+ * taken on one address only past that shows when the box binds it: its
+ * start fails naming address and port.
  */
 export async function ownAddressesProblem(
   specs: Pick<LabBoxSpec, 'boxId' | 'address' | 'ports'>[],
   base: Addressing = DEFAULT_ADDRESSING,
 ): Promise<string | undefined> {
   const asAddresses: Addressing = { ...base, mode: 'addresses' };
-  for (const spec of specs) {
+  const kinds = ['https', 'ssh', 'cli', 'http'] as const;
+  for (const [i, spec] of specs.entries()) {
     const { address, ports } = endpointFor(spec, asAddresses);
-    for (const k of ['ssh', 'cli', 'https', 'http'] as const) {
-      if (spec.ports?.[k] !== undefined) continue;
+    const probed = kinds.filter((k) => spec.ports?.[k] === undefined);
+    const edge = i === 0 || i === specs.length - 1;
+    for (const k of edge ? probed : probed.slice(0, 1)) {
       const problem = await listenProblem(address, ports[k]);
       if (problem) return `box ${spec.boxId}: ${problem}`;
     }
