@@ -45,8 +45,8 @@ export { TEST_PASSWORD };
 // ------------------------------------------------------------------ peers of a test file
 
 /** The v2c community and the v3 user (informs) the scripts configure and the receiver accepts. */
-export const TRAP_COMMUNITY = 'e2e-community';
-export const TRAP_USER = { name: 'e2e-u', authPass: 'authpass1', privPass: 'privpass1' } as const;
+const TRAP_COMMUNITY = 'e2e-community';
+const TRAP_USER = { name: 'e2e-u', authPass: 'authpass1', privPass: 'privpass1' } as const;
 
 /** The domain the scripts issue for: challtestsrv answers it (like any name) with the lab's address. */
 export const E2E_DOMAIN = 'e2e.lab.test';
