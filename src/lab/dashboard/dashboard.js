@@ -347,7 +347,13 @@ function render() {
   const filtered = !!(
     el('filter-state', HTMLSelectElement).value || el('filter-text', HTMLInputElement).value.trim()
   );
-  if (state.relayout) state.order = [...state.rows.keys()].sort((a, b) => a - b);
+  if (state.relayout) {
+    state.order = [...state.rows.keys()].sort((a, b) => a - b);
+    // The ID column as wide as the largest box-id (1 to 5 digits): what it does not take, last request gets.
+    const digits = Math.max(2, String(state.order[state.order.length - 1] ?? 0).length);
+    const col = document.querySelector('col.c-id');
+    if (col instanceof HTMLElement) col.style.width = `calc(${digits}ch + 0.6em)`;
+  }
   // A filter may take a changed box in or out: filter again; otherwise only the changed rows in view change.
   if (state.relayout || (filtered && state.dirty.size)) applyFilter();
   else redrawRows(state.dirty);
