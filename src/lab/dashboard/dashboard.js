@@ -556,10 +556,11 @@ async function showMain() {
   any('login-view').hidden = true;
   any('main-view').hidden = false;
   any('logout').hidden = false;
+  // The stream first: the rows are what the presenter waits for; the lab's name comes alongside.
+  connect();
   const info = await api('GET', '/v1/info');
   any('lab-name').textContent = String(info.name);
   document.title = `${info.name} - gvos-sim lab`;
-  connect();
 }
 
 async function start() {
