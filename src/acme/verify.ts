@@ -58,7 +58,9 @@ export function verifyIssuedCertificate(o: {
     const named = id.type === 'ip' ? leaf.checkIP(id.value) : leaf.checkHost(id.value, { wildcards: false });
     if (!named) throw new Error(`the issued certificate does not name ${id.value}`);
   }
-  const facts = certificateFacts(leaf);
+  // The PEM the box stores: its facts are kept under it, so the box's views do not parse it again.
+  const certPem = chain.map((c) => c.toString()).join('');
+  const facts = certificateFacts(certPem, leaf);
   if (facts.subjectAltNames.length > o.identifiers.length)
     throw new Error(
       `the issued certificate names more than ${identifiersText(o.identifiers)}: ${facts.subjectAltNames.join(', ')}`,
@@ -81,7 +83,7 @@ export function verifyIssuedCertificate(o: {
       `the issued certificate does not chain to the CA list (${why}); add the CA "${cn(top.issuer)}" to the CA list ("crypto certificate ca-list default-ca-list name <name>")`,
     );
   }
-  return { certPem: chain.map((c) => c.toString()).join(''), facts };
+  return { certPem, facts };
 }
 
 /** The CN of an X509 name ("CN=x\nO=y"), else the whole name on one line. */

@@ -53,14 +53,23 @@ export function parseChain(pem: string): X509Certificate[] {
 const FACTS = new Map<string, CertificateFacts>();
 const MAX_FACTS = 2048;
 
-/** Facts about one certificate (the first of a bundle). */
-export function certificateFacts(pemOrCert: string | X509Certificate): CertificateFacts {
+/**
+ * Facts about one certificate (the first of a bundle). `parsedLeaf`, when
+ * given with a PEM, must be that PEM's first certificate already parsed by
+ * the caller: the facts are read from it instead of parsing the PEM again
+ * (the ACME agent passes the certificate it has just verified, which the
+ * box's views then find here).
+ */
+export function certificateFacts(
+  pemOrCert: string | X509Certificate,
+  parsedLeaf?: X509Certificate,
+): CertificateFacts {
   if (typeof pemOrCert !== 'string') return readFacts(pemOrCert);
   let f = FACTS.get(pemOrCert);
   if (f)
     FACTS.delete(pemOrCert); // re-inserted below: Map order is the recency order
   else {
-    f = readFacts(parseChain(pemOrCert)[0]!);
+    f = readFacts(parsedLeaf ?? parseChain(pemOrCert)[0]!);
     if (FACTS.size >= MAX_FACTS) FACTS.delete(FACTS.keys().next().value!);
   }
   FACTS.set(pemOrCert, f);
