@@ -125,7 +125,15 @@ export async function configureFleet(
   );
 }
 
-/** Every box issues at once; resolves with the run's figures. */
+/** How a run issues: how many boxes at a time, and whether a box counts only once it serves its certificate. */
+interface IssueMode {
+  /** Boxes issuing at once (default: all of them). */
+  parallel?: number;
+  /** Wait until each box serves its new certificate (default true); false: until its request succeeded, as the lab counts. */
+  probeServed?: boolean;
+}
+
+/** Every box issues (all at once unless `mode.parallel` says otherwise); resolves with the run's figures. */
 async function issueAll(
   fleet: Fleet,
   pebble: Pebble,
@@ -135,6 +143,7 @@ async function issueAll(
   httpsPort: number,
   tag: string,
   ids = fleet.ids,
+  mode: IssueMode = {},
 ): Promise<RunFigures> {
   const latencies: number[] = [];
   const errors: string[] = [];
@@ -143,8 +152,13 @@ async function issueAll(
   const cpu0 = procCpuSeconds('self');
   const peb0 = pebbleCpu(pebblePid);
   const t0 = performance.now();
-  await Promise.all(
-    ids.map(async (id) => {
+  const queue = [...ids];
+  const parallel = Math.min(mode.parallel ?? ids.length, ids.length);
+  const worker = async () => {
+    for (let id = queue.shift(); id !== undefined; id = queue.shift()) await issueOne(id);
+  };
+  const issueOne = async (id: number) => {
+    {
       const box = fleet.box(id);
       const finished = new Promise<{ status: string; reason?: string | null }>((resolve) => {
         const off = box.events.on('acme-request-finished', (e) => {
@@ -164,10 +178,11 @@ async function issueAll(
           () => `no result (status ${JSON.stringify(box.acmeState().lastRequest)})`,
         );
         if (r.status !== 'Success') throw new Error(`${r.status}: ${r.reason ?? ''}`);
-        await withDeadline(
-          probe.served(fleet.address(id), httpsPort, box.acmeState().issued!.serial),
-          () => 'not served',
-        );
+        if (mode.probeServed !== false)
+          await withDeadline(
+            probe.served(fleet.address(id), httpsPort, box.acmeState().issued!.serial),
+            () => 'not served',
+          );
         latencies.push(performance.now() - start);
       } catch (e) {
         const msg = (e as Error).message;
@@ -176,8 +191,9 @@ async function issueAll(
         const key = msg.replace(/\d+/g, 'N').slice(0, 160);
         reasons[key] = (reasons[key] ?? 0) + 1;
       }
-    }),
-  );
+    }
+  };
+  await Promise.all(Array.from({ length: parallel }, worker));
   const seconds = (performance.now() - t0) / 1000;
   const ok = latencies.length;
   const cpu = procCpuSeconds('self') - cpu0;
@@ -186,7 +202,7 @@ async function issueAll(
     client: 'gvos-sim boxes',
     keyAlgorithm,
     n: ids.length,
-    parallelism: ids.length,
+    parallelism: parallel,
     ok,
     failed: ids.length - ok,
     seconds: round(seconds, 2),
@@ -311,6 +327,7 @@ async function fleetRun(
   n: number,
   keyAlgorithm: KeyAlgorithm,
   base: string,
+  mode: IssueMode = {},
 ): Promise<RunFigures> {
   const httpsPort = 8443;
   const fleet = await bootFleet({
@@ -322,7 +339,7 @@ async function fleetRun(
   try {
     const tag = base.replace(/\./g, '-');
     await configureFleet(fleet, pebble, await pebble.root(), tag);
-    return await issueAll(fleet, pebble, pebblePid, probe, keyAlgorithm, httpsPort, tag);
+    return await issueAll(fleet, pebble, pebblePid, probe, keyAlgorithm, httpsPort, tag, fleet.ids, mode);
   } finally {
     await fleet.destroy();
   }
@@ -488,12 +505,19 @@ function evidenceTable(e: Awaited<ReturnType<typeof profiledRun>> | undefined): 
  * by the bench harness (no lab), configured directly, issuing at once from
  * a fresh Pebble of their own. Resolves with that run's figures.
  */
-export async function agentAloneRun(n: number, addressBase: string): Promise<RunFigures> {
+/**
+ * The agent-alone reference of bench/lab-regression: `n` boxes of a cluster
+ * (the same gate to the CA as a lab's) issuing from a fresh Pebble with no
+ * lab around them, `parallel` at a time (the lab's fleet parallelism, so the
+ * two rates compare), each counted when its request succeeded, as the lab
+ * counts (no served-certificate probe).
+ */
+export async function agentAloneRun(n: number, addressBase: string, parallel: number): Promise<RunFigures> {
   const httpPort = await freePort('127.0.0.1');
   const probe = new ServedProbe();
   try {
     return await pebbleRun(httpPort, (pebble, pid) =>
-      fleetRun(pebble, pid, probe, n, 'prime256v1', addressBase),
+      fleetRun(pebble, pid, probe, n, 'prime256v1', addressBase, { parallel, probeServed: false }),
     );
   } finally {
     probe.close();

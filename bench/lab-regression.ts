@@ -11,7 +11,8 @@
  * revoke, until the trap log holds every expected line), and the total.
  *
  * Side by side in the same run: the agent-alone rate (bench/fleet-issuance:
- * the same number of boxes issuing at once without the lab, fresh Pebble),
+ * the same number of boxes issuing without the lab, at the lab's fleet
+ * parallelism, fresh Pebble),
  * and the CPU of this process per certificate against Pebble's during the
  * lab's issuance.
  */
@@ -22,7 +23,7 @@ import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FileFirmwareCatalog } from '../src/firmware/catalog.js';
 import { JsonLogger } from '../src/lib/logger.js';
-import { Lab, type LabProgress } from '../src/lab/lab.js';
+import { FLEET_PARALLEL, Lab, type LabProgress } from '../src/lab/lab.js';
 import { defaultTopology } from '../src/lab/topology.js';
 import { agentAloneRun } from './fleet-issuance.js';
 import { procCpuSplit, table, writeResult, type Target } from './lib.js';
@@ -208,7 +209,7 @@ export async function labRegressionBench(full: boolean): Promise<void> {
     // Warm-up (not measured): module loading and JIT of the lab path.
     await labRun(10, labsDir);
     const lab = await labRun(n, labsDir);
-    const alone = await agentAloneRun(n, '127.78.0.0');
+    const alone = await agentAloneRun(n, '127.78.0.0', FLEET_PARALLEL);
     const rateRatio = lab.certsPerSec / alone.certsPerSec;
     const cpuRatio = lab.labCpuPerCertMs / lab.pebbleCpuPerCertMs;
     const p = lab.phases;
@@ -225,7 +226,7 @@ export async function labRegressionBench(full: boolean): Promise<void> {
         `${lab.traps.afterRevoke - lab.traps.beforeRevoke} / ${lab.traps.expectedFromRevoke}`,
       ],
       ['lab: issuance rate (certs/s)', lab.certsPerSec],
-      ['agent alone: issuance rate (certs/s)', alone.certsPerSec],
+      [`agent alone, ${FLEET_PARALLEL} at a time: issuance rate (certs/s)`, alone.certsPerSec],
       ['lab: simulator CPU per cert (ms)', lab.labCpuPerCertMs],
       ['lab: Pebble CPU per cert (ms)', lab.pebbleCpuPerCertMs],
       [

@@ -122,7 +122,7 @@ export type FleetOp = (typeof FLEET_OPS)[number];
  * issue 16); the requests in flight to one CA stay bounded by the cluster's
  * gate (ClusterRunner), which is what keeps Pebble from stalling.
  */
-const FLEET_PARALLEL = 250;
+export const FLEET_PARALLEL = 250;
 
 /**
  * What a fleet issue may set per box, as the manager's fields give it
