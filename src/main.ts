@@ -10,10 +10,7 @@ import { parseArgs } from 'node:util';
 import { isIP } from 'node:net';
 import { resolve } from 'node:path';
 import { readFileSync } from 'node:fs';
-import { Cluster } from './device/cluster.js';
 import { CRYPTO_MODES, type CryptoMode } from './device/model.js';
-import { FileFirmwareCatalog } from './firmware/catalog.js';
-import { BoxHost } from './host/box-host.js';
 import { BOX_ID_MAX, BOX_ID_MIN, isBoxId } from './device/limits.js';
 import { SystemClock } from './lib/clock.js';
 import { JsonLogger, parseLogLevel } from './lib/logger.js';
@@ -186,6 +183,12 @@ async function runBox(argv: string[]): Promise<void> {
     console.log(BOX_HELP);
     return;
   }
+  // Loaded here, not at the top: `gvos-sim lab status` and the other lab verbs start without the box stack.
+  const [{ FileFirmwareCatalog }, { Cluster }, { BoxHost }] = await Promise.all([
+    import('./firmware/catalog.js'),
+    import('./device/cluster.js'),
+    import('./host/box-host.js'),
+  ]);
   const catalog = new FileFirmwareCatalog();
   const firmware = o.firmware ?? catalog.latest().version;
   if (!catalog.get(firmware)) {

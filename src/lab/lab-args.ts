@@ -7,7 +7,7 @@ import { parseArgs } from 'node:util';
 import { BOX_ID_MAX, BOX_ID_MIN, MAX_LAB_BOXES } from '../device/limits.js';
 import { parseLogLevel, type LogLevel } from '../lib/logger.js';
 import { FAULT_NAMES, type FaultName } from './faults.js';
-import { FLEET_OPS, type FleetOp } from './lab.js';
+import { FLEET_OPS, type FleetOp } from './fleet-ops.js';
 import { DEFAULT_LABS_DIR } from './lab-state.js';
 
 /** A usage error of `gvos-sim lab`: one line, exit code 2. */

@@ -18,7 +18,6 @@ import type { FleetResult, LabBoxStatus, LabStateFile } from './lab.js';
 import { formatBoxList, LAB_HELP, LabUsageError, parseLabArgs, type LabRequest } from './lab-args.js';
 import { formatEventLine, type LabEvent } from './lab-events.js';
 import { pidAlive, readStateFile, waitPidGone } from './lab-state.js';
-import { cleanupDeadLab, labUp } from './lab-up.js';
 import { invokedAs } from './invocation.js';
 import { callPlane, followEvents, locateLab, runningLab } from './plane-client.js';
 import {
@@ -42,6 +41,8 @@ export async function runLab(argv: string[]): Promise<void> {
   try {
     const req = parseLabArgs(argv, process.env);
     if (req.verb === 'up') {
+      // Loaded for `up` only: the other verbs (a control-plane client) start without the lab and box stack.
+      const { labUp } = await import('./lab-up.js');
       await labUp(req);
       // Whatever a peer or library left scheduled, the lab is down: leave now.
       process.exit(0);
@@ -260,6 +261,7 @@ async function down(req: Extract<LabRequest, { verb: 'down' }>, cmd: string): Pr
     }
   }
   // Whatever the lab process could not stop (it was killed): its peers, by PID.
+  const { cleanupDeadLab } = await import('./lab-up.js');
   const ended = await cleanupDeadLab(dir, state);
   console.log(`lab ${name} is down${ended ? ` (${ended} left-over processes ended)` : ''}`);
 }

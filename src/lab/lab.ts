@@ -57,6 +57,7 @@ import {
   type PeerProcessRecord,
 } from './peers.js';
 import type { Topology } from './topology.js';
+import { FLEET_OPS, type FleetOp } from './fleet-ops.js';
 
 /** A box's certificate as `lab status` shows it. */
 interface LabCertificateStatus {
@@ -110,10 +111,7 @@ export interface InventoryRow {
   user: string;
 }
 
-/** The fleet ACME operations (GigaVUE-FM's global ACME configuration). */
-export const FLEET_OPS = ['issue', 'renew', 'revoke', 'clear'] as const;
-/** One of FLEET_OPS. */
-export type FleetOp = (typeof FLEET_OPS)[number];
+export { FLEET_OPS, type FleetOp };
 
 /**
  * Fleet operations in progress at once. Most of an operation's time is spent
