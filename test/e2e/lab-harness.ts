@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { AcmeAgentSettings } from '../../src/acme/agent.js';
+import type { LabBoxStatus } from '../../src/lab/lab.js';
 import { FileFirmwareCatalog } from '../../src/firmware/catalog.js';
 import { Lab } from '../../src/lab/lab.js';
 import { parseTopology } from '../../src/lab/topology.js';
@@ -69,6 +70,13 @@ export function runLabCli(
     p.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
     p.once('exit', (code) => resolve({ code, stdout, stderr }));
   });
+}
+
+/** `gvos-sim lab status --json` of the lab under `labs`, parsed; rejects with its stderr when it fails. */
+export async function labStatusJson(labs: string): Promise<LabBoxStatus[]> {
+  const r = await runLabCli(['status', '--json', '--labs-dir', labs]);
+  if (r.code !== 0) throw new Error(`lab status --json: ${r.stderr}`);
+  return JSON.parse(r.stdout) as LabBoxStatus[];
 }
 
 /** Start `gvos-sim lab up <args>` in the background; resolves once it printed "is up", with its output so far. */

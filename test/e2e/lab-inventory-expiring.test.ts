@@ -10,7 +10,7 @@ import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { promisify } from 'node:util';
 import type { InventoryRow, LabBoxStatus } from '../../src/lab/lab.js';
-import { ensureBuilt, labSkipReason, runLabCli, startTopologyLab } from './lab-harness.js';
+import { ensureBuilt, labSkipReason, labStatusJson, runLabCli, startTopologyLab } from './lab-harness.js';
 
 // Its own address block (127.0.17.x), apart from users' labs and other suites.
 const BASE = '127.0.17';
@@ -29,13 +29,6 @@ async function curl(args: string[]): Promise<{ code: number; body: string; err: 
     const x = e as { code?: number; stdout?: string; stderr?: string };
     return { code: typeof x.code === 'number' ? x.code : -1, body: x.stdout ?? '', err: x.stderr ?? '' };
   }
-}
-
-/** `lab status --json`, parsed. */
-async function status(labs: string): Promise<LabBoxStatus[]> {
-  const r = await runLabCli(['status', '--json', '--labs-dir', labs]);
-  if (r.code !== 0) throw new Error(`lab status --json: ${r.stderr}`);
-  return JSON.parse(r.stdout) as LabBoxStatus[];
 }
 
 // A lab up, two curl rounds and about fifteen `lab` commands (a node start each): 170 s at load 11.
@@ -113,7 +106,7 @@ t.test('inventory caRoot with curl, and the expiring state', { skip }, async (t)
   });
 
   await t.test('a box past its renewal moment shows expiring', async (t) => {
-    const before = await status(labs);
+    const before = await labStatusJson(labs);
     t.same(
       before.map((r) => r.certificate.status),
       ['valid', 'valid'],
@@ -125,7 +118,7 @@ t.test('inventory caRoot with curl, and the expiring state', { skip }, async (t)
     const until = Date.now() + 60_000;
     let renewed: LabBoxStatus | undefined;
     while (Date.now() < until) {
-      const row = (await status(labs)).find((r) => r.boxId === 1)!;
+      const row = (await labStatusJson(labs)).find((r) => r.boxId === 1)!;
       if (
         row.certificate.lastRequest?.type === 'Auto-Renew' &&
         row.certificate.lastRequest.status === 'Success'
@@ -142,7 +135,7 @@ t.test('inventory caRoot with curl, and the expiring state', { skip }, async (t)
     // for its minute (the renewal-loop guard): the certificate is expiring meanwhile.
     const second = await runLabCli(['time', 'advance', '61d', '--box', '1', '--keep', '--labs-dir', labs]);
     t.equal(second.code, 0, `a second lab time advance 61d --keep ${second.stderr}`);
-    const rows = await status(labs);
+    const rows = await labStatusJson(labs);
     t.equal(rows[0]!.certificate.status, 'expiring', 'lab status --json: box 1 is expiring');
     t.equal(rows[0]!.certificate.serial, renewed?.certificate.serial, 'its certificate is the one renewed');
     t.equal(rows[1]!.certificate.status, 'valid', 'box 2 is still valid');
