@@ -439,3 +439,90 @@ t.test('behind a short queue, a box keeps its connection for its next request', 
   t.equal(r.openWhileWaiting, 6, 'the five idle connections stay open while they wait');
   t.equal(r.reconnected, 0, 'and serve the next request');
 });
+
+t.test(
+  'a box of a shared connection pool waiting behind the queue leaves the pool its idle connection',
+  async (t) => {
+    let hold: (() => void) | undefined;
+    let accepted = 0;
+    const server = createServer(
+      { cert: readFileSync(good.certPath), key: readFileSync(good.keyPath) },
+      (req, res) => {
+        const answer = () => {
+          res.writeHead(200, { 'Content-Type': 'application/json' });
+          res.end('{"ok":true}');
+        };
+        if (req.url === '/held') hold = answer;
+        else answer();
+      },
+    );
+    server.on('secureConnection', () => accepted++);
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    t.teardown(() => server.close());
+    const base = `https://127.0.0.1:${(server.address() as { port: number }).port}`;
+    const context = createTrustContext([good.caPem]);
+    const gates = new GateMap(1);
+    const options = {
+      caPems: [good.caPem],
+      nameServers: ['127.0.0.1'],
+      requestTimeoutMs: 5000,
+      dnsTimeoutMs: 300,
+      userAgent: 'test',
+      gates,
+      dropIdleAtQueue: 0,
+    };
+    const a = new BoxTransport({ ...options, trustContext: context });
+    const b = new BoxTransport({ ...options, trustContext: context });
+    // Another CA list's box (a pool of its own) holds the one place.
+    const holder = new BoxTransport(options);
+    t.teardown(() => [a, b, holder].forEach((x) => x.close()));
+    await a.request(`${base}/first`, 'get');
+    t.equal(accepted, 1, "box A's request left the pool one idle connection");
+    const held = holder.request(`${base}/held`, 'get');
+    while (!hold) await new Promise((r) => setTimeout(r, 10));
+    t.equal(accepted, 2, 'the holder connected on its own');
+    const waiting = b.request(`${base}/second`, 'get');
+    hold();
+    t.match(await held, { status: 200 });
+    t.match(await waiting, { status: 200 }, 'box B was answered');
+    t.equal(accepted, 2, "box B rode the pool's idle connection: no new one");
+  },
+);
+
+t.test('boxes sharing a connection pool keep its connections however long the queue', async (t) => {
+  let accepted = 0;
+  const server = createServer(
+    { cert: readFileSync(good.certPath), key: readFileSync(good.keyPath) },
+    (_req, res) => {
+      res.writeHead(200, { 'Content-Type': 'application/json' });
+      res.end('{"ok":true}');
+    },
+  );
+  server.on('secureConnection', () => accepted++);
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  t.teardown(() => server.close());
+  const u = `https://127.0.0.1:${(server.address() as { port: number }).port}/dir`;
+  const context = createTrustContext([good.caPem]);
+  const gates = new GateMap(2);
+  const boxes = Array.from(
+    { length: 20 },
+    () =>
+      new BoxTransport({
+        caPems: [good.caPem],
+        trustContext: context,
+        nameServers: ['127.0.0.1'],
+        requestTimeoutMs: 5000,
+        dnsTimeoutMs: 300,
+        userAgent: 'test',
+        gates,
+        dropIdleAtQueue: 0,
+      }),
+  );
+  t.teardown(() => boxes.forEach((b) => b.close()));
+  await Promise.all(
+    boxes.map(async (b) => {
+      for (let i = 0; i < 3; i++) await b.request(u, 'get');
+    }),
+  );
+  t.ok(accepted <= 2, `60 requests of 20 boxes, 2 at a time, on at most 2 connections (${accepted})`);
+});

@@ -60,6 +60,8 @@ export interface BoxTransportOptions {
    * requests of an operation (fewer handshakes); above it, thousands of
    * boxes whose orders all wait would otherwise hold a connection each while
    * they wait (10,000 boxes: 10,000 more open files in the lab's process).
+   * Only a transport with connections of its own (no trustContext given):
+   * boxes sharing a pool (see SHARED_AGENTS) reuse its few connections.
    */
   dropIdleAtQueue?: number;
   /** Faults the box's runner injects on this path (read at each request; see ConnectFaults). */
@@ -308,7 +310,12 @@ export class BoxTransport {
     if (this.o.faults?.drop) return this.dropped(u);
     const gate = this.o.gates?.for(u.origin);
     if (!gate) return this.exchange(u, method, headers, body, () => undefined);
-    if (gate.holders >= gate.limit && gate.waiting >= (this.o.dropIdleAtQueue ?? DROP_IDLE_AT_QUEUE))
+    // A shared pool holds no more idle connections than the gate lets run: only a box's own are dropped.
+    if (
+      this.ownAgent &&
+      gate.holders >= gate.limit &&
+      gate.waiting >= (this.o.dropIdleAtQueue ?? DROP_IDLE_AT_QUEUE)
+    )
       this.closeIdle();
     return gate.acquire(this.o.signal).then(
       (release) => this.exchange(u, method, headers, body, release),
