@@ -15,7 +15,7 @@
  * when it is read (state-schema.ts); one that fails is corrupt, whatever the
  * reason, and is handled like a file that does not parse.
  */
-import { copyFile, mkdir, open, readdir, readFile, rename, rm } from 'node:fs/promises';
+import { copyFile, mkdir, open, readdir, readFile, rename, rm, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { Low, type Adapter } from 'lowdb';
 import type { BoxDocument } from '../device/model.js';
@@ -38,6 +38,8 @@ type StoreWarning = (message: string, fields: Record<string, unknown>) => void;
 
 class AtomicJsonFile implements Adapter<BoxDocument> {
   private seq = 0;
+  /** The directory was made (or found) by an earlier write of this file. */
+  private dirMade = false;
   constructor(
     private readonly file: string,
     private readonly warn: StoreWarning,
@@ -98,10 +100,9 @@ class AtomicJsonFile implements Adapter<BoxDocument> {
 
   private async writeNow(data: BoxDocument): Promise<void> {
     const dir = dirname(this.file);
-    await mkdir(dir, { recursive: true, mode: 0o700 });
     const tmp = `${this.file}.tmp-${process.pid}-${this.seq++}`;
     try {
-      const fh = await open(tmp, 'w', 0o600);
+      const fh = await this.openTemporary(tmp, dir);
       try {
         // 0600 even if a file of that name was left with another mode (the name repeats across boots).
         await fh.chmod(0o600);
@@ -128,6 +129,25 @@ class AtomicJsonFile implements Adapter<BoxDocument> {
         dir,
         err: (err as Error).message,
       });
+    }
+  }
+
+  /**
+   * Open the temporary file 0600. Its directory is made at the first write
+   * only (a mkdir per write was one more file operation in libuv's pool for
+   * every certificate of a lab), and again if it has gone since.
+   */
+  private async openTemporary(tmp: string, dir: string): Promise<FileHandle> {
+    if (!this.dirMade) {
+      await mkdir(dir, { recursive: true, mode: 0o700 });
+      this.dirMade = true;
+    }
+    try {
+      return await open(tmp, 'w', 0o600);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+      await mkdir(dir, { recursive: true, mode: 0o700 });
+      return open(tmp, 'w', 0o600);
     }
   }
 

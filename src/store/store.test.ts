@@ -25,6 +25,17 @@ t.test('LowdbStore writes the state file with mode 0600 and leaves no temporary 
   );
 });
 
+t.test('LowdbStore: a data directory removed after a write is made again by the next write', async (t) => {
+  const dir = join(tmp(), 'box-1');
+  const s = new LowdbStore(dir);
+  await s.save(sampleDocument(1));
+  execFileSync('rm', ['-rf', dir]);
+  await s.save(sampleDocument(2));
+  t.equal(statSync(dir).mode & 0o777, 0o700, 'the directory is back, 0700');
+  t.equal(statSync(join(dir, 'state.json')).mode & 0o777, 0o600);
+  t.equal((await new LowdbStore(dir).load())!.config.hostname, sampleDocument(2).config.hostname);
+});
+
 t.test(
   'LowdbStore falls back to the last good copy when state.json is corrupt, keeping the bad one',
   async (t) => {
