@@ -371,29 +371,37 @@ t.test(
  * holds the one place of the gate on a held-back answer; the five ask again
  * and wait. The server counts the connections open.
  */
-async function fiveWaitBehindOne(t: Test, dropIdleAtQueue: number) {
-  let hold: (() => void) | undefined;
-  let open = 0;
-  let accepted = 0;
-  const slow = createServer(
+/**
+ * A server that answers at once, except /held, whose answer waits for
+ * hold(); it counts the connections accepted and open.
+ */
+async function holdingServer(t: Test) {
+  const s = { hold: undefined as (() => void) | undefined, open: 0, accepted: 0, base: '' };
+  const server = createServer(
     { cert: readFileSync(good.certPath), key: readFileSync(good.keyPath) },
     (req, res) => {
       const answer = () => {
         res.writeHead(200, { 'Content-Type': 'application/json' });
         res.end('{"ok":true}');
       };
-      if (req.url === '/held') hold = answer;
+      if (req.url === '/held') s.hold = answer;
       else answer();
     },
   );
-  slow.on('secureConnection', (s) => {
-    open++;
-    accepted++;
-    s.once('close', () => open--);
+  server.on('secureConnection', (c) => {
+    s.open++;
+    s.accepted++;
+    c.once('close', () => s.open--);
   });
-  await new Promise<void>((r) => slow.listen(0, '127.0.0.1', r));
-  t.teardown(() => slow.close());
-  const base = `https://127.0.0.1:${(slow.address() as { port: number }).port}`;
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  t.teardown(() => server.close());
+  s.base = `https://127.0.0.1:${(server.address() as { port: number }).port}`;
+  return s;
+}
+
+async function fiveWaitBehindOne(t: Test, dropIdleAtQueue: number) {
+  const srv = await holdingServer(t);
+  const base = srv.base;
   const gates = new GateMap(1);
   const make = () =>
     new BoxTransport({
@@ -409,23 +417,23 @@ async function fiveWaitBehindOne(t: Test, dropIdleAtQueue: number) {
   const holder = make();
   t.teardown(() => [...five, holder].forEach((b) => b.close()));
   for (const b of five) await b.request(`${base}/first`, 'get');
-  t.equal(open, 5, 'after their first request, the five boxes keep their connections');
+  t.equal(srv.open, 5, 'after their first request, the five boxes keep their connections');
   const held = holder.request(`${base}/held`, 'get');
-  while (!hold) await new Promise((r) => setTimeout(r, 10));
-  const acceptedBefore = accepted;
+  while (!srv.hold) await new Promise((r) => setTimeout(r, 10));
+  const acceptedBefore = srv.accepted;
   const again = five.map((b) => b.request(`${base}/second`, 'get'));
   const gate = gates.for(base);
   t.equal(gate.waiting, 5, 'the five wait for the place');
   // The closes reach the server asynchronously: wait for them, bounded.
-  for (let i = 0; i < 100 && open > 1; i++) await new Promise((r) => setTimeout(r, 20));
-  const openWhileWaiting = open;
-  hold();
+  for (let i = 0; i < 100 && srv.open > 1; i++) await new Promise((r) => setTimeout(r, 20));
+  const openWhileWaiting = srv.open;
+  srv.hold!();
   const results = await Promise.allSettled([held, ...again]);
   t.ok(
     results.every((r) => r.status === 'fulfilled' && r.value.status === 200),
     'every request is answered',
   );
-  return { openWhileWaiting, reconnected: accepted - acceptedBefore };
+  return { openWhileWaiting, reconnected: srv.accepted - acceptedBefore };
 }
 
 t.test('a box waiting behind a long queue holds no idle connection to the CA', async (t) => {
@@ -443,23 +451,8 @@ t.test('behind a short queue, a box keeps its connection for its next request', 
 t.test(
   'a box of a shared connection pool waiting behind the queue leaves the pool its idle connection',
   async (t) => {
-    let hold: (() => void) | undefined;
-    let accepted = 0;
-    const server = createServer(
-      { cert: readFileSync(good.certPath), key: readFileSync(good.keyPath) },
-      (req, res) => {
-        const answer = () => {
-          res.writeHead(200, { 'Content-Type': 'application/json' });
-          res.end('{"ok":true}');
-        };
-        if (req.url === '/held') hold = answer;
-        else answer();
-      },
-    );
-    server.on('secureConnection', () => accepted++);
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-    t.teardown(() => server.close());
-    const base = `https://127.0.0.1:${(server.address() as { port: number }).port}`;
+    const srv = await holdingServer(t);
+    const base = srv.base;
     const context = createTrustContext([good.caPem]);
     const gates = new GateMap(1);
     const options = {
@@ -477,15 +470,15 @@ t.test(
     const holder = new BoxTransport(options);
     t.teardown(() => [a, b, holder].forEach((x) => x.close()));
     await a.request(`${base}/first`, 'get');
-    t.equal(accepted, 1, "box A's request left the pool one idle connection");
+    t.equal(srv.accepted, 1, "box A's request left the pool one idle connection");
     const held = holder.request(`${base}/held`, 'get');
-    while (!hold) await new Promise((r) => setTimeout(r, 10));
-    t.equal(accepted, 2, 'the holder connected on its own');
+    while (!srv.hold) await new Promise((r) => setTimeout(r, 10));
+    t.equal(srv.accepted, 2, 'the holder connected on its own');
     const waiting = b.request(`${base}/second`, 'get');
-    hold();
+    srv.hold!();
     t.match(await held, { status: 200 });
     t.match(await waiting, { status: 200 }, 'box B was answered');
-    t.equal(accepted, 2, "box B rode the pool's idle connection: no new one");
+    t.equal(srv.accepted, 2, "box B rode the pool's idle connection: no new one");
   },
 );
 

@@ -14,7 +14,7 @@ import type { Logins } from '../device/login.js';
 import type { Logger } from '../lib/logger.js';
 import { IN_PROCESS, type Listeners } from '../lib/net.js';
 import type { SessionOptions } from './api/auth.js';
-import { createHttpApp, createHttpsApp } from './app.js';
+import { createHttpHandler, createHttpsApp } from './app.js';
 import { HelloRouter } from './tls-alpn.js';
 
 /**
@@ -142,11 +142,10 @@ export class WebServer {
     checkHttpsAppOnce(o.box);
     this.http = createHttpServer(
       { connectionsCheckingInterval: DEADLINE_CHECK_MS },
-      // eslint-disable-next-line @typescript-eslint/no-misused-promises -- koa's callback() catches its own errors
-      createHttpApp(
+      createHttpHandler(
         () => this.box,
         () => this.ports.https,
-      ).callback(),
+      ),
     );
     bound(this.http);
     this.front = new HelloRouter({
