@@ -98,30 +98,21 @@ t.test(
         dnsTimeoutMs: 300,
         userAgent: 'test',
       });
-    const first = op([good.caPem], context);
-    t.match(
-      await first.request(u, 'get'),
-      { status: 200, data: { connection: 1, resumed: false } },
-      'first: a new connection, full handshake',
-    );
-    first.close();
-    const second = op([good.caPem], context);
-    t.match(
-      await second.request(u, 'get'),
-      { status: 200, data: { connection: 1 } },
+    // One operation of a box with the shared CA list: a transport, one request, closed.
+    const operation = async (want: object, label: string) => {
+      const box = op([good.caPem], context);
+      t.match(await box.request(u, 'get'), { status: 200, data: want }, label);
+      box.close();
+    };
+    await operation({ connection: 1, resumed: false }, 'first: a new connection, full handshake');
+    await operation(
+      { connection: 1 },
       "second operation (another box's, same CA list): the same connection, no handshake",
     );
-    second.close();
     // The server drops the idle connection: the next operation connects again and resumes.
     resuming.closeIdleConnections();
     await new Promise((r) => setTimeout(r, 50));
-    const third = op([good.caPem], context);
-    t.match(
-      await third.request(u, 'get'),
-      { status: 200, data: { connection: 2, resumed: true } },
-      'third: a new connection that resumes the session',
-    );
-    third.close();
+    await operation({ connection: 2, resumed: true }, 'third: a new connection that resumes the session');
     // A box that does not trust the CA is refused as before: no connection or session crosses CA lists.
     for (const caPems of [[], [other.caPem]]) {
       const stranger = op(caPems);
@@ -399,20 +390,22 @@ async function holdingServer(t: Test) {
   return s;
 }
 
+/** Options of a box trusting the good CA behind `gates` (one place each in these tests). */
+const gatedOptions = (gates: GateMap, dropIdleAtQueue: number) => ({
+  caPems: [good.caPem],
+  nameServers: ['127.0.0.1'],
+  requestTimeoutMs: 5000,
+  dnsTimeoutMs: 300,
+  userAgent: 'test',
+  gates,
+  dropIdleAtQueue,
+});
+
 async function fiveWaitBehindOne(t: Test, dropIdleAtQueue: number) {
   const srv = await holdingServer(t);
   const base = srv.base;
   const gates = new GateMap(1);
-  const make = () =>
-    new BoxTransport({
-      caPems: [good.caPem],
-      nameServers: ['127.0.0.1'],
-      requestTimeoutMs: 5000,
-      dnsTimeoutMs: 300,
-      userAgent: 'test',
-      gates,
-      dropIdleAtQueue,
-    });
+  const make = () => new BoxTransport(gatedOptions(gates, dropIdleAtQueue));
   const five = Array.from({ length: 5 }, make);
   const holder = make();
   t.teardown(() => [...five, holder].forEach((b) => b.close()));
@@ -454,16 +447,7 @@ t.test(
     const srv = await holdingServer(t);
     const base = srv.base;
     const context = createTrustContext([good.caPem]);
-    const gates = new GateMap(1);
-    const options = {
-      caPems: [good.caPem],
-      nameServers: ['127.0.0.1'],
-      requestTimeoutMs: 5000,
-      dnsTimeoutMs: 300,
-      userAgent: 'test',
-      gates,
-      dropIdleAtQueue: 0,
-    };
+    const options = gatedOptions(new GateMap(1), 0);
     const a = new BoxTransport({ ...options, trustContext: context });
     const b = new BoxTransport({ ...options, trustContext: context });
     // Another CA list's box (a pool of its own) holds the one place.

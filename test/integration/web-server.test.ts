@@ -3,7 +3,7 @@
  * before and after `web https certificate ...`, under a loop of fresh
  * handshakes (none may fail), http-01 tokens and the redirect.
  */
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { connect, type PeerCertificate } from 'node:tls';
 import { get as httpGet } from 'node:http';
 import { X509Certificate } from 'node:crypto';
@@ -42,13 +42,19 @@ async function selfSigned(cn: string) {
   return { cert, key: k.privateKeyPem, serial: new X509Certificate(cert).serialNumber };
 }
 
+/** A test box's web server listening on free ports, closed at the end of the test. */
+async function listeningWebServer(t: Test) {
+  const { box } = await makeTestBox({ clock: new SystemClock() });
+  const web = new WebServer({ box, address: '127.0.0.1', httpsPort: 0, httpPort: 0, logger: silentLogger });
+  const { https } = await web.listen();
+  t.teardown(() => web.close());
+  return { box, web, https };
+}
+
 t.test(
   'web certificate change: new handshakes get the new certificate at once, none fails under load',
   async (t) => {
-    const { box } = await makeTestBox({ clock: new SystemClock() });
-    const web = new WebServer({ box, address: '127.0.0.1', httpsPort: 0, httpPort: 0, logger: silentLogger });
-    const { https } = await web.listen();
-    t.teardown(() => web.close());
+    const { box, web, https } = await listeningWebServer(t);
 
     const def = box.webCredentials().certPem;
     const defSerial = new X509Certificate(def).serialNumber;
@@ -100,10 +106,7 @@ t.test(
 t.test(
   'certificate changes with nobody connecting build no TLS context; the next handshake builds one, with the last',
   async (t) => {
-    const { box } = await makeTestBox({ clock: new SystemClock() });
-    const web = new WebServer({ box, address: '127.0.0.1', httpsPort: 0, httpPort: 0, logger: silentLogger });
-    const { https } = await web.listen();
-    t.teardown(() => web.close());
+    const { box, web, https } = await listeningWebServer(t);
     const a = await selfSigned('a.lab.test');
     const b = await selfSigned('b.lab.test');
     for (const [name, c] of [
