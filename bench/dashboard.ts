@@ -204,6 +204,13 @@ export async function dashboardBench(full: boolean): Promise<void> {
     // --- 2. real renewals, started at 100/s
     let renewals = 0;
     let failedRenewals = 0;
+    /** Why renewals failed: the reason's first words, counted. */
+    const failReasons = new Map<string, number>();
+    const failed = (why: string) => {
+      failedRenewals++;
+      const key = why.slice(0, 100);
+      failReasons.set(key, (failReasons.get(key) ?? 0) + 1);
+    };
     const busy = new Set<number>();
     let next = 0;
     const renewOne = (): boolean => {
@@ -213,8 +220,8 @@ export async function dashboardBench(full: boolean): Promise<void> {
         if (busy.has(id)) continue;
         busy.add(id);
         void lab
-          .fleet('renew', [id], (r) => (r.ok ? renewals++ : failedRenewals++))
-          .catch(() => failedRenewals++)
+          .fleet('renew', [id], (r) => (r.ok ? renewals++ : failed(r.result)))
+          .catch((e: unknown) => failed(e instanceof Error ? e.message : String(e)))
           .finally(() => busy.delete(id));
         return true;
       }
@@ -283,6 +290,7 @@ export async function dashboardBench(full: boolean): Promise<void> {
     const tSnap0 = performance.now();
     const snapshotBytes = JSON.stringify(dashboardRows(lab)).length;
     const snapshotMs = round(performance.now() - tSnap0, 0);
+    const topReason = [...failReasons].sort((a, b) => b[1] - a[1])[0];
     const rows: (string | number)[][] = [
       ['lab up (s), certificates valid', `${upS} s, ${valid} of ${n}`],
       [`dashboard first paint, all ${n} rows known (ms, median of 3)`, paintMs],
@@ -309,6 +317,7 @@ export async function dashboardBench(full: boolean): Promise<void> {
         'renewals total (ok / failed) over the load (s)',
         `${renewals} / ${failedRenewals} in ${round(loadS)} s`,
       ],
+      ['most frequent renewal failure (count)', topReason ? `${topReason[0]} (${topReason[1]})` : '-'],
       [
         'event to page, 300 fault toggles/s (= 100 renewals/s of events) (ms, p50 / p95 of 20)',
         `${ms(eventLoadLatency)} / ${eventP95}`,
@@ -362,6 +371,7 @@ export async function dashboardBench(full: boolean): Promise<void> {
         renewalsPerSecondDuringProbe: round(renewalRate),
         eventToPageUnderEventLoadMs: eventLoadLatency,
         eventsPerSecondDuringEventProbe: round(eventRate),
+        renewalFailureReasons: Object.fromEntries(failReasons),
         firstMessageBytes: snapshotBytes,
         firstMessageLabMs: snapshotMs,
         labEventLoopDelayP95Ms: { idle: idleLoopP95, renewals: renewLoopP95, toggles: eventLoopP95 },
