@@ -693,18 +693,20 @@ export class AcmeAgent implements AcmeController {
 
   /**
    * The box clock went back (a lab returns a box it moved ahead to real
-   * time): move back what was stamped while it was ahead (the port does, in
-   * one write), then plan the renewal again from the moved times, so a
-   * failed renewal's retry stays minutes away and not as far as the jump.
+   * time): once the running operation (if any) has ended, move back what was
+   * stamped while it was ahead (the port does, in one write), then plan the
+   * renewal again from the moved times, so a failed renewal's retry stays
+   * minutes away and not as far as the jump.
    */
   private clockWentBack(deltaMs: number): void {
     if (this.stopped) return;
-    const moved = this.port.moveBackAcmeTimes(this.clock.now(), deltaMs);
     void (async () => {
       try {
-        await moved;
-        // A renewal that failed while ahead arms its retry as it ends, from the time before the move.
+        // First let an operation that ran while ahead end: its last write stores the request it
+        // stamped ahead (startedMs) and would put a moved time forward again. Times stamped after
+        // the return read the real clock, at or before the `now` of the move, so they stay.
         await this.idle();
+        await this.port.moveBackAcmeTimes(this.clock.now(), deltaMs);
         this.resume();
       } catch (e) {
         this.log.warn('could not move the ACME times back', { err: messageOf(e) });
