@@ -5,7 +5,7 @@
 // notification from box 2 reaches the lab's snmptrapd from box 2's address.
 import t from 'tap';
 import { readFileSync } from 'node:fs';
-import { request } from 'node:https';
+import { adminHttps } from '../harness/https.js';
 import { join } from 'node:path';
 import { netSnmpTool } from '../harness/net-snmp-tools.js';
 import { ensureBuilt, labSkipReason, startTopologyLab } from './lab-harness.js';
@@ -17,33 +17,25 @@ const OVERRIDE = '1.3.6.1.4.1.26866.3.4242';
 const skip = await labSkipReason([`${BASE}.1`]);
 
 /** One admin request to a box's REST API, trusting only the lab CA's root and checking the box's name. */
-function rest(address: string, servername: string, ca: string, method: string, path: string, body?: unknown) {
-  return new Promise<number>((resolve, reject) => {
-    const payload = body === undefined ? undefined : JSON.stringify(body);
-    const req = request(
-      {
-        host: address,
-        port: 443,
-        servername,
-        method,
-        path: `/api/v1${path}`,
-        ca,
-        agent: false,
-        headers: {
-          Authorization: 'Basic ' + Buffer.from(`admin:${PASSWORD}`).toString('base64'),
-          ...(payload
-            ? { 'Content-Type': 'application/json', 'Content-Length': String(Buffer.byteLength(payload)) }
-            : {}),
-        },
-      },
-      (res) => {
-        res.resume();
-        res.on('end', () => resolve(res.statusCode!));
-      },
-    );
-    req.once('error', reject);
-    req.end(payload);
+async function rest(
+  address: string,
+  servername: string,
+  ca: string,
+  method: string,
+  path: string,
+  body?: unknown,
+) {
+  const r = await adminHttps({
+    host: address,
+    port: 443,
+    servername,
+    ca,
+    password: PASSWORD,
+    method,
+    path: `/api/v1${path}`,
+    body,
   });
+  return r.status;
 }
 
 t.test('two boxes of a live lab: sysName on each address, a trap from box 2', { skip }, async (t) => {

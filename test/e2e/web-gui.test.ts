@@ -22,7 +22,7 @@
 import t from 'tap';
 import { createHash, X509Certificate } from 'node:crypto';
 import { mkdirSync, mkdtempSync } from 'node:fs';
-import { request } from 'node:https';
+import { adminHttps } from '../harness/https.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect } from 'node:tls';
@@ -48,7 +48,7 @@ function spkiHash(certPem: string): string {
   return createHash('sha256').update(der).digest('base64');
 }
 
-/** GET over HTTPS trusting exactly `ca`; the default name check applies (IP SAN for 127.0.0.1). */
+/** A request over HTTPS trusting exactly `ca`; the default name check applies (IP SAN for 127.0.0.1). */
 function httpsJson(
   port: number,
   ca: string,
@@ -56,32 +56,7 @@ function httpsJson(
   path: string,
   body?: unknown,
 ): Promise<{ status: number; text: string }> {
-  return new Promise((resolve, reject) => {
-    const payload = body === undefined ? undefined : JSON.stringify(body);
-    const req = request(
-      {
-        host: '127.0.0.1',
-        port,
-        method,
-        path,
-        ca,
-        agent: false,
-        headers: {
-          Authorization: 'Basic ' + Buffer.from(`admin:${PASSWORD}`).toString('base64'),
-          ...(payload
-            ? { 'Content-Type': 'application/json', 'Content-Length': String(Buffer.byteLength(payload)) }
-            : {}),
-        },
-      },
-      (res) => {
-        let text = '';
-        res.on('data', (d: Buffer) => (text += d.toString()));
-        res.on('end', () => resolve({ status: res.statusCode!, text }));
-      },
-    );
-    req.once('error', reject);
-    req.end(payload);
-  });
+  return adminHttps({ host: '127.0.0.1', port, ca, password: PASSWORD, method, path, body });
 }
 
 /** The text of one value of a <dl> the page renders ("Request-Status" etc.). */
