@@ -11,70 +11,24 @@
  * keyUsage keyCertSign+cRLSign; a server certificate has cA=false,
  * digitalSignature+keyEncipherment, extKeyUsage serverAuth and the SANs.
  */
-import { randomBytes, sign, X509Certificate, type KeyObject } from 'node:crypto';
-import { signatureAlgorithm } from './csr.js';
+import { X509Certificate, type KeyObject } from 'node:crypto';
 import {
-  bits,
   bool,
-  explicit,
   extension,
-  generalNames,
   implicitOctets,
   keyIdentifier,
   KEY_USAGE_CERT_SIGN,
-  KEY_USAGE_SIGN_ENCIPHER,
   OID,
   octets,
-  oid,
-  pem,
   seq,
-  set,
-  smallInteger,
-  spki,
   subjectNameOf,
-  time,
-  unsignedInteger,
-  utf8,
 } from './der.js';
+import { certificateName, serverExtensions, signCertificate } from './x509-builder.js';
 
 /** A CA that signs: its certificate and its private key (secret: never printed, logged or written by this module). */
 export interface SigningCa {
   certPem: string;
   key: KeyObject;
-}
-
-function nameOf(commonName: string, organization: string): Buffer {
-  // The characters the name syntax would need escaped are replaced, so the subject reads back as given.
-  const cn = commonName.replace(/[,=+<>#;"\\]/g, '_');
-  return seq(
-    set(seq(oid(OID.commonName), utf8(cn))),
-    set(seq(oid(OID.organizationName), utf8(organization))),
-  );
-}
-
-function build(o: {
-  subject: Buffer;
-  issuer: Buffer;
-  subjectKey: KeyObject;
-  signer: KeyObject;
-  notBeforeMs: number;
-  validDays: number;
-  extensions: Buffer[];
-}): string {
-  const alg = signatureAlgorithm(o.signer);
-  const serial = randomBytes(16);
-  serial[0] = serial[0]! & 0x7f;
-  const tbs = seq(
-    explicit(0, smallInteger(2)),
-    unsignedInteger(serial),
-    alg.id,
-    o.issuer,
-    seq(time(o.notBeforeMs - 60_000), time(o.notBeforeMs + o.validDays * 86_400_000)),
-    o.subject,
-    spki(o.subjectKey),
-    explicit(3, seq(...o.extensions)),
-  );
-  return pem('CERTIFICATE', seq(tbs, alg.id, bits(sign(alg.digest, tbs, o.signer))));
 }
 
 /** A self-signed root CA for `key` (EC or RSA). Returns its PEM. */
@@ -85,8 +39,8 @@ export function createRootCa(o: {
   notBeforeMs: number;
   validDays: number;
 }): string {
-  const name = nameOf(o.commonName, o.organization);
-  return build({
+  const name = certificateName(o.commonName, o.organization);
+  return signCertificate({
     subject: name,
     issuer: name,
     subjectKey: o.key,
@@ -117,18 +71,15 @@ export function createIssuedCertificate(o: {
 }): string {
   const caCert = new X509Certificate(o.ca.certPem);
   const issuer = subjectNameOf(caCert.raw);
-  return build({
-    subject: nameOf(o.commonName, o.organization),
+  return signCertificate({
+    subject: certificateName(o.commonName, o.organization),
     issuer,
     subjectKey: o.key,
     signer: o.ca.key,
     notBeforeMs: o.notBeforeMs,
     validDays: o.validDays,
     extensions: [
-      extension(OID.basicConstraints, true, seq()),
-      extension(OID.keyUsage, true, KEY_USAGE_SIGN_ENCIPHER),
-      extension(OID.extKeyUsage, false, seq(oid(OID.serverAuth))),
-      extension(OID.subjectAltName, false, generalNames(o.altNames)),
+      ...serverExtensions(o.altNames),
       // keyIdentifier [0] of the CA's key: clients that build chains by key id find the root.
       extension(OID.authorityKeyIdentifier, false, seq(implicitOctets(0, keyIdentifier(caCert.publicKey)))),
     ],

@@ -11,26 +11,9 @@
  * keyUsage digitalSignature+keyEncipherment (critical), extKeyUsage
  * serverAuth, subjectAltName of the DNS names and IPs.
  */
-import { createPrivateKey, randomBytes, sign, type KeyObject } from 'node:crypto';
-import { signatureAlgorithm } from './csr.js';
-import {
-  bits,
-  explicit,
-  extension,
-  generalNames,
-  KEY_USAGE_SIGN_ENCIPHER,
-  OID,
-  oid,
-  pem,
-  seq,
-  set,
-  smallInteger,
-  spki,
-  time,
-  unsignedInteger,
-  utf8,
-} from './der.js';
+import { createPrivateKey, type KeyObject } from 'node:crypto';
 import { keyAlgorithmOf, type KeyAlgorithm } from './keys.js';
+import { certificateName, serverExtensions, signCertificate } from './x509-builder.js';
 
 /** Options of a self-signed certificate. */
 export interface SelfSignedOptions {
@@ -50,31 +33,15 @@ export interface SelfSignedOptions {
 export async function createSelfSigned(o: SelfSignedOptions): Promise<string> {
   const key = o.privateKey ?? createPrivateKey(o.privateKeyPem);
   if (keyAlgorithmOf(key) !== o.keyAlgorithm) throw new Error(`the key is not a ${o.keyAlgorithm} key`);
-  const alg = signatureAlgorithm(key);
-  // A positive 16-byte serial (RFC 5280 §4.1.2.2: up to 20 octets, positive).
-  const serial = randomBytes(16);
-  serial[0] = serial[0]! & 0x7f;
-  // The characters the name syntax would need escaped are replaced, so the subject reads back as given.
-  const cn = o.commonName.replace(/[,=+<>#;"\\]/g, '_');
-  const name = seq(
-    set(seq(oid(OID.commonName), utf8(cn))),
-    set(seq(oid(OID.organizationName), utf8('Gigamon (simulated)'))),
-  );
-  const extensions = seq(
-    extension(OID.basicConstraints, true, seq()),
-    extension(OID.keyUsage, true, KEY_USAGE_SIGN_ENCIPHER),
-    extension(OID.extKeyUsage, false, seq(oid(OID.serverAuth))),
-    extension(OID.subjectAltName, false, generalNames(o.altNames)),
-  );
-  const tbs = seq(
-    explicit(0, smallInteger(2)),
-    unsignedInteger(serial),
-    alg.id,
-    name,
-    seq(time(o.notBeforeMs - 60_000), time(o.notBeforeMs + o.validDays * 86_400_000)),
-    name,
-    spki(key),
-    explicit(3, extensions),
-  );
-  return pem('CERTIFICATE', seq(tbs, alg.id, bits(sign(alg.digest, tbs, key)))) + '\n';
+  const name = certificateName(o.commonName, 'Gigamon (simulated)');
+  const certificate = signCertificate({
+    subject: name,
+    issuer: name,
+    subjectKey: key,
+    signer: key,
+    notBeforeMs: o.notBeforeMs,
+    validDays: o.validDays,
+    extensions: serverExtensions(o.altNames),
+  });
+  return certificate + '\n';
 }
