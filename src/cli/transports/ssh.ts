@@ -15,7 +15,7 @@
  * injectSocket, so close() can end every connection at once (a reload must
  * free the port promptly).
  */
-import { createServer, type Server as NetServer, type Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import ssh2 from 'ssh2';
 import type {
   ClientInfo,
@@ -26,23 +26,13 @@ import type {
   Session as SshChannel,
 } from 'ssh2';
 import type { Role } from '../../device/roles.js';
-import type { Logins } from '../../device/login.js';
 import type { CryptoMode } from '../../device/model.js';
-import { clip } from '../../device/validate.js';
 import { escapeUnsafe } from '../../lib/escape.js';
 import { lockoutMessage } from '../../lib/login-throttle.js';
-import type { Logger } from '../../lib/logger.js';
-import { IN_PROCESS } from '../../lib/net.js';
 import { hasPrivateKeyForm } from '../../pki/keys.js';
-import { Session } from '../session.js';
-import {
-  LOGIN_TIMEOUT_MS,
-  MAX_LOGIN_ATTEMPTS,
-  MAX_SESSIONS_PER_BOX,
-  loginsOf,
-  tooManySessions,
-  type CliServerOptions,
-} from './listen.js';
+import type { Session } from '../session.js';
+import { CliServerLifecycle } from './lifecycle.js';
+import { tooManySessions, type CliServerOptions } from './listen.js';
 import { SSH_ALGORITHMS } from './ssh-algorithms.js';
 
 /** The options of a CLI server (see listen.ts). */
@@ -58,21 +48,14 @@ const CLOSE_GRACE_MS = 200;
  * or rejects naming the address and port; close() ends every session and the
  * listener promptly. Sessions of one server are independent.
  */
-export class SshCliServer {
-  private readonly o: CliServerOptions & { hostKeyPem: string; cryptoMode?: CryptoMode };
-  private readonly log: Logger;
-  private readonly maxSessions: number;
+export class SshCliServer extends CliServerLifecycle {
+  private readonly hostKeyPem: string;
+  private readonly cryptoMode: CryptoMode | undefined;
   /** Built at the first connection (see ssh). */
   private sshServer: InstanceType<typeof Ssh2Server> | undefined;
-  private readonly listener: NetServer;
-  private readonly sockets = new Set<Socket>();
   private readonly clients = new Set<Connection>();
-  private readonly sessions = new Set<Session>();
-  private readonly logins: Logins;
   /** Sockets not logged in yet, by "address:port" (how ssh2's client info names them), for the login deadline. */
   private readonly pending = new Map<string, { sock: Socket; deadline: NodeJS.Timeout }>();
-  private readonly loginTimeoutMs: number;
-  private closing = false;
 
   /**
    * Throws Error when the host key does not have a private key's form
@@ -82,35 +65,17 @@ export class SshCliServer {
    * `cryptoMode` is given: ssh-algorithms.ts).
    */
   constructor(o: CliServerOptions & { hostKeyPem: string; cryptoMode?: CryptoMode }) {
-    this.o = o;
-    this.log = o.logger.child({ boxId: o.boxId, transport: 'ssh' });
-    this.maxSessions = o.maxSessions ?? MAX_SESSIONS_PER_BOX;
-    this.logins = loginsOf(o);
-    this.loginTimeoutMs = o.loginTimeoutMs ?? LOGIN_TIMEOUT_MS;
+    super(o, 'ssh');
     // The form only, here; ssh2 parses the key (about 1 ms of CPU: OpenSSL, then the public
     // half derived from the private) at the first connection, not at every boot of 10,000 boxes.
     if (!hasPrivateKeyForm(o.hostKeyPem))
       throw new Error(`SSH host key of box ${o.boxId} is not usable: not an unencrypted private key PEM`);
-    this.listener = createServer((sock) => this.onSocket(sock));
+    this.hostKeyPem = o.hostKeyPem;
+    this.cryptoMode = o.cryptoMode;
   }
 
-  /** Start listening; resolves with the bound port. */
-  listen(): Promise<number> {
-    return (this.o.listeners ?? IN_PROCESS).listen(
-      this.listener,
-      this.o.address,
-      this.o.port,
-      `SSH CLI of box ${this.o.boxId}`,
-      this.log,
-    );
-  }
-
-  /** End every session and connection and stop listening. Safe to call more than once. */
-  async close(): Promise<void> {
-    this.closing = true;
-    for (const s of this.sessions) s.end();
-    this.sessions.clear();
-    const closed = (this.o.listeners ?? IN_PROCESS).close(this.listener);
+  /** Every SSH connection is ended, and given CLOSE_GRACE_MS to take the disconnect before its socket is destroyed. */
+  protected async endConnections(): Promise<void> {
     for (const c of this.clients) {
       try {
         c.end();
@@ -124,17 +89,11 @@ export class SshCliServer {
     // Not unref'd: during a reload this wait may be all the process has to do (see BoxHost.reload).
     await Promise.race([drained, new Promise((r) => setTimeout(r, CLOSE_GRACE_MS))]);
     for (const s of this.sockets) s.destroy();
-    await closed;
   }
 
-  /** Sessions (shells and exec channels) running now. */
-  get sessionCount(): number {
-    return this.sessions.size;
-  }
-
-  private onSocket(sock: Socket): void {
+  protected onSocket(sock: Socket): void {
     // Connections that never log in still cost memory: bound them too.
-    if (this.closing || this.sockets.size >= this.maxSessions * 2) {
+    if (this.sockets.size >= this.maxSessions * 2) {
       sock.destroy();
       return;
     }
@@ -145,18 +104,13 @@ export class SshCliServer {
     // The login deadline runs from the accept: a client that never sends its identification
     // string, or stalls anywhere before authenticating, loses its socket and its slot.
     const key = `${sock.remoteAddress}:${sock.remotePort}`;
-    const deadline = setTimeout(() => {
-      this.log.warn('cli login timed out', { source: `ssh ${key}` });
-      sock.destroy();
-    }, this.loginTimeoutMs);
-    deadline.unref();
+    const deadline = this.loginDeadline(`ssh ${key}`, () => sock.destroy());
     this.pending.set(key, { sock, deadline });
     sock.once('close', () => {
       clearTimeout(deadline);
       this.sockets.delete(sock);
       if (this.pending.get(key)?.sock === sock) this.pending.delete(key);
     });
-    sock.on('error', (err) => this.log.debug('ssh socket error', { err: err.message }));
     let ssh: InstanceType<typeof Ssh2Server>;
     try {
       ssh = this.ssh;
@@ -172,10 +126,10 @@ export class SshCliServer {
   private get ssh(): InstanceType<typeof Ssh2Server> {
     if (this.sshServer) return this.sshServer;
     const o = this.o;
-    const parsed = utils.parseKey(o.hostKeyPem);
+    const parsed = utils.parseKey(this.hostKeyPem);
     if (parsed instanceof Error)
       throw new Error(`SSH host key of box ${o.boxId} is not usable: ${parsed.message}`);
-    const mode = o.cryptoMode ?? o.cluster.get(o.boxId).activeCryptoMode;
+    const mode = this.cryptoMode ?? o.cluster.get(o.boxId).activeCryptoMode;
     // The key parsed above, not its PEM: ssh2 would parse it again.
     const server = new Ssh2Server(
       {
@@ -207,34 +161,30 @@ export class SshCliServer {
       if (this.closing) return ctx.reject();
       if (ctx.method !== 'password') return ctx.reject(['password']);
       const { username, password } = ctx;
-      void this.logins
-        .attemptLogin({ user: username, password, address: info.ip, source, transport: 'ssh' })
-        .then((r) => {
-          try {
-            if (r.kind === 'ok') {
-              user = username;
-              role = r.role;
-              this.log.info('cli login', { source, user: clip(user), role: r.role });
-              ctx.accept();
-              return;
-            }
-            if (r.kind === 'refused') {
-              this.log.warn('cli login refused', { source, why: r.message });
-              ctx.reject();
-              client.end();
-              return;
-            }
-            failures++;
-            if (failures >= MAX_LOGIN_ATTEMPTS || (r.kind === 'wrong' && r.lockout)) {
-              ctx.reject();
-              client.end();
-              return;
-            }
-            ctx.reject(['password']);
-          } catch {
-            // The client left while its password was checked.
+      void this.checkPassword({ user: username, password, address: info.ip, source, failures }).then((v) => {
+        try {
+          if (v.kind === 'ok') {
+            user = username;
+            role = v.role;
+            ctx.accept();
+            return;
           }
-        });
+          if (v.kind === 'refused') {
+            ctx.reject();
+            client.end();
+            return;
+          }
+          failures++;
+          if (v.kind === 'incorrect' && (v.last || v.lockout)) {
+            ctx.reject();
+            client.end();
+            return;
+          }
+          ctx.reject(['password']);
+        } catch {
+          // The client left while its password was checked.
+        }
+      });
     });
     client.on('ready', () => {
       // Logged in: the login deadline no longer applies.
@@ -284,29 +234,16 @@ export class SshCliServer {
   ): Session | undefined {
     stream.on('error', (err: Error) => this.log.debug('ssh channel error', { source, err: err.message }));
     if (this.refuse(stream, !!pty)) return undefined;
-    const session: Session = new Session({
-      cluster: this.o.cluster,
-      boxId: this.o.boxId,
-      user,
-      role,
-      source,
+    const session = this.startSession(user, role, source, {
       interactive: !!pty,
       ...(pty ? { cols: pty.cols, rows: pty.rows } : {}),
-      logger: this.log,
       write: (s) => safeWrite(stream, s),
-      close: () => {
-        this.sessions.delete(session);
-        finish(stream, 0);
-      },
+      close: () => finish(stream, 0),
     });
-    this.sessions.add(session);
     stream.on('data', (d: Buffer) => session.input(d));
     // EOF from the client (stdin closed): finish the typed lines, then close.
     stream.on('end', () => session.inputEnd());
-    stream.on('close', () => {
-      this.sessions.delete(session);
-      session.end();
-    });
+    stream.on('close', () => this.sessionEnded(session));
     session.start();
     return session;
   }
@@ -322,23 +259,13 @@ export class SshCliServer {
     stream.on('error', (err: Error) => this.log.debug('ssh channel error', { source, err: err.message }));
     if (this.refuse(stream, !!pty)) return;
     // EMULATION: an exec channel starts in enable mode and may hold several lines (one command each).
-    const session = new Session({
-      cluster: this.o.cluster,
-      boxId: this.o.boxId,
-      user,
-      role,
-      source,
+    const session = this.startSession(user, role, source, {
       interactive: !!pty,
       startMode: 'enable',
-      logger: this.log,
       write: () => undefined,
       close: () => undefined,
     });
-    this.sessions.add(session);
-    stream.on('close', () => {
-      this.sessions.delete(session);
-      session.end();
-    });
+    stream.on('close', () => this.sessionEnded(session));
     // The exec command takes no input; drain what the client sends so its window never fills.
     stream.resume();
     void session.runOnce(command).then((out) => {

@@ -11,24 +11,13 @@
  * The server is half-open aware: when the client shuts its side, the typed
  * lines still run and their output is sent before the socket closes.
  */
-import { createServer, type Server as NetServer, type Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import { StringDecoder } from 'node:string_decoder';
-import type { Role } from '../../device/roles.js';
-import type { Logins } from '../../device/login.js';
-import { clip } from '../../device/validate.js';
 import { escapeUnsafe } from '../../lib/escape.js';
 import { lockoutMessage } from '../../lib/login-throttle.js';
-import type { Logger } from '../../lib/logger.js';
-import { IN_PROCESS } from '../../lib/net.js';
-import { MAX_PENDING_CHARS, Session } from '../session.js';
-import {
-  LOGIN_TIMEOUT_MS,
-  MAX_LOGIN_ATTEMPTS,
-  MAX_SESSIONS_PER_BOX,
-  loginsOf,
-  tooManySessions,
-  type CliServerOptions,
-} from './listen.js';
+import { MAX_PENDING_CHARS, type Session } from '../session.js';
+import { CliServerLifecycle } from './lifecycle.js';
+import { tooManySessions, type CliServerOptions } from './listen.js';
 
 /** The options of a CLI server (see listen.ts). */
 export type { CliServerOptions } from './listen.js';
@@ -43,62 +32,21 @@ const HANG_UP_GRACE_MS = 1_000;
  * or rejects naming the address and port; close() ends every session and the
  * listener promptly.
  */
-export class TcpCliServer {
-  private readonly o: CliServerOptions;
-  private readonly log: Logger;
-  private readonly maxSessions: number;
-  private readonly listener: NetServer;
-  /** Connections that count against maxSessions (at the login prompt or logged in). */
-  private readonly sockets = new Set<Socket>();
+export class TcpCliServer extends CliServerLifecycle {
   /** Refused connections being hung up: not counted, but destroyed by close() like the others. */
   private readonly refused = new Set<Socket>();
-  private readonly sessions = new Set<Session>();
-  private readonly logins: Logins;
-  private readonly loginTimeoutMs: number;
-  private closing = false;
 
   /** The box `o.boxId` must be in the cluster (its clock times the default throttle). */
   constructor(o: CliServerOptions) {
-    this.o = o;
-    this.log = o.logger.child({ boxId: o.boxId, transport: 'tcp' });
-    this.maxSessions = o.maxSessions ?? MAX_SESSIONS_PER_BOX;
-    this.logins = loginsOf(o);
-    this.loginTimeoutMs = o.loginTimeoutMs ?? LOGIN_TIMEOUT_MS;
-    this.listener = createServer({ allowHalfOpen: true }, (sock) => this.onSocket(sock));
+    super(o, 'tcp', { allowHalfOpen: true });
   }
 
-  /** Start listening; resolves with the bound port. */
-  listen(): Promise<number> {
-    return (this.o.listeners ?? IN_PROCESS).listen(
-      this.listener,
-      this.o.address,
-      this.o.port,
-      `TCP CLI of box ${this.o.boxId}`,
-      this.log,
-    );
-  }
-
-  /** End every session and connection and stop listening. Safe to call more than once. */
-  async close(): Promise<void> {
-    this.closing = true;
-    for (const s of this.sessions) s.end();
-    this.sessions.clear();
-    const closed = (this.o.listeners ?? IN_PROCESS).close(this.listener);
+  /** Connections at the login prompt or logged in count against maxSessions; refused ones are being hung up. */
+  protected endConnections(): void {
     for (const s of [...this.sockets, ...this.refused]) s.destroy();
-    await closed;
   }
 
-  /** Logged-in sessions now. */
-  get sessionCount(): number {
-    return this.sessions.size;
-  }
-
-  private onSocket(sock: Socket): void {
-    sock.on('error', (err) => this.log.debug('tcp socket error', { err: err.message }));
-    if (this.closing) {
-      sock.destroy();
-      return;
-    }
+  protected onSocket(sock: Socket): void {
     // Connections still at the login prompt count too, so the bound holds for idle ones.
     if (this.sockets.size >= this.maxSessions) {
       this.log.warn('cli connection refused: too many sessions', { max: this.maxSessions });
@@ -130,12 +78,10 @@ export class TcpCliServer {
     let session: Session | undefined;
 
     // From the accept, whatever the client sends: then the socket goes, not just our half of it.
-    const timer = setTimeout(() => {
-      this.log.warn('cli login timed out', { source });
+    const timer = this.loginDeadline(source, () => {
       this.sockets.delete(sock);
       this.hangUp(sock, '\n% Login timed out.\n');
-    }, this.loginTimeoutMs);
-    timer.unref();
+    });
 
     const send = (s: string) => {
       if (!sock.destroyed && sock.writable) sock.write(escapeUnsafe(s));
@@ -143,7 +89,6 @@ export class TcpCliServer {
 
     /** Refuse the rest of this connection (the source is locked out, or has too many logins at once). */
     const refuse = (message: string) => {
-      this.log.warn('cli login refused', { source, why: message });
       pending = '';
       clearTimeout(timer);
       this.sockets.delete(sock);
@@ -151,21 +96,29 @@ export class TcpCliServer {
     };
 
     const onPassword = async (password: string): Promise<void> => {
-      const r = await this.logins.attemptLogin({ user, password, address, source, transport: 'tcp' });
-      if (sock.destroyed) return;
-      if (r.kind === 'refused') {
+      const v = await this.checkPassword({
+        user,
+        password,
+        address,
+        source,
+        failures,
+        gone: () => sock.destroyed,
+      });
+      if (v.kind === 'gone') return;
+      if (v.kind === 'refused') {
         send('\n');
-        refuse(r.message);
+        refuse(v.message);
         return;
       }
-      if (r.kind !== 'ok') {
+      if (v.kind === 'incorrect') {
         failures++;
         send('\n% Login incorrect\n');
-        if (r.kind === 'wrong' && r.lockout) {
-          refuse(r.lockout.message);
+        if (v.lockout) {
+          this.log.warn('cli login refused', { source, why: v.lockout });
+          refuse(v.lockout);
           return;
         }
-        if (failures >= MAX_LOGIN_ATTEMPTS) {
+        if (v.last) {
           pending = '';
           clearTimeout(timer);
           this.sockets.delete(sock);
@@ -176,8 +129,15 @@ export class TcpCliServer {
         return;
       }
       clearTimeout(timer);
-      this.log.info('cli login', { source, user: clip(user), role: r.role });
-      session = this.startSession(sock, user, r.role, source);
+      session = this.startSession(user, v.role, source, {
+        interactive: false,
+        write: (s) => {
+          // C1 and bidi controls (from certificate subjects, names) are shown escaped, never sent raw.
+          if (!sock.destroyed && sock.writable) sock.write(escapeUnsafe(s));
+        },
+        close: () => sock.end(),
+      });
+      session.start();
     };
 
     /** Read login lines from `pending`; once logged in, hand what is left to the session. */
@@ -242,10 +202,7 @@ export class TcpCliServer {
     sock.on('close', () => {
       clearTimeout(timer);
       this.sockets.delete(sock);
-      if (session) {
-        this.sessions.delete(session);
-        session.end();
-      }
+      if (session) this.sessionEnded(session);
     });
     // EMULATION: raw TCP has no echo negotiation; the box never echoes (the password is never shown).
     send('login: ');
@@ -266,28 +223,5 @@ export class TcpCliServer {
     // Read and drop what the client still sends: unread input would turn our close into a reset.
     sock.resume();
     sock.end(text, () => sock.destroy());
-  }
-
-  private startSession(sock: Socket, user: string, role: Role, source: string): Session {
-    const session: Session = new Session({
-      cluster: this.o.cluster,
-      boxId: this.o.boxId,
-      user,
-      role,
-      source,
-      interactive: false,
-      logger: this.log,
-      write: (s) => {
-        // C1 and bidi controls (from certificate subjects, names) are shown escaped, never sent raw.
-        if (!sock.destroyed && sock.writable) sock.write(escapeUnsafe(s));
-      },
-      close: () => {
-        this.sessions.delete(session);
-        sock.end();
-      },
-    });
-    this.sessions.add(session);
-    session.start();
-    return session;
   }
 }
