@@ -44,6 +44,7 @@ import { component, StringEnum } from '../lib/typebox.js';
 import type { OpenApiDocument } from '../web/api/openapi.js';
 import { problemResponse } from '../web/api/openapi.js';
 import { PROBLEM_CODES, PROBLEM_TYPE_PREFIX, problemMiddleware, WebError } from '../web/api/problem.js';
+import { problemSchema } from '../web/api/models.js';
 import {
   componentSchemas,
   mountRoutes,
@@ -92,21 +93,7 @@ interface PlaneCall {
 
 const Problem = component(
   'Problem',
-  Type.Object(
-    {
-      type: Type.String({ description: 'urn:gvos-sim:problem:<code>' }),
-      title: Type.String(),
-      status: Type.Integer(),
-      detail: Type.String({ description: 'What is wrong, in one line.' }),
-      code: StringEnum([...PROBLEM_CODES, 'conflict']),
-      errors: Type.Optional(
-        Type.Array(
-          Type.Object({ path: Type.String(), message: Type.String() }, { additionalProperties: false }),
-        ),
-      ),
-    },
-    { additionalProperties: false, description: 'RFC 9457 problem details, with a stable `code`.' },
-  ),
+  problemSchema({ codes: [...PROBLEM_CODES, 'conflict'], detail: 'What is wrong, in one line.' }),
 );
 
 const BoxList = Type.Unsafe<number[] | string>({

@@ -34,23 +34,38 @@ const CryptoModeName = () => StringEnum(CRYPTO_MODES);
 const FmAlgorithmName = () => StringEnum(FM_ALGORITHM_NAMES);
 const RoleName = () => StringEnum(ROLES);
 
-const Problem = component(
-  'Problem',
-  Type.Object(
+/**
+ * RFC 9457 problem details as problem.ts writes them, for an API whose
+ * `code`s are `codes`: the box's REST API (Problem below) and the lab's
+ * control plane (src/lab/control-plane.ts) answer errors with this one body;
+ * each says in `detail` what its `detail` holds.
+ */
+export function problemSchema(o: { codes: readonly string[]; detail: string; errors?: string }) {
+  return Type.Object(
     {
       type: Type.String({ description: 'urn:gvos-sim:problem:<code>' }),
       title: Type.String(),
       status: Type.Integer(),
-      detail: Type.String({ description: 'What is wrong and what to do: the CLI text after "% ".' }),
-      code: StringEnum(PROBLEM_CODES),
+      detail: Type.String({ description: o.detail }),
+      code: StringEnum(o.codes),
       errors: Type.Optional(
-        Type.Array(Type.Object({ path: Type.String(), message: Type.String() }, closed), {
-          description: 'Every schema violation of the request body.',
-        }),
+        Type.Array(
+          Type.Object({ path: Type.String(), message: Type.String() }, closed),
+          o.errors === undefined ? {} : { description: o.errors },
+        ),
       ),
     },
     { description: 'RFC 9457 problem details, with a stable `code`.', ...closed },
-  ),
+  );
+}
+
+const Problem = component(
+  'Problem',
+  problemSchema({
+    codes: PROBLEM_CODES,
+    detail: 'What is wrong and what to do: the CLI text after "% ".',
+    errors: 'Every schema violation of the request body.',
+  }),
 );
 
 export const LoginRequest = component(
