@@ -44,6 +44,12 @@ function renderCertificate(c: CertificateView): string[] {
   ];
 }
 
+/** The help of `pem <pem>`, where a certificate or a key is given. */
+const PEM_HELP = {
+  pem: 'Given as PEM text',
+  '<pem>': 'The PEM in double quotes; it may span lines and ends at the closing quote (max 64 KiB)',
+};
+
 /** Certificate store, CA list and web certificate commands, with their show commands. */
 export const CERTIFICATE_COMMANDS: readonly CommandSpec[] = [
   {
@@ -53,8 +59,7 @@ export const CERTIFICATE_COMMANDS: readonly CommandSpec[] = [
     role: 'operator',
     help: {
       'public-cert': 'Add a certificate (leaf first, then any chain)',
-      pem: 'Given as PEM text',
-      '<pem>': 'The PEM in double quotes; it may span lines and ends at the closing quote (max 64 KiB)',
+      ...PEM_HELP,
     },
     run: (ctx, a) => ctx.box().addPublicCertificate(ctx.actor, a.get('name'), a.get('pem')),
   },
@@ -65,8 +70,7 @@ export const CERTIFICATE_COMMANDS: readonly CommandSpec[] = [
     role: 'operator',
     help: {
       'private-key': 'Add the private key of a certificate added before',
-      pem: 'Given as PEM text',
-      '<pem>': 'The PEM in double quotes; it may span lines and ends at the closing quote (max 64 KiB)',
+      ...PEM_HELP,
     },
     run: (ctx, a) => ctx.box().addPrivateKey(ctx.actor, a.get('name'), a.get('pem')),
   },

@@ -1,6 +1,6 @@
 import type { Box } from '../../device/box.js';
 import { BOX_ID_MAX, BOX_ID_MIN } from '../../device/limits.js';
-import type { NameSource } from '../tree.js';
+import { ANY_MODE, type CommandOutput, type CommandSpec, type NameSource } from '../tree.js';
 
 /**
  * Pieces shared by the command entries: the `box-id` option (cluster
@@ -46,3 +46,21 @@ export const NAMES = {
   snmpUser: (box: Box) => box.config.snmp.users.map((u) => u.name),
   configFile: (box: Box) => box.configFiles().map((f) => f.name),
 } as const satisfies Record<string, NameSource>;
+
+/**
+ * A `show <words> [box-id <id>]` entry: in every mode, for monitor and up,
+ * printing `render` of the box it targets (this box, or the one box-id names).
+ */
+export function showOfBox(
+  words: string,
+  help: Readonly<Record<string, string>>,
+  render: (box: Box) => CommandOutput,
+): CommandSpec {
+  return {
+    syntax: `show ${words} [${BOX_ID}]`,
+    modes: ANY_MODE,
+    role: 'monitor',
+    help,
+    run: (ctx, a) => render(ctx.target(a)),
+  };
+}

@@ -3,8 +3,8 @@
  * install, choose for the next boot; `reload` then runs the new version.
  */
 import type { Box } from '../../device/box.js';
-import { ANY_MODE, CONFIG_ONLY, type CommandSpec } from '../tree.js';
-import { BOX_ID } from './common.js';
+import { CONFIG_ONLY, type CommandSpec } from '../tree.js';
+import { showOfBox } from './common.js';
 import { keyValues } from '../format.js';
 import { table } from '../../lib/table.js';
 
@@ -87,11 +87,5 @@ export const FIRMWARE_COMMANDS: readonly CommandSpec[] = [
       return `Next boot: version ${img.version} (${img.file}). It runs after "reload".`;
     },
   },
-  {
-    syntax: `show images [${BOX_ID}]`,
-    modes: ANY_MODE,
-    role: 'monitor',
-    help: { images: 'Firmware images: running, fetched, installed, next boot' },
-    run: (ctx, a) => renderImages(ctx.target(a)),
-  },
+  showOfBox('images', { images: 'Firmware images: running, fetched, installed, next boot' }, renderImages),
 ];

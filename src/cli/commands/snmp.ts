@@ -21,10 +21,11 @@ import {
   type SnmpUser,
 } from '../../device/model.js';
 import type { SnmpTargetCounters } from '../../device/ports.js';
+import type { Actor } from '../../device/roles.js';
 import { keyValues, MASK } from '../format.js';
 import { table } from '../../lib/table.js';
-import { ANY_MODE, CONFIG_ONLY, type Args, type CommandSpec } from '../tree.js';
-import { BOX_ID, NAMES } from './common.js';
+import { CONFIG_ONLY, type Args, type CommandSpec } from '../tree.js';
+import { NAMES, showOfBox } from './common.js';
 
 const AUTH: readonly SnmpAuthProtocol[] = ['md5', 'sha', 'sha256', 'sha512'];
 const PRIV: readonly SnmpPrivProtocol[] = ['des', 'aes-128', 'aes-256'];
@@ -304,6 +305,37 @@ function renderSnmpEvents(box: Box): string[] {
   );
 }
 
+/**
+ * `snmp-server <word> <text>` and `no snmp-server <word>` (which clears it):
+ * a text object of the agent (sysContact, sysLocation), shown in the
+ * running config when set.
+ */
+function agentText(
+  word: 'contact' | 'location',
+  object: string,
+  what: string,
+  set: (box: Box, actor: Actor, text: string) => void,
+): CommandSpec[] {
+  return [
+    {
+      syntax: `snmp-server ${word} <text:rest>`,
+      modes: CONFIG_ONLY,
+      role: 'operator',
+      help: { [word]: `${object} of the agent`, '<text>': `${what} (up to 255 characters)` },
+      run: (ctx, a) => set(ctx.box(), ctx.actor, a.get('text')),
+      section: 'SNMP',
+      render: (box) => (box.config.snmp[word] ? [`snmp-server ${word} ${box.config.snmp[word]}`] : []),
+    },
+    {
+      syntax: `no snmp-server ${word}`,
+      modes: CONFIG_ONLY,
+      role: 'operator',
+      help: { [word]: `Clear ${object}` },
+      run: (ctx) => set(ctx.box(), ctx.actor, ''),
+    },
+  ];
+}
+
 /** SNMP configuration (operator; communities and v3 users admin) and the SNMP show commands. */
 export const SNMP_COMMANDS: readonly CommandSpec[] = [
   {
@@ -344,38 +376,12 @@ export const SNMP_COMMANDS: readonly CommandSpec[] = [
     help: { enable: 'Turn SNMP off', communities: 'Stop answering v1/v2c requests' },
     run: (ctx) => ctx.box().snmpCommunitiesEnable(ctx.actor, false),
   },
-  {
-    syntax: 'snmp-server contact <text:rest>',
-    modes: CONFIG_ONLY,
-    role: 'operator',
-    help: { contact: 'sysContact of the agent', '<text>': 'Who to contact (up to 255 characters)' },
-    run: (ctx, a) => ctx.box().snmpSetContact(ctx.actor, a.get('text')),
-    section: 'SNMP',
-    render: (box) => (box.config.snmp.contact ? [`snmp-server contact ${box.config.snmp.contact}`] : []),
-  },
-  {
-    syntax: 'no snmp-server contact',
-    modes: CONFIG_ONLY,
-    role: 'operator',
-    help: { contact: 'Clear sysContact' },
-    run: (ctx) => ctx.box().snmpSetContact(ctx.actor, ''),
-  },
-  {
-    syntax: 'snmp-server location <text:rest>',
-    modes: CONFIG_ONLY,
-    role: 'operator',
-    help: { location: 'sysLocation of the agent', '<text>': 'Where the box is (up to 255 characters)' },
-    run: (ctx, a) => ctx.box().snmpSetLocation(ctx.actor, a.get('text')),
-    section: 'SNMP',
-    render: (box) => (box.config.snmp.location ? [`snmp-server location ${box.config.snmp.location}`] : []),
-  },
-  {
-    syntax: 'no snmp-server location',
-    modes: CONFIG_ONLY,
-    role: 'operator',
-    help: { location: 'Clear sysLocation' },
-    run: (ctx) => ctx.box().snmpSetLocation(ctx.actor, ''),
-  },
+  ...agentText('contact', 'sysContact', 'Who to contact', (box, actor, text) =>
+    box.snmpSetContact(actor, text),
+  ),
+  ...agentText('location', 'sysLocation', 'Where the box is', (box, actor, text) =>
+    box.snmpSetLocation(actor, text),
+  ),
   {
     syntax: 'snmp-server port <port:int:1-65535>',
     modes: CONFIG_ONLY,
@@ -400,20 +406,8 @@ export const SNMP_COMMANDS: readonly CommandSpec[] = [
     help: HOST_HELP,
     run: setFrameworkTarget,
   },
-  {
-    syntax: `show snmp user [${BOX_ID}]`,
-    modes: ANY_MODE,
-    role: 'monitor',
-    help: { user: 'SNMPv3 users (never their passphrases)' },
-    run: (ctx, a) => renderSnmpUsers(ctx.target(a)),
-  },
-  {
-    syntax: `show snmp events [${BOX_ID}]`,
-    modes: ANY_MODE,
-    role: 'monitor',
-    help: { events: 'Notification events and whether each is sent' },
-    run: (ctx, a) => renderSnmpEvents(ctx.target(a)),
-  },
+  showOfBox('snmp user', { user: 'SNMPv3 users (never their passphrases)' }, renderSnmpUsers),
+  showOfBox('snmp events', { events: 'Notification events and whether each is sent' }, renderSnmpEvents),
   {
     syntax: 'snmp-server enable',
     modes: CONFIG_ONLY,
@@ -553,25 +547,11 @@ export const SNMP_COMMANDS: readonly CommandSpec[] = [
       return `Test notification sent to ${n} host${n === 1 ? '' : 's'}; see "show snmp host" for the counters.`;
     },
   },
-  {
-    syntax: `show snmp [${BOX_ID}]`,
-    modes: ANY_MODE,
-    role: 'monitor',
-    help: { snmp: 'SNMP settings, engine and users' },
-    run: (ctx, a) => renderSnmp(ctx.target(a)),
-  },
-  {
-    syntax: `show snmp host [${BOX_ID}]`,
-    modes: ANY_MODE,
-    role: 'monitor',
-    help: { host: 'Notification hosts and their counters' },
-    run: (ctx, a) => renderSnmpHosts(ctx.target(a)),
-  },
-  {
-    syntax: `show snmp engineID [${BOX_ID}]`,
-    modes: ANY_MODE,
-    role: 'monitor',
-    help: { engineID: 'The SNMPv3 engine ID, and the snmptrapd createUser line for each user' },
-    run: (ctx, a) => renderEngineId(ctx.target(a)),
-  },
+  showOfBox('snmp', { snmp: 'SNMP settings, engine and users' }, renderSnmp),
+  showOfBox('snmp host', { host: 'Notification hosts and their counters' }, renderSnmpHosts),
+  showOfBox(
+    'snmp engineID',
+    { engineID: 'The SNMPv3 engine ID, and the snmptrapd createUser line for each user' },
+    renderEngineId,
+  ),
 ];

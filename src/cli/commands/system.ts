@@ -19,7 +19,7 @@ import {
   type CommandContext,
   type CommandSpec,
 } from '../tree.js';
-import { BOX_ID } from './common.js';
+import { BOX_ID, showOfBox } from './common.js';
 
 /**
  * `show version`, in the real box's order (real-device.md section 3): the
@@ -233,15 +233,13 @@ export const SYSTEM_COMMANDS: readonly CommandSpec[] = [
     section: 'System',
     render: (box) => [`crypto mode ${box.config.cryptoMode}`],
   },
-  {
-    // EMULATION: every show command works in every mode (the contract: show version in standard and
-    // enable, the ACME status in any mode), except show running-config (enable and config).
-    syntax: `show version [${BOX_ID}]`,
-    modes: ANY_MODE,
-    role: 'monitor',
-    help: { version: 'Firmware version, model, host ID, uptime, CPUs and memory' },
-    run: (ctx, a) => renderVersion(ctx.target(a)),
-  },
+  // EMULATION: every show command works in every mode (the contract: show version in standard and
+  // enable, the ACME status in any mode), except show running-config (enable and config).
+  showOfBox(
+    'version',
+    { version: 'Firmware version, model, host ID, uptime, CPUs and memory' },
+    renderVersion,
+  ),
   {
     syntax: `show chassis [${BOX_ID}]`,
     modes: ANY_MODE,
@@ -256,13 +254,7 @@ export const SYSTEM_COMMANDS: readonly CommandSpec[] = [
     help: { card: "The cards (main boards) of the cluster's chassis" },
     run: (ctx, a) => renderCards(membersOf(ctx, a)),
   },
-  {
-    syntax: `show clock [${BOX_ID}]`,
-    modes: ANY_MODE,
-    role: 'monitor',
-    help: { clock: 'The date, time and time zone of a box' },
-    run: (ctx, a) => renderClock(ctx.target(a)),
-  },
+  showOfBox('clock', { clock: 'The date, time and time zone of a box' }, renderClock),
   {
     // EMULATION: `write memory` is silent on success, as in the Onyx family.
     syntax: 'write memory',
