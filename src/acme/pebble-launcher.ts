@@ -16,13 +16,11 @@
  * - Ready when the log shows "ACME directory available at" (Pebble) or
  *   "Starting management server" (challtestsrv); stopped by PID only.
  */
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { readFile, writeFile } from 'node:fs/promises';
 import { get as httpsGet } from 'node:https';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
-
-const run = promisify(execFile);
+import { opensslRequest, opensslSelfSigned, opensslSign } from '../pki/openssl-cli.js';
 
 /** Pebble's configuration file (keys Pebble 2.4.0 reads; unknown keys are silently ignored by Go). */
 export interface PebbleConfigOptions {
@@ -268,58 +266,20 @@ export async function createListenerCertificate(
 ): Promise<ListenerCertificate> {
   const p = (f: string) => join(dir, f);
   const san = names.map((n) => (/^[0-9.]+$|:/.test(n) ? `IP:${n}` : `DNS:${n}`)).join(',');
-  await run('openssl', [
-    'req',
-    '-x509',
-    '-newkey',
-    'ec',
-    '-pkeyopt',
-    'ec_paramgen_curve:P-256',
-    '-nodes',
-    '-days',
-    '30',
-    '-subj',
-    `/CN=${caName}`,
-    '-keyout',
-    p('ca.key'),
-    '-out',
-    p('ca.pem'),
-  ]);
-  await run('openssl', [
-    'req',
-    '-newkey',
-    'ec',
-    '-pkeyopt',
-    'ec_paramgen_curve:P-256',
-    '-nodes',
-    '-subj',
-    `/CN=${names[0] ?? 'localhost'}`,
-    '-keyout',
-    p('key.pem'),
-    '-out',
-    p('srv.csr'),
-  ]);
+  await opensslSelfSigned({ cn: caName, keyOut: p('ca.key'), certOut: p('ca.pem'), days: 30 });
+  await opensslRequest({ cn: names[0] ?? 'localhost', keyOut: p('key.pem'), csrOut: p('srv.csr') });
   await writeFile(
     p('ext.cnf'),
     `subjectAltName=${san}\nbasicConstraints=CA:FALSE\nkeyUsage=digitalSignature\nextendedKeyUsage=serverAuth\n`,
   );
-  await run('openssl', [
-    'x509',
-    '-req',
-    '-in',
-    p('srv.csr'),
-    '-CA',
-    p('ca.pem'),
-    '-CAkey',
-    p('ca.key'),
-    '-CAcreateserial',
-    '-days',
-    '30',
-    '-extfile',
-    p('ext.cnf'),
-    '-out',
-    p('cert.pem'),
-  ]);
+  await opensslSign({
+    csr: p('srv.csr'),
+    caCert: p('ca.pem'),
+    caKey: p('ca.key'),
+    days: 30,
+    extfile: p('ext.cnf'),
+    out: p('cert.pem'),
+  });
   return {
     caPem: await readFile(p('ca.pem'), 'utf8'),
     caName,

@@ -3,17 +3,15 @@
  * the openssl CLI (root -> intermediate -> leaf).
  */
 import t from 'tap';
-import { execFile } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { orderIdentifiers } from '../device/acme-identifiers.js';
 import { generateKeyPair } from '../pki/keys.js';
+import { opensslRequest, opensslSelfSigned, opensslSign } from '../pki/openssl-cli.js';
 import { verifyIssuedCertificate } from './verify.js';
 
-const run = promisify(execFile);
 const dir = mkdtempSync(join(tmpdir(), 'gvos-verify-unit-'));
 t.teardown(() => rmSync(dir, { recursive: true, force: true }));
 const p = (f: string) => join(dir, f);
@@ -22,58 +20,29 @@ async function ca(name: string, cn: string, signer?: string, isCa = true): Promi
   const ext = `basicConstraints=critical,CA:${isCa ? 'TRUE' : 'FALSE'}\nkeyUsage=critical,keyCertSign,cRLSign,digitalSignature\n`;
   writeFileSync(p(`${name}.ext`), ext);
   if (!signer) {
-    await run('openssl', [
-      'req',
-      '-x509',
-      '-newkey',
-      'ec',
-      '-pkeyopt',
-      'ec_paramgen_curve:P-256',
-      '-nodes',
-      '-days',
-      '30',
-      '-subj',
-      `/CN=${cn}`,
-      '-keyout',
-      p(`${name}.key`),
-      '-out',
-      p(`${name}.pem`),
-      '-addext',
-      `basicConstraints=critical,CA:TRUE`,
-    ]);
+    await opensslSelfSigned({
+      cn,
+      keyOut: p(`${name}.key`),
+      certOut: p(`${name}.pem`),
+      days: 30,
+      addext: ['basicConstraints=critical,CA:TRUE'],
+    });
     return;
   }
-  await run('openssl', [
-    'req',
-    '-newkey',
-    'ec',
-    '-pkeyopt',
-    'ec_paramgen_curve:P-256',
-    '-nodes',
-    '-subj',
-    `/CN=${cn}`,
-    '-keyout',
-    p(`${name}.key`),
-    '-out',
-    p(`${name}.csr`),
-  ]);
-  await run('openssl', [
-    'x509',
-    '-req',
-    '-in',
-    p(`${name}.csr`),
-    '-CA',
-    p(`${signer}.pem`),
-    '-CAkey',
-    p(`${signer}.key`),
-    '-CAcreateserial',
-    '-days',
-    '30',
-    '-extfile',
-    p(`${name}.ext`),
-    '-out',
-    p(`${name}.pem`),
-  ]);
+  await opensslRequest({ cn, keyOut: p(`${name}.key`), csrOut: p(`${name}.csr`) });
+  await signedBy(name, signer, 30);
+}
+
+/** `name`.csr signed by `signer` with the extensions of `name`.ext, into `name`.pem. */
+async function signedBy(name: string, signer: string, days: number): Promise<void> {
+  await opensslSign({
+    csr: p(`${name}.csr`),
+    caCert: p(`${signer}.pem`),
+    caKey: p(`${signer}.key`),
+    days,
+    extfile: p(`${name}.ext`),
+    out: p(`${name}.pem`),
+  });
 }
 
 async function leaf(name: string, san: string, keyPem: string, signer: string, days = 30): Promise<void> {
@@ -82,33 +51,8 @@ async function leaf(name: string, san: string, keyPem: string, signer: string, d
     p(`${name}.ext`),
     `subjectAltName=${san}\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n`,
   );
-  await run('openssl', [
-    'req',
-    '-new',
-    '-key',
-    p(`${name}.key`),
-    '-subj',
-    '/CN=leaf',
-    '-out',
-    p(`${name}.csr`),
-  ]);
-  await run('openssl', [
-    'x509',
-    '-req',
-    '-in',
-    p(`${name}.csr`),
-    '-CA',
-    p(`${signer}.pem`),
-    '-CAkey',
-    p(`${signer}.key`),
-    '-CAcreateserial',
-    '-days',
-    String(days),
-    '-extfile',
-    p(`${name}.ext`),
-    '-out',
-    p(`${name}.pem`),
-  ]);
+  await opensslRequest({ cn: 'leaf', key: p(`${name}.key`), csrOut: p(`${name}.csr`) });
+  await signedBy(name, signer, days);
 }
 
 const pem = (n: string) => readFileSync(p(`${n}.pem`), 'utf8');
