@@ -163,10 +163,14 @@ export function spawnDaemon(
     out += s;
     if (out.length > 2 * MAX_DAEMON_OUTPUT) out = out.slice(-MAX_DAEMON_OUTPUT);
   };
+  // The log file is written at every exit, not only at stop(): a daemon that died (or was
+  // asked with SIGQUIT for its goroutines, which Go prints on stderr before exiting) keeps
+  // what it said last.
   const exited = new Promise<void>((r) =>
     proc.once('exit', (code, signal) => {
       append(`\n[${command} exited: code ${code}, signal ${signal}]\n`);
-      r();
+      if (o.logFile) void writeFile(o.logFile, out).then(r, r);
+      else r();
     }),
   );
   const daemon: Daemon = {
@@ -174,12 +178,11 @@ export function spawnDaemon(
     proc,
     output: () => out,
     stop: async (graceMs = 3000) => {
-      if (proc.exitCode !== null || proc.signalCode !== null) return;
+      if (proc.exitCode !== null || proc.signalCode !== null) return exited;
       proc.kill('SIGTERM');
       const t = setTimeout(() => proc.kill('SIGKILL'), graceMs);
       await exited;
       clearTimeout(t);
-      if (o.logFile) await writeFile(o.logFile, out).catch(() => undefined);
     },
   };
   return new Promise((resolve, reject) => {

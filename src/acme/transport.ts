@@ -28,7 +28,7 @@ import {
   type SecureContext,
 } from 'node:tls';
 import type { ConnectFaults } from '../lib/connect-faults.js';
-import type { GateMap } from '../lib/gate.js';
+import { GateSilentError, type GateMap } from '../lib/gate.js';
 
 /** What {@link BoxTransport} needs from the box. */
 export interface BoxTransportOptions {
@@ -309,7 +309,15 @@ export class BoxTransport {
     else delete headers['Content-Type'];
     if (this.o.faults?.drop) return this.dropped(u);
     const gate = this.o.gates?.for(u.origin);
-    if (!gate) return this.exchange(u, method, headers, body, () => undefined);
+    if (!gate)
+      return this.exchange(
+        u,
+        method,
+        headers,
+        body,
+        () => undefined,
+        () => undefined,
+      );
     // A shared pool holds no more idle connections than the gate lets run: only a box's own are dropped.
     if (
       this.ownAgent &&
@@ -318,8 +326,14 @@ export class BoxTransport {
     )
       this.closeIdle();
     return gate.acquire(this.o.signal).then(
-      (release) => this.exchange(u, method, headers, body, release),
-      () => Promise.reject(new TransportError('aborted', 'the operation was cancelled')),
+      (release) => this.exchange(u, method, headers, body, release, () => gate.answered()),
+      (e: unknown) =>
+        Promise.reject(
+          // The gate's breaker: the CA has answered none of the requests in flight for a while (lib/gate.ts).
+          e instanceof GateSilentError
+            ? new TransportError('timeout', e.message, e.code)
+            : new TransportError('aborted', 'the operation was cancelled'),
+        ),
     );
   }
 
@@ -353,13 +367,14 @@ export class BoxTransport {
     );
   }
 
-  /** The exchange itself; `release` is called once when it has ended, either way. */
+  /** The exchange itself; `release` is called once when it has ended, either way; `answered` when a response arrives. */
   private exchange(
     u: URL,
     method: string,
     headers: Record<string, string | number>,
     body: Buffer | undefined,
     release: () => void,
+    answered: () => void,
   ): Promise<AcmeHttpResponse> {
     const done = new Promise<AcmeHttpResponse>((resolve, reject) => {
       if (this.o.signal?.aborted) {
@@ -391,6 +406,7 @@ export class BoxTransport {
             res.pause();
             return;
           }
+          answered();
           const hold = faults?.delayMs ?? 0;
           if (hold > 0) {
             // Held back unread; the whole-request deadline below keeps running.

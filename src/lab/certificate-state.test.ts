@@ -51,6 +51,8 @@ const rows: {
   issued: AcmeIssued | null;
   req: AcmeRequestStatus | null;
   atDays: number;
+  /** Why the lab's last operation never became a request. */
+  notStarted?: string;
   want: ReturnType<typeof certificateState>;
 }[] = [
   { name: 'nothing yet', issued: null, req: null, atDays: 0, want: { state: 'none' } },
@@ -67,6 +69,33 @@ const rows: {
     req: request('Issue', 'Failed', 'no DNS'),
     atDays: 0,
     want: { state: 'failed', reason: 'no DNS' },
+  },
+  {
+    name: "the lab's issue never became a request (the CA silent, or its TLS refused): failed with why, not none",
+    issued: null,
+    req: null,
+    atDays: 0,
+    notStarted: 'the CA at https://127.0.0.1:14000 has answered nothing for 15 s; 700 boxes not started',
+    want: {
+      state: 'failed',
+      reason: 'the CA at https://127.0.0.1:14000 has answered nothing for 15 s; 700 boxes not started',
+    },
+  },
+  {
+    name: 'not started after an earlier failed request: the newer reason',
+    issued: null,
+    req: request('Issue', 'Failed', 'no DNS'),
+    atDays: 0,
+    notStarted: 'CA silent',
+    want: { state: 'failed', reason: 'CA silent' },
+  },
+  {
+    name: 'a revoke not started keeps a valid certificate valid (the fleet result says why)',
+    issued: issued(),
+    req: request('Issue', 'Success'),
+    atDays: 1,
+    notStarted: 'CA silent',
+    want: { state: 'valid' },
   },
   { name: 'fresh', issued: issued(), req: request('Issue', 'Success'), atDays: 1, want: { state: 'valid' } },
   {
@@ -122,6 +151,6 @@ const rows: {
 ];
 for (const r of rows) {
   t.test(r.name, async (t) => {
-    t.same(certificateState(r.issued, r.req, T0 + r.atDays * DAY_MS), r.want);
+    t.same(certificateState(r.issued, r.req, T0 + r.atDays * DAY_MS, r.notStarted), r.want);
   });
 }

@@ -15,7 +15,9 @@ import type { AcmeIssued, AcmeRequestStatus } from '../device/model.js';
  * - renewal-failing: in its renew window and its last renewal failed (the
  *   reason says why): it will expire unless the CA comes back;
  * - expired: past its expiry;
- * - failed: no certificate and the last request failed;
+ * - failed: no certificate and the last request failed, or the lab's last
+ *   operation never became a request (the CA refused at the TLS check, or
+ *   silent: see Lab.fleet), with the reason;
  * - unknown: the box is not running (set by the lab).
  */
 export type CertificateState =
@@ -32,6 +34,7 @@ export function certificateState(
   issued: AcmeIssued | null,
   req: AcmeRequestStatus | null,
   nowMs: number,
+  notStarted?: string,
 ): { state: CertificateState; reason?: string } {
   if (req?.status === 'In Progress') return { state: 'in-progress' };
   if (issued) {
@@ -46,6 +49,8 @@ export function certificateState(
     }
     return { state: 'expiring' };
   }
+  // Newer than the last request (the box's next request clears it).
+  if (notStarted !== undefined) return { state: 'failed', reason: notStarted };
   if (req?.status === 'Failed') return { state: 'failed', ...(req.reason ? { reason: req.reason } : {}) };
   return { state: 'none' };
 }

@@ -131,6 +131,12 @@ export interface ClusterRunnerOptions {
    * Default: every box listens in this process.
    */
   listenerProcesses?: { perProcess: number };
+  /**
+   * The breaker of the boxes' gate to each ACME server (lib/gate.ts): when
+   * the requests in flight to it have had no answer for this long (ms), the
+   * boxes still waiting fail at once. 0 or absent: no breaker.
+   */
+  caSilenceMs?: number;
 }
 
 /**
@@ -213,9 +219,10 @@ export class ClusterRunner {
   private readonly trustCache = new TrustCache();
   /**
    * One for all boxes: at most ACME_REQUESTS_PER_SERVER requests in flight
-   * to one ACME server from the lab (see src/lib/gate.ts for why).
+   * to one ACME server from the lab (see src/lib/gate.ts for why), and its
+   * silence breaker (options.caSilenceMs).
    */
-  private readonly acmeGates = new GateMap(ACME_REQUESTS_PER_SERVER);
+  readonly acmeGates: GateMap;
   /** At most BOOTS_AT_ONCE boxes booting (first boot, start, not reload). */
   private readonly boots = new Gate(BOOTS_AT_ONCE);
   /** The admin password hashed once for every first boot (scrypt costs ~50 ms per hash). */
@@ -231,6 +238,7 @@ export class ClusterRunner {
   constructor(private readonly o: ClusterRunnerOptions) {
     this.cluster = new LabCluster(o.clusterName);
     this.log = o.logger;
+    this.acmeGates = new GateMap(ACME_REQUESTS_PER_SERVER, { silenceMs: o.caSilenceMs ?? 0 });
     if (o.listenerProcesses)
       this.listenerPool = new ListenerPool({ perProcess: o.listenerProcesses.perProcess, logger: o.logger });
   }

@@ -123,6 +123,28 @@ export { FLEET_OPS, type FleetOp };
 export const FLEET_PARALLEL = 250;
 
 /**
+ * How long the requests in flight to a CA may go without any answer before
+ * the lab stops sending it more (the breaker of the boxes' gate, lib/gate.ts;
+ * environment GVOS_LAB_CA_SILENCE_S, in seconds, 0 = off; LabOptions.caSilenceMs).
+ * 15 s: half a request's own deadline (the agent's 30 s), so the queued boxes
+ * fail before the first held request times out; and far above what a working
+ * CA needs to answer one of the 16 requests the gate lets run: the longest
+ * silence measured in 300-box regressions on this 2-core machine at load
+ * 8-12 was about a second (bench/stall-loop.ts prints it).
+ */
+const CA_SILENCE_MS = 15_000;
+
+/** The breaker's silence from the environment (GVOS_LAB_CA_SILENCE_S), else CA_SILENCE_MS; refuses a value that is not a number of seconds. */
+function caSilenceFromEnv(env: NodeJS.ProcessEnv): number {
+  const raw = env['GVOS_LAB_CA_SILENCE_S'];
+  if (raw === undefined || raw.trim() === '') return CA_SILENCE_MS;
+  const s = Number(raw);
+  if (!Number.isFinite(s) || s < 0 || s > 3600)
+    throw new Error(`GVOS_LAB_CA_SILENCE_S must be a number of seconds from 0 (off) to 3600, got "${raw}"`);
+  return Math.round(s * 1000);
+}
+
+/**
  * What a fleet issue may set per box, as the manager's fields give it
  * (GigaVUE-FM's acmeServerUrl, algorithm, renewDays, domain); absent: the
  * lab's own (its CA, the topology's on-start key algorithm and renew days,
@@ -185,6 +207,8 @@ export interface LabOptions {
   acmeSettings?: AcmeAgentSettings;
   /** Issue timeout per box, ms. */
   issueTimeoutMs?: number;
+  /** See CA_SILENCE_MS (default: from env GVOS_LAB_CA_SILENCE_S, else CA_SILENCE_MS); 0: no breaker. */
+  caSilenceMs?: number;
   /** Told each time the lab has started peer processes (to record their PIDs before the lab is up). */
   onProcesses?: (processes: PeerProcessRecord[]) => void;
 }
@@ -215,6 +239,13 @@ export class Lab {
   private downing: Promise<void> | undefined;
   private readonly rewinds = new Set<NodeJS.Timeout>();
   /**
+   * Per box: why its last fleet operation never became an ACME request (the
+   * CA's TLS refused, the CA unreachable, or not started because the CA went
+   * silent). `lab status` shows it as `failed` with this reason while the box
+   * has no certificate; the box's next request clears it.
+   */
+  private readonly notStarted = new Map<number, string>();
+  /**
    * One line saying how the boxes are addressed and, when own addresses
    * could not be used (network.mode auto), why the lab fell back to port
    * offsets: `lab up` prints it under its table.
@@ -244,6 +275,7 @@ export class Lab {
       addressing,
       ...(o.acmeSettings ? { acmeSettings: o.acmeSettings } : {}),
       acmeFaults: (id) => this.connectFaultsOf(id),
+      caSilenceMs: o.caSilenceMs ?? caSilenceFromEnv(o.env ?? process.env),
       ...(listeners.where === 'listener-processes'
         ? { listenerProcesses: { perProcess: listeners.perProcess } }
         : {}),
@@ -292,6 +324,7 @@ export class Lab {
       if (e.kind === 'warm') this.publish({ ...head(), type: 'box-reloaded', firmware: e.version });
     });
     box.events.on('acme-request-started', ({ request }) => {
+      this.notStarted.delete(box.boxId);
       const op = acmeOpOf(request.type);
       if (op !== 'auto-renew')
         this.publish({ ...head(), type: 'acme-requested', op, domain: request.domain });
@@ -615,7 +648,7 @@ export class Lab {
       ports: { ...info.ports },
       state: info.state,
       certificate: box
-        ? certificateStatus(box)
+        ? certificateStatus(box, this.notStarted.get(boxId))
         : { status: 'unknown', serial: null, expires: null, lastRequest: null, nextRenewal: null },
       clockOffsetMs: this.runner.clock(boxId).offset,
     };
@@ -676,6 +709,7 @@ export class Lab {
   async removeBox(boxId: number): Promise<void> {
     await this.runner.remove(boxId);
     this.connectFaults.delete(boxId);
+    this.notStarted.delete(boxId);
     this.faults.forget(boxId);
   }
 
@@ -755,15 +789,69 @@ export class Lab {
     const results: FleetResult[] = [];
     const queue = [...boxIds];
     const parallel = o.parallel ?? FLEET_PARALLEL;
-    const worker = async () => {
-      for (let id = queue.shift(); id !== undefined; id = queue.shift()) {
-        const r = await this.acmeOne(op, id, o.settings?.(id) ?? {});
-        results.push(r);
-        onResult?.(r);
+    const done = (r: FleetResult) => {
+      results.push(r);
+      onResult?.(r);
+    };
+    // The CA each box talks to, by its origin: the key of the boxes' gate and its breaker.
+    const originOf = (id: number) => {
+      try {
+        return new URL(o.settings?.(id).directoryUrl ?? this.directoryUrlFor(id)).origin;
+      } catch {
+        return '';
       }
     };
-    await Promise.all(Array.from({ length: Math.min(parallel, boxIds.length) }, worker));
+    const gates = this.runner.acmeGates;
+    /** The boxes still queued for a CA whose breaker opened fail at once, with how many did not start. */
+    const failQueued = (origin: string, reason: string) => {
+      const gone = queue.filter((id) => op !== 'clear' && originOf(id) === origin);
+      if (gone.length === 0) return;
+      for (const id of gone) queue.splice(queue.indexOf(id), 1);
+      const why = `${reason}; ${gone.length} box${gone.length === 1 ? '' : 'es'} not started`;
+      for (const id of gone) done(this.notStartedRow(op, id, why));
+    };
+    const offs = [...new Set(boxIds.map(originOf))]
+      .filter((origin) => origin !== '')
+      .map((origin) => gates.for(origin).onOpen((reason) => failQueued(origin, reason)));
+    const worker = async () => {
+      for (let id = queue.shift(); id !== undefined; id = queue.shift()) {
+        const origin = op === 'clear' ? '' : originOf(id);
+        const open = origin ? gates.for(origin).openReason : undefined;
+        if (open !== undefined) {
+          // Open already (a CA silent since an earlier operation): this box and those queued behind it.
+          queue.unshift(id);
+          failQueued(origin, open);
+          continue;
+        }
+        done(await this.acmeOne(op, id, o.settings?.(id) ?? {}));
+      }
+    };
+    try {
+      await Promise.all(Array.from({ length: Math.min(parallel, boxIds.length) }, worker));
+    } finally {
+      for (const off of offs) off();
+    }
     return results.sort((a, b) => a.boxId - b.boxId);
+  }
+
+  /** The row of a box a fleet operation did not start (its CA went silent); `lab status` keeps the reason. */
+  private notStartedRow(op: FleetOp, boxId: number, reason: string): FleetResult {
+    const box = this.runner.has(boxId) ? this.runner.box(boxId) : undefined;
+    const hostname =
+      box?.hostname ?? (this.runner.has(boxId) ? this.runner.info(boxId).spec.hostname : `box-${boxId}`);
+    this.notStarted.set(boxId, reason);
+    this.progress.box(boxId, hostname, `${op}: Failed: ${reason}`);
+    const c = box ? certificateStatus(box, reason) : undefined;
+    return {
+      boxId,
+      hostname,
+      op,
+      result: `Failed: ${reason}`,
+      ok: false,
+      serial: c?.serial ?? null,
+      expires: c?.expires ?? null,
+      durationMs: 0,
+    };
   }
 
   private async acmeOne(op: FleetOp, boxId: number, set: FleetIssueSettings): Promise<FleetResult> {
@@ -772,7 +860,7 @@ export class Lab {
       ? (this.runner.box(boxId)?.hostname ?? this.runner.info(boxId).spec.hostname)
       : `box-${boxId}`;
     const row = (result: string, ok: boolean, box?: Box): FleetResult => {
-      const c = box ? certificateStatus(box) : undefined;
+      const c = box ? certificateStatus(box, this.notStarted.get(boxId)) : undefined;
       this.progress.box(boxId, hostname, ok ? `${op}: ok` : `${op}: ${result}`);
       return {
         boxId,
@@ -827,6 +915,8 @@ export class Lab {
         : row(`Failed: ${req.reason ?? 'unknown reason'}`, false, now);
     } catch (err) {
       const msg = err instanceof Error ? err.message : String(err);
+      // Checked before any request (the CA unreachable, its TLS not trusted): `lab status` says why, not `none`.
+      if (isDeviceError(err) && err.code === 'precondition') this.notStarted.set(boxId, msg.split('\n')[0]!);
       // A refusal started no request, so the box published nothing: the feed hears it from here.
       if (isDeviceError(err))
         this.publish({
@@ -836,7 +926,7 @@ export class Lab {
           op,
           result: 'Refused',
           reason: msg.split('\n')[0]!,
-          serial: certificateStatus(box).serial,
+          serial: certificateStatus(box, this.notStarted.get(boxId)).serial,
         });
       return row(isDeviceError(err) ? `Refused: ${msg}` : `Failed: ${msg}`, false, box);
     }
@@ -890,8 +980,8 @@ export class Lab {
   }
 }
 
-/** The certificate status of a running box. */
-function certificateStatus(box: Box): LabCertificateStatus {
+/** The certificate status of a running box; `notStarted`: why the lab's last operation on it never became a request. */
+function certificateStatus(box: Box, notStarted?: string): LabCertificateStatus {
   const st = box.acmeState();
   const issued = st.issued;
   const req = st.lastRequest;
@@ -919,7 +1009,7 @@ function certificateStatus(box: Box): LabCertificateStatus {
       : null,
     nextRenewal: issued?.nextRenewalMs ? new Date(issued.nextRenewalMs).toISOString() : null,
   };
-  const { state, reason } = certificateState(issued, req, box.clock.now());
+  const { state, reason } = certificateState(issued, req, box.clock.now(), notStarted);
   return { status: state, ...base, ...(reason ? { reason } : {}) };
 }
 

@@ -56,3 +56,90 @@ t.test('one gate per key; a bad limit is refused', async (t) => {
   t.throws(() => new Gate(0), RangeError);
   t.throws(() => new Gate(1.5), RangeError);
 });
+
+t.test(
+  'the silence breaker: waiters and new callers turned away at once, holders kept, closed by an answer',
+  async (t) => {
+    let now = 1_000;
+    const g = new Gate(2, { silenceMs: 15_000, name: 'https://ca.test:14000', now: () => now });
+    const opened: Array<[string, number]> = [];
+    g.onOpen((reason, n) => opened.push([reason, n]));
+    const r1 = await g.acquire();
+    const r2 = await g.acquire();
+    const w1 = g.acquire();
+    const w2 = g.acquire();
+    now += 14_999;
+    t.notOk(g.checkSilence(), 'not yet: 15 s of silence are not over');
+    g.answered();
+    now += 14_999;
+    t.notOk(g.checkSilence(), 'an answer restarted the count');
+    now += 1;
+    t.ok(g.checkSilence(), 'open after 15 s with places held and no answer');
+    const reason = 'the CA at https://ca.test:14000 has answered nothing for 15 s';
+    t.equal(g.openReason, reason);
+    t.same(opened, [[reason, 2]], 'listeners told once, with the number turned away');
+    await t.rejects(
+      w1,
+      { name: 'GateSilentError', code: 'ECASILENT', message: reason },
+      'a waiter fails at once',
+    );
+    await t.rejects(w2, { name: 'GateSilentError' });
+    t.equal(g.waiting, 0);
+    t.equal(g.holders, 2, 'the holders keep their places (their own deadlines end them)');
+    await t.rejects(g.acquire(), { message: reason }, 'a new caller is turned away while open');
+    t.notOk(g.checkSilence(), 'opens once');
+    g.answered();
+    t.equal(g.openReason, undefined, 'an answer closes it');
+    const r3 = g.acquire();
+    r1();
+    (await r3)();
+    r2();
+    t.equal(g.holders, 0);
+  },
+);
+
+t.test(
+  'the silence breaker closes once the last silent holder has ended; off without silenceMs',
+  async (t) => {
+    let now = 0;
+    const g = new Gate(1, { silenceMs: 1_000, name: 'https://ca.test', now: () => now });
+    const r = await g.acquire();
+    now += 1_000;
+    t.ok(g.checkSilence());
+    await t.rejects(g.acquire());
+    r();
+    t.equal(g.openReason, undefined, 'nothing held any more: the next caller tries the CA again');
+    const again = await g.acquire();
+    t.notOk(g.checkSilence(), "the retry's silence counts from its own start");
+    now += 1_000;
+    t.ok(g.checkSilence(), 'and trips again if the CA is still silent');
+    again();
+
+    const off = new Gate(1, { now: () => now });
+    const held = await off.acquire();
+    now += 10_000_000;
+    t.notOk(off.checkSilence(), 'no silenceMs: never opens');
+    held();
+    const m = new GateMap(2, { silenceMs: 5, now: () => now });
+    const h = await m.for('https://x:1').acquire();
+    now += 5;
+    t.ok(m.for('https://x:1').checkSilence());
+    t.match(
+      m.for('https://x:1').openReason,
+      /^the CA at https:\/\/x:1 has answered nothing/,
+      'the map names each gate by its key',
+    );
+    h();
+  },
+);
+
+t.test("the silence breaker's own timer opens it (real clock, 40 ms of silence)", async (t) => {
+  const g = new Gate(1, { silenceMs: 40, name: 'https://ca.test' });
+  // The gate's timer is unref'd (it must not keep a process alive): this keeps the test's.
+  const keep = setTimeout(() => undefined, 30_000);
+  const release = await g.acquire();
+  const waiter = g.acquire();
+  await t.rejects(waiter, { name: 'GateSilentError' }, 'turned away without anyone calling checkSilence');
+  release();
+  clearTimeout(keep);
+});

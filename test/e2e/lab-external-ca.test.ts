@@ -128,7 +128,13 @@ t.test('a lab on an external CA with its own root', { skip }, async (t) => {
         `box ${id}: the issue is refused, naming the root to add`,
       );
     for (const r of await labStatusJson(labs)) {
-      t.equal(r.certificate.status, 'none', `box ${r.boxId}: no certificate`);
+      // Not `none` with no reason: lab status says why the lab's issue never became a request.
+      t.equal(r.certificate.status, 'failed', `box ${r.boxId}: failed, no certificate`);
+      t.match(
+        r.certificate.reason,
+        /^The ACME server's TLS certificate is not trusted by the CA list/,
+        `box ${r.boxId}: lab status gives the reason lab up printed`,
+      );
       t.equal(r.certificate.serial, null, `box ${r.boxId}: no serial`);
       t.equal(r.certificate.lastRequest, null, `box ${r.boxId}: no request reached the CA`);
     }

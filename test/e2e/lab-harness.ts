@@ -137,6 +137,8 @@ export async function inProcessLab(o: {
   base: string;
   boxes: number;
   acmeSettings?: AcmeAgentSettings;
+  /** The CA breaker's silence (LabOptions.caSilenceMs); default the lab's. */
+  caSilenceMs?: number;
 }): Promise<{ lab: Lab; down: () => Promise<void> }> {
   const dir = mkdtempSync(join(tmpdir(), `gvos-${o.name}-`));
   const catalog = new FileFirmwareCatalog();
@@ -158,6 +160,7 @@ export async function inProcessLab(o: {
     catalog,
     logger: silentLogger,
     acmeSettings: { requestTimeoutMs: 2_000, ...o.acmeSettings },
+    ...(o.caSilenceMs !== undefined ? { caSilenceMs: o.caSilenceMs } : {}),
   });
   return {
     lab,
