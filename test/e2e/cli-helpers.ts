@@ -36,7 +36,10 @@ import { SystemClock } from '../../src/lib/clock.js';
 import { SnmpNotifier } from '../../src/snmp/notifier.js';
 import { createNetSnmpSender } from '../../src/snmp/net-snmp-sender.js';
 import { WebServer } from '../../src/web/server.js';
-import { makeTestBox, TEST_PASSWORD, acmePortOf } from '../harness/boxes.js';
+import { generateKeyPair } from '../../src/pki/keys.js';
+import { createSelfSigned } from '../../src/pki/self-signed.js';
+import { ADMIN, makeTestBox, TEST_PASSWORD, acmePortOf } from '../harness/boxes.js';
+import { FaultProxy } from '../harness/fault-proxy.js';
 import { FAST_ACME, opensslVerify, servedCertificate, startPebble, type Pebble } from '../harness/pebble.js';
 import { TrapReceiver } from '../harness/snmptrapd.js';
 
@@ -209,6 +212,56 @@ function knownHostsLine(address: string, port: number, hostKeyPem: string): stri
   if (parsed instanceof Error) throw parsed;
   const key = Array.isArray(parsed) ? parsed[0] : parsed;
   return `[${address}]:${port} ${key.type} ${key.getPublicSSH().toString('base64')}\n`;
+}
+
+/**
+ * The lab's box set to order from `peers`' Pebble (its name server, the
+ * listener CA and the issuing root in the CA list) through a proxy that holds
+ * back every chunk the CA sends (the lab's acme-slow fault), so an issue
+ * command (which fetches the directory before it answers) is still running
+ * when its client goes. `proxy.setSlow(0)` lets it finish; the proxy closes
+ * at the end of `t`.
+ */
+export async function slowAcmeDirectory(
+  t: Test,
+  lab: CliLab,
+  peers: CliPeers,
+): Promise<{ box: Box; directoryUrl: string; proxy: FaultProxy }> {
+  const box = lab.box();
+  box.addNameServer(ADMIN, peers.pebble.dnsServer);
+  await box.addPublicCertificate(ADMIN, 'pebble-ca', peers.pebble.listenerCaPem);
+  await box.addCaListEntry(ADMIN, 'pebble-ca');
+  await box.addPublicCertificate(ADMIN, 'pebble-root', peers.rootPem);
+  await box.addCaListEntry(ADMIN, 'pebble-root');
+  const proxy = new FaultProxy('127.0.0.1', peers.pebble.ports.acme);
+  const directoryUrl = `https://127.0.0.1:${await proxy.listen()}/dir`;
+  t.teardown(() => proxy.close());
+  proxy.setSlow(300);
+  return { box, directoryUrl, proxy };
+}
+
+/** Wait (up to 5 s) until the box's last ACME request is for `domain`. */
+export async function lastRequestFor(box: Box, domain: string): Promise<void> {
+  for (let i = 0; i < 100 && box.acmeState().lastRequest?.domain !== domain; i++)
+    await new Promise((r) => setTimeout(r, 50));
+}
+
+/**
+ * A CLI test file's set-up: its peers on `address`, stopped when `file`
+ * ends, and withLab() for a lab per test, closed when that test ends.
+ */
+export async function cliTestFile(
+  file: Test,
+  address: string,
+): Promise<{ peers: CliPeers; withLab: (t: Test, o?: { maxSessions?: number }) => Promise<CliLab> }> {
+  const peers = await startCliPeers(address);
+  file.teardown(() => peers.stop());
+  const withLab = async (t: Test, o: { maxSessions?: number } = {}): Promise<CliLab> => {
+    const lab = await startLab(peers, o);
+    t.teardown(() => lab.close());
+    return lab;
+  };
+  return { peers, withLab };
 }
 
 /** Write a known_hosts file with exactly that one line. */
@@ -585,6 +638,23 @@ export interface TestPems {
   cert: string;
   key: string;
 }
+
+/** A fresh e2e-ca: a self-signed P-256 certificate and its key. */
+export async function testPems(): Promise<TestPems> {
+  const k = await generateKeyPair('prime256v1');
+  const cert = await createSelfSigned({
+    privateKeyPem: k.privateKeyPem,
+    keyAlgorithm: 'prime256v1',
+    commonName: 'e2e-ca',
+    altNames: ['e2e-ca'],
+    notBeforeMs: Date.now(),
+    validDays: 30,
+  });
+  return { cert, key: k.privateKeyPem };
+}
+
+/** The lines of `steps` as one input, each ended by LF. */
+export const scriptOf = (steps: readonly Step[]): string => steps.map((s) => s.line).join('\n') + '\n';
 
 /** What the scripts need from the file's peers. */
 export interface ScriptEnv {

@@ -11,70 +11,44 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import ssh2, { type ClientChannel } from 'ssh2';
-import t, { type Test } from 'tap';
+import t from 'tap';
 import { SshCliServer } from '../../src/cli/transports/ssh.js';
-import { FaultProxy } from '../harness/fault-proxy.js';
 import { silentLogger } from '../../src/lib/logger.js';
-import { generateKeyPair } from '../../src/pki/keys.js';
-import { createSelfSigned } from '../../src/pki/self-signed.js';
 import { REPO_ROOT, startBoxProcess } from '../harness/box-process.js';
-import { ADMIN } from '../harness/boxes.js';
 import { garbage } from '../harness/garbage.js';
 import { servedCertificate } from '../harness/pebble.js';
 import {
   acmeLifecycleScript,
   checkHappyOutcome,
   checkTranscript,
+  cliTestFile,
   E2E_DOMAIN,
   errorScript,
   happyScript,
   killSshClients,
+  lastRequestFor,
   pollSsh,
   Reader,
   runScriptSteps,
   runSsh,
   scriptEnv,
+  scriptOf,
+  slowAcmeDirectory,
   spawnSsh,
   sshConversation,
-  startCliPeers,
-  startLab,
+  type SshTarget,
   TcpClient,
   TEST_PASSWORD,
+  testPems,
   writeKnownHosts,
-  type CliLab,
-  type SshTarget,
-  type Step,
-  type TestPems,
 } from './cli-helpers.js';
 
 /** This file's loopback address: Pebble's VA and challtestsrv point at it (see cli-helpers.ts). */
 const ADDRESS = '127.0.0.71';
-const peers = await startCliPeers(ADDRESS);
-t.teardown(() => peers.stop());
+const { peers, withLab } = await cliTestFile(t, ADDRESS);
 
 /** The answer of `show crypto acme client info` once the request is no longer running. */
 const FINISHED = /Request-Status +: (?!In Progress)/;
-
-const script = (steps: readonly Step[]) => steps.map((s) => s.line).join('\n') + '\n';
-
-async function pems(): Promise<TestPems> {
-  const k = await generateKeyPair('prime256v1');
-  const cert = await createSelfSigned({
-    privateKeyPem: k.privateKeyPem,
-    keyAlgorithm: 'prime256v1',
-    commonName: 'e2e-ca',
-    altNames: ['e2e-ca'],
-    notBeforeMs: Date.now(),
-    validDays: 30,
-  });
-  return { cert, key: k.privateKeyPem };
-}
-
-async function withLab(t: Test, o: { maxSessions?: number } = {}): Promise<CliLab> {
-  const lab = await startLab(peers, o);
-  t.teardown(() => lab.close());
-  return lab;
-}
 
 t.test('login and host key', async (t) => {
   const lab = await withLab(t);
@@ -96,7 +70,7 @@ t.test('login and host key', async (t) => {
 t.test('every command: happy path, shell without pty; then renew, revoke and clear', async (t) => {
   const lab = await withLab(t);
   const defaultServed = await servedCertificate(lab.address, lab.httpsPort);
-  const env = scriptEnv(peers, await pems());
+  const env = scriptEnv(peers, await testPems());
   const steps = happyScript(env);
   const session = sshConversation(lab);
   const run = await runScriptSteps(session, steps);
@@ -162,8 +136,8 @@ t.test('every command: happy path, shell without pty; then renew, revoke and cle
 
 t.test('errors of every command group', async (t) => {
   const lab = await withLab(t);
-  const steps = errorScript(scriptEnv(peers, await pems()));
-  const r = await runSsh(lab, { input: script(steps) });
+  const steps = errorScript(scriptEnv(peers, await testPems()));
+  const r = await runSsh(lab, { input: scriptOf(steps) });
   t.same(checkTranscript(r.stdout, steps), []);
   t.equal(r.code, 0, 'the session ends normally after errors');
 });
@@ -212,7 +186,7 @@ t.test('paging is on by default on a pty and never on exec', async (t) => {
   for (const name of ['c1', 'c2'])
     await lab
       .box()
-      .addPublicCertificate({ user: 'admin', role: 'admin', source: 't' }, name, (await pems()).cert);
+      .addPublicCertificate({ user: 'admin', role: 'admin', source: 't' }, name, (await testPems()).cert);
   // The client has no terminal to measure: the box assumes 24 rows.
   const paged = await runSsh(lab, { tty: true, input: 'enable\rshow crypto certificate\rq' });
   t.match(paged.stdout, /(?:[^\r\n]*\r\n){23}lines 1-23/, 'a pty pages after 23 lines');
@@ -379,19 +353,7 @@ t.test('bad input', async (t) => {
 
 t.test('a client that disconnects mid-command', async (t) => {
   const lab = await withLab(t);
-  const box = lab.box();
-  box.addNameServer(ADMIN, peers.pebble.dnsServer);
-  await box.addPublicCertificate(ADMIN, 'pebble-ca', peers.pebble.listenerCaPem);
-  await box.addCaListEntry(ADMIN, 'pebble-ca');
-  await box.addPublicCertificate(ADMIN, 'pebble-root', peers.rootPem);
-  await box.addCaListEntry(ADMIN, 'pebble-root');
-  // The lab's acme-slow fault: a proxy in front of Pebble holds back every chunk the CA sends, so
-  // the issue command (which fetches the directory before it answers) is still running when the
-  // client goes.
-  const proxy = new FaultProxy('127.0.0.1', peers.pebble.ports.acme);
-  const directoryUrl = `https://127.0.0.1:${await proxy.listen()}/dir`;
-  t.teardown(() => proxy.close());
-  proxy.setSlow(300);
+  const { box, directoryUrl, proxy } = await slowAcmeDirectory(t, lab, peers);
   const child = spawnSsh(lab);
   const out = new Reader();
   child.stdout!.on('data', (d: Buffer) => out.push(d.toString()));
@@ -403,8 +365,7 @@ t.test('a client that disconnects mid-command', async (t) => {
   t.notMatch(out.data, /Issuance in progress/, 'no answer yet: the command is running');
   child.kill('SIGKILL');
   await new Promise((r) => child.once('close', r));
-  for (let i = 0; i < 100 && box.acmeState().lastRequest?.domain !== 'gone.lab.test'; i++)
-    await new Promise((r) => setTimeout(r, 50));
+  await lastRequestFor(box, 'gone.lab.test');
   t.match(
     box.acmeState().lastRequest,
     { type: 'Issue', domain: 'gone.lab.test' },

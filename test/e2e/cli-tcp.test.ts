@@ -5,67 +5,42 @@
  * the file, challtestsrv as the box's name server), the SNMP commands
  * against a real snmptrapd.
  */
-import t, { type Test } from 'tap';
+import t from 'tap';
 import { TcpCliServer } from '../../src/cli/transports/tcp.js';
-import { FaultProxy } from '../harness/fault-proxy.js';
 import { silentLogger } from '../../src/lib/logger.js';
-import { generateKeyPair } from '../../src/pki/keys.js';
-import { createSelfSigned } from '../../src/pki/self-signed.js';
-import { ADMIN } from '../harness/boxes.js';
 import { garbage } from '../harness/garbage.js';
 import { servedCertificate } from '../harness/pebble.js';
 import {
   acmeLifecycleScript,
   checkHappyOutcome,
   checkTranscript,
+  type CliLab,
+  cliTestFile,
   errorScript,
   happyScript,
+  lastRequestFor,
   PROMPT,
   revokeAndClearScript,
   runScriptSteps,
   scriptEnv,
-  startCliPeers,
-  startLab,
+  scriptOf,
+  slowAcmeDirectory,
   TcpClient,
   tcpConversation,
   TEST_PASSWORD,
-  type CliLab,
-  type Step,
-  type TestPems,
+  testPems,
 } from './cli-helpers.js';
 
 /** This file's loopback address: Pebble's VA and challtestsrv point at it (see cli-helpers.ts). */
 const ADDRESS = '127.0.0.72';
-const peers = await startCliPeers(ADDRESS);
-t.teardown(() => peers.stop());
+const { peers, withLab } = await cliTestFile(t, ADDRESS);
 /** Client source addresses of the many-sessions test. */
 const SOURCES = ['127.0.2.1', '127.0.2.2', '127.0.2.3', '127.0.2.4', '127.0.2.5'];
-
-const script = (steps: readonly Step[]) => steps.map((s) => s.line).join('\n') + '\n';
-
-async function pems(): Promise<TestPems> {
-  const k = await generateKeyPair('prime256v1');
-  const cert = await createSelfSigned({
-    privateKeyPem: k.privateKeyPem,
-    keyAlgorithm: 'prime256v1',
-    commonName: 'e2e-ca',
-    altNames: ['e2e-ca'],
-    notBeforeMs: Date.now(),
-    validDays: 30,
-  });
-  return { cert, key: k.privateKeyPem };
-}
 
 /** Log in to the lab's TCP CLI. */
 const login = (lab: CliLab, user?: string, password?: string) =>
   TcpClient.login(lab.tcpPort, user, password, lab.address);
 const connect = (lab: CliLab) => TcpClient.connect(lab.tcpPort, lab.address);
-
-async function withLab(t: Test, o: { maxSessions?: number } = {}): Promise<CliLab> {
-  const lab = await startLab(peers, o);
-  t.teardown(() => lab.close());
-  return lab;
-}
 
 /** Log in, send a whole script, and return everything until the box closes the connection. */
 async function runScript(
@@ -121,7 +96,7 @@ t.test('login', async (t) => {
 t.test('every command: happy path; then renew, revoke and clear', async (t) => {
   const lab = await withLab(t);
   const defaultServed = await servedCertificate(lab.address, lab.httpsPort);
-  const env = scriptEnv(peers, await pems());
+  const env = scriptEnv(peers, await testPems());
   const steps = happyScript(env);
   const run = await runScriptSteps(tcpConversation(await login(lab)), steps);
   t.equal(run.error, undefined, 'the script ran to the end');
@@ -146,8 +121,8 @@ t.test('every command: happy path; then renew, revoke and clear', async (t) => {
 
 t.test('errors of every command group', async (t) => {
   const lab = await withLab(t);
-  const steps = errorScript(scriptEnv(peers, await pems()));
-  t.same(checkTranscript(await runScript(lab, script(steps)), steps), []);
+  const steps = errorScript(scriptEnv(peers, await testPems()));
+  t.same(checkTranscript(await runScript(lab, scriptOf(steps)), steps), []);
 });
 
 t.test('modes, ? and Tab without a pty', async (t) => {
@@ -255,26 +230,13 @@ t.test('half-close: typed lines still run', async (t) => {
 
 t.test('a client that disconnects mid-command', async (t) => {
   const lab = await withLab(t);
-  const box = lab.box();
-  box.addNameServer(ADMIN, peers.pebble.dnsServer);
-  await box.addPublicCertificate(ADMIN, 'pebble-ca', peers.pebble.listenerCaPem);
-  await box.addCaListEntry(ADMIN, 'pebble-ca');
-  await box.addPublicCertificate(ADMIN, 'pebble-root', peers.rootPem);
-  await box.addCaListEntry(ADMIN, 'pebble-root');
-  // The lab's acme-slow fault: a proxy in front of Pebble holds back every chunk the CA sends, so
-  // the issue command (which fetches the directory before it answers) is still running when the
-  // client goes.
-  const proxy = new FaultProxy('127.0.0.1', peers.pebble.ports.acme);
-  const directoryUrl = `https://127.0.0.1:${await proxy.listen()}/dir`;
-  t.teardown(() => proxy.close());
-  proxy.setSlow(300);
+  const { box, directoryUrl, proxy } = await slowAcmeDirectory(t, lab, peers);
   const c = await login(lab);
   c.send(`enable\nconf t\ncrypto certificate acme issue domain gone.lab.test acme-server ${directoryUrl}\n`);
   await c.out.until('(config) # ');
   t.notMatch(c.out.data, /Issuance in progress/, 'no answer yet: the command is running');
   c.destroy();
-  for (let i = 0; i < 100 && box.acmeState().lastRequest?.domain !== 'gone.lab.test'; i++)
-    await new Promise((r) => setTimeout(r, 50));
+  await lastRequestFor(box, 'gone.lab.test');
   t.match(box.acmeState().lastRequest, { type: 'Issue', domain: 'gone.lab.test' }, 'the command completed');
   proxy.setSlow(0);
   t.equal(lab.tcp.sessionCount, 0);
