@@ -12,6 +12,7 @@ import { silentLogger } from '../src/lib/logger.js';
 import { ADMIN, makeTestBox } from '../test/harness/boxes.js';
 import { TrapReceiver } from '../test/harness/snmptrapd.js';
 import { table, writeResult, type Target } from './lib.js';
+import { v2cTargetAt } from '../test/harness/snmp-target.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -47,14 +48,7 @@ export async function notificationsBench(full: boolean): Promise<void> {
 
   for (const rate of ladder) {
     for (const t of box.config.snmp.targets) box.snmpRemoveTarget(ADMIN, t.host, t.port);
-    box.snmpSetTarget(ADMIN, {
-      host: rx.host,
-      port: rx.port,
-      kind: 'traps',
-      version: '2c',
-      community: 'public',
-      ratePerSec: rate,
-    });
+    box.snmpSetTarget(ADMIN, v2cTargetAt(rx, 'traps', rate));
     const domain = `run${++tag}.lab.test`;
     const before = rx.count((x) => JSON.stringify(x).includes(domain));
     // Counters are kept per host/port/kind across reconfiguration: work on deltas.
@@ -105,14 +99,7 @@ export async function notificationsBench(full: boolean): Promise<void> {
 
   // Informs: acknowledged per second at an unlimited pace (the in-flight window bounds it).
   for (const t of box.config.snmp.targets) box.snmpRemoveTarget(ADMIN, t.host, t.port);
-  box.snmpSetTarget(ADMIN, {
-    host: rx.host,
-    port: rx.port,
-    kind: 'informs',
-    version: '2c',
-    community: 'public',
-    ratePerSec: 10000,
-  });
+  box.snmpSetTarget(ADMIN, v2cTargetAt(rx, 'informs', 10000));
   const informN = full ? 2000 : 500;
   const i0 = notifier.counters()[0]!;
   const ended0 = i0.acknowledged + i0.timedOut + i0.dropped;

@@ -13,6 +13,7 @@ import { createSelfSigned } from '../pki/self-signed.js';
 import { makeTestBox, acmePortOf } from '../../test/harness/boxes.js';
 import { renderAcmeInfo } from './commands/acme.js';
 import { Session } from './session.js';
+import { acmeIssued } from '../../test/harness/acme-issued.js';
 
 const CONTRACT_EXAMPLE = `Box Id 4:
 ========== ACME Issued Certificate Info ============================
@@ -55,22 +56,14 @@ async function exampleBox() {
     notBeforeMs: issuedAt,
     validDays: 90,
   });
-  const issued: AcmeIssued = {
+  const issued: AcmeIssued = acmeIssued({
     domain: '10.60.95.2',
     directoryUrl: URL,
-    keyAlgorithm: 'prime256v1',
-    certName: 'acme-https.crt',
     firstIssuedMs: issuedAt,
-    notBeforeMs: issuedAt,
     expiresMs: Date.UTC(2022, 0, 9, 16, 14, 48),
     serial: '01',
-    renewDays: null,
     nextRenewalMs: Date.UTC(2021, 11, 10, 23, 26, 47),
-    lastSuccessfulRenewalMs: null,
-    lastFailedRenewalMs: null,
-    lastFailureReason: null,
-    failedAttempts: 0,
-  };
+  });
   await acmePortOf(box).acmeBegin('Issue', '10.60.95.2', URL);
   clock.advance(60_000);
   await acmePortOf(box).installAcmeCertificate(certPem, key.privateKeyPem, issued);

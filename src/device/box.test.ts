@@ -6,6 +6,7 @@ import { DeviceError } from './errors.js';
 import type { AcmeController, AcmeRequest } from './ports.js';
 import { prepareBoot } from './first-boot.js';
 import { DEFAULT_CERT_NAME } from './model.js';
+import { acmeIssued } from '../../test/harness/acme-issued.js';
 
 async function certAndKey(cn: string) {
   const k = await generateKeyPair('prime256v1');
@@ -358,22 +359,18 @@ t.test('acme: an operation already running is refused', async (t) => {
 t.test('while the ACME certificate is on web, switching web certificates is refused', async (t) => {
   const { box } = await makeTestBox();
   const a = await certAndKey('a.lab.test');
-  await acmePortOf(box).installAcmeCertificate(a.cert, a.key, {
-    domain: 'a.lab.test',
-    directoryUrl: 'https://127.0.0.1:14000/dir',
-    keyAlgorithm: 'prime256v1',
-    certName: 'acme-https.crt',
-    firstIssuedMs: 0,
-    notBeforeMs: 0,
-    expiresMs: 1,
-    serial: '01',
-    renewDays: null,
-    nextRenewalMs: 0,
-    lastSuccessfulRenewalMs: null,
-    lastFailedRenewalMs: null,
-    lastFailureReason: null,
-    failedAttempts: 0,
-  });
+  await acmePortOf(box).installAcmeCertificate(
+    a.cert,
+    a.key,
+    acmeIssued({
+      domain: 'a.lab.test',
+      directoryUrl: 'https://127.0.0.1:14000/dir',
+      firstIssuedMs: 0,
+      expiresMs: 1,
+      serial: '01',
+      nextRenewalMs: 0,
+    }),
+  );
   t.equal(box.webCertificateName, 'acme-https.crt');
   await t.rejects(box.setWebCertificate(ADMIN, 'default-cert'), {
     code: 'in-use',

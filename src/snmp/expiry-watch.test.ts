@@ -2,26 +2,19 @@ import t from 'tap';
 import type { AcmeIssued } from '../device/model.js';
 import { ManualClock, MAX_TIMER_MS } from '../lib/clock.js';
 import { DAY_MS, ExpiryWatch, type ExpiryState } from './expiry-watch.js';
+import { acmeIssued } from '../../test/harness/acme-issued.js';
 
 const T0 = Date.UTC(2026, 0, 1);
 
 function issued(serial: string, expiresMs: number): AcmeIssued {
-  return {
+  return acmeIssued({
     domain: 'box1.lab.test',
     directoryUrl: 'https://ca.lab.test/dir',
-    keyAlgorithm: 'prime256v1',
-    certName: 'acme-https.crt',
     firstIssuedMs: T0,
-    notBeforeMs: T0,
     expiresMs,
     serial,
-    renewDays: null,
     nextRenewalMs: expiresMs - 30 * DAY_MS,
-    lastSuccessfulRenewalMs: null,
-    lastFailedRenewalMs: null,
-    lastFailureReason: null,
-    failedAttempts: 0,
-  };
+  });
 }
 
 function setup(state: ExpiryState) {

@@ -9,6 +9,7 @@ import { SnmpNotifier } from './notifier.js';
 import { NOTIFICATIONS, OBJECTS } from './oids.js';
 import type { TargetSender } from './target-queue.js';
 import type { Notification } from './varbinds.js';
+import { acmeIssued } from '../../test/harness/acme-issued.js';
 
 const DAY_MS = 86_400_000;
 
@@ -318,22 +319,19 @@ t.test('expiring soon: detected from the ACME state, emitted as a device event, 
   const emitted: number[] = [];
   box.events.on('certificate-expiring-soon', (e) => emitted.push(e.daysLeft));
   const now = clock.now();
-  await acmePortOf(box).installAcmeCertificate('CERT', 'KEY', {
-    domain: 'box1.lab.test',
-    directoryUrl: 'https://ca.lab.test/dir',
-    keyAlgorithm: 'prime256v1',
-    certName: 'acme-https.crt',
-    firstIssuedMs: now,
-    notBeforeMs: now,
-    expiresMs: now + 10 * DAY_MS,
-    serial: '0B',
-    renewDays: 2,
-    nextRenewalMs: now + 8 * DAY_MS,
-    lastSuccessfulRenewalMs: null,
-    lastFailedRenewalMs: null,
-    lastFailureReason: null,
-    failedAttempts: 0,
-  });
+  await acmePortOf(box).installAcmeCertificate(
+    'CERT',
+    'KEY',
+    acmeIssued({
+      domain: 'box1.lab.test',
+      directoryUrl: 'https://ca.lab.test/dir',
+      firstIssuedMs: now,
+      expiresMs: now + 10 * DAY_MS,
+      serial: '0B',
+      renewDays: 2,
+      nextRenewalMs: now + 8 * DAY_MS,
+    }),
+  );
   // The agent ends its request: the notifier re-arms (renewal due after the warning time).
   box.events.emit('acme-request-finished', {
     boxId: box.boxId,

@@ -13,6 +13,7 @@ import { silentLogger } from '../../src/lib/logger.js';
 import { ADMIN } from '../harness/boxes.js';
 import { startAcmeBox, startPebble } from '../harness/pebble.js';
 import { TrapReceiver, type ReceivedNotification } from '../harness/snmptrapd.js';
+import { notifyTo } from '../harness/snmp-target.js';
 
 const ADDRESS = '127.0.0.71';
 const DOMAIN = 'snmp-flow.lab.test';
@@ -30,16 +31,7 @@ t.test('issue, renew, revoke and clear each reach snmptrapd as named notificatio
   box.attachSnmp(notifier);
   notifier.start();
   t.teardown(() => notifier.stop());
-  box.snmpEnable(ADMIN, true);
-  box.snmpNotifyEnable(ADMIN, true);
-  box.snmpSetTarget(ADMIN, {
-    host: rx.host,
-    port: rx.port,
-    kind: 'traps',
-    version: '2c',
-    community: 'public',
-    ratePerSec: 100,
-  });
+  notifyTo(box, rx, 'traps', 100);
 
   const finished = () =>
     new Promise<void>((resolve, reject) => {

@@ -15,6 +15,8 @@ import { varbindValue } from '../../src/snmp/trapd-launcher.js';
 import { isoUtc } from '../../src/snmp/varbinds.js';
 import { ADMIN, makeTestBox, acmePortOf } from '../harness/boxes.js';
 import { startTrapReceiver, type TrapReceiver } from '../harness/snmptrapd.js';
+import { notifyTo } from '../harness/snmp-target.js';
+import { acmeIssued } from '../harness/acme-issued.js';
 
 const DAY_MS = 86_400_000;
 
@@ -27,16 +29,7 @@ async function boxWithReceiver(
   const rx: TrapReceiver = await startTrapReceiver({ communities: ['public'] });
   const notifier = new SnmpNotifier({ senderFactory: createNetSnmpSender, box, clock, logger: silentLogger });
   box.attachSnmp(notifier);
-  box.snmpEnable(ADMIN, true);
-  box.snmpNotifyEnable(ADMIN, true);
-  box.snmpSetTarget(ADMIN, {
-    host: rx.host,
-    port: rx.port,
-    kind: 'informs',
-    version: '2c',
-    community: 'public',
-    ratePerSec: 100,
-  });
+  notifyTo(box, rx, 'informs', 100);
   notifier.start();
   t.teardown(async () => {
     notifier.stop();
@@ -183,23 +176,16 @@ t.test(
       notBeforeMs: now,
       validDays: 10,
     });
-    const issued: AcmeIssued = {
+    const issued: AcmeIssued = acmeIssued({
       domain: 'box1.lab.test',
       directoryUrl: 'https://127.0.0.1:14000/dir',
-      keyAlgorithm: 'prime256v1',
-      certName: 'acme-https.crt',
       firstIssuedMs: now,
-      notBeforeMs: now,
       expiresMs: now + 10 * DAY_MS,
       serial: '7E57',
       // renew 2 days before expiry: no renewal before the 7-day warning
       renewDays: 2,
       nextRenewalMs: now + 8 * DAY_MS,
-      lastSuccessfulRenewalMs: null,
-      lastFailedRenewalMs: null,
-      lastFailureReason: null,
-      failedAttempts: 0,
-    };
+    });
     // What the agent does at the end of an issue.
     await acmePortOf(box).acmeBegin('Issue', issued.domain, issued.directoryUrl);
     await acmePortOf(box).installAcmeCertificate(certPem, key.privateKeyPem, issued);

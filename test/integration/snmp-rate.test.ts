@@ -7,8 +7,9 @@ import { silentLogger } from '../../src/lib/logger.js';
 import { DEFAULT_RATE_PER_SEC, SnmpNotifier } from '../../src/snmp/notifier.js';
 import { createNetSnmpSender } from '../../src/snmp/net-snmp-sender.js';
 import { varbindValue } from '../../src/snmp/trapd-launcher.js';
-import { ADMIN, makeTestBox } from '../harness/boxes.js';
+import { makeTestBox } from '../harness/boxes.js';
 import { startTrapReceiver } from '../harness/snmptrapd.js';
+import { notifyTo } from '../harness/snmp-target.js';
 
 const COUNT = 1000;
 
@@ -28,16 +29,7 @@ t.test(
       notifier.stop();
       await rx.stop();
     });
-    box.snmpEnable(ADMIN, true);
-    box.snmpNotifyEnable(ADMIN, true);
-    box.snmpSetTarget(ADMIN, {
-      host: rx.host,
-      port: rx.port,
-      kind: 'traps',
-      version: '2c',
-      community: 'public',
-      ratePerSec: DEFAULT_RATE_PER_SEC,
-    });
+    notifyTo(box, rx, 'traps', DEFAULT_RATE_PER_SEC);
     notifier.start();
 
     // All at once, as a burst of events would come: the queue paces them.

@@ -17,6 +17,7 @@ import { createNetSnmpSender } from '../../src/snmp/net-snmp-sender.js';
 import { trapdUserFor } from '../../src/snmp/trapd-launcher.js';
 import { ADMIN, makeTestBox } from '../harness/boxes.js';
 import { startTrapReceiver } from '../harness/snmptrapd.js';
+import { v2cTargetAt } from '../harness/snmp-target.js';
 
 const user = {
   name: 'u3',
@@ -63,14 +64,7 @@ t.test('each box traps from its own address, every version', async (t) => {
     notifier.start();
   }
   for (const { box } of boxes) {
-    box.snmpSetTarget(ADMIN, {
-      host: rx.host,
-      port: rx.port,
-      kind: 'informs',
-      version: '2c',
-      community: 'public',
-      ratePerSec: 100,
-    });
+    box.snmpSetTarget(ADMIN, v2cTargetAt(rx, 'informs', 100));
   }
   // Targets are keyed by host, port and kind: each round replaces the trap target with the next version.
   for (const version of ['1', '2c', '3'] as const) {
