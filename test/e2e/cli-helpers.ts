@@ -72,7 +72,7 @@ export interface CliPeers {
  * Pebble (its VA dialling `address` on a free port, challtestsrv answering
  * every name with `address`) and snmptrapd, started together.
  */
-export async function startCliPeers(address: string): Promise<CliPeers> {
+async function startCliPeers(address: string): Promise<CliPeers> {
   const httpPort = await freePort(address);
   const [pebble, trapd] = await Promise.all([
     startPebble({ httpPort, defaultIPv4: address }),
@@ -130,7 +130,7 @@ export interface CliLab extends SshTarget {
  * and TCP and HTTPS/http-01 on the peers' http port. Labs of one file run one
  * after the other (they share that port).
  */
-export async function startLab(peers: CliPeers, o: { maxSessions?: number } = {}): Promise<CliLab> {
+async function startLab(peers: CliPeers, o: { maxSessions?: number } = {}): Promise<CliLab> {
   const clock = new SystemClock();
   const address = peers.address;
   const { cluster } = await makeTestBox({ boxId: 1, clock, address });
