@@ -17,7 +17,7 @@ import {
   type KeyAlgorithm,
 } from './key-algorithms.js';
 import { MAX_RENEW_DAYS } from './limits.js';
-import type { AcmeIssued, AcmeState } from './model.js';
+import { ACME_CERT_NAME, type AcmeIssued, type AcmeRequestStatus, type AcmeState } from './model.js';
 import type { AcmeController, RevocationReason } from './ports.js';
 import { requireRole, type Actor } from './roles.js';
 import { clip, validateDomain, validateInt } from './validate.js';
@@ -45,6 +45,28 @@ export interface AcmeIssueParams {
  */
 export function acmeState(core: BoxCore): Pick<AcmeState, 'issued' | 'lastRequest'> {
   return structuredClone({ issued: core.doc.acme.issued, lastRequest: core.doc.acme.lastRequest });
+}
+
+/** What acmeView() gives: live records, read-only. */
+export interface AcmeView {
+  readonly issued: Readonly<AcmeIssued> | null;
+  readonly lastRequest: Readonly<AcmeRequestStatus> | null;
+  /** The PEM of the installed ACME certificate (the name ACME_CERT_NAME), undefined when none is. */
+  readonly certPem: string | undefined;
+}
+
+/**
+ * The same as acmeState() plus the installed ACME certificate's PEM, read in
+ * place: no copy, no parsing. For a view rebuilt over many boxes at once (a
+ * lab's status of 10,000 boxes: the copy was most of its time). Valid until
+ * the box's next change; a caller keeps none of it and changes nothing.
+ */
+export function acmeView(core: BoxCore): AcmeView {
+  const { acme, crypto } = core.doc;
+  const cert = Object.hasOwn(crypto.certificates, ACME_CERT_NAME)
+    ? crypto.certificates[ACME_CERT_NAME]
+    : undefined;
+  return { issued: acme.issued, lastRequest: acme.lastRequest, certPem: cert?.certPem };
 }
 
 /** True while an issue, renew or revoke runs on this box. */

@@ -289,6 +289,10 @@ export class Box {
   acmeState(): Pick<AcmeState, 'issued' | 'lastRequest'> {
     return acme.acmeState(this.#core);
   }
+  /** acmeState() and the ACME certificate's PEM, read in place (box-acme.ts acmeView: read-only, keep nothing). */
+  acmeView(): acme.AcmeView {
+    return acme.acmeView(this.#core);
+  }
   /** True while an issue, renew or revoke runs on this box. */
   get acmeBusy(): boolean {
     return acme.acmeBusy(this.#core);

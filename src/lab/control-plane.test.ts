@@ -11,7 +11,8 @@ import { SystemClock } from '../lib/clock.js';
 import inject from 'light-my-request';
 import { Validator } from '@seriousme/openapi-schema-validator';
 import { ControlPlane, controlPlaneDocument, createControlPlaneApp, ROUTES } from './control-plane.js';
-import type { Lab } from './lab.js';
+import type { Lab, LabBoxStatus } from './lab.js';
+import { statusSummary, statusTable } from './lab-tables.js';
 import { LabEventBus } from './lab-events.js';
 import { formatBoxList, parseLabArgs } from './lab-args.js';
 import { get } from 'node:http';
@@ -20,11 +21,36 @@ import { openSse } from './sse-test-client.js';
 const TOKEN = 'tok-0123456789abcdef';
 const faultCalls: unknown[][] = [];
 const events = new LabEventBus();
+/** Box 1 with a certificate, box 2 without: the rows the stand-in lab's status() gives. */
+const statusRow = (boxId: number): LabBoxStatus => ({
+  boxId,
+  hostname: `gigavue-${boxId}`,
+  address: `127.0.0.${100 + boxId}`,
+  ports: { ssh: 22, cli: 23, https: 443, http: 80, snmp: 161 },
+  state: 'running',
+  certificate:
+    boxId === 1
+      ? {
+          status: 'valid',
+          serial: '0A1B2C3D',
+          expires: '2027-03-05T10:00:00.000Z',
+          domain: 'gigavue-1.lab.test',
+          lastRequest: { type: 'Issue', status: 'Success', at: '2026-12-05T10:00:01.000Z' },
+          nextRenewal: '2027-02-03T10:00:00.000Z',
+        }
+      : { status: 'none', serial: null, expires: null, lastRequest: null, nextRenewal: null },
+  clockOffsetMs: 0,
+});
+const inventoryRows = [
+  { boxId: 1, hostname: 'gigavue-1' },
+  { boxId: 2, hostname: 'gigavue-2' },
+];
 const lab = {
   events,
   adminPassword: 'lab-admin-pw',
   clock: new SystemClock(),
-  status: () => [{ boxId: 1 }, { boxId: 2 }],
+  status: (ids: number[] = [1, 2]) => ids.map(statusRow),
+  inventory: () => inventoryRows,
   runner: { ids: () => [1, 2], has: (n: number) => n === 1 || n === 2, addressing: { mode: 'standard' } },
   faults: { list: () => [] },
   setFault: (...args: unknown[]) => {
@@ -51,6 +77,7 @@ async function call(method: string, url: string, o: { auth?: string; body?: stri
   return {
     status: res.statusCode,
     headers: res.headers,
+    text: res.body,
     json: res.body && /json/.test(String(res.headers['content-type'])) ? JSON.parse(res.body) : res.body,
   };
 }
@@ -111,6 +138,57 @@ t.test(
   },
 );
 
+t.test(
+  "GET /v1/boxes: ?boxes selects; ?format=table is lab status's text (the table of the same rows, then the counts), summary the counts alone",
+  async (t) => {
+    const all = await call('GET', '/v1/boxes');
+    t.same(all.json, [statusRow(1), statusRow(2)]);
+    t.same((await call('GET', '/v1/boxes?boxes=2')).json, [statusRow(2)], '?boxes=2: box 2 only');
+    t.same((await call('GET', '/v1/boxes?boxes=1-2&format=json')).json, all.json);
+    const table = await call('GET', '/v1/boxes?format=table');
+    t.equal(table.status, 200);
+    t.match(table.headers['content-type'], /^text\/plain/);
+    const rows = all.json as LabBoxStatus[];
+    t.equal(table.json, `${statusTable(rows)}\n\n${statusSummary(rows)}\n`, 'the table lab-tables lays out');
+    t.match(table.json, /^1 +gigavue-1 +127\.0\.0\.101 .* valid +0A1B2C3D +2027-03-05 10:00:00Z /m);
+    t.match(table.json, /\n\n2 boxes: 2 running; certificates: 1 none, 1 valid\n$/);
+    t.equal(
+      (await call('GET', '/v1/boxes?format=summary')).json,
+      '2 boxes: 2 running; certificates: 1 none, 1 valid\n',
+    );
+    t.equal(
+      (await call('GET', '/v1/boxes?format=summary&boxes=1')).json,
+      '1 box: 1 running; certificates: 1 valid\n',
+    );
+    t.match(await call('GET', '/v1/boxes?boxes=7'), {
+      status: 404,
+      json: { code: 'not-found', detail: 'no box with box-id 7 (box-ids: 1-2)' },
+    });
+    t.match(await call('GET', '/v1/boxes?boxes=1-x'), { status: 400, json: { code: 'bad-input' } });
+    t.match(await call('GET', `/v1/boxes?boxes=${'1,'.repeat(600)}1`), {
+      status: 400,
+      json: { code: 'bad-input', detail: /^boxes takes 1 to 1024 characters/ },
+    });
+    t.match(await call('GET', '/v1/boxes?format=xml'), {
+      status: 400,
+      json: { code: 'bad-input', detail: 'format is json, table or summary, got "xml".' },
+    });
+  },
+);
+
+t.test('GET /v1/inventory?pretty=true: the JSON lab inventory prints, indented by the plane', async (t) => {
+  const compact = await call('GET', '/v1/inventory');
+  t.same(compact.json, inventoryRows);
+  const pretty = await call('GET', '/v1/inventory?pretty=true');
+  t.match(pretty.headers['content-type'], /^application\/json/);
+  t.same(pretty.json, inventoryRows, 'the same rows');
+  t.equal(
+    pretty.text,
+    JSON.stringify(inventoryRows, null, 2) + '\n',
+    'indented by two spaces, one newline at the end',
+  );
+});
+
 t.test('lab --box 1-65535 reaches the plane as a range, under its body limit', async (t) => {
   const sent = (box: string) => {
     const req = parseLabArgs(['fault', 'snmp-muted', 'on', '--box', box]);
@@ -154,7 +232,7 @@ t.test(
     });
     t.match(await call('POST', '/v1/faults', { body: '{"fault":"snmp-muted","on":true,"boxes":[7]}' }), {
       status: 404,
-      json: { code: 'not-found', detail: 'no box with box-id 7 (box-ids: 1, 2)' },
+      json: { code: 'not-found', detail: 'no box with box-id 7 (box-ids: 1-2)' },
     });
     const ok = await call('POST', '/v1/faults', { body: '{"fault":"snmp-muted","on":true,"boxes":[2]}' });
     t.equal(ok.status, 200);

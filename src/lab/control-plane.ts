@@ -61,7 +61,8 @@ import { dashboardRow, dashboardRows } from './dashboard/rows.js';
 import { DashboardFeed } from './dashboard/stream.js';
 import { SESSION_COOKIE, type DashboardSession } from './dashboard/sessions.js';
 import { FAULT_NAMES } from './faults.js';
-import { MAX_BOX_SELECTOR, parseBoxList } from './lab-args.js';
+import { formatBoxList, MAX_BOX_SELECTOR, parseBoxList } from './lab-args.js';
+import { statusSummary, statusTable } from './lab-tables.js';
 import { FLEET_OPS, inventoryCsv, type FleetIssueSettings, type Lab } from './lab.js';
 import type { LabEvent } from './lab-events.js';
 import { FmFleet } from './fm-api/fm-fleet.js';
@@ -193,15 +194,25 @@ function send(ctx: Koa.Context, status: number, body: unknown): void {
   ctx.body = body;
 }
 
-/** The box-id of a path segment; 404 naming the lab's box-ids when there is no such box. */
+/** The box-id of a path segment; 404 naming the lab's box-ids (as ranges: 10,000 of them) when there is no such box. */
 function boxIdOf(lab: Lab, s: string): number {
   const n = Number(s);
   if (!Number.isInteger(n) || !lab.runner.has(n))
     throw new WebError(
       'not-found',
-      `no box with box-id ${s.slice(0, 20)} (box-ids: ${lab.runner.ids().join(', ') || 'none'})`,
+      `no box with box-id ${s.slice(0, 20)} (box-ids: ${formatBoxList(lab.runner.ids()) || 'none'})`,
     );
   return n;
+}
+
+/** A `boxes` selector given in a query: bounded like the one in a body. */
+function selectorQuery(s: string): string {
+  if (s.length === 0 || s.length > MAX_BOX_SELECTOR)
+    throw new WebError(
+      'bad-input',
+      `boxes takes 1 to ${MAX_BOX_SELECTOR} characters, like "1,3,5", "2-4" or "all".`,
+    );
+  return s;
 }
 
 /** The boxes a `boxes` field names; a selector string is read by the CLI's own parser (parseBoxList). */
@@ -260,8 +271,28 @@ export const ROUTES: readonly AnyRoute<PlaneCall>[] = [
     operationId: 'listBoxes',
     summary: 'Every box: state, addresses, ports, certificate status, serial, expiry.',
     tags: ['boxes'],
-    responses: { 200: { description: 'LabBoxStatus[]', schema: list('LabBoxStatus[]') } },
-    handler: (ctx, { lab }) => send(ctx, 200, lab.status()),
+    query: {
+      boxes: 'Only these box-ids, like "1,3,5", "2-4" or "all" (absent: every box).',
+      format:
+        '"table": the text `lab status` prints (the table, a blank line, the count of boxes and certificates in each state); "summary": that last line only; "json" (default): LabBoxStatus[].',
+    },
+    responses: {
+      200: { description: 'LabBoxStatus[] (or text/plain).', schema: list('LabBoxStatus[]') },
+    },
+    errors: ['NotFound', 'BadInput'],
+    handler: (ctx, { lab, query }) => {
+      const rows = lab.status(
+        query.boxes === undefined ? undefined : boxesOf(lab, selectorQuery(query.boxes)),
+      );
+      if (query.format === undefined || query.format === 'json') return send(ctx, 200, rows);
+      if (query.format !== 'table' && query.format !== 'summary')
+        throw new WebError('bad-input', `format is json, table or summary, got "${clip(query.format, 20)}".`);
+      ctx.type = 'text/plain; charset=utf-8';
+      ctx.body =
+        query.format === 'table'
+          ? `${statusTable(rows)}\n\n${statusSummary(rows)}\n`
+          : `${statusSummary(rows)}\n`;
+    },
   }),
   planeRoute({
     method: 'post',
@@ -522,13 +553,21 @@ export const ROUTES: readonly AnyRoute<PlaneCall>[] = [
     operationId: 'getInventory',
     summary: 'box-id, hostname, address, ports and SNMP engine IDs for a manager.',
     tags: ['boxes'],
-    query: { format: '"csv" for CSV; JSON otherwise.' },
+    query: {
+      format: '"csv" for CSV; JSON otherwise.',
+      pretty: '"true": the JSON indented by two spaces, as `lab inventory` prints it.',
+    },
     responses: { 200: { description: 'InventoryRow[] (or text/csv).', schema: list('InventoryRow[]') } },
     handler: (ctx, { lab, query }) => {
       const rows = lab.inventory();
       if (query.format === 'csv') {
         ctx.type = 'text/csv';
         ctx.body = inventoryCsv(rows);
+        return;
+      }
+      if (query.pretty === 'true') {
+        ctx.type = 'application/json';
+        ctx.body = JSON.stringify(rows, null, 2) + '\n';
         return;
       }
       send(ctx, 200, rows);

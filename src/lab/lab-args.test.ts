@@ -69,6 +69,17 @@ t.test('the other verbs', async (t) => {
   t.same(parseLabArgs([]), { verb: 'help' });
   t.same(parseLabArgs(['stop', '--help']), { verb: 'help' });
   t.match(parseLabArgs(['boxes', '--json']), { verb: 'status', json: true });
+  t.same(parseLabArgs(['status', '--summary', '--box', '3,1-2'], {}), {
+    verb: 'status',
+    labsDir: '.gvos-sim/labs',
+    labsDirGiven: false,
+    json: false,
+    summary: true,
+    boxes: [1, 2, 3],
+  });
+  t.notOk('boxes' in parseLabArgs(['status', '--box', 'all']), '--box all: every box, no selector');
+  fails(t, ['status', '--summary', '--json'], /--summary is a line for people; --json gives every row/);
+  fails(t, ['status', '--box', '0'], /--box must be a box-id from 1 to 65535/);
   t.match(parseLabArgs(['down', '--name', 'x']), { verb: 'down', name: 'x' });
   t.match(parseLabArgs(['fault', 'acme-slow', 'on', '--delay-ms', '500']), {
     verb: 'fault',

@@ -21,7 +21,9 @@ and drive it while it runs.
 
   lab up [topology.yaml] [--boxes N] [--name <lab>] [--keep-state]
                           start the lab in the foreground (Ctrl-C or "lab down" stops it)
-  lab status [--json]     boxes, addresses, ports, certificate status and expiry
+  lab status [--box <ids>] [--summary] [--json]
+                          boxes, addresses, ports, certificate status and expiry, then how
+                          many boxes and certificates are in each state (--summary: that line only)
   lab down                stop the lab: every box, every process it started, every port
   lab add [--box-id N] [--hostname H] [--crypto-mode M] [--model M] [--firmware V]
   lab remove <box-id>     stop a box and delete its state
@@ -84,7 +86,7 @@ export type LabRequest =
       keepState: boolean;
       logLevel: LogLevel;
     })
-  | (Common & { verb: 'status'; json: boolean })
+  | (Common & { verb: 'status'; json: boolean; summary: boolean; boxes?: number[] })
   | (Common & { verb: 'down' })
   | (Common & { verb: 'add'; body: AddBody; json: boolean })
   | (Common & { verb: 'box'; action: BoxAction; boxId: number; json: boolean })
@@ -281,9 +283,22 @@ export function parseLabArgs(
     }
     case 'status':
     case 'boxes': {
-      const { values: v } = parse(rest, { json: { type: 'boolean' } });
+      const { values: v } = parse(rest, {
+        json: { type: 'boolean' },
+        summary: { type: 'boolean' },
+        box: { type: 'string' },
+      });
       if (v.help) return { verb: 'help' };
-      return { verb: 'status', ...common(v), json: flag(v, 'json') };
+      if (flag(v, 'json') && flag(v, 'summary'))
+        throw new LabUsageError('--summary is a line for people; --json gives every row (choose one)');
+      const boxes = parseBoxList(v.box as string | undefined);
+      return {
+        verb: 'status',
+        ...common(v),
+        json: flag(v, 'json'),
+        summary: flag(v, 'summary'),
+        ...(boxes ? { boxes } : {}),
+      };
     }
     case 'down': {
       const { values: v } = parse(rest, {});

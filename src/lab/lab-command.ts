@@ -8,10 +8,11 @@
  * Exit codes: 0 done; 1 the operation failed (one line on stderr); 2 bad
  * usage (one line naming the option and what is expected).
  */
+import { createWriteStream, type WriteStream } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { parseTrapdLine, type ReceivedNotification } from '../snmp/trapd-launcher.js';
+import { finished } from 'node:stream/promises';
+import type { ReceivedNotification } from '../snmp/trapd-launcher.js';
 import type { AdvancedClock } from './box-clock.js';
 import type { FaultState } from './faults.js';
 import type { FleetResult, LabBoxStatus, LabStateFile } from './lab.js';
@@ -19,17 +20,9 @@ import { formatBoxList, LAB_HELP, LabUsageError, parseLabArgs, type LabRequest }
 import { formatEventLine, type LabEvent } from './lab-events.js';
 import { pidAlive, readStateFile, waitPidGone } from './lab-state.js';
 import { invokedAs } from './invocation.js';
-import { callPlane, followEvents, locateLab, runningLab } from './plane-client.js';
-import {
-  clockTable,
-  faultsTable,
-  fleetTable,
-  statusTable,
-  trapsFollowLayout,
-  trapsTable,
-} from './lab-tables.js';
-import { TrapLogTail } from './trap-tail.js';
-import { TopologyError } from './topology.js';
+import { callPlane, copyFromPlane, followEvents, locateLab, runningLab } from './plane-client.js';
+import { clockTable, faultsTable, fleetTable, statusTable } from './lab-tables.js';
+import { TopologyError } from './topology-error.js';
 
 /**
  * Run `gvos-sim lab <argv>`. Resolves when the verb is done (for `up`: the
@@ -63,16 +56,26 @@ export async function runLab(argv: string[]): Promise<void> {
 }
 
 async function execute(req: Exclude<LabRequest, { verb: 'up' }>): Promise<void> {
+  // Output piped into a reader that stops early (`lab status | head`): done, not an error.
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') process.exit(0);
+    throw err;
+  });
   if (req.verb === 'help') return void console.log(LAB_HELP);
   const cmd = invokedAs();
   if (req.verb === 'down') return down(req, cmd);
   const state = await runningLab(await locateLab(req, process.env, `; start one with "${cmd} lab up"`));
   switch (req.verb) {
     case 'status': {
-      const rows = (await callPlane(state, 'GET', '/v1/boxes')) as LabBoxStatus[];
-      if (req.json) return void console.log(JSON.stringify(rows));
-      console.log(statusTable(rows));
-      if (state.trapLog) console.log(`\ntrap log: ${state.trapLog}`);
+      // The plane renders the table (and the summary) and the CLI copies it: a 10,000-box answer is
+      // not parsed and laid out again in a process that has just started.
+      const query = new URLSearchParams();
+      if (!req.json) query.set('format', req.summary ? 'summary' : 'table');
+      if (req.boxes) query.set('boxes', formatBoxList(req.boxes));
+      const q = query.toString();
+      await copyFromPlane(state, `/v1/boxes${q ? `?${q}` : ''}`, process.stdout);
+      if (req.json) process.stdout.write('\n');
+      else if (state.trapLog && !req.summary) console.log(`\ntrap log: ${state.trapLog}`);
       return;
     }
     case 'events': {
@@ -166,11 +169,17 @@ async function execute(req: Exclude<LabRequest, { verb: 'up' }>): Promise<void> 
       return;
     }
     case 'inventory': {
-      const csv = req.format === 'csv';
-      const res = await callPlane(state, 'GET', `/v1/inventory${csv ? '?format=csv' : ''}`);
-      const text = csv ? (res as string) : JSON.stringify(res, null, 2) + '\n';
-      if (!req.output) return void process.stdout.write(text);
-      await writeFile(req.output, text);
+      // CSV, or the JSON indented by the plane: copied as it comes, to the terminal or the file.
+      const path = `/v1/inventory?${req.format === 'csv' ? 'format=csv' : 'pretty=true'}`;
+      if (!req.output) return copyFromPlane(state, path, process.stdout);
+      // The file is opened once the plane has accepted: a refusal leaves an existing file as it was.
+      let file: WriteStream | undefined;
+      try {
+        await copyFromPlane(state, path, () => (file = createWriteStream(req.output!)));
+      } finally {
+        file?.end();
+      }
+      if (file) await finished(file);
       return void console.log(`inventory written to ${req.output}`);
     }
     case 'traps':
@@ -198,6 +207,12 @@ export function hostsSnippet(
 async function traps(req: Extract<LabRequest, { verb: 'traps' }>, state: LabStateFile): Promise<void> {
   const file = state.trapLog;
   if (!file) throw new Error('this lab sends its traps to an external receiver; look there');
+  // Loaded here: the trap log's parser and the MIB's names are for this verb only.
+  const [{ parseTrapdLine }, { trapsFollowLayout, trapsTable }, { TrapLogTail }] = await Promise.all([
+    import('../snmp/trapd-launcher.js'),
+    import('./trap-tables.js'),
+    import('./trap-tail.js'),
+  ]);
   const data = await readFile(file);
   // Up to the last complete line: a line being written is read by the follower.
   const complete = data.lastIndexOf(0x0a) + 1;

@@ -1,18 +1,18 @@
 /**
  * The terminal tables of `gvos-sim lab` (status, faults, clocks, fleet
- * results, traps): rows of the control plane's answers as text, in the one
- * table layout of lib/table.ts. Pure.
+ * results; the trap tables are trap-tables.ts): rows of the control plane's
+ * answers as text, in the one table layout of lib/table.ts. Pure, and light
+ * to load: the lab verbs' client imports it, and so does the control plane,
+ * which renders `lab status` for the CLI (GET /v1/boxes?format=table).
  */
 import { table } from '../lib/table.js';
-import { NOTIFICATIONS } from '../snmp/oids.js';
-import { varbindValue, type ReceivedNotification } from '../snmp/trapd-launcher.js';
 import type { FaultState } from './faults.js';
 import type { FleetResult, LabBoxStatus } from './lab.js';
 
 const lines = (head: string[], body: string[][]) => table(head, body).join('\n');
 
 /** An ISO time as `2026-01-02 03:04:05Z` (no milliseconds), or `-`. */
-function isoShort(iso: string | null | undefined): string {
+export function isoShort(iso: string | null | undefined): string {
   return iso ? iso.replace('T', ' ').replace(/\.\d+Z$/, 'Z') : '-';
 }
 
@@ -63,6 +63,30 @@ export function statusTable(rows: readonly LabBoxStatus[]): string {
   );
 }
 
+/** "5 a, 2 b": counts of each value, most first (ties by name). */
+function counts(values: readonly string[]): string {
+  const n = new Map<string, number>();
+  for (const v of values) n.set(v, (n.get(v) ?? 0) + 1);
+  return [...n]
+    .sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1))
+    .map(([v, k]) => `${k} ${v}`)
+    .join(', ');
+}
+
+/**
+ * The line under `lab status`'s table (and all of `lab status --summary`):
+ * how many boxes in each state and how many certificates in each state, so a
+ * 10,000-box lab reads at a glance: `10000 boxes: 9998 running, 2 stopped;
+ * certificates: 9990 valid, 8 none, 2 unknown`.
+ */
+export function statusSummary(rows: readonly LabBoxStatus[]): string {
+  if (rows.length === 0) return '0 boxes';
+  return (
+    `${rows.length} ${rows.length === 1 ? 'box' : 'boxes'}: ${counts(rows.map((r) => r.state))}; ` +
+    `certificates: ${counts(rows.map((r) => r.certificate.status))}`
+  );
+}
+
 /** `lab fault` and `lab faults`. */
 export function faultsTable(rows: readonly FaultState[]): string {
   return lines(
@@ -98,65 +122,4 @@ export function fleetTable(results: readonly FleetResult[]): string {
       `${(r.durationMs / 1000).toFixed(1)} s`,
     ]),
   );
-}
-
-const TRAP_HEADERS = ['time', 'notification', 'from', 'hostname', 'serial', 'description'];
-
-/** One notification as the cells of TRAP_HEADERS. */
-function trapCells(n: ReceivedNotification): string[] {
-  return [
-    n.receivedMs === undefined ? '-' : isoShort(new Date(n.receivedMs).toISOString()),
-    n.name,
-    n.transport.replace(/^UDP: /, '').replace(/->.*/, ''),
-    varbindValue(n, 'gvosSimHostname') ?? '-',
-    varbindValue(n, 'gvosSimCertSerial') ?? '-',
-    (varbindValue(n, 'gigamonSnmpNotifDescription') ?? '').slice(0, 80),
-  ];
-}
-
-/** `lab traps`: one row per notification of the trap log. */
-export function trapsTable(rows: readonly ReceivedNotification[]): string {
-  return lines(TRAP_HEADERS, rows.map(trapCells));
-}
-
-/**
- * The narrowest each column of `lab traps --follow` is, whatever the first
- * page holds: a time `2026-01-02 03:04:05Z`; the longest notification name the
- * simulator sends; `[127.255.255.255]:65535`; a default hostname of a large
- * lab; a Pebble serial. The description, last, is never padded.
- */
-const FOLLOW_MIN_WIDTHS = [
-  20,
-  Math.max(...Object.values(NOTIFICATIONS).map((k) => k.name.length)),
-  23,
-  14,
-  16,
-];
-
-/**
- * `lab traps --follow`: a table that grows line by line, so every column
- * keeps one width from the header on: the wider of FOLLOW_MIN_WIDTHS and the
- * widest cell of the `first` notifications (those printed before following).
- * A later cell wider than its column is cut to it, ending in `…` (--json
- * has every value whole); the description is last and never cut further.
- */
-export function trapsFollowLayout(first: readonly ReceivedNotification[]): {
-  header: string[];
-  line: (n: ReceivedNotification) => string;
-} {
-  const firstCells = first.map(trapCells);
-  const widths = TRAP_HEADERS.slice(0, -1).map((h, i) =>
-    Math.max(h.length, FOLLOW_MIN_WIDTHS[i] ?? 0, ...firstCells.map((c) => c[i]!.length)),
-  );
-  const fit = (c: string, w: number | undefined) =>
-    w === undefined ? c : (c.length > w ? `${c.slice(0, w - 1)}…` : c).padEnd(w);
-  const line = (cells: readonly string[]) =>
-    cells
-      .map((c, i) => fit(c, widths[i]))
-      .join('  ')
-      .trimEnd();
-  return {
-    header: [line(TRAP_HEADERS), line([...widths.map((w) => '-'.repeat(w)), '-'.repeat(11)])],
-    line: (n) => line(trapCells(n)),
-  };
 }

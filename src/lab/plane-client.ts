@@ -1,8 +1,15 @@
 /**
  * The client side of a running lab: find it from its state file, and call
- * its control plane (fetch, bearer token from the state file). Used by the
- * `gvos-sim lab` verbs other than `up`.
+ * its control plane (node:http, bearer token from the state file). Used by
+ * the `gvos-sim lab` verbs other than `up`.
+ *
+ * node:http rather than fetch: fetch loads undici (its JavaScript and its
+ * WebAssembly HTTP parser) at the first call, a cost every verb paid before
+ * doing anything; node:http's parser is built into Node. One connection per
+ * call (no agent): a verb makes one or two calls and exits.
  */
+import { request, type IncomingMessage } from 'node:http';
+import { once } from 'node:events';
 import { join, resolve } from 'node:path';
 import type { LabStateFile } from './lab.js';
 import type { LabEvent } from './lab-events.js';
@@ -81,6 +88,71 @@ function errorText(status: number, parsed: unknown): string {
   return typeof parsed === 'string' && parsed.trim() ? parsed.trim().split('\n')[0]! : `HTTP ${status}`;
 }
 
+/** The plane's URL and token, as the state file has them. */
+type PlaneAddress = Pick<LabStateFile, 'controlPlane'>;
+
+/**
+ * Send one request; resolves the response once its headers arrived. Rejects
+ * with one line naming the URL when the plane does not answer (or with the
+ * abort error when `signal` aborted it).
+ */
+function send(
+  state: PlaneAddress,
+  method: string,
+  path: string,
+  o: { body?: unknown; accept?: string; signal?: AbortSignal } = {},
+): Promise<IncomingMessage> {
+  const base = state.controlPlane.url;
+  const data = o.body === undefined ? undefined : JSON.stringify(o.body);
+  return new Promise((resolveResponse, reject) => {
+    const req = request(`${base}${path}`, {
+      method,
+      agent: false,
+      headers: {
+        authorization: `Bearer ${state.controlPlane.token}`,
+        ...(o.accept ? { accept: o.accept } : {}),
+        ...(data === undefined
+          ? {}
+          : { 'content-type': 'application/json', 'content-length': Buffer.byteLength(data) }),
+      },
+      ...(o.signal ? { signal: o.signal } : {}),
+    });
+    req.once('response', resolveResponse);
+    req.once('error', (err) =>
+      reject(
+        o.signal?.aborted
+          ? err
+          : new Error(`the lab's control plane at ${base} did not answer: ${err.message}`),
+      ),
+    );
+    req.end(data);
+  });
+}
+
+/** The whole body as text. */
+async function readText(res: IncomingMessage): Promise<string> {
+  res.setEncoding('utf8');
+  let text = '';
+  for await (const chunk of res) text += chunk as string;
+  return text;
+}
+
+const isOk = (res: IncomingMessage) => (res.statusCode ?? 0) >= 200 && (res.statusCode ?? 0) < 300;
+
+/** The error of a refused request: the plane's one-line reason. */
+async function refusal(res: IncomingMessage): Promise<Error> {
+  const text = await readText(res);
+  const type = res.headers['content-type'] ?? '';
+  let parsed: unknown = text;
+  if (type.includes('json') && text)
+    try {
+      parsed = JSON.parse(text);
+    } catch {
+      // Not JSON after all: the text is the reason.
+    }
+  return new Error(errorText(res.statusCode ?? 0, parsed));
+}
+
 /**
  * One control-plane call. Resolves the parsed JSON body (text for other
  * types); for an NDJSON answer calls `onLine` with each parsed line and
@@ -88,32 +160,18 @@ function errorText(status: number, parsed: unknown): string {
  * one line naming the URL when the plane does not answer.
  */
 export async function callPlane(
-  state: Pick<LabStateFile, 'controlPlane'>,
+  state: PlaneAddress,
   method: string,
   path: string,
   body?: unknown,
   onLine?: (line: unknown) => void,
 ): Promise<unknown> {
-  const url = `${state.controlPlane.url}${path}`;
-  let res: Response;
-  try {
-    res = await fetch(url, {
-      method,
-      headers: {
-        authorization: `Bearer ${state.controlPlane.token}`,
-        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-      },
-      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-    });
-  } catch (err) {
-    const cause = (err as { cause?: { message?: string } }).cause?.message ?? (err as Error).message;
-    throw new Error(`the lab's control plane at ${state.controlPlane.url} did not answer: ${cause}`);
-  }
-  const type = res.headers.get('content-type') ?? '';
-  if (type.includes('ndjson') && onLine && res.ok && res.body) {
+  const res = await send(state, method, path, body === undefined ? {} : { body });
+  if (!isOk(res)) throw await refusal(res);
+  const type = res.headers['content-type'] ?? '';
+  if (type.includes('ndjson') && onLine) {
     let last: unknown;
     let buffered = '';
-    const decoder = new TextDecoder();
     const take = (text: string) => {
       buffered += text;
       let nl: number;
@@ -125,14 +183,45 @@ export async function callPlane(
         onLine(last);
       }
     };
-    for await (const chunk of res.body) take(decoder.decode(chunk as Uint8Array, { stream: true }));
-    take(decoder.decode() + '\n');
+    res.setEncoding('utf8');
+    for await (const chunk of res) take(chunk as string);
+    take('\n');
     return last;
   }
-  const text = await res.text();
-  const parsed: unknown = type.includes('json') && text ? JSON.parse(text) : text;
-  if (!res.ok) throw new Error(errorText(res.status, parsed));
-  return parsed;
+  const text = await readText(res);
+  return type.includes('json') && text ? (JSON.parse(text) as unknown) : text;
+}
+
+/**
+ * GET `path` and copy the answer's body to `out` as it arrives, unparsed
+ * (`lab status` prints the table the plane rendered, `--json` the plane's
+ * JSON as sent: a 10,000-box answer is neither parsed nor rebuilt here).
+ * `out` may be a function that opens the stream: called only once the plane
+ * accepted. Rejects with the plane's one-line error for a refusal.
+ */
+export async function copyFromPlane(
+  state: PlaneAddress,
+  path: string,
+  out: NodeJS.WritableStream | (() => NodeJS.WritableStream),
+): Promise<void> {
+  const res = await send(state, 'GET', path);
+  if (!isOk(res)) throw await refusal(res);
+  const to = typeof out === 'function' ? out() : out;
+  // A failed write (a full disk, a closed pipe) ends the copy and is the answer.
+  let failed: Error | undefined;
+  const onError = (err: Error) => {
+    failed ??= err;
+    res.destroy();
+  };
+  to.on('error', onError);
+  try {
+    for await (const chunk of res) if (!to.write(chunk as Buffer)) await once(to, 'drain');
+  } catch (err) {
+    failed ??= err as Error;
+  } finally {
+    to.off('error', onError);
+  }
+  if (failed) throw failed;
 }
 
 /**
@@ -141,28 +230,27 @@ export async function callPlane(
  * lab closes the stream (it went down) or `signal` aborts.
  */
 export async function followEvents(
-  state: Pick<LabStateFile, 'controlPlane'>,
+  state: PlaneAddress,
   since: number,
   onEvent: (e: LabEvent) => void,
   signal?: AbortSignal,
 ): Promise<void> {
-  let res: Response;
+  let res: IncomingMessage;
   try {
-    res = await fetch(`${state.controlPlane.url}/v1/events?since=${since}`, {
-      headers: { authorization: `Bearer ${state.controlPlane.token}`, accept: 'text/event-stream' },
+    res = await send(state, 'GET', `/v1/events?since=${since}`, {
+      accept: 'text/event-stream',
       ...(signal ? { signal } : {}),
     });
   } catch (err) {
     if (signal?.aborted) return;
-    const cause = (err as { cause?: { message?: string } }).cause?.message ?? (err as Error).message;
-    throw new Error(`the lab's control plane at ${state.controlPlane.url} did not answer: ${cause}`);
+    throw err;
   }
-  if (!res.ok || !res.body) throw new Error(errorText(res.status, await res.text()));
-  const decoder = new TextDecoder();
+  if (!isOk(res)) throw await refusal(res);
+  res.setEncoding('utf8');
   let buffered = '';
   try {
-    for await (const chunk of res.body) {
-      buffered += decoder.decode(chunk as Uint8Array, { stream: true });
+    for await (const chunk of res) {
+      buffered += chunk as string;
       let end: number;
       while ((end = buffered.indexOf('\n\n')) >= 0) {
         const frame = buffered.slice(0, end);
@@ -176,9 +264,10 @@ export async function followEvents(
       }
     }
   } catch (err) {
-    // The lab went down mid-stream (the socket closed) or the user stopped following.
+    // The lab went down mid-stream (its end closed the connection) or the user stopped following.
     if (signal?.aborted) return;
-    if ((err as { cause?: { code?: string } }).cause?.code === 'UND_ERR_SOCKET') return;
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ECONNRESET' || code === 'ERR_STREAM_PREMATURE_CLOSE') return;
     throw err;
   }
 }

@@ -2,13 +2,8 @@
 // and its line; defaults; the JSON Schema describes exactly the accepted fields.
 import t from 'tap';
 import { readFileSync } from 'node:fs';
-import {
-  parseTopology,
-  TopologyError,
-  TOPOLOGY_FIELDS,
-  defaultTopology,
-  type TopologyContext,
-} from './topology.js';
+import { parseTopology, TOPOLOGY_FIELDS, defaultTopology, type TopologyContext } from './topology.js';
+import { TopologyError } from './topology-error.js';
 import { repoPath } from '../lib/repo-root.js';
 import { MAX_LAB_BOXES, PORT_MAX } from '../device/limits.js';
 

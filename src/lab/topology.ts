@@ -35,6 +35,7 @@ import { CRYPTO_MODES, type CryptoMode } from '../device/model.js';
 import type { BoxPorts } from '../host/box-host.js';
 import type { LabBoxSpec } from './cluster-runner.js';
 import { fieldPaths } from './topology-schema.js';
+import { TopologyError } from './topology-error.js';
 
 /** Every field path the validator accepts (`[]` = any list item): those of the schema (topology-schema.ts). */
 export const TOPOLOGY_FIELDS: readonly string[] = fieldPaths();
@@ -98,14 +99,6 @@ export interface Topology {
   ca: TopologyCa;
   trapReceiver: TopologyTrapReceiver;
   onStart: TopologyOnStart;
-}
-
-/** Every problem of a topology file, one `<file>:<line>: <path>: <message>` per line. */
-export class TopologyError extends Error {
-  constructor(readonly problems: string[]) {
-    super(problems.join('\n'));
-    this.name = 'TopologyError';
-  }
 }
 
 /** What the validator checks names against (the firmware catalog); omitted = not checked. */
