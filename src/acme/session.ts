@@ -132,6 +132,14 @@ export class AcmeSession {
   private lastNonce: string | undefined;
   /** The problem type of the last response (RFC 8555 §6.7), for the errors acme-client reduces to their detail. */
   private lastProblemType: string | undefined;
+  /**
+   * Rejects once a request was turned away because the CA has answered
+   * nothing for a while (the gate's breaker, lib/gate.ts): acme-client's
+   * status polling retries any error about 40 times with its backoff, which
+   * would keep a box of a silent CA waiting some 40 s more for nothing.
+   */
+  private readonly caSilent: Promise<never>;
+  private tellCaSilent: (e: TransportError) => void = () => undefined;
 
   private constructor(
     private readonly client: acme.Client,
@@ -139,7 +147,15 @@ export class AcmeSession {
     readonly directoryUrl: string,
     private readonly tuning: SessionTuning,
     private readonly signal: AbortSignal | undefined,
-  ) {}
+  ) {
+    this.caSilent = new Promise<never>((_resolve, reject) => (this.tellCaSilent = reject));
+    this.caSilent.catch(() => undefined);
+  }
+
+  /** acme-client's status polling, ended at once by a breaker refusal (see caSilent). */
+  private poll<T>(item: T): Promise<T> {
+    return Promise.race([this.client.waitForValidStatus(item), this.caSilent]);
+  }
 
   /**
    * Build the client over `transport`, then find or create the account of
@@ -196,7 +212,10 @@ export class AcmeSession {
         opts = { ...opts, headers: { ...(opts.headers ?? {}), 'Content-Type': 'application/jose+json' } };
       // Unsigned GET/HEAD carry no nonce: retrying them as they are is safe.
       for (let attempt = 0; ; attempt++) {
-        const resp = await transport.request(url, method, opts);
+        const resp = await transport.request(url, method, opts).catch((e: unknown) => {
+          if (e instanceof TransportError && e.code === 'ECASILENT') this.tellCaSilent(e);
+          throw e;
+        });
         this.lastProblemType = problemOf(resp)?.type;
         const nonce = resp.headers['replay-nonce'];
         // A badNonce answer's nonce is used by acme-client's own retry (http.js); keep it out of the pool.
@@ -281,7 +300,7 @@ export class AcmeSession {
     } catch (e) {
       if (this.lastProblemType !== 'urn:ietf:params:acme:error:orderNotReady') throw e;
       // waitForValidStatus returns the bare resource: keep the order URL that finalize and download need.
-      order = { ...(await this.client.waitForValidStatus(order)), url: order.url };
+      order = { ...(await this.poll(order)), url: order.url };
       finalized = await this.client.finalizeOrder(order, csr);
     }
     // The CA signs after answering "processing" (RFC 8555 §7.4): a poll at once finds it unfinished,
@@ -310,7 +329,7 @@ export class AcmeSession {
       // the shortest poll delay; acme-client's backoff doubles from there.
       await sleep(this.tuning.pollMinMs, this.signal);
       // Keep answering until the challenge is valid: the VA fetches several times (peers.md §1).
-      await this.client.waitForValidStatus(challenge);
+      await this.poll(challenge);
     } catch (e) {
       throw new Error(`${type} challenge for ${authz.identifier.value} failed: ${messageOf(e)}`);
     } finally {

@@ -126,10 +126,9 @@ export const FLEET_PARALLEL = 250;
  * the lab stops sending it more (the breaker of the boxes' gate, lib/gate.ts;
  * environment GVOS_LAB_CA_SILENCE_S, in seconds, 0 = off; LabOptions.caSilenceMs).
  * 15 s: half a request's own deadline (the agent's 30 s), so the queued boxes
- * fail before the first held request times out; and far above what a working
- * CA needs to answer one of the 16 requests the gate lets run: the longest
- * silence measured in 300-box regressions on this 2-core machine at load
- * 8-12 was about a second (bench/stall-loop.ts prints it).
+ * fail before the first held request times out; and far above the gaps
+ * between answers of a working CA (the 300-box regression issues 20-90
+ * certificates a second at about ten requests each).
  */
 const CA_SILENCE_MS = 15_000;
 
@@ -824,7 +823,7 @@ export class Lab {
     const worker = async () => {
       for (let id = queue.shift(); id !== undefined; id = queue.shift()) {
         const origin = op === 'clear' ? '' : originOf(id);
-        const open = origin ? gates.for(origin).openReason : undefined;
+        const open = origin ? gates.for(origin).refusing : undefined;
         if (open !== undefined) {
           // Open already (a CA silent since an earlier operation): this box and those queued behind it.
           queue.unshift(id);

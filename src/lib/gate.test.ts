@@ -99,21 +99,49 @@ t.test(
 );
 
 t.test(
-  'the silence breaker closes once the last silent holder has ended; off without silenceMs',
+  'after the silent holders: one probe, the others wait behind it; its answer lets them go, its silence turns them away',
   async (t) => {
     let now = 0;
-    const g = new Gate(1, { silenceMs: 1_000, name: 'https://ca.test', now: () => now });
+    const g = new Gate(3, { silenceMs: 1_000, name: 'https://ca.test', now: () => now });
+    const told: number[] = [];
+    g.onOpen((_reason, n) => told.push(n));
     const r = await g.acquire();
     now += 1_000;
     t.ok(g.checkSilence());
+    t.ok(g.refusing, 'a silent holder is still waiting: callers are refused');
     await t.rejects(g.acquire());
     r();
-    t.equal(g.openReason, undefined, 'nothing held any more: the next caller tries the CA again');
-    const again = await g.acquire();
-    t.notOk(g.checkSilence(), "the retry's silence counts from its own start");
-    now += 1_000;
-    t.ok(g.checkSilence(), 'and trips again if the CA is still silent');
-    again();
+    t.ok(g.openReason, 'still open when the silent holder has ended (no answer came)');
+    t.equal(g.refusing, undefined, 'but the next caller may probe');
+    const probe = await g.acquire();
+    const behind = [g.acquire(), g.acquire()];
+    t.equal(g.waiting, 2, 'the callers after the probe wait behind it');
+    now += 999;
+    t.notOk(g.checkSilence());
+    now += 1;
+    g.checkSilence();
+    await t.rejects(behind[0]!, { name: 'GateSilentError' }, "the probe's silence turns them away");
+    await t.rejects(behind[1]!, { name: 'GateSilentError' });
+    t.same(told, [0, 2], 'listeners told at the trip and at the silent probe');
+    await t.rejects(
+      g.acquire(),
+      { name: 'GateSilentError' },
+      'and whoever comes while the silent probe holds',
+    );
+    probe();
+    const probe2 = await g.acquire();
+    const waiting = [g.acquire(), g.acquire(), g.acquire()];
+    g.answered();
+    t.equal(g.openReason, undefined, "the second probe's answer closes it");
+    const [a, b, c] = waiting;
+    const ra = await a!;
+    const rb = await b!;
+    t.equal(g.holders, 3, 'the waiters took the free places');
+    t.equal(g.waiting, 1);
+    probe2();
+    const rc = await c!;
+    for (const x of [ra, rb, rc]) x();
+    t.equal(g.holders, 0);
 
     const off = new Gate(1, { now: () => now });
     const held = await off.acquire();

@@ -17,10 +17,11 @@
  * `silenceMs` (the holder reports each answer with {@link Gate.answered}),
  * the gate opens: every waiter is rejected at once with a
  * {@link GateSilentError} that names the server and the silence, and so is
- * every new caller, while the holders keep their own deadlines. It closes at
- * the next answer, or once the last holder has ended (the next caller then
- * tries the server again and, if it is still silent, trips it again after
- * `silenceMs`).
+ * every new caller, while the holders keep their own deadlines. Once the
+ * last of them has ended, the next caller is let through alone as a probe
+ * and the callers after it wait behind it: the probe's answer closes the
+ * gate (they all go on), its silence for `silenceMs` turns them away again.
+ * Any answer, from a probe or a late one from a silent holder, closes it.
  */
 export interface GateOptions {
   /** Trip the breaker after this long without an answer while places are held (ms); 0 or absent: never. */
@@ -40,7 +41,7 @@ export class GateSilentError extends Error {
   }
 }
 
-/** Called when the breaker opens: its reason, and how many waiters it turned away. */
+/** Called when the breaker opens, and again when a probe stays as silent: its reason, and how many waiters it turned away. */
 export type GateOpenListener = (reason: string, turnedAway: number) => void;
 
 /** How often the silence is checked, at most (a quarter of silenceMs when that is shorter). */
@@ -54,6 +55,10 @@ export class Gate {
   private silentSince = 0;
   private ticker: NodeJS.Timeout | undefined;
   private open: string | undefined;
+  /** While open: the one request let through to see whether the server answers again. */
+  private probing = false;
+  /** The probe has been silent for silenceMs: those behind it were turned away, and newcomers are. */
+  private probeSilent = false;
   private readonly openListeners = new Set<GateOpenListener>();
 
   constructor(
@@ -65,8 +70,14 @@ export class Gate {
     this.now = o.now ?? Date.now;
   }
 
-  /** The breaker's reason while it is open (callers are turned away), else undefined. */
+  /** The breaker's reason while it is open, else undefined. */
   get openReason(): string | undefined {
+    return this.open;
+  }
+
+  /** The breaker's reason while a new caller would be turned away at once (open, and not free for a probe). */
+  get refusing(): string | undefined {
+    if (this.open === undefined || this.active === 0 || (this.probing && !this.probeSilent)) return undefined;
     return this.open;
   }
 
@@ -79,7 +90,15 @@ export class Gate {
   /** A holder heard from the server (any response): the silence ends, and an open breaker closes. */
   answered(): void {
     this.silentSince = this.now();
+    if (this.open === undefined) return;
     this.open = undefined;
+    this.probing = false;
+    this.probeSilent = false;
+    // Those who waited behind a probe take the free places.
+    while (this.active < this.limit && this.queue.length > 0) {
+      this.active++;
+      this.queue.shift()!.grant();
+    }
   }
 
   /**
@@ -89,15 +108,32 @@ export class Gate {
    */
   checkSilence(): boolean {
     const limit = this.o.silenceMs ?? 0;
-    if (limit <= 0 || this.open !== undefined || this.active === 0) return false;
+    if (limit <= 0 || this.active === 0) return false;
     if (this.now() - this.silentSince < limit) return false;
+    if (this.open !== undefined) {
+      // A probe silent as long: those waiting behind it are told at once; it keeps its own deadline.
+      if (this.probing && !this.probeSilent) {
+        this.probeSilent = true;
+        this.tell(this.open, this.turnAway(this.open));
+      }
+      return false;
+    }
     const seconds = Math.round(limit / 100) / 10;
     this.open = `the CA at ${this.o.name ?? 'this server'} has answered nothing for ${seconds} s`;
-    const turnedAway = this.queue.splice(0);
-    const err = new GateSilentError(this.open);
-    for (const w of turnedAway) w.refuse(err);
-    for (const l of [...this.openListeners]) l(this.open, turnedAway.length);
+    this.tell(this.open, this.turnAway(this.open));
     return true;
+  }
+
+  private tell(reason: string, turnedAway: number): void {
+    for (const l of [...this.openListeners]) l(reason, turnedAway);
+  }
+
+  /** Reject every waiter with `reason`; returns how many. */
+  private turnAway(reason: string): number {
+    const turnedAway = this.queue.splice(0);
+    const err = new GateSilentError(reason);
+    for (const w of turnedAway) w.refuse(err);
+    return turnedAway.length;
   }
 
   /** Runs while places are held: the breaker needs a clock only then. */
@@ -139,8 +175,14 @@ export class Gate {
    */
   acquire(signal?: AbortSignal): Promise<() => void> {
     if (signal?.aborted) return Promise.reject(abortReason(signal));
-    if (this.open !== undefined) return Promise.reject(new GateSilentError(this.open));
-    if (this.active < this.limit) {
+    const refusing = this.refusing;
+    if (refusing !== undefined) return Promise.reject(new GateSilentError(refusing));
+    if (this.open !== undefined && !this.probing) {
+      // The silent holders have all ended: this caller goes alone, to see whether the server answers.
+      this.probing = true;
+      this.probeSilent = false;
+    }
+    if (this.active < this.limit && !(this.open !== undefined && this.active > 0)) {
       if (this.active++ === 0) {
         this.silentSince = this.now();
         this.watch();
@@ -173,14 +215,19 @@ export class Gate {
     return () => {
       if (released) return;
       released = true;
+      if (this.open !== undefined) {
+        // Still silent: whoever waited behind the probe is turned away, and no place is handed on.
+        if (this.probing) {
+          this.probing = false;
+          this.turnAway(this.open);
+        }
+        if (--this.active === 0) this.unwatch();
+        return;
+      }
       // Hand the place straight to the next waiter (active stays the same), or free it.
       const next = this.queue.shift();
       if (next) next.grant();
-      else if (--this.active === 0) {
-        this.unwatch();
-        // Every held request has ended: the next caller tries the server again.
-        this.open = undefined;
-      }
+      else if (--this.active === 0) this.unwatch();
     };
   }
 }
