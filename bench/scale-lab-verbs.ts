@@ -160,7 +160,13 @@ async function main(n: number): Promise<void> {
     };
     const middle = Math.ceil(n / 2);
     const ROUNDS = 3;
-    type Run = { seconds: number; referenceSeconds: number; cliCpuSeconds: number; labCpuSeconds: number };
+    type Run = {
+      seconds: number;
+      referenceSeconds: number;
+      cliCpuSeconds: number;
+      referenceCpuSeconds: number;
+      labCpuSeconds: number;
+    };
     const verbs: Record<
       string,
       { runs: Run[]; ok: boolean; bytes: number; firstLines: string[]; medianSeconds: number }
@@ -189,6 +195,7 @@ async function main(n: number): Promise<void> {
           seconds: round(r.seconds, 3),
           referenceSeconds: round(reference.seconds, 3),
           cliCpuSeconds: round(r.cpuSeconds, 2),
+          referenceCpuSeconds: round(reference.cpuSeconds, 2),
           labCpuSeconds: round(procCpuSeconds(up.pid!) - lab0, 2),
         });
         ok &&= r.code === 0;
@@ -214,7 +221,7 @@ async function main(n: number): Promise<void> {
         'wall s (3 runs)',
         'median',
         'node -e 0 median',
-        'CLI CPU s',
+        'CLI CPU s (node -e 0)',
         'lab CPU s',
         'bytes out',
         '< 1 s',
@@ -224,7 +231,7 @@ async function main(n: number): Promise<void> {
         v.runs.map((r) => r.seconds.toFixed(2)).join(' / '),
         v.medianSeconds.toFixed(2),
         med(v.runs.map((r) => r.referenceSeconds)).toFixed(2),
-        med(v.runs.map((r) => r.cliCpuSeconds)).toFixed(2),
+        `${med(v.runs.map((r) => r.cliCpuSeconds)).toFixed(2)} (${med(v.runs.map((r) => r.referenceCpuSeconds)).toFixed(2)})`,
         med(v.runs.map((r) => r.labCpuSeconds)).toFixed(2),
         v.bytes,
         v.ok && v.medianSeconds < 1 ? 'yes' : 'no',
