@@ -7,8 +7,9 @@
  *   DNS per box; see transport.ts), by replacing `http.request` on this
  *   client's own HttpClient. acme.axios is never touched.
  * - Nonces: acme-client asks newNonce before every signed request; we keep
- *   the Replay-Nonce of the last response instead (RFC 8555 §7.2 allows it),
- *   which halves the round trips.
+ *   the Replay-Nonce of every response in the transport's pool instead
+ *   (RFC 8555 §7.2 allows it; shared by the boxes of a pool, see
+ *   transport.ts), so newNonce is asked only when the pool is empty.
  * - badNonce: acme-client 5.4.0 already retries with the nonce of the error
  *   response (RFC 8555 §6.5, checked in its http.js); we only raise its retry
  *   count, because Pebble can reject half of all nonces.
@@ -99,6 +100,7 @@ interface HttpClientInternals {
   getDirectory(): Promise<Record<string, unknown>>;
   maxBadNonceRetries: number;
   accountKey: Buffer | KeyObject;
+  jwk?: Record<string, unknown>;
 }
 
 /** An ACME problem document's type and detail (RFC 8555 §6.7), when the body is one. */
@@ -129,7 +131,6 @@ const sleep = (ms: number, signal?: AbortSignal) =>
  * time (the agent's lock guarantees it).
  */
 export class AcmeSession {
-  private lastNonce: string | undefined;
   /** The problem type of the last response (RFC 8555 §6.7), for the errors acme-client reduces to their detail. */
   private lastProblemType: string | undefined;
   /**
@@ -183,7 +184,10 @@ export class AcmeSession {
     // acme-client keeps the PEM and hands it to sign() for every JWS, which makes OpenSSL 3 decode it
     // each time (~0.5 ms, a quarter of the simulator's CPU per certificate in bench/fleet-issuance).
     // A KeyObject is accepted everywhere acme-client uses the key (sign, createPublicKey for the JWK).
-    http.accountKey = o.account.key ?? createPrivateKey(o.account.keyPem);
+    const key = o.account.key ?? createPrivateKey(o.account.keyPem);
+    http.accountKey = key;
+    // acme-client derives the JWK once per client, i.e. once per operation (a public-key export each).
+    http.jwk = jwkOf(key);
     const session = new AcmeSession(client, http, o.directoryUrl, o.tuning, o.signal);
     session.install(o.transport);
     if (o.directory) {
@@ -205,7 +209,14 @@ export class AcmeSession {
     http.maxBadNonceRetries = this.tuning.badNonceRetries;
     const originalSigned = (Object.getPrototypeOf(http) as HttpClientInternals).signedRequest.bind(http);
 
-    http.request = async (url, method, opts = {}) => {
+    const origin = new URL(this.directoryUrl).origin;
+    /** One request with our retry rules; `pool`: keep the answer's Replay-Nonce for a later signed request. */
+    const send = async (
+      url: string,
+      method: string,
+      opts: { headers?: Record<string, string>; data?: unknown },
+      pool: boolean,
+    ): Promise<Raw> => {
       const signed = method.toLowerCase() === 'post';
       // What acme-client's own request() would add: JWS bodies are application/jose+json (RFC 8555 §6.2).
       if (signed)
@@ -219,21 +230,22 @@ export class AcmeSession {
         this.lastProblemType = problemOf(resp)?.type;
         const nonce = resp.headers['replay-nonce'];
         // A badNonce answer's nonce is used by acme-client's own retry (http.js); keep it out of the pool.
-        if (nonce && problemOf(resp)?.type !== 'urn:ietf:params:acme:error:badNonce') this.lastNonce = nonce;
+        if (pool && nonce && this.lastProblemType !== 'urn:ietf:params:acme:error:badNonce')
+          transport.nonces.keep(origin, nonce);
         if (signed || !this.retryable(resp) || attempt >= this.tuning.serverErrorRetries) return resp;
         await sleep(this.retryDelay(resp, attempt), this.signal);
       }
     };
+    http.request = (url, method, opts = {}) => send(url, method, opts, true);
 
     http.getNonce = async () => {
-      const n = this.lastNonce;
-      this.lastNonce = undefined;
+      const n = transport.nonces.take(origin);
       if (n) return n;
       // GET, where acme-client sends HEAD (RFC 8555 §7.2 allows both): after Pebble's HEAD answer
       // Node's client does not reuse the socket, which cost a second TLS handshake per operation.
-      const resp = await http.request(await http.getResourceUrl('newNonce'), 'get');
+      // Not pooled: this one is handed out at once.
+      const resp = await send(await http.getResourceUrl('newNonce'), 'get', {}, false);
       const nonce = resp.headers['replay-nonce'];
-      this.lastNonce = undefined; // request() pooled it: it is handed out here instead
       if (!nonce) throw new Error(`no Replay-Nonce from the ACME server's newNonce (HTTP ${resp.status})`);
       return nonce;
     };
@@ -392,6 +404,16 @@ export function pickChallenge(
   throw new Error(
     `the CA offers ${offered.join(', ') || 'no challenge'} for ${identifier.value}, but the box can answer only ${boxTypes.join(', ') || 'none'}${why}`,
   );
+}
+
+/** JWKs of account keys (RFC 7517, acme-client's form: members sorted), derived once per key. */
+const JWKS = new WeakMap<KeyObject, Record<string, unknown>>();
+
+function jwkOf(key: KeyObject): Record<string, unknown> {
+  let jwk = JWKS.get(key);
+  if (!jwk)
+    JWKS.set(key, (jwk = acme.crypto.getJwk(key as unknown as string) as unknown as Record<string, unknown>));
+  return jwk;
 }
 
 /** A one-line message from anything thrown by acme-client or the transport. */

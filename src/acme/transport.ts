@@ -204,14 +204,66 @@ export function createBoxLookup(nameServers: string[], timeoutMs: number): Looku
  * process that trust the same CA list and ask the same name servers share
  * their kept-alive connections to the CA (the CA sees fewer TCP and TLS
  * handshakes than from separate devices; every request is still signed by
- * the box's own account key).
+ * the box's own account key), and the unused Replay-Nonces the CA handed
+ * out on them (RFC 8555 §7.2: a nonce is the server's, bound to no account;
+ * the CA sees fewer newNonce requests).
  */
 const SHARED_AGENTS = new WeakMap<SecureContext, Map<string, SharedAgent>>();
 
 interface SharedAgent {
   agent: HttpsAgent;
   lookup: LookupFunction;
+  nonces: NoncePool;
 }
+
+/**
+ * Replay-Nonces an ACME server handed out and nobody has used yet, per
+ * server origin, freshest first. A signed request takes one instead of
+ * asking newNonce (RFC 8555 §7.2 allows any nonce the server gave); one the
+ * server has meanwhile forgotten costs a badNonce answer, whose own nonce
+ * the retry uses (§6.5). Bounded in count and age, so a pool never grows
+ * and rarely hands out a nonce a real CA has expired.
+ */
+export class NoncePool {
+  private readonly byOrigin = new Map<string, { nonce: string; atMs: number }[]>();
+
+  constructor(
+    private readonly max = NONCE_POOL_MAX,
+    private readonly maxAgeMs = NONCE_MAX_AGE_MS,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  /** Keep `nonce`, received from `origin`; the oldest is dropped past the bound. */
+  keep(origin: string, nonce: string): void {
+    let stack = this.byOrigin.get(origin);
+    if (!stack) this.byOrigin.set(origin, (stack = []));
+    stack.push({ nonce, atMs: this.now() });
+    if (stack.length > this.max) stack.shift();
+  }
+
+  /** The freshest unused nonce of `origin` no older than the age bound, removed from the pool; undefined when none. */
+  take(origin: string): string | undefined {
+    const stack = this.byOrigin.get(origin);
+    const n = stack?.pop();
+    if (!n) return undefined;
+    if (this.now() - n.atMs > this.maxAgeMs) {
+      // The rest are older still.
+      stack!.length = 0;
+      return undefined;
+    }
+    return n.nonce;
+  }
+
+  /** Unused nonces held for `origin` (tests). */
+  size(origin: string): number {
+    return this.byOrigin.get(origin)?.length ?? 0;
+  }
+}
+
+/** Nonces kept per server: more than a gate lets run at once (16), few enough to stay fresh. */
+const NONCE_POOL_MAX = 64;
+/** A nonce older than this is not used (Boulder keeps them valid for longer; Pebble until it restarts). */
+const NONCE_MAX_AGE_MS = 30_000;
 
 /** An idle kept-alive connection is closed after this, before a server's own idle timeout can race a reuse. */
 const IDLE_CONNECTION_MS = 4_000;
@@ -235,7 +287,7 @@ function sharedAgent(context: SecureContext, nameServers: string[], dnsTimeoutMs
   let shared = byServers.get(key);
   if (!shared) {
     const lookup = createBoxLookup(nameServers, dnsTimeoutMs);
-    shared = { agent: newAgent(context, lookup), lookup };
+    shared = { agent: newAgent(context, lookup), lookup, nonces: new NoncePool() };
     byServers.set(key, shared);
   }
   return shared;
@@ -256,6 +308,8 @@ export class BoxTransport {
   /** The agent is this transport's alone (no shared context given): close() destroys it. */
   private readonly ownAgent: boolean;
   private readonly lookup: LookupFunction;
+  /** Unused Replay-Nonces: the shared pool's (see SHARED_AGENTS), else this transport's own. */
+  readonly nonces: NoncePool;
   private readonly uncut: () => void;
   /** Requests in flight, so that a cut (ConnectFaults) ends this box's connections and no other's. */
   private readonly inFlight = new Set<ClientRequest>();
@@ -263,15 +317,16 @@ export class BoxTransport {
   constructor(private readonly o: BoxTransportOptions) {
     if (o.trustContext) {
       // It trusts the CA list only: an explicit (possibly empty) list replaces Node's bundled roots.
-      ({ agent: this.agent, lookup: this.lookup } = sharedAgent(
-        o.trustContext,
-        o.nameServers,
-        o.dnsTimeoutMs,
-      ));
+      ({
+        agent: this.agent,
+        lookup: this.lookup,
+        nonces: this.nonces,
+      } = sharedAgent(o.trustContext, o.nameServers, o.dnsTimeoutMs));
       this.ownAgent = false;
     } else {
       this.lookup = createBoxLookup(o.nameServers, o.dnsTimeoutMs);
       this.agent = newAgent(createTrustContext(o.caPems), this.lookup);
+      this.nonces = new NoncePool();
       this.ownAgent = true;
     }
     this.uncut = o.faults?.onCut(() => this.cut()) ?? (() => undefined);

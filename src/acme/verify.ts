@@ -23,7 +23,13 @@
  */
 import { X509Certificate, type KeyObject } from 'node:crypto';
 import { identifiersText, type AcmeIdentifier } from '../device/acme-identifiers.js';
-import { certificateFacts, parseChain, verifyChain, type CertificateFacts } from '../pki/certificate.js';
+import {
+  certificateFacts,
+  parseChain,
+  signedBy,
+  verifyChain,
+  type CertificateFacts,
+} from '../pki/certificate.js';
 import { keyMatches } from '../pki/keys.js';
 
 const SERVER_AUTH = '1.3.6.1.5.5.7.3.1';
@@ -71,7 +77,7 @@ export function verifyIssuedCertificate(o: {
   for (let i = 1; i < chain.length; i++) {
     const c = chain[i]!;
     if (!c.ca) throw new Error(`certificate ${i + 1} of the chain ("${cn(c.subject)}") is not a CA`);
-    if (!chain[i - 1]!.verify(c.publicKey))
+    if (!signedBy(chain[i - 1]!, c))
       throw new Error(`certificate ${i + 1} of the chain did not sign certificate ${i}`);
   }
   if (facts.notAfter <= o.nowMs) throw new Error('the CA returned an already expired certificate');

@@ -32,14 +32,40 @@ function splitPemChain(pem: string): string[] {
   return blocks.map((b) => b.replace(/\r\n/g, '\n').trim() + '\n');
 }
 
-/** Parse every certificate of a PEM bundle; throws Error naming the bad block. */
+/**
+ * Certificates after the first of a bundle, parsed, by PEM block, least
+ * recently used first. A CA sends the same intermediate with every
+ * certificate it issues; parsing it again was half of the X.509 work per
+ * certificate of a lab (bench/lab-regression's profile). An X509Certificate
+ * is immutable, so one object serves every caller; bounded by count.
+ */
+const ISSUERS = new Map<string, X509Certificate>();
+const MAX_ISSUERS = 64;
+
+/**
+ * Parse every certificate of a PEM bundle; throws Error naming the bad
+ * block. The certificates after the first may be objects shared with
+ * earlier calls (see ISSUERS): callers must not rely on their identity.
+ */
 export function parseChain(pem: string): X509Certificate[] {
   return splitPemChain(pem).map((b, i) => {
+    const known = i > 0 ? ISSUERS.get(b) : undefined;
+    if (known) {
+      ISSUERS.delete(b); // re-inserted: Map order is the recency order
+      ISSUERS.set(b, known);
+      return known;
+    }
+    let c: X509Certificate;
     try {
-      return new X509Certificate(b);
+      c = new X509Certificate(b);
     } catch {
       throw new Error(`certificate ${i + 1} of the PEM is not a valid X.509 certificate`);
     }
+    if (i > 0) {
+      if (ISSUERS.size >= MAX_ISSUERS) ISSUERS.delete(ISSUERS.keys().next().value!);
+      ISSUERS.set(b, c);
+    }
+    return c;
   });
 }
 
@@ -103,6 +129,24 @@ function readFacts(c: X509Certificate): CertificateFacts {
  * `roots`. Returns undefined when it does, else the reason. Checks signatures
  * and validity at `atMs`; name checks are the caller's (verifyName).
  */
+/** Signatures already checked good: issuer objects by the certificate they signed (both immutable). */
+const SIGNED_BY = new WeakMap<X509Certificate, WeakSet<X509Certificate>>();
+
+/**
+ * True when `issuer`'s key signed `cert`. A good result is remembered for
+ * the pair of objects: the intermediate of a lab's CA is one shared object
+ * (parseChain), so its signature by the root is checked once, not per
+ * certificate issued.
+ */
+export function signedBy(cert: X509Certificate, issuer: X509Certificate): boolean {
+  if (SIGNED_BY.get(cert)?.has(issuer)) return true;
+  if (!cert.verify(issuer.publicKey)) return false;
+  let set = SIGNED_BY.get(cert);
+  if (!set) SIGNED_BY.set(cert, (set = new WeakSet()));
+  set.add(issuer);
+  return true;
+}
+
 export function verifyChain(
   chain: X509Certificate[],
   roots: X509Certificate[],
@@ -116,7 +160,7 @@ export function verifyChain(
     const to = Date.parse(cur.validTo);
     if (atMs < from || atMs > to) return `certificate "${cur.subject.replace(/\n/g, ', ')}" is not valid now`;
     if (roots.some((r) => r.raw.equals(cur.raw))) return undefined;
-    const issuer = pool.find((p) => cur.checkIssued(p) && cur.verify(p.publicKey));
+    const issuer = pool.find((p) => cur.checkIssued(p) && signedBy(cur, p));
     if (!issuer) return `no trusted issuer for "${cur.issuer.replace(/\n/g, ', ')}"`;
     if (roots.some((r) => r.raw.equals(issuer.raw))) return undefined;
     cur = issuer;

@@ -15,8 +15,10 @@
  * when it is read (state-schema.ts); one that fails is corrupt, whatever the
  * reason, and is handled like a file that does not parse.
  */
-import { copyFile, mkdir, open, readdir, readFile, rename, rm, type FileHandle } from 'node:fs/promises';
+import { close, fchmod, fsync, open, writeFile as writeFd } from 'node:fs';
+import { copyFile, mkdir, readdir, readFile, rename, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
+import { promisify } from 'node:util';
 import { Low, type Adapter } from 'lowdb';
 import type { BoxDocument } from '../device/model.js';
 import { Gate } from '../lib/gate.js';
@@ -102,14 +104,14 @@ class AtomicJsonFile implements Adapter<BoxDocument> {
     const dir = dirname(this.file);
     const tmp = `${this.file}.tmp-${process.pid}-${this.seq++}`;
     try {
-      const fh = await this.openTemporary(tmp, dir);
+      const fd = await this.openTemporary(tmp, dir);
       try {
         // 0600 even if a file of that name was left with another mode (the name repeats across boots).
-        await fh.chmod(0o600);
-        await fh.writeFile(JSON.stringify(data));
-        await fh.sync();
+        await fd_.chmod(fd, 0o600);
+        await fd_.write(fd, JSON.stringify(data));
+        await fd_.sync(fd);
       } finally {
-        await fh.close();
+        await fd_.close(fd);
       }
       try {
         await rename(this.file, this.file + '.bak');
@@ -137,17 +139,17 @@ class AtomicJsonFile implements Adapter<BoxDocument> {
    * only (a mkdir per write was one more file operation in libuv's pool for
    * every certificate of a lab), and again if it has gone since.
    */
-  private async openTemporary(tmp: string, dir: string): Promise<FileHandle> {
+  private async openTemporary(tmp: string, dir: string): Promise<number> {
     if (!this.dirMade) {
       await mkdir(dir, { recursive: true, mode: 0o700 });
       this.dirMade = true;
     }
     try {
-      return await open(tmp, 'w', 0o600);
+      return await fd_.open(tmp, 'w', 0o600);
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
       await mkdir(dir, { recursive: true, mode: 0o700 });
-      return open(tmp, 'w', 0o600);
+      return fd_.open(tmp, 'w', 0o600);
     }
   }
 
@@ -193,12 +195,26 @@ function parseDocument(text: string): BoxDocument {
   return doc as BoxDocument;
 }
 
+/**
+ * The write path's file calls on plain descriptors: fs/promises' FileHandle
+ * costs the main thread about three times as much per call (an object, a
+ * promise and a close tracker each), and a lab makes two state writes of
+ * ten calls each per certificate (bench/lab-regression's profile).
+ */
+const fd_ = {
+  open: promisify(open) as (path: string, flags: string, mode: number) => Promise<number>,
+  chmod: promisify(fchmod),
+  write: promisify(writeFd) as (fd: number, data: string) => Promise<void>,
+  sync: promisify(fsync),
+  close: promisify(close),
+};
+
 async function syncDir(dir: string): Promise<void> {
-  const fh = await open(dir, 'r');
+  const fd = await fd_.open(dir, 'r', 0);
   try {
-    await fh.sync();
+    await fd_.sync(fd);
   } finally {
-    await fh.close();
+    await fd_.close(fd);
   }
 }
 
