@@ -742,6 +742,8 @@ export class AcmeAgent implements AcmeController {
       ({ privateKeyPem: keyPem, key } = await generatePrivateKey('prime256v1'));
       this.accountKey = { pem: keyPem, key };
     }
+    // A URL registered again mid-session (the CA had forgotten the account) is stored at once.
+    const saveAgain: Array<Promise<void>> = [];
     const { session, accountUrl } = await AcmeSession.open({
       directoryUrl,
       account: { keyPem, key, url: stored?.accountUrl ?? null },
@@ -749,12 +751,18 @@ export class AcmeAgent implements AcmeController {
       tuning: this.tuning(),
       signal: work.abort.signal,
       directory: work.directory,
+      onAccountUrl: (url) => {
+        this.log.info('ACME account registered again (the CA had forgotten it)', { directoryUrl });
+        saveAgain.push(this.port.saveAcmeAccount({ directoryUrl, accountKeyPem: keyPem, accountUrl: url }));
+      },
     });
-    if (!stored || stored.accountUrl !== accountUrl) {
-      if (stored) this.log.info('ACME account registered again (the CA had forgotten it)', { directoryUrl });
+    if (!stored || stored.accountUrl !== accountUrl)
       await this.port.saveAcmeAccount({ directoryUrl, accountKeyPem: keyPem, accountUrl });
+    try {
+      return await fn(session);
+    } finally {
+      await Promise.all(saveAgain);
     }
-    return fn(session);
   }
 
   private tuning(): SessionTuning {

@@ -10,6 +10,7 @@ import t from 'tap';
 import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:https';
+import type { SecureContext } from 'node:tls';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { generateKeyPair, generatePrivateKey } from '../pki/keys.js';
@@ -23,7 +24,7 @@ import {
   type ChallengeToAnswer,
   type SessionTuning,
 } from './session.js';
-import { BoxTransport } from './transport.js';
+import { BoxTransport, createTrustContext } from './transport.js';
 
 /** The openssl CLI on `input` (a real peer's parse of what the box sends). */
 function openssl(args: string[], input: string): Promise<string> {
@@ -48,7 +49,7 @@ class FakeAcme {
   base = '';
   private n = 0;
   private readonly valid = new Set<string>();
-  readonly posts: { path: string; nonce: string; at: number; payload: string }[] = [];
+  readonly posts: { path: string; nonce: string; at: number; payload: string; kid?: string }[] = [];
   readonly gets: { path: string; at: number }[] = [];
   readonly script = new Map<string, Answer[]>();
 
@@ -100,9 +101,18 @@ class FakeAcme {
       return send({ status: 200 });
     }
     const jws = JSON.parse(body) as { protected: string; payload: string };
-    const header = JSON.parse(Buffer.from(jws.protected, 'base64url').toString()) as { nonce: string };
+    const header = JSON.parse(Buffer.from(jws.protected, 'base64url').toString()) as {
+      nonce: string;
+      kid?: string;
+    };
     const payload = Buffer.from(jws.payload, 'base64url').toString();
-    this.posts.push({ path, nonce: header.nonce, at: Date.now(), payload });
+    this.posts.push({
+      path,
+      nonce: header.nonce,
+      at: Date.now(),
+      payload,
+      ...(header.kid ? { kid: header.kid } : {}),
+    });
     // RFC 8555 §6.5: a nonce is good once.
     if (!this.valid.delete(header.nonce)) {
       return send({
@@ -128,9 +138,19 @@ const tuning: SessionTuning = {
   badNonceRetries: 5,
 };
 
-async function open(fake: FakeAcme, over: Partial<SessionTuning> = {}) {
+async function open(
+  fake: FakeAcme,
+  over: Partial<SessionTuning> = {},
+  o: {
+    accountUrl?: string;
+    keyPem?: string;
+    trustContext?: SecureContext;
+    onAccountUrl?: (url: string) => void;
+  } = {},
+) {
   const transport = new BoxTransport({
     caPems: [listener.caPem],
+    ...(o.trustContext ? { trustContext: o.trustContext } : {}),
     nameServers: ['127.0.0.1'],
     requestTimeoutMs: 5000,
     dnsTimeoutMs: 500,
@@ -138,12 +158,105 @@ async function open(fake: FakeAcme, over: Partial<SessionTuning> = {}) {
   });
   const { session } = await AcmeSession.open({
     directoryUrl: `${fake.base}/dir`,
-    account: { keyPem: (await generateKeyPair('prime256v1')).privateKeyPem, url: null },
+    account: {
+      keyPem: o.keyPem ?? (await generateKeyPair('prime256v1')).privateKeyPem,
+      url: o.accountUrl ?? null,
+    },
     transport,
     tuning: { ...tuning, ...over },
+    ...(o.onAccountUrl ? { onAccountUrl: o.onAccountUrl } : {}),
   });
   return { session, transport };
 }
+
+const accountGone = {
+  status: 400,
+  headers: { 'Content-Type': 'application/problem+json' },
+  body: { type: 'urn:ietf:params:acme:error:accountDoesNotExist', detail: 'unknown account' },
+};
+
+t.test('a stored account URL: no newAccount, every request signed with that URL (kid)', async (t) => {
+  const fake = new FakeAcme();
+  await fake.listen();
+  t.teardown(() => fake.server.close());
+  const stored = `${fake.base}/acct/7`;
+  const { session, transport } = await open(fake, {}, { accountUrl: stored });
+  t.teardown(() => transport.close());
+  t.same(fake.posts, [], 'opening sends nothing signed');
+  await session.revoke(certPem, 4);
+  t.same(
+    fake.posts.map((p) => [p.path, p.kid]),
+    [['/revoke', stored]],
+    'the revocation alone, under the stored URL',
+  );
+  t.equal(session.accountUrl, stored);
+});
+
+t.test(
+  'the CA has forgotten the stored account: registered again once, the same request sent again under the new URL',
+  async (t) => {
+    const fake = new FakeAcme();
+    await fake.listen();
+    t.teardown(() => fake.server.close());
+    const stored = `${fake.base}/acct/7`;
+    const told: string[] = [];
+    const { session, transport } = await open(
+      fake,
+      {},
+      { accountUrl: stored, onAccountUrl: (u) => told.push(u) },
+    );
+    t.teardown(() => transport.close());
+    fake.script.set('/revoke', [accountGone]);
+    await session.revoke(certPem, 4);
+    t.same(
+      fake.posts.map((p) => [p.path, p.kid ?? 'jwk']),
+      [
+        ['/revoke', stored],
+        ['/acct', 'jwk'],
+        ['/revoke', `${fake.base}/acct/1`],
+      ],
+      'newAccount with the key (RFC 8555 §7.3), then the revocation again with the new URL',
+    );
+    t.same(told, [`${fake.base}/acct/1`], 'the new URL is handed to the caller to store');
+    t.equal(session.accountUrl, `${fake.base}/acct/1`);
+
+    // Not a loop: a CA that refuses the new account too fails the request after one registration.
+    fake.posts.length = 0;
+    const again = await open(fake, {}, { accountUrl: stored });
+    t.teardown(() => again.transport.close());
+    fake.script.set('/revoke', [accountGone, accountGone, accountGone]);
+    await t.rejects(again.session.revoke(certPem, 4), /unknown account/);
+    t.same(
+      fake.posts.map((p) => p.path),
+      ['/revoke', '/acct', '/revoke'],
+      'registered once, no more',
+    );
+  },
+);
+
+t.test(
+  'sessions on one shared pool: a Replay-Nonce left by one is used by the next, no newNonce',
+  async (t) => {
+    const fake = new FakeAcme();
+    await fake.listen();
+    t.teardown(() => fake.server.close());
+    const trustContext = createTrustContext([listener.caPem]);
+    const first = await open(fake, {}, { trustContext });
+    t.teardown(() => first.transport.close());
+    await first.session.revoke(certPem, 4);
+    first.transport.close();
+    const origin = new URL(fake.base).origin;
+    t.ok(first.transport.nonces.size(origin) >= 1, "the last answer's nonce is kept after the session");
+    const asked = fake.gets.filter((g) => g.path === '/nonce').length;
+    const second = await open(fake, {}, { trustContext, accountUrl: `${fake.base}/acct/1` });
+    t.teardown(() => second.transport.close());
+    t.equal(second.transport.nonces, first.transport.nonces, 'one pool for one trust context');
+    await second.session.revoke(certPem, 4);
+    t.equal(fake.gets.filter((g) => g.path === '/nonce').length, asked, 'no newNonce in the second session');
+    t.equal(fake.posts.length, 3, 'newAccount and two revocations');
+    t.equal(new Set(fake.posts.map((p) => p.nonce)).size, 3, 'each nonce used once (RFC 8555 §6.5)');
+  },
+);
 
 t.test(
   '503 with Retry-After, then 429, then badNonce, then success: every retry with a fresh, unused nonce',

@@ -17,10 +17,14 @@
  *   with its already used nonce (publishlab/node-acme-client#103), and it is
  *   bypassed here anyway. We retry the signed request with a fresh nonce,
  *   honouring Retry-After (RFC 8555 §6.6), a bounded number of times.
- * - The account is looked up with newAccount on every session (RFC 8555
- *   §7.3.1: the same key gives back the existing account), so a CA that has
- *   forgotten it (Pebble forgets on restart) gets it registered again
- *   without a special error path.
+ * - The account: a box that stored its account URL signs with it (kid) at
+ *   once, with no newAccount (one signed request less per renew and
+ *   revoke); one without asks newAccount (RFC 8555 §7.3, §7.3.1: the same
+ *   key gives back the existing account). A CA that has forgotten the
+ *   account (Pebble forgets on restart) answers a kid request with
+ *   accountDoesNotExist, unauthorized, or a JWS that no longer verifies
+ *   (another account now has that URL): the session registers the key
+ *   again, once, and sends that request again with the new URL.
  * - The order flow is manual, not auto(): auto() hardcodes DNS identifiers
  *   and pre-checks through the host's resolver; IP identifiers (RFC 8738)
  *   need createOrder with {type:'ip'}.
@@ -131,6 +135,10 @@ const sleep = (ms: number, signal?: AbortSignal) =>
  * time (the agent's lock guarantees it).
  */
 export class AcmeSession {
+  /** The account was registered (again) during this session: not twice. */
+  private registered = false;
+  /** Told every account URL newAccount gives that differs from the one the session started with. */
+  private onAccountUrl: ((url: string) => void) | undefined;
   /** The problem type of the last response (RFC 8555 §6.7), for the errors acme-client reduces to their detail. */
   private lastProblemType: string | undefined;
   /**
@@ -159,10 +167,13 @@ export class AcmeSession {
   }
 
   /**
-   * Build the client over `transport`, then find or create the account of
-   * `account.keyPem` (newAccount, RFC 8555 §7.3 and §7.3.1). Resolves with
-   * the session and the account URL (which the caller stores when it
-   * changed). Rejects with the server's problem or a TransportError.
+   * Build the client over `transport`. With `account.url`, the session
+   * signs with it and sends nothing yet; without, it finds or creates the
+   * account of `account.keyPem` (newAccount, RFC 8555 §7.3 and §7.3.1).
+   * Resolves with the session and the account URL (which the caller stores
+   * when it changed); a URL registered later in the session (the CA had
+   * forgotten the account) goes to `onAccountUrl`. Rejects with the
+   * server's problem or a TransportError.
    */
   static async open(o: {
     directoryUrl: string;
@@ -172,10 +183,13 @@ export class AcmeSession {
     signal?: AbortSignal;
     /** The directory already fetched (RFC 8555 §7.1.1), to save a round trip. */
     directory?: Record<string, unknown>;
+    /** Called with the new URL when the account is registered again during the session. */
+    onAccountUrl?: (url: string) => void;
   }): Promise<{ session: AcmeSession; accountUrl: string }> {
     const client = new acme.Client({
       directoryUrl: o.directoryUrl,
       accountKey: o.account.keyPem,
+      ...(o.account.url ? { accountUrl: o.account.url } : {}),
       backoffAttempts: o.tuning.pollAttempts,
       backoffMin: o.tuning.pollMinMs,
       backoffMax: o.tuning.pollMaxMs,
@@ -195,12 +209,44 @@ export class AcmeSession {
       cache.directoryCache = o.directory;
       cache.directoryTimestamp = Math.floor(Date.now() / 1000);
     }
-    // Always newAccount with the stored key: 200 = the CA still knows it, 201 = registered (again).
-    // Through acme-client's api layer: Client.createAccount() follows a 200 with an account update
-    // that Pebble refuses as an "empty update" (one extra round trip for nothing anyway).
-    const api = (client as unknown as { api: { createAccount(d: object): Promise<Raw> } }).api;
-    await api.createAccount({ termsOfServiceAgreed: true });
+    if (!o.account.url) await session.register();
+    session.onAccountUrl = o.onAccountUrl;
     return { session, accountUrl: client.getAccountUrl() };
+  }
+
+  /** The account URL the session signs with now. */
+  get accountUrl(): string {
+    return this.client.getAccountUrl();
+  }
+
+  /**
+   * newAccount with the session's key: 200 = the CA still knows it, 201 =
+   * registered (again). Through acme-client's api layer: Client.createAccount()
+   * follows a 200 with an account update that Pebble refuses as an "empty
+   * update" (one extra round trip for nothing anyway).
+   */
+  private async register(): Promise<void> {
+    const api = (this.client as unknown as { api: { createAccount(d: object): Promise<Raw> } }).api;
+    const before = (this.client as unknown as { api: { accountUrl: string | null } }).api.accountUrl;
+    await api.createAccount({ termsOfServiceAgreed: true });
+    this.registered = true;
+    const now = this.client.getAccountUrl();
+    if (now !== before) this.onAccountUrl?.(now);
+  }
+
+  /**
+   * The CA no longer knows the account a kid request named (RFC 8555 §7.3.1
+   * accountDoesNotExist; Boulder's unauthorized; Pebble after a restart may
+   * have given the URL to another key, and the JWS then fails to verify).
+   */
+  private accountGone(r: Raw): boolean {
+    const p = problemOf(r);
+    if (!p || r.status < 400 || r.status > 403) return false;
+    return (
+      p.type === 'urn:ietf:params:acme:error:accountDoesNotExist' ||
+      p.type === 'urn:ietf:params:acme:error:unauthorized' ||
+      (p.type === 'urn:ietf:params:acme:error:malformed' && /JWS verification/i.test(p.detail))
+    );
   }
 
   /** Route this client's HTTP through the box's transport, with our nonce and retry rules. */
@@ -254,6 +300,11 @@ export class AcmeSession {
       let o = opts;
       for (let attempt = 0; ; attempt++) {
         const resp = await originalSigned(url, payload, o, attempts);
+        if (o.kid && !this.registered && this.accountGone(resp)) {
+          // Registered again with the same key, then the same request under the new URL.
+          await this.register();
+          return http.signedRequest(url, payload, { ...o, kid: this.client.getAccountUrl(), nonce: null });
+        }
         if (!this.retryable(resp) || attempt >= this.tuning.serverErrorRetries) return resp;
         await sleep(this.retryDelay(resp, attempt), this.signal);
         // A fresh nonce for the retry: the old one was spent (node-acme-client#103).

@@ -1,0 +1,84 @@
+/**
+ * The box's ACME account against a real Pebble, counting what the box sends
+ * (every request of the agent goes through BoxTransport.request; the test
+ * records them and lets them through):
+ * - a renew and a revoke with the account URL stored send no newAccount:
+ *   they sign with the stored URL (kid) from their first request;
+ * - after Pebble restarts (it forgets every account, order and root), a
+ *   renew with the stored URL is refused as an unknown account, registers
+ *   the same key again once, and succeeds; the new URL is stored and the
+ *   next operation uses it without newAccount.
+ */
+import t from 'tap';
+import { freePort } from '../../src/lib/net.js';
+import { BoxTransport } from '../../src/acme/transport.js';
+import { acmePortOf, ADMIN } from '../harness/boxes.js';
+import { startAcmeBox, startPebble } from '../harness/pebble.js';
+
+/** Every request the box's transports send, as "METHOD path" (the payload's kind is in the path). */
+const sent: string[] = [];
+// eslint-disable-next-line @typescript-eslint/unbound-method -- called below with its own `this`
+const original = BoxTransport.prototype.request;
+BoxTransport.prototype.request = function (this: BoxTransport, url, method, opts) {
+  sent.push(`${method.toUpperCase()} ${new URL(url).pathname}`);
+  return original.call(this, url, method, opts);
+};
+t.teardown(() => {
+  BoxTransport.prototype.request = original;
+});
+
+/** Pebble's newAccount path (its directory's newAccount URL). */
+const NEW_ACCOUNT = 'POST /sign-me-up';
+
+t.test(
+  'a stored account: renew and revoke send no newAccount; a forgotten one is registered again',
+  async (t) => {
+    const address = '127.0.0.24';
+    const httpPort = await freePort(address);
+    const pebble = await startPebble({ httpPort });
+    t.teardown(() => pebble.stop());
+    const ab = await startAcmeBox(pebble, { address, httpPort });
+    t.teardown(() => ab.stop());
+    const { box, agent } = ab;
+    const account = () => acmePortOf(box).acmeAccount(pebble.directoryUrl);
+
+    sent.length = 0;
+    await box.acmeIssue(ADMIN, { domain: address, directoryUrl: pebble.directoryUrl });
+    await agent.idle();
+    t.match(box.acmeState().lastRequest, { type: 'Issue', status: 'Success' }, 'issued');
+    t.equal(sent.filter((r) => r === NEW_ACCOUNT).length, 1, 'the first issue registers the account');
+    const firstUrl = account()?.accountUrl;
+    t.ok(firstUrl, 'the account URL is stored');
+
+    sent.length = 0;
+    await box.acmeRenew(ADMIN, address);
+    await agent.idle();
+    t.match(box.acmeState().lastRequest, { type: 'Renew', status: 'Success' });
+    t.notOk(sent.includes(NEW_ACCOUNT), `renew: no newAccount (${sent.join(', ')})`);
+
+    sent.length = 0;
+    await box.acmeRevoke(ADMIN, address);
+    await agent.idle();
+    t.match(box.acmeState().lastRequest, { type: 'Revoke', status: 'Success' });
+    t.notOk(sent.includes(NEW_ACCOUNT), 'revoke: no newAccount');
+
+    // Pebble forgets everything on restart; the box still holds the old URL.
+    await pebble.restart();
+    sent.length = 0;
+    await box.acmeRenew(ADMIN, address);
+    await agent.idle();
+    t.match(box.acmeState().lastRequest, { type: 'Renew', status: 'Success' }, 'renewed after the restart');
+    t.equal(sent.filter((r) => r === NEW_ACCOUNT).length, 1, 'registered again, once');
+    t.ok(
+      sent.indexOf(NEW_ACCOUNT) > sent.indexOf('POST /order-plz'),
+      `registered after the CA refused the stored URL, not up front (${sent.join(', ')})`,
+    );
+    t.ok(account()?.accountUrl, 'an account URL is stored after the re-registration');
+
+    sent.length = 0;
+    await box.acmeRenew(ADMIN, address);
+    await agent.idle();
+    t.match(box.acmeState().lastRequest, { type: 'Renew', status: 'Success' });
+    t.notOk(sent.includes(NEW_ACCOUNT), 'the next renew uses the new URL without newAccount');
+  },
+);
