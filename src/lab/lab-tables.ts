@@ -52,7 +52,8 @@ export function statusTable(rows: readonly LabBoxStatus[]): string {
         String(r.ports.https),
         String(r.ports.snmp),
         r.state,
-        c.status + (c.reason ? ` (${c.reason.slice(0, 60)})` : ''),
+        // Long enough for the CA breaker's reason ("the CA at https://127.0.0.1:40215 has answered nothing for 15 s").
+        c.status + (c.reason ? ` (${c.reason.length > 80 ? `${c.reason.slice(0, 79)}…` : c.reason})` : ''),
         c.serial ?? '-',
         isoShort(c.expires),
         isoShort(c.nextRenewal),
