@@ -350,12 +350,15 @@ async function fleetRun(
  * Pebble wedges (see pebbleRun) issue the boxes still without one from
  * another new Pebble, at most three times. For figures that need every box
  * issued (scale's memory); the first attempt's figures are returned.
+ * `parallel`: at most this many boxes ordering at once (default: all, as
+ * before); the lab's fleet operations order FLEET_PARALLEL at a time.
  */
 export async function issueEveryBox(
   fleet: Fleet,
   httpPort: number,
   probe: ServedProbe,
   httpsPort: number,
+  parallel?: number,
 ): Promise<{ first: RunFigures; attempts: number; withoutCertificate: number }> {
   let first: RunFigures | undefined;
   let attempts = 0;
@@ -368,7 +371,17 @@ export async function issueEveryBox(
       const pid = childPids('pebble')[0]!;
       const tag = `every${attempts}`;
       await configureFleet(fleet, pebble, await pebble.root(), tag, missing);
-      const r = await issueAll(fleet, pebble, pid, probe, 'prime256v1', httpsPort, tag, missing);
+      const r = await issueAll(
+        fleet,
+        pebble,
+        pid,
+        probe,
+        'prime256v1',
+        httpsPort,
+        tag,
+        missing,
+        parallel === undefined ? {} : { parallel },
+      );
       first ??= r;
     } finally {
       watch.stop();

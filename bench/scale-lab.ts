@@ -17,16 +17,22 @@
  *    the prompt back; every connection crossed a listener process when the
  *    size has them;
  * 4. every box issues a P-256 certificate from one Pebble (http-01 through the
- *    boxes' HTTP listeners); resident memory per box after.
+ *    boxes' HTTP listeners), paced as the lab's fleet operations are
+ *    (FLEET_PARALLEL boxes ordering at a time; all 10,000 at once wedged
+ *    Pebble, letsencrypt/pebble#554); resident memory per box after.
+ *
+ * Memory is sampled twice each time: as it stands (what `ps` shows a user)
+ * and after a full GC (what the boxes hold).
  *
  * `node --expose-gc dist/bench/run.js --only scale-lab [--full]`: full is
  * 1000 and 10,000 boxes; small is 100 and 1000.
  */
-import { fork } from 'node:child_process';
+import { execFileSync, fork } from 'node:child_process';
 import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
+import { FLEET_PARALLEL } from '../src/lab/lab.js';
 import { openFilesLimit, planListeners, type ListenerPlan } from '../src/lab/open-files.js';
 import { freePort } from '../src/lib/net.js';
 import { issueEveryBox } from './fleet-issuance.js';
@@ -38,6 +44,13 @@ import { sshShell } from './scale.js';
 const MiB = 1024 * 1024;
 const RESULTS = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'bench', 'results');
 const round = (x: number, d = 1) => Math.round(x * 10 ** d) / 10 ** d;
+const COMMIT = (() => {
+  try {
+    return execFileSync('git', ['rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).trim();
+  } catch {
+    return 'unknown';
+  }
+})();
 
 /** What one size measured (the child's answer). */
 interface SizeFigures {
@@ -50,6 +63,8 @@ interface SizeFigures {
     labRssMiB: number;
     listenerRssMiB: number;
     rssPerBoxMiB: number;
+    /** The same before the GC (as `ps` would show it). */
+    rssPerBoxNoGcMiB: number;
     labFds: number;
     listenerFds: number[];
   };
@@ -63,7 +78,7 @@ interface SizeFigures {
     /** Most open files of the lab's process while the boxes issued (sampled every 250 ms). */
     peakLabFds: number;
   };
-  afterIssue: { labRssMiB: number; listenerRssMiB: number; rssPerBoxMiB: number };
+  afterIssue: { labRssMiB: number; listenerRssMiB: number; rssPerBoxMiB: number; rssPerBoxNoGcMiB: number };
   loadAvg1m: [number, number];
 }
 
@@ -73,7 +88,15 @@ interface SizeFigures {
  * busy machine, a deadline) still leaves the phases it finished, marked so.
  */
 function progress(n: number, phase: string, so: Record<string, unknown>): void {
-  const doc = { boxes: n, lastPhase: phase, complete: phase === 'done', at: new Date().toISOString(), ...so };
+  const doc = {
+    boxes: n,
+    lastPhase: phase,
+    complete: phase === 'done',
+    at: new Date().toISOString(),
+    commit: COMMIT,
+    loadAvg1m: round(loadavg()[0]!, 2),
+    ...so,
+  };
   writeFileSync(join(RESULTS, `scale-lab-${n}.progress.json`), JSON.stringify(doc, null, 2) + '\n');
   console.log(`scale-lab ${n}: ${phase}`);
 }
@@ -132,11 +155,15 @@ async function measureSize(n: number): Promise<SizeFigures> {
   progress(n, 'later boot', so);
 
   const memory = () => {
+    const pids = fleet.runner.listenerPool?.processes.map((p) => p.pid) ?? [];
+    const listenerRss = () => pids.reduce((s, pid) => s + procRssBytes(pid), 0);
+    const noGc = procRssBytes('self') + listenerRss();
     collectGarbage();
     const lab = procRssBytes('self');
-    const pids = fleet.runner.listenerPool?.processes.map((p) => p.pid) ?? [];
-    const listener = pids.reduce((s, pid) => s + procRssBytes(pid), 0);
+    const listener = listenerRss();
     return {
+      labRssNoGcMiB: round((noGc - listener) / MiB),
+      rssPerBoxNoGcMiB: round((noGc - rss0) / n / MiB, 3),
       labRssMiB: round(lab / MiB),
       listenerRssMiB: round(listener / MiB),
       rssPerBoxMiB: round((lab - rss0 + listener) / n / MiB, 3),
@@ -149,6 +176,7 @@ async function measureSize(n: number): Promise<SizeFigures> {
       labRssMiB: m1.labRssMiB,
       listenerRssMiB: m1.listenerRssMiB,
       rssPerBoxMiB: m1.rssPerBoxMiB,
+      rssPerBoxNoGcMiB: m1.rssPerBoxNoGcMiB,
       labFds: openFds(),
       listenerFds: m1.pids.map(fdsOf),
     };
@@ -187,14 +215,22 @@ async function measureSize(n: number): Promise<SizeFigures> {
     let peakLabFds = openFds();
     const sampler = setInterval(() => (peakLabFds = Math.max(peakLabFds, openFds())), 250);
     try {
-      every = await issueEveryBox(fleet, httpPort, probe, ports.https);
+      every = await issueEveryBox(fleet, httpPort, probe, ports.https, FLEET_PARALLEL);
     } finally {
       clearInterval(sampler);
       probe.close();
     }
     const m2 = memory();
     so.afterIssue = {
+      parallel: FLEET_PARALLEL,
+      ok: every.first.ok,
+      seconds: every.first.seconds,
+      attempts: every.attempts,
+      labRssMiB: m2.labRssMiB,
+      labRssNoGcMiB: m2.labRssNoGcMiB,
+      listenerRssMiB: m2.listenerRssMiB,
       rssPerBoxMiB: m2.rssPerBoxMiB,
+      rssPerBoxNoGcMiB: m2.rssPerBoxNoGcMiB,
       withoutCertificate: every.withoutCertificate,
       peakLabFds,
     };
@@ -225,6 +261,7 @@ async function measureSize(n: number): Promise<SizeFigures> {
         labRssMiB: m2.labRssMiB,
         listenerRssMiB: m2.listenerRssMiB,
         rssPerBoxMiB: m2.rssPerBoxMiB,
+        rssPerBoxNoGcMiB: m2.rssPerBoxNoGcMiB,
       },
       loadAvg1m: [round(load0, 2), round(loadavg()[0]!, 2)],
     };
