@@ -46,7 +46,11 @@ const RESULTS = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'bench
 const round = (x: number, d = 1) => Math.round(x * 10 ** d) / 10 ** d;
 const COMMIT = (() => {
   try {
-    return execFileSync('git', ['rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).trim();
+    return execFileSync('git', ['rev-parse', '--short', 'HEAD'], {
+      encoding: 'utf8',
+      cwd: dirname(fileURLToPath(import.meta.url)),
+      stdio: ['ignore', 'pipe', 'ignore'],
+    }).trim();
   } catch {
     return 'unknown';
   }
