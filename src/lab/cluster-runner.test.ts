@@ -235,8 +235,11 @@ t.test('three boxes in one process', { skip }, async (t) => {
   t.test('stop, remove and add', async (t) => {
     await runner.stop(2);
     t.equal(runner.info(2).state, 'stopped');
+    t.equal(runner.boxIdAt('127.0.3.2'), 2, 'a stopped box is still found by its address');
     await runner.remove(2);
     t.notOk(runner.has(2));
+    t.equal(runner.boxIdAt('127.0.3.2'), undefined, 'a removed box is no longer found by its address');
+    t.equal(runner.boxIdAt('127.0.3.1'), 1, 'the others still are');
     await t.rejects(
       runner.add({
         boxId: 1,

@@ -213,6 +213,12 @@ const BOOTS_AT_ONCE = 64;
 export class ClusterRunner {
   readonly cluster: LabCluster;
   private readonly slots = new Map<number, Slot>();
+  /**
+   * Box-ids by the address they listen on: a notification is told apart by
+   * the address it came from, a lookup per trap, so not a scan of the lab
+   * (10,000 boxes each sending one at start made that quadratic).
+   */
+  private readonly byAddress = new Map<string, Set<number>>();
   private readonly log: Logger;
   private readonly stateListeners = new Set<(boxId: number, state: LabBoxState, error?: string) => void>();
   /** One for all boxes: the CA lists of a lab's boxes are the same, so the ACME trust material is built once. */
@@ -276,6 +282,24 @@ export class ClusterRunner {
     return this.slots.has(boxId);
   }
 
+  /** The lowest box-id of the lab that listens on `address` (several in ports mode), or undefined. */
+  boxIdAt(address: string): number | undefined {
+    let lowest: number | undefined;
+    for (const id of this.byAddress.get(address) ?? []) if (lowest === undefined || id < lowest) lowest = id;
+    return lowest;
+  }
+
+  private index(boxId: number, address: string, on: boolean): void {
+    let ids = this.byAddress.get(address);
+    if (on) {
+      if (!ids) this.byAddress.set(address, (ids = new Set()));
+      ids.add(boxId);
+    } else if (ids) {
+      ids.delete(boxId);
+      if (ids.size === 0) this.byAddress.delete(address);
+    }
+  }
+
   /** Where box `boxId` listens and in what state it is. Throws for an unknown box-id. */
   info(boxId: number): LabBoxInfo {
     const s = this.slot(boxId);
@@ -327,10 +351,12 @@ export class ClusterRunner {
       queue: Promise.resolve(),
     };
     this.slots.set(spec.boxId, slot);
+    this.index(spec.boxId, address, true);
     try {
       await this.enqueue(slot, () => this.boot(slot));
     } catch (err) {
       this.slots.delete(spec.boxId);
+      this.index(spec.boxId, address, false);
       throw err;
     }
     return this.info(spec.boxId);
@@ -393,6 +419,8 @@ export class ClusterRunner {
   async remove(boxId: number): Promise<void> {
     await this.stop(boxId);
     this.cluster.forget(boxId);
+    const slot = this.slots.get(boxId);
+    if (slot) this.index(boxId, slot.address, false);
     this.slots.delete(boxId);
     await rm(boxDataDir(this.o.labDir, boxId), { recursive: true, force: true });
   }

@@ -228,6 +228,8 @@ export class Lab {
   /** The admin password of every box (first boot). Secret: shown once by `lab up`, kept 0600 in the lab dir. */
   readonly adminPassword: string;
   private ca: LabCa | undefined;
+  /** The CA's trust PEMs with the name each gets in a box's certificate store (set at the first configure). */
+  private trustNames: { pem: string; name: string }[] | undefined;
   private traps: LabTrapReceiver | undefined;
   private trapTail: TrapLogTail | undefined;
   private router: ChallengeRouter | undefined;
@@ -365,7 +367,7 @@ export class Lab {
     let boxId: number | null = Number(varbindValue(n, 'gvosSimBoxId') ?? NaN);
     if (!Number.isInteger(boxId) || !this.runner.has(boxId)) {
       const address = source.replace(/:\d+$/, '');
-      boxId = this.runner.ids().find((id) => this.runner.info(id).address === address) ?? null;
+      boxId = this.runner.boxIdAt(address) ?? null;
       // In ports mode every box sends from the shared address: no way to tell them apart.
       if (boxId !== null && this.runner.addressing.mode === 'ports') boxId = null;
     }
@@ -592,8 +594,12 @@ export class Lab {
 
   private async configureSteps(boxId: number, box: Box): Promise<void> {
     const ca = this.ca!;
-    for (const pem of ca.trustPems) {
-      const name = `lab-ca-${certificateFacts(pem).sha256Fingerprint.replace(/:/g, '').slice(0, 12).toLowerCase()}`;
+    // Named once per lab, not per box (a parse of each PEM per box was a share of a 10,000-box start).
+    this.trustNames ??= ca.trustPems.map((pem) => ({
+      pem,
+      name: `lab-ca-${certificateFacts(pem).sha256Fingerprint.replace(/:/g, '').slice(0, 12).toLowerCase()}`,
+    }));
+    for (const { pem, name } of this.trustNames) {
       if (!box.certificateNames().includes(name)) await box.addPublicCertificate(LAB_ACTOR, name, pem);
       await box.addCaListEntry(LAB_ACTOR, name);
     }
