@@ -14,6 +14,7 @@ import { labRegressionBench } from './lab-regression.js';
 import { notificationsBench } from './notifications.js';
 import { scaleBench } from './scale.js';
 import { scaleLabBench } from './scale-lab.js';
+import { scaleLabUpBench } from './scale-lab-up.js';
 import { scaleLabVerbsBench } from './scale-lab-verbs.js';
 import { snmpAgentBench } from './snmp-agent.js';
 import { soakBench } from './soak.js';
@@ -27,6 +28,8 @@ const BENCHES: Record<string, (full: boolean) => Promise<void>> = {
   scale: scaleBench,
   // 10,000 boxes in one lab with --full (1000 without), the reference size in the same run.
   'scale-lab': scaleLabBench,
+  // `lab up` to its table: 10,000 boxes with --full (100 without), 1000 (100) as the reference in the same run.
+  'scale-lab-up': scaleLabUpBench,
   // `lab up` of 10,000 boxes with --full (100 without), then lab status / inventory / one fleet op, each timed.
   'scale-lab-verbs': scaleLabVerbsBench,
   'snmp-agent': snmpAgentBench,

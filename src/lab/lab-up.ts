@@ -132,6 +132,7 @@ export async function labUp(o: Extract<LabRequest, { verb: 'up' }>): Promise<voi
       onProcesses: (processes) => void saveState({ ...state, processes }).catch(() => undefined),
     });
   } catch (err) {
+    progress.finish();
     await stateWrites.catch(() => undefined);
     await removeStateFile(dir, labName);
     throw err;
@@ -184,7 +185,7 @@ export async function labUp(o: Extract<LabRequest, { verb: 'up' }>): Promise<voi
     throw err;
   }
   lab.endProgress();
-  if (progress instanceof LiveTableProgress) progress.finish();
+  progress.finish();
   const rootFile = lab.caRootPem ? join(lab.dir, 'ca-root.pem') : undefined;
   if (rootFile && lab.caRootPem) {
     // A CA that keeps its key (not Pebble): the root the lab made for its dashboard goes into the same file.

@@ -1,6 +1,6 @@
 /** The live start table: never taller than the terminal, whatever the lab's size. */
 import t from 'tap';
-import { LiveTableProgress } from './progress.js';
+import { LineProgress, LiveTableProgress } from './progress.js';
 
 const ESC = String.fromCharCode(27);
 
@@ -49,4 +49,43 @@ t.test('10,000 boxes on a 24-line terminal: a count per state and the boxes stil
   t.ok(out.at(-1)!.startsWith(`${ESC}[${lines.length}A`), 'cursor up by the previous draw');
   t.ok(out.at(-1)!.endsWith(`${ESC}[J`), 'the rest of the previous draw is cleared');
   t.equal(lastDraw(out).length, 3, 'phase, count, the failed box');
+});
+
+t.test(
+  'plain lines: box lines gathered into one write, a phase line at once, nothing lost at finish',
+  async (t) => {
+    const out: string[] = [];
+    const p = new LineProgress((s) => void out.push(s), 60_000);
+    p.phase('starting 3 boxes');
+    t.equal(out.length, 1, 'the phase line is written at once');
+    for (const id of [1, 2, 3]) p.box(id, `gigavue-${id}`, 'starting');
+    t.equal(out.length, 1, 'box lines wait for the next write');
+    p.phase('issuing certificates');
+    t.equal(out.length, 2, 'a phase line takes the box lines before it along, in one write');
+    t.same(
+      out[1]!.split('\n').map((l) => l.replace(/^\[ *\d+\.\ds\] /, '')),
+      [
+        'box 1 gigavue-1: starting',
+        'box 2 gigavue-2: starting',
+        'box 3 gigavue-3: starting',
+        'issuing certificates',
+        '',
+      ],
+    );
+    p.box(3, 'gigavue-3', 'issue: ok');
+    p.finish();
+    t.equal(out.length, 3);
+    t.match(out[2], /box 3 gigavue-3: issue: ok\n$/, 'finish writes what was left');
+    p.finish();
+    t.equal(out.length, 3, 'nothing more to write');
+  },
+);
+
+t.test('plain lines: a box line alone is written within flushMs', async (t) => {
+  const out: string[] = [];
+  const p = new LineProgress((s) => void out.push(s), 20);
+  p.box(7, 'gigavue-7', 'running');
+  await new Promise((r) => setTimeout(r, 200));
+  t.equal(out.length, 1);
+  t.match(out[0], /box 7 gigavue-7: running\n$/);
 });
