@@ -2,7 +2,7 @@
  * The document of a box that boots for the first time: identity, the admin
  * user, the default self-signed certificate and an SSH host key.
  */
-import { createHash, generateKeyPairSync } from 'node:crypto';
+import { createHash, generateKeyPair } from 'node:crypto';
 import { generatePrivateKey, keyAlgorithmOf, parsePrivateKey } from '../pki/keys.js';
 import { createSelfSigned } from '../pki/self-signed.js';
 import { DeviceError } from './errors.js';
@@ -75,12 +75,28 @@ export async function createFirstBootDocument(o: FirstBootOptions): Promise<BoxD
   const alg = defaultKeyAlgorithm(o.cryptoMode);
   if (o.adminPasswordHash !== undefined && !o.adminPasswordHash.startsWith('scrypt$'))
     throw new DeviceError('bad-input', 'adminPasswordHash is not a stored password hash (scrypt$...).');
-  // Both off the event loop: scrypt (~50 ms) and key generation (RSA-2048: ~90-190 ms) run on the libuv pool.
-  const [passwordHash, key] = await Promise.all([
+  // Made and encoded on the libuv pool beside the keys below: on the event loop it was ~5% of a
+  // 10,000-box lab's start (bench/scale-lab-up).
+  // EMULATION: the SSH host key is ECDSA P-256, made on first boot and kept.
+  // ECDSA P-256 host key in SEC1 PEM: ssh2 parses it, node:crypto makes it in ~1 ms.
+  const hostKeyPem = new Promise<string>((resolve, reject) =>
+    generateKeyPair(
+      'ec',
+      {
+        namedCurve: 'prime256v1',
+        privateKeyEncoding: { type: 'sec1', format: 'pem' },
+        publicKeyEncoding: { type: 'spki', format: 'pem' },
+      },
+      (err, _publicKey, privateKey) => (err ? reject(err) : resolve(privateKey)),
+    ),
+  );
+  // All off the event loop: scrypt (~50 ms) and key generation (RSA-2048: ~90-190 ms) run on the libuv pool.
+  const [passwordHash, key, hostKey] = await Promise.all([
     o.adminPasswordHash ?? hashPasswordAsync(o.adminPassword),
     o.defaultKeyPem !== undefined
       ? { privateKeyPem: o.defaultKeyPem, key: parsePrivateKey(o.defaultKeyPem) }
       : generatePrivateKey(alg),
+    hostKeyPem,
   ]);
   if (keyAlgorithmOf(key.key) !== alg)
     throw new DeviceError(
@@ -96,13 +112,6 @@ export async function createFirstBootDocument(o: FirstBootOptions): Promise<BoxD
     notBeforeMs: o.nowMs,
     validDays: 3650,
   });
-  // EMULATION: the SSH host key is ECDSA P-256, made on first boot and kept.
-  // ECDSA P-256 host key in SEC1 PEM: ssh2 parses it, node:crypto makes it in ~1 ms.
-  const hostKey = generateKeyPairSync('ec', {
-    namedCurve: 'prime256v1',
-    privateKeyEncoding: { type: 'sec1', format: 'pem' },
-    publicKeyEncoding: { type: 'spki', format: 'pem' },
-  }).privateKey;
   return {
     schema: 1,
     identity: deriveIdentity(o.seed, o.boxId, o.model, o.sysObjectId),
