@@ -8,6 +8,7 @@
  * replays a run: every trial and every fuzzed line comes from it, and each
  * test prints the seed it used.
  */
+import { execFileSync } from 'node:child_process';
 import { createHash, X509Certificate } from 'node:crypto';
 import { cpSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -344,4 +345,55 @@ export function rest(port: number, method: string, path: string, o: RestOptions 
     req.on('error', reject);
     req.end(payload);
   });
+}
+
+/** Run `cmd` with `args`, its output ignored: true when it exited 0 (a probe of what this machine permits). */
+export function tryRun(cmd: string, args: string[]): boolean {
+  try {
+    execFileSync(cmd, args, { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * What the storage tests may do to a data directory here, probed once on a
+ * scratch directory: mount a small tmpfs (as root where mount is permitted),
+ * else make it immutable with chattr +i.
+ */
+export function directoryControls(): { canMount: boolean; canChattr: boolean } {
+  const probe = mkdtempSync(join(tmpdir(), 'gvos-mount-probe-'));
+  const canMount =
+    tryRun('mount', ['-t', 'tmpfs', '-o', 'size=64k', 'tmpfs', probe]) && tryRun('umount', [probe]);
+  const canChattr = !canMount && tryRun('chattr', ['+i', probe]) && tryRun('chattr', ['-i', probe]);
+  rmSync(probe, { recursive: true, force: true });
+  return { canMount, canChattr };
+}
+
+/**
+ * A start refused for the corrupt state file `file`, whose bytes were `bad`:
+ * exit 1, no ready line, one line (log lines aside) naming the file and the
+ * copy kept, that copy the bad bytes, and the bad file left in place.
+ * Returns the line, for what the caller checks besides.
+ */
+export function checkCorruptRefusal(
+  t: Test,
+  r: { code: number | null; stdout: string; stderr: string },
+  file: string,
+  bad: Buffer,
+): string {
+  t.equal(r.code, 1, 'exit code 1');
+  t.equal(r.stdout, '', 'no ready line');
+  const lines = r.stderr
+    .trim()
+    .split('\n')
+    .filter((l) => !l.startsWith('{'));
+  t.equal(lines.length, 1, 'one line');
+  const line = lines[0] ?? '';
+  t.match(line, `state file ${file} is corrupt`, 'naming the file');
+  t.match(line, `a copy was kept as ${file}.corrupt`);
+  t.same(readFileSync(file + '.corrupt'), bad, 'the copy is the bad file');
+  t.same(readFileSync(file), bad, 'the bad file stays in place');
+  return line;
 }

@@ -17,23 +17,11 @@ import { closeSync, mkdtempSync, openSync, rmSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runBoxCommand } from '../harness/box-process.js';
-import { PASSWORD, startBox } from './helpers.js';
+import { directoryControls, PASSWORD, startBox, tryRun } from './helpers.js';
 
 const PORTS = ['--ssh-port', '0', '--cli-port', '0', '--https-port', '0', '--http-port', '0'];
 
-function tryRun(cmd: string, args: string[]): boolean {
-  try {
-    execFileSync(cmd, args, { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-const probe = mkdtempSync(join(tmpdir(), 'gvos-mount-probe-'));
-const CAN_MOUNT =
-  tryRun('mount', ['-t', 'tmpfs', '-o', 'size=64k', 'tmpfs', probe]) && tryRun('umount', [probe]);
-rmSync(probe, { recursive: true, force: true });
+const { canMount: CAN_MOUNT } = directoryControls();
 
 t.test('a data directory reused under another --box-id is refused, naming it', async (t) => {
   const box = await startBox({ args: ['--box-id', '3'] });

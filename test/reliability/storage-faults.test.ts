@@ -44,14 +44,17 @@ import type { BoxProcess } from '../harness/box-process.js';
 import {
   acmeInfo,
   acmeSettled,
+  checkCorruptRefusal,
   cli,
   configureForAcme,
+  directoryControls,
   DOMAIN,
   rest,
   served,
   startAcmePeers,
   savedBoxTemplate,
   startBox,
+  tryRun,
   type AcmePeers,
 } from './helpers.js';
 
@@ -59,15 +62,6 @@ const SAVE_ERROR =
   /% Could not save the box state \([^)]*\); nothing was changed\. Check the data directory and retry\./;
 
 // ---------------------------------------------------------------- how to break a directory as root
-
-function tryRun(cmd: string, args: string[]): boolean {
-  try {
-    execFileSync(cmd, args, { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 /** A data directory that can be made read-only, full, and writable again. */
 interface FaultyDir {
@@ -79,11 +73,7 @@ interface FaultyDir {
   dispose(): void;
 }
 
-const probe = mkdtempSync(join(tmpdir(), 'gvos-mount-probe-'));
-const CAN_MOUNT =
-  tryRun('mount', ['-t', 'tmpfs', '-o', 'size=64k', 'tmpfs', probe]) && tryRun('umount', [probe]);
-const CAN_CHATTR = !CAN_MOUNT && tryRun('chattr', ['+i', probe]) && tryRun('chattr', ['-i', probe]);
-rmSync(probe, { recursive: true, force: true });
+const { canMount: CAN_MOUNT, canChattr: CAN_CHATTR } = directoryControls();
 t.comment(
   `read-only by ${CAN_MOUNT ? 'a tmpfs remounted ro' : CAN_CHATTR ? 'chattr +i' : 'nothing (skipped)'}; ` +
     `full by ${CAN_MOUNT ? 'a filled 1 MiB tmpfs' : 'nothing (skipped)'}`,
@@ -264,18 +254,7 @@ for (const [what, corrupt] of corruptions) {
       const file = join(dir, 'state.json');
       corrupt(file);
       const bad = readFileSync(file);
-      const r = await boot(dir);
-      t.equal(r.code, 1, 'exit code 1');
-      t.equal(r.stdout, '', 'no ready line');
-      const lines = r.stderr
-        .trim()
-        .split('\n')
-        .filter((l) => !l.startsWith('{'));
-      t.equal(lines.length, 1, 'one line');
-      t.match(lines[0], `state file ${file} is corrupt`, 'naming the file');
-      t.match(lines[0], `a copy was kept as ${file}.corrupt`);
-      t.same(readFileSync(file + '.corrupt'), bad, 'the copy is the bad file');
-      t.same(readFileSync(file), bad, 'the bad file stays in place');
+      checkCorruptRefusal(t, await boot(dir), file, bad);
       const again = await boot(dir);
       t.equal(again.code, 1, 'the next start refuses too, although an admin password was given');
       t.same(readFileSync(file), bad, 'and nothing was written over it');
