@@ -431,42 +431,28 @@ t.test('session limit', async (t) => {
 
 t.test('listen errors and close', async (t) => {
   const lab = await withLab(t);
-  const clash = new SshCliServer({
-    address: lab.address,
-    port: lab.sshPort,
-    cluster: lab.cluster,
-    boxId: 1,
-    logger: silentLogger,
-    hostKeyPem: lab.box().sshHostKey,
-  });
+  /** Another SSH server of box 1: on the lab's address and SSH port with the box's host key, unless told. */
+  const server = (o: { address?: string; port?: number; hostKeyPem?: string } = {}) =>
+    new SshCliServer({
+      address: lab.address,
+      port: lab.sshPort,
+      cluster: lab.cluster,
+      boxId: 1,
+      logger: silentLogger,
+      hostKeyPem: lab.box().sshHostKey,
+      ...o,
+    });
+  const clash = server();
   await t.rejects(clash.listen(), {
     message: new RegExp(
       `SSH CLI of box 1: cannot listen on 127\\.0\\.0\\.71:${lab.sshPort}: the port is already in use \\(EADDRINUSE\\)`,
     ),
   });
-  const badAddr = new SshCliServer({
-    address: '192.0.2.1',
-    port: 0,
-    cluster: lab.cluster,
-    boxId: 1,
-    logger: silentLogger,
-    hostKeyPem: lab.box().sshHostKey,
-  });
+  const badAddr = server({ address: '192.0.2.1', port: 0 });
   await t.rejects(badAddr.listen(), {
     message: /cannot listen on 192\.0\.2\.1:0: the address is not configured on this host \(EADDRNOTAVAIL\)/,
   });
-  t.throws(
-    () =>
-      new SshCliServer({
-        address: lab.address,
-        port: 0,
-        cluster: lab.cluster,
-        boxId: 1,
-        logger: silentLogger,
-        hostKeyPem: 'not a key',
-      }),
-    /SSH host key of box 1 is not usable/,
-  );
+  t.throws(() => server({ port: 0, hostKeyPem: 'not a key' }), /SSH host key of box 1 is not usable/);
 
   const child = spawnSsh(lab);
   const out = new Reader();
@@ -477,14 +463,7 @@ t.test('listen errors and close', async (t) => {
   await new Promise((r) => child.once('close', r));
   t.ok(Date.now() - started < 2000, 'close() ends sessions promptly');
   t.equal(lab.ssh.sessionCount, 0);
-  const again = new SshCliServer({
-    address: lab.address,
-    port: lab.sshPort,
-    cluster: lab.cluster,
-    boxId: 1,
-    logger: silentLogger,
-    hostKeyPem: lab.box().sshHostKey,
-  });
+  const again = server();
   t.equal(await again.listen(), lab.sshPort, 'the port is free again at once (reload)');
   await again.close();
 });
