@@ -31,8 +31,16 @@ export const FDS_CONNECTIONS = 1000;
  * requests in flight per CA).
  */
 export const FDS_NOTIFICATIONS = 500;
-/** What a listener process holds besides its listeners (Node itself, its IPC channel). */
-export const LISTENER_PROCESS_BASE = 100;
+/**
+ * What a listener process holds besides its listeners: Node itself and its
+ * IPC channel (100), and the connections it has accepted and not yet handed
+ * over (1000). An accepted socket stays open here until the lab's process
+ * has taken it, which a busy lab does late; with room for only 80 of them,
+ * a 10,000-box lab's first certificates failed by the thousand (the CA's
+ * http-01 requests reset or closed unanswered: libuv closes what it cannot
+ * accept at the open-files limit).
+ */
+export const LISTENER_PROCESS_BASE = 1100;
 
 /** Where a lab's TCP listening sockets live, and how many listener processes that takes. */
 export interface ListenerPlan {
