@@ -8,6 +8,7 @@
  */
 import t from 'tap';
 import { execFile } from 'node:child_process';
+import { createPublicKey, verify } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:https';
 import type { SecureContext } from 'node:tls';
@@ -49,7 +50,14 @@ class FakeAcme {
   base = '';
   private n = 0;
   private readonly valid = new Set<string>();
-  readonly posts: { path: string; nonce: string; at: number; payload: string; kid?: string }[] = [];
+  readonly posts: {
+    path: string;
+    nonce: string;
+    at: number;
+    payload: string;
+    kid?: string;
+    jws: { protected: string; payload: string; signature: string };
+  }[] = [];
   readonly gets: { path: string; at: number }[] = [];
   readonly script = new Map<string, Answer[]>();
 
@@ -100,7 +108,7 @@ class FakeAcme {
       }
       return send({ status: 200 });
     }
-    const jws = JSON.parse(body) as { protected: string; payload: string };
+    const jws = JSON.parse(body) as { protected: string; payload: string; signature: string };
     const header = JSON.parse(Buffer.from(jws.protected, 'base64url').toString()) as {
       nonce: string;
       kid?: string;
@@ -112,6 +120,7 @@ class FakeAcme {
       at: Date.now(),
       payload,
       ...(header.kid ? { kid: header.kid } : {}),
+      jws,
     });
     // RFC 8555 §6.5: a nonce is good once.
     if (!this.valid.delete(header.nonce)) {
@@ -190,6 +199,32 @@ t.test('a stored account URL: no newAccount, every request signed with that URL 
     'the revocation alone, under the stored URL',
   );
   t.equal(session.accountUrl, stored);
+});
+
+t.test('every JWS verifies with the account key: ES256 (P-256) and RS256 (RSA)', async (t) => {
+  for (const alg of ['prime256v1', 'rsa-2048'] as const) {
+    const fake = new FakeAcme();
+    await fake.listen();
+    t.teardown(() => fake.server.close());
+    const keyPem = (await generateKeyPair(alg)).privateKeyPem;
+    const { session, transport } = await open(fake, {}, { keyPem });
+    t.teardown(() => transport.close());
+    await session.revoke(certPem, 4);
+    t.equal(fake.posts.length, 2, `${alg}: newAccount and the revocation`);
+    for (const p of fake.posts) {
+      const header = JSON.parse(Buffer.from(p.jws.protected, 'base64url').toString()) as { alg: string };
+      t.equal(header.alg, alg === 'rsa-2048' ? 'RS256' : 'ES256', `${alg}: ${p.path} alg`);
+      t.ok(
+        verify(
+          'sha256',
+          Buffer.from(`${p.jws.protected}.${p.jws.payload}`),
+          { key: createPublicKey(keyPem), dsaEncoding: 'ieee-p1363' },
+          Buffer.from(p.jws.signature, 'base64url'),
+        ),
+        `${alg}: ${p.path} signature verifies (RFC 7515, RFC 7518 §3.4 raw r||s)`,
+      );
+    }
+  }
 });
 
 t.test(
