@@ -67,6 +67,19 @@ function mark(name: string): void {
     process.stderr.write(`mark ${name} ${process.hrtime.bigint() / 1000n}\n`);
 }
 
+/**
+ * Why the CPU ratio target is missed, from the 300-box profile of the issue
+ * phase (lab process, main thread; README "Performance").
+ */
+const CPU_RATIO_NOTE =
+  'Fewer requests per certificate (Replay-Nonces pooled: no newNonce; a stored account URL: no newAccount on renew/revoke) ' +
+  "lower Pebble's CPU as much as ours, since Pebble pays TLS, HTTP and a JWS check per request too, so the ratio stays " +
+  'about 1.9x. Left on our side (300-box issue phase, main thread): the HTTP client, TLS and loopback writes about 50% ' +
+  '(about 10 requests per certificate), ES256 signing 7.6%, durable state writes 9% (two per certificate, each ten file ' +
+  'operations and two fsyncs; Pebble keeps its state in memory), GC 6%, the certificate key 4.4%, the chain check 3.4%, ' +
+  'traps 3%, the http-01 answers 2.4%, the CSR 1.3%: key, CSR, chain check and durable state are work a real box does ' +
+  'and Pebble has no counterpart for.';
+
 /** CPU ms per certificate between two readings, user and system apart. */
 function cpuPerCert(
   a: { user: number; sys: number },
@@ -256,6 +269,7 @@ export async function labRegressionBench(full: boolean): Promise<void> {
         target: '<= 1.5x',
         measured: `${round(cpuRatio, 2)}x (${lab.labCpuPerCertMs} vs ${lab.pebbleCpuPerCertMs} ms)`,
         met: cpuRatio <= 1.5,
+        ...(cpuRatio <= 1.5 ? {} : { note: CPU_RATIO_NOTE }),
       },
     ];
     writeResult({

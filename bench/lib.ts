@@ -28,6 +28,8 @@ export interface Target {
   target: string;
   measured: string;
   met: boolean;
+  /** Why a missed target is missed (what is left, from the profile). */
+  note?: string;
 }
 
 export interface BenchResult {
