@@ -178,6 +178,14 @@ async function open(
   return { session, transport };
 }
 
+/** A FakeAcme listening for this test, closed at its end. */
+async function listeningFake(t: { teardown(fn: () => unknown): void }): Promise<FakeAcme> {
+  const fake = new FakeAcme();
+  await fake.listen();
+  t.teardown(() => fake.server.close());
+  return fake;
+}
+
 const accountGone = {
   status: 400,
   headers: { 'Content-Type': 'application/problem+json' },
@@ -185,9 +193,7 @@ const accountGone = {
 };
 
 t.test('a stored account URL: no newAccount, every request signed with that URL (kid)', async (t) => {
-  const fake = new FakeAcme();
-  await fake.listen();
-  t.teardown(() => fake.server.close());
+  const fake = await listeningFake(t);
   const stored = `${fake.base}/acct/7`;
   const { session, transport } = await open(fake, {}, { accountUrl: stored });
   t.teardown(() => transport.close());
@@ -203,9 +209,7 @@ t.test('a stored account URL: no newAccount, every request signed with that URL 
 
 t.test('every JWS verifies with the account key: ES256 (P-256) and RS256 (RSA)', async (t) => {
   for (const alg of ['prime256v1', 'rsa-2048'] as const) {
-    const fake = new FakeAcme();
-    await fake.listen();
-    t.teardown(() => fake.server.close());
+    const fake = await listeningFake(t);
     const keyPem = (await generateKeyPair(alg)).privateKeyPem;
     const { session, transport } = await open(fake, {}, { keyPem });
     t.teardown(() => transport.close());
@@ -230,9 +234,7 @@ t.test('every JWS verifies with the account key: ES256 (P-256) and RS256 (RSA)',
 t.test(
   'the CA has forgotten the stored account: registered again once, the same request sent again under the new URL',
   async (t) => {
-    const fake = new FakeAcme();
-    await fake.listen();
-    t.teardown(() => fake.server.close());
+    const fake = await listeningFake(t);
     const stored = `${fake.base}/acct/7`;
     const told: string[] = [];
     const { session, transport } = await open(
@@ -272,9 +274,7 @@ t.test(
 t.test(
   'sessions on one shared pool: a Replay-Nonce left by one is used by the next, no newNonce',
   async (t) => {
-    const fake = new FakeAcme();
-    await fake.listen();
-    t.teardown(() => fake.server.close());
+    const fake = await listeningFake(t);
     const trustContext = createTrustContext([listener.caPem]);
     const first = await open(fake, {}, { trustContext });
     t.teardown(() => first.transport.close());
