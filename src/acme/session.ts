@@ -38,7 +38,7 @@ import {
   type ChallengeType,
 } from '../device/acme-identifiers.js';
 import { createCsr } from '../pki/csr.js';
-import type { AcmeHttpResponse, BoxTransport } from './transport.js';
+import type { AcmeHttpResponse, AcmeRequestKind, BoxTransport } from './transport.js';
 import { retryAfterMs, TransportError } from './transport.js';
 
 /** How hard to poll and retry. All delays in ms. */
@@ -261,6 +261,24 @@ export class AcmeSession {
     );
   }
 
+  /** Authorization URLs named by this session's orders (RFC 8555 §7.1.3), for {@link kindOf}; the latest few. */
+  private readonly authzUrls = new Set<string>();
+
+  /** Remember the authorization URLs an order names (a newOrder's or an order's answer). */
+  private noteAuthorizations(data: unknown): void {
+    const list = (data as { authorizations?: unknown } | null)?.authorizations;
+    if (!Array.isArray(list)) return;
+    if (this.authzUrls.size > 64) this.authzUrls.clear();
+    for (const u of list) if (typeof u === 'string') this.authzUrls.add(u);
+  }
+
+  /** Which of the kinds the transport keeps apart (see KindLock in transport.ts) a request to `url` is. */
+  private kindOf(url: string): AcmeRequestKind | undefined {
+    const dir = (this.http as unknown as { directoryCache?: { newOrder?: unknown } }).directoryCache;
+    if (dir?.newOrder === url) return 'newOrder';
+    return this.authzUrls.has(url) ? 'authz' : undefined;
+  }
+
   /** Route this client's HTTP through the box's transport, with our nonce and retry rules. */
   private install(transport: BoxTransport): void {
     const http = this.http;
@@ -281,11 +299,15 @@ export class AcmeSession {
         opts = { ...opts, headers: { ...(opts.headers ?? {}), 'Content-Type': 'application/jose+json' } };
       // Unsigned GET/HEAD carry no nonce: retrying them as they are is safe.
       for (let attempt = 0; ; attempt++) {
-        const resp = await transport.request(url, method, opts).catch((e: unknown) => {
-          if (e instanceof TransportError && e.code === 'ECASILENT') this.tellCaSilent(e);
-          throw e;
-        });
+        const kind = this.kindOf(url);
+        const resp = await transport
+          .request(url, method, kind ? { ...opts, kind } : opts)
+          .catch((e: unknown) => {
+            if (e instanceof TransportError && e.code === 'ECASILENT') this.tellCaSilent(e);
+            throw e;
+          });
         this.lastProblemType = problemOf(resp)?.type;
+        this.noteAuthorizations(resp.data);
         const nonce = resp.headers['replay-nonce'];
         // A badNonce answer's nonce is used by acme-client's own retry (http.js); keep it out of the pool.
         if (pool && nonce && this.lastProblemType !== 'urn:ietf:params:acme:error:badNonce')

@@ -98,6 +98,121 @@ export class TransportError extends Error {
   }
 }
 
+/**
+ * The requests to a CA that must not overlap: a newOrder, and any POST to an
+ * authorization URL (its POST-as-GET fetch, or a deactivation).
+ */
+export type AcmeRequestKind = 'newOrder' | 'authz';
+
+/**
+ * EMULATION: peer workaround (issue 16): Pebble 2.4.0 deadlocks when an
+ * authorization POST overlaps newOrders to the same CA. wfe.Authz
+ * (wfe/wfe.go: `authz.Lock()` then validPOSTAsGET or getAcctByKey) holds the
+ * authorization's write lock while it waits for the store's read lock
+ * (GetAccountByKey, memorystore.go:92); that read lock queues behind a
+ * newOrder's pending store write (AddAuthorization, memorystore.go:235),
+ * which waits for another newOrder holding the store's read lock in
+ * FindValidAuthorization (memorystore.go:262) while it waits for that
+ * authorization's read lock (:268): proven by a goroutine dump, see the
+ * README's "Pebble stall". No Pebble setting avoids it; the cycle needs both
+ * kinds in flight at once, so the client never lets them be: any number of
+ * one kind, never both. The challenge POST is not in the authz kind: Pebble's
+ * updateChallenge looks the account up before it takes the authorization's
+ * lock and holds that lock only for reads that take no other lock.
+ *
+ * Fair: a request of the kind holding the lock joins at once only while no
+ * request of the other kind waits; when the last holder ends, every waiter of
+ * the other kind goes, so the kinds take turns and neither starves. Waiting
+ * ends by a grant or by the caller's signal.
+ */
+export class KindLock {
+  private kind: AcmeRequestKind | undefined;
+  private held = 0;
+  private readonly queue: Record<AcmeRequestKind, Array<() => void>> = { newOrder: [], authz: [] };
+
+  /** Requests holding the lock now, and their kind (tests, diagnostics). */
+  get holders(): { kind: AcmeRequestKind | undefined; count: number } {
+    return { kind: this.held > 0 ? this.kind : undefined, count: this.held };
+  }
+
+  /** Waiting requests of `kind` now (tests, diagnostics). */
+  waiting(kind: AcmeRequestKind): number {
+    return this.queue[kind].length;
+  }
+
+  /** Resolves with an idempotent release once the caller holds the lock for `kind`; rejects when `signal` aborts first. */
+  acquire(kind: AcmeRequestKind, signal?: AbortSignal): Promise<() => void> {
+    if (signal?.aborted) return Promise.reject(new Error('aborted'));
+    if (this.held === 0 || (this.kind === kind && this.queue[other(kind)].length === 0)) {
+      this.kind = kind;
+      this.held++;
+      return Promise.resolve(this.releaser());
+    }
+    return new Promise((resolve, reject) => {
+      const grant = () => {
+        signal?.removeEventListener('abort', onAbort);
+        resolve(this.releaser());
+      };
+      const onAbort = () => {
+        const q = this.queue[kind];
+        const i = q.indexOf(grant);
+        if (i >= 0) q.splice(i, 1);
+        reject(new Error('aborted'));
+        // Those of the holding kind may have waited only behind this one.
+        this.pump();
+      };
+      signal?.addEventListener('abort', onAbort, { once: true });
+      this.queue[kind].push(grant);
+    });
+  }
+
+  private releaser(): () => void {
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      this.held--;
+      this.pump();
+    };
+  }
+
+  /** Grant whoever may go now: when free, the other kind first (turns); while held, the same kind if the other waits for nothing. */
+  private pump(): void {
+    if (this.held === 0) {
+      const next: AcmeRequestKind | undefined =
+        this.kind !== undefined && this.queue[other(this.kind)].length > 0
+          ? other(this.kind)
+          : this.queue.newOrder.length > 0
+            ? 'newOrder'
+            : this.queue.authz.length > 0
+              ? 'authz'
+              : undefined;
+      if (next === undefined) return;
+      this.kind = next;
+    } else if (this.queue[other(this.kind!)].length > 0) return;
+    const go = this.queue[this.kind!].splice(0);
+    this.held += go.length;
+    for (const g of go) g();
+  }
+}
+
+function other(kind: AcmeRequestKind): AcmeRequestKind {
+  return kind === 'newOrder' ? 'authz' : 'newOrder';
+}
+
+/** One KindLock per CA origin, shared by every box of this process (one per CA: a few bytes each). */
+const KIND_LOCKS = new Map<string, KindLock>();
+
+/** The two-kind lock of the CA at `origin` (see {@link KindLock}). */
+export function kindLockFor(origin: string): KindLock {
+  let l = KIND_LOCKS.get(origin);
+  if (!l) {
+    l = new KindLock();
+    KIND_LOCKS.set(origin, l);
+  }
+  return l;
+}
+
 /** A response body larger than this is refused (a certificate chain is a few KiB). */
 const MAX_BODY_BYTES = 1024 * 1024;
 
@@ -346,7 +461,7 @@ export class BoxTransport {
   request(
     url: string,
     method: string,
-    opts: { headers?: Record<string, string>; data?: unknown } = {},
+    opts: { headers?: Record<string, string>; data?: unknown; kind?: AcmeRequestKind } = {},
   ): Promise<AcmeHttpResponse> {
     const u = new URL(url);
     if (u.protocol !== 'https:')
@@ -363,16 +478,31 @@ export class BoxTransport {
     if (body) headers['Content-Length'] = body.length;
     else delete headers['Content-Type'];
     if (this.o.faults?.drop) return this.dropped(u);
-    const gate = this.o.gates?.for(u.origin);
-    if (!gate)
-      return this.exchange(
-        u,
-        method,
-        headers,
-        body,
-        () => undefined,
-        () => undefined,
+    const kind = opts.kind;
+    if (kind === undefined) return this.gated(u, method, headers, body, () => undefined);
+    // The two-kind lock is taken before the gate: a request waiting for it holds no gate place.
+    return kindLockFor(u.origin)
+      .acquire(kind, this.o.signal)
+      .then(
+        (unlock) =>
+          this.gated(u, method, headers, body, unlock).catch((e: unknown) => {
+            unlock();
+            throw e;
+          }),
+        () => Promise.reject(new TransportError('aborted', 'the operation was cancelled')),
       );
+  }
+
+  /** The request through the CA's gate (when there is one); `unlock` runs when it ends. */
+  private gated(
+    u: URL,
+    method: string,
+    headers: Record<string, string | number>,
+    body: Buffer | undefined,
+    unlock: () => void,
+  ): Promise<AcmeHttpResponse> {
+    const gate = this.o.gates?.for(u.origin);
+    if (!gate) return this.exchange(u, method, headers, body, unlock, () => undefined);
     // A shared pool holds no more idle connections than the gate lets run: only a box's own are dropped.
     if (
       this.ownAgent &&
@@ -381,7 +511,18 @@ export class BoxTransport {
     )
       this.closeIdle();
     return gate.acquire(this.o.signal).then(
-      (release) => this.exchange(u, method, headers, body, release, () => gate.answered()),
+      (release) =>
+        this.exchange(
+          u,
+          method,
+          headers,
+          body,
+          () => {
+            release();
+            unlock();
+          },
+          () => gate.answered(),
+        ),
       (e: unknown) =>
         Promise.reject(
           // The gate's breaker: the CA has answered none of the requests in flight for a while (lib/gate.ts).
