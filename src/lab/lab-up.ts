@@ -110,16 +110,24 @@ export async function labUp(o: Extract<LabRequest, { verb: 'up' }>): Promise<voi
   const saveState = (next: LabStateFile) => (stateWrites = stateWrites.then(() => writeStateFile(dir, next)));
   await saveState(state);
 
-  // A signal while the boxes start is remembered and acted on once they are up (a half-started box cannot stop).
+  // One handler for SIGINT and SIGTERM for the lab's whole life, every time they come: a second Ctrl-C, or
+  // `lab down` after a SIGTERM, must not meet Node's default action, which ends the process at once and
+  // leaves its peers (Pebble, its DNS, snmptrapd) running. While the boxes start, a signal is remembered
+  // and acted on once they are up (a half-started box cannot stop); after that it stops the lab (once).
   let interrupted: string | undefined;
-  const early = (sig: string) => () => {
+  let stopOnSignal: ((sig: string) => void) | undefined = undefined;
+  const onSignal = (sig: NodeJS.Signals): void => {
+    if (stopOnSignal) return stopOnSignal(sig);
+    if (interrupted) return; // already remembered and said
     interrupted = sig;
     process.stdout.write(`\nlab ${labName}: ${sig}; stopping once the boxes that are starting are up...\n`);
   };
-  const onEarlyInt = early('SIGINT');
-  const onEarlyTerm = early('SIGTERM');
-  process.once('SIGINT', onEarlyInt);
-  process.once('SIGTERM', onEarlyTerm);
+  const signalsOff = (): void => {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
   let lab: Lab;
   try {
     lab = await Lab.up({
@@ -132,13 +140,11 @@ export async function labUp(o: Extract<LabRequest, { verb: 'up' }>): Promise<voi
       onProcesses: (processes) => void saveState({ ...state, processes }).catch(() => undefined),
     });
   } catch (err) {
+    signalsOff();
     progress.finish();
     await stateWrites.catch(() => undefined);
     await removeStateFile(dir, labName);
     throw err;
-  } finally {
-    process.off('SIGINT', onEarlyInt);
-    process.off('SIGTERM', onEarlyTerm);
   }
 
   // One stop, whoever asks first (signal or `lab down`); `down` settles when it is done.
@@ -182,6 +188,7 @@ export async function labUp(o: Extract<LabRequest, { verb: 'up' }>): Promise<voi
     );
   } catch (err) {
     await stop('start failed');
+    signalsOff();
     throw err;
   }
   lab.endProgress();
@@ -205,10 +212,10 @@ export async function labUp(o: Extract<LabRequest, { verb: 'up' }>): Promise<voi
   console.log('\nevents (Ctrl-C stops the lab):');
   feed.off = lab.events.subscribe((e) => console.log(formatEventLine(e)));
 
-  process.once('SIGINT', () => stopAndSettle('SIGINT'));
-  process.once('SIGTERM', () => stopAndSettle('SIGTERM'));
+  stopOnSignal = stopAndSettle;
   if (interrupted) stopAndSettle(interrupted);
   await down;
+  signalsOff();
 }
 
 /**

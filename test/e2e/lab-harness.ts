@@ -41,7 +41,7 @@ export function ensureBuilt(): void {
  * has the lab command, else the built lab module directly (same code path).
  */
 let binHasLab: boolean | undefined;
-function labCommand(args: string[]): string[] {
+export function labCommand(args: string[]): string[] {
   // Probed once per test file: a node start per command doubled the time of the lab suites.
   binHasLab ??= (() => {
     const probe = spawnSync(process.execPath, [BIN, 'lab', '--help'], { encoding: 'utf8' });
