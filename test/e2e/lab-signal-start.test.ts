@@ -14,17 +14,11 @@ import { join } from 'node:path';
 import { canListen } from '../../src/lib/net.js';
 import { pidAlive, waitPidGone } from '../../src/lab/lab-state.js';
 import type { LabStateFile } from '../../src/lab/lab.js';
-import { ensureBuilt, labCommand, missingLabPeers, REPO_ROOT } from './lab-harness.js';
+import { ensureBuilt, labCommand, labSkipReason, REPO_ROOT } from './lab-harness.js';
 
 // Its own address block (127.0.24.x), apart from users' labs and other suites.
 const BASE = '127.0.24';
-const canBind = await canListen(`${BASE}.1`, 443);
-const missing = missingLabPeers();
-const skip = !canBind
-  ? `cannot listen on ${BASE}.1:443 (needs root and 127/8)`
-  : missing.length
-    ? `missing ${missing.join(', ')}: apt-get install pebble snmptrapd`
-    : false;
+const skip = await labSkipReason([`${BASE}.1`]);
 
 for (const sig of ['SIGINT', 'SIGTERM'] as const) {
   t.test(`${sig} twice while the boxes start`, { skip }, async (t) => {
