@@ -40,7 +40,7 @@ import {
   type Fleet,
 } from './fleet.js';
 import { profiled, type Category } from './profile.js';
-import { percentile, procCpuSeconds, table, writeResult, type Target } from './lib.js';
+import { addReason, percentile, procCpuSeconds, table, writeResult, type Target } from './lib.js';
 
 /** One issuance run's figures. */
 export interface RunFigures {
@@ -188,8 +188,7 @@ async function issueAll(
         const msg = (e as Error).message;
         if (errors.length < 5) errors.push(`box ${id}: ${msg}`);
         firstFailureAt ??= performance.now();
-        const key = msg.replace(/\d+/g, 'N').slice(0, 160);
-        reasons[key] = (reasons[key] ?? 0) + 1;
+        addReason(reasons, msg, 160);
       }
     }
   };

@@ -76,14 +76,28 @@ export function table(header: string[], rows: (string | number)[][]): string {
   ].join('\n');
 }
 
-/** Print the table and write bench/results/<name>.json. */
-export function writeResult(
-  r: Omit<BenchResult, 'machine' | 'startedAt'> & { startedAt?: string },
-): BenchResult {
-  const full: BenchResult = { ...r, machine: machine(), startedAt: r.startedAt ?? new Date().toISOString() };
+/** bench/results/<file>.json: where a benchmark's result goes (and, for repeated runs, <file>-runs.json). */
+export function resultPath(file: string): string {
   const dir = join(ROOT, 'bench', 'results');
   mkdirSync(dir, { recursive: true });
-  writeFileSync(join(dir, `${r.name}.json`), JSON.stringify(full, null, 2) + '\n');
+  return join(dir, `${file}.json`);
+}
+
+/** The machine facts and a start time, as every result file carries them. */
+export function stamped<T extends object>(
+  r: T,
+  startedAt?: string,
+): T & Pick<BenchResult, 'machine' | 'startedAt'> {
+  return { ...r, machine: machine(), startedAt: startedAt ?? new Date().toISOString() };
+}
+
+/** Print the table and write bench/results/<name>.json (or `<file>.json` when given). */
+export function writeResult(
+  r: Omit<BenchResult, 'machine' | 'startedAt'> & { startedAt?: string },
+  file = r.name,
+): BenchResult {
+  const full: BenchResult = stamped(r, r.startedAt);
+  writeFileSync(resultPath(file), JSON.stringify(full, null, 2) + '\n');
   console.log(`\n## ${r.name}${r.full ? ' (full)' : ' (small)'}\n\n${r.table}\n`);
   if (r.targets.length) {
     console.log(
@@ -94,6 +108,23 @@ export function writeResult(
     );
   }
   return full;
+}
+
+/**
+ * Count one failure reason into `counts`, digits folded to N (box ids,
+ * ports, seconds, serials), so one cause counts once however many boxes it
+ * hit; cut to `max` characters.
+ */
+export function addReason(counts: Record<string, number>, reason: string, max = 200): void {
+  const k = reason.replace(/\d+/g, 'N').slice(0, max);
+  counts[k] = (counts[k] ?? 0) + 1;
+}
+
+/** How many times each failure reason occurred (addReason over the list). */
+export function countReasons(reasons: string[], max = 200): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const r of reasons) addReason(out, r, max);
+  return out;
 }
 
 /** CPU seconds (user+system) of a process from /proc/<pid>/stat. */

@@ -1,8 +1,11 @@
 /**
- * `npm run bench [-- --full] [-- --only <name>]`: runs every benchmark (small
- * sizes by default, a few minutes; full sizes with --full), prints a table
- * per benchmark and writes bench/results/<name>.json. Each benchmark runs
- * in a process of its own when several are run.
+ * `npm run bench [-- --full] [-- --only <name>] [-- --runs K]`: runs every
+ * benchmark (small sizes by default, a few minutes; full sizes with --full),
+ * prints a table per benchmark and writes bench/results/<name>.json. Each
+ * benchmark runs in a process of its own when several are run. `--runs K`
+ * (or GVOS_BENCH_RUNS=K): a benchmark that supports repeated runs
+ * (lab-regression) runs whole K times, appends every run to
+ * bench/results/<name>-runs.json and writes the median run; the others run once.
  */
 import { fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -19,7 +22,12 @@ import { scaleLabVerbsBench } from './scale-lab-verbs.js';
 import { snmpAgentBench } from './snmp-agent.js';
 import { soakBench } from './soak.js';
 
-const BENCHES: Record<string, (full: boolean) => Promise<void>> = {
+/** What a benchmark is given besides --full: how many whole runs (only lab-regression repeats). */
+interface BenchOptions {
+  runs: number;
+}
+
+const BENCHES: Record<string, (full: boolean, o: BenchOptions) => Promise<void>> = {
   dashboard: dashboardBench,
   'fleet-issuance': fleetIssuanceBench,
   'hot-swap': hotSwapBench,
@@ -39,22 +47,30 @@ const BENCHES: Record<string, (full: boolean) => Promise<void>> = {
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
-    options: { full: { type: 'boolean', default: false }, only: { type: 'string', multiple: true } },
+    options: {
+      full: { type: 'boolean', default: false },
+      only: { type: 'string', multiple: true },
+      runs: { type: 'string' },
+    },
   });
+  const runsText = values.runs ?? process.env.GVOS_BENCH_RUNS ?? '1';
+  const runs = Number(runsText);
+  if (!/^\d+$/.test(runsText) || runs < 1 || runs > 50)
+    throw new Error(`--runs wants a whole number from 1 to 50 (got "${runsText}")`);
   const names = values.only?.length ? values.only : Object.keys(BENCHES);
   for (const n of names) {
     if (!BENCHES[n]) throw new Error(`unknown benchmark "${n}" (have ${Object.keys(BENCHES).join(', ')})`);
   }
   if (names.length === 1) {
     console.log(`running ${names[0]}${values.full ? ' (full)' : ''}...`);
-    await BENCHES[names[0]!]!(values.full ?? false);
+    await BENCHES[names[0]!]!(values.full ?? false, { runs });
     return;
   }
   // Several: each in a process of its own, so that none inherits another's heap, JIT or
   // resident memory (scale's memory per box is a difference of RSS readings).
   let failed = 0;
   for (const n of names) {
-    const args = ['--only', n, ...(values.full ? ['--full'] : [])];
+    const args = ['--only', n, '--runs', String(runs), ...(values.full ? ['--full'] : [])];
     const code = await new Promise<number>((resolve) =>
       fork(fileURLToPath(import.meta.url), args, { stdio: 'inherit' }).once('exit', (c) => resolve(c ?? 1)),
     );

@@ -1,0 +1,81 @@
+/**
+ * Repeated runs of one benchmark (issue 16: "run each full benchmark three
+ * times and commit the median run"): which run is the median, the spread of
+ * a figure across runs, and the history file every run is appended to.
+ * Pure helpers (no timing): test/bench/runs.test.ts.
+ */
+import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+
+/**
+ * The index of the median run by `key` (e.g. the total time) among the runs
+ * whose key is a number (a run that did not finish gives null and is never
+ * the median: a stalled run is not a figure). With an even count, the lower
+ * of the two middle runs (the faster one by total), so the pick never needs
+ * an average of two runs that did not happen. -1 when no run finished.
+ */
+export function medianRunIndex(keys: (number | null)[]): number {
+  const finished = keys
+    .map((k, i) => ({ k, i }))
+    .filter((x): x is { k: number; i: number } => typeof x.k === 'number' && Number.isFinite(x.k))
+    .sort((a, b) => a.k - b.k || a.i - b.i);
+  if (finished.length === 0) return -1;
+  return finished[Math.floor((finished.length - 1) / 2)]!.i;
+}
+
+/** The spread of one figure across runs: every value in run order, its min, max and median (lower middle). */
+export interface Spread {
+  values: number[];
+  min: number;
+  median: number;
+  max: number;
+}
+
+export function spreadOf(values: number[]): Spread {
+  const s = [...values].sort((a, b) => a - b);
+  return {
+    values,
+    min: s[0] ?? NaN,
+    median: s[Math.floor((s.length - 1) / 2)] ?? NaN,
+    max: s[s.length - 1] ?? NaN,
+  };
+}
+
+/** "0.83-1.23 over 8 runs" (one run: "1 run"). `digits`: decimals shown; `unit` after the range. */
+export function spreadText(s: Spread, digits = 2, unit = ''): string {
+  const n = s.values.length;
+  return n <= 1 ? '1 run' : `${s.min.toFixed(digits)}-${s.max.toFixed(digits)}${unit} over ${n} runs`;
+}
+
+/** The history file's shape: whatever a previous writer put at the top, and the runs in the order they ran. */
+interface RunHistory {
+  runs: unknown[];
+  [key: string]: unknown;
+}
+
+/**
+ * Append `entries` to the history file `file` (JSON, `{ "runs": [...] }`;
+ * created with `header` when missing). Never overwrites an earlier run: a
+ * file that is not such a history is refused with an error instead of
+ * replaced. Written to a temporary file and renamed, so a run killed while
+ * writing leaves the old history whole. Resolves with the number of runs now
+ * in the file.
+ */
+export function appendRuns(file: string, entries: unknown[], header: Record<string, unknown> = {}): number {
+  let history: RunHistory = { ...header, runs: [] };
+  if (existsSync(file)) {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(readFileSync(file, 'utf8'));
+    } catch (e) {
+      throw new Error(`${file} is not JSON (${(e as Error).message}): not overwriting a run history`);
+    }
+    if (typeof parsed !== 'object' || parsed === null || !Array.isArray((parsed as { runs?: unknown }).runs))
+      throw new Error(`${file} has no "runs" list: not overwriting it`);
+    history = parsed as RunHistory;
+  }
+  history.runs.push(...entries);
+  const tmp = `${file}.${process.pid}.tmp`;
+  writeFileSync(tmp, JSON.stringify(history, null, 2) + '\n');
+  renameSync(tmp, file);
+  return history.runs.length;
+}

@@ -1,0 +1,95 @@
+/**
+ * The repeated-run helpers of the benchmarks (bench/runs.ts, bench/lib.ts):
+ * which run is committed as the median, that the run history only grows, and
+ * that failure reasons are counted once per cause.
+ */
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import t from 'tap';
+import { countReasons } from '../../bench/lib.js';
+import { appendRuns, medianRunIndex, spreadOf, spreadText } from '../../bench/runs.js';
+
+t.test('the median run by total: odd and even counts, unfinished runs never chosen', async (t) => {
+  t.equal(
+    medianRunIndex([29.6, 25.3, 26.7]),
+    2,
+    'three runs: the middle total (26.7), by its index in run order',
+  );
+  t.equal(medianRunIndex([30, 20, 40, 10]), 1, 'four runs: the lower middle (20), not an average');
+  t.equal(medianRunIndex([12]), 0, 'one run is its own median');
+  t.equal(
+    medianRunIndex([null, 9, null, 11, 10]),
+    4,
+    'stalled runs (null) are left out: median of 9, 10, 11',
+  );
+  t.equal(medianRunIndex([null, null]), -1, 'none finished: no median');
+  t.equal(medianRunIndex([]), -1);
+  t.equal(medianRunIndex([5, 5, 5]), 1, 'ties keep run order');
+  t.equal(medianRunIndex([Number.NaN, 3]), 1, 'NaN counts as not finished');
+});
+
+t.test('the spread of a figure across runs', async (t) => {
+  const s = spreadOf([1.03, 0.83, 1.23, 0.89]);
+  t.same(s.values, [1.03, 0.83, 1.23, 0.89], 'values kept in run order');
+  t.equal(s.min, 0.83);
+  t.equal(s.max, 1.23);
+  t.equal(s.median, 0.89, 'lower middle, as for the median run');
+  t.equal(spreadText(s), '0.83-1.23 over 4 runs');
+  t.equal(spreadText(spreadOf([26.65]), 1, ' s'), '1 run', 'one run has no spread to show');
+  t.equal(spreadText(spreadOf([25.3, 29.6]), 1, ' s'), '25.3-29.6 s over 2 runs');
+});
+
+t.test('the run history is appended to, never overwritten', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'gvos-bench-runs-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const file = join(dir, 'lab-regression-runs.json');
+  t.equal(appendRuns(file, [{ run: 1 }], { name: 'lab-regression' }), 1, 'created with the first run');
+  t.equal(appendRuns(file, [{ run: 2 }, { run: 3 }], { name: 'ignored' }), 3, 'two more appended');
+  const h = JSON.parse(readFileSync(file, 'utf8')) as { name: string; runs: { run: number }[] };
+  t.equal(h.name, 'lab-regression', "an existing file's header is kept");
+  t.same(
+    h.runs.map((r) => r.run),
+    [1, 2, 3],
+    'every run, in order',
+  );
+
+  // An earlier session's history (other keys, older run shapes) is kept whole.
+  const old = join(dir, 'old-runs.json');
+  writeFileSync(
+    old,
+    JSON.stringify({ name: 'x', note: 'eight runs', medianRun: 2, runs: [{ a: 1 }, { a: 2 }] }),
+  );
+  appendRuns(old, [{ a: 3 }]);
+  const o = JSON.parse(readFileSync(old, 'utf8')) as Record<string, unknown>;
+  t.same(o, { name: 'x', note: 'eight runs', medianRun: 2, runs: [{ a: 1 }, { a: 2 }, { a: 3 }] });
+
+  // A file that is not a history is refused, not replaced.
+  const result = join(dir, 'lab-regression.json');
+  writeFileSync(result, JSON.stringify({ name: 'lab-regression', figures: {} }));
+  t.throws(() => appendRuns(result, [{ run: 1 }]), /no "runs" list/);
+  t.same(JSON.parse(readFileSync(result, 'utf8')), { name: 'lab-regression', figures: {} }, 'left as it was');
+  const broken = join(dir, 'broken-runs.json');
+  writeFileSync(broken, '{"runs": [');
+  t.throws(() => appendRuns(broken, [{ run: 1 }]), /not JSON/);
+  t.equal(readFileSync(broken, 'utf8'), '{"runs": [', 'a half-written file is left for a human');
+});
+
+t.test('failure reasons are counted once per cause, digits folded', async (t) => {
+  t.same(
+    countReasons([
+      'box 17: no result within 600 s',
+      'box 4203: no result within 600 s',
+      'Failed: the CA at https://127.0.0.1:14000 has answered nothing for 15 s; 50 boxes not started',
+      'Failed: the CA at https://127.0.0.1:14000 has answered nothing for 15 s; 176 boxes not started',
+      'not served',
+    ]),
+    {
+      'box N: no result within N s': 2,
+      'Failed: the CA at https://N.N.N.N:N has answered nothing for N s; N boxes not started': 2,
+      'not served': 1,
+    },
+  );
+  t.same(countReasons([]), {}, 'no failures, no reasons');
+  t.same(Object.keys(countReasons(['x'.repeat(300)], 200))[0]!.length, 200, 'a long reason is cut');
+});
