@@ -331,7 +331,8 @@ export class Lab {
     });
     box.events.on('acme-request-finished', ({ request }) => {
       const op = acmeOpOf(request.type);
-      const issued = box.acmeState().issued;
+      // Read in place (acmeView): two fields of it, once per certificate of the lab.
+      const issued = box.acmeView().issued;
       const serial = issued?.serial ?? null;
       if (op === 'auto-renew') {
         if (request.status === 'Success')
@@ -913,7 +914,7 @@ export class Lab {
             ...(renewDays ? { renewDays } : {}),
           });
         } else {
-          const domain = set.domain ?? box.acmeState().issued?.domain ?? this.domainFor(boxId);
+          const domain = set.domain ?? box.acmeView().issued?.domain ?? this.domainFor(boxId);
           if (op === 'renew') await box.acmeRenew(LAB_ACTOR, domain);
           else await box.acmeRevoke(LAB_ACTOR, domain);
         }

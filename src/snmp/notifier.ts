@@ -118,7 +118,8 @@ export class SnmpNotifier implements SnmpController {
     this.expiry = new ExpiryWatch({
       clock: o.clock,
       read: () => ({
-        issued: this.box.acmeState().issued,
+        // Read in place (no copy): the watch reads two numbers and a serial at each rearm, once per certificate.
+        issued: this.box.acmeView().issued,
         busy: this.box.acmeBusy,
         expiringSoonDays: this.box.config.snmp.expiringSoonDays,
       }),

@@ -25,6 +25,29 @@ t.test('LowdbStore writes the state file with mode 0600 and leaves no temporary 
   );
 });
 
+t.test(
+  'LowdbStore: a leftover temporary file of the same name (pid and counter repeat across boots), mode 0644, is replaced by a new 0600 file',
+  async (t) => {
+    const dir = tmp();
+    const s = new LowdbStore(dir);
+    // The first write of this store uses this name; written before it, as a boot with the same pid would have left it.
+    const leftover = join(dir, `state.json.tmp-${process.pid}-0`);
+    writeFileSync(leftover, '{"half": ', { mode: 0o644 });
+    chmodSync(leftover, 0o644);
+    await s.save(sampleDocument(7));
+    t.equal(
+      statSync(join(dir, 'state.json')).mode & 0o777,
+      0o600,
+      'the state file (it holds private keys) is 0600',
+    );
+    t.same(JSON.parse(readFileSync(join(dir, 'state.json'), 'utf8')), sampleDocument(7));
+    t.same(
+      readdirSync(dir).filter((f) => f.includes('.tmp-')),
+      [],
+    );
+  },
+);
+
 t.test('LowdbStore: a data directory removed after a write is made again by the next write', async (t) => {
   const dir = join(tmp(), 'box-1');
   const s = new LowdbStore(dir);
