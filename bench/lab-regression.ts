@@ -103,6 +103,17 @@ function commit(): string {
   }
 }
 
+/**
+ * The second octet of the lab's addresses, 127.N.0.0 (the agent-alone runs
+ * take 127.N-1.0.0): 79 unless GVOS_BENCH_OCTET says otherwise, so that two
+ * runs on one machine (helpers profiling at once) do not take each other's
+ * addresses and ports.
+ */
+function benchOctet(): number {
+  const n = Number(process.env.GVOS_BENCH_OCTET);
+  return Number.isInteger(n) && n >= 3 && n <= 254 ? n : 79;
+}
+
 /** One lab regression run of `n` boxes; resolves with its figures. */
 async function labRun(n: number, labsDir: string) {
   const catalog = new FileFirmwareCatalog();
@@ -112,7 +123,7 @@ async function labRun(n: number, labsDir: string) {
   });
   // Own addresses, apart from the tests' 127.0.0.10x (a run may overlap a test elsewhere).
   topology.lab = 'bench-regression';
-  topology.network = { ...topology.network, addressBase: '127.79.0.0', addressOffset: 0 };
+  topology.network = { ...topology.network, addressBase: `127.${benchOctet()}.0.0`, addressOffset: 0 };
   const marks: Record<string, number> = {};
   let configuring = 0;
   let lastConfiguring = 0;
@@ -217,11 +228,11 @@ async function regressionRun(n: number, labsDir: string, index: number) {
   const startedAt = new Date().toISOString();
   const loadAtStart = loadavg().map((x) => round(x, 2));
   gcIfExposed();
-  const before = await agentAloneRun(n, '127.78.0.0', FLEET_PARALLEL);
+  const before = await agentAloneRun(n, `127.${benchOctet() - 1}.0.0`, FLEET_PARALLEL);
   gcIfExposed();
   const lab = await labRun(n, labsDir);
   gcIfExposed();
-  const after = await agentAloneRun(n, '127.78.0.0', FLEET_PARALLEL);
+  const after = await agentAloneRun(n, `127.${benchOctet() - 1}.0.0`, FLEET_PARALLEL);
   const referenceRate = round((before.certsPerSec + after.certsPerSec) / 2);
   const ratio = (ref: number) => round(lab.certsPerSec / Math.max(ref, 0.1), 2);
   return {
