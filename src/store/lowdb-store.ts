@@ -15,7 +15,7 @@
  * when it is read (state-schema.ts); one that fails is corrupt, whatever the
  * reason, and is handled like a file that does not parse.
  */
-import { closeSync, fsync, openSync, renameSync, writeFileSync } from 'node:fs';
+import { closeSync, fsync, open, openSync, writeFile as writeFd } from 'node:fs';
 import { copyFile, mkdir, readdir, readFile, rename, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { promisify } from 'node:util';
@@ -101,14 +101,17 @@ class AtomicJsonFile implements Adapter<BoxDocument> {
   }
 
   /**
-   * One write: ten file calls, of which only the two fsyncs wait for the
-   * disk and go to libuv's pool; the others (open, write, close, the two
-   * renames) are quick system calls made here, on the calling thread: each
-   * call through the pool cost the main thread a promise, a request object
-   * and a callback, and the process two thread switches, and a lab makes two
-   * writes per certificate (bench/lab-regression's profile: state writes 9 %
-   * of the issue phase). On a loaded disk a rename may wait for the journal
-   * for a moment; the fsyncs, which wait for the device, never block.
+   * One write: nine file calls (no fchmod: see openTemporary). The six that
+   * may wait for the disk or its journal (create, write, the two fsyncs, the
+   * two renames) go to libuv's pool; the three that never wait (closing the
+   * two descriptors, opening the directory) are made here on the calling
+   * thread: each call through the pool costs the main thread a promise, a
+   * request and a callback, and the process two thread switches, and a lab
+   * makes two writes per certificate (bench/lab-regression's profile). The
+   * renames and the create are not made here: with fsyncs of other boxes
+   * under way they waited for the journal on this thread, and a 300-box
+   * lab's issue phase took longer (7.7 against 5.95 s, median of three at load 7-11:
+   * bench/results/lab-regression-300-s7-box-1-*).
    */
   private async writeNow(data: BoxDocument): Promise<void> {
     const dir = dirname(this.file);
@@ -117,17 +120,17 @@ class AtomicJsonFile implements Adapter<BoxDocument> {
     try {
       const fd = await this.openTemporary(tmp, dir);
       try {
-        writeFileSync(fd, text);
-        await fsyncAsync(fd);
+        await fdWrite(fd, text);
+        await fdSync(fd);
       } finally {
         closeSync(fd);
       }
       try {
-        renameSync(this.file, this.file + '.bak');
+        await rename(this.file, this.file + '.bak');
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
       }
-      renameSync(tmp, this.file);
+      await rename(tmp, this.file);
     } catch (err) {
       // Disk full or read-only: the partial temporary file must not stay (it would hold space and a half key).
       await rm(tmp, { force: true }).catch(() => undefined);
@@ -157,13 +160,13 @@ class AtomicJsonFile implements Adapter<BoxDocument> {
       this.dirMade = true;
     }
     try {
-      return openSync(tmp, 'wx', 0o600);
+      return await fdOpen(tmp, 'wx', 0o600);
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
       if (code === 'EEXIST') await rm(tmp, { force: true });
       else if (code === 'ENOENT') await mkdir(dir, { recursive: true, mode: 0o700 });
       else throw err;
-      return openSync(tmp, 'wx', 0o600);
+      return fdOpen(tmp, 'wx', 0o600);
     }
   }
 
@@ -209,13 +212,20 @@ function parseDocument(text: string): BoxDocument {
   return doc as BoxDocument;
 }
 
-const fsyncAsync = promisify(fsync);
+/**
+ * The pool's file calls on plain descriptors: fs/promises' FileHandle costs
+ * the main thread about three times as much per call (an object, a promise
+ * and a close tracker each).
+ */
+const fdOpen = promisify(open) as (path: string, flags: string, mode: number) => Promise<number>;
+const fdWrite = promisify(writeFd) as (fd: number, data: string) => Promise<void>;
+const fdSync = promisify(fsync);
 
-/** fsync a directory (the renames in it reach the disk); only the fsync waits in libuv's pool. */
+/** fsync a directory (the renames in it reach the disk); only the fsync goes to the pool. */
 async function syncDir(dir: string): Promise<void> {
   const fd = openSync(dir, 'r');
   try {
-    await fsyncAsync(fd);
+    await fdSync(fd);
   } finally {
     closeSync(fd);
   }
