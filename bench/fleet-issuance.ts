@@ -36,11 +36,25 @@ import {
   childPids,
   ServedProbe,
   threadCpuMs,
+  threadSplitPerCertMs,
   watchPebble,
   type Fleet,
 } from './fleet.js';
 import { profiled, type Category } from './profile.js';
-import { addReason, percentile, procCpuSeconds, table, writeResult, type Target } from './lib.js';
+import { timelineOf, type Timeline } from './runs.js';
+import {
+  addReason,
+  gcIfExposed,
+  gcWatch,
+  type GcFigures,
+  percentile,
+  procCpuSeconds,
+  procCpuSplit,
+  mark,
+  table,
+  writeResult,
+  type Target,
+} from './lib.js';
 
 /** One issuance run's figures. */
 export interface RunFigures {
@@ -64,6 +78,12 @@ export interface RunFigures {
   note?: string;
   /** Attempts lost to a wedged Pebble (see pebbleRun). */
   pebbleWedges?: number;
+  /** The client's CPU per certificate, user and system apart (boxes only). */
+  clientCpuSplitPerCertMs?: { user: number; sys: number; mainThread: number; otherThreads: number };
+  /** Main-thread GC pauses in the window, and whether a full GC ran just before it (boxes only). */
+  gc?: GcFigures & { fullGcFirst: boolean };
+  /** When the boxes completed (boxes only): the start, the steady rate, the tail. */
+  timeline?: Timeline | null;
 }
 
 const round = (x: number, d = 1) => Math.round(x * 10 ** d) / 10 ** d;
@@ -131,6 +151,8 @@ interface IssueMode {
   parallel?: number;
   /** Wait until each box serves its new certificate (default true); false: until its request succeeded, as the lab counts. */
   probeServed?: boolean;
+  /** With `node --expose-gc`: a full GC just before the window (the lab regression does so before each of its windows). */
+  gcFirst?: boolean;
 }
 
 /** Every box issues (all at once unless `mode.parallel` says otherwise); resolves with the run's figures. */
@@ -146,12 +168,18 @@ async function issueAll(
   mode: IssueMode = {},
 ): Promise<RunFigures> {
   const latencies: number[] = [];
+  const doneMs: number[] = [];
   const errors: string[] = [];
   const reasons: Record<string, number> = {};
   let firstFailureAt: number | undefined;
-  const cpu0 = procCpuSeconds('self');
+  // The agent-alone reference (mode.gcFirst): a full GC first, as before the lab's windows (its boot's garbage is not the issue's).
+  const fullGcFirst = mode.gcFirst === true && gcIfExposed();
+  const gc = gcWatch();
+  const threads0 = threadCpuMs();
+  const cpu0 = procCpuSplit('self');
   const peb0 = pebbleCpu(pebblePid);
   const t0 = performance.now();
+  mark(`alone-${ids.length}`);
   const queue = [...ids];
   const parallel = Math.min(mode.parallel ?? ids.length, ids.length);
   const worker = async () => {
@@ -184,6 +212,7 @@ async function issueAll(
             () => 'not served',
           );
         latencies.push(performance.now() - start);
+        doneMs.push(performance.now() - t0);
       } catch (e) {
         const msg = (e as Error).message;
         if (errors.length < 5) errors.push(`box ${id}: ${msg}`);
@@ -194,9 +223,13 @@ async function issueAll(
   };
   await Promise.all(Array.from({ length: parallel }, worker));
   const seconds = (performance.now() - t0) / 1000;
+  mark(`alone-done-${ids.length}`);
   const ok = latencies.length;
-  const cpu = procCpuSeconds('self') - cpu0;
+  const cpu1 = procCpuSplit('self');
+  const threads1 = threadCpuMs();
+  const cpu = cpu1.user - cpu0.user + cpu1.sys - cpu0.sys;
   const peb = pebbleCpu(pebblePid) - peb0;
+  const perCert = (x: number) => round((x / Math.max(ok, 1)) * 1000);
   return {
     client: 'gvos-sim boxes',
     keyAlgorithm,
@@ -208,8 +241,15 @@ async function issueAll(
     certsPerSec: round(ok / seconds),
     p50Ms: Math.round(percentile(latencies, 50)),
     p95Ms: Math.round(percentile(latencies, 95)),
-    clientCpuPerCertMs: round((cpu / Math.max(ok, 1)) * 1000),
-    pebbleCpuPerCertMs: round((peb / Math.max(ok, 1)) * 1000),
+    clientCpuPerCertMs: perCert(cpu),
+    pebbleCpuPerCertMs: perCert(peb),
+    clientCpuSplitPerCertMs: {
+      user: perCert(cpu1.user - cpu0.user),
+      sys: perCert(cpu1.sys - cpu0.sys),
+      ...threadSplitPerCertMs(threads0, threads1, ok),
+    },
+    gc: { ...gc.stop(), fullGcFirst },
+    timeline: timelineOf(doneMs, ids.length),
     errors,
     ...(firstFailureAt === undefined
       ? {}
@@ -529,7 +569,11 @@ export async function agentAloneRun(n: number, addressBase: string, parallel: nu
   const probe = new ServedProbe();
   try {
     return await pebbleRun(httpPort, (pebble, pid) =>
-      fleetRun(pebble, pid, probe, n, 'prime256v1', addressBase, { parallel, probeServed: false }),
+      fleetRun(pebble, pid, probe, n, 'prime256v1', addressBase, {
+        parallel,
+        probeServed: false,
+        gcFirst: true,
+      }),
     );
   } finally {
     probe.close();

@@ -26,10 +26,33 @@ import { JsonLogger } from '../src/lib/logger.js';
 import { FLEET_PARALLEL, Lab, type LabProgress } from '../src/lab/lab.js';
 import { defaultTopology } from '../src/lab/topology.js';
 import { agentAloneRun } from './fleet-issuance.js';
-import { countReasons, procCpuSplit, resultPath, stamped, table, writeResult, type Target } from './lib.js';
-import { appendRuns, medianRunIndex, spreadOf, spreadText, type Spread } from './runs.js';
+import { threadCpuMs, threadSplitPerCertMs } from './fleet.js';
+import {
+  countReasons,
+  gcIfExposed,
+  gcWatch,
+  procCpuSplit,
+  resultPath,
+  stamped,
+  mark,
+  table,
+  writeResult,
+  type Target,
+} from './lib.js';
+import {
+  appendRuns,
+  medianRunIndex,
+  spreadOf,
+  spreadText,
+  timelineOf,
+  type Spread,
+  type Timeline,
+} from './runs.js';
 
 const round = (x: number, d = 1) => Math.round(x * 10 ** d) / 10 ** d;
+
+/** Whether `node --expose-gc` gave this process gc() (then a full GC runs before every measured window). */
+const gcIfExposedAvailable = () => typeof (globalThis as { gc?: unknown }).gc === 'function';
 
 /** Lines in the trap log (one per decoded notification). */
 function trapLines(file: string | null): number {
@@ -56,16 +79,6 @@ async function drainTraps(file: string | null, want: number, quietMs = 5000): Pr
     } else if (performance.now() - since > quietMs) return n;
     await new Promise((r) => setTimeout(r, 50));
   }
-}
-
-/**
- * With GVOS_BENCH_MARKS=1, prints `mark <name> <µs>` on stderr at each phase
- * boundary, on the clock of V8's CPU profiles (process.hrtime), so that a
- * `node --cpu-prof` profile can be cut to one phase.
- */
-function mark(name: string): void {
-  if (process.env.GVOS_BENCH_MARKS === '1')
-    process.stderr.write(`mark ${name} ${process.hrtime.bigint() / 1000n}\n`);
 }
 
 /**
@@ -130,17 +143,26 @@ async function labRun(n: number, labsDir: string) {
   let issueCpu0 = { user: 0, sys: 0 };
   let pebblePid = 0;
   let pebbleCpu0 = { user: 0, sys: 0 };
+  let issueGc: ReturnType<typeof gcWatch> | undefined;
+  let issueThreads0 = threadCpuMs();
+  const issueDoneMs: number[] = [];
   const progress: LabProgress = {
     phase: (m) => {
       if (m.startsWith('issuing')) {
+        // Before the window, as for the agent alone: the boot's garbage is not the issue's.
+        gcIfExposed();
+        issueGc = gcWatch();
         marks.issue = performance.now();
         mark(`issue-${n}`);
+        issueThreads0 = threadCpuMs();
         issueCpu0 = procCpuSplit('self');
         pebbleCpu0 = procCpuSplit(pebblePid);
       }
     },
     box: (_id, _h, state) => {
       if (state === 'configuring' && ++configuring === n) lastConfiguring = performance.now();
+      else if (state === 'issue: ok' && marks.issue !== undefined)
+        issueDoneMs.push(performance.now() - marks.issue);
     },
   };
   const t0 = performance.now();
@@ -157,10 +179,14 @@ async function labRun(n: number, labsDir: string) {
     const tUp = performance.now();
     mark(`issued-${n}`);
     const issueCpu1 = procCpuSplit('self');
+    const issueThreads1 = threadCpuMs();
+    const issueGcFigures = issueGc?.stop();
     const ids = lab.runner.ids();
     const issued = ids.filter((id) => lab.boxStatus(id).certificate.status === 'valid').length;
     const pebbleCpu1 = procCpuSplit(pebblePid);
     const trapsBefore = await drainTraps(lab.trapLog, Number.MAX_SAFE_INTEGER, 1500);
+    gcIfExposed();
+    const revokeGc = gcWatch();
     const tRevoke0 = performance.now();
     mark(`revoke-${n}`);
     const revokeCpu0 = procCpuSplit('self');
@@ -169,9 +195,13 @@ async function labRun(n: number, labsDir: string) {
     const revoked = revokeRows.filter((r) => r.ok).length;
     const tRevoke1 = performance.now();
     mark(`revoked-${n}`);
+    const revokeGcFigures = revokeGc.stop();
     const revokeCpu = cpuPerCert(revokeCpu0, procCpuSplit('self'), revoked);
     const revokePebble = cpuPerCert(revokePebble0, procCpuSplit(pebblePid), revoked);
-    const issueCpu = cpuPerCert(issueCpu0, issueCpu1, issued);
+    const issueCpu = {
+      ...cpuPerCert(issueCpu0, issueCpu1, issued),
+      ...threadSplitPerCertMs(issueThreads0, issueThreads1, issued),
+    };
     const issuePebble = cpuPerCert(pebbleCpu0, pebbleCpu1, issued);
     const want = trapsBefore + 2 * n;
     const trapsAfter = await drainTraps(lab.trapLog, want);
@@ -192,6 +222,8 @@ async function labRun(n: number, labsDir: string) {
       issued,
       revoked,
       certsPerSec: round(issued / issueS),
+      /** When the boxes' issues completed in the issue window: the start, the steady rate, the tail. */
+      issueTimeline: timelineOf(issueDoneMs, n),
       labCpuPerCertMs: issueCpu.totalMs,
       pebbleCpuPerCertMs: issuePebble.totalMs,
       /** CPU per certificate, user and system apart: the issue phase, and the revoke phase (per re-issued and revoked box). */
@@ -199,6 +231,8 @@ async function labRun(n: number, labsDir: string) {
         issue: { simulator: issueCpu, pebble: issuePebble },
         revoke: { simulator: revokeCpu, pebble: revokePebble },
       },
+      /** Main-thread GC pauses in the issue and revoke windows (a full GC ran before each with --expose-gc). */
+      gc: { issue: issueGcFigures, revoke: revokeGcFigures, fullGcBeforeWindows: gcIfExposedAvailable() },
       traps: { beforeRevoke: trapsBefore, afterRevoke: trapsAfter, expectedFromRevoke: 2 * n },
       /** Why boxes failed, if any did: the issue's last request status, the revoke's fleet result. */
       failures: {
@@ -227,11 +261,8 @@ const REFERENCE_METHOD =
 async function regressionRun(n: number, labsDir: string, index: number) {
   const startedAt = new Date().toISOString();
   const loadAtStart = loadavg().map((x) => round(x, 2));
-  gcIfExposed();
   const before = await agentAloneRun(n, `127.${benchOctet() - 1}.0.0`, FLEET_PARALLEL);
-  gcIfExposed();
   const lab = await labRun(n, labsDir);
-  gcIfExposed();
   const after = await agentAloneRun(n, `127.${benchOctet() - 1}.0.0`, FLEET_PARALLEL);
   const referenceRate = round((before.certsPerSec + after.certsPerSec) / 2);
   const ratio = (ref: number) => round(lab.certsPerSec / Math.max(ref, 0.1), 2);
@@ -261,11 +292,6 @@ async function regressionRun(n: number, labsDir: string, index: number) {
 }
 
 type RegressionRun = Awaited<ReturnType<typeof regressionRun>>;
-
-/** With `node --expose-gc`: a full GC between the measured paths, so none inherits the garbage of the one before. */
-function gcIfExposed(): void {
-  (globalThis as { gc?: () => void }).gc?.();
-}
 
 /** The targets of one run (`spreads`: the same figures across every run, shown beside the run's own). */
 function targetsOf(
@@ -310,9 +336,15 @@ function targetsOf(
 /** One line per run on stdout while the runs go on. */
 function runLine(r: RegressionRun, of: number): string {
   const a = r.agentAlone;
+  const gcMs = (g?: { ms: number }) => g?.ms ?? '-';
+  const tl = (x?: Timeline | null) => (x ? `${x.p10S}/${x.p90S}/${x.lastS} (${x.steadyPerSec}/s)` : '-');
   return (
     `run ${r.run}/${of}: total ${r.lab.phases.total} s, lab ${r.lab.certsPerSec}/s, agent alone ` +
-    `${a.before.certsPerSec}/s before and ${a.after.certsPerSec}/s after: ${r.reference.labRatio}; CPU ${r.cpuRatio}x` +
+    `${a.before.certsPerSec}/s before and ${a.after.certsPerSec}/s after: ${r.reference.labRatio}; CPU ${r.cpuRatio}x; ` +
+    `CPU/cert ms alone ${a.before.clientCpuPerCertMs}/${a.after.clientCpuPerCertMs}, lab ${r.lab.labCpuPerCertMs}` +
+    ` (main thread ${a.before.clientCpuSplitPerCertMs?.mainThread}/${a.after.clientCpuSplitPerCertMs?.mainThread}, lab ${r.lab.cpuPerCertMs.issue.simulator.mainThread}); ` +
+    `GC ms alone ${gcMs(a.before.gc)}/${gcMs(a.after.gc)}, lab ${gcMs(r.lab.gc.issue)}; ` +
+    `10%/90%/last s alone ${tl(a.before.timeline)} and ${tl(a.after.timeline)}, lab ${tl(r.lab.issueTimeline)}` +
     `${r.finished ? '' : ` (NOT finished: ${r.lab.issued} issued, ${r.lab.revoked} revoked of ${r.lab.n})`}; load ${r.loadAverageAtStart[0]}`
   );
 }

@@ -7,6 +7,7 @@ import { cpus, totalmem } from 'node:os';
 import { mkdirSync, writeFileSync, readFileSync } from 'node:fs';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { constants, PerformanceObserver, type PerformanceEntry } from 'node:perf_hooks';
 
 /** The repository root (bench files run from dist/bench/). */
 const ROOT = (() => {
@@ -146,4 +147,62 @@ export function procCpuSplit(pid: number | 'self'): { user: number; sys: number 
 export function procRssBytes(pid: number | 'self'): number {
   const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
   return m ? Number(m[1]) * 1024 : NaN;
+}
+
+/** Garbage collection in a window of this process: pauses counted and summed, the major ones (mark-sweep) apart. */
+export interface GcFigures {
+  count: number;
+  ms: number;
+  majorCount: number;
+  majorMs: number;
+}
+
+/**
+ * Watch this process's GC from now until stop() (perf_hooks 'gc' entries:
+ * the main thread's pauses; the helper threads' concurrent marking is in the
+ * process CPU, not here). For the benchmarks' windows: how much of a
+ * window's CPU was collecting, and whether one window paid for another's garbage.
+ */
+export function gcWatch(): { stop(): GcFigures } {
+  const f: GcFigures = { count: 0, ms: 0, majorCount: 0, majorMs: 0 };
+  const add = (list: PerformanceEntry[]) => {
+    for (const e of list) {
+      f.count++;
+      f.ms += e.duration;
+      if ((e as { detail?: { kind?: number } }).detail?.kind === constants.NODE_PERFORMANCE_GC_MAJOR) {
+        f.majorCount++;
+        f.majorMs += e.duration;
+      }
+    }
+  };
+  const obs = new PerformanceObserver((list) => add(list.getEntries()));
+  obs.observe({ entryTypes: ['gc'] });
+  return {
+    stop() {
+      add(obs.takeRecords());
+      obs.disconnect();
+      return { ...f, ms: Math.round(f.ms), majorMs: Math.round(f.majorMs) };
+    },
+  };
+}
+
+/**
+ * With `node --expose-gc`: a full collection now, so the window that starts
+ * next does not pay for the garbage of what ran before it (the boot, another
+ * path). Returns whether it ran (said in the results).
+ */
+export function gcIfExposed(): boolean {
+  const gc = (globalThis as { gc?: () => void }).gc;
+  gc?.();
+  return gc !== undefined;
+}
+
+/**
+ * With GVOS_BENCH_MARKS=1, prints `mark <name> <µs>` on stderr at each phase
+ * boundary, on the clock of V8's CPU profiles (process.hrtime), so that a
+ * `node --cpu-prof` profile can be cut to one phase.
+ */
+export function mark(name: string): void {
+  if (process.env.GVOS_BENCH_MARKS === '1')
+    process.stderr.write(`mark ${name} ${process.hrtime.bigint() / 1000n}\n`);
 }

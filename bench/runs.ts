@@ -79,3 +79,36 @@ export function appendRuns(file: string, entries: unknown[], header: Record<stri
   renameSync(tmp, file);
   return history.runs.length;
 }
+
+/** When a window's work completed: seconds from the window's start to 10%, 50%, 90% and all of `n`, and the rate between 10% and 90%. */
+export interface Timeline {
+  p10S: number;
+  p50S: number;
+  p90S: number;
+  lastS: number;
+  /** Completions per second between the 10% and the 90% one: the steady rate, without the start and the tail. */
+  steadyPerSec: number;
+}
+
+/**
+ * The timeline of `n` jobs from the times (ms after the window's start) at
+ * which those that succeeded completed. The k-th percent is the completion
+ * of job ceil(k/100 * n) in time order; null when fewer than 90% completed
+ * (then there is no steady rate to give).
+ */
+export function timelineOf(doneMs: number[], n: number): Timeline | null {
+  const s = [...doneMs].sort((a, b) => a - b);
+  const at = (p: number) => s[Math.max(1, Math.ceil((p / 100) * n)) - 1];
+  const p10 = at(10);
+  const p90 = at(90);
+  if (n < 10 || p10 === undefined || p90 === undefined) return null;
+  const r = (ms: number) => Math.round(ms / 10) / 100;
+  const jobs = Math.ceil(0.9 * n) - Math.ceil(0.1 * n);
+  return {
+    p10S: r(p10),
+    p50S: r(at(50)!),
+    p90S: r(p90),
+    lastS: r(s[s.length - 1]!),
+    steadyPerSec: p90 > p10 ? Math.round((jobs / ((p90 - p10) / 1000)) * 10) / 10 : NaN,
+  };
+}

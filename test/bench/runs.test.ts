@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
 import { countReasons } from '../../bench/lib.js';
-import { appendRuns, medianRunIndex, spreadOf, spreadText } from '../../bench/runs.js';
+import { appendRuns, medianRunIndex, spreadOf, spreadText, timelineOf } from '../../bench/runs.js';
 
 t.test('the median run by total: odd and even counts, unfinished runs never chosen', async (t) => {
   t.equal(
@@ -92,4 +92,21 @@ t.test('failure reasons are counted once per cause, digits folded', async (t) =>
   );
   t.same(countReasons([]), {}, 'no failures, no reasons');
   t.same(Object.keys(countReasons(['x'.repeat(300)], 200))[0]!.length, 200, 'a long reason is cut');
+});
+
+t.test('the timeline of a window: start, steady rate, tail', async (t) => {
+  // 100 jobs: the first 10 take 1 s (a slow start), then one every 10 ms, the last 10 a slow tail.
+  const done = [
+    ...Array.from({ length: 10 }, (_, i) => 100 * (i + 1)),
+    ...Array.from({ length: 80 }, (_, i) => 1000 + 10 * (i + 1)),
+    ...Array.from({ length: 10 }, (_, i) => 1800 + 500 * (i + 1)),
+  ].reverse();
+  const tl = timelineOf(done, 100)!;
+  t.equal(tl.p10S, 1, 'the 10th job at 1 s');
+  t.equal(tl.p90S, 1.8, 'the 90th at 1.8 s');
+  t.equal(tl.lastS, 6.8, 'the last at 6.8 s');
+  t.equal(tl.p50S, 1.4);
+  t.equal(tl.steadyPerSec, 100, '80 jobs in 0.8 s: the slow start and tail left out');
+  t.equal(timelineOf(done.slice(0, 85), 100), null, 'fewer than 90% done: no steady rate');
+  t.equal(timelineOf([1, 2, 3], 3), null, 'too few jobs');
 });
