@@ -75,6 +75,8 @@ export interface RunFigures {
   /** Failures by reason (digits masked), and when the first one came (s after the start). */
   failureReasons?: Record<string, number>;
   firstFailureAfterS?: number;
+  /** When the failures came (s after the start): first, median, last. */
+  failuresAfterS?: { first: number; median: number; last: number };
   note?: string;
   /** Attempts lost to a wedged Pebble (see pebbleRun). */
   pebbleWedges?: number;
@@ -95,6 +97,13 @@ function pebbleCpu(pid: number): number {
   } catch {
     return NaN;
   }
+}
+
+/** First, median and last of failure times (ms after the start), in seconds. */
+function failureTimes(ms: number[]): { first: number; median: number; last: number } {
+  const s = [...ms].sort((a, b) => a - b);
+  const sec = (x: number) => round(x / 1000, 2);
+  return { first: sec(s[0]!), median: sec(s[Math.floor((s.length - 1) / 2)]!), last: sec(s[s.length - 1]!) };
 }
 
 /** Per box and step: a run never hangs; a box past it counts as failed with what it was doing. */
@@ -169,6 +178,7 @@ async function issueAll(
 ): Promise<RunFigures> {
   const latencies: number[] = [];
   const doneMs: number[] = [];
+  const failedAtMs: number[] = [];
   const errors: string[] = [];
   const reasons: Record<string, number> = {};
   let firstFailureAt: number | undefined;
@@ -217,6 +227,7 @@ async function issueAll(
         const msg = (e as Error).message;
         if (errors.length < 5) errors.push(`box ${id}: ${msg}`);
         firstFailureAt ??= performance.now();
+        failedAtMs.push(performance.now() - t0);
         addReason(reasons, msg, 160);
       }
     }
@@ -253,7 +264,11 @@ async function issueAll(
     errors,
     ...(firstFailureAt === undefined
       ? {}
-      : { failureReasons: reasons, firstFailureAfterS: round((firstFailureAt - t0) / 1000, 2) }),
+      : {
+          failureReasons: reasons,
+          firstFailureAfterS: round((firstFailureAt - t0) / 1000, 2),
+          failuresAfterS: failureTimes(failedAtMs),
+        }),
   };
 }
 
@@ -384,6 +399,17 @@ async function fleetRun(
   }
 }
 
+/** Why the boxes of one attempt of issueEveryBox were not confirmed: reasons counted (digits folded), a few whole, and when. */
+export interface AttemptFailures {
+  attempt: number;
+  boxes: number;
+  failed: number;
+  reasons: Record<string, number>;
+  examples: string[];
+  afterS?: { first: number; median: number; last: number };
+  note?: string;
+}
+
 /**
  * Every box of `fleet` gets a certificate: issue from a new Pebble, and when
  * Pebble wedges (see pebbleRun) issue the boxes still without one from
@@ -398,8 +424,9 @@ export async function issueEveryBox(
   probe: ServedProbe,
   httpsPort: number,
   parallel?: number,
-): Promise<{ first: RunFigures; attempts: number; withoutCertificate: number }> {
+): Promise<{ first: RunFigures; attempts: number; withoutCertificate: number; failures: AttemptFailures[] }> {
   let first: RunFigures | undefined;
+  const failures: AttemptFailures[] = [];
   let attempts = 0;
   let missing = fleet.ids;
   while (missing.length > 0 && attempts < 3) {
@@ -422,13 +449,22 @@ export async function issueEveryBox(
         parallel === undefined ? {} : { parallel },
       );
       first ??= r;
+      failures.push({
+        attempt: attempts,
+        boxes: r.n,
+        failed: r.failed,
+        reasons: r.failureReasons ?? {},
+        examples: r.errors,
+        ...(r.failuresAfterS ? { afterS: r.failuresAfterS } : {}),
+        ...(r.note ? { note: r.note } : {}),
+      });
     } finally {
       watch.stop();
       await pebble.stop();
     }
     missing = fleet.ids.filter((id) => !fleet.box(id).acmeState().issued);
   }
-  return { first: first!, attempts, withoutCertificate: missing.length };
+  return { first: first!, attempts, withoutCertificate: missing.length, failures };
 }
 
 /**

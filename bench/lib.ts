@@ -112,12 +112,16 @@ export function writeResult(
 }
 
 /**
- * Count one failure reason into `counts`, digits folded to N (box ids,
- * ports, seconds, serials), so one cause counts once however many boxes it
- * hit; cut to `max` characters.
+ * Count one failure reason into `counts`, so one cause counts once however
+ * many boxes it hit: hexadecimal runs of 8 or more (certificate serials,
+ * key ids) folded to X, then digits (box ids, ports, seconds) to N; cut to
+ * `max` characters.
  */
 export function addReason(counts: Record<string, number>, reason: string, max = 200): void {
-  const k = reason.replace(/\d+/g, 'N').slice(0, max);
+  const k = reason
+    .replace(/\b[0-9a-fA-F]{8,}\b/g, 'X')
+    .replace(/\d+/g, 'N')
+    .slice(0, max);
   counts[k] = (counts[k] ?? 0) + 1;
 }
 

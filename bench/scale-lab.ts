@@ -35,7 +35,7 @@ import { fileURLToPath } from 'node:url';
 import { FLEET_PARALLEL } from '../src/lab/lab.js';
 import { openFilesLimit, planListeners, type ListenerPlan } from '../src/lab/open-files.js';
 import { freePort } from '../src/lib/net.js';
-import { issueEveryBox } from './fleet-issuance.js';
+import { issueEveryBox, type AttemptFailures } from './fleet-issuance.js';
 import { bootFleet, openFds, ServedProbe } from './fleet.js';
 import { percentile, procRssBytes, table, writeResult, type Target } from './lib.js';
 import { collectGarbage } from './profile.js';
@@ -79,6 +79,8 @@ interface SizeFigures {
     certsPerSec: number;
     attempts: number;
     withoutCertificate: number;
+    /** Per attempt: boxes not confirmed and why (reasons counted, digits folded; a few examples; when). */
+    failures: AttemptFailures[];
     /** Most open files of the lab's process while the boxes issued (sampled every 250 ms). */
     peakLabFds: number;
   };
@@ -236,6 +238,8 @@ async function measureSize(n: number): Promise<SizeFigures> {
       rssPerBoxMiB: m2.rssPerBoxMiB,
       rssPerBoxNoGcMiB: m2.rssPerBoxNoGcMiB,
       withoutCertificate: every.withoutCertificate,
+      // Boxes not confirmed (no result within the deadline, or not served the new certificate), per attempt, with why.
+      failures: every.failures,
       peakLabFds,
     };
     progress(n, 'done', so);
@@ -259,6 +263,7 @@ async function measureSize(n: number): Promise<SizeFigures> {
         certsPerSec: every.first.certsPerSec,
         attempts: every.attempts,
         withoutCertificate: every.withoutCertificate,
+        failures: every.failures,
         peakLabFds,
       },
       afterIssue: {

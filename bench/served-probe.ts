@@ -32,15 +32,24 @@ process.on('message', (job: Job) => {
   void (async () => {
     const until = Date.now() + 10_000;
     let last = '';
+    let tries = 0;
+    let answered = 0;
     while (Date.now() < until) {
+      tries++;
       try {
         last = await servedSerial(job.address, job.port);
+        answered++;
         if (last === job.serial.toUpperCase()) return process.send!({ id: job.id, ok: true });
       } catch (e) {
         last = (e as Error).message;
       }
       await new Promise((r) => setTimeout(r, 5));
     }
-    process.send!({ id: job.id, ok: false, error: `still serving ${last}` });
+    // Which of the two it was tells a box that had not installed the certificate from one whose HTTPS did not answer.
+    const why =
+      answered > 0 && /^[0-9A-F]+$/.test(last)
+        ? `served the old serial ${last} (${answered} of ${tries} handshakes answered)`
+        : `no TLS answer (last: ${last}; ${answered} of ${tries} handshakes answered)`;
+    process.send!({ id: job.id, ok: false, error: `not served within 10 s: ${why}` });
   })();
 });

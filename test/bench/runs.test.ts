@@ -83,11 +83,14 @@ t.test('failure reasons are counted once per cause, digits folded', async (t) =>
       'Failed: the CA at https://127.0.0.1:14000 has answered nothing for 15 s; 50 boxes not started',
       'Failed: the CA at https://127.0.0.1:14000 has answered nothing for 15 s; 176 boxes not started',
       'not served',
+      'box 12: not served (still serving 4F1A0C9E22B3D871)',
+      'box 9: not served (still serving 0A3C5D7E9F11B2C4D6)',
     ]),
     {
       'box N: no result within N s': 2,
       'Failed: the CA at https://N.N.N.N:N has answered nothing for N s; N boxes not started': 2,
       'not served': 1,
+      'box N: not served (still serving X)': 2,
     },
   );
   t.same(countReasons([]), {}, 'no failures, no reasons');
