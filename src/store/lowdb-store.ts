@@ -1,6 +1,7 @@
 /**
  * A Store in one JSON file per box, through lowdb with an atomic adapter:
- * write a temporary file (mode 0600, since it holds private keys), fsync it,
+ * write a temporary file (mode 0600, since it holds private keys; the
+ * previous .bak's file when this store wrote it, else a new one), fsync it,
  * keep the current file as state.json.bak, rename the temporary file over
  * state.json, fsync the directory. A crash at any point leaves state.json
  * (old or new) or, between the two renames, only the .bak (old), which load()
@@ -15,7 +16,18 @@
  * when it is read (state-schema.ts); one that fails is corrupt, whatever the
  * reason, and is handled like a file that does not parse.
  */
-import { closeSync, fsync, open, openSync, writeFile as writeFd } from 'node:fs';
+import {
+  closeSync,
+  constants,
+  fchmod,
+  fstatSync,
+  fsync,
+  ftruncate,
+  open,
+  openSync,
+  write,
+  writeFile as writeFd,
+} from 'node:fs';
 import { copyFile, mkdir, readdir, readFile, rename, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { promisify } from 'node:util';
@@ -42,6 +54,13 @@ class AtomicJsonFile implements Adapter<BoxDocument> {
   private seq = 0;
   /** The directory was made (or found) by an earlier write of this file. */
   private dirMade = false;
+  /**
+   * The last write of this object succeeded: state.json and its .bak are
+   * files it wrote, so the next write may take the .bak's file for the new
+   * document (see takeBak). False after a load (the .bak may be the copy
+   * the box started from, kept as it is) and after a failed write.
+   */
+  private bakIsOurs = false;
   constructor(
     private readonly file: string,
     private readonly warn: StoreWarning,
@@ -101,26 +120,35 @@ class AtomicJsonFile implements Adapter<BoxDocument> {
   }
 
   /**
-   * One write: nine file calls (no fchmod: see openTemporary). The six that
-   * may wait for the disk or its journal (create, write, the two fsyncs, the
-   * two renames) go to libuv's pool; the three that never wait (closing the
-   * two descriptors, opening the directory) are made here on the calling
-   * thread: each call through the pool costs the main thread a promise, a
-   * request and a callback, and the process two thread switches, and a lab
-   * makes two writes per certificate (bench/lab-regression's profile). The
-   * renames and the create are not made here: with fsyncs of other boxes
-   * under way they waited for the journal on this thread, and a 300-box
-   * lab's issue phase took longer (7.7 against 5.95 s, median of three at load 7-11:
-   * bench/results/lab-regression-300-s7-box-1-*).
+   * One write. The new document goes into a temporary file, fsynced, then
+   * state.json becomes the .bak and the temporary file state.json, and the
+   * directory is fsynced. The temporary file is the old .bak's file when
+   * this object wrote it (takeBak), else a new one: creating a file and
+   * freeing the old .bak's were most of a write's system time on ext4
+   * (about 0.45 of 0.65 ms per write, beside 0.17 ms for the whole write
+   * with the file reused; bench/lab-regression's labs make two writes per
+   * certificate).
+   *
+   * The calls that may wait for the disk or its journal (create, write,
+   * truncate, the fsyncs, the renames) go to libuv's pool; the ones that
+   * never do (close, the directory's open, fstat) are made here: each call
+   * through the pool costs the main thread a promise, a request and a
+   * callback. Made here, the renames and the create waited for the journal
+   * behind other boxes' fsyncs and blocked the event loop (a 300-box issue
+   * phase took 7.7 against 5.95 s: bench/results/lab-regression-300-s7-box-1-*).
    */
   private async writeNow(data: BoxDocument): Promise<void> {
     const dir = dirname(this.file);
     const tmp = `${this.file}.tmp-${process.pid}-${this.seq++}`;
     const text = JSON.stringify(data);
+    const bakWasOurs = this.bakIsOurs;
+    this.bakIsOurs = false;
     try {
-      const fd = await this.openTemporary(tmp, dir);
+      const reused = bakWasOurs ? await this.takeBak(tmp) : undefined;
+      const fd = reused ?? (await this.openTemporary(tmp, dir));
       try {
-        await fdWrite(fd, text);
+        if (reused === undefined) await fdWrite(fd, text);
+        else await overwrite(fd, Buffer.from(text));
         await fdSync(fd);
       } finally {
         closeSync(fd);
@@ -136,6 +164,7 @@ class AtomicJsonFile implements Adapter<BoxDocument> {
       await rm(tmp, { force: true }).catch(() => undefined);
       throw err;
     }
+    this.bakIsOurs = true;
     try {
       await syncDir(dir);
     } catch (err) {
@@ -143,6 +172,38 @@ class AtomicJsonFile implements Adapter<BoxDocument> {
         dir,
         err: (err as Error).message,
       });
+    }
+  }
+
+  /**
+   * The .bak's file, renamed to `tmp` and opened for writing (mode made
+   * 0600 if it was changed by hand), or undefined when there is none or it
+   * cannot be taken (then a new file is made). From the rename until the
+   * write's end there is no .bak: state.json, untouched, is the document; a
+   * crash then leaves it and the temporary file, which load() removes. A
+   * failed write leaves no .bak either; the next write that succeeds makes one.
+   */
+  private async takeBak(tmp: string): Promise<number | undefined> {
+    try {
+      await rename(this.file + '.bak', tmp);
+    } catch {
+      return undefined;
+    }
+    try {
+      // O_NOFOLLOW: a symbolic link put in the .bak's place is not followed (refused, then a new file).
+      const fd = await fdOpen(tmp, constants.O_RDWR | constants.O_NOFOLLOW, 0o600);
+      if ((fstatSync(fd).mode & 0o777) !== 0o600) {
+        try {
+          await fdChmod(fd, 0o600);
+        } catch (err) {
+          closeSync(fd);
+          throw err;
+        }
+      }
+      return fd;
+    } catch {
+      await rm(tmp, { force: true });
+      return undefined;
     }
   }
 
@@ -217,9 +278,31 @@ function parseDocument(text: string): BoxDocument {
  * the main thread about three times as much per call (an object, a promise
  * and a close tracker each).
  */
-const fdOpen = promisify(open) as (path: string, flags: string, mode: number) => Promise<number>;
+const fdOpen = promisify(open) as (path: string, flags: string | number, mode: number) => Promise<number>;
 const fdWrite = promisify(writeFd) as (fd: number, data: string) => Promise<void>;
+/** write(2) at a position; resolves with the bytes written (util.promisify(write) resolves with an object). */
+function fdWriteAt(
+  fd: number,
+  buf: Buffer,
+  offset: number,
+  length: number,
+  position: number,
+): Promise<number> {
+  return new Promise((resolve, reject) =>
+    write(fd, buf, offset, length, position, (err, n) => (err ? reject(err) : resolve(n))),
+  );
+}
+const fdTruncate = promisify(ftruncate);
+const fdChmod = promisify(fchmod);
 const fdSync = promisify(fsync);
+
+/** Replace a file's content with `buf` from its start, through its descriptor, and cut what the old content had beyond it. */
+async function overwrite(fd: number, buf: Buffer): Promise<void> {
+  const oldSize = fstatSync(fd).size;
+  let done = 0;
+  while (done < buf.length) done += await fdWriteAt(fd, buf, done, buf.length - done, done);
+  if (oldSize > buf.length) await fdTruncate(fd, buf.length);
+}
 
 /** fsync a directory (the renames in it reach the disk); only the fsync goes to the pool. */
 async function syncDir(dir: string): Promise<void> {

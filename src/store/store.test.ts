@@ -48,6 +48,40 @@ t.test(
   },
 );
 
+t.test(
+  'LowdbStore: from the third write on, the new document goes into the old .bak file (no file created), longer or shorter, 0600',
+  async (t) => {
+    const dir = tmp();
+    const s = new LowdbStore(dir);
+    const main = join(dir, 'state.json');
+    const bak = join(dir, 'state.json.bak');
+    const long = (n: number) => ({
+      ...sampleDocument(n),
+      config: { ...sampleDocument(n).config, hostname: 'h'.repeat(200) },
+    });
+    await s.save(long(1));
+    await s.save(long(2));
+    const [mainIno, bakIno] = [statSync(main).ino, statSync(bak).ino];
+    // A shorter document into the longer one's file: what the old content had beyond it must go.
+    await s.save(sampleDocument(3));
+    t.equal(statSync(main).ino, bakIno, "state.json is the old .bak's file");
+    t.equal(statSync(bak).ino, mainIno, 'the .bak is the previous state.json');
+    t.same(JSON.parse(readFileSync(main, 'utf8')), sampleDocument(3));
+    t.same(JSON.parse(readFileSync(bak, 'utf8')), long(2));
+    // A mode changed by hand on the .bak does not reach the state file.
+    chmodSync(bak, 0o644);
+    await s.save(sampleDocument(4));
+    t.equal(statSync(main).mode & 0o777, 0o600, 'the state file (it holds private keys) is 0600');
+    t.same(JSON.parse(readFileSync(main, 'utf8')), sampleDocument(4));
+    t.same(JSON.parse(readFileSync(bak, 'utf8')), sampleDocument(3));
+    t.same(await new LowdbStore(dir).load(), sampleDocument(4), 'a new store loads the last document');
+    t.same(
+      readdirSync(dir).filter((f) => f.includes('.tmp-')),
+      [],
+    );
+  },
+);
+
 t.test('LowdbStore: a data directory removed after a write is made again by the next write', async (t) => {
   const dir = join(tmp(), 'box-1');
   const s = new LowdbStore(dir);

@@ -17,7 +17,9 @@
  *
  * How "read-only" and "full" are made as root (root ignores directory
  * permissions): the data directory is a small tmpfs mounted by the test,
- * remounted read-only or filled with a filler file. Where mount is not
+ * remounted read-only or filled with a filler file (after removing the
+ * state's .bak: a write that fits in the space of the .bak's file needs no
+ * new space, since the store reuses that file: lowdb-store.ts). Where mount is not
  * permitted, read-only falls back to `chattr +i` on the directory (it binds
  * root too), and the disk-full cases are skipped with that reason. Both are
  * tried at the start of the file, and the mechanism used is printed.
@@ -109,6 +111,16 @@ function faultyDir(): FaultyDir {
   };
 }
 
+/**
+ * Fill the disk so that the next state write needs space: the store writes a
+ * new document into its previous .bak's file when it has one (no new space
+ * needed while the document fits), so the .bak goes first.
+ */
+function fillWithoutBak(fd: FaultyDir): void {
+  rmSync(join(fd.dir, 'state.json.bak'), { force: true });
+  fd.fill();
+}
+
 const strays = (dir: string) => readdirSync(dir).filter((f) => f.includes('.tmp-'));
 const stateOf = (dir: string) => JSON.parse(readFileSync(join(dir, 'state.json'), 'utf8')) as BoxDocument;
 
@@ -195,7 +207,7 @@ t.test(
     const p = box.ready.ports;
     const before = await served(p.https);
 
-    fd.fill();
+    fillWithoutBak(fd);
     const out = await cli(p.cli, ['enable', 'configure terminal', 'hostname full-test', 'write memory']);
     t.match(out, SAVE_ERROR, 'write memory says why');
     t.match(out, /ENOSPC|no space/i, 'naming the cause');
@@ -210,7 +222,7 @@ t.test(
       await cli(p.cli, ['enable', 'configure terminal', `crypto certificate acme renew domain ${DOMAIN}`]),
       /Renewal in progress/,
     );
-    fd.fill();
+    fillWithoutBak(fd);
     proxy.setSlow(0);
     const failed = await acmeSettled(p.cli);
     t.match(
