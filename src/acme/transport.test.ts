@@ -503,3 +503,36 @@ t.test('boxes sharing a connection pool keep its connections however long the qu
   );
   t.ok(accepted <= 2, `60 requests of 20 boxes, 2 at a time, on at most 2 connections (${accepted})`);
 });
+
+t.test(
+  "aborting the operation ends its requests in flight at once, gives the gate place back, and spares the neighbour's",
+  async (t) => {
+    const srv = await holdingServer(t);
+    const gates = new GateMap(2);
+    const ac = new AbortController();
+    const box = new BoxTransport({ ...gatedOptions(gates, 64), signal: ac.signal });
+    const neighbour = new BoxTransport(gatedOptions(gates, 64));
+    t.teardown(() => [box, neighbour].forEach((b) => b.close()));
+    const held = box.request(`${srv.base}/held`, 'get');
+    while (!srv.hold) await new Promise((r) => setTimeout(r, 10));
+    const gate = gates.for(srv.base);
+    t.equal(gate.holders, 1, 'the held request has its place');
+    ac.abort();
+    await t.rejects(
+      held,
+      { name: 'TransportError', kind: 'aborted', message: 'the operation was cancelled' },
+      'the request in flight ends as aborted, long before its 5-s deadline',
+    );
+    t.equal(gate.holders, 0, 'its place came back');
+    t.match(
+      await neighbour.request(`${srv.base}/after`, 'get'),
+      { status: 200 },
+      'the neighbour is answered',
+    );
+    await t.rejects(
+      box.request(`${srv.base}/again`, 'get'),
+      { name: 'TransportError', kind: 'aborted' },
+      'and no new request starts',
+    );
+  },
+);

@@ -8,8 +8,10 @@
  * would let one box's trust leak to all others, and its interceptor retries
  * TLS errors for ~75 s and then throws a misleading TypeError
  * (peers.md §2). So each AcmeSession replaces its own client's
- * `http.request` with {@link BoxTransport.request}: a per-box https.Agent,
- * nothing global is read or written, and acme.axios is never used.
+ * `http.request` with {@link BoxTransport.request}: connections verified
+ * with the box's own TLS context (http1.ts's pool, not node:https: see
+ * there why), nothing global is read or written, and acme.axios is never
+ * used.
  *
  * Verification is never disabled for a request. The only handshake made
  * with rejectUnauthorized:false is {@link inspectServerChain}, a diagnostic
@@ -17,8 +19,6 @@
  * can name the CA to add to the CA list.
  */
 import { promises as dnsPromises } from 'node:dns';
-import type { ClientRequest } from 'node:http';
-import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { isIP, type LookupFunction } from 'node:net';
 import {
   connect as tlsConnect,
@@ -29,6 +29,7 @@ import {
 } from 'node:tls';
 import type { ConnectFaults } from '../lib/connect-faults.js';
 import { GateSilentError, type GateMap } from '../lib/gate.js';
+import { Http1Pool, type Http1Response } from './http1.js';
 
 /** What {@link BoxTransport} needs from the box. */
 export interface BoxTransportOptions {
@@ -213,6 +214,12 @@ export function kindLockFor(origin: string): KindLock {
   return l;
 }
 
+/** A request of a transport in flight: its host (for messages) and how to end it. */
+interface InFlight {
+  host: string;
+  kill: (e: unknown) => void;
+}
+
 /** A response body larger than this is refused (a certificate chain is a few KiB). */
 const MAX_BODY_BYTES = 1024 * 1024;
 
@@ -301,12 +308,12 @@ export function createBoxLookup(nameServers: string[], timeoutMs: number): Looku
 
 /**
  * Kept-alive connections to ACME servers, shared by every transport of one
- * client context and name-server list (an https.Agent each). A box used to
+ * client context and name-server list (an Http1Pool each). A box used to
  * open one connection per operation, and a lab of a thousand boxes paid a
  * TCP and TLS handshake per certificate and per box (bench/lab-regression's
  * profile); now the boxes of a lab ride on the few connections its gate lets
  * run at once, and a connection closed meanwhile resumes its TLS session
- * (the Agent keeps them, per server).
+ * (the pool keeps them, per server).
  *
  * Keyed first by the SecureContext, which trusts exactly one CA list
  * (TrustCache shares a context only between identical lists): a connection
@@ -326,7 +333,7 @@ export function createBoxLookup(nameServers: string[], timeoutMs: number): Looku
 const SHARED_AGENTS = new WeakMap<SecureContext, Map<string, SharedAgent>>();
 
 interface SharedAgent {
-  agent: HttpsAgent;
+  agent: Http1Pool;
   lookup: LookupFunction;
   nonces: NoncePool;
 }
@@ -383,15 +390,9 @@ const NONCE_MAX_AGE_MS = 30_000;
 /** An idle kept-alive connection is closed after this, before a server's own idle timeout can race a reuse. */
 const IDLE_CONNECTION_MS = 4_000;
 
-function newAgent(context: SecureContext, lookup: LookupFunction): HttpsAgent {
-  return new HttpsAgent({
-    secureContext: context,
-    lookup,
-    keepAlive: true,
-    // Requests in flight are bounded by the cluster's gate, not here.
-    maxSockets: Infinity,
-    timeout: IDLE_CONNECTION_MS,
-  });
+/** Requests in flight are bounded by the cluster's gate, not by the pool. */
+function newAgent(context: SecureContext, lookup: LookupFunction): Http1Pool {
+  return new Http1Pool(context, lookup, IDLE_CONNECTION_MS);
 }
 
 function sharedAgent(context: SecureContext, nameServers: string[], dnsTimeoutMs: number): SharedAgent {
@@ -419,15 +420,19 @@ const DROP_IDLE_AT_QUEUE = 64;
  * Concurrency: requests may run concurrently; close() ends them all.
  */
 export class BoxTransport {
-  private readonly agent: HttpsAgent;
+  private readonly agent: Http1Pool;
   /** The agent is this transport's alone (no shared context given): close() destroys it. */
   private readonly ownAgent: boolean;
   private readonly lookup: LookupFunction;
   /** Unused Replay-Nonces: the shared pool's (see SHARED_AGENTS), else this transport's own. */
   readonly nonces: NoncePool;
   private readonly uncut: () => void;
-  /** Requests in flight, so that a cut (ConnectFaults) ends this box's connections and no other's. */
-  private readonly inFlight = new Set<ClientRequest>();
+  /** Forgets the one abort listener this transport puts on its signal. */
+  private readonly unabort: () => void;
+  /** Requests in flight, so that a cut (ConnectFaults) or an abort ends this box's connections and no other's. */
+  private readonly inFlight = new Set<InFlight>();
+  /** The headers every request sends (RFC 8555 §6.1 User-Agent), built once. */
+  private readonly baseHeaders: Record<string, string>;
 
   constructor(private readonly o: BoxTransportOptions) {
     if (o.trustContext) {
@@ -445,6 +450,20 @@ export class BoxTransport {
       this.ownAgent = true;
     }
     this.uncut = o.faults?.onCut(() => this.cut()) ?? (() => undefined);
+    // One listener for the whole operation, not one per request (Node's `signal` request option adds
+    // and removes an AbortSignal listener and a stream watcher per request: the client's CPU per
+    // certificate, bench/lab-regression).
+    const signal = o.signal;
+    if (signal && !signal.aborted) {
+      const onAbort = () =>
+        this.cut(() => new TransportError('aborted', 'the operation was cancelled', 'ABORT_ERR'));
+      signal.addEventListener('abort', onAbort, { once: true });
+      this.unabort = () => signal.removeEventListener('abort', onAbort);
+    } else this.unabort = () => undefined;
+    this.baseHeaders = {
+      'User-Agent': o.userAgent,
+      Accept: 'application/json, application/pem-certificate-chain, */*',
+    };
   }
 
   /** The name servers this transport asks, for messages. */
@@ -470,13 +489,11 @@ export class BoxTransport {
       );
     const body =
       opts.data === undefined || opts.data === null ? undefined : Buffer.from(JSON.stringify(opts.data));
-    const headers: Record<string, string | number> = {
-      'User-Agent': this.o.userAgent,
-      Accept: 'application/json, application/pem-certificate-chain, */*',
-      ...(opts.headers ?? {}),
-    };
-    if (body) headers['Content-Length'] = body.length;
-    else delete headers['Content-Type'];
+    const headers: Record<string, string | number> = opts.headers
+      ? { ...this.baseHeaders, ...opts.headers }
+      : { ...this.baseHeaders };
+    // Content-Length is the HTTP client's (http1.ts).
+    if (!body) delete headers['Content-Type'];
     if (this.o.faults?.drop) return this.dropped(u);
     const kind = opts.kind;
     if (kind === undefined) return this.gated(u, method, headers, body, () => undefined);
@@ -583,70 +600,61 @@ export class BoxTransport {
         reject(new TransportError('connect', `cannot connect to ${u.host} (ECONNRESET)`, 'ECONNRESET'));
         return;
       }
-      const req = httpsRequest(
-        {
-          protocol: 'https:',
-          hostname: u.hostname.replace(/^\[|\]$/g, ''),
-          port: u.port || 443,
-          path: u.pathname + u.search,
-          method: method.toUpperCase(),
-          headers,
-          agent: this.agent,
-          signal: this.o.signal,
-          timeout: this.o.requestTimeoutMs,
+      const req = this.agent.request({
+        hostname: u.hostname.replace(/^\[|\]$/g, ''),
+        port: Number(u.port || 443),
+        hostHeader: u.host,
+        method: method.toUpperCase(),
+        path: u.pathname + u.search,
+        headers,
+        ...(body ? { body } : {}),
+        maxBodyBytes: MAX_BODY_BYTES,
+        tooLarge: () =>
+          new TransportError('protocol', `response from ${u.host} larger than ${MAX_BODY_BYTES} bytes`),
+        onHead: () => {
+          if (!faults?.drop) answered();
         },
-        (res) => {
-          if (faults?.drop) {
-            // Lost on the way: left unread, the deadline below ends the request as a timeout.
-            faults.counters.dropped++;
-            res.pause();
-            return;
-          }
-          answered();
-          const hold = faults?.delayMs ?? 0;
-          if (hold > 0) {
-            // Held back unread; the whole-request deadline below keeps running.
-            faults!.counters.delayed++;
-            res.pause();
-            setTimeout(() => res.resume(), hold).unref();
-          }
-          const chunks: Buffer[] = [];
-          let size = 0;
-          res.on('data', (c: Buffer) => {
-            size += c.length;
-            if (size > MAX_BODY_BYTES) {
-              req.destroy(
-                new TransportError('protocol', `response from ${u.host} larger than ${MAX_BODY_BYTES} bytes`),
-              );
-              return;
-            }
-            chunks.push(c);
-          });
-          res.on('end', () => {
-            const text = Buffer.concat(chunks).toString('utf8');
-            const flat: Record<string, string> = {};
-            for (const [k, v] of Object.entries(res.headers))
-              if (v !== undefined) flat[k] = Array.isArray(v) ? v.join(', ') : v;
-            resolve({
-              status: res.statusCode ?? 0,
-              headers: flat,
-              data: parseBody(text, flat['content-type']),
-            });
-          });
-          res.on('error', (e) => reject(toTransportError(e, u)));
-        },
-      );
-      this.inFlight.add(req);
-      // A whole-request deadline: the socket timeout alone only measures idle time.
-      const deadline = setTimeout(() => req.destroy(this.timedOut(u)), this.o.requestTimeoutMs);
-      deadline.unref();
-      req.on('timeout', () => req.destroy(this.timedOut(u)));
-      req.on('error', (e) => reject(toTransportError(e, u, this.o.nameServers)));
-      req.on('close', () => {
-        clearTimeout(deadline);
-        this.inFlight.delete(req);
       });
-      req.end(body);
+      // Ends the exchange once: by its answer, or by `kill` (deadline, cut, abort, a failed connection).
+      let over = false;
+      const kill = (e: unknown) => {
+        if (over) return;
+        over = true;
+        clearTimeout(deadline);
+        this.inFlight.delete(handle);
+        // The connection goes too, unless the answer was read whole (it is back in the pool then).
+        req.destroy(e as Error);
+        reject(toTransportError(e, u, this.o.nameServers));
+      };
+      const handle: InFlight = { host: u.hostname, kill };
+      this.inFlight.add(handle);
+      // A whole-request deadline, from connect to the last byte.
+      const deadline = setTimeout(() => kill(this.timedOut(u)), this.o.requestTimeoutMs);
+      deadline.unref();
+      const deliver = (res: Http1Response) => {
+        if (over) return;
+        over = true;
+        clearTimeout(deadline);
+        this.inFlight.delete(handle);
+        resolve({
+          status: res.status,
+          headers: res.headers,
+          data: parseBody(res.body.toString('utf8'), res.headers['content-type']),
+        });
+      };
+      req.done.then((res) => {
+        if (faults?.drop) {
+          // Lost on the way: never delivered; the deadline ends the request as a timeout.
+          faults.counters.dropped++;
+          return;
+        }
+        const hold = faults?.delayMs ?? 0;
+        if (hold > 0) {
+          // Held back; the whole-request deadline keeps running.
+          faults!.counters.delayed++;
+          setTimeout(() => deliver(res), hold).unref();
+        } else deliver(res);
+      }, kill);
     });
     done.then(release, release);
     return done;
@@ -655,20 +663,23 @@ export class BoxTransport {
   /** End this transport: its requests still in flight are cut; a private agent's idle connections close too. */
   close(): void {
     this.uncut();
+    this.unabort();
     this.cut();
     if (this.ownAgent) this.agent.destroy();
   }
 
-  /** Ends this transport's requests in flight with their connections, as a reset path does. */
-  private cut(): void {
-    for (const req of this.inFlight)
-      req.destroy(new TransportError('connect', `cannot connect to ${req.host} (ECONNRESET)`, 'ECONNRESET'));
+  /** Ends this transport's requests in flight with their connections, as a reset path does (or with `why`). */
+  private cut(
+    why: (host: string) => TransportError = (host) =>
+      new TransportError('connect', `cannot connect to ${host} (ECONNRESET)`, 'ECONNRESET'),
+  ): void {
+    for (const r of [...this.inFlight]) r.kill(why(r.host));
     this.inFlight.clear();
   }
 
   /** Close the kept-alive connections no request is using (the next request connects again, resuming TLS). */
   private closeIdle(): void {
-    for (const sockets of Object.values(this.agent.freeSockets)) for (const s of sockets ?? []) s.destroy();
+    this.agent.closeIdle();
   }
 
   /** The lookup of this box (tests, diagnostics). */
