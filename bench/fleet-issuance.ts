@@ -228,7 +228,7 @@ async function issueAll(
         if (errors.length < 5) errors.push(`box ${id}: ${msg}`);
         firstFailureAt ??= performance.now();
         failedAtMs.push(performance.now() - t0);
-        addReason(reasons, msg, 160);
+        addReason(reasons, msg, 240);
       }
     }
   };

@@ -113,12 +113,13 @@ export function writeResult(
 
 /**
  * Count one failure reason into `counts`, so one cause counts once however
- * many boxes it hit: hexadecimal runs of 8 or more (certificate serials,
- * key ids) folded to X, then digits (box ids, ports, seconds) to N; cut to
- * `max` characters.
+ * many boxes it hit: base64url runs of 24 or more (ACME tokens, URLs' ids)
+ * folded to T, hexadecimal runs of 8 or more (certificate serials, key ids)
+ * to X, then digits (box ids, ports, seconds) to N; cut to `max` characters.
  */
 export function addReason(counts: Record<string, number>, reason: string, max = 200): void {
   const k = reason
+    .replace(/[A-Za-z0-9_-]{24,}/g, 'T')
     .replace(/\b[0-9a-fA-F]{8,}\b/g, 'X')
     .replace(/\d+/g, 'N')
     .slice(0, max);

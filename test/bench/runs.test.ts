@@ -85,16 +85,21 @@ t.test('failure reasons are counted once per cause, digits folded', async (t) =>
       'not served',
       'box 12: not served (still serving 4F1A0C9E22B3D871)',
       'box 9: not served (still serving 0A3C5D7E9F11B2C4D6)',
+      'Failed: http-01 challenge for every1-17.fleet.test failed: Get "http://every1-17.fleet.test:5002/.well-known/acme-challenge/DHNkeAVJurwl6KdRqZtD0urqMWmDzrDdK9Om' +
+        'Z2s3L4": context deadline exceeded',
+      'Failed: http-01 challenge for every1-9035.fleet.test failed: Get "http://every1-9035.fleet.test:5002/.well-known/acme-challenge/btHi1LGubLLq-y4mtP9qwTEAcIiWiiDi-keZ' +
+        '0d1hf2": context deadline exceeded',
     ]),
     {
       'box N: no result within N s': 2,
       'Failed: the CA at https://N.N.N.N:N has answered nothing for N s; N boxes not started': 2,
       'not served': 1,
       'box N: not served (still serving X)': 2,
+      'Failed: http-N challenge for everyN-N.fleet.test failed: Get "http://everyN-N.fleet.test:N/.well-known/acme-challenge/T": context deadline exceeded': 2,
     },
   );
   t.same(countReasons([]), {}, 'no failures, no reasons');
-  t.same(Object.keys(countReasons(['x'.repeat(300)], 200))[0]!.length, 200, 'a long reason is cut');
+  t.same(Object.keys(countReasons(['no answer '.repeat(30)], 200))[0]!.length, 200, 'a long reason is cut');
 });
 
 t.test('the timeline of a window: start, steady rate, tail', async (t) => {
