@@ -347,18 +347,16 @@ export class AcmeAgent implements AcmeController {
    * names the CA that is missing from the CA list.
    */
   private async checkServer(directoryUrl: string, transport: BoxTransport): Promise<Record<string, unknown>> {
+    const cached = transport.directories.get(directoryUrl);
+    if (cached) {
+      if (await this.probe(directoryUrl, cached, transport)) return cached;
+      transport.directories.forget(directoryUrl);
+    }
     let resp;
     try {
       resp = await transport.request(directoryUrl, 'get');
     } catch (e) {
-      if (isTrustFailure(e)) throw await this.untrusted(directoryUrl, transport, e);
-      if (e instanceof TransportError && e.kind === 'dns') {
-        throw new DeviceError(
-          'precondition',
-          `Cannot resolve the ACME server: ${e.message}; check "ip name-server".`,
-        );
-      }
-      throw new DeviceError('precondition', `Cannot reach the ACME server ${directoryUrl}: ${messageOf(e)}.`);
+      throw await this.unreachable(directoryUrl, transport, e);
     }
     const d = resp.data as Record<string, unknown> | undefined;
     const ok =
@@ -372,7 +370,50 @@ export class AcmeAgent implements AcmeController {
         `${directoryUrl} is not an ACME directory (HTTP ${resp.status}); give the directory URL of the CA's ACME server.`,
       );
     }
+    transport.directories.keep(directoryUrl, d);
     return d;
+  }
+
+  /**
+   * The server check when the box's pool already holds the directory: one
+   * GET of its newNonce (RFC 8555 §7.2) instead of the directory, over the
+   * same verified path, so an unreachable or untrusted server is refused as
+   * before, while the nonce it hands out saves the first signed request's
+   * own newNonce (it goes to the pool). False when the answer is not a
+   * nonce: the caller forgets the directory and GETs it again, which says
+   * what is wrong. Throws like the directory GET when no answer arrives.
+   */
+  private async probe(
+    directoryUrl: string,
+    directory: Record<string, unknown>,
+    transport: BoxTransport,
+  ): Promise<boolean> {
+    const url = directory['newNonce'] as string;
+    let resp;
+    try {
+      resp = await transport.request(url, 'get');
+    } catch (e) {
+      transport.directories.forget(directoryUrl);
+      throw await this.unreachable(directoryUrl, transport, e);
+    }
+    const nonce = resp.headers['replay-nonce'];
+    if (resp.status < 200 || resp.status > 299 || !nonce) return false;
+    // The session takes nonces by the directory's origin (session.ts); a nonce from elsewhere is not kept.
+    const origin = new URL(directoryUrl).origin;
+    if (new URL(url).origin === origin) transport.nonces.keep(origin, nonce);
+    return true;
+  }
+
+  /** The refusal for a directory (or newNonce) request that got no answer. */
+  private async unreachable(directoryUrl: string, transport: BoxTransport, e: unknown): Promise<DeviceError> {
+    if (isTrustFailure(e)) return this.untrusted(directoryUrl, transport, e);
+    if (e instanceof TransportError && e.kind === 'dns') {
+      return new DeviceError(
+        'precondition',
+        `Cannot resolve the ACME server: ${e.message}; check "ip name-server".`,
+      );
+    }
+    return new DeviceError('precondition', `Cannot reach the ACME server ${directoryUrl}: ${messageOf(e)}.`);
   }
 
   /** The refusal for a server whose chain the CA list does not trust: which certificate to add, and how. */
@@ -725,8 +766,26 @@ export class AcmeAgent implements AcmeController {
 
   // ------------------------------------------------------------------ ACME protocol steps
 
-  /** Open an ACME session with this box's account for the directory (registered, or registered again, on the way). */
+  /**
+   * {@link openSession} and `fn` in it; when either fails, the pool's cached
+   * directory is forgotten (an error answer may mean the CA's URLs moved), so
+   * the next operation fetches it again.
+   */
   private async withSession<T>(
+    directoryUrl: string,
+    work: Work,
+    fn: (s: AcmeSession) => Promise<T>,
+  ): Promise<T> {
+    try {
+      return await this.openSession(directoryUrl, work, fn);
+    } catch (e) {
+      work.transport.directories.forget(directoryUrl);
+      throw e;
+    }
+  }
+
+  /** Open an ACME session with this box's account for the directory (registered, or registered again, on the way). */
+  private async openSession<T>(
     directoryUrl: string,
     work: Work,
     fn: (s: AcmeSession) => Promise<T>,

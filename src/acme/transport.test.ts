@@ -16,6 +16,7 @@ import {
   BoxTransport,
   createBoxLookup,
   createTrustContext,
+  DirectoryCache,
   inspectServerChain,
   isTrustFailure,
   retryAfterMs,
@@ -534,5 +535,41 @@ t.test(
       { name: 'TransportError', kind: 'aborted' },
       'and no new request starts',
     );
+  },
+);
+
+t.test(
+  'DirectoryCache: kept per URL, shared by a pool, forgotten on demand and after its age bound',
+  async (t) => {
+    let now = 0;
+    const c = new DirectoryCache(600_000, () => now);
+    const d = { newNonce: 'https://ca.test/nonce', newAccount: 'x', newOrder: 'y' };
+    t.equal(c.get('https://ca.test/dir'), undefined, 'nothing before a fetch');
+    c.keep('https://ca.test/dir', d);
+    t.equal(c.get('https://ca.test/dir'), d, 'the fetched directory');
+    t.equal(c.get('https://other.test/dir'), undefined, 'per directory URL');
+    now = 600_000;
+    t.equal(c.get('https://ca.test/dir'), d, 'still used at the bound');
+    now = 600_001;
+    t.equal(c.get('https://ca.test/dir'), undefined, 'fetched again past the bound');
+    c.keep('https://ca.test/dir', d);
+    c.forget('https://ca.test/dir');
+    t.equal(c.get('https://ca.test/dir'), undefined, 'forgotten');
+
+    const context = createTrustContext([good.caPem]);
+    const opts = {
+      caPems: [good.caPem],
+      trustContext: context,
+      nameServers: [],
+      requestTimeoutMs: 1000,
+      dnsTimeoutMs: 500,
+      userAgent: 't',
+    };
+    const a = new BoxTransport(opts);
+    const b = new BoxTransport(opts);
+    const own = new BoxTransport({ ...opts, trustContext: undefined });
+    t.teardown(() => [a, b, own].forEach((x) => x.close()));
+    t.equal(a.directories, b.directories, 'one cache for one trust context and name servers');
+    t.not(own.directories, a.directories, 'a transport with its own connections shares none');
   },
 );

@@ -328,7 +328,8 @@ export function createBoxLookup(nameServers: string[], timeoutMs: number): Looku
  * handshakes than from separate devices; every request is still signed by
  * the box's own account key), and the unused Replay-Nonces the CA handed
  * out on them (RFC 8555 §7.2: a nonce is the server's, bound to no account;
- * the CA sees fewer newNonce requests).
+ * the CA sees fewer newNonce requests), and the ACME directories fetched
+ * on them (see DirectoryCache; the CA sees fewer directory GETs).
  */
 const SHARED_AGENTS = new WeakMap<SecureContext, Map<string, SharedAgent>>();
 
@@ -336,7 +337,49 @@ interface SharedAgent {
   agent: Http1Pool;
   lookup: LookupFunction;
   nonces: NoncePool;
+  directories: DirectoryCache;
 }
+
+/**
+ * ACME directories (RFC 8555 §7.1.1) fetched through one shared pool, by
+ * directory URL, so that an operation of a box whose pool already holds the
+ * directory need not GET it again (see the agent's checkServer: it still
+ * asks the server something before starting). An entry is used for at most
+ * `maxAgeMs` after its fetch; the agent forgets it when an operation fails,
+ * so the next one fetches it again (a CA whose URLs moved is followed).
+ */
+export class DirectoryCache {
+  private readonly byUrl = new Map<string, { directory: Record<string, unknown>; atMs: number }>();
+
+  constructor(
+    private readonly maxAgeMs = DIRECTORY_MAX_AGE_MS,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  /** Keep `directory`, just fetched from `url`. */
+  keep(url: string, directory: Record<string, unknown>): void {
+    this.byUrl.set(url, { directory, atMs: this.now() });
+  }
+
+  /** The directory of `url` fetched no longer than the age bound ago; undefined otherwise. */
+  get(url: string): Record<string, unknown> | undefined {
+    const e = this.byUrl.get(url);
+    if (!e) return undefined;
+    if (this.now() - e.atMs > this.maxAgeMs) {
+      this.byUrl.delete(url);
+      return undefined;
+    }
+    return e.directory;
+  }
+
+  /** Fetch `url`'s directory again next time. */
+  forget(url: string): void {
+    this.byUrl.delete(url);
+  }
+}
+
+/** A cached directory is fetched again after this (a CA's directory changes rarely; Pebble's never). */
+const DIRECTORY_MAX_AGE_MS = 10 * 60_000;
 
 /**
  * Replay-Nonces an ACME server handed out and nobody has used yet, per
@@ -403,7 +446,12 @@ function sharedAgent(context: SecureContext, nameServers: string[], dnsTimeoutMs
   let shared = byServers.get(key);
   if (!shared) {
     const lookup = createBoxLookup(nameServers, dnsTimeoutMs);
-    shared = { agent: newAgent(context, lookup), lookup, nonces: new NoncePool() };
+    shared = {
+      agent: newAgent(context, lookup),
+      lookup,
+      nonces: new NoncePool(),
+      directories: new DirectoryCache(),
+    };
     byServers.set(key, shared);
   }
   return shared;
@@ -426,6 +474,8 @@ export class BoxTransport {
   private readonly lookup: LookupFunction;
   /** Unused Replay-Nonces: the shared pool's (see SHARED_AGENTS), else this transport's own. */
   readonly nonces: NoncePool;
+  /** Directories fetched: the shared pool's (see SHARED_AGENTS), else this transport's own. */
+  readonly directories: DirectoryCache;
   private readonly uncut: () => void;
   /** Forgets the one abort listener this transport puts on its signal. */
   private readonly unabort: () => void;
@@ -441,12 +491,14 @@ export class BoxTransport {
         agent: this.agent,
         lookup: this.lookup,
         nonces: this.nonces,
+        directories: this.directories,
       } = sharedAgent(o.trustContext, o.nameServers, o.dnsTimeoutMs));
       this.ownAgent = false;
     } else {
       this.lookup = createBoxLookup(o.nameServers, o.dnsTimeoutMs);
       this.agent = newAgent(createTrustContext(o.caPems), this.lookup);
       this.nonces = new NoncePool();
+      this.directories = new DirectoryCache();
       this.ownAgent = true;
     }
     this.uncut = o.faults?.onCut(() => this.cut()) ?? (() => undefined);

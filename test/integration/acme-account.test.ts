@@ -29,6 +29,10 @@ t.teardown(() => {
 
 /** Pebble's newAccount path (its directory's newAccount URL). */
 const NEW_ACCOUNT = 'POST /sign-me-up';
+/** The directory GET and Pebble's newNonce (its directory's newNonce URL). */
+const DIRECTORY = 'GET /dir';
+const NEW_NONCE = 'GET /nonce-plz';
+const count = (what: string) => sent.filter((r) => r === what).length;
 
 t.test(
   'a stored account: renew and revoke send no newAccount; a forgotten one is registered again',
@@ -55,12 +59,17 @@ t.test(
     await agent.idle();
     t.match(box.acmeState().lastRequest, { type: 'Renew', status: 'Success' });
     t.notOk(sent.includes(NEW_ACCOUNT), `renew: no newAccount (${sent.join(', ')})`);
+    // The directory is the pool's since the issue: the server check is one newNonce, whose nonce signs.
+    t.equal(count(DIRECTORY), 0, `renew: no directory GET (${sent.join(', ')})`);
+    t.equal(count(NEW_NONCE), 1, 'renew: one newNonce (the server check)');
+    t.equal(sent[0], NEW_NONCE, 'the server check comes first');
 
     sent.length = 0;
     await box.acmeRevoke(ADMIN, address);
     await agent.idle();
     t.match(box.acmeState().lastRequest, { type: 'Revoke', status: 'Success' });
     t.notOk(sent.includes(NEW_ACCOUNT), 'revoke: no newAccount');
+    t.equal(count(DIRECTORY), 0, 'revoke: no directory GET');
 
     // Pebble forgets everything on restart; the box still holds the old URL.
     await pebble.restart();
@@ -80,5 +89,19 @@ t.test(
     await agent.idle();
     t.match(box.acmeState().lastRequest, { type: 'Renew', status: 'Success' });
     t.notOk(sent.includes(NEW_ACCOUNT), 'the next renew uses the new URL without newAccount');
+
+    // A cached directory does not hide a CA that is down: the start is refused as before.
+    await pebble.stopCa();
+    await t.rejects(box.acmeRenew(ADMIN, address), {
+      code: 'precondition',
+      message: /^Cannot reach the ACME server https:\/\/.*\/dir: cannot connect to .* \(ECONNREFUSED\)\.$/,
+    });
+    // The failed check forgot the directory: the next operation GETs it again.
+    await pebble.startCa();
+    sent.length = 0;
+    await box.acmeRenew(ADMIN, address);
+    await agent.idle();
+    t.match(box.acmeState().lastRequest, { type: 'Renew', status: 'Success' }, 'renewed once the CA is back');
+    t.equal(sent[0], DIRECTORY, `the directory is fetched again after a failed check (${sent.join(', ')})`);
   },
 );
