@@ -7,12 +7,12 @@
  * those events; nothing polls.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, openSync, writeSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { planListeners } from './open-files.js';
 import { join, resolve } from 'node:path';
 import { FileFirmwareCatalog } from '../firmware/catalog.js';
-import { JsonLogger } from '../lib/logger.js';
+import { openLabLog } from './lab-log.js';
 import { ControlPlane } from './control-plane.js';
 import { planeCredentials, planeName, type PlaneCredentials } from './dashboard/plane-tls.js';
 import { Lab, type LabStateFile } from './lab.js';
@@ -79,11 +79,8 @@ export async function labUp(o: Extract<LabRequest, { verb: 'up' }>): Promise<voi
   // The boxes' JSON log lines go to the lab's log file: the terminal shows the progress.
   mkdirSync(join(dir, labName), { recursive: true, mode: 0o700 });
   const logFile = join(dir, labName, 'lab.log');
-  // Opened once for the process's life (it ends with the lab): opening and closing it for every line was
-  // a share of a large lab's start (about ten lines per box). Never closed here, so a late line can never
-  // land in whatever file would reuse the descriptor.
-  const logFd = openSync(logFile, 'a');
-  const logger = new JsonLogger(o.logLevel, { lab: labName }, (line) => void writeSync(logFd, line + '\n'));
+  const labLog = openLabLog(logFile, o.logLevel, { lab: labName });
+  const logger = labLog.logger;
   const progress =
     process.stdout.isTTY === true
       ? new LiveTableProgress((s) => process.stdout.write(s), process.stdout.rows)
@@ -117,6 +114,8 @@ export async function labUp(o: Extract<LabRequest, { verb: 'up' }>): Promise<voi
   let interrupted: string | undefined;
   let stopOnSignal: ((sig: string) => void) | undefined = undefined;
   const onSignal = (sig: NodeJS.Signals): void => {
+    // The lines waiting for their batch are on disk before anything else happens (lab-log.ts).
+    labLog.flush();
     if (stopOnSignal) return stopOnSignal(sig);
     if (interrupted) return; // already remembered and said
     interrupted = sig;
