@@ -22,7 +22,7 @@ import { rm } from 'node:fs/promises';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FileFirmwareCatalog } from '../src/firmware/catalog.js';
-import { JsonLogger } from '../src/lib/logger.js';
+import { openLabLog } from '../src/lab/lab-log.js';
 import { FLEET_PARALLEL, Lab, type LabProgress } from '../src/lab/lab.js';
 import { defaultTopology } from '../src/lab/topology.js';
 import { agentAloneRun } from './fleet-issuance.js';
@@ -171,7 +171,7 @@ async function labRun(n: number, labsDir: string) {
     topology,
     labsDir,
     catalog,
-    logger: new JsonLogger('warn', { lab: topology.lab }, () => undefined),
+    logger: openLabLog(join(labsDir, 'lab.log'), 'info', { lab: topology.lab }).logger,
     progress,
     onProcesses: (ps) => (pebblePid = ps.find((p) => p.name === 'pebble')?.pid ?? pebblePid),
   });
