@@ -15,7 +15,7 @@ import { openSync, writeSync } from 'node:fs';
 import { JsonLogger, type LogLevel, type Logger } from '../lib/logger.js';
 
 /** How long a line may wait before it is written (a `tail -f lab.log` sees it this late at most). */
-export const FLUSH_MS = 100;
+const FLUSH_MS = 100;
 /** Waiting bytes (UTF-16 units, about bytes for these ASCII-escaped lines) that are written at once. */
 export const FLUSH_BYTES = 64 * 1024;
 
