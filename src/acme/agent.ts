@@ -347,11 +347,29 @@ export class AcmeAgent implements AcmeController {
    * names the CA that is missing from the CA list.
    */
   private async checkServer(directoryUrl: string, transport: BoxTransport): Promise<Record<string, unknown>> {
-    const cached = transport.directories.get(directoryUrl);
+    const directories = transport.directories;
+    // Held, or being fetched by another box of the pool: this box's own check is then the probe.
+    // No await unless there is something to wait for: boxes starting in one tick must see the first one's fetch.
+    let cached = directories.get(directoryUrl);
+    const pending = cached ? undefined : directories.pending(directoryUrl);
+    if (pending) cached = await pending;
     if (cached) {
       if (await this.probe(directoryUrl, cached, transport)) return cached;
-      transport.directories.forget(directoryUrl);
+      directories.forget(directoryUrl);
     }
+    const fetch = this.fetchDirectory(directoryUrl, transport);
+    directories.track(
+      directoryUrl,
+      fetch.catch(() => undefined),
+    );
+    return fetch;
+  }
+
+  /** GET the directory and check it is one; kept in the pool's cache. Throws like checkServer. */
+  private async fetchDirectory(
+    directoryUrl: string,
+    transport: BoxTransport,
+  ): Promise<Record<string, unknown>> {
     let resp;
     try {
       resp = await transport.request(directoryUrl, 'get');

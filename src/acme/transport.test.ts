@@ -539,7 +539,7 @@ t.test(
 );
 
 t.test(
-  'DirectoryCache: kept per URL, shared by a pool, forgotten on demand and after its age bound',
+  'DirectoryCache: kept per URL, shared by a pool, forgotten on demand and after its age bound; a fetch under way is shared',
   async (t) => {
     let now = 0;
     const c = new DirectoryCache(600_000, () => now);
@@ -555,6 +555,17 @@ t.test(
     c.keep('https://ca.test/dir', d);
     c.forget('https://ca.test/dir');
     t.equal(c.get('https://ca.test/dir'), undefined, 'forgotten');
+
+    // A fetch under way is found by the boxes that start meanwhile, and only while it runs.
+    let done!: (d: Record<string, unknown> | undefined) => void;
+    const fetch = new Promise<Record<string, unknown> | undefined>((r) => (done = r));
+    c.track('https://ca.test/dir', fetch);
+    t.equal(c.pending('https://ca.test/dir'), fetch, 'a fetch under way is found');
+    t.equal(c.pending('https://other.test/dir'), undefined, 'per directory URL');
+    done(d);
+    t.equal(await c.pending('https://ca.test/dir'), d, 'it resolves with the directory');
+    await fetch;
+    t.equal(c.pending('https://ca.test/dir'), undefined, 'gone once it has ended');
 
     const context = createTrustContext([good.caPem]);
     const opts = {

@@ -376,6 +376,25 @@ export class DirectoryCache {
   forget(url: string): void {
     this.byUrl.delete(url);
   }
+
+  private readonly fetching = new Map<string, Promise<Record<string, unknown> | undefined>>();
+
+  /**
+   * Say that a fetch of `url`'s directory is under way (`fetch` resolves
+   * with it, or undefined when it failed), so that boxes starting meanwhile
+   * wait for it instead of sending their own (a fleet starts at once).
+   */
+  track(url: string, fetch: Promise<Record<string, unknown> | undefined>): void {
+    this.fetching.set(url, fetch);
+    void fetch.finally(() => {
+      if (this.fetching.get(url) === fetch) this.fetching.delete(url);
+    });
+  }
+
+  /** The fetch of `url`'s directory under way, if any (see track). */
+  pending(url: string): Promise<Record<string, unknown> | undefined> | undefined {
+    return this.fetching.get(url);
+  }
 }
 
 /** A cached directory is fetched again after this (a CA's directory changes rarely; Pebble's never). */

@@ -35,6 +35,7 @@ import { X509Certificate } from 'node:crypto';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { AcmeAgent, type AcmeAgentSettings } from '../../src/acme/agent.js';
+import type { TrustCache } from '../../src/acme/trust-cache.js';
 import type { Box } from '../../src/device/box.js';
 import { prepareBoot } from '../../src/device/first-boot.js';
 import { FileFirmwareCatalog } from '../../src/firmware/catalog.js';
@@ -273,6 +274,8 @@ export interface AcmeBoxOptions {
   web?: boolean;
   /** Faults on the box's path to its CA (the lab's ConnectFaults), read by its ACME transport. */
   faults?: ConnectFaults;
+  /** One TrustCache for several boxes, as a lab shares it (their transports then share a pool). */
+  trust?: TrustCache;
   /**
    * Boot from this store's saved document instead of a first boot, the way
    * the host does after a restart (prepareBoot marks a request that was In
@@ -347,6 +350,7 @@ export async function startAcmeBox(pebble: Pebble | undefined, o: AcmeBoxOptions
     logger: silentLogger,
     settings,
     ...(o.faults ? { faults: o.faults } : {}),
+    ...(o.trust ? { trust: o.trust } : {}),
   });
   box.attachAcme(agent);
   agent.resume();

@@ -12,6 +12,7 @@
 import t from 'tap';
 import { freePort } from '../../src/lib/net.js';
 import { BoxTransport } from '../../src/acme/transport.js';
+import { TrustCache } from '../../src/acme/trust-cache.js';
 import { acmePortOf, ADMIN } from '../harness/boxes.js';
 import { startAcmeBox, startPebble } from '../harness/pebble.js';
 
@@ -105,3 +106,25 @@ t.test(
     t.equal(sent[0], DIRECTORY, `the directory is fetched again after a failed check (${sent.join(', ')})`);
   },
 );
+
+t.test('boxes of one pool starting at once send one directory GET between them', async (t) => {
+  const addresses = ['127.0.0.24', '127.0.0.25', '127.0.0.26'];
+  const httpPort = await freePort(addresses[0]);
+  const pebble = await startPebble({ httpPort });
+  t.teardown(() => pebble.stop());
+  // One TrustCache, as a lab shares it: the boxes' transports share connections, nonces and the directory.
+  const trust = new TrustCache();
+  const boxes = await Promise.all(
+    addresses.map((address) => startAcmeBox(pebble, { address, httpPort, trust })),
+  );
+  t.teardown(() => Promise.all(boxes.map((b) => b.stop())));
+  sent.length = 0;
+  await Promise.all(
+    boxes.map((b, i) => b.box.acmeIssue(ADMIN, { domain: addresses[i]!, directoryUrl: pebble.directoryUrl })),
+  );
+  await Promise.all(boxes.map((b) => b.agent.idle()));
+  for (const b of boxes) t.match(b.box.acmeState().lastRequest, { type: 'Issue', status: 'Success' });
+  t.equal(count(DIRECTORY), 1, `one directory GET for three boxes (${sent.join(', ')})`);
+  // The two that waited check with a newNonce whose nonce goes to the pool; the pool may feed the first.
+  t.ok(count(NEW_NONCE) <= 3, `at most one newNonce per box (${count(NEW_NONCE)})`);
+});
