@@ -10,7 +10,9 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { FLUSH_BYTES, openLabLog } from './lab-log.js';
 
-const WRITER = fileURLToPath(new URL('../../test/harness/lab-log-writer.ts', import.meta.url));
+// The writer beside this file's own form: .js when the fast tier runs the compiled test from dist/, .ts under tap.
+const EXT = import.meta.url.endsWith('.js') ? 'js' : 'ts';
+const WRITER = fileURLToPath(new URL(`../../test/harness/lab-log-writer.${EXT}`, import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), 'gvos-lab-log-'));
 t.teardown(() => rmSync(dir, { recursive: true, force: true }));
 
