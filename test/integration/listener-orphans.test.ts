@@ -91,7 +91,15 @@ async function killParentAndCheck(t: Test, s: Started): Promise<void> {
   if (gone) t.comment(`listener process gone ${Date.now() - started} ms after the parent's death`);
   for (const endpoint of s.endpoints) {
     t.same(listenerPids(endpoint), [], `nothing listens on ${endpoint} any more`);
-    t.equal(await firstLine(endpoint), 'ECONNREFUSED', `${endpoint} refuses connections`);
+    // Once more after a pause if the first try was not refused: CI saw one ECONNRESET here (session 7,
+    // 1 run in many) with nothing listening by ss; a port still held would be refused neither time.
+    let answer = await firstLine(endpoint);
+    if (answer !== 'ECONNREFUSED') {
+      t.comment(`${endpoint}: ${answer} at the first try; trying again in 500 ms`);
+      await new Promise((r) => setTimeout(r, 500));
+      answer = await firstLine(endpoint);
+    }
+    t.equal(answer, 'ECONNREFUSED', `${endpoint} refuses connections`);
   }
   // Not left behind even when the test fails: end it by its PID.
   for (const pid of s.acceptors) if (pidAlive(pid)) process.kill(pid, 'SIGKILL');
