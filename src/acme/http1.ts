@@ -394,7 +394,7 @@ class ResponseParser {
     const buf = this.buf!;
     if (this.remaining >= 0) {
       if (buf.length < this.remaining) {
-        // Kept until complete: one copy at the end instead of one per chunk.
+        // Kept until complete (push() joins the chunks), then taken whole.
         return undefined;
       }
       this.take(buf.subarray(0, this.remaining));

@@ -145,10 +145,10 @@ class AtomicJsonFile implements Adapter<BoxDocument> {
     this.bakIsOurs = false;
     try {
       const reused = bakWasOurs ? await this.takeBak(tmp) : undefined;
-      const fd = reused ?? (await this.openTemporary(tmp, dir));
+      const fd = reused?.fd ?? (await this.openTemporary(tmp, dir));
       try {
         if (reused === undefined) await fdWrite(fd, text);
-        else await overwrite(fd, Buffer.from(text));
+        else await overwrite(fd, Buffer.from(text), reused.size);
         await fdSync(fd);
       } finally {
         closeSync(fd);
@@ -177,13 +177,14 @@ class AtomicJsonFile implements Adapter<BoxDocument> {
 
   /**
    * The .bak's file, renamed to `tmp` and opened for writing (mode made
-   * 0600 if it was changed by hand), or undefined when there is none or it
-   * cannot be taken (then a new file is made). From the rename until the
+   * 0600 if it was changed by hand), with its size for the overwrite's cut
+   * (one fstat serves both), or undefined when there is none or it cannot be
+   * taken (then a new file is made). From the rename until the
    * write's end there is no .bak: state.json, untouched, is the document; a
    * crash then leaves it and the temporary file, which load() removes. A
    * failed write leaves no .bak either; the next write that succeeds makes one.
    */
-  private async takeBak(tmp: string): Promise<number | undefined> {
+  private async takeBak(tmp: string): Promise<{ fd: number; size: number } | undefined> {
     try {
       await rename(this.file + '.bak', tmp);
     } catch {
@@ -192,7 +193,8 @@ class AtomicJsonFile implements Adapter<BoxDocument> {
     try {
       // O_NOFOLLOW: a symbolic link put in the .bak's place is not followed (refused, then a new file).
       const fd = await fdOpen(tmp, constants.O_RDWR | constants.O_NOFOLLOW, 0o600);
-      if ((fstatSync(fd).mode & 0o777) !== 0o600) {
+      const st = fstatSync(fd);
+      if ((st.mode & 0o777) !== 0o600) {
         try {
           await fdChmod(fd, 0o600);
         } catch (err) {
@@ -200,7 +202,7 @@ class AtomicJsonFile implements Adapter<BoxDocument> {
           throw err;
         }
       }
-      return fd;
+      return { fd, size: st.size };
     } catch {
       await rm(tmp, { force: true });
       return undefined;
@@ -296,9 +298,12 @@ const fdTruncate = promisify(ftruncate);
 const fdChmod = promisify(fchmod);
 const fdSync = promisify(fsync);
 
-/** Replace a file's content with `buf` from its start, through its descriptor, and cut what the old content had beyond it. */
-async function overwrite(fd: number, buf: Buffer): Promise<void> {
-  const oldSize = fstatSync(fd).size;
+/**
+ * Replace a file's content with `buf` from its start, through its
+ * descriptor, and cut what the old content (`oldSize` bytes, from the
+ * caller's fstat) had beyond it.
+ */
+async function overwrite(fd: number, buf: Buffer, oldSize: number): Promise<void> {
   let done = 0;
   while (done < buf.length) done += await fdWriteAt(fd, buf, done, buf.length - done, done);
   if (oldSize > buf.length) await fdTruncate(fd, buf.length);
