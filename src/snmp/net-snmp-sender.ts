@@ -3,7 +3,9 @@
  * socket) opened when a notification leaves and closed once nothing is
  * outstanding, so a box holds no socket between notifications (10,000 boxes
  * in one lab cannot hold one each under a 20,000 open-files limit beside
- * their agents). Implements TargetSender for target-queue.ts.
+ * their agents). Implements TargetSender for target-queue.ts. An SNMPv2c
+ * trap target, the common case, gets v2c-trap.ts's sender instead: the
+ * same octets and socket life without a net-snmp session.
  */
 import { isIPv6 } from 'node:net';
 import snmp, { type InternalMessage, type Session, type Varbind as NetSnmpVarbind } from 'net-snmp';
@@ -11,6 +13,7 @@ import type { Logger } from '../lib/logger.js';
 import type { SenderSpec } from './sender-spec.js';
 import { InformTimeoutError, type TargetSender } from './target-queue.js';
 import { toV3User } from './usm.js';
+import { createV2cTrapSender } from './v2c-trap.js';
 import { toV1Trap, type Notification, type Varbind } from './varbinds.js';
 
 const TYPES = {
@@ -48,6 +51,8 @@ function upTime(n: Notification): number {
  * sends a v3 inform after the first to `port` (peers.md §5).
  */
 export function createNetSnmpSender(spec: SenderSpec, logger: Logger): TargetSender {
+  // The common case, a v2c trap target, is encoded and sent without a net-snmp session (v2c-trap.ts).
+  if (spec.target.kind === 'traps' && spec.target.version === '2c') return createV2cTrapSender(spec, logger);
   const { target, user, engine } = spec;
   const options = {
     port: target.port,
