@@ -25,30 +25,74 @@ export interface Logger {
   child(fields: Record<string, unknown>): Logger;
 }
 
+/** Whether field `k` holds a secret (its name looks like one; two key names that are not secrets excepted). */
+function isSecretField(k: string): boolean {
+  return SECRET_FIELD.test(k) && k !== 'keyAlgorithm' && k !== 'keyType';
+}
+
 /** Replace secret-looking fields (recursively, one level of objects deep is enough for our events). */
 function redact(fields: Record<string, unknown>): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(fields)) {
-    if (SECRET_FIELD.test(k) && k !== 'keyAlgorithm' && k !== 'keyType') out[k] = '[redacted]';
+    if (isSecretField(k)) out[k] = '[redacted]';
     else if (v instanceof Error) out[k] = v.message;
     else out[k] = v;
   }
   return out;
 }
 
-/** JSON-lines logger. */
+/** The members of a JSON object text, without its braces ('' for {}). */
+function members(json: string): string {
+  return json.slice(1, -1);
+}
+
+/**
+ * JSON-lines logger.
+ *
+ * A line is `{"t":...,"level":...,"msg":...}`, then the logger's own fields
+ * (child()), then the call's; a call's field replaces a logger field of the
+ * same name in its place. The logger's fields are redacted and serialized
+ * once, at its first line, so a line serializes only the call's fields (a
+ * lab logs about four lines per certificate).
+ */
 export class JsonLogger implements Logger {
+  /** The base's members, redacted and escaped, with a leading comma unless empty; undefined until the first line. */
+  private baseMembers: string | undefined;
+  private readonly baseKeys: ReadonlySet<string>;
+  /** The base has a field named t, level or msg: such a logger builds each line whole (see write). */
+  private readonly baseShadowsHead: boolean;
+
   constructor(
     private readonly level: LogLevel = 'info',
     private readonly base: Record<string, unknown> = {},
     private readonly sink: (line: string) => void = (l) => process.stderr.write(l + '\n'),
-  ) {}
+  ) {
+    this.baseKeys = new Set(Object.keys(base));
+    this.baseShadowsHead = this.baseKeys.has('t') || this.baseKeys.has('level') || this.baseKeys.has('msg');
+  }
 
   private write(level: Exclude<LogLevel, 'silent'>, msg: string, fields?: Record<string, unknown>): void {
     if (ORDER[level] < ORDER[this.level]) return;
-    const line = { t: new Date().toISOString(), level, msg, ...redact({ ...this.base, ...(fields ?? {}) }) };
+    const t = new Date().toISOString();
     // C1 and bidi controls from outside input (user names, subjects) reach the log escaped.
-    this.sink(escapeUnsafeJson(JSON.stringify(line)));
+    if (
+      this.baseShadowsHead ||
+      typeof msg !== 'string' ||
+      (fields !== undefined && Object.keys(fields).some((k) => this.baseKeys.has(k)))
+    ) {
+      // A field replaces another in its place: build the whole object.
+      const line = { t, level, msg, ...redact({ ...this.base, ...(fields ?? {}) }) };
+      this.sink(escapeUnsafeJson(JSON.stringify(line)));
+      return;
+    }
+    // No field replaces another: the same text, from parts (the base's serialized once).
+    if (this.baseMembers === undefined) {
+      const m = members(escapeUnsafeJson(JSON.stringify(redact(this.base))));
+      this.baseMembers = m && `,${m}`;
+    }
+    const own = fields ? members(escapeUnsafeJson(JSON.stringify(redact(fields)))) : '';
+    const head = `{"t":"${t}","level":"${level}","msg":${escapeUnsafeJson(JSON.stringify(msg))}`;
+    this.sink(`${head}${this.baseMembers}${own && `,${own}`}}`);
   }
 
   debug(msg: string, fields?: Record<string, unknown>): void {
