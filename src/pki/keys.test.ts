@@ -6,7 +6,7 @@
  */
 import t from 'tap';
 import { generateKeyPairSync, type KeyObject } from 'node:crypto';
-import { hasPrivateKeyForm, parsePrivateKey } from './keys.js';
+import { generatePrivateKey, hasPrivateKeyForm, parsePrivateKey, pkcs8Pem } from './keys.js';
 
 const ec = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey;
 const ec384 = generateKeyPairSync('ec', { namedCurve: 'P-384' }).privateKey;
@@ -54,4 +54,28 @@ t.test('what is not a whole private key is refused, as OpenSSL refuses it', (t) 
     t.notOk(openssl(p), `${name}: OpenSSL refuses it too`);
   }
   t.end();
+});
+
+t.test('the PKCS#8 PEM of a key is the text OpenSSL writes, on every curve and for RSA', (t) => {
+  // Many keys: a private scalar or a coordinate with leading zero bytes must keep its full length.
+  for (const curve of ['P-256', 'P-384', 'P-521'] as const) {
+    let same = 0;
+    const n = 300;
+    for (let i = 0; i < n; i++) {
+      const k = generateKeyPairSync('ec', { namedCurve: curve }).privateKey;
+      if (pkcs8Pem(k) === pem(k, 'pkcs8')) same++;
+    }
+    t.equal(same, n, `${curve}: ${n} keys`);
+  }
+  t.equal(pkcs8Pem(rsa), pem(rsa, 'pkcs8'), 'RSA (OpenSSL writes it)');
+  t.end();
+});
+
+t.test('generatePrivateKey: the stored PEM is the key it signs with', async (t) => {
+  for (const alg of ['prime256v1', 'secp384r1'] as const) {
+    const { key, privateKeyPem } = await generatePrivateKey(alg);
+    t.equal(privateKeyPem, pem(key, 'pkcs8'), `${alg}: OpenSSL's text`);
+    t.ok(parsePrivateKey(privateKeyPem).equals(key), `${alg}: parses back to the same key`);
+    t.ok(hasPrivateKeyForm(privateKeyPem), `${alg}: passes the boot check`);
+  }
 });

@@ -14,6 +14,7 @@ import { certificateFacts } from '../pki/certificate.js';
 import type { Logins } from '../device/login.js';
 import { silentLogger, type Logger } from '../lib/logger.js';
 import { reportAppErrors } from './app-errors.js';
+import { CHALLENGE_PATH, CHALLENGE_TOKEN, type ChallengeAnswer } from './http-front.js';
 import {
   DEFAULT_MAX_SESSIONS,
   DEFAULT_SESSION_IDLE_MS,
@@ -23,9 +24,6 @@ import {
 } from './api/auth.js';
 import { createApiMiddleware } from './api/router.js';
 import { createGuiRouter } from './gui/gui-router.js';
-
-/** Key authorizations are base64url tokens (RFC 8555 §8.1); anything else is not ours. */
-const TOKEN = /^[A-Za-z0-9_-]{1,256}$/;
 
 /**
  * The policy of every HTTPS answer. The GUI has no inline script or style
@@ -101,8 +99,13 @@ export function createHttpsApp(getBox: () => Box, o: HttpsAppOptions = {}): Koa 
   return app;
 }
 
-/** The path of an ACME http-01 answer (RFC 8555 §8.3), the token last. */
-const CHALLENGE_PATH = '/.well-known/acme-challenge/';
+/** The http-01 answer to a fetch of `token`: the box's key authorization for it, else 404. */
+export function challengeAnswer(box: Box, token: string): ChallengeAnswer {
+  const keyAuthorization = CHALLENGE_TOKEN.test(token) ? box.challenges.get(token) : undefined;
+  return keyAuthorization === undefined
+    ? { status: 404, body: 'no such challenge token\n' }
+    : { status: 200, body: keyAuthorization };
+}
 
 /**
  * The HTTP port's request handler: http-01 answers (GET or HEAD of
@@ -110,7 +113,9 @@ const CHALLENGE_PATH = '/.well-known/acme-challenge/';
  * every other request through the app that redirects to HTTPS. The answers
  * skip koa: the CA's validator asks three times per certificate, and koa's
  * context and router were most of the port's CPU in a lab's issuance
- * (bench/lab-regression). `httpsPort` is the box's HTTPS port for the redirect.
+ * (bench/lab-regression). Most validator fetches do not reach this handler
+ * at all: the port's front answers them (http-front.ts) with the same bytes.
+ * `httpsPort` is the box's HTTPS port for the redirect.
  */
 export function createHttpHandler(
   getBox: () => Box,
@@ -121,14 +126,12 @@ export function createHttpHandler(
     const url = req.url ?? '';
     if ((req.method === 'GET' || req.method === 'HEAD') && url.startsWith(CHALLENGE_PATH)) {
       const q = url.indexOf('?');
-      const token = url.slice(CHALLENGE_PATH.length, q < 0 ? undefined : q);
-      const keyAuthorization = TOKEN.test(token) ? getBox().challenges.get(token) : undefined;
-      const body = keyAuthorization ?? 'no such challenge token\n';
-      res.writeHead(keyAuthorization === undefined ? 404 : 200, {
+      const a = challengeAnswer(getBox(), url.slice(CHALLENGE_PATH.length, q < 0 ? undefined : q));
+      res.writeHead(a.status, {
         'Content-Type': 'text/plain; charset=utf-8',
-        'Content-Length': Buffer.byteLength(body),
+        'Content-Length': Buffer.byteLength(a.body),
       });
-      res.end(req.method === 'HEAD' ? undefined : body);
+      res.end(req.method === 'HEAD' ? undefined : a.body);
       return;
     }
     void redirect(req, res);

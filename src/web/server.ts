@@ -14,7 +14,8 @@ import type { Logins } from '../device/login.js';
 import type { Logger } from '../lib/logger.js';
 import { IN_PROCESS, type Listeners } from '../lib/net.js';
 import type { SessionOptions } from './api/auth.js';
-import { createHttpHandler, createHttpsApp } from './app.js';
+import { challengeAnswer, createHttpHandler, createHttpsApp } from './app.js';
+import { HttpFront } from './http-front.js';
 import { HelloRouter } from './tls-alpn.js';
 
 /**
@@ -120,7 +121,10 @@ export class WebServer {
   /** Built at the first HTTPS connection (see https). */
   private httpsServer: HttpsServer | undefined;
   private listening = false;
+  /** Reads the connections of the http port that its front does not answer (it never listens itself). */
   private readonly http: HttpServer;
+  /** Listens on the http port: answers validators' http-01 fetches, hands everything else to `http`. */
+  private readonly httpFront: HttpFront;
   /** Listens on the https port and hands each connection to `https` or answers it as tls-alpn-01. */
   private readonly front: HelloRouter;
   private readonly box: Box;
@@ -148,6 +152,7 @@ export class WebServer {
       ),
     );
     bound(this.http);
+    this.httpFront = new HttpFront({ http: this.http, answer: (token) => challengeAnswer(this.box, token) });
     this.front = new HelloRouter({
       https: () => this.https,
       challenges: () => this.box.challenges,
@@ -214,7 +219,7 @@ export class WebServer {
     this.front.server.on('error', (err) => this.log.error('https port error', { err: err.message }));
     try {
       this.ports.http = await this.listeners.listen(
-        this.http,
+        this.httpFront.server,
         this.o.address,
         this.o.httpPort,
         `HTTP of box ${this.box.boxId}`,
@@ -224,6 +229,8 @@ export class WebServer {
       await this.closeHttps();
       throw err;
     }
+    // Node enforces headersTimeout and requestTimeout once a server emits 'listening' (see https).
+    this.http.emit('listening');
     this.unsubscribe = this.box.events.on('web-certificate-changed', (e) =>
       this.swap({ cert: e.certPem, key: e.keyPem }),
     );
@@ -272,12 +279,18 @@ export class WebServer {
 
   /** Stop accepting on the http port and end its connections. */
   private async closeHttp(): Promise<void> {
-    const closed = this.listeners.close(this.http);
+    const closed = this.listeners.close(this.httpFront.server);
+    this.httpFront.closeConnections();
     this.http.closeAllConnections();
     await closed;
-    // Stops the deadline checks that 'listening' started when a listener process held the port
-    // (then this server never listened itself, and Node reports ERR_SERVER_NOT_RUNNING: expected).
+    // Stops the deadline checks that 'listening' started (the server never listened itself, so
+    // Node reports ERR_SERVER_NOT_RUNNING, which is expected here).
     this.http.close(() => undefined);
+  }
+
+  /** http-01 fetches answered by the http port's front (for tests and benchmarks). */
+  get fastChallengeAnswers(): number {
+    return this.httpFront.fastAnswers;
   }
 
   private get listeners(): Listeners {

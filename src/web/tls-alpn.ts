@@ -11,7 +11,7 @@
  * Why in front, not in SNICallback: Node picks the certificate (SNI) before
  * it reads the ALPN list, so only the raw hello tells the two apart.
  */
-import { createServer as createNetServer, type Server as NetServer, type Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import { createSecureContext, TLSSocket, type SecureContext, type Server as TlsServer } from 'node:tls';
 import {
   ACME_TLS_ALPN_PROTOCOL,
@@ -19,6 +19,7 @@ import {
   type ChallengeTokens,
 } from '../device/challenge-tokens.js';
 import type { Logger } from '../lib/logger.js';
+import { PortFront } from './port-front.js';
 
 /** A TLS record is at most 2^14 bytes plus its 5-byte header (RFC 8446 §5.1); a longer wait is not a hello we handle. */
 const MAX_HELLO_BYTES = 16_384 + 5;
@@ -47,21 +48,16 @@ export interface HelloRouterOptions {
  * read until its hello is complete (at most one TLS record, within
  * helloTimeoutMs), then handed over with every byte intact.
  */
-export class HelloRouter {
-  readonly server: NetServer;
-  /** Every accepted connection, whoever serves it now, until it closes. */
-  private readonly sockets = new Set<Socket>();
+export class HelloRouter extends PortFront {
   /** tls-alpn-01 handshakes answered (for tests). */
   alpnHandshakes = 0;
 
   constructor(private readonly o: HelloRouterOptions) {
-    // pauseOnConnect: nothing is read until route() decides how, so no byte is lost or read twice.
-    this.server = createNetServer({ pauseOnConnect: true }, (socket) => this.route(socket));
+    super();
   }
 
-  private route(socket: Socket): void {
-    this.sockets.add(socket);
-    socket.once('close', () => this.sockets.delete(socket));
+  /** Every connection stays in `sockets` until it closes, whoever serves it (closeConnections ends them all). */
+  protected route(socket: Socket): void {
     // A deadline, not an idle timeout: one byte every few seconds must not keep a socket forever.
     const deadline = setTimeout(() => socket.destroy(), this.o.helloTimeoutMs ?? 10_000);
     deadline.unref();
@@ -137,11 +133,5 @@ export class HelloRouter {
       done();
     });
     tls.once('close', done);
-  }
-
-  /** Destroy every connection of the port: being routed, in a handshake, or served (close() then ends at once). */
-  closeConnections(): void {
-    for (const s of this.sockets) s.destroy();
-    this.sockets.clear();
   }
 }
