@@ -40,13 +40,17 @@ import {
   watchPebble,
   type Fleet,
 } from './fleet.js';
-import { profiled, type Category } from './profile.js';
+import { CERT_CPU_CATEGORIES, profiled } from './profile.js';
 import { timelineOf, type Timeline } from './runs.js';
 import {
   addReason,
   gcIfExposed,
   gcWatch,
   type GcFigures,
+  heapState,
+  type HeapState,
+  machineCpuMs,
+  othersCores,
   percentile,
   procCpuSeconds,
   procCpuSplit,
@@ -86,6 +90,10 @@ export interface RunFigures {
   gc?: GcFigures & { fullGcFirst: boolean };
   /** When the boxes completed (boxes only): the start, the steady rate, the tail. */
   timeline?: Timeline | null;
+  /** This process's heap at the window's start and end (boxes only): the new space's size is what a window inherits. */
+  heap?: { start: HeapState; end: HeapState };
+  /** Cores' worth of CPU the rest of the machine used in the window (not this process, not Pebble), and steal (boxes only). */
+  machine?: { otherProcesses: number; steal: number };
 }
 
 const round = (x: number, d = 1) => Math.round(x * 10 ** d) / 10 ** d;
@@ -184,10 +192,12 @@ async function issueAll(
   let firstFailureAt: number | undefined;
   // The agent-alone reference (mode.gcFirst): a full GC first, as before the lab's windows (its boot's garbage is not the issue's).
   const fullGcFirst = mode.gcFirst === true && gcIfExposed();
+  const heap0 = heapState();
   const gc = gcWatch();
   const threads0 = threadCpuMs();
   const cpu0 = procCpuSplit('self');
   const peb0 = pebbleCpu(pebblePid);
+  const machine0 = machineCpuMs();
   const t0 = performance.now();
   mark(`alone-${ids.length}`);
   const queue = [...ids];
@@ -240,6 +250,7 @@ async function issueAll(
   const threads1 = threadCpuMs();
   const cpu = cpu1.user - cpu0.user + cpu1.sys - cpu0.sys;
   const peb = pebbleCpu(pebblePid) - peb0;
+  const machine = othersCores(machine0, machineCpuMs(), (cpu + peb) * 1000, seconds * 1000);
   const perCert = (x: number) => round((x / Math.max(ok, 1)) * 1000);
   return {
     client: 'gvos-sim boxes',
@@ -260,6 +271,8 @@ async function issueAll(
       ...threadSplitPerCertMs(threads0, threads1, ok),
     },
     gc: { ...gc.stop(), fullGcFirst },
+    heap: { start: heap0, end: heapState() },
+    machine,
     timeline: timelineOf(doneMs, ids.length),
     errors,
     ...(firstFailureAt === undefined
@@ -506,31 +519,6 @@ async function pebbleRun(
   }
 }
 
-/** Where the simulator's main thread spends its CPU during an issuance (innermost matching frame wins; profile.ts). */
-const ISSUE_CATEGORIES: Category[] = [
-  {
-    name: 'hot swap (web server setSecureContext)',
-    match: /dist\/src\/web\/server\.js|^Server\.setSecureContext$/,
-  },
-  {
-    name: 'http-01 answers (koa, http server)',
-    match: /node_modules\/koa|node_modules\/@koa|dist\/src\/web\/app\.js|node:_http_server/,
-  },
-  {
-    name: 'state writes (box commit, store, fs)',
-    match: /dist\/src\/store\/|node_modules\/lowdb|fs\/promises|dist\/src\/device\/box\.js/,
-  },
-  { name: 'key, CSR, chain check', match: /dist\/src\/pki\/|dist\/src\/acme\/verify\.js/ },
-  { name: 'ACME client: acme-client, JWS', match: /node_modules\/acme-client|dist\/src\/acme\/session\.js/ },
-  {
-    name: 'ACME client: HTTP and TLS (node:https)',
-    match:
-      /dist\/src\/acme\/transport\.js|node:https|node:_http_client|node:_http_agent|node:_http_common|node:_http_outgoing|node:_tls_wrap|node:net$/,
-  },
-  { name: 'ACME agent, events', match: /dist\/src\/acme\/agent\.js|dist\/src\/lib\/emitter\.js/ },
-  { name: 'benchmark harness', match: /dist\/bench\// },
-];
-
 /**
  * The evidence for the CPU target: one more run of `n` boxes (not in the
  * table), its issuance under the sampling profiler, with the split of the
@@ -549,7 +537,7 @@ async function profiledRun(pebble: Pebble, pebblePid: number, probe: ServedProbe
     const tag = base.replace(/\./g, '-');
     await configureFleet(fleet, pebble, await pebble.root(), tag);
     const t0 = threadCpuMs();
-    const { result, breakdown } = await profiled(ISSUE_CATEGORIES, () =>
+    const { result, breakdown } = await profiled(CERT_CPU_CATEGORIES, () =>
       issueAll(fleet, pebble, pebblePid, probe, 'prime256v1', httpsPort, tag),
     );
     const t1 = threadCpuMs();

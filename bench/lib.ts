@@ -8,6 +8,7 @@ import { mkdirSync, writeFileSync, readFileSync } from 'node:fs';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { constants, PerformanceObserver, type PerformanceEntry } from 'node:perf_hooks';
+import { getHeapSpaceStatistics, getHeapStatistics } from 'node:v8';
 
 /** The repository root (bench files run from dist/bench/). */
 const ROOT = (() => {
@@ -152,6 +153,51 @@ export function procCpuSplit(pid: number | 'self'): { user: number; sys: number 
 export function procRssBytes(pid: number | 'self'): number {
   const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
   return m ? Number(m[1]) * 1024 : NaN;
+}
+
+/** The whole machine's CPU so far (ms of all cores, /proc/stat): busy (everything but idle and iowait) and stolen by the hypervisor. */
+export function machineCpuMs(): { busy: number; steal: number } {
+  const f = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0]!.trim().split(/\s+/).slice(1).map(Number);
+  const [user = 0, nice = 0, system = 0, , , irq = 0, softirq = 0, steal = 0] = f;
+  return { busy: (user + nice + system + irq + softirq) * 10, steal: steal * 10 }; // USER_HZ 100
+}
+
+/**
+ * What the rest of the machine did during a window: cores' worth of CPU
+ * (ms of CPU per ms of wall time) used by every process but this one and
+ * `peers` (Pebble), and stolen by the hypervisor. A window slower than its
+ * twin with more of this was slowed from outside.
+ */
+export function othersCores(
+  m0: { busy: number; steal: number },
+  m1: { busy: number; steal: number },
+  oursMs: number,
+  wallMs: number,
+): { otherProcesses: number; steal: number } {
+  const r = (x: number) => Math.round((x / Math.max(wallMs, 1)) * 100) / 100;
+  return { otherProcesses: Math.max(0, r(m1.busy - m0.busy - oursMs)), steal: r(m1.steal - m0.steal) };
+}
+
+/** This process's heap and resident memory at one moment (MiB): for comparing the state two windows start in. */
+export interface HeapState {
+  /** V8's new space (both semi-spaces): it starts small and grows with the survivors; a full GC does not shrink it back. */
+  newSpaceMiB: number;
+  oldSpaceMiB: number;
+  heapUsedMiB: number;
+  rssMiB: number;
+}
+
+export function heapState(): HeapState {
+  const mib = (b: number) => Math.round((b / 1048576) * 10) / 10;
+  const space = (name: string) =>
+    getHeapSpaceStatistics().find((s) => s.space_name === name)?.space_size ?? 0;
+  const h = getHeapStatistics();
+  return {
+    newSpaceMiB: mib(space('new_space')),
+    oldSpaceMiB: mib(space('old_space')),
+    heapUsedMiB: mib(h.used_heap_size),
+    rssMiB: mib(process.memoryUsage.rss()),
+  };
 }
 
 /** Garbage collection in a window of this process: pauses counted and summed, the major ones (mark-sweep) apart. */
