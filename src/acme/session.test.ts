@@ -550,3 +550,89 @@ t.test('the challenge for an address is never dns-01 (RFC 8738 §7)', async (t) 
   );
   t.throws(() => pickChallenge(dns, ['dns-01'], ['http-01']), { message: /can answer only http-01$/ });
 });
+
+t.test(
+  'status polls: "processing" is polled until valid, "invalid" ends at once with the problem, other answers keep their JSON',
+  async (t) => {
+    const key = (await generatePrivateKey('prime256v1')).key;
+    const responder = {
+      types: () => ['http-01' as const],
+      present: async () => undefined,
+      remove: () => undefined,
+    };
+    const fake = await listeningFake(t);
+    const b = fake.base;
+    const order = { status: 'pending', authorizations: [`${b}/authz/1`], finalize: `${b}/finalize/1` };
+    const challenge = { type: 'http-01', url: `${b}/chall/1`, token: 'tok-1', status: 'pending' };
+    const authz = {
+      status: 200,
+      body: { status: 'pending', identifier: { type: 'dns', value: 'a.test' }, challenges: [challenge] },
+    };
+    fake.script.set('/order', [
+      { status: 201, headers: { Location: `${b}/order/1` }, body: order },
+      { status: 201, headers: { Location: `${b}/order/2` }, body: order },
+    ]);
+    fake.script.set('/authz/1', [authz, authz]);
+    fake.script.set('/chall/1', [
+      { status: 200, body: challenge },
+      { status: 200, body: { ...challenge, status: 'valid' } },
+      { status: 200, body: challenge },
+      {
+        status: 200,
+        body: {
+          ...challenge,
+          status: 'invalid',
+          error: { type: 'urn:ietf:params:acme:error:connection', detail: 'connection refused' },
+        },
+      },
+    ]);
+    fake.script.set('/finalize/1', [{ status: 200, body: { ...order, status: 'processing' } }]);
+    fake.script.set('/order/1', [
+      { status: 200, body: { ...order, status: 'processing' } },
+      { status: 200, body: { ...order, status: 'valid', certificate: `${b}/cert/1` } },
+    ]);
+    fake.script.set('/cert/1', [{ status: 200, body: certPem }]);
+    const { session, transport } = await open(fake);
+    t.teardown(() => transport.close());
+    const ids = [{ type: 'dns' as const, value: 'a.test' }];
+    t.equal(await session.obtain(ids, key, responder), certPem);
+    t.same(
+      fake.posts.map((p) => p.path).filter((p) => p !== '/acct'),
+      ['/order', '/authz/1', '/chall/1', '/chall/1', '/finalize/1', '/order/1', '/order/1', '/cert/1'],
+      'challenge answered and polled once; the order polled until valid, then the download',
+    );
+    t.equal(
+      fake.posts.find((p) => p.path === '/chall/1')!.payload,
+      '{}',
+      'the challenge answer is {} (RFC 8555 §7.5.1)',
+    );
+    t.ok(
+      fake.posts
+        .filter((p) => p.path !== '/chall/1' || p.payload !== '{}')
+        .every(
+          (p) => p.payload === '' || p.path === '/order' || p.path === '/finalize/1' || p.path === '/acct',
+        ),
+      'polls and the download are POST-as-GET (empty payload, RFC 8555 §6.3)',
+    );
+
+    fake.posts.length = 0;
+    await t.rejects(session.obtain(ids, key, responder), {
+      message: 'http-01 challenge for a.test failed: connection refused',
+    });
+    t.same(
+      fake.posts.map((p) => p.path),
+      ['/order', '/authz/1', '/chall/1', '/chall/1'],
+      'an invalid challenge is not polled again',
+    );
+
+    fake.script.set('/revoke', [
+      { status: 404, headers: { 'Content-Type': 'text/plain' }, body: 'no such thing' },
+    ]);
+    await t.rejects(
+      session.revoke(certPem, 4),
+      // The fake sends the text as a JSON string; acme-client's wording shows a body that is no problem as JSON.
+      { message: JSON.stringify(JSON.stringify('no such thing')) },
+      'a body that is no problem: as JSON',
+    );
+  },
+);

@@ -1,22 +1,26 @@
 /**
- * One conversation of a box with its ACME server (RFC 8555) over acme-client
- * 5.4.0, the only file that imports acme-client.
+ * One conversation of a box with its ACME server (RFC 8555), driven here
+ * request by request over the box's own {@link BoxTransport}; acme-client
+ * 5.4.0 is used only to build the tls-alpn-01 certificate
+ * ({@link createTlsAlpnCertificate}), and this is the only file that imports
+ * it.
  *
- * What this adds to acme-client, and why:
- * - Every request goes through the box's own {@link BoxTransport} (trust and
- *   DNS per box; see transport.ts), by replacing `http.request` on this
- *   client's own HttpClient. acme.axios is never touched.
- * - Nonces: acme-client asks newNonce before every signed request; we keep
- *   the Replay-Nonce of every response in the transport's pool instead
+ * Why not acme-client's Client: it sends through one process-wide axios
+ * (trust and DNS would leak between boxes: see transport.ts), asks newNonce
+ * before every signed request, and its layers (api, HttpClient, JWS, its
+ * retry helpers) cost more CPU per request than the CA spent answering it in
+ * a lab of a thousand boxes (issue 16). The rules below are those the
+ * session kept on top of acme-client before, now in one place:
+ * - Every request goes through the box's transport (trust and DNS per box).
+ * - Nonces: the Replay-Nonce of every response goes to the transport's pool
  *   (RFC 8555 §7.2 allows it; shared by the boxes of a pool, see
  *   transport.ts), so newNonce is asked only when the pool is empty.
- * - badNonce: acme-client 5.4.0 already retries with the nonce of the error
- *   response (RFC 8555 §6.5, checked in its http.js); we only raise its retry
- *   count, because Pebble can reject half of all nonces.
- * - 429 and 5xx: acme-client's axios interceptor re-sends the very same JWS,
- *   with its already used nonce (publishlab/node-acme-client#103), and it is
- *   bypassed here anyway. We retry the signed request with a fresh nonce,
- *   honouring Retry-After (RFC 8555 §6.6), a bounded number of times.
+ * - badNonce: the request is signed again with the nonce of the error
+ *   response (RFC 8555 §6.5), up to tuning.badNonceRetries times (Pebble can
+ *   reject half of all nonces).
+ * - 429 and 5xx: the request is signed again with a fresh nonce (a JWS is
+ *   never sent twice: publishlab/node-acme-client#103), honouring
+ *   Retry-After (RFC 8555 §6.6), a bounded number of times.
  * - The account: a box that stored its account URL signs with it (kid) at
  *   once, with no newAccount (one signed request less per renew and
  *   revoke); one without asks newAccount (RFC 8555 §7.3, §7.3.1: the same
@@ -25,12 +29,16 @@
  *   accountDoesNotExist, unauthorized, or a JWS that no longer verifies
  *   (another account now has that URL): the session registers the key
  *   again, once, and sends that request again with the new URL.
- * - The order flow is manual, not auto(): auto() hardcodes DNS identifiers
- *   and pre-checks through the host's resolver; IP identifiers (RFC 8738)
- *   need createOrder with {type:'ip'}.
+ * - Status polls back off as acme-client's did (first delay, doubling, a
+ *   cap, a number of attempts); an error answer or a failed request is
+ *   polled again, an "invalid" status ends at once.
+ * - Error messages are acme-client's: the problem document's detail, or the
+ *   answer's JSON when it has none.
+ * - The order flow: IP identifiers (RFC 8738) as well as DNS names, in one
+ *   order when both are given.
  */
 import * as acme from 'acme-client';
-import { constants as cryptoConstants, createPrivateKey, sign, type KeyObject } from 'node:crypto';
+import { createPrivateKey, type KeyObject } from 'node:crypto';
 import {
   CHALLENGES_BY_IDENTIFIER,
   MAX_ACME_IDENTIFIERS,
@@ -38,12 +46,13 @@ import {
   type ChallengeType,
 } from '../device/acme-identifiers.js';
 import { createCsr } from '../pki/csr.js';
+import { signerFor, type JwsSigner } from './jws.js';
 import type { AcmeHttpResponse, AcmeRequestKind, BoxTransport } from './transport.js';
 import { retryAfterMs, TransportError } from './transport.js';
 
 /** How hard to poll and retry. All delays in ms. */
 export interface SessionTuning {
-  /** Status polling of challenges and orders (acme-client backoff): first delay, cap, attempts. */
+  /** Status polling of challenges and orders: first delay, cap (doubling in between), attempts. */
   pollMinMs: number;
   pollMaxMs: number;
   pollAttempts: number;
@@ -53,7 +62,7 @@ export interface SessionTuning {
   serverErrorDelayMs: number;
   /** Longest wait honoured from a Retry-After header; a longer one fails the request instead. */
   maxRetryAfterMs: number;
-  /** badNonce retries per request (acme-client's maxBadNonceRetries). */
+  /** badNonce retries per request. */
   badNonceRetries: number;
 }
 
@@ -87,37 +96,33 @@ export interface AccountSlot {
 
 type Raw = AcmeHttpResponse;
 
-interface HttpClientInternals {
-  request(
-    url: string,
-    method: string,
-    opts?: { headers?: Record<string, string>; data?: unknown },
-  ): Promise<Raw>;
-  signedRequest(
-    url: string,
-    payload: unknown,
-    opts?: { kid?: string | null; nonce?: string | null; includeExternalAccountBinding?: boolean },
-    attempts?: number,
-  ): Promise<Raw>;
-  getNonce(): Promise<string>;
-  getResourceUrl(resource: string): Promise<string>;
-  getDirectory(): Promise<Record<string, unknown>>;
-  maxBadNonceRetries: number;
-  accountKey: Buffer | KeyObject;
-  jwk?: Record<string, unknown>;
-  getJwk(): Record<string, unknown>;
-  prepareSignedBody(
-    alg: string,
-    url: string,
-    payload: unknown,
-    opts: { nonce?: string | null; kid?: string | null },
-  ): { protected: string; payload: string; signature?: string };
-  createSignedBody(
-    url: string,
-    payload: unknown,
-    opts?: { nonce?: string | null; kid?: string | null },
-  ): { protected: string; payload: string; signature?: string };
+/** An ACME resource as the CA sent it, with the URL it was read from. */
+type Resource = Record<string, unknown> & { url: string };
+
+interface Challenge {
+  type: string;
+  url: string;
+  token: string;
 }
+
+interface Authorization extends Resource {
+  status?: string;
+  identifier: { type: string; value: string };
+  challenges: Challenge[];
+}
+
+interface Order extends Resource {
+  status?: string;
+  authorizations?: string[];
+  finalize?: string;
+  certificate?: string;
+}
+
+const BAD_NONCE = 'urn:ietf:params:acme:error:badNonce';
+/** RFC 8555 §7.1.6 statuses a poll stops at. */
+const VALID_STATES: readonly unknown[] = ['ready', 'valid'];
+/** ... and those it keeps polling. */
+const PENDING_STATES: readonly unknown[] = ['pending', 'processing'];
 
 /** An ACME problem document's type and detail (RFC 8555 §6.7), when the body is one. */
 function problemOf(r: Raw): { type: string; detail: string } | undefined {
@@ -125,6 +130,30 @@ function problemOf(r: Raw): { type: string; detail: string } | undefined {
   if (d && typeof d === 'object' && typeof d.type === 'string')
     return { type: d.type, detail: typeof d.detail === 'string' ? d.detail : '' };
   return undefined;
+}
+
+/**
+ * The error of an unexpected answer, worded as acme-client 5.4.0 words it
+ * (util.formatResponseError): the problem's detail, else the body as JSON.
+ */
+function answerError(r: Raw): Error {
+  const d = r.data;
+  let result: unknown = '';
+  if (d && typeof d === 'object') {
+    const o = d as { error?: unknown; detail?: unknown };
+    if (o.error) result = (o.error as { detail?: unknown }).detail || o.error;
+    else result = o.detail || JSON.stringify(d);
+  } else if (d) result = JSON.stringify(d);
+  // A detail that is not text (acme-client would throw a TypeError here) is shown as JSON.
+  const text = typeof result === 'string' ? result : JSON.stringify(result);
+  return new Error(text.replace(/\n/g, ''));
+}
+
+/** The base64url DER of the first PEM block of `pem` (a CSR, or a chain's leaf). */
+function firstPemBodyB64u(pem: string): string {
+  const m = /-----BEGIN [^-]+-----([^-]*)-----END [^-]+-----/.exec(pem);
+  if (!m) throw new Error('Unable to parse PEM body from string');
+  return Buffer.from(m[1]!.replace(/\s+/g, ''), 'base64').toString('base64url');
 }
 
 const sleep = (ms: number, signal?: AbortSignal) =>
@@ -141,6 +170,9 @@ const sleep = (ms: number, signal?: AbortSignal) =>
     signal?.addEventListener('abort', onAbort, { once: true });
   });
 
+/** A final answer of a status poll (the resource is invalid): not polled again. */
+class PollEnded extends Error {}
+
 /**
  * A logged-in ACME client of one box for one directory. Create with
  * {@link AcmeSession.open}; not shared between boxes; one operation at a
@@ -151,35 +183,41 @@ export class AcmeSession {
   private registered = false;
   /** Told every account URL newAccount gives that differs from the one the session started with. */
   private onAccountUrl: ((url: string) => void) | undefined;
-  /** The problem type of the last response (RFC 8555 §6.7), for the errors acme-client reduces to their detail. */
+  /** The problem type of the last response (RFC 8555 §6.7). */
   private lastProblemType: string | undefined;
+  /** The account URL the session signs with (kid); null until newAccount gave one. */
+  private account: string | null;
+  /** The directory (RFC 8555 §7.1.1): the caller's, else fetched at the first need. */
+  private directory: Record<string, unknown> | undefined;
+  private readonly signer: JwsSigner;
+  /** The server's origin: nonces are pooled by it. */
+  private readonly origin: string;
   /**
    * Rejects once a request was turned away because the CA has answered
-   * nothing for a while (the gate's breaker, lib/gate.ts): acme-client's
-   * status polling retries any error about 40 times with its backoff, which
+   * nothing for a while (the gate's breaker, lib/gate.ts): a status poll
+   * retries any error up to pollAttempts times with its backoff, which
    * would keep a box of a silent CA waiting some 40 s more for nothing.
    */
   private readonly caSilent: Promise<never>;
   private tellCaSilent: (e: TransportError) => void = () => undefined;
 
   private constructor(
-    private readonly client: acme.Client,
-    private readonly http: HttpClientInternals,
+    key: KeyObject,
+    accountUrl: string | null,
+    private readonly transport: BoxTransport,
     readonly directoryUrl: string,
     private readonly tuning: SessionTuning,
     private readonly signal: AbortSignal | undefined,
   ) {
+    this.signer = signerFor(key);
+    this.account = accountUrl;
+    this.origin = new URL(directoryUrl).origin;
     this.caSilent = new Promise<never>((_resolve, reject) => (this.tellCaSilent = reject));
     this.caSilent.catch(() => undefined);
   }
 
-  /** acme-client's status polling, ended at once by a breaker refusal (see caSilent). */
-  private poll<T>(item: T): Promise<T> {
-    return Promise.race([this.client.waitForValidStatus(item), this.caSilent]);
-  }
-
   /**
-   * Build the client over `transport`. With `account.url`, the session
+   * Open a session over `transport`. With `account.url`, the session
    * signs with it and sends nothing yet; without, it finds or creates the
    * account of `account.keyPem` (newAccount, RFC 8555 §7.3 and §7.3.1).
    * Resolves with the session and the account URL (which the caller stores
@@ -198,52 +236,34 @@ export class AcmeSession {
     /** Called with the new URL when the account is registered again during the session. */
     onAccountUrl?: (url: string) => void;
   }): Promise<{ session: AcmeSession; accountUrl: string }> {
-    const client = new acme.Client({
-      directoryUrl: o.directoryUrl,
-      accountKey: o.account.keyPem,
-      ...(o.account.url ? { accountUrl: o.account.url } : {}),
-      backoffAttempts: o.tuning.pollAttempts,
-      backoffMin: o.tuning.pollMinMs,
-      backoffMax: o.tuning.pollMaxMs,
-    });
-    const http = (client as unknown as { http: HttpClientInternals }).http;
-    // acme-client keeps the PEM and hands it to sign() for every JWS, which makes OpenSSL 3 decode it
-    // each time (~0.5 ms, a quarter of the simulator's CPU per certificate in bench/fleet-issuance).
-    // A KeyObject is accepted everywhere acme-client uses the key (sign, createPublicKey for the JWK).
+    // Parsing the PEM costs OpenSSL 3 about 0.4 ms: the agent passes the KeyObject it keeps.
     const key = o.account.key ?? createPrivateKey(o.account.keyPem);
-    http.accountKey = key;
-    // acme-client derives the JWK once per client, i.e. once per operation (a public-key export each).
-    http.jwk = jwkOf(key);
-    const session = new AcmeSession(client, http, o.directoryUrl, o.tuning, o.signal);
-    session.install(o.transport);
-    if (o.directory) {
-      const cache = http as unknown as { directoryCache: unknown; directoryTimestamp: number };
-      cache.directoryCache = o.directory;
-      cache.directoryTimestamp = Math.floor(Date.now() / 1000);
-    }
+    const session = new AcmeSession(key, o.account.url, o.transport, o.directoryUrl, o.tuning, o.signal);
+    session.directory = o.directory;
     if (!o.account.url) await session.register();
     session.onAccountUrl = o.onAccountUrl;
-    return { session, accountUrl: client.getAccountUrl() };
+    return { session, accountUrl: session.accountUrl };
   }
 
   /** The account URL the session signs with now. */
   get accountUrl(): string {
-    return this.client.getAccountUrl();
+    if (!this.account) throw new Error('No account URL found, register account first');
+    return this.account;
   }
 
   /**
-   * newAccount with the session's key: 200 = the CA still knows it, 201 =
-   * registered (again). Through acme-client's api layer: Client.createAccount()
-   * follows a 200 with an account update that Pebble refuses as an "empty
-   * update" (one extra round trip for nothing anyway).
+   * newAccount with the session's key (jwk, no kid): 200 = the CA still
+   * knows it, 201 = registered (again); the account URL is the Location.
+   * No account update follows (Pebble refuses an "empty update").
    */
   private async register(): Promise<void> {
-    const api = (this.client as unknown as { api: { createAccount(d: object): Promise<Raw> } }).api;
-    const before = (this.client as unknown as { api: { accountUrl: string | null } }).api.accountUrl;
-    await api.createAccount({ termsOfServiceAgreed: true });
+    const before = this.account;
+    const url = await this.resource('newAccount');
+    const resp = await this.post(url, { termsOfServiceAgreed: true }, [200, 201], false);
+    const location = resp.headers['location'];
+    if (location) this.account = location;
     this.registered = true;
-    const now = this.client.getAccountUrl();
-    if (now !== before) this.onAccountUrl?.(now);
+    if (this.account && this.account !== before) this.onAccountUrl?.(this.account);
   }
 
   /**
@@ -274,90 +294,107 @@ export class AcmeSession {
 
   /** Which of the kinds the transport keeps apart (see KindLock in transport.ts) a request to `url` is. */
   private kindOf(url: string): AcmeRequestKind | undefined {
-    const dir = (this.http as unknown as { directoryCache?: { newOrder?: unknown } }).directoryCache;
-    if (dir?.newOrder === url) return 'newOrder';
+    if (this.directory?.['newOrder'] === url) return 'newOrder';
     return this.authzUrls.has(url) ? 'authz' : undefined;
   }
 
-  /** Route this client's HTTP through the box's transport, with our nonce and retry rules. */
-  private install(transport: BoxTransport): void {
-    const http = this.http;
-    http.maxBadNonceRetries = this.tuning.badNonceRetries;
-    const originalSigned = (Object.getPrototypeOf(http) as HttpClientInternals).signedRequest.bind(http);
+  /**
+   * One exchange through the transport: `jws` is a signed body (POST), or
+   * none (GET). The answer's Replay-Nonce goes to the pool when `pool`
+   * (never a badNonce answer's: its retry uses it). A breaker refusal is
+   * told to the polls (caSilent).
+   */
+  private async exchange(url: string, jws: Buffer | undefined, pool: boolean): Promise<Raw> {
+    const kind = this.kindOf(url);
+    let resp: Raw;
+    try {
+      resp = await this.transport.request(url, jws ? 'POST' : 'GET', { jws, kind });
+    } catch (e) {
+      if (e instanceof TransportError && e.code === 'ECASILENT') this.tellCaSilent(e);
+      throw e;
+    }
+    this.lastProblemType = problemOf(resp)?.type;
+    this.noteAuthorizations(resp.data);
+    const nonce = resp.headers['replay-nonce'];
+    if (pool && nonce && this.lastProblemType !== BAD_NONCE) this.transport.nonces.keep(this.origin, nonce);
+    return resp;
+  }
 
-    const origin = new URL(this.directoryUrl).origin;
-    /** One request with our retry rules; `pool`: keep the answer's Replay-Nonce for a later signed request. */
-    const send = async (
-      url: string,
-      method: string,
-      opts: { headers?: Record<string, string>; data?: unknown },
-      pool: boolean,
-    ): Promise<Raw> => {
-      const signed = method.toLowerCase() === 'post';
-      // What acme-client's own request() would add: JWS bodies are application/jose+json (RFC 8555 §6.2).
-      if (signed)
-        opts = { ...opts, headers: { ...(opts.headers ?? {}), 'Content-Type': 'application/jose+json' } };
-      // Unsigned GET/HEAD carry no nonce: retrying them as they are is safe.
-      for (let attempt = 0; ; attempt++) {
-        const kind = this.kindOf(url);
-        const resp = await transport
-          .request(url, method, kind ? { ...opts, kind } : opts)
-          .catch((e: unknown) => {
-            if (e instanceof TransportError && e.code === 'ECASILENT') this.tellCaSilent(e);
-            throw e;
-          });
-        this.lastProblemType = problemOf(resp)?.type;
-        this.noteAuthorizations(resp.data);
-        const nonce = resp.headers['replay-nonce'];
-        // A badNonce answer's nonce is used by acme-client's own retry (http.js); keep it out of the pool.
-        if (pool && nonce && this.lastProblemType !== 'urn:ietf:params:acme:error:badNonce')
-          transport.nonces.keep(origin, nonce);
-        if (signed || !this.retryable(resp) || attempt >= this.tuning.serverErrorRetries) return resp;
-        await sleep(this.retryDelay(resp, attempt), this.signal);
+  /** An unsigned GET, retried as it is on 429/5xx (it carries no nonce). */
+  private async get(url: string, pool: boolean): Promise<Raw> {
+    for (let attempt = 0; ; attempt++) {
+      const resp = await this.exchange(url, undefined, pool);
+      if (!this.retryable(resp) || attempt >= this.tuning.serverErrorRetries) return resp;
+      await sleep(this.retryDelay(resp, attempt), this.signal);
+    }
+  }
+
+  /** The directory's URL of `resource`, fetching the directory at the first need. */
+  private async resource(resource: string): Promise<string> {
+    if (!this.directory) {
+      const resp = await this.get(this.directoryUrl, true);
+      if (resp.status >= 400)
+        throw new Error(
+          `Attempting to read ACME directory returned error ${resp.status}: ${this.directoryUrl}`,
+        );
+      if (!resp.data || typeof resp.data !== 'object')
+        throw new Error('Attempting to read ACME directory returned no data');
+      this.directory = resp.data as Record<string, unknown>;
+    }
+    const url = this.directory[resource];
+    if (typeof url !== 'string' || !url)
+      throw new Error(`Unable to locate API resource URL in ACME directory: "${resource}"`);
+    return url;
+  }
+
+  /** A nonce from the pool, else from newNonce (RFC 8555 §7.2). */
+  private async nonce(): Promise<string> {
+    const n = this.transport.nonces.take(this.origin);
+    if (n) return n;
+    // GET, where HEAD is allowed too: after Pebble's HEAD answer Node's client once dropped the
+    // kept-alive connection. Not pooled: this one is used at once.
+    const resp = await this.get(await this.resource('newNonce'), false);
+    const nonce = resp.headers['replay-nonce'];
+    if (!nonce) throw new Error(`no Replay-Nonce from the ACME server's newNonce (HTTP ${resp.status})`);
+    return nonce;
+  }
+
+  /**
+   * A signed request (RFC 8555 §6.2) of `payload` as JSON, or POST-as-GET
+   * when null (§6.3), naming the account by its URL (kid) unless `kid` is
+   * false (newAccount: the key itself). badNonce, a forgotten account and
+   * 429/5xx are handled as the file comment says; an answer whose status is
+   * not in `expect` then rejects with the server's problem.
+   */
+  private async post(
+    url: string,
+    payload: object | null,
+    expect: readonly number[],
+    kid = true,
+  ): Promise<Raw> {
+    const text = payload === null ? null : JSON.stringify(payload);
+    let resp: Raw;
+    for (let serverErrors = 0; ; serverErrors++) {
+      const account = kid ? this.accountUrl : null;
+      // A fresh nonce for each retry of a 429/5xx: the old one was spent (node-acme-client#103).
+      let nonce = await this.nonce();
+      for (let badNonces = 0; ; badNonces++) {
+        resp = await this.exchange(url, this.signer.body(url, text, nonce, account), true);
+        const next = resp.headers['replay-nonce'];
+        if (resp.status !== 400 || this.lastProblemType !== BAD_NONCE) break;
+        if (badNonces >= this.tuning.badNonceRetries || !next) break;
+        nonce = next;
       }
-    };
-    http.request = (url, method, opts = {}) => send(url, method, opts, true);
-
-    // acme-client's own JWS with a one-shot crypto.sign instead of a Sign object per request (a
-    // fifth less CPU per ES256 signature here); same header, payload and ieee-p1363 signature.
-    http.createSignedBody = (url, payload = null, opts = {}) => {
-      const { alg, hash } = jwsAlgorithm(http.getJwk());
-      const body = http.prepareSignedBody(alg, url, payload, opts);
-      body.signature = sign(hash, Buffer.from(`${body.protected}.${body.payload}`, 'utf8'), {
-        key: http.accountKey as KeyObject,
-        padding: cryptoConstants.RSA_PKCS1_PADDING,
-        dsaEncoding: 'ieee-p1363',
-      }).toString('base64url');
-      return body;
-    };
-
-    http.getNonce = async () => {
-      const n = transport.nonces.take(origin);
-      if (n) return n;
-      // GET, where acme-client sends HEAD (RFC 8555 §7.2 allows both): after Pebble's HEAD answer
-      // Node's client does not reuse the socket, which cost a second TLS handshake per operation.
-      // Not pooled: this one is handed out at once.
-      const resp = await send(await http.getResourceUrl('newNonce'), 'get', {}, false);
-      const nonce = resp.headers['replay-nonce'];
-      if (!nonce) throw new Error(`no Replay-Nonce from the ACME server's newNonce (HTTP ${resp.status})`);
-      return nonce;
-    };
-
-    http.signedRequest = async (url, payload, opts = {}, attempts = 0) => {
-      let o = opts;
-      for (let attempt = 0; ; attempt++) {
-        const resp = await originalSigned(url, payload, o, attempts);
-        if (o.kid && !this.registered && this.accountGone(resp)) {
-          // Registered again with the same key, then the same request under the new URL.
-          await this.register();
-          return http.signedRequest(url, payload, { ...o, kid: this.client.getAccountUrl(), nonce: null });
-        }
-        if (!this.retryable(resp) || attempt >= this.tuning.serverErrorRetries) return resp;
-        await sleep(this.retryDelay(resp, attempt), this.signal);
-        // A fresh nonce for the retry: the old one was spent (node-acme-client#103).
-        o = { ...o, nonce: null };
+      if (account && !this.registered && this.accountGone(resp)) {
+        // Registered again with the same key, then the same request under the new URL.
+        await this.register();
+        return this.post(url, payload, expect, kid);
       }
-    };
+      if (!this.retryable(resp) || serverErrors >= this.tuning.serverErrorRetries) break;
+      await sleep(this.retryDelay(resp, serverErrors), this.signal);
+    }
+    if (expect.length > 0 && !expect.includes(resp.status)) throw answerError(resp);
+    return resp;
   }
 
   private retryable(r: Raw): boolean {
@@ -379,6 +416,46 @@ export class AcmeSession {
     return this.tuning.serverErrorDelayMs * 2 ** attempt;
   }
 
+  /** POST-as-GET `url` (RFC 8555 §6.3), answered 200: the resource, with its URL. */
+  private async fetch<T extends Resource>(url: string): Promise<T> {
+    const resp = await this.post(url, null, [200]);
+    return { ...(resp.data as object), url } as T;
+  }
+
+  /**
+   * Poll `url` until the resource is ready or valid and resolve with it as
+   * the CA sent it: first wait pollMinMs, doubling up to pollMaxMs, at most
+   * pollAttempts requests (acme-client's waitForValidStatus). Any failure is
+   * polled again; "invalid" ends at once with the server's problem, and so
+   * does a breaker refusal (caSilent) or the operation's cancellation.
+   */
+  private poll(url: string): Promise<Record<string, unknown>> {
+    return Promise.race([this.pollUntilValid(url), this.caSilent]);
+  }
+
+  private async pollUntilValid(url: string): Promise<Record<string, unknown>> {
+    for (let attempt = 0; ; attempt++) {
+      let failure: unknown;
+      try {
+        const resp = await this.post(url, null, [200]);
+        const data = resp.data as Record<string, unknown>;
+        const status = data?.['status'];
+        if (status === 'invalid') throw new PollEnded(answerError(resp).message);
+        if (VALID_STATES.includes(status)) return data;
+        failure = new Error(
+          PENDING_STATES.includes(status)
+            ? 'Operation is pending or processing'
+            : `Unexpected item status: ${String(status)}`,
+        );
+      } catch (e) {
+        if (e instanceof PollEnded || this.signal?.aborted) throw e;
+        failure = e;
+      }
+      if (attempt + 1 >= this.tuning.pollAttempts) throw failure;
+      await sleep(Math.min(this.tuning.pollMinMs * 2 ** attempt, this.tuning.pollMaxMs), this.signal);
+    }
+  }
+
   /**
    * Issue a certificate for `identifiers` (a DNS name or an IP address,
    * RFC 8738, or a DNS name and an IP address in one order) with a CSR
@@ -392,54 +469,66 @@ export class AcmeSession {
     key: KeyObject,
     responder: ChallengeResponder,
   ): Promise<string> {
-    let order = await this.client.createOrder(orderRequest(identifiers));
-    const authzs = await this.client.getAuthorizations(order);
+    const created = await this.post(await this.resource('newOrder'), orderRequest(identifiers), [201]);
+    const location = created.headers['location'];
+    if (!location) throw new Error('Creating a new order did not return an order link');
+    const order = { ...(created.data as object), url: location } as Order;
+    const authzs = await Promise.all(
+      (order.authorizations ?? []).map((url) => this.fetch<Authorization>(url)),
+    );
     for (const authz of authzs) {
       if (authz.status === 'valid') continue; // reused authorization (RFC 8555 §7.1.4)
       if (authz.status !== 'pending')
         throw new Error(`the authorization for ${authz.identifier.value} is ${authz.status}`);
       await this.answer(authz, responder);
     }
-    const csr = createCsr(csrRequest(identifiers, key));
+    if (!order.finalize) throw new Error('Unable to finalize order, URL not found');
+    const csr = { csr: firstPemBodyB64u(createCsr(csrRequest(identifiers, key))) };
     // RFC 8555 §7.1.6: with every authorization valid the order is "ready", so finalize at once
     // (one request less per certificate than polling for "ready" first); only a CA that answers
     // orderNotReady (§7.4) is polled until the order is ready, then finalized again.
-    let finalized: acme.Order;
+    let finalized: Order;
     try {
-      finalized = await this.client.finalizeOrder(order, csr);
+      finalized = (await this.post(order.finalize, csr, [200])).data as Order;
     } catch (e) {
       if (this.lastProblemType !== 'urn:ietf:params:acme:error:orderNotReady') throw e;
-      // waitForValidStatus returns the bare resource: keep the order URL that finalize and download need.
-      order = { ...(await this.poll(order)), url: order.url };
-      finalized = await this.client.finalizeOrder(order, csr);
+      await this.poll(order.url);
+      finalized = (await this.post(order.finalize, csr, [200])).data as Order;
     }
-    // The CA signs after answering "processing" (RFC 8555 §7.4): a poll at once finds it unfinished,
-    // and Pebble 2.4 can even wedge when an order is read while it completes it (letsencrypt/pebble#554).
-    if (finalized.status === 'processing') await sleep(this.tuning.pollMinMs, this.signal);
-    return this.client.getCertificate(finalized);
+    if (!VALID_STATES.includes(finalized.status)) {
+      // The CA signs after answering "processing" (RFC 8555 §7.4): a poll at once finds it unfinished,
+      // and Pebble 2.4 can even wedge when an order is read while it completes it (letsencrypt/pebble#554).
+      if (finalized.status === 'processing') await sleep(this.tuning.pollMinMs, this.signal);
+      finalized = (await this.poll(order.url)) as Order;
+    }
+    if (!finalized.certificate) throw new Error('Unable to download certificate, URL not found');
+    // POST-as-GET; the default chain (no alternate links followed: the box has no preferred chain).
+    const chain = (await this.post(finalized.certificate, null, [200])).data;
+    return typeof chain === 'string' ? chain : JSON.stringify(chain);
   }
 
-  private async answer(authz: acme.Authorization, responder: ChallengeResponder): Promise<void> {
+  private async answer(authz: Authorization, responder: ChallengeResponder): Promise<void> {
     const identifier = authz.identifier as AcmeIdentifier;
-    const offered = authz.challenges.map((c) => c.type as string).sort();
+    const offered = authz.challenges.map((c) => c.type).sort();
     const type = pickChallenge(identifier, offered, responder.types());
-    const challenge = authz.challenges.find((c) => (c.type as string) === type)!;
-    const keyAuthorization = await this.client.getChallengeKeyAuthorization(challenge);
+    const challenge = authz.challenges.find((c) => c.type === type)!;
     const c: ChallengeToAnswer = {
       type,
       identifier: { type: identifier.type, value: identifier.value },
       token: challenge.token,
-      keyAuthorization,
+      // http-01 and tls-alpn-01 alike (RFC 8555 §8.3, RFC 8737 §3).
+      keyAuthorization: this.signer.keyAuthorization(challenge.token),
     };
     await responder.present(c);
     try {
-      await this.client.completeChallenge(challenge);
+      // RFC 8555 §7.5.1: an empty object asks the CA to validate.
+      await this.post(challenge.url, {}, [200]);
       // The CA validates only after this answer, so a poll at once finds the challenge pending: one
       // signed request wasted on both sides per certificate (bench/fleet-issuance). First poll after
-      // the shortest poll delay; acme-client's backoff doubles from there.
+      // the shortest poll delay; the backoff doubles from there.
       await sleep(this.tuning.pollMinMs, this.signal);
       // Keep answering until the challenge is valid: the VA fetches several times (peers.md §1).
-      await this.poll(challenge);
+      await this.poll(challenge.url);
     } catch (e) {
       throw new Error(`${type} challenge for ${authz.identifier.value} failed: ${messageOf(e)}`);
     } finally {
@@ -452,8 +541,8 @@ export class AcmeSession {
    * §7.6), with an RFC 5280 reason code (4 superseded, 1 keyCompromise).
    */
   async revoke(certPem: string, reason: number): Promise<void> {
-    const leaf = acme.crypto.splitPemChain(certPem)[0]!;
-    await this.client.revokeCertificate(leaf, { reason });
+    const payload = { reason, certificate: firstPemBodyB64u(certPem) };
+    await this.post(await this.resource('revokeCert'), payload, [200]);
   }
 }
 
@@ -502,26 +591,6 @@ export function pickChallenge(
   throw new Error(
     `the CA offers ${offered.join(', ') || 'no challenge'} for ${identifier.value}, but the box can answer only ${boxTypes.join(', ') || 'none'}${why}`,
   );
-}
-
-/** The JWS algorithm of an account key's JWK (RFC 7518 §3.1), as acme-client 5.4.0 chooses it. */
-function jwsAlgorithm(jwk: Record<string, unknown>): { alg: string; hash: string } {
-  if (jwk['kty'] === 'EC' && jwk['crv']) {
-    if (jwk['crv'] === 'P-384') return { alg: 'ES384', hash: 'sha384' };
-    if (jwk['crv'] === 'P-521') return { alg: 'ES512', hash: 'sha512' };
-    return { alg: 'ES256', hash: 'sha256' };
-  }
-  return { alg: 'RS256', hash: 'sha256' };
-}
-
-/** JWKs of account keys (RFC 7517, acme-client's form: members sorted), derived once per key. */
-const JWKS = new WeakMap<KeyObject, Record<string, unknown>>();
-
-function jwkOf(key: KeyObject): Record<string, unknown> {
-  let jwk = JWKS.get(key);
-  if (!jwk)
-    JWKS.set(key, (jwk = acme.crypto.getJwk(key as unknown as string) as unknown as Record<string, unknown>));
-  return jwk;
 }
 
 /** A one-line message from anything thrown by acme-client or the transport. */

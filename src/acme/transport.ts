@@ -7,11 +7,10 @@
  * interceptor are shared by every box in the process. Setting a CA there
  * would let one box's trust leak to all others, and its interceptor retries
  * TLS errors for ~75 s and then throws a misleading TypeError
- * (peers.md §2). So each AcmeSession replaces its own client's
- * `http.request` with {@link BoxTransport.request}: connections verified
- * with the box's own TLS context (http1.ts's pool, not node:https: see
- * there why), nothing global is read or written, and acme.axios is never
- * used.
+ * (peers.md §2). So every request of an AcmeSession goes through
+ * {@link BoxTransport.request}: connections verified with the box's own TLS
+ * context (http1.ts's pool, not node:https: see there why), nothing global
+ * is read or written, and acme.axios is never used.
  *
  * Verification is never disabled for a request. The only handshake made
  * with rejectUnauthorized:false is {@link inspectServerChain}, a diagnostic
@@ -77,7 +76,7 @@ export function createTrustContext(caPems: string[]): SecureContext {
   return createSecureContext({ ca: caPems, minVersion: 'TLSv1.2' });
 }
 
-/** A response as acme-client's HttpClient expects it from axios: lower-case headers, parsed JSON body. */
+/** A response: lower-case headers, the body parsed when it is JSON, else its text. */
 export interface AcmeHttpResponse {
   status: number;
   headers: Record<string, string>;
@@ -502,6 +501,8 @@ export class BoxTransport {
   private readonly inFlight = new Set<InFlight>();
   /** The headers every request sends (RFC 8555 §6.1 User-Agent), built once. */
   private readonly baseHeaders: Record<string, string>;
+  /** ... and those of a signed request (RFC 8555 §6.2: application/jose+json). */
+  private readonly joseHeaders: Record<string, string>;
 
   constructor(private readonly o: BoxTransportOptions) {
     if (o.trustContext) {
@@ -535,6 +536,7 @@ export class BoxTransport {
       'User-Agent': o.userAgent,
       Accept: 'application/json, application/pem-certificate-chain, */*',
     };
+    this.joseHeaders = { ...this.baseHeaders, 'Content-Type': 'application/jose+json' };
   }
 
   /** The name servers this transport asks, for messages. */
@@ -546,25 +548,36 @@ export class BoxTransport {
    * One HTTP exchange, no retry (retries belong to the caller, who knows
    * whether the request carries a nonce). Resolves with any HTTP status;
    * rejects with a TransportError when no response arrived.
-   * The signature matches acme-client's HttpClient.request(url, method, opts).
    */
   request(
     url: string,
     method: string,
-    opts: { headers?: Record<string, string>; data?: unknown; kind?: AcmeRequestKind } = {},
+    opts: {
+      headers?: Record<string, string>;
+      data?: unknown;
+      /** A JWS, serialized (jws.ts): the body, sent as application/jose+json (RFC 8555 §6.2). */
+      jws?: Buffer | undefined;
+      kind?: AcmeRequestKind | undefined;
+    } = {},
   ): Promise<AcmeHttpResponse> {
     const u = new URL(url);
     if (u.protocol !== 'https:')
       return Promise.reject(
         new TransportError('protocol', `refusing a non-https ACME URL ${url} (RFC 8555 §6.1)`),
       );
-    const body =
-      opts.data === undefined || opts.data === null ? undefined : Buffer.from(JSON.stringify(opts.data));
-    const headers: Record<string, string | number> = opts.headers
-      ? { ...this.baseHeaders, ...opts.headers }
-      : { ...this.baseHeaders };
-    // Content-Length is the HTTP client's (http1.ts).
-    if (!body) delete headers['Content-Type'];
+    let body: Buffer | undefined;
+    let headers: Record<string, string | number>;
+    if (opts.jws) {
+      body = opts.jws;
+      headers = this.joseHeaders;
+    } else {
+      body =
+        opts.data === undefined || opts.data === null ? undefined : Buffer.from(JSON.stringify(opts.data));
+      // The shared header sets are only read (http1.ts): a copy only when the caller adds its own.
+      headers = opts.headers ? { ...this.baseHeaders, ...opts.headers } : this.baseHeaders;
+      // Content-Length is the HTTP client's (http1.ts).
+      if (!body && opts.headers) delete headers['Content-Type'];
+    }
     if (this.o.faults?.drop) return this.dropped(u);
     const kind = opts.kind;
     if (kind === undefined) return this.gated(u, method, headers, body, () => undefined);
