@@ -11,6 +11,7 @@ import {
 import {
   bootNotification,
   certificateNotification,
+  isoUtc,
   safeText,
   testNotification,
   toV1Trap,
@@ -186,12 +187,35 @@ const textRows: { name: string; input: string; want: string }[] = [
   },
   { name: 'cut to 255 octets', input: 'x'.repeat(300), want: 'x'.repeat(255) },
   { name: 'never splits a multi-byte character', input: 'é'.repeat(200), want: 'é'.repeat(127) },
+  { name: 'never splits a 3-octet character', input: `a${'€'.repeat(100)}`, want: `a${'€'.repeat(84)}` },
+  {
+    name: 'never splits a 4-octet character (no lone surrogate)',
+    input: `abc${'😀'.repeat(70)}`,
+    want: `abc${'😀'.repeat(63)}`,
+  },
+  { name: '85 three-octet characters fit exactly', input: '€'.repeat(85), want: '€'.repeat(85) },
+  {
+    name: 'a control run inside a long text, then the cut',
+    input: `${'x'.repeat(250)}\n\n${'y'.repeat(9)}`,
+    want: `${'x'.repeat(250)} ${'y'.repeat(4)}`,
+  },
+  {
+    name: 'a 1 MB reason is cut to 255 octets (at once: the cut is not a loop per character)',
+    input: 'z'.repeat(1 << 20),
+    want: 'z'.repeat(255),
+  },
 ];
 for (const r of textRows) {
   t.test(`safeText: ${r.name}`, async (t) => {
     t.equal(safeText(r.input), r.want);
   });
 }
+
+t.test('isoUtc: ISO 8601 UTC without milliseconds, also for years past 9999', async (t) => {
+  t.equal(isoUtc(Date.UTC(2027, 2, 4, 5, 6, 7, 890)), '2027-03-04T05:06:07Z');
+  t.equal(isoUtc(0), '1970-01-01T00:00:00Z');
+  t.equal(isoUtc(Date.UTC(10000, 0, 1)), '+010000-01-01T00:00:00Z');
+});
 
 t.test('upTimeTicks wraps at 2^32 (TimeTicks, RFC 2578 §7.1.8)', async (t) => {
   t.equal(upTimeTicks(2 ** 32 * 10 + 50), 5);

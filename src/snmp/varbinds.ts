@@ -77,7 +77,8 @@ export function upTimeTicks(uptimeMs: number): number {
 
 /** ISO 8601 UTC without milliseconds (gvosSimCertExpiry). */
 export function isoUtc(ms: number): string {
-  return new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
+  const iso = new Date(ms).toISOString(); // ends in ".sssZ" for every year, so the cut needs no pattern
+  return `${iso.slice(0, -5)}Z`;
 }
 
 /**
@@ -87,9 +88,15 @@ export function isoUtc(ms: number): string {
  */
 export function safeText(s: string, maxOctets = MAX_TEXT_OCTETS): string {
   // eslint-disable-next-line no-control-regex
-  let out = s.replace(/[\u0000-\u001f\u007f]+/g, ' ');
-  while (Buffer.byteLength(out, 'utf8') > maxOctets) out = out.slice(0, -1);
-  return out;
+  const out = s.replace(/[\u0000-\u001f\u007f]+/g, ' ');
+  // A UTF-16 unit is at most 3 octets of UTF-8: most texts need no count (this runs for every text of every notification).
+  if (out.length * 3 <= maxOctets) return out;
+  const bytes = Buffer.from(out, 'utf8');
+  if (bytes.length <= maxOctets) return out;
+  // Cut at the last character boundary at or before maxOctets (a UTF-8 continuation octet is 10xxxxxx).
+  let end = maxOctets;
+  while (end > 0 && (bytes[end]! & 0xc0) === 0x80) end--;
+  return bytes.toString('utf8', 0, end);
 }
 
 function text(oid: string, value: string): Varbind {
