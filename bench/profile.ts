@@ -164,7 +164,7 @@ export const CERT_CPU_CATEGORIES: Category[] = [
   // node:_http_*: the boxes' own HTTP servers (the ACME client has its own parser, src/acme/http1.ts).
   { name: 'http-01 answers, web server', match: /dist\/src\/web\/|^node:_http_|node_modules\/koa/ },
   {
-    name: 'SNMP traps (notifier, net-snmp, dgram)',
+    name: 'SNMP traps (notifier, encoding, UDP send)',
     match: /dist\/src\/snmp\/|node_modules\/net-snmp\/|node_modules\/asn1-ber\/|^node:dgram$/,
   },
   { name: 'lab: listeners, progress, lab.log', match: /dist\/src\/lab\/|dist\/src\/lib\/logger\.js/ },

@@ -89,7 +89,7 @@ t.test(
       'ACME protocol: acme-client, JWS (ES256)': 5,
       'key, CSR, X.509 parsing (pki)': 3,
       'chain check (verify.ts, less X.509 parsing)': 1,
-      'SNMP traps (notifier, net-snmp, dgram)': 4,
+      'SNMP traps (notifier, encoding, UDP send)': 4,
       'garbage collection': 2,
       other: 1,
       idle: 50,
