@@ -19,6 +19,7 @@ import {
   DirectoryCache,
   inspectServerChain,
   isTrustFailure,
+  NoncePool,
   retryAfterMs,
   TransportError,
 } from './transport.js';
@@ -582,5 +583,36 @@ t.test(
     t.teardown(() => [a, b, own].forEach((x) => x.close()));
     t.equal(a.directories, b.directories, 'one cache for one trust context and name servers');
     t.not(own.directories, a.directories, 'a transport with its own connections shares none');
+  },
+);
+
+t.test(
+  'the nonce pool keeps what a fleet start leaves, freshest first, within its count and age bounds',
+  async (t) => {
+    let now = 0;
+    const pool = new NoncePool(undefined, 30_000, () => now);
+    const origin = 'https://ca.test';
+    // A 1000-box lab's start checks each leave one nonce before the first signed request takes one.
+    for (let i = 0; i < 1000; i++) pool.keep(origin, `n${i}`);
+    t.equal(pool.size(origin), 1000, 'none dropped');
+    t.equal(pool.take(origin), 'n999', 'the freshest first');
+    const taken = new Set<string | undefined>();
+    for (let i = 0; i < 999; i++) taken.add(pool.take(origin));
+    t.equal(taken.size, 999, 'each handed out once');
+    t.notOk(taken.has(undefined), 'every box of the fleet got one');
+    t.equal(pool.take(origin), undefined, 'then empty');
+
+    const small = new NoncePool(3, 30_000, () => now);
+    for (const n of ['a', 'b', 'c', 'd']) small.keep(origin, n);
+    t.same(
+      [small.take(origin), small.take(origin), small.take(origin), small.take(origin)],
+      ['d', 'c', 'b', undefined],
+      'past the bound the oldest goes',
+    );
+    small.keep(origin, 'old');
+    now += 30_001;
+    t.equal(small.take(origin), undefined, 'older than the age bound: not used');
+    t.equal(small.size(origin), 0, 'and the rest, older still, dropped');
+    t.ok(NoncePool.MAX >= 1000, `the default bound (${NoncePool.MAX}) holds a 1000-box start`);
   },
 );

@@ -400,6 +400,16 @@ export class DirectoryCache {
 const DIRECTORY_MAX_AGE_MS = 10 * 60_000;
 
 /**
+ * Nonces kept per server: a fleet's start checks run at once and each leaves
+ * one nonce (a 1000-box lab issue: a thousand). With 64 kept, most were
+ * dropped and their boxes asked newNonce again (0.4-0.6 GET per certificate
+ * in a 300-box lab regression); the age bound keeps them fresh.
+ */
+const NONCE_POOL_MAX = 2048;
+/** A nonce older than this is not used (Boulder keeps them valid for longer; Pebble until it restarts). */
+const NONCE_MAX_AGE_MS = 30_000;
+
+/**
  * Replay-Nonces an ACME server handed out and nobody has used yet, per
  * server origin, freshest first. A signed request takes one instead of
  * asking newNonce (RFC 8555 §7.2 allows any nonce the server gave); one the
@@ -408,6 +418,8 @@ const DIRECTORY_MAX_AGE_MS = 10 * 60_000;
  * and rarely hands out a nonce a real CA has expired.
  */
 export class NoncePool {
+  /** The default bound on the nonces kept per origin (tests). */
+  static readonly MAX = NONCE_POOL_MAX;
   private readonly byOrigin = new Map<string, { nonce: string; atMs: number }[]>();
 
   constructor(
@@ -442,11 +454,6 @@ export class NoncePool {
     return this.byOrigin.get(origin)?.length ?? 0;
   }
 }
-
-/** Nonces kept per server: more than a gate lets run at once (16), few enough to stay fresh. */
-const NONCE_POOL_MAX = 64;
-/** A nonce older than this is not used (Boulder keeps them valid for longer; Pebble until it restarts). */
-const NONCE_MAX_AGE_MS = 30_000;
 
 /** An idle kept-alive connection is closed after this, before a server's own idle timeout can race a reuse. */
 const IDLE_CONNECTION_MS = 4_000;
