@@ -14,6 +14,7 @@ import { dashboardBench } from './dashboard.js';
 import { fleetIssuanceBench } from './fleet-issuance.js';
 import { hotSwapBench } from './hot-swap.js';
 import { labRegressionBench } from './lab-regression.js';
+import { listenerHandoffBench } from './listener-handoff.js';
 import { notificationsBench } from './notifications.js';
 import { scaleBench } from './scale.js';
 import { scaleLabBench } from './scale-lab.js';
@@ -32,6 +33,8 @@ const BENCHES: Record<string, (full: boolean, o: BenchOptions) => Promise<void>>
   'fleet-issuance': fleetIssuanceBench,
   'hot-swap': hotSwapBench,
   'lab-regression': labRegressionBench,
+  // A busy lab taking connections from 1, 3 and 8 listener processes (why a big lab spreads its listeners).
+  'listener-handoff': listenerHandoffBench,
   notifications: notificationsBench,
   scale: scaleBench,
   // 10,000 boxes in one lab with --full (1000 without), the reference size in the same run.

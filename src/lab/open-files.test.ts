@@ -4,6 +4,7 @@ import {
   FDS_BASE,
   FDS_CONNECTIONS,
   FDS_NOTIFICATIONS,
+  HANDOFF_CHANNELS,
   LISTENER_PROCESS_BASE,
   openFilesLimit,
   planListeners,
@@ -24,23 +25,32 @@ t.test(
     const r = planListeners(10_000, 20_000);
     if (!('plan' in r)) return t.fail(`refused: ${r.problem}`);
     t.equal(r.plan.where, 'listener-processes');
-    t.equal(r.plan.perProcess, 20_000 - LISTENER_PROCESS_BASE);
+    t.ok(r.plan.perProcess <= 20_000 - LISTENER_PROCESS_BASE, 'each listener process under its limit');
     // Accepted connections wait in the listener process until the lab takes them: a CA validating
     // hundreds of boxes at once must not meet the limit there (with 80 free, thousands of http-01 failed).
     t.ok(
       20_000 - r.plan.perProcess >= 1000,
       `room for 1000 connections in transit per listener process (${20_000 - r.plan.perProcess})`,
     );
-    t.equal(
-      r.plan.processes,
-      Math.ceil(40_000 / (20_000 - LISTENER_PROCESS_BASE)),
-      '40,000 listeners over 3 processes',
-    );
+    // Each process hands its connections to the lab one at a time over its own channel: the lab takes
+    // new connections (the CA's http-01 fetches) through HANDOFF_CHANNELS of them, not through the 3
+    // that the limit alone would need.
+    t.equal(r.plan.processes, HANDOFF_CHANNELS, `40,000 listeners over ${HANDOFF_CHANNELS} processes`);
+    t.ok(r.plan.processes * r.plan.perProcess >= 40_000, 'every listener has a place');
     t.match(r.plan.line, 'over its limit of 20000 (ulimit -n)');
-    t.match(r.plan.line, '40000 TCP listeners go to 3 listener processes');
+    t.match(r.plan.line, `40000 TCP listeners go to ${HANDOFF_CHANNELS} listener processes (5000 each`);
     t.end();
   },
 );
+
+t.test('a smaller lab over the limit still spreads its listeners, each process given at least 1000', (t) => {
+  const r = planListeners(1000, 4000);
+  if (!('plan' in r)) return t.fail(`refused: ${r.problem}`);
+  t.equal(r.plan.where, 'listener-processes');
+  t.equal(r.plan.processes, 4, '4000 listeners: four processes of 1000, not the two the limit needs');
+  t.equal(r.plan.perProcess, 1000);
+  t.end();
+});
 
 t.test('a lab that does not fit even so names the limit, the need and how many boxes fit', (t) => {
   const r = planListeners(10_000, 10_000);

@@ -42,6 +42,22 @@ export const FDS_NOTIFICATIONS = 500;
  */
 export const LISTENER_PROCESS_BASE = 1100;
 
+/**
+ * Listener processes a lab that needs them spreads its listeners over, at
+ * least (each given at least MIN_LISTENERS_PER_PROCESS). Each listener
+ * process hands its accepted connections to the lab over its own IPC
+ * channel, and Node sends a channel's sockets one at a time: the next waits
+ * until the lab's event loop has taken the last and acknowledged it
+ * (child_process's handle queue). So while the lab is busy issuing, the
+ * channels are its rate of taking new connections (Pebble's http-01
+ * fetches, every client): bench/listener-handoff.ts, 1000 connections to a
+ * lab whose loop is busy 8 ms per turn, 14.4 s through one channel, 6.5 s
+ * through three, 3.5 s through eight. A listener process costs about 44
+ * MiB of its own.
+ */
+export const HANDOFF_CHANNELS = 8;
+const MIN_LISTENERS_PER_PROCESS = 1000;
+
 /** Where a lab's TCP listening sockets live, and how many listener processes that takes. */
 export interface ListenerPlan {
   where: 'in-process' | 'listener-processes';
@@ -92,10 +108,14 @@ export function planListeners(
   // This process keeps the agents' UDP sockets, the notification sockets and the connections.
   const shared = FDS_BASE + FDS_CONNECTIONS + FDS_NOTIFICATIONS;
   const mainNeed = shared + boxes;
-  const perProcess = limit - LISTENER_PROCESS_BASE;
+  const mostPerProcess = limit - LISTENER_PROCESS_BASE;
   const listeners = boxes * TCP_LISTENERS_PER_BOX;
-  if (mainNeed <= limit && perProcess > 0) {
-    const processes = Math.ceil(listeners / perProcess);
+  if (mainNeed <= limit && mostPerProcess > 0) {
+    const processes = Math.max(
+      Math.ceil(listeners / mostPerProcess),
+      Math.min(HANDOFF_CHANNELS, Math.ceil(listeners / MIN_LISTENERS_PER_PROCESS)),
+    );
+    const perProcess = Math.ceil(listeners / processes);
     return {
       plan: {
         where: 'listener-processes',
@@ -104,7 +124,8 @@ export function planListeners(
         line:
           `${boxes} boxes would need about ${inProcessNeed} open files in one process, over its limit of ${limit} (ulimit -n): ` +
           `their ${listeners} TCP listeners go to ${processes} listener process${processes === 1 ? '' : 'es'} ` +
-          `(at most ${perProcess} each), this process keeps about ${mainNeed}`,
+          `(${perProcess} each, up to ${mostPerProcess} would fit: spread over up to ${HANDOFF_CHANNELS} so that ` +
+          `accepted connections reach this process over as many channels), this process keeps about ${mainNeed}`,
       },
     };
   }
