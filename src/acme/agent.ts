@@ -53,7 +53,7 @@ import {
   type ChallengeType,
   type SessionTuning,
 } from './session.js';
-import { BoxTransport, inspectServerChain, isTrustFailure, TransportError } from './transport.js';
+import { BoxTransport, inspectServerChain, isTrustFailure, resolves, TransportError } from './transport.js';
 import { CRL_REASONS, revokeOutcome } from './revoke-outcome.js';
 import { TrustCache } from './trust-cache.js';
 import { parseAnchors, verifyIssuedCertificate, type VerifiedCertificate } from './verify.js';
@@ -466,9 +466,7 @@ export class AcmeAgent implements AcmeController {
 
   /** Seed: "devices will perform DNS look up for fetching the DNS name": the domain must resolve through the box's name servers. */
   private async checkDomain(domain: string, transport: BoxTransport): Promise<void> {
-    const found = await new Promise<boolean>((resolve) =>
-      transport.boxLookup(domain, { all: true }, (err) => resolve(!err)),
-    );
+    const found = await resolves(transport.boxLookup, domain);
     if (!found) {
       throw new DeviceError(
         'precondition',

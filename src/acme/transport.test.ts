@@ -4,6 +4,7 @@
  * servers, and failures come back as one-line TransportErrors.
  */
 import t, { type Test } from 'tap';
+import { createSocket } from 'node:dgram';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:https';
 import { tmpdir } from 'node:os';
@@ -20,6 +21,7 @@ import {
   inspectServerChain,
   isTrustFailure,
   NoncePool,
+  resolves,
   retryAfterMs,
   TransportError,
 } from './transport.js';
@@ -616,3 +618,95 @@ t.test(
     t.ok(NoncePool.MAX >= 1000, `the default bound (${NoncePool.MAX}) holds a 1000-box start`);
   },
 );
+
+/** The eight groups of an IPv6 address written with "::". */
+function ipv6Groups(a: string): string[] {
+  const [l = '', r = ''] = a.split('::');
+  const left = l ? l.split(':') : [];
+  const right = r ? r.split(':') : [];
+  return [...left, ...Array<string>(8 - left.length - right.length).fill('0'), ...right];
+}
+
+/**
+ * A name server on 127.0.0.1 that answers A and AAAA questions from
+ * `records` (NXDOMAIN for a name it does not have) and notes each question.
+ */
+async function nameServer(t: Test, records: Record<string, { A?: string[]; AAAA?: string[] }>) {
+  const asked: string[] = [];
+  const sock = createSocket('udp4');
+  sock.on('message', (q, from) => {
+    let i = 12;
+    const labels: string[] = [];
+    while (q[i]! !== 0) {
+      labels.push(q.toString('latin1', i + 1, i + 1 + q[i]!));
+      i += q[i]! + 1;
+    }
+    const qtype = q.readUInt16BE(i + 1);
+    const type = qtype === 1 ? 'A' : qtype === 28 ? 'AAAA' : String(qtype);
+    const name = labels.join('.').toLowerCase();
+    asked.push(`${type} ${name}`);
+    const rec = records[name];
+    const rdata = ((type === 'A' || type === 'AAAA' ? rec?.[type] : undefined) ?? []).map((a) =>
+      type === 'A'
+        ? Buffer.from(a.split('.').map(Number))
+        : Buffer.from(
+            ipv6Groups(a)
+              .map((h) => h.padStart(4, '0'))
+              .join(''),
+            'hex',
+          ),
+    );
+    const header = Buffer.alloc(12);
+    header.writeUInt16BE(q.readUInt16BE(0), 0);
+    header.writeUInt16BE(rec ? 0x8180 : 0x8183, 2);
+    header.writeUInt16BE(1, 4);
+    header.writeUInt16BE(rdata.length, 6);
+    const answers = rdata.map((d) => {
+      const a = Buffer.alloc(12);
+      a.writeUInt16BE(0xc00c, 0);
+      a.writeUInt16BE(qtype, 2);
+      a.writeUInt16BE(1, 4);
+      a.writeUInt32BE(60, 6);
+      a.writeUInt16BE(d.length, 10);
+      return Buffer.concat([a, d]);
+    });
+    sock.send(Buffer.concat([header, q.subarray(12, i + 5), ...answers]), from.port, from.address);
+  });
+  await new Promise<void>((r) => sock.bind(0, '127.0.0.1', r));
+  t.teardown(() => sock.close());
+  return { server: `127.0.0.1:${sock.address().port}`, asked };
+}
+
+t.test("a name's check asks the box's name server for A, and for AAAA only when there is no A", async (t) => {
+  const ns = await nameServer(t, {
+    'both.lab.test': { A: ['127.0.0.9'], AAAA: ['::9'] },
+    'v4.lab.test': { A: ['127.0.0.9'] },
+    'v6.lab.test': { AAAA: ['::9'] },
+  });
+  const lookup = createBoxLookup([ns.server], 1000);
+  const check = async (name: string) => {
+    ns.asked.length = 0;
+    const ok = await resolves(lookup, name);
+    return { ok, asked: [...ns.asked] };
+  };
+  t.same(await check('both.lab.test'), { ok: true, asked: ['A both.lab.test'] }, 'an A record: one query');
+  t.same(await check('v4.lab.test'), { ok: true, asked: ['A v4.lab.test'] });
+  t.same(
+    await check('v6.lab.test'),
+    { ok: true, asked: ['A v6.lab.test', 'AAAA v6.lab.test'] },
+    'an AAAA record alone still resolves',
+  );
+  t.same(
+    await check('none.lab.test'),
+    { ok: false, asked: ['A none.lab.test', 'AAAA none.lab.test'] },
+    'no record of either family: refused after both',
+  );
+  // The same lookup with all: true (a connection's, Node's autoSelectFamily) still gets every address.
+  const all = await new Promise<unknown>((resolve, reject) =>
+    lookup('both.lab.test', { all: true }, (err, addresses) => (err ? reject(err) : resolve(addresses))),
+  );
+  t.same(all, [
+    { address: '127.0.0.9', family: 4 },
+    { address: '::9', family: 6 },
+  ]);
+});

@@ -306,6 +306,18 @@ export function createBoxLookup(nameServers: string[], timeoutMs: number): Looku
 }
 
 /**
+ * Whether `hostname` resolves through `lookup` (a box's: createBoxLookup).
+ * EMULATION: the start check asks the box's name servers for an A record,
+ * and for an AAAA record only when there is no A record (a host's
+ * getaddrinfo asks both at once); the answer is the same, with one query
+ * fewer per operation for a name with an IPv4 address (the lab's: issue 16,
+ * a fleet's start checks).
+ */
+export function resolves(lookup: LookupFunction, hostname: string): Promise<boolean> {
+  return new Promise((resolve) => lookup(hostname, {}, (err) => resolve(!err)));
+}
+
+/**
  * Kept-alive connections to ACME servers, shared by every transport of one
  * client context and name-server list (an Http1Pool each). A box used to
  * open one connection per operation, and a lab of a thousand boxes paid a
