@@ -54,9 +54,11 @@ import {
   medianRunIndex,
   spreadOf,
   spreadText,
+  referenceRatios,
   timelineOf,
   type Spread,
   type Timeline,
+  type WindowRate,
 } from './runs.js';
 
 const round = (x: number, d = 1) => Math.round(x * 10 ** d) / 10 ** d;
@@ -359,8 +361,20 @@ async function regressionRun(n: number, labsDir: string, index: number) {
   const before = await agentAloneRun(n, `127.${benchOctet() - 1}.0.0`, FLEET_PARALLEL);
   const lab = await labRun(n, labsDir);
   const after = await agentAloneRun(n, `127.${benchOctet() - 1}.0.0`, FLEET_PARALLEL);
-  const referenceRate = round((before.certsPerSec + after.certsPerSec) / 2);
-  const ratio = (ref: number) => round(lab.certsPerSec / Math.max(ref, 0.1), 2);
+  const window = (w: Awaited<ReturnType<typeof agentAloneRun>>): WindowRate => ({
+    certsPerSec: w.certsPerSec,
+    pebbleCpuPerCertMs: w.pebbleCpuPerCertMs,
+    mainThreadCpuPerCertMs: w.clientCpuSplitPerCertMs?.mainThread ?? NaN,
+  });
+  const ratios = referenceRatios(
+    {
+      certsPerSec: lab.certsPerSec,
+      pebbleCpuPerCertMs: lab.pebbleCpuPerCertMs,
+      mainThreadCpuPerCertMs: lab.cpuPerCertMs.issue.simulator.mainThread,
+    },
+    window(before),
+    window(after),
+  );
   return {
     run: index + 1,
     startedAt,
@@ -371,42 +385,8 @@ async function regressionRun(n: number, labsDir: string, index: number) {
     finished: lab.issued === n && lab.revoked === n,
     lab,
     agentAlone: { before, after },
-    reference: {
-      method: REFERENCE_METHOD,
-      certsPerSec: referenceRate,
-      labRatio: ratio(referenceRate),
-      labRatioToBefore: ratio(before.certsPerSec),
-      labRatioToAfter: ratio(after.certsPerSec),
-      /**
-       * Not the target, its explanation: both paths are bound by this process's main thread, so with equal
-       * shares of a core the rate ratio would be the agent alone's main-thread CPU per certificate (mean of
-       * before and after) over the lab's. A measured ratio below this one lost core share to the rest of the
-       * machine in the lab's window (see `issueMachine`, `machine`); at or below 0.9 the lab's own work is
-       * the cause.
-       */
-      /**
-       * Not the target, its explanation: each rate in units of Pebble's work in the same window (rate x
-       * Pebble's CPU per certificate). Pebble is a fresh process doing the same work per certificate on
-       * either path, so its CPU per certificate measures how fast the machine ran in that window (session 7's
-       * eight 1000-box runs: it moved with ours, correlation 0.92-0.99); this ratio takes that out.
-       */
-      pebbleNormalizedRatio: round(
-        (lab.certsPerSec * lab.pebbleCpuPerCertMs) /
-          Math.max(
-            (before.certsPerSec * before.pebbleCpuPerCertMs + after.certsPerSec * after.pebbleCpuPerCertMs) /
-              2,
-            0.1,
-          ),
-        2,
-      ),
-      equalShareRatio: (() => {
-        const alone =
-          ((before.clientCpuSplitPerCertMs?.mainThread ?? NaN) +
-            (after.clientCpuSplitPerCertMs?.mainThread ?? NaN)) /
-          2;
-        return round(alone / Math.max(lab.cpuPerCertMs.issue.simulator.mainThread, 0.1), 2);
-      })(),
-    },
+    /** Target 2 (labRatio) and what explains it: runs.ts referenceRatios. */
+    reference: { method: REFERENCE_METHOD, ...ratios },
     cpuRatio: round(lab.labCpuPerCertMs / Math.max(lab.pebbleCpuPerCertMs, 0.1), 2),
     cpuRatioRevoke: round(
       lab.cpuPerCertMs.revoke.simulator.totalMs / Math.max(lab.cpuPerCertMs.revoke.pebble.totalMs, 0.1),

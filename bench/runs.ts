@@ -112,3 +112,43 @@ export function timelineOf(doneMs: number[], n: number): Timeline | null {
     steadyPerSec: p90 > p10 ? Math.round((jobs / ((p90 - p10) / 1000)) * 10) / 10 : NaN,
   };
 }
+
+/** What target 2's ratios need of one issuance window. */
+export interface WindowRate {
+  certsPerSec: number;
+  /** Pebble's CPU per certificate in the same window. */
+  pebbleCpuPerCertMs: number;
+  /** This process's main-thread CPU per certificate in the window. */
+  mainThreadCpuPerCertMs: number;
+}
+
+/**
+ * Target 2's ratios of one run: the lab's rate against the mean of the agent
+ * alone's just before and just after it (the target), and against each. Two
+ * more figures explain it and are not the target: `equalShareRatio`, the
+ * agent alone's main-thread CPU per certificate over the lab's (both paths
+ * are bound by that thread, so this is the rate ratio with equal shares of
+ * a core); `pebbleNormalizedRatio`, each rate times Pebble's CPU per
+ * certificate in its window (Pebble is a fresh process doing the same work
+ * per certificate on either path, so its CPU per certificate says how fast
+ * the machine ran in that window, and this takes it out).
+ */
+export function referenceRatios(lab: WindowRate, before: WindowRate, after: WindowRate) {
+  const r1 = (x: number) => Math.round(x * 10) / 10;
+  const r2 = (x: number) => Math.round(x * 100) / 100;
+  const certsPerSec = r1((before.certsPerSec + after.certsPerSec) / 2);
+  const ratio = (ref: number) => r2(lab.certsPerSec / Math.max(ref, 0.1));
+  const work = (w: WindowRate) => w.certsPerSec * w.pebbleCpuPerCertMs;
+  return {
+    certsPerSec,
+    labRatio: ratio(certsPerSec),
+    labRatioToBefore: ratio(before.certsPerSec),
+    labRatioToAfter: ratio(after.certsPerSec),
+    equalShareRatio: r2(
+      (before.mainThreadCpuPerCertMs + after.mainThreadCpuPerCertMs) /
+        2 /
+        Math.max(lab.mainThreadCpuPerCertMs, 0.1),
+    ),
+    pebbleNormalizedRatio: r2(work(lab) / Math.max((work(before) + work(after)) / 2, 0.1)),
+  };
+}

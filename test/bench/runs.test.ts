@@ -8,7 +8,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
 import { countReasons } from '../../bench/lib.js';
-import { appendRuns, medianRunIndex, spreadOf, spreadText, timelineOf } from '../../bench/runs.js';
+import {
+  appendRuns,
+  medianRunIndex,
+  referenceRatios,
+  spreadOf,
+  spreadText,
+  timelineOf,
+} from '../../bench/runs.js';
 
 t.test('the median run by total: odd and even counts, unfinished runs never chosen', async (t) => {
   t.equal(
@@ -118,3 +125,32 @@ t.test('the timeline of a window: start, steady rate, tail', async (t) => {
   t.equal(timelineOf(done.slice(0, 85), 100), null, 'fewer than 90% done: no steady rate');
   t.equal(timelineOf([1, 2, 3], 3), null, 'too few jobs');
 });
+
+t.test(
+  "target 2's ratios: to the mean reference, and with the machine's speed in each window taken out",
+  async (t) => {
+    // Session 7's run 4 at 1000 boxes (lab-regression-1000-s7-runs.json).
+    const lab = { certsPerSec: 94.9, pebbleCpuPerCertMs: 6.4, mainThreadCpuPerCertMs: 7.7 };
+    const before = { certsPerSec: 131, pebbleCpuPerCertMs: 5.4, mainThreadCpuPerCertMs: 5.2 };
+    const after = { certsPerSec: 130.3, pebbleCpuPerCertMs: 5.4, mainThreadCpuPerCertMs: 5.2 };
+    const r = referenceRatios(lab, before, after);
+    t.equal(r.certsPerSec, 130.7, 'the reference is the mean of before and after');
+    t.equal(r.labRatio, 0.73, 'the target: the lab against that mean');
+    t.equal(r.labRatioToBefore, 0.72);
+    t.equal(r.labRatioToAfter, 0.73);
+    t.equal(r.equalShareRatio, 0.68, 'main-thread CPU per certificate, alone over lab');
+    t.equal(r.pebbleNormalizedRatio, 0.86, "each rate in units of Pebble's work in its window");
+
+    // The same work on a machine 25% slower in the lab's window: Pebble's CPU per certificate and ours
+    // grow, the rate falls. The target's ratio falls with it; the normalized one does not.
+    const slow = {
+      certsPerSec: 94.9 / 1.25,
+      pebbleCpuPerCertMs: 6.4 * 1.25,
+      mainThreadCpuPerCertMs: 7.7 * 1.25,
+    };
+    const s = referenceRatios(slow, before, after);
+    t.ok(s.labRatio < r.labRatio, `the target's ratio falls (${s.labRatio})`);
+    t.equal(s.pebbleNormalizedRatio, r.pebbleNormalizedRatio, 'the normalized ratio is the same');
+    t.ok(s.equalShareRatio < r.equalShareRatio, 'CPU per certificate alone does not take the speed out');
+  },
+);
