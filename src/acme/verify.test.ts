@@ -3,14 +3,17 @@
  * the openssl CLI (root -> intermediate -> leaf).
  */
 import t from 'tap';
-import { X509Certificate } from 'node:crypto';
+import { X509Certificate, type KeyObject } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { orderIdentifiers } from '../device/acme-identifiers.js';
-import { generateKeyPair } from '../pki/keys.js';
+import { certificateFacts } from '../pki/certificate.js';
+import { generateKeyPair, parsePrivateKey } from '../pki/keys.js';
+import { subjectNameOf } from '../pki/der.js';
 import { opensslRequest, opensslSelfSigned, opensslSign } from '../pki/openssl-cli.js';
-import { verifyIssuedCertificate } from './verify.js';
+import { certificateName, serverExtensions, signCertificate } from '../pki/x509-builder.js';
+import { plainVerifications, verifyIssuedCertificate } from './verify.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'gvos-verify-unit-'));
 t.teardown(() => rmSync(dir, { recursive: true, force: true }));
@@ -66,6 +69,22 @@ await leaf('ip', 'IP:127.0.0.9', key, 'inter');
 await leaf('two', 'DNS:box1.lab.test,DNS:extra.lab.test', key, 'inter');
 await leaf('both', 'DNS:box1.lab.test,IP:127.0.0.9', key, 'inter');
 await leaf('bad-inter', 'DNS:box1.lab.test', key, 'notca');
+// Another key under the intermediate's very name: its leaf names "test intermediate" as issuer.
+await ca('twin', 'test intermediate', 'root');
+await leaf('by-twin', 'DNS:box1.lab.test', key, 'twin');
+// The same, without an authorityKeyIdentifier: only the signature tells the twin from the intermediate.
+writeFileSync(
+  p('by-twin-no-akid.pem'),
+  signCertificate({
+    subject: certificateName('leaf', 'test'),
+    issuer: subjectNameOf(new X509Certificate(pem('twin')).raw),
+    subjectKey: parsePrivateKey(key),
+    signer: parsePrivateKey(readFileSync(p('twin.key'), 'utf8')),
+    notBeforeMs: Date.now(),
+    validDays: 30,
+    extensions: serverExtensions(['box1.lab.test']),
+  }),
+);
 const root = new X509Certificate(pem('root'));
 const inter = new X509Certificate(pem('inter'));
 const now = Date.now();
@@ -173,6 +192,26 @@ const rows: {
     error: /already expired/,
   },
   {
+    name: 'signed by another key of the same name as the intermediate sent',
+    chain: pem('by-twin') + pem('inter'),
+    domain: 'box1.lab.test',
+    anchors: [root],
+    error: /certificate 2 of the chain did not sign certificate 1/,
+  },
+  {
+    name: 'the same, with no authorityKeyIdentifier to tell them apart',
+    chain: pem('by-twin-no-akid') + pem('inter'),
+    domain: 'box1.lab.test',
+    anchors: [root],
+    error: /certificate 2 of the chain did not sign certificate 1/,
+  },
+  {
+    name: 'the domain in other case (DNS names compare case-insensitively)',
+    chain: pem('dns') + pem('inter'),
+    domain: 'BOX1.Lab.Test',
+    anchors: [root],
+  },
+  {
     name: 'garbage',
     chain: 'not a pem',
     domain: 'box1.lab.test',
@@ -183,20 +222,30 @@ const rows: {
 
 for (const r of rows) {
   t.test(`verifyIssuedCertificate: ${r.name}`, async (t) => {
-    const run = () =>
+    // The key as PEM: every check made with X509Certificate; as a KeyObject (what the agent passes):
+    // the plain path first (certificate-der.ts), which only accepts, else the same checks.
+    const keyPem = r.keyPem ?? key;
+    const run = (k: string | KeyObject) => () =>
       verifyIssuedCertificate({
         chainPem: r.chain,
-        keyPem: r.keyPem ?? key,
+        keyPem: k,
         identifiers: orderIdentifiers(r.domain, r.address),
         anchors: r.anchors,
         nowMs: r.nowMs ?? now,
       });
+    const plainBefore = plainVerifications.accepted;
     if (r.error) {
-      t.throws(run, { message: r.error });
+      t.throws(run(keyPem), { message: r.error });
+      t.throws(run(parsePrivateKey(keyPem)), { message: r.error }, 'the same with the key as a KeyObject');
+      t.equal(plainVerifications.accepted, plainBefore, 'the plain path accepted nothing');
       return;
     }
-    const v = run();
+    const v = run(keyPem)();
     t.equal(v.facts.serial, new X509Certificate(r.chain).serialNumber.toUpperCase());
     t.equal((v.certPem.match(/BEGIN CERTIFICATE/g) ?? []).length, 2, 'leaf and chain kept, leaf first');
+    const plain = run(parsePrivateKey(keyPem))();
+    t.equal(plainVerifications.accepted, plainBefore + 1, 'the KeyObject check took the plain path');
+    t.same(plain, v, 'the plain path gives the same PEM and facts as X509Certificate');
+    t.same(certificateFacts(plain.certPem), v.facts, 'and the views find those facts');
   });
 }

@@ -25,8 +25,8 @@ export interface CertificateFacts {
   isCa: boolean;
 }
 
-/** Split a PEM bundle into certificate PEM blocks, leaf first. Throws when there is none. */
-function splitPemChain(pem: string): string[] {
+/** Split a PEM bundle into certificate PEM blocks (each normalised: LF, one final newline), leaf first. Throws when there is none. */
+export function splitPemChain(pem: string): string[] {
   const blocks = pem.match(PEM_BLOCK) ?? [];
   if (blocks.length === 0) throw new Error('no PEM certificate found (expected -----BEGIN CERTIFICATE-----)');
   return blocks.map((b) => b.replace(/\r\n/g, '\n').trim() + '\n');
@@ -48,7 +48,13 @@ const MAX_ISSUERS = 64;
  * earlier calls (see ISSUERS): callers must not rely on their identity.
  */
 export function parseChain(pem: string): X509Certificate[] {
-  return splitPemChain(pem).map((b, i) => {
+  return parseBlocks(splitPemChain(pem));
+}
+
+/** parseChain of blocks already split; `first` is the index of blocks[0] in the bundle (errors count from it). */
+export function parseBlocks(blocks: string[], first = 0): X509Certificate[] {
+  return blocks.map((b, j) => {
+    const i = first + j;
     const known = i > 0 ? ISSUERS.get(b) : undefined;
     if (known) {
       ISSUERS.delete(b); // re-inserted: Map order is the recency order
@@ -103,6 +109,17 @@ export function certificateFacts(
   return { ...f, subjectAltNames: [...f.subjectAltNames] };
 }
 
+/**
+ * Keep `facts`, read by the caller from `pem`'s first certificate without
+ * X509Certificate (the ACME agent's check, certificate-der.ts), so that the
+ * box's views find them as if certificateFacts had read them.
+ */
+export function rememberFacts(pem: string, facts: CertificateFacts): void {
+  if (FACTS.has(pem)) FACTS.delete(pem);
+  else if (FACTS.size >= MAX_FACTS) FACTS.delete(FACTS.keys().next().value!);
+  FACTS.set(pem, { ...facts, subjectAltNames: [...facts.subjectAltNames] });
+}
+
 function readFacts(c: X509Certificate): CertificateFacts {
   const key = describeKey(c.publicKey);
   return {
@@ -153,9 +170,23 @@ export function verifyChain(
   atMs: number,
 ): string | undefined {
   if (chain.length === 0) return 'empty chain';
-  const pool = [...chain.slice(1), ...roots];
-  let cur = chain[0]!;
-  for (let depth = 0; depth < 10; depth++) {
+  return walkChain(chain[0]!, [...chain.slice(1), ...roots], roots, atMs, 0);
+}
+
+/**
+ * verifyChain from `cur` at `depth` with the issuers of `pool`: what
+ * verifyChain does after its first step when the caller has taken that
+ * step itself (the leaf checked without X509Certificate, issued by
+ * chain[1]): `cur` = chain[1], the same pool, depth 1.
+ */
+export function walkChain(
+  cur: X509Certificate,
+  pool: X509Certificate[],
+  roots: X509Certificate[],
+  atMs: number,
+  depth: number,
+): string | undefined {
+  for (; depth < 10; depth++) {
     const from = Date.parse(cur.validFrom);
     const to = Date.parse(cur.validTo);
     if (atMs < from || atMs > to) return `certificate "${cur.subject.replace(/\n/g, ', ')}" is not valid now`;

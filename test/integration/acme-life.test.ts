@@ -10,6 +10,7 @@
  */
 import t from 'tap';
 import { X509Certificate } from 'node:crypto';
+import { plainVerifications } from '../../src/acme/verify.js';
 import { freePort } from '../../src/lib/net.js';
 import type { KeyAlgorithm } from '../../src/device/key-algorithms.js';
 import type { CryptoMode } from '../../src/device/model.js';
@@ -87,6 +88,7 @@ for (const r of rows) {
     const defaultServed = await ab.served();
 
     // ---- issue
+    const plainBefore = plainVerifications.accepted;
     const issuedEvent = nextEvent(box, 'certificate-issued');
     await box.acmeIssue(ADMIN, {
       domain: r.domain,
@@ -103,6 +105,8 @@ for (const r of rows) {
     t.match(box.acmeState().lastRequest, { type: 'Issue', status: 'Success', reason: null });
     // Pebble's VA asks in the one form the http port's front answers itself (http-front.ts).
     t.ok(ab.web!.fastChallengeAnswers >= 1, "Pebble's http-01 fetches answered by the http port's front");
+    // Pebble's certificate is of the plain form: checked without an X509Certificate (verify.ts).
+    t.equal(plainVerifications.accepted, plainBefore + 1, "Pebble's certificate checked on the plain path");
     const issued = box.acmeState().issued!;
     t.match(issued, {
       domain: r.domain,
