@@ -153,8 +153,8 @@ export const CERT_CPU_CATEGORIES: Category[] = [
   },
   { name: 'DNS lookups', match: /node:internal\/dns\/|^node:dns$/ },
   {
-    name: 'ACME protocol: acme-client, JWS (ES256)',
-    match: /node_modules\/acme-client\/|dist\/src\/acme\/session\.js/,
+    name: 'ACME protocol: RFC 8555 session, JWS (ES256)',
+    match: /dist\/src\/acme\/(session|jws)\.js|node_modules\/acme-client\//,
   },
   { name: 'chain check (verify.ts, less X.509 parsing)', match: /dist\/src\/acme\/verify\.js/ },
   { name: 'ACME agent: order flow', match: /dist\/src\/acme\// },
