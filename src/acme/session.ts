@@ -46,6 +46,7 @@ import {
   type ChallengeType,
 } from '../device/acme-identifiers.js';
 import { createCsr } from '../pki/csr.js';
+import { pemReader } from '../pki/pem.js';
 import { signerFor, type JwsSigner } from './jws.js';
 import type { AcmeHttpResponse, AcmeRequestKind, BoxTransport } from './transport.js';
 import { retryAfterMs, TransportError } from './transport.js';
@@ -149,11 +150,13 @@ function answerError(r: Raw): Error {
   return new Error(text.replace(/\n/g, ''));
 }
 
+const firstPemDer = pemReader({ strictness: 'loose' });
+
 /** The base64url DER of the first PEM block of `pem` (a CSR, or a chain's leaf). */
 function firstPemBodyB64u(pem: string): string {
-  const m = /-----BEGIN [^-]+-----([^-]*)-----END [^-]+-----/.exec(pem);
-  if (!m) throw new Error('Unable to parse PEM body from string');
-  return Buffer.from(m[1]!.replace(/\s+/g, ''), 'base64').toString('base64url');
+  const der = firstPemDer(pem);
+  if (!der) throw new Error('Unable to parse PEM body from string');
+  return der.toString('base64url');
 }
 
 const sleep = (ms: number, signal?: AbortSignal) =>

@@ -37,6 +37,7 @@ import {
 import { readCertificateDer, type CertificateDer } from '../pki/certificate-der.js';
 import { ipOctets, pem, spki, subjectNameOf } from '../pki/der.js';
 import { describeKey, keyMatches } from '../pki/keys.js';
+import { pemReader } from '../pki/pem.js';
 
 const SERVER_AUTH = '1.3.6.1.5.5.7.3.1';
 
@@ -209,11 +210,8 @@ function verifyPlain(o: {
   return { certPem, facts };
 }
 
-/** The DER of a PEM block whose body is base64 only (else undefined: OpenSSL reads it). */
-function pemDer(block: string): Buffer | undefined {
-  const m = /^-----BEGIN CERTIFICATE-----\n([A-Za-z0-9+/=\n]+)\n-----END CERTIFICATE-----\n$/.exec(block);
-  return m ? Buffer.from(m[1]!.replace(/\n/g, ''), 'base64') : undefined;
-}
+/** The DER of a certificate block in OpenSSL's own form (else undefined: OpenSSL reads it). */
+const pemDer = pemReader({ strictness: 'canonical', labels: ['CERTIFICATE'] });
 
 function issuerDer(c: X509Certificate): { subject: Buffer; der: CertificateDer | undefined } {
   let r = ISSUER_DER.get(c);

@@ -5,6 +5,7 @@
  */
 import { createPrivateKey, createPublicKey, generateKeyPair as genKeyPair, KeyObject } from 'node:crypto';
 import { derElement, ecPrivateKeyInfo, pem } from './der.js';
+import { pemReader } from './pem.js';
 
 /** The key algorithms of the device (seed: rsa-2048/rsa-4096 in classic, prime256v1/secp384r1 otherwise). */
 export type KeyAlgorithm = 'rsa-2048' | 'rsa-4096' | 'prime256v1' | 'secp384r1';
@@ -94,8 +95,10 @@ export function parsePrivateKey(pem: string): KeyObject {
   }
 }
 
-const PRIVATE_KEY_PEM =
-  /-----BEGIN (PRIVATE KEY|EC PRIVATE KEY|RSA PRIVATE KEY)-----\r?\n([A-Za-z0-9+/=\r\n]+)-----END \1-----/;
+const privateKeyDer = pemReader({
+  strictness: 'armoured',
+  labels: ['PRIVATE KEY', 'EC PRIVATE KEY', 'RSA PRIVATE KEY'],
+});
 
 /**
  * Whether `pem` holds an unencrypted private key's form (PKCS#8, SEC1 or
@@ -107,9 +110,8 @@ const PRIVATE_KEY_PEM =
  * numbers are wrong fails where it is used (its TLS context, its SSH server).
  */
 export function hasPrivateKeyForm(pem: string): boolean {
-  const m = PRIVATE_KEY_PEM.exec(pem);
-  if (!m) return false;
-  const der = Buffer.from(m[2]!.replace(/\s+/g, ''), 'base64');
+  const der = privateKeyDer(pem);
+  if (!der) return false;
   const outer = derElement(der, 0, der.length);
   // Bytes after the SEQUENCE are ignored, as OpenSSL ignores them.
   if (!outer || outer.tag !== 0x30) return false;
