@@ -4,13 +4,15 @@
 // the RFC 3416 varbind order.
 import t, { type Test } from 'tap';
 import { createSocket, type Socket } from 'node:dgram';
+import { createHook } from 'node:async_hooks';
 import type { SnmpTarget, SnmpUser } from '../device/model.js';
-import { silentLogger } from '../lib/logger.js';
+import { JsonLogger, silentLogger } from '../lib/logger.js';
+import { SystemClock } from '../lib/clock.js';
 import { createNetSnmpSender } from './net-snmp-sender.js';
 import { senderProblem } from './sender-spec.js';
 import type { LocalEngine } from './usm.js';
 import { COLD_START, GVOS_SIM_OID, OBJECTS, SNMP_TRAP_OID_0, SYS_UPTIME_0 } from './oids.js';
-import { InformTimeoutError } from './target-queue.js';
+import { DEFAULT_QUEUE_SETTINGS, InformTimeoutError, TargetQueue, zeroCounters } from './target-queue.js';
 import { bootNotification, certificateNotification, testNotification } from './varbinds.js';
 
 // ---- a minimal BER reader (X.690): enough for SNMP messages
@@ -220,6 +222,110 @@ t.test('close() ends an outstanding inform at once (nothing keeps the process al
   await t.rejects(p, /stopped/);
   t.doesNotThrow(() => s.close(), 'close twice is harmless');
 });
+
+// UDP sockets not yet closed, by their handles: a socket whose bind failed
+// before the kernel socket was made (EINVAL below) holds no file descriptor,
+// but its handle (and the session on it) stays until it is closed.
+const udpHandles = new Set<number>();
+createHook({
+  init: (id, type) => void (type === 'UDPWRAP' && udpHandles.add(id)),
+  destroy: (id) => void udpHandles.delete(id),
+}).enable();
+/** UDP sockets open, once the closes asked for so far have completed (a close ends in a later turn of the loop). */
+async function openUdpSockets(): Promise<number> {
+  for (let i = 0; i < 3; i++) await new Promise((r) => setImmediate(r));
+  return udpHandles.size;
+}
+
+// A source address the socket cannot bind, without leaving loopback: in
+// 127.0.0.0/8 every address binds, so the tests bind an IPv4 socket to ::1
+// and an IPv6 one to 127.0.0.1 (EINVAL), the same socket error a box
+// address the host does not have gives (EADDRNOTAVAIL).
+const v3User: SnmpUser = { name: 'u', auth: { protocol: 'sha', password: 'authpass1' } };
+const unbindableRows: { name: string; target: Partial<SnmpTarget>; source: string; user?: SnmpUser }[] = [
+  { name: 'SNMPv1 trap', target: { version: '1' }, source: '::1' },
+  { name: 'SNMPv3 trap', target: { version: '3', user: 'u' }, source: '::1', user: v3User },
+  { name: 'SNMPv2c inform', target: { kind: 'informs' }, source: '::1' },
+  {
+    name: 'SNMPv3 inform',
+    target: { kind: 'informs', version: '3', user: 'u' },
+    source: '::1',
+    user: v3User,
+  },
+  { name: 'SNMPv2c inform to ::1', target: { kind: 'informs', host: '::1' }, source: '127.0.0.1' },
+];
+for (const r of unbindableRows) {
+  // The bound: before the fix these waited forever; tap's timeout turns that into a failure.
+  t.test(
+    `${r.name} from a source address that cannot bind fails the burst and closes the socket`,
+    { timeout: 30_000 },
+    async (t) => {
+      const rx = await listener(t);
+      const spec = {
+        target: target(rx.port, r.target),
+        user: r.user,
+        engine,
+        agentAddr: '127.0.0.1',
+        sourceAddress: r.source,
+      };
+      const lines: string[] = [];
+      const s = createNetSnmpSender(spec, new JsonLogger('debug', {}, (l) => lines.push(l)));
+      t.teardown(() => s.close());
+      const send = (i: number) =>
+        r.target.kind === 'informs'
+          ? s.inform(testNotification(box, i), 60_000)
+          : s.trap(testNotification(box, i));
+      const before = await openUdpSockets();
+      const burst = [send(1), send(2)];
+      for (const p of burst) await t.rejects(p, /EINVAL/, "fails with the socket's error (not a timeout)");
+      t.equal(await openUdpSockets(), before, 'the socket is closed');
+      t.equal(
+        lines.filter((l) => l.includes('EINVAL')).length,
+        1,
+        'the socket error is logged once for the burst',
+      );
+      await t.rejects(send(3), /EINVAL/, 'the next notification gets a fresh socket, and fails too');
+      t.equal(await openUdpSockets(), before, 'that socket is closed too');
+    },
+  );
+}
+
+t.test(
+  'through the queue: each notification that cannot leave is dropped, counted and logged once',
+  { timeout: 30_000 },
+  async (t) => {
+    const rx = await listener(t);
+    for (const kind of ['traps', 'informs'] as const) {
+      const counters = zeroCounters();
+      const lines: string[] = [];
+      const logger = new JsonLogger('warn', {}, (l) => lines.push(l));
+      const spec = {
+        target: target(rx.port, { kind, version: kind === 'traps' ? '1' : '2c' }),
+        engine,
+        agentAddr: '127.0.0.1',
+        sourceAddress: '::1',
+      };
+      const q = new TargetQueue({
+        kind,
+        sender: createNetSnmpSender(spec, logger),
+        clock: new SystemClock(),
+        logger,
+        settings: { ...DEFAULT_QUEUE_SETTINGS, ratePerSec: 10_000 },
+        counters,
+      });
+      t.teardown(() => q.close());
+      const outcomes = await Promise.all([1, 2, 3].map((i) => q.enqueue(testNotification(box, i))));
+      t.same(outcomes, ['dropped', 'dropped', 'dropped'], `${kind}: dropped`);
+      t.match(
+        counters,
+        { sent: kind === 'informs' ? 3 : 0, dropped: 3, retried: 0, timedOut: 0 },
+        `${kind}: counted`,
+      );
+      t.equal(lines.length, 3, `${kind}: one warning per notification`);
+      for (const l of lines) t.match(l, /EINVAL/, `${kind}: the warning gives the socket's reason`);
+    }
+  },
+);
 
 const problemRows: {
   name: string;

@@ -49,6 +49,10 @@ function upTime(n: Notification): number {
  *
  * Ports: `port` AND `trapPort` are the receiver's port: net-snmp 3.29.2
  * sends a v3 inform after the first to `port` (peers.md §5).
+ *
+ * A socket error (a source address that cannot be bound) fails every
+ * request of the session at once with it, as v2c-trap.ts fails its burst,
+ * and closes the socket; the next notification opens a new one.
  */
 export function createNetSnmpSender(spec: SenderSpec, logger: Logger): TargetSender {
   // The common case, a v2c trap target, is encoded and sent without a net-snmp session (v2c-trap.ts).
@@ -81,6 +85,16 @@ export function createNetSnmpSender(spec: SenderSpec, logger: Logger): TargetSen
     session.on('error', (err: unknown) =>
       logger.debug('snmp session error', { reason: err instanceof Error ? err.message : String(err) }),
     );
+    // A socket error (the source address cannot be bound: the host lacks it,
+    // or it is of the other family) never reaches the session's listeners:
+    // net-snmp 3.29.2 emits it as an event named after the error. And the
+    // sends queued behind the failed bind are discarded by Node without a
+    // callback, so each request would wait forever holding the socket. End
+    // the session here instead, as v2c-trap.ts ends its burst.
+    session.dgram.once('error', (err) => {
+      logger.debug('snmp session socket error', { reason: err.message });
+      abort(session, err);
+    });
     const originalSend = session.send.bind(session);
     session.send = (req, noWait) => {
       if (patch) patch(req.message);
@@ -95,11 +109,12 @@ export function createNetSnmpSender(spec: SenderSpec, logger: Logger): TargetSen
   // snmpd keeps one socket per sink; receivers file notifications by source
   // address (real-device.md §2), which stays the box's.
   let current: Session | undefined;
-  let outstanding = 0;
-  /** The open session for one more request (opened now when none is); release() once that request is over. */
-  const acquire = (): Session => {
+  /** The requests of `current` not yet over, each by its end: called at most once (each guards itself). */
+  const pending = new Set<(err: Error | null) => void>();
+  /** The open session for one more request `end` (opened now when none is); release(end) once that request is over. */
+  const acquire = (end: (err: Error | null) => void): Session => {
     current ??= open();
-    outstanding++;
+    pending.add(end);
     return current;
   };
   const closeSession = (s: Session, why: string) => {
@@ -111,12 +126,21 @@ export function createNetSnmpSender(spec: SenderSpec, logger: Logger): TargetSen
     }
   };
   /** One request is over: close the socket when it was the last. */
-  const release = () => {
-    outstanding--;
-    if (outstanding > 0 || !current) return;
+  const release = (end: (err: Error | null) => void) => {
+    if (!pending.delete(end)) return; // the session was aborted meanwhile
+    if (pending.size > 0 || !current) return;
     const s = current;
     current = undefined;
     closeSession(s, 'SNMP notification finished');
+  };
+  /** End session `s` now: every request still pending fails with `err`, then the socket closes. */
+  const abort = (s: Session, err: Error) => {
+    if (current !== s) return;
+    current = undefined;
+    const ending = [...pending];
+    pending.clear();
+    for (const end of ending) end(err);
+    closeSession(s, err.message);
   };
 
   let patch: ((m: InternalMessage) => void) | undefined;
@@ -144,18 +168,16 @@ export function createNetSnmpSender(spec: SenderSpec, logger: Logger): TargetSen
   return {
     trap(n) {
       return new Promise<void>((resolve, reject) => {
-        let acquired = false;
         let settled = false;
         const cb = (err: Error | null) => {
           if (settled) return;
           settled = true;
-          if (acquired) release();
+          release(cb);
           if (err) reject(err);
           else resolve();
         };
         try {
-          const session = acquire();
-          acquired = true;
+          const session = acquire(cb);
           if (target.version === '1') trapV1(session, n, cb);
           else if (target.version === '3') trapV3(session, n, cb);
           else session.trap(n.trapOid, n.varbinds.map(toNetSnmp), { upTime: upTime(n) }, cb);
@@ -169,19 +191,17 @@ export function createNetSnmpSender(spec: SenderSpec, logger: Logger): TargetSen
 
     inform(n, timeoutMs) {
       return new Promise<void>((resolve, reject) => {
-        let acquired = false;
         let settled = false;
         const done = (err: Error | null) => {
           if (settled) return;
           settled = true;
-          if (acquired) release();
+          release(done);
           if (!err) resolve();
           else if (err.name === 'RequestTimedOutError') reject(new InformTimeoutError(timeoutMs));
           else reject(err);
         };
         try {
-          const session = acquire();
-          acquired = true;
+          const session = acquire(done);
           // Read by net-snmp when it creates each request (a v3 inform makes
           // two: discovery, then the inform); one queue uses one value.
           session.timeout = timeoutMs;
@@ -193,9 +213,7 @@ export function createNetSnmpSender(spec: SenderSpec, logger: Logger): TargetSen
     },
 
     close() {
-      const s = current;
-      current = undefined;
-      if (s) closeSession(s, 'SNMP notifier stopped');
+      if (current) abort(current, new Error('SNMP notifier stopped'));
     },
   };
 }

@@ -107,6 +107,8 @@ declare module 'net-snmp' {
     ): this;
     cancelRequests(err: Error): void;
     close(): this;
+    /** Internal: the session's UDP socket (its errors never reach the session's listeners). */
+    dgram: import('node:dgram').Socket;
     /** Internal (see the module comment). */
     send(req: { message: InternalMessage }, noWait?: boolean): this;
   }
