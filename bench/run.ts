@@ -10,6 +10,7 @@
 import { fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { abortWaitsBench } from './abort-waits.js';
 import { dashboardBench } from './dashboard.js';
 import { fleetIssuanceBench } from './fleet-issuance.js';
 import { hotSwapBench } from './hot-swap.js';
@@ -29,6 +30,8 @@ interface BenchOptions {
 }
 
 const BENCHES: Record<string, (full: boolean, o: BenchOptions) => Promise<void>> = {
+  // What an AbortSignal costs a wait at the CA's gate and the two-kind lock (a same-process reference without one).
+  'abort-waits': abortWaitsBench,
   dashboard: dashboardBench,
   'fleet-issuance': fleetIssuanceBench,
   'hot-swap': hotSwapBench,

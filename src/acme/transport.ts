@@ -27,7 +27,7 @@ import {
   type SecureContext,
 } from 'node:tls';
 import type { ConnectFaults } from '../lib/connect-faults.js';
-import { GateSilentError, type GateMap } from '../lib/gate.js';
+import { GateSilentError, whenAborted, type GateMap } from '../lib/gate.js';
 import { Http1Pool, type Http1Response } from './http1.js';
 
 /** What {@link BoxTransport} needs from the box. */
@@ -150,18 +150,17 @@ export class KindLock {
     }
     return new Promise((resolve, reject) => {
       const grant = () => {
-        signal?.removeEventListener('abort', onAbort);
+        forget();
         resolve(this.releaser());
       };
-      const onAbort = () => {
+      const forget = whenAborted(signal, () => {
         const q = this.queue[kind];
         const i = q.indexOf(grant);
         if (i >= 0) q.splice(i, 1);
         reject(new Error('aborted'));
         // Those of the holding kind may have waited only behind this one.
         this.pump();
-      };
-      signal?.addEventListener('abort', onAbort, { once: true });
+      });
       this.queue[kind].push(grant);
     });
   }

@@ -1,5 +1,5 @@
 import t from 'tap';
-import { Gate, GateMap } from './gate.js';
+import { Gate, GateMap, whenAborted } from './gate.js';
 
 t.test('at most `limit` hold at once; the others get in first come, first served', async (t) => {
   const g = new Gate(2);
@@ -47,6 +47,59 @@ t.test('an aborted waiter leaves the line and takes no place', async (t) => {
   await t.rejects(g.acquire(AbortSignal.abort()), { name: 'AbortError' }, 'already aborted: refused at once');
   t.equal(g.holders, 0);
 });
+
+t.test(
+  'a signal gets one abort listener however many waits it makes; its abort still ends the wait',
+  async (t) => {
+    const g = new Gate(1);
+    const ac = new AbortController();
+    let listeners = 0;
+    const add = ac.signal.addEventListener.bind(ac.signal);
+    ac.signal.addEventListener = (...args: Parameters<typeof add>) => {
+      listeners++;
+      add(...args);
+    };
+    let release = await g.acquire();
+    for (let i = 0; i < 5; i++) {
+      const next = g.acquire(ac.signal);
+      release();
+      release = await next;
+    }
+    const a = g.acquire(ac.signal);
+    const b = g.acquire(ac.signal);
+    const other = g.acquire();
+    t.equal(g.waiting, 3);
+    ac.abort();
+    await t.rejects(a, { name: 'AbortError' }, 'the first waiter of the signal ends');
+    await t.rejects(b, { name: 'AbortError' }, 'and the second');
+    t.equal(g.waiting, 1, 'the waiter without the signal stays in line');
+    t.equal(listeners, 1, 'seven waits, one listener');
+    release();
+    (await other)();
+    t.equal(g.holders, 0);
+  },
+);
+
+t.test(
+  'whenAborted: a forgotten wait is not cancelled, and a cancel that ends another wait ends it once',
+  (t) => {
+    const ac = new AbortController();
+    const ran: string[] = [];
+    const forgetA = whenAborted(ac.signal, () => ran.push('a'));
+    let forgetC = () => {};
+    whenAborted(ac.signal, () => {
+      ran.push('b');
+      forgetC(); // as the lock grants the next waiter when one leaves
+    });
+    forgetC = whenAborted(ac.signal, () => ran.push('c'));
+    forgetA();
+    ac.abort();
+    ac.signal.dispatchEvent(new Event('abort'));
+    t.same(ran, ['b'], 'a was forgotten, c ended by b; b ran once');
+    t.doesNotThrow(() => whenAborted(undefined, () => ran.push('x'))(), 'no signal: nothing to watch');
+    t.end();
+  },
+);
 
 t.test('one gate per key; a bad limit is refused', async (t) => {
   const m = new GateMap(3);
