@@ -17,6 +17,7 @@ import { LabEventBus } from './lab-events.js';
 import { formatBoxList, parseLabArgs } from './lab-args.js';
 import { get } from 'node:http';
 import { openSse } from './sse-test-client.js';
+import { compileSchema, type JsonSchema } from '../lib/json-schema.js';
 
 const TOKEN = 'tok-0123456789abcdef';
 const faultCalls: unknown[][] = [];
@@ -92,6 +93,17 @@ t.test('the document: served without a token, valid OpenAPI 3.1, one operation p
   t.equal(res.valid, true);
   const ops = Object.values(r.json.paths as Record<string, object>).flatMap((p) => Object.keys(p));
   t.equal(ops.length, ROUTES.length);
+});
+
+// mountRoutes checks each body schema's keywords at once but leaves Ajv's
+// compile to the route's first request: here every one (the FM API's too) is compiled.
+t.test("every route's body schema compiles and refuses a null body", async (t) => {
+  const bodies = ROUTES.filter((r) => r.body);
+  t.ok(bodies.length >= 5, `${bodies.length} routes take a body`);
+  for (const r of bodies) {
+    const validate = compileSchema(r.body as JsonSchema, `${r.method} ${r.path}`);
+    t.ok(validate(null).length > 0, `${r.method.toUpperCase()} ${r.path}`);
+  }
 });
 
 t.test('GET /v1 lists every route', async (t) => {

@@ -101,7 +101,7 @@ const BoxDocumentSchema = Type.Object({
   sshHostKey: Text(),
 });
 
-// Compiled once, when the store module loads.
+// Checked now; compiled by Ajv at the first check of a state file (compileSchema).
 const validateShape = compileSchema(
   // Type.Record writes patternProperties; the validator knows additionalProperties, which says the same for "any key".
   recordsAsAdditional(BoxDocumentSchema) as never,

@@ -8,6 +8,7 @@ import { Box, type BoxOptions } from '../../src/device/box.js';
 import { Cluster } from '../../src/device/cluster.js';
 import { createFirstBootDocument, prepareBoot } from '../../src/device/first-boot.js';
 import type { CryptoMode } from '../../src/device/model.js';
+import { hashPasswordAsync } from '../../src/device/passwords.js';
 import type { Actor } from '../../src/device/roles.js';
 import { FileFirmwareCatalog } from '../../src/firmware/catalog.js';
 import { ManualClock, type Clock } from '../../src/lib/clock.js';
@@ -57,6 +58,14 @@ export function acmePortOf(box: Box): AcmeAgentPort {
   return port;
 }
 
+/**
+ * TEST_PASSWORD's stored hash, made once per process and handed to every box
+ * made here (first boot's adminPasswordHash, as a cluster does for its boxes):
+ * scrypt costs ~50 ms of CPU a hash, and a test file makes up to ~50 boxes
+ * without being about the hash. Logins still verify against it with scrypt.
+ */
+let testPasswordHash: Promise<string> | undefined;
+
 /** A booted box on a MemoryStore, added to `cluster` (a new one by default). */
 export async function makeTestBox(o: TestBoxOptions = {}): Promise<TestBox> {
   const clock = o.clock ?? new ManualClock();
@@ -69,6 +78,7 @@ export async function makeTestBox(o: TestBoxOptions = {}): Promise<TestBox> {
     firmware: o.firmware ?? catalog.latest().version,
     cryptoMode: o.cryptoMode ?? 'secure-crypto',
     adminPassword: TEST_PASSWORD,
+    adminPasswordHash: await (testPasswordHash ??= hashPasswordAsync(TEST_PASSWORD)),
     address,
     nowMs: clock.now(),
     seed: 'test',

@@ -201,7 +201,8 @@ export function pathsOf(routes: readonly AnyRoute<never>[], spec: InterfaceSpec)
  * Register every route of `routes` on `router`. `prepare` runs first for each
  * request (authentication, role: it throws to refuse) and returns what the
  * interface adds to the call; then the query and the body are checked, then
- * the handler runs. Body validators are compiled here, once.
+ * the handler runs. Body schemas are checked here; each is compiled at its
+ * route's first request, once per process (compileSchema).
  */
 export function mountRoutes<C>(
   router: Router,
