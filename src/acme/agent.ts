@@ -896,6 +896,7 @@ export class AcmeAgent implements AcmeController {
     const challenges = this.box.challenges;
     return {
       types: () => this.s.challengeTypes.filter((t) => challenges.responders[t]),
+      revalidate: () => challenges.revalidate,
       present: async (c: ChallengeToAnswer) => {
         if (c.type === 'http-01') {
           challenges.set(c.token, c.keyAuthorization);

@@ -509,6 +509,102 @@ t.test(
   },
 );
 
+t.test(
+  "revalidate (the lab's challenge-wrong): a reused authorization is deactivated and the order placed again, at most 3 times",
+  async (t) => {
+    const key = (await generatePrivateKey('prime256v1')).key;
+    const id = { type: 'ip' as const, value: '127.0.0.9' };
+    /** A fake whose first `reusedOrders` orders come back with a valid (reused) authorization, then a pending one. */
+    const scripted = async (reusedOrders: number) => {
+      const fake = await listeningFake(t);
+      const b = fake.base;
+      const orders: Answer[] = [];
+      for (let n = 1; n <= reusedOrders + 1; n++) {
+        const order = {
+          status: 'pending',
+          authorizations: [`${b}/authz/${n}`],
+          finalize: `${b}/finalize/${n}`,
+        };
+        orders.push({ status: 201, headers: { Location: `${b}/order/${n}` }, body: order });
+        const challenge = { type: 'http-01', url: `${b}/chall/${n}`, token: `token-${n}`, status: 'pending' };
+        fake.script.set(`/authz/${n}`, [
+          n <= reusedOrders
+            ? { status: 200, body: { status: 'valid', identifier: id, challenges: [] } }
+            : { status: 200, body: { status: 'pending', identifier: id, challenges: [challenge] } },
+        ]);
+        fake.script.set(`/chall/${n}`, [
+          { status: 200, body: challenge },
+          { status: 200, body: { ...challenge, status: 'valid' } },
+        ]);
+        fake.script.set(`/finalize/${n}`, [
+          { status: 200, body: { ...order, status: 'valid', certificate: `${b}/cert/1` } },
+        ]);
+      }
+      fake.script.set('/order', orders);
+      fake.script.set('/cert/1', [{ status: 200, body: certPem }]);
+      const { session, transport } = await open(fake);
+      t.teardown(() => transport.close());
+      return { fake, session };
+    };
+    const answered: string[] = [];
+    const responder = (revalidate: boolean) => ({
+      types: () => ['http-01' as const],
+      present: async (c: ChallengeToAnswer) => void answered.push(c.token),
+      remove: () => undefined,
+      revalidate: () => revalidate,
+    });
+    /** Each signed request after the account's, as path, and "deactivated" for a deactivation. */
+    const paths = (fake: FakeAcme) =>
+      fake.posts
+        .filter((p) => p.path !== '/acct')
+        .map((p) => p.path + (p.payload.includes('deactivated') ? ' deactivated' : ''));
+
+    const plain = await scripted(1);
+    t.equal(await plain.session.obtain([id], key, responder(false)), certPem);
+    t.same(
+      paths(plain.fake),
+      ['/order', '/authz/1', '/finalize/1', '/cert/1'],
+      'off: the reused authorization is taken, no challenge',
+    );
+    t.same(answered, []);
+
+    const again = await scripted(2);
+    t.equal(await again.session.obtain([id], key, responder(true)), certPem);
+    t.same(
+      paths(again.fake),
+      [
+        '/order',
+        '/authz/1',
+        '/authz/1 deactivated',
+        '/order',
+        '/authz/2',
+        '/authz/2 deactivated',
+        '/order',
+        '/authz/3',
+        '/chall/3',
+        '/chall/3',
+        '/finalize/3',
+        '/cert/1',
+      ],
+      'on: each reused authorization deactivated (RFC 8555 §7.5.2), ordered again until a challenge is asked',
+    );
+    t.same(
+      JSON.parse(again.fake.posts.find((p) => p.payload.includes('deactivated'))!.payload),
+      { status: 'deactivated' },
+      'the deactivation payload',
+    );
+    t.same(answered, ['token-3'], 'the challenge of the third order answered');
+
+    const stuck = await scripted(4);
+    await t.rejects(
+      stuck.session.obtain([id], key, responder(true)),
+      { message: 'the CA reused a valid authorization for 127.0.0.9 4 times' },
+      'a CA that keeps reusing: fails after three new orders, never loops',
+    );
+    t.equal(paths(stuck.fake).filter((p) => p === '/order').length, 4, 'four orders');
+  },
+);
+
 t.test('building an order and its CSR (pure)', async (t) => {
   const key = (await generatePrivateKey('prime256v1')).key;
   t.same(orderRequest(orderIdentifiers('box1.lab.test')), {

@@ -35,6 +35,16 @@ export class ChallengeTokens {
     'tls-alpn-01': false,
   };
 
+  /**
+   * When true, the box's ACME client validates every identifier again: an
+   * authorization the CA reuses (RFC 8555 §7.1.4) is deactivated and the
+   * order placed again, so that the CA asks for a challenge (see
+   * ChallengeResponder.revalidate). Only the lab sets it, with its
+   * challenge-wrong fault, which otherwise could not fail an order whose
+   * authorization the CA reused. False on a box as the operator runs it.
+   */
+  revalidate = false;
+
   /** Serve `keyAuthorization` at /.well-known/acme-challenge/<token> until removed. */
   set(token: string, keyAuthorization: string): void {
     this.tokens.set(token, keyAuthorization);

@@ -10,7 +10,7 @@
  * | acme-unreachable | the box's ACME transport fails every request as reset | requests refused                          |
  * | acme-slow        | the box's ACME transport holds back each CA answer `delayMs` | CA answers held back               |
  * | acme-drop        | the box's path to the CA drops packets: requests time out, never reset | requests and answers lost |
- * | challenge-wrong  | the box answers http-01 with a wrong key authorization (and tls-alpn-01 with no certificate) | wrong answers served |
+ * | challenge-wrong  | the box answers http-01 with a wrong key authorization (and tls-alpn-01 with no certificate); an authorization the CA reuses is deactivated and the order placed again, so a challenge is always asked | wrong answers served |
  * | snmp-muted       | the box's SNMP hosts are removed (running config)     | notification events the box could not send|
  *
  * A fault stays on across reload, stop/start and kill/start of the box: the
@@ -187,6 +187,8 @@ export class FaultBoard {
 
   private patchChallenges(box: Box, s: BoxFaults): void {
     const registry = box.challenges;
+    // A CA that reuses a valid authorization asks no challenge: the box must be asked one for the fault to bite.
+    registry.revalidate = true;
     const real = (Object.getPrototypeOf(registry) as typeof registry).get.bind(registry);
     // An own property shadows the prototype's get() on this object only; the web serves what it returns.
     registry.get = (token: string) => {
@@ -214,6 +216,7 @@ export class FaultBoard {
 }
 
 function unpatchChallenges(box: Box): void {
+  box.challenges.revalidate = false;
   delete (box.challenges as { get?: unknown }).get;
   delete (box.challenges as { getAlpnCertificate?: unknown }).getAlpnCertificate;
 }

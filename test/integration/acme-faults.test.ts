@@ -10,6 +10,7 @@
  */
 import t from 'tap';
 import { ConnectFaults } from '../../src/lib/connect-faults.js';
+import { FaultBoard } from '../../src/lab/faults.js';
 import { freePort } from '../../src/lib/net.js';
 import type { Box } from '../../src/device/box.js';
 import { ADMIN, OPERATOR, acmePortOf } from '../harness/boxes.js';
@@ -52,7 +53,7 @@ t.test(
 );
 
 t.test(
-  'an authorization the CA reuses (PEBBLE_AUTHZREUSE=100) is skipped: no challenge answered',
+  "an authorization the CA reuses (PEBBLE_AUTHZREUSE=100) is skipped: no challenge answered; under the lab's challenge-wrong it is not",
   async (t) => {
     const reusing = await startPebble({ httpPort: HTTP_PORT, authzReusePercent: 100 });
     t.teardown(() => reusing.stop());
@@ -70,6 +71,34 @@ t.test(
     await agent.idle();
     t.match(b.acmeState().lastRequest, { type: 'Renew', status: 'Success' });
     t.equal(served.length, 1, 'the renewal reused the valid authorization');
+
+    // The lab's challenge-wrong fault must fail the renewal all the same: the box deactivates the
+    // reused authorization and orders again, so that the CA asks a challenge the fault answers wrongly.
+    const faults = new FaultBoard(
+      () => new ConnectFaults(),
+      () => b,
+    );
+    const wrongAnswers = () => faults.list([b.boxId]).find((f) => f.fault === 'challenge-wrong')!.count;
+    const renewed = b.acmeState().issued!.serial;
+    faults.set(b.boxId, 'challenge-wrong', true);
+    await b.acmeRenew(ADMIN, address);
+    await agent.idle();
+    t.match(b.acmeState().lastRequest, {
+      type: 'Renew',
+      status: 'Failed',
+      reason: /^http-01 challenge for .* failed: .*key authorization/,
+    });
+    t.equal(served.length, 2, 'a challenge was asked although the CA reuses authorizations');
+    t.ok(wrongAnswers() > 0, 'wrong answers served and counted');
+    t.equal(b.acmeState().issued!.serial, renewed, 'the certificate is kept');
+    t.match(reusing.log(), /authz \S+ set INVALID/, "Pebble's VA refused the answer");
+
+    faults.set(b.boxId, 'challenge-wrong', false);
+    await b.acmeRenew(ADMIN, address);
+    await agent.idle();
+    t.match(b.acmeState().lastRequest, { type: 'Renew', status: 'Success' });
+    // The fault deactivated the one valid authorization, so the CA asks again, and the right answer passes.
+    t.equal(served.length, 3, 'off again: one challenge, answered right');
   },
 );
 
