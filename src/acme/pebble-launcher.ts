@@ -10,6 +10,10 @@
  *   (management port /roots/0).
  * - PEBBLE_VA_NOSLEEP=1 (no 0-15 s random sleep), PEBBLE_WFE_NONCEREJECT
  *   (default 0 here; Pebble's own default is 5 %), PEBBLE_AUTHZREUSE=0.
+ *   0 still reuses a valid authorization in about 1 order of 100: Pebble 2.4
+ *   makes a new one only when `rand.Intn(100) > percent`, and a negative
+ *   value falls back to its default of 50. Nothing may count on a challenge
+ *   being asked again for an identifier validated within the hour.
  * - challtestsrv: its http/tls challenge servers are disabled (they would
  *   hold the box's ports) and -defaultIPv6 "" (else Pebble's VA dials [::1]
  *   and never falls back to IPv4).
@@ -59,7 +63,7 @@ export function pebbleConfig(o: PebbleConfigOptions): { pebble: Record<string, u
 export interface PebbleKnobs {
   /** Percent of good nonces rejected with badNonce (PEBBLE_WFE_NONCEREJECT). Default 0. */
   nonceRejectPercent?: number;
-  /** Percent of orders that reuse a valid authorization (PEBBLE_AUTHZREUSE). Default 0. */
+  /** Percent of orders that reuse a valid authorization (PEBBLE_AUTHZREUSE). Default 0 (in fact about 1 %, see above). */
   authzReusePercent?: number;
   /** Skip the VA's random 0-15 s sleep (PEBBLE_VA_NOSLEEP). Default true. */
   vaNoSleep?: boolean;

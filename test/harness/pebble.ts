@@ -56,7 +56,7 @@ export interface PebbleOptions {
   validitySeconds?: number;
   /** PEBBLE_WFE_NONCEREJECT (default 0). */
   nonceRejectPercent?: number;
-  /** PEBBLE_AUTHZREUSE (default 0). */
+  /** PEBBLE_AUTHZREUSE (default 0, which still reuses about 1 order in 100: see pebble-launcher.ts). */
   authzReusePercent?: number;
   /** What challtestsrv answers for every A query (default 127.0.0.1). */
   defaultIPv4?: string;
