@@ -8,7 +8,7 @@
  * and net-snmp's path (a Session with its engine and listeners, message and
  * PDU objects, asn1-ber's writer shifting each sequence into place) cost
  * about 100 µs of main-thread CPU per trap, where this costs about a third
- * (bench figures: README, performance). Informs and v1/v3 traps keep
+ * (measured in session 8: CHANGELOG). Informs and v1/v3 traps keep
  * net-snmp (net-snmp-sender.ts): they need its retries, USM or v1 fields.
  */
 import { createSocket, type Socket } from 'node:dgram';
