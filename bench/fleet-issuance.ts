@@ -610,6 +610,14 @@ export async function fleetIssuanceBench(full: boolean): Promise<void> {
   // lego runs one process per certificate (~20 MB each); 100 at once take ~7 s, 1000 would need
   // ~20 GB and, at its 5 s poll floor, well over 5 minutes on two cores: it is capped at 100.
   const legoCap = 100;
+  try {
+    execFileSync('lego', ['--version'], { stdio: 'ignore' });
+  } catch {
+    // Without it every lego row would come out empty and the comparison meaningless.
+    throw new Error(
+      'fleet-issuance compares the box with lego, which is not installed: apt-get install lego (scripts/setup.sh does)',
+    );
+  }
   const load1 = loadavg()[0]!;
   const httpPort = await freePort('127.0.0.1');
   const probe = new ServedProbe();

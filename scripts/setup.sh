@@ -2,10 +2,12 @@
 # Install what gvos-sim and its tests need on Debian 12 with Node 20:
 # npm packages (npm ci), the Debian packages of the real peers (only the
 # missing ones; as root, else the exact apt command is printed), then build.
+# lego is not used by the tests: it is bench/fleet-issuance's reference ACME
+# client (without it that benchmark's lego rows come out empty).
 set -eu
 cd "$(dirname "$0")/.."
 
-PKGS="pebble snmptrapd snmpd snmp sshpass openssh-client openssl chromium libnss3-tools tmux python3-netmiko ssh-audit testssl.sh"
+PKGS="pebble snmptrapd snmpd snmp sshpass openssh-client openssl chromium libnss3-tools tmux python3-netmiko ssh-audit testssl.sh lego"
 missing=""
 for p in $PKGS; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
