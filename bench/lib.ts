@@ -155,6 +155,82 @@ export function procRssBytes(pid: number | 'self'): number {
   return m ? Number(m[1]) * 1024 : NaN;
 }
 
+/**
+ * This process's resident memory once it stops falling: read after a full GC
+ * (collectGarbage in profile.ts). V8 hands the pages a GC freed back to the
+ * system from a background task, which a busy machine runs late: right
+ * after the GC that ended a 10,000-box lab's later boot, RSS still held
+ * ~250 MiB of the first boot's freed heap that was gone a second later
+ * (bench/scale-lab-mem.ts). Reads every 250 ms until two readings are within
+ * 1 MiB, at most `maxMs`.
+ */
+export async function settledRssBytes(maxMs = 5000): Promise<number> {
+  let last = procRssBytes('self');
+  for (let waited = 0; waited < maxMs; waited += 250) {
+    await new Promise((r) => setTimeout(r, 250));
+    const now = procRssBytes('self');
+    if (Math.abs(last - now) < 1024 * 1024) return now;
+    last = now;
+  }
+  return last;
+}
+
+/**
+ * Where this process's resident memory is, in MiB: V8's heap (used and
+ * committed), memory outside it that V8 accounts for (external, array
+ * buffers), and RSS by kind of mapping (/proc/self/smaps): the main malloc
+ * arena ([heap]), the threads' malloc arenas (glibc's heaps: at most 64 MiB,
+ * aligned on 64 MiB), other anonymous mappings (V8's pages, large mallocs)
+ * and files (code, libraries).
+ */
+export function memoryFigures(): {
+  rssMiB: number;
+  heapUsedMiB: number;
+  heapTotalMiB: number;
+  externalMiB: number;
+  arrayBuffersMiB: number;
+  mappings: { brkHeapMiB: number; threadArenasMiB: number; otherAnonMiB: number; filesMiB: number };
+} {
+  const MiB = 1024 * 1024;
+  const r1 = (x: number) => Math.round(x * 10) / 10;
+  const mappings = { brkHeapMiB: 0, threadArenasMiB: 0, otherAnonMiB: 0, filesMiB: 0 };
+  let kind: keyof typeof mappings = 'otherAnonMiB';
+  const arena = 64n << 20n;
+  for (const line of readFileSync('/proc/self/smaps', 'utf8').split('\n')) {
+    const m = /^([0-9a-f]+)-([0-9a-f]+) \S+ \S+ \S+ \d+\s*(.*)$/.exec(line);
+    if (m) {
+      const start = BigInt(`0x${m[1]!}`);
+      const size = BigInt(`0x${m[2]!}`) - start;
+      const path = m[3]!;
+      kind =
+        path === '[heap]'
+          ? 'brkHeapMiB'
+          : path.startsWith('/')
+            ? 'filesMiB'
+            : path === '' && start % arena === 0n && size <= arena
+              ? 'threadArenasMiB'
+              : 'otherAnonMiB';
+      continue;
+    }
+    const r = /^Rss:\s+(\d+) kB/.exec(line);
+    if (r) mappings[kind] += Number(r[1]) / 1024;
+  }
+  const u = process.memoryUsage();
+  return {
+    rssMiB: r1(procRssBytes('self') / MiB),
+    heapUsedMiB: r1(u.heapUsed / MiB),
+    heapTotalMiB: r1(u.heapTotal / MiB),
+    externalMiB: r1(u.external / MiB),
+    arrayBuffersMiB: r1(u.arrayBuffers / MiB),
+    mappings: {
+      brkHeapMiB: r1(mappings.brkHeapMiB),
+      threadArenasMiB: r1(mappings.threadArenasMiB),
+      otherAnonMiB: r1(mappings.otherAnonMiB),
+      filesMiB: r1(mappings.filesMiB),
+    },
+  };
+}
+
 /** The whole machine's CPU so far (ms of all cores, /proc/stat): busy (everything but idle and iowait) and stolen by the hypervisor. */
 export function machineCpuMs(): { busy: number; steal: number } {
   const f = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0]!.trim().split(/\s+/).slice(1).map(Number);

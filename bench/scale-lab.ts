@@ -22,7 +22,17 @@
  *    Pebble, letsencrypt/pebble#554); resident memory per box after.
  *
  * Memory is sampled twice each time: as it stands (what `ps` shows a user)
- * and after a full GC (what the boxes hold).
+ * and after a full GC (what the boxes hold), once RSS has settled
+ * (settledRssBytes in lib.ts: V8 returns the freed pages from a background
+ * task, late on a busy machine), with V8's heap used beside it. The first
+ * boot's fleet is collected before the later boot, which then starts as a
+ * later `lab up` does, in a process that holds no earlier fleet: without
+ * that GC, and read right after the GC, the same commit's lab measured 497
+ * to 820 MiB at 10,000 boxes depending on when V8 had collected the first
+ * fleet and released its pages (session 9, bench/scale-lab-mem.ts).
+ *
+ * Boxes on 127.<GVOS_BENCH_OCTET, default 74>.0.x; progress in
+ * bench/results/<GVOS_BENCH_RESULT, default scale-lab>-<n>.progress.json.
  *
  * `node --expose-gc dist/bench/run.js --only scale-lab [--full]`: full is
  * 1000 and 10,000 boxes; small is 100 and 1000.
@@ -37,7 +47,15 @@ import { openFilesLimit, planListeners, type ListenerPlan } from '../src/lab/ope
 import { freePort } from '../src/lib/net.js';
 import { issueEveryBox, type AttemptFailures } from './fleet-issuance.js';
 import { bootFleet, openFds, ServedProbe } from './fleet.js';
-import { percentile, procRssBytes, table, writeResult, type Target } from './lib.js';
+import {
+  memoryFigures,
+  percentile,
+  procRssBytes,
+  settledRssBytes,
+  table,
+  writeResult,
+  type Target,
+} from './lib.js';
 import { collectGarbage } from './profile.js';
 import { sshShell } from './scale.js';
 
@@ -69,6 +87,8 @@ interface SizeFigures {
     rssPerBoxMiB: number;
     /** The same before the GC (as `ps` would show it). */
     rssPerBoxNoGcMiB: number;
+    /** V8's heap used per box (KiB): what the boxes hold, whatever the allocator keeps. */
+    heapUsedPerBoxKiB: number;
     labFds: number;
     listenerFds: number[];
   };
@@ -103,7 +123,8 @@ function progress(n: number, phase: string, so: Record<string, unknown>): void {
     loadAvg1m: round(loadavg()[0]!, 2),
     ...so,
   };
-  writeFileSync(join(RESULTS, `scale-lab-${n}.progress.json`), JSON.stringify(doc, null, 2) + '\n');
+  const name = process.env.GVOS_BENCH_RESULT || 'scale-lab';
+  writeFileSync(join(RESULTS, `${name}-${n}.progress.json`), JSON.stringify(doc, null, 2) + '\n');
   console.log(`scale-lab ${n}: ${phase}`);
 }
 
@@ -116,14 +137,15 @@ async function measureSize(n: number): Promise<SizeFigures> {
   const load0 = loadavg()[0]!;
   const httpPort = await freePort('127.0.0.1');
   const ports = { ssh: 2222, cli: 2323, https: 8443, http: httpPort, snmp: 1161 };
-  const base = '127.74.0.0';
+  const base = `127.${Number(process.env.GVOS_BENCH_OCTET ?? 74)}.0.0`;
   const planned = planListeners(n, openFilesLimit() ?? null);
   if ('problem' in planned) throw new Error(planned.problem);
   const plan = planned.plan;
   const listenerProcesses = plan.where === 'listener-processes' ? { perProcess: plan.perProcess } : undefined;
 
   collectGarbage();
-  const rss0 = procRssBytes('self');
+  const rss0 = await settledRssBytes();
+  const heap0 = process.memoryUsage().heapUsed;
 
   let t0 = performance.now();
   const first = await bootFleet({
@@ -145,6 +167,9 @@ async function measureSize(n: number): Promise<SizeFigures> {
   progress(n, 'first boot', so);
   const labDir = first.labDir;
   await first.stop();
+  // A later `lab up` is a new process: the first fleet's garbage goes before the later boot.
+  collectGarbage();
+  await settledRssBytes();
 
   t0 = performance.now();
   const fleet = await bootFleet({
@@ -160,29 +185,35 @@ async function measureSize(n: number): Promise<SizeFigures> {
   so.loadAvg1mAfterLaterBoot = round(loadavg()[0]!, 2);
   progress(n, 'later boot', so);
 
-  const memory = () => {
+  const memory = async () => {
     const pids = fleet.runner.listenerPool?.processes.map((p) => p.pid) ?? [];
     const listenerRss = () => pids.reduce((s, pid) => s + procRssBytes(pid), 0);
     const noGc = procRssBytes('self') + listenerRss();
     collectGarbage();
-    const lab = procRssBytes('self');
+    const lab = await settledRssBytes();
     const listener = listenerRss();
+    const figures = memoryFigures();
     return {
       labRssNoGcMiB: round((noGc - listener) / MiB),
       rssPerBoxNoGcMiB: round((noGc - rss0) / n / MiB, 3),
       labRssMiB: round(lab / MiB),
+      // What the lab's RSS is made of (V8's heap, the malloc arenas, code), and its heap per box.
+      labMemory: figures,
+      heapUsedPerBoxKiB: round((process.memoryUsage().heapUsed - heap0) / n / 1024),
       listenerRssMiB: round(listener / MiB),
       rssPerBoxMiB: round((lab - rss0 + listener) / n / MiB, 3),
       pids,
     };
   };
   try {
-    const m1 = memory();
+    const m1 = await memory();
     const afterBoot = {
       labRssMiB: m1.labRssMiB,
       listenerRssMiB: m1.listenerRssMiB,
       rssPerBoxMiB: m1.rssPerBoxMiB,
       rssPerBoxNoGcMiB: m1.rssPerBoxNoGcMiB,
+      heapUsedPerBoxKiB: m1.heapUsedPerBoxKiB,
+      labMemory: m1.labMemory,
       labFds: openFds(),
       listenerFds: m1.pids.map(fdsOf),
     };
@@ -226,7 +257,7 @@ async function measureSize(n: number): Promise<SizeFigures> {
       clearInterval(sampler);
       probe.close();
     }
-    const m2 = memory();
+    const m2 = await memory();
     so.afterIssue = {
       parallel: FLEET_PARALLEL,
       ok: every.first.ok,
@@ -237,6 +268,8 @@ async function measureSize(n: number): Promise<SizeFigures> {
       listenerRssMiB: m2.listenerRssMiB,
       rssPerBoxMiB: m2.rssPerBoxMiB,
       rssPerBoxNoGcMiB: m2.rssPerBoxNoGcMiB,
+      heapUsedPerBoxKiB: m2.heapUsedPerBoxKiB,
+      labMemory: m2.labMemory,
       withoutCertificate: every.withoutCertificate,
       // Boxes not confirmed (no result within the deadline, or not served the new certificate), per attempt, with why.
       failures: every.failures,
