@@ -1,5 +1,5 @@
 import t from 'tap';
-import { createServer } from 'node:net';
+import { createServer, type Server } from 'node:net';
 import { createSocket } from 'node:dgram';
 import { canListen, freePort, hostPort, listenOn, urlHostPort } from './net.js';
 
@@ -25,10 +25,28 @@ t.test('listenOn resolves the bound port, and names address, port and cause when
     message: `second: cannot listen on 127.0.0.1:${port}: the port is already in use (EADDRINUSE).`,
   });
   t.notOk(b.listening, 'the failed server is not listening');
-  await t.rejects(listenOn(createServer(), '192.0.2.1', 0, 'third'), {
+});
+
+// No loopback address makes a TCP listen fail with EADDRNOTAVAIL (every
+// address in 127.0.0.0/8 and ::1 binds), and the tests name no other
+// address: the server below fails its listen with the error the kernel
+// gives for an address the host does not have (a box configured with
+// someone else's address), so the words a user reads for it are checked.
+t.test('listenOn names an address the host does not have, and leaves the server closed', async (t) => {
+  const s = createServer();
+  s.listen = function (this: Server) {
+    const err: NodeJS.ErrnoException = new Error('listen EADDRNOTAVAIL: address not available 127.0.0.9:0');
+    err.code = 'EADDRNOTAVAIL';
+    err.syscall = 'listen';
+    process.nextTick(() => this.emit('error', err));
+    return this;
+  } as Server['listen'];
+  await t.rejects(listenOn(s, '127.0.0.9', 0, 'third'), {
     message:
-      /third: cannot listen on 192\.0\.2\.1:0: the address is not configured on this host \(EADDRNOTAVAIL\)/,
+      'third: cannot listen on 127.0.0.9:0: the address is not configured on this host (EADDRNOTAVAIL).',
   });
+  t.notOk(s.listening, 'the failed server is not listening');
+  t.equal(s.listenerCount('listening'), 0, 'and listenOn left no handler on it');
 });
 
 t.test('freePort gives a port free for the protocol asked', async (t) => {

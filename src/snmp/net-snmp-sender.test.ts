@@ -4,7 +4,6 @@
 // the RFC 3416 varbind order.
 import t, { type Test } from 'tap';
 import { createSocket, type Socket } from 'node:dgram';
-import { createHook } from 'node:async_hooks';
 import type { SnmpTarget, SnmpUser } from '../device/model.js';
 import { JsonLogger, silentLogger } from '../lib/logger.js';
 import { SystemClock } from '../lib/clock.js';
@@ -14,6 +13,7 @@ import type { LocalEngine } from './usm.js';
 import { COLD_START, GVOS_SIM_OID, OBJECTS, SNMP_TRAP_OID_0, SYS_UPTIME_0 } from './oids.js';
 import { DEFAULT_QUEUE_SETTINGS, InformTimeoutError, TargetQueue, zeroCounters } from './target-queue.js';
 import { bootNotification, certificateNotification, testNotification } from './varbinds.js';
+import { openUdpSockets } from '../../test/harness/udp-handles.js';
 
 // ---- a minimal BER reader (X.690): enough for SNMP messages
 interface Tlv {
@@ -222,20 +222,6 @@ t.test('close() ends an outstanding inform at once (nothing keeps the process al
   await t.rejects(p, /stopped/);
   t.doesNotThrow(() => s.close(), 'close twice is harmless');
 });
-
-// UDP sockets not yet closed, by their handles: a socket whose bind failed
-// before the kernel socket was made (EINVAL below) holds no file descriptor,
-// but its handle (and the session on it) stays until it is closed.
-const udpHandles = new Set<number>();
-createHook({
-  init: (id, type) => void (type === 'UDPWRAP' && udpHandles.add(id)),
-  destroy: (id) => void udpHandles.delete(id),
-}).enable();
-/** UDP sockets open, once the closes asked for so far have completed (a close ends in a later turn of the loop). */
-async function openUdpSockets(): Promise<number> {
-  for (let i = 0; i < 3; i++) await new Promise((r) => setImmediate(r));
-  return udpHandles.size;
-}
 
 // A source address the socket cannot bind, without leaving loopback: in
 // 127.0.0.0/8 every address binds, so the tests bind an IPv4 socket to ::1

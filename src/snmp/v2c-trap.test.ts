@@ -12,6 +12,7 @@ import snmp from 'net-snmp';
 import type { SnmpTarget } from '../device/model.js';
 import { silentLogger } from '../lib/logger.js';
 import { v2cTargetAt } from '../../test/harness/snmp-target.js';
+import { openUdpSockets } from '../../test/harness/udp-handles.js';
 import type { SenderSpec } from './sender-spec.js';
 import { encodeV2cTrap, createV2cTrapSender } from './v2c-trap.js';
 import {
@@ -238,15 +239,35 @@ t.test(
   },
 );
 
-t.test('a source address the host does not have fails the burst; nothing is left open', async (t) => {
-  const rx = await listener(t);
-  const s = createV2cTrapSender(spec(rx.port, {}, '192.0.2.1'), silentLogger);
-  const before = openFds();
-  const burst = [s.trap(testNotification(box, 1)), s.trap(testNotification(box, 2))];
-  for (const p of burst) await t.rejects(p, /EADDRNOTAVAIL/);
-  t.equal(openFds(), before);
-  s.close();
-});
+// A source address the socket cannot bind, without leaving loopback: in
+// 127.0.0.0/8 every address binds, so an IPv4 target gets a source of ::1
+// and an IPv6 one 127.0.0.1 (EINVAL), the same socket error a box address
+// the host does not have gives (EADDRNOTAVAIL). That bind fails before the
+// kernel socket exists, so what is left open is counted by UDP handles,
+// not file descriptors.
+for (const r of [
+  { family: 'IPv4', host: '127.0.0.1', source: '::1' },
+  { family: 'IPv6', host: '::1', source: '127.0.0.1' },
+]) {
+  t.test(
+    `${r.family}: a source address that cannot bind fails the burst; nothing is left open`,
+    async (t) => {
+      const rx = await listener(t, r.host);
+      const s = createV2cTrapSender(spec(rx.port, { host: r.host }, r.source), silentLogger);
+      const before = await openUdpSockets();
+      const burst = [s.trap(testNotification(box, 1)), s.trap(testNotification(box, 2))];
+      for (const p of burst) await t.rejects(p, /EINVAL/, "fails with the socket's error (not a timeout)");
+      t.equal(await openUdpSockets(), before, 'the socket is closed');
+      await t.rejects(
+        s.trap(testNotification(box, 3)),
+        /EINVAL/,
+        'the next burst gets a fresh socket, and fails too',
+      );
+      t.equal(await openUdpSockets(), before, 'that socket is closed too');
+      s.close();
+    },
+  );
+}
 
 t.test('close() during a burst fails what is pending and closes the socket', async (t) => {
   const rx = await listener(t);
