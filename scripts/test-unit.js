@@ -50,15 +50,20 @@ const LAST_TIMES = join(DIST, 'test-unit-times.json');
 const COMMITTED_TIMES = join(ROOT, 'scripts', 'test-unit-times.json');
 /**
  * Loaded before each test file: at exit it writes the process's own CPU
- * seconds (user + system) to fd 3, which only this runner opens. Node gives
- * no per-child rusage, and the parent's children total cannot be split
- * between two files that run at once.
+ * seconds (user + system) to fd 3, a pipe this runner opens. Node gives no
+ * per-child rusage, and the parent's children total cannot be split between
+ * two files that run at once. Only the runner's own child writes: it takes
+ * CPU_ENV out of its environment at once, so a node process that a test
+ * starts with the same flags (process.execArgv), whose fd 3 may be anything,
+ * writes nothing.
  */
+const CPU_ENV = 'GVOS_TEST_UNIT_CPU_FD';
 const CPU_PRELOAD =
   'data:text/javascript,' +
   encodeURIComponent(
-    "import{writeSync}from'node:fs';process.on('exit',()=>{const u=process.cpuUsage();" +
-      'try{writeSync(3,String((u.user+u.system)/1e6))}catch{}});',
+    `import{writeSync}from'node:fs';if(process.env.${CPU_ENV}==='3'){delete process.env.${CPU_ENV};` +
+      "process.on('exit',()=>{const u=process.cpuUsage();" +
+      'try{writeSync(3,String((u.user+u.system)/1e6))}catch{}})}',
   );
 
 function usage(message) {
@@ -110,7 +115,7 @@ function run(source) {
     const flags = sourceMaps ? ['--enable-source-maps'] : [];
     const child = spawn(process.execPath, [...flags, '--import', CPU_PRELOAD, file], {
       cwd: ROOT,
-      env: { ...process.env, TAP_TIMEOUT: String(TIMEOUT_S) },
+      env: { ...process.env, TAP_TIMEOUT: String(TIMEOUT_S), [CPU_ENV]: '3' },
       stdio: ['ignore', 'pipe', 'pipe', 'pipe'],
     });
     const chunks = [];
