@@ -156,8 +156,10 @@ export class BoxCore {
   private batching = 0;
 
   constructor(o: BoxOptions) {
-    this.doc = structuredClone(o.doc);
-    this.running = structuredClone(o.doc.config);
+    // cloneDocument, not structuredClone: the strings (keys, hashes, event names) are shared by
+    // the document and the running configuration instead of held twice per box.
+    this.doc = cloneDocument(o.doc);
+    this.running = cloneDocument(o.doc.config);
     this.persistence = o.persistence;
     this.clock = o.clock;
     this.log = o.logger;

@@ -58,7 +58,6 @@ function members(json: string): string {
 export class JsonLogger implements Logger {
   /** The base's members, redacted and escaped, with a leading comma unless empty; undefined until the first line. */
   private baseMembers: string | undefined;
-  private readonly baseKeys: ReadonlySet<string>;
   /** The base has a field named t, level or msg: such a logger builds each line whole (see write). */
   private readonly baseShadowsHead: boolean;
 
@@ -67,8 +66,17 @@ export class JsonLogger implements Logger {
     private readonly base: Record<string, unknown> = {},
     private readonly sink: (line: string) => void = (l) => process.stderr.write(l + '\n'),
   ) {
-    this.baseKeys = new Set(Object.keys(base));
-    this.baseShadowsHead = this.baseKeys.has('t') || this.baseKeys.has('level') || this.baseKeys.has('msg');
+    this.baseShadowsHead = this.inBase('t') || this.inBase('level') || this.inBase('msg');
+  }
+
+  /**
+   * Whether the base has field `k` (one of Object.keys(base)). Asked of the
+   * base itself, not of a set of its keys built per logger: a lab makes five
+   * loggers per box (a set and Object.keys' enum cache each: about 0.25 KiB
+   * per box, bench/scale-lab-mem.ts).
+   */
+  private inBase(k: string): boolean {
+    return Object.prototype.propertyIsEnumerable.call(this.base, k);
   }
 
   private write(level: Exclude<LogLevel, 'silent'>, msg: string, fields?: Record<string, unknown>): void {
@@ -78,7 +86,7 @@ export class JsonLogger implements Logger {
     if (
       this.baseShadowsHead ||
       typeof msg !== 'string' ||
-      (fields !== undefined && Object.keys(fields).some((k) => this.baseKeys.has(k)))
+      (fields !== undefined && Object.keys(fields).some((k) => this.inBase(k)))
     ) {
       // A field replaces another in its place: build the whole object.
       const line = { t, level, msg, ...redact({ ...this.base, ...(fields ?? {}) }) };

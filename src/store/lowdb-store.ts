@@ -336,13 +336,25 @@ export class LowdbStore implements Store {
     this.db = new Low<BoxDocument | null>(adapter as Adapter<BoxDocument | null>, null);
   }
 
+  /**
+   * The document on disk, or undefined. The store keeps no copy of it
+   * between calls (nor of a saved one after its write): the box holds its
+   * document, and a copy here per box was a second copy of every box's
+   * state in a lab's memory.
+   */
   async load(): Promise<BoxDocument | undefined> {
+    this.db.data = null;
     await this.db.read();
-    return this.db.data ?? undefined;
+    const doc = this.db.data ?? undefined;
+    this.db.data = null;
+    return doc;
   }
 
   async save(doc: BoxDocument): Promise<void> {
     this.db.data = doc;
-    await this.db.write();
+    // Low's write() takes the document when called: it may go at once.
+    const written = this.db.write();
+    this.db.data = null;
+    await written;
   }
 }

@@ -3,6 +3,8 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, statSync, writeFileSync, chmodSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { MemoryStore } from './memory-store.js';
 import { LowdbStore, MAX_STATE_WRITES_AT_ONCE } from './lowdb-store.js';
 import { sampleDocument, storeContract } from './store.contract.js';
@@ -205,3 +207,33 @@ t.test('a fleet of stores saving at once holds a bounded number of open files', 
   const back = await stores[399]!.load();
   t.equal(back?.config.hostname, sampleDocument(399).config.hostname, 'and every write happened');
 });
+
+t.test(
+  'LowdbStore keeps no copy of a document it loaded or saved (a lab holds each box state once)',
+  async (t) => {
+    setFlagsFromString('--expose-gc');
+    const gc = runInNewContext('gc') as () => void;
+    // Let the write's or the read's promises settle, then collect.
+    const collect = async () => {
+      await new Promise((r) => setImmediate(r));
+      gc();
+    };
+    const s = new LowdbStore(tmp());
+    // Each document is made and dropped inside a function: only the store could still hold it.
+    const saved = await (async () => {
+      const doc = sampleDocument(1);
+      await s.save(doc);
+      return new WeakRef(doc);
+    })();
+    await collect();
+    t.equal(saved.deref(), undefined, 'the saved document is not kept after its write');
+    const loaded = await (async () => {
+      const doc = await s.load();
+      t.same(doc, sampleDocument(1), 'the saved document loads');
+      return new WeakRef(doc!);
+    })();
+    await collect();
+    t.equal(loaded.deref(), undefined, 'the loaded document is not kept after load()');
+    t.same(await s.load(), sampleDocument(1), 'load() still reads it from the disk');
+  },
+);
