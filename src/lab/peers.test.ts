@@ -69,6 +69,8 @@ t.test("the lab's snmptrapd runs at a lower priority than the lab and still logs
   const box = { boxId: 7, hostname: 'trapd-nice', model: 'GigaVUE-HC2' };
   const sock = createSocket('udp4');
   t.teardown(() => sock.close());
+  // Bound on loopback: an unbound socket's first send binds it to every address (0.0.0.0).
+  await new Promise<void>((resolve) => sock.bind(0, '127.0.0.1', resolve));
   await new Promise<void>((resolve, reject) =>
     sock.send(encodeV2cTrap('public', 1234, testNotification(box, 5000)), r.port, r.host, (e) =>
       e ? reject(e) : resolve(),

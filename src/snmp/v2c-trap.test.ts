@@ -82,6 +82,8 @@ async function netSnmpOctets(t: Test, community: string, n: Notification): Promi
     version: snmp.Version2c,
     port: rx.port,
     trapPort: rx.port,
+    // Bound on loopback: an unbound socket's first send binds it to every address (0.0.0.0).
+    sourceAddress: '127.0.0.1',
   });
   t.teardown(() => session.close());
   await new Promise<void>((resolve, reject) =>

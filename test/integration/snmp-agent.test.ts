@@ -147,6 +147,8 @@ t.test('one box answers net-snmp tools', async (t) => {
 
   // Hostile datagrams, then a good GET.
   const s = createSocket('udp4');
+  // Bound on loopback: an unbound socket's first send binds it to every address (0.0.0.0).
+  await new Promise<void>((r) => s.bind(0, '127.0.0.1', r));
   for (const d of [
     Buffer.from('garbage'),
     Buffer.from([0x30, 0x82, 0xff, 0xff, 0x02]),
