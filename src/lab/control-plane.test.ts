@@ -18,6 +18,7 @@ import { formatBoxList, parseLabArgs } from './lab-args.js';
 import { get } from 'node:http';
 import { openSse } from './sse-test-client.js';
 import { compileSchema, type JsonSchema } from '../lib/json-schema.js';
+import { ROUTES as BOX_ROUTES } from '../web/api/routes.js';
 
 const TOKEN = 'tok-0123456789abcdef';
 const faultCalls: unknown[][] = [];
@@ -95,14 +96,19 @@ t.test('the document: served without a token, valid OpenAPI 3.1, one operation p
   t.equal(ops.length, ROUTES.length);
 });
 
-// mountRoutes checks each body schema's keywords at once but leaves Ajv's
-// compile to the route's first request: here every one (the FM API's too) is compiled.
+// mountRoutes checks each body schema's keywords at once but leaves Ajv's compile to the
+// route's first request: here every one is compiled, the box API's and the plane's (FM API too).
 t.test("every route's body schema compiles and refuses a null body", async (t) => {
-  const bodies = ROUTES.filter((r) => r.body);
-  t.ok(bodies.length >= 5, `${bodies.length} routes take a body`);
-  for (const r of bodies) {
-    const validate = compileSchema(r.body as JsonSchema, `${r.method} ${r.path}`);
-    t.ok(validate(null).length > 0, `${r.method.toUpperCase()} ${r.path}`);
+  for (const [api, routes] of [
+    ['box API', BOX_ROUTES],
+    ['control plane', ROUTES],
+  ] as const) {
+    const bodies = routes.filter((r) => r.body);
+    t.ok(bodies.length >= 5, `${api}: ${bodies.length} routes take a body`);
+    for (const r of bodies) {
+      const validate = compileSchema(r.body as JsonSchema, `${r.method} ${r.path}`);
+      t.ok(validate(null).length > 0, `${api}: ${r.method.toUpperCase()} ${r.path}`);
+    }
   }
 });
 
