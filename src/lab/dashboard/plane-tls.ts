@@ -9,8 +9,8 @@
  * root of its own for this run (in memory only), and `lab up` appends that
  * root to the same CA root file.
  */
-import { generateKeyPairSync } from 'node:crypto';
 import { createIssuedCertificate, createRootCa, type SigningCa } from '../../pki/issued.js';
+import { generatePrivateKey } from '../../pki/keys.js';
 
 /** What the HTTPS listener serves, and the root a client needs when it is not the CA's. */
 export interface PlaneCredentials {
@@ -41,7 +41,9 @@ export async function planeCredentials(
   let ownRootPem: string | undefined;
   if (signingRoot) ca = await signingRoot();
   else {
-    const key = generateKeyPairSync('ec', { namedCurve: 'prime256v1' }).privateKey;
+    // generatePrivateKey, not generateKeyPairSync: Node 20 can deadlock when a GC frees the sync
+    // job of a key while that key's JWK is being read (helper fast, session 9; pki/keys.test hung).
+    const { key } = await generatePrivateKey('prime256v1');
     ownRootPem = createRootCa({
       key,
       commonName: `gvos-sim lab root for ${name}`,
@@ -51,7 +53,7 @@ export async function planeCredentials(
     });
     ca = { certPem: ownRootPem, key };
   }
-  const key = generateKeyPairSync('ec', { namedCurve: 'prime256v1' }).privateKey;
+  const { key, privateKeyPem } = await generatePrivateKey('prime256v1');
   const certPem = createIssuedCertificate({
     ca,
     key,
@@ -64,7 +66,7 @@ export async function planeCredentials(
   });
   return {
     certPem,
-    keyPem: key.export({ type: 'pkcs8', format: 'pem' }) as string,
+    keyPem: privateKeyPem,
     name,
     ...(ownRootPem ? { ownRootPem } : {}),
   };
