@@ -181,8 +181,9 @@ function verifyPlain(o: {
   }
   if (!issuer.ca) return undefined;
   if (leaf.notAfter <= o.nowMs) return undefined;
+  // Checked at max(now, notBefore), as verifyChain is called above: never before notBefore.
   const at = Math.max(o.nowMs, leaf.notBefore);
-  if (at < leaf.notBefore || at > leaf.notAfter) return undefined;
+  if (at > leaf.notAfter) return undefined;
   const anchors = o.anchors.filter((a) => a.ca);
   if (anchors.some((a) => a.raw.equals(der))) return undefined;
   const rest = anchors.some((a) => a.raw.equals(issuer.raw))
